@@ -1,0 +1,19 @@
+"""Differentiable mesh rasterizers behind one interface.
+
+>>> import renderers
+>>> r = renderers.get("softras", image_size=64, sigma=3e-5)
+>>> sil = r.rasterize(face_vertices)            # [B, F, 3, 3] screen space -> [B, H, W]
+>>> sil = r.render(vertices, faces, renderers.Camera(azimuth=az))
+
+Conventions: :mod:`renderers.camera` (camera, screen space) and
+:mod:`renderers.grid` (pixel grid).
+"""
+
+from .base import Rasterizer, available, gather_faces, get, register
+from .camera import Camera
+
+# Importing a renderer module registers it.
+from . import softras_torch  # noqa: E402,F401  isort: skip
+from . import softras  # noqa: E402,F401  isort: skip
+
+__all__ = ["Camera", "Rasterizer", "available", "gather_faces", "get", "register"]
