@@ -1,0 +1,34 @@
+"""``hard``: binary silhouettes by point-in-triangle tests at pixel centres.
+
+A pixel is 1 when its centre (:mod:`renderers.grid`) lies inside any face's
+screen-space triangle (edges inclusive, either winding, degenerate faces cover
+nothing), else 0.  The gradient is the true one of this step function: zero.
+
+Taichi kernels in :mod:`renderers.hard.kernels` (one thread per image and face,
+looping over the face's pixel bounding box); the z-buffered variant
+:func:`rasterize_nearest_face` also returns the per-pixel nearest face, which
+``n3mr`` uses.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..base import Rasterizer, register
+from .function import HardRasterize, rasterize_coverage, rasterize_nearest_face
+
+
+@register("hard")
+class HardRasterizer(Rasterizer):
+    """Hard (0/1) silhouettes with zero gradient.  ``image_size``: pixels, int or
+    ``(H, W)``."""
+
+    name = "hard"
+
+    def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
+        """``[B, F, 3, 3]`` screen-space faces -> silhouettes ``[B, H, W]`` in {0, 1}
+        (input dtype and device); differentiable with an all-zero gradient."""
+        return HardRasterize.apply(face_vertices, self.height, self.width)
+
+
+__all__ = ["HardRasterize", "HardRasterizer", "rasterize_coverage", "rasterize_nearest_face"]

@@ -1,0 +1,82 @@
+"""Hard rasterization entry points (validated) and its ``torch.autograd.Function``.
+
+:func:`rasterize_coverage` and :func:`rasterize_nearest_face` are the only callers of
+the kernels in :mod:`renderers.hard.kernels`; both validate their input with
+:func:`renderers.validation.check_face_vertices` before any kernel runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from ..taichi_runtime import kernel_device
+from ..validation import check_face_vertices
+from . import kernels
+
+_EMPTY_KEY = torch.iinfo(torch.int64).max
+
+
+def _check_size(height: int, width: int) -> tuple[int, int]:
+    h, w = int(height), int(width)
+    if h < 1 or w < 1:
+        raise ValueError(f"image height and width must be >= 1, got {height} x {width}")
+    return h, w
+
+
+def rasterize_coverage(face_vertices: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Hard silhouettes ``[B, H, W]`` (1 = covered, 0 = background) in the dtype and on
+    the device of ``face_vertices`` [B, F, 3, 3] (screen space, see
+    :mod:`renderers.grid`).  Not differentiable (plain tensors in, plain tensor out)."""
+    check_face_vertices(face_vertices)
+    h, w = _check_size(height, width)
+    dev = kernel_device(face_vertices.device)
+    fv = face_vertices.detach().to(dev).contiguous()
+    out = torch.zeros(fv.shape[0], h, w, dtype=fv.dtype, device=dev)
+    if fv.shape[1]:
+        kernels.coverage(fv, out)
+    return out.to(face_vertices.device)
+
+
+def rasterize_nearest_face(face_vertices: torch.Tensor, height: int,
+                           width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hard silhouettes and the z-buffer's face index map.
+
+    ``face_vertices`` [B, F, 3, 3] screen space (z = camera depth > 0).  Returns
+    ``(silhouette [B, H, W] in the input dtype, face_index int32 [B, H, W])`` on the
+    input's device; ``face_index`` is the nearest covering face (perspective-correct
+    depth, ties to the lower index) or -1 for background.  The silhouette equals
+    :func:`rasterize_coverage` exactly.
+    """
+    check_face_vertices(face_vertices)
+    h, w = _check_size(height, width)
+    dev = kernel_device(face_vertices.device)
+    fv = face_vertices.detach().to(dev).contiguous()
+    key = torch.full((fv.shape[0], h, w), _EMPTY_KEY, dtype=torch.int64, device=dev)
+    if fv.shape[1]:
+        kernels.nearest_face(fv, key)
+    covered = key != _EMPTY_KEY
+    face_index = torch.where(covered, key & 0xFFFFFFFF, -1).to(torch.int32)
+    silhouette = covered.to(fv.dtype)
+    out_dev = face_vertices.device
+    return silhouette.to(out_dev), face_index.to(out_dev)
+
+
+class HardRasterize(torch.autograd.Function):
+    """``(face_vertices [B, F, 3, 3], H, W) -> silhouettes [B, H, W]`` (0/1, input
+    dtype).  The true derivative of a step function: the gradient w.r.t.
+    ``face_vertices`` is exactly zero everywhere."""
+
+    @staticmethod
+    def forward(ctx, face_vertices: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        out = rasterize_coverage(face_vertices, height, width)  # validates first
+        ctx.input_shape = face_vertices.shape
+        ctx.input_dtype = face_vertices.dtype
+        ctx.input_device = face_vertices.device
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        grad = torch.zeros(ctx.input_shape, dtype=ctx.input_dtype, device=ctx.input_device)
+        return grad, None, None

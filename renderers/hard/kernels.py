@@ -1,0 +1,137 @@
+"""Taichi kernels of the hard (binary) rasterizer, shared with ``n3mr``.
+
+A pixel is covered by a face when its centre (:mod:`renderers.grid`) lies inside the
+face's screen-space triangle: edges inclusive, either winding, degenerate (zero-area)
+triangles cover nothing; the same rule as :func:`renderers.soft_math.pixel_face_terms`.
+
+Both kernels run one thread per (image, face) and loop over the pixels of the face's
+bounding box only (grown by one pixel against rounding, clamped to the image):
+
+* :func:`coverage` writes 1 into every covered pixel (the hard silhouette);
+* :func:`nearest_face` is a z-buffer: per pixel, the covering face nearest to the
+  camera (perspective-correct depth), ties to the lower face index.  It packs
+  ``(float32 depth bits << 32) | face`` into one int64 key and keeps the atomic
+  minimum, so it needs no locks and is deterministic.
+
+Kernels take torch tensors directly (Taichi ndarrays), compute in float64 and store
+in the output tensor's dtype.
+"""
+
+import taichi as ti
+
+
+@ti.func
+def pixel_x(j: ti.i32, width: ti.i32) -> ti.f64:
+    """Screen x of the centre of column ``j`` (see :mod:`renderers.grid`)."""
+    return (2.0 * j + 1.0 - width) / width
+
+
+@ti.func
+def pixel_y(i: ti.i32, height: ti.i32) -> ti.f64:
+    """Screen y of the centre of row ``i`` (row 0 = top, y = +1 side)."""
+    return (height - 1.0 - 2.0 * i) / height
+
+
+@ti.func
+def column_of(x: ti.f64, width: ti.i32) -> ti.f64:
+    """Continuous column of screen ``x`` (column ``j``'s centre at ``j``)."""
+    return (x * width + width - 1.0) / 2.0
+
+
+@ti.func
+def row_of(y: ti.f64, height: ti.i32) -> ti.f64:
+    """Continuous row of screen ``y`` (row ``i``'s centre at ``i``)."""
+    return (height - 1.0 - y * height) / 2.0
+
+
+@ti.func
+def edge_function(ax: ti.f64, ay: ti.f64, bx: ti.f64, by: ti.f64, px: ti.f64,
+                  py: ti.f64) -> ti.f64:
+    """``cross(b - a, p - a)``: > 0 when ``p`` is left of the directed edge a -> b."""
+    return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+
+
+@ti.func
+def pixel_box(x0: ti.f64, y0: ti.f64, x1: ti.f64, y1: ti.f64, x2: ti.f64, y2: ti.f64,
+              height: ti.i32, width: ti.i32):
+    """Inclusive pixel rectangle ``(i0, i1, j0, j1)`` holding every pixel centre of the
+    triangle, one pixel of slack each side, clamped to the image (empty when i0 > i1
+    or j0 > j1)."""
+    c0 = ti.math.clamp(column_of(ti.min(x0, x1, x2), width), -2.0, width + 1.0)
+    c1 = ti.math.clamp(column_of(ti.max(x0, x1, x2), width), -2.0, width + 1.0)
+    r0 = ti.math.clamp(row_of(ti.max(y0, y1, y2), height), -2.0, height + 1.0)
+    r1 = ti.math.clamp(row_of(ti.min(y0, y1, y2), height), -2.0, height + 1.0)
+    i0 = ti.max(0, ti.cast(ti.ceil(r0), ti.i32) - 1)
+    i1 = ti.min(height - 1, ti.cast(ti.floor(r1), ti.i32) + 1)
+    j0 = ti.max(0, ti.cast(ti.ceil(c0), ti.i32) - 1)
+    j1 = ti.min(width - 1, ti.cast(ti.floor(c1), ti.i32) + 1)
+    return i0, i1, j0, j1
+
+
+@ti.kernel
+def coverage(fv: ti.types.ndarray(), out: ti.types.ndarray()):
+    """Hard silhouettes: ``out[b, i, j] = 1`` where pixel ``(i, j)`` is covered by a face
+    of image ``b``.
+
+    ``fv`` [B, F, 3, 3] screen space (x, y normalized; z unused); ``out`` [B, H, W]
+    float, zero-initialised by the caller; only covered pixels are written."""
+    height = out.shape[1]
+    width = out.shape[2]
+    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+        x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
+        y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
+        x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
+        y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
+        x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
+        y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
+        area2 = edge_function(x0, y0, x1, y1, x2, y2)
+        if area2 != 0.0:
+            i0, i1, j0, j1 = pixel_box(x0, y0, x1, y1, x2, y2, height, width)
+            for i in range(i0, i1 + 1):
+                py = pixel_y(i, height)
+                for j in range(j0, j1 + 1):
+                    px = pixel_x(j, width)
+                    e0 = edge_function(x0, y0, x1, y1, px, py)
+                    e1 = edge_function(x1, y1, x2, y2, px, py)
+                    e2 = edge_function(x2, y2, x0, y0, px, py)
+                    if (e0 >= 0 and e1 >= 0 and e2 >= 0) or (e0 <= 0 and e1 <= 0 and e2 <= 0):
+                        out[b, i, j] = 1.0
+
+
+@ti.kernel
+def nearest_face(fv: ti.types.ndarray(), key: ti.types.ndarray()):
+    """z-buffer: ``key[b, i, j]`` = min over covering faces ``f`` of
+    ``(float32 bits of depth) << 32 | f``.
+
+    ``fv`` [B, F, 3, 3] screen space, z = camera depth > 0; ``key`` int64 [B, H, W]
+    initialised to the int64 maximum by the caller (left there where nothing covers).
+    Depth at a pixel is perspective-correct: ``1 / sum_k(w_k / z_k)`` with ``w`` the
+    screen-space barycentric weights."""
+    height = key.shape[1]
+    width = key.shape[2]
+    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+        x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
+        y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
+        z0 = ti.cast(fv[b, f, 0, 2], ti.f64)
+        x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
+        y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
+        z1 = ti.cast(fv[b, f, 1, 2], ti.f64)
+        x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
+        y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
+        z2 = ti.cast(fv[b, f, 2, 2], ti.f64)
+        area2 = edge_function(x0, y0, x1, y1, x2, y2)
+        if area2 != 0.0:
+            i0, i1, j0, j1 = pixel_box(x0, y0, x1, y1, x2, y2, height, width)
+            for i in range(i0, i1 + 1):
+                py = pixel_y(i, height)
+                for j in range(j0, j1 + 1):
+                    px = pixel_x(j, width)
+                    e0 = edge_function(x0, y0, x1, y1, px, py)
+                    e1 = edge_function(x1, y1, x2, y2, px, py)
+                    e2 = edge_function(x2, y2, x0, y0, px, py)
+                    if (e0 >= 0 and e1 >= 0 and e2 >= 0) or (e0 <= 0 and e1 <= 0 and e2 <= 0):
+                        # barycentric weights of v0, v1, v2 (>= 0 inside, either winding)
+                        inv_z = (e1 / z0 + e2 / z1 + e0 / z2) / area2
+                        depth = ti.cast(1.0 / inv_z, ti.f32)
+                        bits = ti.cast(ti.bit_cast(depth, ti.i32), ti.i64)
+                        ti.atomic_min(key[b, i, j], (bits << 32) | ti.cast(f, ti.i64))

@@ -1,0 +1,89 @@
+"""``torch.autograd.Function`` of N3MR: hard z-buffered forward, approximate backward.
+
+The forward is :func:`renderers.hard.rasterize_nearest_face` (silhouette identical to
+the ``hard`` renderer, plus the face index map the backward needs); the backward is
+the Taichi kernel :func:`renderers.n3mr.kernels.approximate_gradient`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from ..hard import rasterize_nearest_face
+from ..taichi_runtime import kernel_device
+from . import kernels
+
+#: Kato et al.'s default for the displacement offset (screen units), as in the
+#: original chainer implementation (the PyTorch port uses 1e-4).
+DEFAULT_EPS = 1e-3
+
+
+def check_displacement_eps(eps: float) -> float:
+    """``eps``: finite float > 0, screen units added to every vertex displacement."""
+    try:
+        e = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"eps must be a positive float, got {eps!r}") from None
+    if not math.isfinite(e) or e <= 0:
+        raise ValueError(f"eps must be a finite number > 0, got {eps}")
+    return e
+
+
+def approximate_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
+                         face_index: torch.Tensor, grad_silhouette: torch.Tensor,
+                         eps: float = DEFAULT_EPS) -> torch.Tensor:
+    """N3MR's ``dL/d face_vertices`` [B, F, 3, 3] (z column zero), input dtype and device.
+
+    ``face_vertices`` [B, F, 3, 3] screen space; ``silhouette`` [B, H, W] and
+    ``face_index`` int32 [B, H, W] from :func:`renderers.hard.rasterize_nearest_face`
+    of the same faces; ``grad_silhouette`` [B, H, W] = dL/d silhouette; ``eps`` > 0 in
+    screen units (see :func:`renderers.n3mr.kernels.approximate_gradient`).
+    """
+    eps = check_displacement_eps(eps)
+    nb, nf = face_vertices.shape[:2]
+    shape = tuple(silhouette.shape)
+    if len(shape) != 3 or shape[0] != nb:
+        raise ValueError(f"silhouette must have shape [{nb}, H, W], got {shape}")
+    for name, t in (("face_index", face_index), ("grad_silhouette", grad_silhouette)):
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have the silhouette's shape {shape}, "
+                             f"got {tuple(t.shape)}")
+    dev = kernel_device(face_vertices.device)
+    grad = torch.zeros(nb, nf, 3, 3, dtype=torch.float64, device=dev)
+    if nf:
+        fv = face_vertices.detach().to(dev).contiguous()
+        kernels.approximate_gradient(
+            fv,
+            face_index.to(dev, torch.int32).contiguous(),
+            silhouette.detach().to(dev, fv.dtype).contiguous(),
+            grad_silhouette.detach().to(dev, fv.dtype).contiguous(),
+            grad,
+            eps,
+        )
+    return grad.to(device=face_vertices.device, dtype=face_vertices.dtype)
+
+
+class N3MRRasterize(torch.autograd.Function):
+    """``(face_vertices [B, F, 3, 3], H, W, eps) -> silhouettes [B, H, W]`` (0/1, input
+    dtype), with Kato et al.'s approximate gradient w.r.t. the x, y of
+    ``face_vertices`` (z gets zero)."""
+
+    @staticmethod
+    def forward(ctx, face_vertices: torch.Tensor, height: int, width: int,
+                eps: float = DEFAULT_EPS) -> torch.Tensor:
+        eps = check_displacement_eps(eps)
+        silhouette, face_index = rasterize_nearest_face(face_vertices, height, width)
+        ctx.save_for_backward(face_vertices, face_index)
+        ctx.eps = eps
+        return silhouette
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        face_vertices, face_index = ctx.saved_tensors
+        silhouette = (face_index >= 0).to(face_vertices.dtype)
+        grad = approximate_gradient(face_vertices, silhouette, face_index, grad_output, ctx.eps)
+        return grad, None, None, None

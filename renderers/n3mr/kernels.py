@@ -1,0 +1,169 @@
+"""Taichi kernel of the N3MR approximate silhouette gradient (Kato et al. 2018, Sec. 3.3).
+
+The forward pass is the hard rasterizer's z-buffer
+(:func:`renderers.hard.kernels.nearest_face`); this module holds only the backward
+rule.  See :mod:`renderers.n3mr` for the rule and its mapping onto this project's
+pixel convention.
+"""
+
+import taichi as ti
+
+from ..hard.kernels import column_of, edge_function, row_of
+
+
+@ti.func
+def _vertex_gradients(dv: ti.f64, t_a: ti.f64, t_b: ti.f64, inward: ti.i32, scale: ti.f64,
+                      eps: ti.f64, diff: ti.f64):
+    """Gradient contributions to the edge's endpoints a and b for one pixel.
+
+    ``dv``: pixel offset (in pixels along the moving axis) by which the edge's crossing
+    must move to reach the pixel centre; ``t_a``, ``t_b``: the endpoints' linear
+    weights at the scanline (a vertex moves the crossing by ``t`` times its own
+    displacement); ``inward``: direction used when ``dv == 0``; ``scale``: screen
+    units per pixel along the axis (signed: rows run against y); ``diff`` > 0: the
+    loss decrease ``-dL`` when the pixel flips.  Returns ``(dL/da, dL/db)`` =
+    ``-diff / dist`` with ``dist`` the vertex displacement in screen units, pushed
+    ``eps`` away from zero."""
+    sgn = 1.0
+    if dv < 0 or (dv == 0 and inward < 0):
+        sgn = -1.0
+    if scale < 0:
+        sgn = -sgn
+    ga = 0.0
+    gb = 0.0
+    if t_a != 0:
+        ga = -diff / ((ti.abs(dv) / t_a * ti.abs(scale) + eps) * sgn)
+    if t_b != 0:
+        gb = -diff / ((ti.abs(dv) / t_b * ti.abs(scale) + eps) * sgn)
+    return ga, gb
+
+
+@ti.kernel
+def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
+                         alpha: ti.types.ndarray(), grad_alpha: ti.types.ndarray(),
+                         grad_fv: ti.types.ndarray(), eps: ti.f64):
+    """Accumulate the N3MR gradient ``dL/d face_vertices`` (x and y only) into ``grad_fv``.
+
+    ``fv`` [B, F, 3, 3] screen space; ``face_index`` int32 [B, H, W] (z-buffer, -1 =
+    background); ``alpha`` [B, H, W] the forward silhouettes; ``grad_alpha`` [B, H, W]
+    = dL/d alpha; ``grad_fv`` float64 [B, F, 3, 3] zero-initialised by the caller;
+    ``eps`` > 0 screen units added to every displacement.
+
+    One thread per (image, face, edge, axis).  ``axis == 0`` moves vertices along y
+    (scan the edge column by column, move along the rows), ``axis == 1`` along x (scan
+    row by row, move along the columns).  In the (u = scan, v = move) pixel frame:
+    for every scanline u crossing the edge a -> b at ``vc``, with ``v_in`` / ``v_out``
+    the pixels just inside / outside the face (both in the image):
+
+    * out (the edge grows over pixels): when the face owns ``v_in``, every pixel v from
+      ``v_out`` to the image border outwards would take the value ``alpha[v_in]``;
+    * in (the edge shrinks): every pixel v from ``v_in`` inwards that the face owns
+      would take the value ``alpha[v_out]``;
+
+    a flip of pixel v from ``alpha[v]`` to ``new`` changes the loss by
+    ``grad_alpha[v] * (new - alpha[v])``; only flips that lower the loss count, and
+    each adds ``dL / dist`` to the endpoint moved by ``dist``.
+    """
+    height = alpha.shape[1]
+    width = alpha.shape[2]
+    for b, f, e, axis in ti.ndrange(fv.shape[0], fv.shape[1], 3, 2):
+        ka = e
+        kb = (e + 1) % 3
+        kc = (e + 2) % 3
+        xa = ti.cast(fv[b, f, ka, 0], ti.f64)
+        ya = ti.cast(fv[b, f, ka, 1], ti.f64)
+        xb = ti.cast(fv[b, f, kb, 0], ti.f64)
+        yb = ti.cast(fv[b, f, kb, 1], ti.f64)
+        xc = ti.cast(fv[b, f, kc, 0], ti.f64)
+        yc = ti.cast(fv[b, f, kc, 1], ti.f64)
+        area2 = edge_function(xa, ya, xb, yb, xc, yc)
+        # (u, v) = (scan, move) pixel coordinates; pixel centres at integers
+        au = column_of(xa, width)
+        av = row_of(ya, height)
+        bu = column_of(xb, width)
+        bv = row_of(yb, height)
+        cu = column_of(xc, width)
+        cv = row_of(yc, height)
+        n_u = width
+        n_v = height
+        scale = -2.0 / height  # screen y per row
+        comp = 1
+        if axis == 1:
+            au = row_of(ya, height)
+            av = column_of(xa, width)
+            bu = row_of(yb, height)
+            bv = column_of(xb, width)
+            cu = row_of(yc, height)
+            cv = column_of(xc, width)
+            n_u = height
+            n_v = width
+            scale = 2.0 / width  # screen x per column
+            comp = 0
+        if area2 != 0.0 and au != bu:
+            # the third vertex (hence the inside) lies at larger v iff orient / (bu - au) > 0
+            orient = (bu - au) * (cv - av) - (bv - av) * (cu - au)
+            outward = 1
+            if orient * (bu - au) > 0:
+                outward = -1
+            inward = -outward
+            u_lo = ti.max(0, ti.cast(ti.ceil(ti.max(ti.min(au, bu), -1.0)), ti.i32))
+            u_hi = ti.min(n_u - 1, ti.cast(ti.floor(ti.min(ti.max(au, bu), n_u + 0.0)), ti.i32))
+            # farthest pixel the face can own along the inward direction
+            v_far = 0
+            if inward > 0:
+                v_far = ti.min(n_v - 1, ti.cast(
+                    ti.floor(ti.min(ti.max(av, bv, cv), n_v + 0.0)), ti.i32))
+            else:
+                v_far = ti.max(0, ti.cast(ti.ceil(ti.max(ti.min(av, bv, cv), -1.0)), ti.i32))
+            ga = 0.0
+            gb = 0.0
+            for u in range(u_lo, u_hi + 1):
+                t_a = (bu - u) / (bu - au)
+                t_b = (u - au) / (bu - au)
+                vc = av + (bv - av) * t_b
+                vc_clamped = ti.math.clamp(vc, -2.0, n_v + 1.0)
+                v_in = ti.cast(ti.floor(vc_clamped), ti.i32)
+                if outward < 0:
+                    v_in = ti.cast(ti.ceil(vc_clamped), ti.i32)
+                v_out = v_in + outward
+                if 0 <= v_in < n_v and 0 <= v_out < n_v:
+                    i_in, j_in = v_in, u
+                    i_out, j_out = v_out, u
+                    if axis == 1:
+                        i_in, j_in = u, v_in
+                        i_out, j_out = u, v_out
+                    alpha_in = ti.cast(alpha[b, i_in, j_in], ti.f64)
+                    alpha_out = ti.cast(alpha[b, i_out, j_out], ti.f64)
+                    # out: the face grows over the pixels beyond its edge
+                    if face_index[b, i_in, j_in] == f:
+                        v_end = 0
+                        if outward > 0:
+                            v_end = n_v - 1
+                        for s in range(ti.abs(v_end - v_out) + 1):
+                            v = v_out + s * outward
+                            i, j = v, u
+                            if axis == 1:
+                                i, j = u, v
+                            diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_in) * ti.cast(
+                                grad_alpha[b, i, j], ti.f64)
+                            if diff > 0:
+                                da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale,
+                                                           eps, diff)
+                                ga += da
+                                gb += db
+                    # in: the face shrinks off the pixels it owns behind its edge
+                    for s in range(ti.max(0, (v_far - v_in) * inward + 1)):
+                        v = v_in + s * inward
+                        i, j = v, u
+                        if axis == 1:
+                            i, j = u, v
+                        if face_index[b, i, j] == f:
+                            diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_out) * ti.cast(
+                                grad_alpha[b, i, j], ti.f64)
+                            if diff > 0:
+                                da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale,
+                                                           eps, diff)
+                                ga += da
+                                gb += db
+            ti.atomic_add(grad_fv[b, f, ka, comp], ga)
+            ti.atomic_add(grad_fv[b, f, kb, comp], gb)
