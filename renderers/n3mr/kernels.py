@@ -99,6 +99,12 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
             n_v = width
             scale = 2.0 / width  # screen x per column
             comp = 0
+        if au > bu:
+            # scan from the endpoint with the smaller u: the same arithmetic for both
+            # directions of an edge, so either winding gives bit-identical gradients
+            ka, kb = kb, ka
+            au, bu = bu, au
+            av, bv = bv, av
         if area2 != 0.0 and au != bu:
             # the third vertex (hence the inside) lies at larger v iff orient / (bu - au) > 0
             orient = (bu - au) * (cv - av) - (bv - av) * (cu - au)

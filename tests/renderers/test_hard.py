@@ -1,0 +1,174 @@
+"""The ``hard`` rasterizer: binary silhouettes against an independent numpy
+point-in-triangle test, and its (zero) gradient."""
+
+import numpy as np
+import pytest
+import torch
+
+import renderers
+import renderers.hard  # noqa: F401  (registers "hard")
+from renderers.hard import HardRasterize, rasterize_coverage, rasterize_nearest_face
+
+
+def pixel_centres_np(height, width):
+    """(x [W], y [H]) pixel centres: the documented formula of renderers.grid."""
+    j = np.arange(width)
+    i = np.arange(height)
+    return (2 * j + 1 - width) / width, (height - 1 - 2 * i) / height
+
+
+def reference_silhouette(fv, height, width):
+    """Union over faces of 'centre inside triangle', by barycentric coordinates
+    (solve p = v0 + l1 (v1 - v0) + l2 (v2 - v0)); fv: numpy [B, F, 3, 3] float64."""
+    xs, ys = pixel_centres_np(height, width)
+    px, py = np.meshgrid(xs, ys, indexing="xy")  # [H, W]
+    out = np.zeros((fv.shape[0], height, width))
+    for b in range(fv.shape[0]):
+        for f in range(fv.shape[1]):
+            v0, v1, v2 = fv[b, f, :, :2]
+            m = np.array([v1 - v0, v2 - v0]).T
+            if np.linalg.det(m) == 0:
+                continue
+            rhs = np.stack([px - v0[0], py - v0[1]], axis=-1)[..., None]
+            lam = np.linalg.solve(m, rhs)[..., 0]
+            l1, l2 = lam[..., 0], lam[..., 1]
+            inside = (l1 >= 0) & (l2 >= 0) & (l1 + l2 <= 1)
+            out[b][inside] = 1.0
+    return out
+
+
+def random_faces(nb, nf, seed, dtype):
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(nb, nf, 3, 2, generator=g, dtype=torch.float64) * 2.4 - 1.2
+    z = torch.rand(nb, nf, 3, 1, generator=g, dtype=torch.float64) + 1.0
+    return torch.cat([xy, z], dim=-1).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("size", [(32, 32), (20, 37)])
+def test_matches_numpy_point_in_triangle(dtype, size):
+    fv = random_faces(3, 12, seed=7, dtype=dtype)
+    h, w = size
+    r = renderers.get("hard", image_size=size)
+    sil = r.rasterize(fv)
+    assert sil.shape == (3, h, w) and sil.dtype == dtype
+    ref = reference_silhouette(fv.double().numpy(), h, w)
+    assert 0 < ref.sum() < ref.size  # the case is not trivial
+    np.testing.assert_array_equal(sil.numpy(), ref)
+
+
+def test_either_winding_and_overlap():
+    fv = random_faces(1, 4, seed=3, dtype=torch.float64)
+    flipped = fv[:, :, [0, 2, 1]]
+    both = torch.cat([fv, flipped], dim=1)  # every face twice, overlapping itself
+    a = rasterize_coverage(fv, 24, 24)
+    np.testing.assert_array_equal(a.numpy(), rasterize_coverage(flipped, 24, 24).numpy())
+    np.testing.assert_array_equal(a.numpy(), rasterize_coverage(both, 24, 24).numpy())
+    # overlapping faces: the union of the single-face images
+    singles = torch.stack([rasterize_coverage(fv[:, k:k + 1], 24, 24) for k in range(4)])
+    np.testing.assert_array_equal(a.numpy(), singles.amax(0).numpy())
+
+
+def test_edges_inclusive_exact_count():
+    # 4x4 image: centres at +-0.25, +-0.75 (exact in binary); the triangle's hypotenuse
+    # x + y = 0 passes through two centres and its legs through six more.
+    tri = torch.tensor([[[-0.75, -0.75, 1.0], [0.75, -0.75, 1.0], [-0.75, 0.75, 1.0]]],
+                       dtype=torch.float64)[None]
+    for fv in (tri, tri[:, :, [0, 2, 1]]):
+        sil = rasterize_coverage(fv, 4, 4)
+        assert int(sil.sum()) == 10
+        # row 0 = top (y = +0.75): only the left column is covered
+        assert sil[0, 0].tolist() == [1.0, 0.0, 0.0, 0.0]
+        assert sil[0, 3].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_degenerate_and_outside_faces_cover_nothing():
+    fv = torch.tensor([[
+        [[-0.5, -0.5, 1.0], [0.5, 0.5, 1.0], [0.0, 0.0, 1.0]],      # collinear
+        [[0.1, 0.1, 1.0], [0.1, 0.1, 1.0], [0.1, 0.1, 1.0]],        # a point
+        [[3.0, 3.0, 1.0], [4.0, 3.0, 1.0], [3.0, 4.0, 1.0]],        # off screen
+        [[-1e30, -1e30, 1.0], [-1e30 + 1, -1e30, 1.0], [-1e30, -1e29, 1.0]],  # far off
+    ]], dtype=torch.float64)
+    assert rasterize_coverage(fv, 16, 16).sum() == 0
+    sil, idx = rasterize_nearest_face(fv, 16, 16)
+    assert sil.sum() == 0 and (idx == -1).all()
+
+
+def test_huge_face_covers_everything():
+    fv = torch.tensor([[[[-1e6, -1e6, 1.0], [1e6, -1e6, 1.0], [0.0, 1e6, 1.0]]]])
+    assert rasterize_coverage(fv, 8, 12).sum() == 8 * 12
+
+
+def test_no_faces_gives_empty_image():
+    fv = torch.zeros(2, 0, 3, 3)
+    assert rasterize_coverage(fv, 5, 6).shape == (2, 5, 6)
+    assert rasterize_coverage(fv, 5, 6).sum() == 0
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gradient_is_exactly_zero(dtype):
+    fv = random_faces(2, 6, seed=1, dtype=dtype).requires_grad_(True)
+    sil = HardRasterize.apply(fv, 16, 16)
+    assert sil.requires_grad
+    target = torch.rand(2, 16, 16, dtype=dtype)
+    ((sil - target) ** 2).sum().backward()
+    assert fv.grad is not None and fv.grad.shape == fv.shape and fv.grad.dtype == dtype
+    assert torch.count_nonzero(fv.grad) == 0
+
+
+def test_nearest_face_picks_the_closer_face():
+    near = [[-0.9, -0.9, 1.5], [0.5, -0.9, 1.5], [-0.9, 0.5, 1.5]]
+    far = [[-0.5, -0.5, 3.0], [0.9, -0.5, 3.0], [-0.5, 0.9, 3.0]]
+    for order, near_index in (([far, near], 1), ([near, far], 0)):
+        fv = torch.tensor([order], dtype=torch.float32)
+        sil, idx = rasterize_nearest_face(fv, 16, 16)
+        np.testing.assert_array_equal(sil.numpy(), rasterize_coverage(fv, 16, 16).numpy())
+        only_near = rasterize_coverage(fv[:, near_index:near_index + 1], 16, 16)
+        assert idx.dtype == torch.int32
+        assert (idx[only_near > 0] == near_index).all()
+        assert (idx[(sil > 0) & (only_near == 0)] == 1 - near_index).all()
+        assert (idx[sil == 0] == -1).all()
+
+
+def test_render_through_camera():
+    # a unit cube seen by the default camera from two azimuths
+    v = torch.tensor([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)],
+                     dtype=torch.float32)
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    faces = torch.tensor([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])
+    cam = renderers.Camera(azimuth=torch.tensor([0.0, 45.0]))
+    r = renderers.get("hard", image_size=32)
+    sil = r.render(v, faces, cam)
+    assert sil.shape == (2, 32, 32)
+    assert set(sil.unique().tolist()) == {0.0, 1.0}
+    # the same faces projected by hand give the same images
+    screen = cam.project(v.unsqueeze(0).expand(2, -1, -1))
+    np.testing.assert_array_equal(sil.numpy(), rasterize_coverage(screen[:, faces], 32, 32).numpy())
+    # the cube is centred: its silhouette touches neither border and contains the centre
+    assert sil[:, 15:17, 15:17].min() == 1 and sil[:, 0].max() == 0 and sil[:, :, 0].max() == 0
+
+
+@pytest.mark.parametrize("name", ["hard", "n3mr"])
+def test_bad_input_raises(name):
+    import renderers.n3mr  # noqa: F401  (registers "n3mr")
+
+    r = renderers.get(name, image_size=8)
+    good = random_faces(1, 2, seed=0, dtype=torch.float32)
+    with pytest.raises(ValueError, match=r"\[B, F, 3, 3\]"):
+        r.rasterize(good[:, :, :2])
+    with pytest.raises(TypeError, match="float32 or float64"):
+        r.rasterize(good.to(torch.int32))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        r.rasterize(good.numpy())
+    nan = good.clone()
+    nan[0, 1, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        r.rasterize(nan)
+    for z in (0.0, -1.0):
+        behind = good.clone()
+        behind[0, 0, 1, 2] = z
+        with pytest.raises(ValueError, match="behind the camera"):
+            r.rasterize(behind)
+    with pytest.raises(ValueError, match="image size"):
+        renderers.get(name, image_size=(0, 4))
