@@ -1,0 +1,151 @@
+"""The mesh generator of Sec. 5.1: an image encoder and a decoder that deforms a
+template sphere (642 vertices), as in N3MR and the official SoftRas recon code.
+
+* Encoder: three 5x5 stride-2 convolutions (64, 128, 256 channels), each followed by
+  batch norm and ReLU, then fully connected layers 1024, 1024, 512 (ReLU).
+* Decoder: FC 1024, 2048 (ReLU), then two heads: a centroid ``c`` (3) and a per-vertex
+  bias ``b`` (3V).  With ``u`` the template scaled to unit radius and ``s = obj_scale``:
+  ``base = logit(|s u|)``, ``p = sigmoid(base + b) * sign(u)``; with
+  ``t = tanh(centroid_scale * c)`` each coordinate is squeezed into the box around the
+  centroid, ``q = relu(p) (1 - t) - relu(-p) (1 + t) + t``, and the output vertices
+  are ``q / 2`` (world units, inside ``(-0.5, 0.5)^3``, the voxel cube).  With ``b = 0``
+  and ``c = 0`` the output is the template at radius ``s / 2`` (0.25 by default).
+  Template coordinates that are exactly zero keep ``sign = 0`` and stay at the
+  centroid, as in the reference implementations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .presets import ModelConfig
+
+#: Smallest ``|s u|`` fed to the logit (exact zeros would give ``-inf``).
+_LOGIT_FLOOR = 1e-6
+
+
+def default_template() -> tuple[torch.Tensor, torch.Tensor]:
+    """The benchmark template sphere: float32 vertices ``[642, 3]`` (world units) and
+    int64 faces ``[1280, 3]``, from :func:`metrics.meshes.template_sphere`."""
+    try:
+        from metrics.meshes import template_sphere
+    except ImportError as exc:  # pragma: no cover - depends on the checkout
+        raise ImportError("metrics.meshes.template_sphere is not available; pass the "
+                          "template vertices and faces explicitly") from exc
+    v, f = template_sphere()
+    return (torch.as_tensor(np.asarray(v), dtype=torch.float32),
+            torch.as_tensor(np.asarray(f), dtype=torch.int64))
+
+
+class Encoder(nn.Module):
+    """Images ``[B, C, S, S]`` (float, ``[0, 1]``) to codes ``[B, latent]``."""
+
+    def __init__(self, config: ModelConfig, image_size: int) -> None:
+        super().__init__()
+        c = config.conv_channels
+        chans = [config.in_channels, c, 2 * c, 4 * c]
+        self.convs = nn.ModuleList(
+            nn.Conv2d(chans[k], chans[k + 1], kernel_size=5, stride=2, padding=2)
+            for k in range(3)
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm2d(chans[k + 1]) for k in range(3))
+        side = math.ceil(image_size / 8)
+        self.image_size = image_size
+        self.in_channels = config.in_channels
+        self.fc1 = nn.Linear(chans[3] * side * side, config.fc_hidden)
+        self.fc2 = nn.Linear(config.fc_hidden, config.fc_hidden)
+        self.fc3 = nn.Linear(config.fc_hidden, config.latent)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4 or images.shape[1] != self.in_channels or \
+                tuple(images.shape[2:]) != (self.image_size, self.image_size):
+            raise ValueError(
+                f"encoder expects images [B, {self.in_channels}, {self.image_size}, "
+                f"{self.image_size}], got {tuple(images.shape)}"
+            )
+        x = images
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = F.relu(norm(conv(x)))
+        x = x.flatten(1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return F.relu(self.fc3(x))
+
+
+class Decoder(nn.Module):
+    """Codes ``[B, latent]`` to deformed template vertices ``[B, V, 3]`` (world units).
+
+    ``template_vertices`` ``[V, 3]`` (any scale: it is normalized to unit radius) and
+    ``template_faces`` int64 ``[F, 3]``.
+    """
+
+    def __init__(self, config: ModelConfig, template_vertices: torch.Tensor,
+                 template_faces: torch.Tensor) -> None:
+        super().__init__()
+        tv = torch.as_tensor(template_vertices, dtype=torch.float32)
+        tf = torch.as_tensor(template_faces, dtype=torch.int64)
+        if tv.dim() != 2 or tv.shape[1] != 3:
+            raise ValueError(f"template vertices must be [V, 3], got {tuple(tv.shape)}")
+        if tf.dim() != 2 or tf.shape[1] != 3:
+            raise ValueError(f"template faces must be [F, 3], got {tuple(tf.shape)}")
+        if not 0.0 < config.obj_scale < 1.0:
+            raise ValueError(f"obj_scale must lie in (0, 1), got {config.obj_scale}")
+        radius = tv.norm(dim=1).max()
+        if not radius > 0:
+            raise ValueError("template vertices are all at the origin")
+        unit = tv / radius
+        base = (unit * config.obj_scale).abs().clamp(min=_LOGIT_FLOOR)
+        self.register_buffer("faces", tf)
+        self.register_buffer("sign", torch.sign(unit))
+        self.register_buffer("base_logit", torch.log(base / (1 - base)))
+        self.num_vertices = tv.shape[0]
+        self.centroid_scale = config.centroid_scale
+        self.bias_scale = config.bias_scale
+        h1, h2 = config.decoder_hidden
+        self.fc1 = nn.Linear(config.latent, h1)
+        self.fc2 = nn.Linear(h1, h2)
+        self.fc_centroid = nn.Linear(h2, 3)
+        self.fc_bias = nn.Linear(h2, self.num_vertices * 3)
+
+    def deform(self, bias: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:
+        """Vertices ``[B, V, 3]`` from raw ``bias`` ``[B, V, 3]`` and ``centroid``
+        ``[B, 3]`` (the parametrization of the module docstring)."""
+        p = torch.sigmoid(self.base_logit + bias) * self.sign
+        t = torch.tanh(centroid)[:, None, :]
+        q = F.relu(p) * (1 - t) - F.relu(-p) * (1 + t) + t
+        return q * 0.5
+
+    def undeformed_vertices(self) -> torch.Tensor:
+        """The template as the decoder outputs it for zero bias and centroid, ``[V, 3]``."""
+        zero_b = torch.zeros(1, self.num_vertices, 3, device=self.sign.device)
+        return self.deform(zero_b, torch.zeros(1, 3, device=self.sign.device))[0]
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.fc1(code))
+        x = F.relu(self.fc2(x))
+        centroid = self.fc_centroid(x) * self.centroid_scale
+        bias = (self.fc_bias(x) * self.bias_scale).view(-1, self.num_vertices, 3)
+        return self.deform(bias, centroid)
+
+
+class MeshGenerator(nn.Module):
+    """Encoder + decoder: images ``[B, 4, S, S]`` to vertices ``[B, V, 3]``; the faces
+    are the template's, ``self.faces`` int64 ``[F, 3]``."""
+
+    def __init__(self, config: ModelConfig, image_size: int, template_vertices: torch.Tensor,
+                 template_faces: torch.Tensor) -> None:
+        super().__init__()
+        self.encoder = Encoder(config, image_size)
+        self.decoder = Decoder(config, template_vertices, template_faces)
+
+    @property
+    def faces(self) -> torch.Tensor:
+        return self.decoder.faces
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(images))

@@ -1,0 +1,279 @@
+"""Experiment presets: every size and hyper-parameter of the experiments in one place.
+
+Three presets, as frozen dataclasses:
+
+* ``smoke``: tests and CI, a tiny network on 32x32 images, a handful of steps;
+  everything finishes in well under two minutes on two CPU cores.
+* ``cpu``: the default main job on two CPU cores: the full generator of Sec. 5.1 on
+  64x64 images, a few hundred steps per renderer at a small batch, sized so that
+  reconstruction training for three renderers fits in about 25 minutes.
+* ``paper``: full scale for a GPU, as the paper and the official code
+  (``ShichenLiu/SoftRas`` ``examples/recon/train.py``): batch 64, 250k iterations,
+  learning rate and sigma decayed by 0.3 after 150k iterations.
+
+Loss weights follow the paper (Sec. 5.1): ``lambda = 0.01`` (Laplacian) and
+``mu = 0.001`` (flattening), ``sigma = 3e-5`` (squared normalized screen units).  The
+official code's defaults differ (``sigma = 1e-4``, ``5e-3``, ``5e-4``); override the
+fields to reproduce them.
+
+Change a field with :func:`dataclasses.replace` or :func:`with_overrides`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+#: The 13 ShapeNet categories of the benchmark (N3MR / SoftRas), id -> name.
+SHAPENET_CLASSES: dict[str, str] = {
+    "02691156": "airplane",
+    "02828884": "bench",
+    "02933112": "cabinet",
+    "02958343": "car",
+    "03001627": "chair",
+    "03211117": "display",
+    "03636649": "lamp",
+    "03691459": "loudspeaker",
+    "04090263": "rifle",
+    "04256520": "sofa",
+    "04379243": "table",
+    "04401088": "telephone",
+    "04530566": "watercraft",
+}
+
+#: The renderers compared by default.
+DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the mesh generator (Sec. 5.1; :mod:`bench_softras.experiments.model`).
+
+    ``conv_channels``: channels of the first conv layer (then x2, x4; paper 64);
+    ``fc_hidden``: the encoder's two hidden FC sizes (paper 1024); ``latent``: code size
+    (paper 512); ``decoder_hidden``: the decoder's two hidden FC sizes (paper 1024, 2048);
+    ``centroid_scale``, ``bias_scale``, ``obj_scale``: the N3MR/SoftRas output
+    parametrization (0.1, 1.0, 0.5 in the official code); ``in_channels``: 4 (RGB + alpha).
+    """
+
+    conv_channels: int = 64
+    fc_hidden: int = 1024
+    latent: int = 512
+    decoder_hidden: tuple[int, int] = (1024, 2048)
+    centroid_scale: float = 0.1
+    bias_scale: float = 1.0
+    obj_scale: float = 0.5
+    in_channels: int = 4
+
+
+@dataclass(frozen=True)
+class ReconConfig:
+    """One single-view reconstruction training run (Sec. 4-5 of the paper).
+
+    Data: ``data_dir`` holds ``{class_id}_{split}_images.npz`` / ``_voxels.npz``;
+    ``class_ids`` (empty: every class found there); ``max_train_objects`` /
+    ``max_test_objects`` per class (0: all); ``eval_split``: the split evaluated
+    (``test``; the official ``test.py`` evaluates ``val``).  ``image_size``: pixels of the network
+    input and of the rendered silhouettes (data images are area-resampled when it
+    differs from theirs).  ``num_train_views``: how many of the 24 benchmark views
+    training may sample (evenly spaced; ablation).
+
+    Optimisation: ``batch_size`` objects per step (two views each, cross-rendered:
+    ``4 * batch_size`` silhouettes per step); ``iterations``; Adam ``lr``, ``betas``;
+    ``lr_decay_at`` (iteration, 0 = never) after which lr and sigma are multiplied by
+    ``decay_factor`` (official code: 150000, 0.3).
+
+    Loss (Eq. 6): ``L_IoU + lambda_laplacian * L_lap + lambda_flatten * L_fl``;
+    ``use_laplacian`` / ``use_flatten`` switch the terms off for ablations.
+    ``sigma``: SoftRas sharpness, passed to renderers that take a ``sigma`` option.
+
+    Bookkeeping: ``seed``; ``checkpoint_every`` steps; ``log_every`` steps;
+    ``eval_batch_size`` (predictions per forward pass at evaluation); ``device``.
+    """
+
+    renderer: str = "softras"
+    data_dir: str = ""
+    out_dir: str = "results/recon"
+    preset: str = "custom"
+    class_ids: tuple[str, ...] = ()
+    max_train_objects: int = 0
+    max_test_objects: int = 0
+    eval_split: str = "test"
+    image_size: int = 64
+    num_train_views: int = 24
+    batch_size: int = 64
+    iterations: int = 250_000
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_decay_at: int = 150_000
+    decay_factor: float = 0.3
+    lambda_laplacian: float = 0.01
+    lambda_flatten: float = 0.001
+    use_laplacian: bool = True
+    use_flatten: bool = True
+    sigma: float = 3e-5
+    seed: int = 0
+    checkpoint_every: int = 10_000
+    log_every: int = 100
+    eval_batch_size: int = 96
+    device: str = "cpu"
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "image_size": self.image_size >= 8,
+            "num_train_views": 1 <= self.num_train_views <= 24,
+            "batch_size": self.batch_size >= 1,
+            "iterations": self.iterations >= 0,
+            "lr": self.lr > 0,
+            "sigma": self.sigma > 0,
+            "checkpoint_every": self.checkpoint_every >= 1,
+            "log_every": self.log_every >= 1,
+            "eval_batch_size": self.eval_batch_size >= 1,
+            "lambda_laplacian": self.lambda_laplacian >= 0,
+            "lambda_flatten": self.lambda_flatten >= 0,
+            "max_train_objects": self.max_train_objects >= 0,
+            "max_test_objects": self.max_test_objects >= 0,
+        }
+        if not isinstance(self.renderer, str) or not self.renderer:
+            raise TypeError(f"renderer must be a registered renderer name, got {self.renderer!r}")
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(
+                "invalid ReconConfig field(s): "
+                + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
+            )
+        if self.image_size % 8:
+            raise ValueError(f"image_size must be a multiple of 8 (3 stride-2 convs), got "
+                             f"{self.image_size}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field (nested model config included)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ReconConfig:
+        """Inverse of :meth:`to_dict` (lists become tuples)."""
+        d = dict(d)
+        model = ModelConfig(**_tuples(d.pop("model", {})))
+        return cls(model=model, **_tuples(d))
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Mesh fitting (template sphere to the 24 silhouettes of one target mesh).
+
+    ``steps`` of Adam (``lr``) on per-vertex displacements; ``views_per_step`` of the
+    24 benchmark views rendered per step (random subset; 24 = all); ``record_every``
+    steps the voxel and silhouette IoU to the target are recorded; ``image_size``;
+    loss weights and switches as in :class:`ReconConfig`; ``template_radius`` (world
+    units) of the starting sphere.
+    """
+
+    steps: int = 300
+    lr: float = 0.01
+    views_per_step: int = 8
+    record_every: int = 25
+    image_size: int = 64
+    lambda_laplacian: float = 0.01
+    lambda_flatten: float = 0.001
+    use_laplacian: bool = True
+    use_flatten: bool = True
+    sigma: float = 3e-5
+    template_radius: float = 0.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named bundle: reconstruction config, fitting config, renderers, seeds, shapes."""
+
+    name: str
+    recon: ReconConfig
+    fit: FitConfig
+    renderers: tuple[str, ...] = DEFAULT_RENDERERS
+    seeds: tuple[int, ...] = (0,)
+    fit_shapes: tuple[str, ...] = ("cube", "cone", "torus")
+
+
+SMOKE = Preset(
+    name="smoke",
+    recon=ReconConfig(
+        preset="smoke",
+        image_size=32,
+        batch_size=4,
+        iterations=4,
+        checkpoint_every=2,
+        log_every=1,
+        lr_decay_at=0,
+        max_train_objects=4,
+        max_test_objects=2,
+        eval_batch_size=48,
+        sigma=1e-4,
+        model=ModelConfig(conv_channels=8, fc_hidden=64, latent=32, decoder_hidden=(64, 64)),
+    ),
+    fit=FitConfig(steps=6, views_per_step=2, record_every=3, image_size=32, sigma=1e-4),
+    seeds=(0,),
+    fit_shapes=("cube",),
+)
+
+CPU = Preset(
+    name="cpu",
+    recon=ReconConfig(
+        preset="cpu",
+        image_size=64,
+        batch_size=16,
+        iterations=400,
+        checkpoint_every=100,
+        log_every=10,
+        lr=1e-4,
+        lr_decay_at=0,
+        max_train_objects=0,
+        max_test_objects=0,
+        eval_batch_size=96,
+    ),
+    fit=FitConfig(steps=300, views_per_step=8, record_every=25),
+    seeds=(0,),
+)
+
+PAPER = Preset(
+    name="paper",
+    recon=ReconConfig(
+        preset="paper",
+        batch_size=64,
+        iterations=250_000,
+        lr_decay_at=150_000,
+        checkpoint_every=10_000,
+        log_every=100,
+        device="cuda",
+    ),
+    fit=FitConfig(steps=2000, views_per_step=24, record_every=100),
+    seeds=(0, 1, 2),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (SMOKE, CPU, PAPER)}
+
+
+def get_preset(name: str | Preset) -> Preset:
+    """The preset called ``name`` (``smoke``, ``cpu``, ``paper``), or ``name`` itself."""
+    if isinstance(name, Preset):
+        return name
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+
+
+def with_overrides(config, **overrides):
+    """A copy of a frozen config with fields replaced; unknown names raise ``TypeError``
+    naming them (``None`` values are ignored, convenient for argparse defaults)."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"{type(config).__name__} has no field(s) {unknown}")
+    return dataclasses.replace(config, **overrides)
+
+
+def _tuples(d: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}

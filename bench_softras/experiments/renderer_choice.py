@@ -1,0 +1,64 @@
+"""Build the renderer an experiment uses from a registered name or take an instance."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import renderers
+
+
+def renderer_name(renderer) -> str:
+    """The registry name of a renderer given by name or instance."""
+    if isinstance(renderer, str):
+        return renderer
+    return str(getattr(renderer, "name", type(renderer).__name__))
+
+
+def ensure_registered(name: str) -> None:
+    """Register ``name`` by importing ``renderers.<name>`` when the package's
+    ``__init__`` does not import that renderer module itself; ``KeyError`` if unknown."""
+    if name in renderers.available():
+        return
+    if name.isidentifier():
+        try:
+            importlib.import_module(f"renderers.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"renderers.{name}":
+                raise
+    if name not in renderers.available():
+        raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
+
+
+def accepts_sigma(name: str) -> bool:
+    """Whether the registered factory ``name`` takes a ``sigma`` option."""
+    ensure_registered(name)
+    factory = renderers.base._REGISTRY.get(name)
+    if factory is None:
+        raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return False
+    return "sigma" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def make_renderer(renderer, image_size: int, sigma: float | None = None):
+    """A renderer instance: ``renderer`` itself when it is one (its own image size and
+    sigma are kept; a mismatching ``image_size`` raises ``ValueError``), else
+    ``renderers.get(renderer, image_size=..., sigma=...)`` where the renderer takes a
+    ``sigma`` (soft renderers) and without it otherwise (hard, n3mr)."""
+    if not isinstance(renderer, str):
+        if not callable(getattr(renderer, "render", None)):
+            raise TypeError(f"renderer must be a registered name or have render(); got "
+                            f"{type(renderer).__name__}")
+        hw = (getattr(renderer, "height", image_size), getattr(renderer, "width", image_size))
+        if hw != (image_size, image_size):
+            raise ValueError(f"renderer renders {hw[0]}x{hw[1]} images but the experiment "
+                             f"uses {image_size}x{image_size}")
+        return renderer
+    ensure_registered(renderer)
+    opts = {"image_size": image_size}
+    if sigma is not None and accepts_sigma(renderer):
+        opts["sigma"] = sigma
+    return renderers.get(renderer, **opts)

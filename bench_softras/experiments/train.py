@@ -1,0 +1,397 @@
+"""Train the mesh generator with multi-view silhouettes (Sec. 4-5 of the paper).
+
+Every step draws ``B`` objects with two views each (``a``, ``b``), predicts a mesh from
+each image, renders each prediction at both viewpoints with the chosen renderer and
+minimizes Eq. 6: the mean of the four IoU losses (Eq. 3) against the alpha channels,
+plus ``lambda`` times the Laplacian (Eq. 4) and ``mu`` times the flattening loss (Eq. 5),
+with Adam.  The renderer is a parameter: the same code trains with ``softras``,
+``n3mr``, ``hard`` or any registered renderer.
+
+A run lives in one directory (``config.out_dir``): ``config.json`` (the full
+configuration), ``train.log`` (the configuration as JSON, then progress lines),
+``metrics.jsonl`` (one JSON line per logged step) and ``checkpoints/step_XXXXXXX.pt``
+(model, optimizer, step and every random state).  Running the same command again
+resumes from the latest checkpoint.
+
+Data-parallel: run under ``torchrun --nproc_per_node=N`` (``WORLD_SIZE > 1``) and each
+process trains on ``batch_size / N`` objects per step with DDP (gloo on CPU, NCCL on
+CUDA); rank 0 writes the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+import renderers
+from renderers import Camera
+
+from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
+from .model import MeshGenerator, default_template
+from .multiview import MultiViewData, load_split, training_views
+from .presets import ReconConfig, get_preset, with_overrides
+from .renderer_choice import make_renderer, renderer_name
+
+#: Config fields that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = frozenset({
+    "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "data_dir",
+    "out_dir",
+})
+#: Checkpoints kept in a run directory (older ones are deleted).
+KEEP_CHECKPOINTS = 2
+
+log = logging.getLogger(__name__)
+
+
+# -- distributed helpers ------------------------------------------------------------
+@dataclass(frozen=True)
+class Dist:
+    """The process group seen by this process (``world == 1``: not distributed)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+
+def setup_distributed(device: str) -> Dist:
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE > 1``) or
+    when one is already initialized; gloo on CPU, NCCL on CUDA."""
+    if dist.is_available() and dist.is_initialized():
+        return Dist(dist.get_rank(), dist.get_world_size())
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    if not dist.is_available():  # pragma: no cover - torch built without distributed
+        raise RuntimeError("WORLD_SIZE > 1 but torch.distributed is not available")
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend=backend)
+    return Dist(dist.get_rank(), dist.get_world_size())
+
+
+def parameter_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer's bytes (identical models, identical
+    digests)."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _gather(obj, d: Dist) -> list:
+    if not d.active:
+        return [obj]
+    out = [None] * d.world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+# -- building blocks ----------------------------------------------------------------
+def build_model(config: ReconConfig, template=None) -> MeshGenerator:
+    """The generator for ``config`` (template: ``(vertices [V, 3], faces [F, 3])``,
+    default :func:`model.default_template`), initialized from ``config.seed``."""
+    tv, tf = template if template is not None else default_template()
+    torch.manual_seed(config.seed)
+    return MeshGenerator(config.model, config.image_size, torch.as_tensor(tv),
+                         torch.as_tensor(tf))
+
+
+def decay(config: ReconConfig, step: int) -> float:
+    """The lr / sigma multiplier at 0-based iteration ``step``."""
+    return config.decay_factor if config.lr_decay_at and step >= config.lr_decay_at else 1.0
+
+
+def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewData,
+               rng: np.random.Generator, config: ReconConfig, batch_size: int,
+               views: np.ndarray, faces: torch.Tensor, device) -> dict[str, float]:
+    """One optimisation step on ``batch_size`` objects; returns the loss terms.
+
+    Raises ``FloatingPointError`` when the loss is not finite.
+    """
+    objects, va, vb = data.random_batch(batch_size, rng, views)
+    img_a = data.images_at(objects, va, config.image_size, device)
+    img_b = data.images_at(objects, vb, config.image_size, device)
+    vertices = model(torch.cat([img_a, img_b]))  # [M_a; M_b], [2B, V, 3]
+    view_ids = torch.from_numpy(np.concatenate([va, va, vb, vb]))
+    camera = Camera.benchmark(view_ids)
+    sil = renderer.render(torch.cat([vertices, vertices]), faces, camera)
+    sil = sil.to(vertices.dtype)
+    iou = multiview_iou_loss(sil, img_a[:, 3], img_b[:, 3])
+    reg, parts = regularizers(vertices, topo, config.lambda_laplacian, config.lambda_flatten,
+                              config.use_laplacian, config.use_flatten)
+    loss = iou + reg
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss {float(loss)} (IoU loss {float(iou)}, "
+                                 f"regularizers {parts})")
+    optimizer.zero_grad(set_to_none=True)
+    if loss.requires_grad:
+        loss.backward()
+        optimizer.step()
+    return {"loss": float(loss.detach()), "iou": 1.0 - float(iou.detach()), **parts}
+
+
+# -- checkpoints --------------------------------------------------------------------
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint with the highest step in ``run_dir``, or ``None``."""
+    ckpts = sorted(checkpoint_dir(run_dir).glob("step_*.pt"))
+    return ckpts[-1] if ckpts else None
+
+
+def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: list,
+                     config: ReconConfig) -> Path:
+    path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "numpy_rng": rng_states,
+        "torch_rng": torch.get_rng_state(),
+        "config": config.to_dict(),
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: an interruption never leaves half a checkpoint
+    for old in sorted(checkpoint_dir(run_dir).glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
+        old.unlink()
+    return path
+
+
+def _check_resumable(saved: dict, config: ReconConfig) -> None:
+    now = config.to_dict()
+    diff = sorted(k for k in set(saved) | set(now)
+                  if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
+    if diff:
+        raise ValueError(
+            "the run directory holds a checkpoint of a different configuration (fields "
+            f"{diff} differ); use another out_dir or delete the old checkpoints"
+        )
+
+
+def load_generator(checkpoint: str | Path, template=None,
+                   device="cpu") -> tuple[MeshGenerator, ReconConfig]:
+    """The trained generator (in eval mode) and its config from a checkpoint file."""
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    config = ReconConfig.from_dict(state["config"])
+    model = build_model(config, template).to(device)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, config
+
+
+# -- the training loop --------------------------------------------------------------
+def train(config: ReconConfig, data: MultiViewData | None = None, *, template=None,
+          stop_after: int | None = None, progress: bool = True) -> Path:
+    """Train (or resume) the run ``config.out_dir``; returns the last checkpoint path.
+
+    ``data``: training set (default: ``load_split(config.data_dir, "train", ...)``);
+    ``template``: ``(vertices, faces)`` of the sphere (default the benchmark's);
+    ``stop_after``: run at most this many steps in this call (then checkpoint and
+    return; calling again continues), ``None`` runs to ``config.iterations``.
+    """
+    d = setup_distributed(config.device)
+    device = torch.device(config.device)
+    if device.type == "cuda" and d.active:
+        device = torch.device("cuda", d.rank % torch.cuda.device_count())
+    if config.batch_size % d.world:
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
+                         f"{d.world} processes")
+    run_dir = Path(config.out_dir)
+    if data is None:
+        data = load_split(config.data_dir, "train", config.class_ids, config.max_train_objects)
+    else:
+        data = data.limit_per_class(config.max_train_objects)
+
+    model = build_model(config, template).to(device)
+    topo = mesh_topology(model.faces, model.decoder.num_vertices).to(device)
+    faces = model.faces
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    rng = np.random.default_rng([config.seed, d.rank])
+    step = 0
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is not None:
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        _check_resumable(state["config"], config)
+        if len(state["numpy_rng"]) != d.world:
+            raise ValueError(f"checkpoint {ckpt} was written by {len(state['numpy_rng'])} "
+                             f"processes; resume it with as many (now {d.world})")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["numpy_rng"][d.rank]
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+
+    logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
+    net = model
+    if d.active:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    model.train()
+    name = renderer_name(config.renderer)
+    views = training_views(config.num_train_views)
+    per_rank = config.batch_size // d.world
+    renderer, sigma_now = None, None
+    end = config.iterations if stop_after is None else min(config.iterations,
+                                                           step + int(stop_after))
+    bar = tqdm(total=config.iterations, initial=step, desc=f"train {name}",
+               disable=not (progress and d.is_main), dynamic_ncols=True)
+    t0 = time.perf_counter()
+    last_saved = step if ckpt is not None else None
+    path = ckpt
+    try:
+        while step < end:
+            factor = decay(config, step)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * factor
+            if renderer is None or sigma_now != config.sigma * factor:
+                sigma_now = config.sigma * factor
+                renderer = make_renderer(config.renderer, config.image_size, sigma_now)
+            terms = train_step(net, optimizer, renderer, topo, data, rng, config, per_rank,
+                               views, faces, device)
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{terms['loss']:.4f}", iou=f"{terms['iou']:.3f}")
+            if logger is not None and (step % config.log_every == 0 or step == end):
+                rec = {"step": step, **terms, "lr": config.lr * factor, "sigma": sigma_now,
+                       "wall_s": round(time.perf_counter() - t0, 3)}
+                logger.info(json.dumps(rec))
+                with open(run_dir / "metrics.jsonl", "a") as fh:
+                    fh.write(json.dumps(rec) + "\n")
+            if step % config.checkpoint_every == 0 or step == end:
+                path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
+                last_saved = step
+        if last_saved != step or path is None:
+            path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
+        digests = _gather(parameter_digest(model), d)
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"data-parallel ranks disagree on the parameters: {digests}")
+        if logger is not None:
+            logger.info(json.dumps({"event": "stopped", "step": step, "world_size": d.world,
+                                    "rank_parameter_digests": digests,
+                                    "checkpoint": str(path)}))
+    finally:
+        bar.close()
+        if logger is not None:
+            for h in list(logger.handlers):
+                h.close()
+                logger.removeHandler(h)
+    return latest_checkpoint(run_dir) if path is None else path
+
+
+def _checkpoint_all(run_dir, model, optimizer, step, rng, config, d: Dist) -> Path:
+    states = _gather(rng.bit_generator.state, d)
+    path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
+    if d.is_main:
+        path = _save_checkpoint(run_dir, model, optimizer, step, states, config)
+    if d.active:
+        dist.barrier()
+    return path
+
+
+def _open_log(run_dir: Path, config: ReconConfig, d: Dist, resumed_from) -> logging.Logger:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    header = {
+        "config": config.to_dict(),
+        "renderer": renderer_name(config.renderer),
+        "renderers_available": renderers.available(),
+        "world_size": d.world,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "resumed_from": str(resumed_from) if resumed_from else None,
+    }
+    (run_dir / "config.json").write_text(json.dumps(header, indent=2))
+    logger = logging.getLogger(f"{__name__}.run.{run_dir.resolve()}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    logger.info("config " + json.dumps(header))
+    return logger
+
+
+# -- command line -------------------------------------------------------------------
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """Options that override fields of the preset's :class:`ReconConfig`."""
+    p.add_argument("--preset", default="cpu", help="smoke, cpu or paper (default cpu)")
+    p.add_argument("--data-dir", dest="data_dir", help="directory of the npz files")
+    p.add_argument("--class-ids", dest="class_ids", help="comma-separated class ids")
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--image-size", dest="image_size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--sigma", type=float)
+    p.add_argument("--lambda-laplacian", dest="lambda_laplacian", type=float)
+    p.add_argument("--lambda-flatten", dest="lambda_flatten", type=float)
+    p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)
+    p.add_argument("--no-flatten", dest="use_flatten", action="store_const", const=False)
+    p.add_argument("--num-train-views", dest="num_train_views", type=int)
+    p.add_argument("--max-train-objects", dest="max_train_objects", type=int)
+    p.add_argument("--max-test-objects", dest="max_test_objects", type=int)
+    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    p.add_argument("--device")
+
+
+def config_from_args(args: argparse.Namespace, **extra) -> ReconConfig:
+    """The preset's config with the command-line overrides applied."""
+    base = get_preset(args.preset).recon
+    fields = {k: getattr(args, k, None) for k in (
+        "data_dir", "iterations", "batch_size", "image_size", "lr", "sigma",
+        "lambda_laplacian", "lambda_flatten", "use_laplacian", "use_flatten",
+        "num_train_views", "max_train_objects", "max_test_objects", "checkpoint_every",
+        "device")}
+    if getattr(args, "class_ids", None):
+        fields["class_ids"] = tuple(c for c in args.class_ids.split(",") if c)
+    fields.update(extra)
+    return with_overrides(base, **fields)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``softras-bench train``: train one renderer's generator (resumes if interrupted)."""
+    p = argparse.ArgumentParser(prog="softras-bench train", description=main.__doc__)
+    add_config_arguments(p)
+    p.add_argument("--renderer", default="softras")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", dest="out_dir", required=True, help="the run directory")
+    p.add_argument("--stop-after", dest="stop_after", type=int,
+                   help="run at most this many steps now (a later call continues)")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    args = p.parse_args(argv)
+    config = config_from_args(args, renderer=args.renderer, seed=args.seed,
+                              out_dir=args.out_dir)
+    path = train(config, stop_after=args.stop_after, progress=args.progress)
+    d = setup_distributed(config.device)
+    if d.is_main:
+        print(path)
+    if d.active:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""Shared fixtures of the experiment tests: tiny configs and a tiny multi-view data set
+(boxes and spheres rendered by the exact ``hard`` renderer)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import metrics
+from bench_softras.experiments.multiview import NUM_VIEWS, MultiViewData
+from bench_softras.experiments.presets import ModelConfig, ReconConfig
+from bench_softras.experiments.renderer_choice import make_renderer
+from metrics.meshes import box_mesh, template_sphere
+from renderers import Camera
+
+TINY_MODEL = ModelConfig(conv_channels=4, fc_hidden=32, latent=16, decoder_hidden=(32, 64))
+
+
+def tiny_config(tmp_path, **kw) -> ReconConfig:
+    """A reconstruction config small enough for a unit test (16x16 renders)."""
+    base = dict(renderer="softras_torch", out_dir=str(tmp_path / "run"), preset="test",
+                image_size=16, batch_size=2, iterations=4, checkpoint_every=2, log_every=1,
+                lr_decay_at=0, sigma=1e-3, eval_batch_size=24, model=TINY_MODEL)
+    base.update(kw)
+    return ReconConfig(**base)
+
+
+def make_tiny_data(image_size: int = 32, per_class: int = 2, seed: int = 0) -> MultiViewData:
+    """Two classes ('box', 'ball') of ``per_class`` objects each, 24 hard-rendered views."""
+    rng = np.random.default_rng(seed)
+    hard = make_renderer("hard", image_size)
+    cam = Camera.benchmark()
+    sv, sf = template_sphere(subdivisions=2)
+    images, voxels, classes = [], [], []
+    for cls in ("box", "ball"):
+        for _ in range(per_class):
+            if cls == "box":
+                half = rng.uniform(0.1, 0.35, size=3)
+                v, f = box_mesh(-half, half)
+            else:
+                v, f = sv * rng.uniform(0.3, 0.45, size=3), sf
+            vt = torch.as_tensor(v, dtype=torch.float32)
+            with torch.no_grad():
+                alpha = hard.render(vt.expand(NUM_VIEWS, -1, -1), torch.as_tensor(f), cam)
+            color = torch.as_tensor(rng.uniform(0.2, 0.9, size=3), dtype=torch.float32)
+            rgba = torch.cat([alpha[:, None] * color[None, :, None, None], alpha[:, None]], 1)
+            images.append((rgba.numpy() * 255).round().astype(np.uint8))
+            voxels.append(metrics.voxelize(v, f))
+            classes.append(cls)
+    return MultiViewData(np.stack(images), np.stack(voxels), np.array(classes))
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Factory of tiny configs writing under this test's ``tmp_path``."""
+    return lambda **kw: tiny_config(tmp_path, **kw)
+
+
+@pytest.fixture(scope="session")
+def tiny_data() -> MultiViewData:
+    return make_tiny_data()
+
+
+@pytest.fixture(scope="session")
+def template():
+    v, f = template_sphere()
+    return torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(f)
