@@ -34,7 +34,10 @@ The official code culls back faces and derives the outward side from the winding
 here faces of either winding render, so the outward side of an edge is the side away
 from the face's third vertex, and the z-buffer (not the winding) decides which face
 owns a pixel.  Pixels exactly at the crossing (``v == vc``, in-branch) use the inward
-direction for the sign of ``eps``.
+direction for the sign of ``eps``.  The in-branch scans up to the face's bounding box
+instead of the opposite edge's crossing: the same pixels, as only pixels the face owns
+count.  Each edge is scanned from its endpoint with the smaller scan coordinate, so
+both windings of a face give bit-identical gradients.
 """
 
 from __future__ import annotations
