@@ -40,6 +40,7 @@ from .synthetic import (
     default_cache_root,
     read_manifest,
     resolve_params,
+    synthetic_object,
 )
 from .user_meshes import build_from_meshes, find_meshes, read_mesh
 from .views import mesh_to_views, mesh_to_voxels
@@ -79,6 +80,7 @@ __all__ = [
     "read_mesh",
     "read_npz_array",
     "resolve_params",
+    "synthetic_object",
     "voxels_from_file",
     "voxels_path",
     "voxels_to_file",

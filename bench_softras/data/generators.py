@@ -517,14 +517,16 @@ assert set(GENERATORS) == set(CATEGORIES)
 SYNTHETIC_CLASS_IDS: tuple[str, ...] = tuple(cid for cid in CATEGORIES if cid in GENERATORS)
 
 
-def object_seed(seed: int, class_id: str, split: str, index: int) -> np.random.SeedSequence:
+def object_seed(seed: int, class_id: str, split: str, index: int,
+                attempt: int = 0) -> np.random.SeedSequence:
     """The seed of one synthetic object: independent of how many objects the other splits
-    or categories hold, so changing one count never changes another object."""
+    or categories hold, so changing one count never changes another object.  ``attempt``
+    > 0 gives the replacements drawn when an object is rejected (too few voxels)."""
     split_code = {"train": 0, "val": 1, "test": 2}.get(split)
     if split_code is None:
         split_code = 3 + sum(map(ord, split))
-    return np.random.SeedSequence([int(seed), int(class_id) if class_id.isdigit() else 0,
-                                   split_code, int(index)])
+    entropy = [int(seed), int(class_id) if class_id.isdigit() else 0, split_code, int(index)]
+    return np.random.SeedSequence(entropy + ([int(attempt)] if attempt else []))
 
 
 def generate(class_id: str, seed: int | np.random.SeedSequence | np.random.Generator) -> Mesh:

@@ -40,6 +40,7 @@ from .layout import (
     voxels_path,
     write_split,
 )
+from .shapes import Mesh
 from .views import mesh_to_views, mesh_to_voxels, torch_threads
 
 #: Bumped when rendering, shading or the file format change (part of the cache key).
@@ -57,7 +58,9 @@ class SyntheticParams:
     ``num_val``, ``num_test``: objects per category and split (>= 1); ``seed``: base
     seed (object ``i`` of a category and split has its own seed, see
     :func:`~bench_softras.data.generators.object_seed`); ``image_size``: pixels (must
-    match the renderer); ``voxel_resolution``: voxels per axis.
+    match the renderer); ``voxel_resolution``: voxels per axis; ``min_voxels``: an
+    object with fewer occupied voxels (thin parts whose voxel centres all fall outside,
+    e.g. a slab bench) is replaced by a fresh draw, so no ground truth is empty.
     """
 
     class_ids: tuple[str, ...] = SYNTHETIC_CLASS_IDS
@@ -67,6 +70,7 @@ class SyntheticParams:
     seed: int = 0
     image_size: int = IMAGE_SIZE
     voxel_resolution: int = VOXEL_RESOLUTION
+    min_voxels: int = 32
 
     def __post_init__(self) -> None:
         ids = (self.class_ids,) if isinstance(self.class_ids, str) else self.class_ids
@@ -80,6 +84,11 @@ class SyntheticParams:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
             object.__setattr__(self, name, int(value))
         object.__setattr__(self, "seed", int(self.seed))
+        if int(self.min_voxels) != self.min_voxels or not (
+                0 <= int(self.min_voxels) <= self.voxel_resolution ** 3 // 8):
+            raise ValueError(f"min_voxels must be an integer in [0, R^3/8], got "
+                             f"{self.min_voxels!r}")
+        object.__setattr__(self, "min_voxels", int(self.min_voxels))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -170,6 +179,24 @@ def _check_renderer_size(renderer, size: int) -> None:
                          f"{size}x{size}; pass renderers.get(name, image_size={size})")
 
 
+#: Draws tried per object before giving up on reaching ``min_voxels``.
+MAX_ATTEMPTS = 50
+
+
+def synthetic_object(p: SyntheticParams, class_id: str, split: str, index: int
+                     ) -> tuple[Mesh, np.ndarray]:
+    """Object ``index`` of a category and split: ``(mesh, voxels bool [R, R, R] in this
+    project's convention)``.  Deterministic; redrawn (``attempt`` 1, 2, ...) while it
+    has fewer than ``p.min_voxels`` occupied voxels."""
+    for attempt in range(MAX_ATTEMPTS):
+        mesh = generate(class_id, object_seed(p.seed, class_id, split, index, attempt))
+        voxels = mesh_to_voxels(mesh.vertices, mesh.faces, mesh.part_ids, p.voxel_resolution)
+        if int(voxels.sum()) >= p.min_voxels:
+            return mesh, voxels
+    raise RuntimeError(f"{category_name(class_id)} object {split}/{index}: no draw in "
+                       f"{MAX_ATTEMPTS} reached {p.min_voxels} voxels; lower min_voxels")
+
+
 def _render_split(p: SyntheticParams, cid: str, split: str, renderer, bar
                   ) -> tuple[np.ndarray, np.ndarray]:
     n = p.counts[split]
@@ -177,10 +204,8 @@ def _render_split(p: SyntheticParams, cid: str, split: str, renderer, bar
     images = np.zeros((n, NUM_VIEWS, NUM_CHANNELS, p.image_size, p.image_size), dtype=np.uint8)
     voxels = np.zeros((n,) + (p.voxel_resolution,) * 3, dtype=bool)
     for i in range(n):
-        mesh = generate(cid, object_seed(p.seed, cid, split, i))
+        mesh, voxels[i] = synthetic_object(p, cid, split, i)
         images[i] = mesh_to_views(mesh.vertices, mesh.faces, renderer, color)
-        voxels[i] = mesh_to_voxels(mesh.vertices, mesh.faces, mesh.part_ids,
-                                   p.voxel_resolution)
         bar.update(1)
     return images, voxels
 
