@@ -14,6 +14,8 @@ from .camera import Camera
 
 # Importing a renderer module registers it.
 from . import softras_torch  # noqa: E402,F401  isort: skip
-# from . import softras  (Taichi; added when its kernels land)
+from . import softras  # noqa: E402,F401  isort: skip
+from . import hard  # noqa: E402,F401  isort: skip
+from . import n3mr  # noqa: E402,F401  isort: skip
 
 __all__ = ["Camera", "Rasterizer", "available", "gather_faces", "get", "register"]
