@@ -31,7 +31,7 @@ exact coverage ``T`` of a perturbed copy of the scene (scaled by 1.15, shifted).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -82,7 +82,6 @@ class Scene:
     camera: Camera | None = None
     compare: np.ndarray | None = None
     rows_per_pixel: int = SCENE_ROWS_PER_PIXEL
-    meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.vertices = np.asarray(self.vertices, dtype=np.float64)
