@@ -26,18 +26,14 @@ import torch
 from tqdm.auto import tqdm
 
 import metrics
+from bench_softras.data import category_name
 
 from .model import Decoder, MeshGenerator, default_template
-from .multiview import NUM_VIEWS, MultiViewData, load_split
-from .presets import SHAPENET_CLASSES, ReconConfig, get_preset, with_overrides
+from .multiview import NUM_VIEWS, MultiViewData, load_split, resolve_data_dir
+from .presets import ReconConfig, get_preset, with_overrides
 from .train import add_config_arguments, config_from_args, load_generator, train
 
 COLUMNS = ["renderer", "class_id", "category", "seed", "voxel_iou", "n_objects", "preset"]
-
-
-def category_name(class_id: str) -> str:
-    """Readable name of a ShapeNet class id (the id itself otherwise)."""
-    return SHAPENET_CLASSES.get(class_id, class_id)
 
 
 @torch.no_grad()
@@ -158,11 +154,13 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     ``preset``: name or :class:`Preset` (its ``recon`` config, renderers and seeds are
     the defaults); ``config`` replaces the preset's recon config.  Each run lives in
     ``out_dir/<renderer>/seed_<s>`` and resumes from its checkpoints when re-run; an
-    evaluation already done for the final checkpoint is read back.
+    evaluation already done for the final checkpoint is read back.  Without a
+    ``data_dir`` the preset's synthetic data set is built (:func:`resolve_data_dir`).
     """
     p = get_preset(preset)
     base = config or p.recon
-    base = with_overrides(base, data_dir=str(data_dir) or base.data_dir)
+    data_dir = resolve_data_dir(data_dir or base.data_dir, p, progress)
+    base = with_overrides(base, data_dir=str(data_dir))
     renderers = tuple(renderers or p.renderers)
     seeds = tuple(p.seeds if seeds is None else seeds)
     train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
@@ -217,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not args.checkpoint:
             p.error("give --checkpoint PATH (repeatable) or --train")
-        test = load_split(config.data_dir, config.eval_split, config.class_ids,
+        data_dir = resolve_data_dir(config.data_dir, args.preset, args.progress)
+        test = load_split(data_dir, config.eval_split, config.class_ids,
                           config.max_test_objects)
         frames = [template_floor(test, config)]
         frames += [evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,

@@ -56,15 +56,10 @@ def load_target(shape: str, seed: int = 0) -> Target:
     class id (object ``seed`` of :func:`bench_softras.data.generators.generate`)."""
     path = Path(shape)
     if path.suffix and path.is_file():
-        from bench_softras.data.shapes import Mesh, normalize
-        from metrics.open3d_import import open3d
+        from bench_softras.data import read_mesh
+        from bench_softras.data.shapes import normalize
 
-        mesh = open3d().io.read_triangle_mesh(str(path))
-        v = np.asarray(mesh.vertices, dtype=np.float64)
-        f = np.asarray(mesh.triangles, dtype=np.int64)
-        if f.shape[0] == 0:
-            raise ValueError(f"{path} holds no triangles (or open3d cannot read it)")
-        m = normalize(Mesh(v, f, np.zeros(f.shape[0], dtype=np.int64)))
+        m = normalize(read_mesh(path))
         return Target(path.stem, m.vertices, m.faces, None)
     if path.suffix and not path.exists() and ("/" in shape or "." in shape):
         raise FileNotFoundError(f"mesh file {shape!r} does not exist")

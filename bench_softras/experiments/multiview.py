@@ -8,7 +8,8 @@ and a class id per object.  It is also a map-style torch ``Dataset`` whose items
 :meth:`MultiViewData.from_dataset` builds one from any data set with such items.
 
 :func:`load_split` is the adapter to :mod:`bench_softras.data`'s loader of the ShapeNet
-layout (``{class_id}_{split}_images.npz`` / ``_voxels.npz``).
+layout (``{class_id}_{split}_images.npz`` / ``_voxels.npz``), :func:`from_loader`
+wraps an already loaded ``bench_softras.data.Dataset``.
 """
 
 from __future__ import annotations
@@ -154,34 +155,36 @@ def training_views(num_views: int) -> np.ndarray:
     return np.unique(np.floor(np.arange(num_views) * NUM_VIEWS / num_views).astype(np.int64))
 
 
-def available_classes(data_dir: str | Path, split: str) -> list[str]:
-    """Class ids with ``{class_id}_{split}_images.npz`` in ``data_dir``, sorted."""
-    d = Path(data_dir)
-    if not d.is_dir():
-        raise FileNotFoundError(f"data directory {str(d)!r} does not exist")
-    suffix = f"_{split}_images.npz"
-    return sorted(p.name[: -len(suffix)] for p in d.glob(f"*{suffix}"))
-
-
 def load_split(data_dir: str | Path, split: str, class_ids: Sequence[str] = (),
                max_per_class: int = 0) -> MultiViewData:
     """Load one split (``train``, ``val``, ``test``) of ``class_ids`` (default: every
-    class present) from ``data_dir`` through :mod:`bench_softras.data`'s loader, which
-    returns images and voxels in this project's conventions."""
-    class_ids = list(class_ids) or available_classes(data_dir, split)
-    if not class_ids:
-        raise FileNotFoundError(f"no *_{split}_images.npz files in {str(data_dir)!r}")
-    parts = []
-    for cid in class_ids:
-        images, voxels = _load_class(Path(data_dir), cid, split)
-        if max_per_class > 0:
-            images, voxels = images[:max_per_class], voxels[:max_per_class]
-        parts.append(MultiViewData(images, voxels, np.full(images.shape[0], cid)))
-    return MultiViewData.concatenate(parts)
+    class present) from ``data_dir`` with :func:`bench_softras.data.load_dataset`
+    (images and voxels in this project's conventions); ``max_per_class`` > 0 keeps the
+    first that many objects of each class."""
+    from bench_softras.data import load_dataset
+
+    ds = load_dataset(data_dir, list(class_ids) or None, split=split)
+    return from_loader(ds).limit_per_class(max_per_class)
 
 
-def _load_class(data_dir: Path, class_id: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    from bench_softras.data import load_class_split
+def from_loader(dataset) -> MultiViewData:
+    """Adapter from a :class:`bench_softras.data.Dataset` (images uint8
+    ``[N, 24, 4, S, S]``, voxels bool, ``class_ids``) without copying the arrays."""
+    return MultiViewData(dataset.images, dataset.voxels, dataset.class_ids)
 
-    images, voxels = load_class_split(data_dir, class_id, split)
-    return np.asarray(images), np.asarray(voxels)
+
+def resolve_data_dir(data_dir: str | Path | None, preset,
+                     progress: bool = True) -> Path:
+    """``data_dir`` when given; otherwise the built-in synthetic data set of the
+    preset's size (``preset.synthetic_data``), built once with the exact ``hard``
+    renderer at 64x64 and cached (:func:`bench_softras.data.build_synthetic`)."""
+    if data_dir:
+        return Path(data_dir)
+    from bench_softras.data import build_synthetic
+
+    from .presets import get_preset
+    from .renderer_choice import make_renderer
+
+    p = get_preset(preset)
+    return build_synthetic(None, p.synthetic_data, make_renderer("hard", 64),
+                           progress=progress)

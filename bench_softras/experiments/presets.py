@@ -24,23 +24,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-#: The 13 ShapeNet categories of the benchmark (N3MR / SoftRas), id -> name.
-SHAPENET_CLASSES: dict[str, str] = {
-    "02691156": "airplane",
-    "02828884": "bench",
-    "02933112": "cabinet",
-    "02958343": "car",
-    "03001627": "chair",
-    "03211117": "display",
-    "03636649": "lamp",
-    "03691459": "loudspeaker",
-    "04090263": "rifle",
-    "04256520": "sofa",
-    "04379243": "table",
-    "04401088": "telephone",
-    "04530566": "watercraft",
-}
-
 #: The renderers compared by default.
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
 
@@ -186,14 +169,18 @@ class FitConfig:
 
 @dataclass(frozen=True)
 class Preset:
-    """A named bundle: reconstruction config, fitting config, renderers, seeds, shapes."""
+    """A named bundle: reconstruction config, fitting config, renderers, seeds, the
+    fitting targets (:func:`bench_softras.experiments.fitting.load_target` names) and
+    the synthetic data preset (:data:`bench_softras.data.PRESETS`) built when no data
+    directory is given."""
 
     name: str
     recon: ReconConfig
     fit: FitConfig
     renderers: tuple[str, ...] = DEFAULT_RENDERERS
     seeds: tuple[int, ...] = (0,)
-    fit_shapes: tuple[str, ...] = ("cube", "cone", "torus")
+    fit_shapes: tuple[str, ...] = ("airplane", "chair", "car")
+    synthetic_data: str = "cpu"
 
 
 SMOKE = Preset(
@@ -215,6 +202,7 @@ SMOKE = Preset(
     fit=FitConfig(steps=6, views_per_step=2, record_every=3, image_size=32, sigma=1e-4),
     seeds=(0,),
     fit_shapes=("cube",),
+    synthetic_data="smoke",
 )
 
 CPU = Preset(
@@ -249,6 +237,7 @@ PAPER = Preset(
     ),
     fit=FitConfig(steps=2000, views_per_step=24, record_every=100),
     seeds=(0, 1, 2),
+    synthetic_data="large",
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (SMOKE, CPU, PAPER)}

@@ -40,7 +40,7 @@ from renderers import Camera
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
 from .model import MeshGenerator, default_template
-from .multiview import MultiViewData, load_split, training_views
+from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
 from .presets import ReconConfig, get_preset, with_overrides
 from .renderer_choice import make_renderer, renderer_name
 
@@ -88,10 +88,11 @@ def setup_distributed(device: str) -> Dist:
 
 
 def parameter_digest(model: torch.nn.Module) -> str:
-    """SHA-256 of every parameter and buffer's bytes (identical models, identical
-    digests)."""
+    """SHA-256 of every parameter's bytes (identical parameters, identical digests).
+    Buffers are left out: under DDP each rank's batch-norm running statistics follow its
+    own last batch (DDP broadcasts rank 0's at every forward; rank 0's are saved)."""
     h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
+    for name, t in sorted(model.named_parameters()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
@@ -221,7 +222,8 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
                          f"{d.world} processes")
     run_dir = Path(config.out_dir)
     if data is None:
-        data = load_split(config.data_dir, "train", config.class_ids, config.max_train_objects)
+        data_dir = resolve_data_dir(config.data_dir, config.preset, progress and d.is_main)
+        data = load_split(data_dir, "train", config.class_ids, config.max_train_objects)
     else:
         data = data.limit_per_class(config.max_train_objects)
 

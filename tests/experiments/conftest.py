@@ -66,3 +66,16 @@ def tiny_data() -> MultiViewData:
 def template():
     v, f = template_sphere()
     return torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(f)
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory, tiny_data):
+    """``tiny_data`` written in the benchmark layout as the train, val and test splits."""
+    from bench_softras.data import write_split
+
+    d = tmp_path_factory.mktemp("tiny_data")
+    for cls in tiny_data.classes:
+        idx = tiny_data.indices_of(cls)
+        for split in ("train", "val", "test"):
+            write_split(d, cls, split, tiny_data.images[idx], tiny_data.voxels[idx])
+    return d

@@ -1,0 +1,111 @@
+"""Training: one step, renderer independence, checkpoints and resumption."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bench_softras.experiments.losses import mesh_topology
+from bench_softras.experiments.multiview import training_views
+from bench_softras.experiments.renderer_choice import make_renderer
+from bench_softras.experiments.train import (
+    build_model,
+    latest_checkpoint,
+    load_generator,
+    train,
+    train_step,
+)
+
+
+def _step(config, data, template, renderer_name):
+    model = build_model(config, template)
+    model.train()
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    terms = train_step(model, opt, make_renderer(renderer_name, config.image_size, config.sigma),
+                       mesh_topology(model.faces), data, np.random.default_rng(0), config,
+                       config.batch_size, training_views(24), model.faces, "cpu")
+    return model, before, terms
+
+
+def test_one_step_is_finite_and_moves_every_parameter(make_config, tiny_data, template):
+    config = make_config(lr=1e-3)
+    model, before, terms = _step(config, tiny_data, template, "softras_torch")
+    assert set(terms) == {"loss", "iou", "laplacian", "flatten"}
+    assert all(np.isfinite(v) for v in terms.values())
+    assert 0.0 <= terms["iou"] <= 1.0
+    for name, p in model.named_parameters():
+        assert torch.isfinite(p).all(), name
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert not torch.equal(p, before[name]), f"{name} did not move"
+
+
+def test_hard_renderer_gives_no_gradient_to_the_generator(make_config, tiny_data, template):
+    config = make_config(use_laplacian=False, use_flatten=False)
+    model, before, terms = _step(config, tiny_data, template, "hard")
+    assert np.isfinite(terms["loss"])
+    for name, p in model.named_parameters():
+        assert torch.equal(p, before[name]), f"{name} moved without a gradient"
+
+
+def test_resume_continues_at_the_right_step_and_matches(make_config, tiny_data, template):
+    straight = make_config(out_dir=str(make_config().out_dir) + "_straight")
+    resumed = make_config(out_dir=str(make_config().out_dir) + "_resumed")
+    full = train(straight, tiny_data, template=template, progress=False)
+    part = train(resumed, tiny_data, template=template, stop_after=3, progress=False)
+    assert torch.load(part, weights_only=False)["step"] == 3
+    final = train(resumed, tiny_data, template=template, progress=False)
+    a, b = torch.load(full, weights_only=False), torch.load(final, weights_only=False)
+    assert a["step"] == b["step"] == straight.iterations
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    steps = [json.loads(line)["step"]
+             for line in (resumed.out_dir and open(f"{resumed.out_dir}/metrics.jsonl"))]
+    assert steps == [1, 2, 3, 4]  # every step once: the second call began at step 4
+    log = open(f"{resumed.out_dir}/train.log").read()
+    assert '"resumed_from"' in log and "step_0000003.pt" in log
+    header = json.load(open(f"{resumed.out_dir}/config.json"))
+    assert header["config"]["batch_size"] == resumed.batch_size
+    # a finished run re-run is a no-op returning the final checkpoint
+    assert train(resumed, tiny_data, template=template, progress=False) == final
+
+
+def test_resume_refuses_a_different_configuration(make_config, tiny_data, template):
+    config = make_config(iterations=1)
+    train(config, tiny_data, template=template, progress=False)
+    changed = make_config(iterations=1, lambda_flatten=0.5)
+    with pytest.raises(ValueError, match="lambda_flatten"):
+        train(changed, tiny_data, template=template, progress=False)
+    # more iterations is a legitimate continuation
+    longer = make_config(iterations=2)
+    path = train(longer, tiny_data, template=template, progress=False)
+    assert torch.load(path, weights_only=False)["step"] == 2
+    assert latest_checkpoint(longer.out_dir) == path
+
+
+def test_load_generator_restores_the_trained_model(make_config, tiny_data, template):
+    config = make_config(iterations=1)
+    path = train(config, tiny_data, template=template, progress=False)
+    model, cfg = load_generator(path, template)
+    assert cfg == config and not model.training
+    state = torch.load(path, weights_only=False)["model"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), k
+
+
+def test_bad_configuration_is_rejected(make_config):
+    with pytest.raises(ValueError, match="batch_size"):
+        make_config(batch_size=0)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        make_config(image_size=20)
+    with pytest.raises(TypeError, match="renderer"):
+        make_config(renderer=None)
+
+
+def test_unknown_renderer_is_named(make_config, tiny_data, template):
+    with pytest.raises(KeyError, match="no_such_renderer"):
+        train(make_config(renderer="no_such_renderer"), tiny_data, template=template,
+              progress=False)
