@@ -1,0 +1,51 @@
+"""Sessions users run: ``nox -s tests`` (the README's test command), ``gradcheck``,
+``bench``, ``report`` (the main job), ``lint``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+PYTHON = None  # the interpreter nox runs under
+
+
+def _install(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole pytest suite (CPU; CUDA tests skip without a GPU)."""
+    _install(session)
+    session.run("pytest", "-q", "-ra", "--benchmark-disable", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def gradcheck(session: nox.Session) -> None:
+    """The gradient-check suite alone (tests marked ``gradcheck``)."""
+    _install(session)
+    session.run("pytest", "-q", "-ra", "-m", "gradcheck", "--benchmark-disable", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """pytest-benchmark timings of every renderer; JSON saved under results/benchmarks and
+    compared with the previous saved run."""
+    _install(session)
+    storage = "file://results/benchmarks"
+    args = ["pytest", "benchmarks", "-q", "--benchmark-only", "--benchmark-autosave",
+            f"--benchmark-storage={storage}", "--benchmark-columns=min,median,mean,stddev,rounds",
+            "--benchmark-sort=name"]
+    import pathlib
+
+    if any(pathlib.Path("results/benchmarks").rglob("*.json")):
+        args.append("--benchmark-compare")
+    session.run(*args, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
