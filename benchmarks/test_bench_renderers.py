@@ -1,0 +1,67 @@
+"""pytest-benchmark: forward+backward of every renderer at the paper's setting.
+
+B = 64 images of the 642-vertex / 1280-face template sphere (benchmark cameras), 64x64,
+sigma = 3e-5, float32, CPU unless ``--device cuda`` style runs set
+``SOFTRAS_BENCH_DEVICE=cuda``.  Run with ``nox -s bench``; each result carries the
+peak RSS increase of one forward+backward in ``extra_info``.  ``softras_torch`` is the
+dense baseline: minutes per call on 2 cores, so it gets a single round.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import renderers
+from bench_softras.studies.timing import PeakRSS
+from metrics.meshes import template_sphere
+
+BATCH, IMAGE, SIGMA = 64, 64, 3e-5
+DEVICE = os.environ.get("SOFTRAS_BENCH_DEVICE", "cpu")
+NAMES = ["softras", "n3mr", "hard", "softras_torch"]
+
+
+@pytest.fixture(scope="module")
+def scene():
+    v, f = template_sphere()
+    verts = torch.as_tensor(v, dtype=torch.float32, device=DEVICE)[None].expand(BATCH, -1, -1)
+    views = torch.arange(BATCH) % 24
+    cam = renderers.Camera.benchmark(views)
+    return verts.contiguous(), torch.as_tensor(f, device=DEVICE), cam
+
+
+def _make(name):
+    opts = {"sigma": SIGMA} if name.startswith("softras") else {}
+    return renderers.get(name, image_size=IMAGE, **opts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_backward(benchmark, scene, name):
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    verts, faces, cam = scene
+    r = _make(name)
+    weight = torch.rand(BATCH, IMAGE, IMAGE, device=DEVICE, generator=None)
+
+    def step():
+        v = verts.clone().requires_grad_(True)
+        s = r.render(v, faces, cam)
+        (s * weight).sum().backward()
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        return v.grad
+
+    grad = step()  # warm-up: compiles the Taichi kernels
+    assert torch.isfinite(grad).all()
+    with PeakRSS() as mem:
+        step()
+    benchmark.extra_info["peak_rss_increase_mb"] = (mem.peak - mem.base) / 2**20
+    benchmark.extra_info.update(batch=BATCH, image_size=IMAGE, faces=int(faces.shape[0]),
+                                sigma=SIGMA if name.startswith("softras") else None,
+                                device=DEVICE)
+    if name == "softras_torch":
+        benchmark.pedantic(step, rounds=1, iterations=1)
+    else:
+        benchmark.pedantic(step, rounds=10, iterations=1, warmup_rounds=1)

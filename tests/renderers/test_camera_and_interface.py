@@ -1,0 +1,118 @@
+"""The shared conventions (camera, screen space, pixel grid) and the renderer registry."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import renderers
+from renderers.camera import benchmark_azimuths, eye_position
+from renderers.grid import column_of, pixel_centers, row_of
+
+
+def test_eye_position_formula():
+    d, el, az = 2.732, 30.0, 40.0
+    e = eye_position(d, el, az)[0]
+    r, a = math.radians(el), math.radians(az)
+    expect = [d * math.cos(r) * math.sin(a), d * math.sin(r), -d * math.cos(r) * math.cos(a)]
+    torch.testing.assert_close(e, torch.tensor(expect, dtype=torch.float64))
+
+
+def test_projection_orientation():
+    """Azimuth 0, elevation 0: world +x is screen right, +y screen up, the origin is at
+    the centre at depth d, and viewing_angle is the half field of view."""
+    cam = renderers.Camera(distance=2.0, elevation=0.0, azimuth=0.0, viewing_angle=30.0)
+    pts = torch.tensor([[[0.0, 0, 0], [0.5, 0, 0], [0, 0.5, 0]]], dtype=torch.float64)
+    p = cam.project(pts)[0]
+    torch.testing.assert_close(p[0], torch.tensor([0.0, 0.0, 2.0], dtype=torch.float64))
+    assert p[1, 0] > 0 and abs(p[1, 1]) < 1e-12
+    assert p[2, 1] > 0 and abs(p[2, 0]) < 1e-12
+    torch.testing.assert_close(p[1, 0], torch.tensor(0.5 / (2.0 * math.tan(math.radians(30))),
+                                                     dtype=torch.float64))
+
+
+def test_benchmark_views():
+    torch.testing.assert_close(benchmark_azimuths([0, 1, 23]),
+                               torch.tensor([0.0, -15.0, -345.0], dtype=torch.float64))
+    cam = renderers.Camera.benchmark()
+    assert cam.viewing_angle == 15.0 and cam.azimuth.shape == (24,)
+    with pytest.raises(ValueError, match="view ids"):
+        benchmark_azimuths([24])
+
+
+def test_camera_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="viewing_angle"):
+        renderers.Camera(viewing_angle=0.0)
+    with pytest.raises(ValueError, match="distance"):
+        renderers.Camera(distance=-1.0)
+    with pytest.raises(ValueError, match="finite"):
+        renderers.Camera(azimuth=torch.tensor([float("nan")]))
+
+
+def test_pixel_grid_convention():
+    xs, ys = pixel_centers(4, 8)
+    assert float(xs[0]) == pytest.approx(-1 + 1 / 8) and float(xs[-1]) == pytest.approx(1 - 1 / 8)
+    assert float(ys[0]) == pytest.approx(1 - 1 / 4)  # row 0 is the top
+    assert column_of(float(xs[3]), 8) == pytest.approx(3)
+    assert row_of(float(ys[2]), 4) == pytest.approx(2)
+
+
+@pytest.mark.parametrize("name", ["softras", "hard", "n3mr", "softras_torch"])
+def test_every_renderer_orients_images_the_same_way(name):
+    """A triangle in the upper-left quadrant lights up the upper-left of the image."""
+    opts = {"sigma": 1e-4} if "soft" in name else {}
+    r = renderers.get(name, image_size=16, **opts)
+    fv = torch.tensor([[[[-0.9, 0.1, 1.0], [-0.1, 0.1, 1.0], [-0.5, 0.9, 1.0]]]],
+                      dtype=torch.float64)
+    s = r.rasterize(fv)[0] > 0.5
+    assert s[:8, :8].sum() > 0 and s[8:].sum() == 0 and s[:, 8:].sum() == 0
+    assert s.dtype == torch.bool
+
+
+def test_registry_and_custom_renderer():
+    assert {"softras", "hard", "n3mr", "softras_torch"} <= set(renderers.available())
+    with pytest.raises(KeyError, match="unknown renderer"):
+        renderers.get("nope")
+
+    class Centre(renderers.Rasterizer):
+        def rasterize(self, face_vertices):
+            return face_vertices[..., 0].mean(dim=(1, 2))[:, None, None].expand(
+                -1, self.height, self.width)
+
+    renderers.register("test_centre", Centre)
+    try:
+        r = renderers.get("test_centre", image_size=(3, 5))
+        v = torch.rand(2, 4, 3, dtype=torch.float64)
+        f = torch.tensor([[0, 1, 2], [1, 2, 3]])
+        s = r.render(v, f, renderers.Camera(azimuth=torch.tensor([0.0, 90.0])))
+        assert s.shape == (2, 3, 5)
+    finally:
+        renderers.base._REGISTRY.pop("test_centre")
+    with pytest.raises(TypeError, match="rasterize"):
+        renderers.register("broken", type("Broken", (), {"render": lambda self: None}))
+
+
+def test_render_validates_meshes():
+    r = renderers.get("hard", image_size=8)
+    cam = renderers.Camera()
+    v = torch.rand(1, 4, 3)
+    with pytest.raises(IndexError, match="out of range"):
+        r.render(v, torch.tensor([[0, 1, 4]]), cam)
+    with pytest.raises(TypeError, match="integer"):
+        r.render(v, torch.tensor([[0.0, 1.0, 2.0]]), cam)
+    with pytest.raises(ValueError, match="NaN"):
+        r.render(torch.full((1, 4, 3), float("nan")), torch.tensor([[0, 1, 2]]), cam)
+    with pytest.raises(ValueError, match="behind the camera"):
+        far = torch.tensor([[[0.0, 0.0, -5.0], [0.1, 0, -5], [0, 0.1, -5]]])
+        r.render(far, torch.tensor([[0, 1, 2]]), renderers.Camera(elevation=0.0))
+
+
+def test_gather_faces_batched_and_shared():
+    v = torch.arange(2 * 4 * 3, dtype=torch.float64).reshape(2, 4, 3)
+    f = torch.tensor([[0, 1, 2], [3, 2, 1]])
+    shared = renderers.gather_faces(v, f)
+    batched = renderers.gather_faces(v, f[None].expand(2, -1, -1))
+    torch.testing.assert_close(shared, batched)
+    torch.testing.assert_close(shared[1, 1, 0], v[1, 3])
