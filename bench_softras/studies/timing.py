@@ -1,0 +1,492 @@
+"""Timing and scaling study of the rasterizers (``softras-bench timing``).
+
+For each renderer, the forward pass, the backward pass and forward + backward are timed
+on the icosphere template (:func:`metrics.template_sphere`, ``20 * 4**s`` faces,
+radius 0.5) seen by ``batch`` cameras (:class:`renderers.Camera`, azimuths spread over
+360 degrees), varying one factor at a time around a base point (``sweep`` column):
+
+* ``faces``: subdivisions 1..5 (80 .. 20480 faces);
+* ``image_size``: 32 .. 512 pixels (square);
+* ``batch``: images per call;
+* ``sigma``: renderers that take a ``sigma`` only (squared normalized screen units).
+
+What is timed is ``renderer.rasterize(face_vertices)`` on screen-space faces
+``[B, F, 3, 3]`` (a leaf tensor, ``requires_grad``), and ``output.backward(g)`` with a
+fixed random ``g`` ``[B, H, W]``.  ``time.perf_counter`` (after ``cuda.synchronize`` on
+CUDA), ``warmup`` untimed calls, then the median of ``repeats``.
+
+Peak memory (``peak_mem_mb``), one extra untimed call per configuration:
+
+* CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation at the start of the pass
+  (torch's allocator only; a Taichi CUDA runtime's own pool is not counted);
+* CPU: the increase of the process's resident set size (RSS) over the pass, sampled
+  every 0.5 ms by a background thread (``psutil``, else ``/proc/self/statm``) after
+  ``malloc_trim(0)`` returned freed heap memory to the system.  A lower bound: a buffer
+  that lives shorter than the sampling period (or inside a call that holds the GIL) can
+  be missed.
+
+Passes: ``forward`` (memory: above the start of the forward), ``backward`` (above the
+memory held after the forward: the graph's saved tensors are the forward's),
+``forward+backward`` (above the start of the forward, over both).
+
+Work per call (``pairs_evaluated``): the pixel-face pairs the renderer actually
+evaluates: ``softras``: its candidate pairs (pixels in each face's bounding box grown by
+the cull radius, :func:`renderers.softras.function.candidate_pairs`); ``hard`` and
+``n3mr``: pixels in each face's one-pixel-grown bounding box (their kernels' scan; the
+N3MR backward scans more); dense renderers (``softras_torch``): ``B*F*H*W``;
+``pytorch3d_soft``: ``B*H*W*K`` blended pairs.  A renderer object may define
+``pairs_evaluated(face_vertices)`` to supply its own count; ``ns_per_pair`` =
+``time_s / pairs_evaluated``, ``images_per_s`` = ``batch / time_s``.
+
+Dense renderers are slow (``softras_torch``: seconds per call at 64 images of 1280
+faces at 64x64): configurations above ``max_dense_pairs`` are skipped and listed in
+``timing_skipped.csv`` with the reason.  Optional renderers
+(:mod:`bench_softras.studies.optional_renderers`) are included where installed; the
+others are listed in ``timing_notes.json``.
+
+Output (``out_dir``): ``timing.csv`` / ``timing.parquet`` with columns
+:data:`COLUMNS`, ``timing_skipped.csv``, ``timing_notes.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import dataclasses
+import json
+import math
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+import metrics
+import renderers
+from renderers import Camera
+
+from .optional_renderers import register_optional
+
+COLUMNS = ["renderer", "sweep", "faces", "image_size", "batch", "sigma", "pass", "time_s",
+           "peak_mem_mb", "images_per_s", "pairs_evaluated", "ns_per_pair", "device",
+           "repeats"]
+SKIPPED_COLUMNS = ["renderer", "sweep", "faces", "image_size", "batch", "sigma", "reason"]
+PASSES = ("forward", "backward", "forward+backward")
+SWEEPS = ("faces", "image_size", "batch", "sigma")
+#: Renderers that evaluate every pixel-face pair (``B*F*H*W``); capped by
+#: ``max_dense_pairs``.
+DENSE_RENDERERS = frozenset({"softras_torch"})
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """What the study measures.
+
+    ``renderers``: registered names (optional ones that are absent are skipped with a
+    note); ``subdivisions``: icosphere subdivisions of the faces sweep (faces =
+    ``20 * 4**s``); ``image_sizes``, ``batch_sizes``, ``sigmas``: the other sweeps;
+    ``base_*``: the point the other factors are held at; ``warmup`` / ``repeats``:
+    untimed / timed calls per configuration; ``max_dense_pairs``: cap on ``B*F*H*W``
+    for :data:`DENSE_RENDERERS`; ``memory``: measure peak memory; ``device``: torch
+    device of the inputs; ``dtype``: ``float32`` or ``float64``; ``seed``: the output
+    gradient's randomness.
+    """
+
+    renderers: tuple[str, ...] = ("softras", "softras_torch", "hard", "n3mr", "pytorch3d_soft")
+    subdivisions: tuple[int, ...] = (1, 2, 3, 4, 5)
+    image_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
+    sigmas: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+    base_subdivisions: int = 3
+    base_image_size: int = 64
+    base_batch: int = 4
+    base_sigma: float = 3e-5
+    warmup: int = 1
+    repeats: int = 3
+    max_dense_pairs: int = 1 << 24
+    memory: bool = True
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("subdivisions", "image_sizes", "batch_sizes", "sigmas", "renderers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not self.renderers:
+            raise ValueError("TimingConfig needs at least one renderer")
+        if any(s < 0 for s in self.subdivisions) or self.base_subdivisions < 0:
+            raise ValueError(f"subdivisions must be >= 0, got {self.subdivisions}")
+        if any(s < 1 for s in self.image_sizes + self.batch_sizes) or \
+                self.base_image_size < 1 or self.base_batch < 1:
+            raise ValueError("image sizes and batch sizes must be >= 1")
+        if any(not s > 0 for s in self.sigmas + (self.base_sigma,)):
+            raise ValueError(f"sigmas must be > 0, got {self.sigmas}, base {self.base_sigma}")
+        if self.repeats < 1 or self.warmup < 0:
+            raise ValueError(f"need repeats >= 1 and warmup >= 0, got {self.repeats}, "
+                             f"{self.warmup}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+
+#: Named study sizes.  ``smoke``: seconds; ``cpu``: a few minutes on 2 cores;
+#: ``paper``: the full grid (GPU).
+PRESETS: dict[str, TimingConfig] = {
+    "smoke": TimingConfig(renderers=("softras", "softras_torch", "hard", "n3mr",
+                                     "pytorch3d_soft"),
+                          subdivisions=(1, 2), image_sizes=(32,), batch_sizes=(1, 2),
+                          sigmas=(1e-4,), base_subdivisions=1, base_image_size=32,
+                          base_batch=2, base_sigma=1e-4, warmup=1, repeats=1,
+                          max_dense_pairs=1 << 18),
+    "cpu": TimingConfig(),
+    "paper": TimingConfig(batch_sizes=(1, 4, 16, 64, 256), base_batch=64, repeats=10,
+                          warmup=3, max_dense_pairs=1 << 28, device="cuda"),
+}
+
+
+# -- work counts ------------------------------------------------------------------------
+def _bbox_pixels(fv: torch.Tensor, height: int, width: int) -> int:
+    """Pixels in every face's bounding box grown by one pixel and clamped to the image
+    (the scan of the ``hard`` / ``n3mr`` kernels; see :mod:`renderers.hard.kernels`)."""
+    x, y = fv[..., 0].double(), fv[..., 1].double()
+    c0 = ((x.amin(-1) * width + width - 1) / 2).clamp(-2, width + 1)
+    c1 = ((x.amax(-1) * width + width - 1) / 2).clamp(-2, width + 1)
+    r0 = ((height - 1 - y.amax(-1) * height) / 2).clamp(-2, height + 1)
+    r1 = ((height - 1 - y.amin(-1) * height) / 2).clamp(-2, height + 1)
+    i0 = (torch.ceil(r0) - 1).clamp(min=0)
+    i1 = (torch.floor(r1) + 1).clamp(max=height - 1)
+    j0 = (torch.ceil(c0) - 1).clamp(min=0)
+    j1 = (torch.floor(c1) + 1).clamp(max=width - 1)
+    return int(((i1 - i0 + 1).clamp(min=0) * (j1 - j0 + 1).clamp(min=0)).sum())
+
+
+def _softras_pairs(renderer, fv: torch.Tensor) -> int:
+    from renderers.soft_math import cull_dist2
+    from renderers.softras.function import candidate_pairs
+    from renderers.taichi_runtime import kernel_device
+
+    radius = cull_dist2(renderer.sigma, renderer.eps) ** 0.5
+    fv = fv.detach().to(kernel_device(fv.device)).contiguous()
+    return int(candidate_pairs(fv, renderer.height, renderer.width, radius)[1].numel())
+
+
+def _dense_pairs(renderer, fv: torch.Tensor) -> int:
+    return int(fv.shape[0] * fv.shape[1] * renderer.height * renderer.width)
+
+
+#: Registry name -> ``f(renderer, face_vertices) -> pairs evaluated per forward call``.
+PAIR_COUNTERS: dict[str, Callable[[object, torch.Tensor], int]] = {
+    "softras": _softras_pairs,
+    "softras_torch": _dense_pairs,
+    "hard": lambda r, fv: _bbox_pixels(fv, r.height, r.width),
+    "n3mr": lambda r, fv: _bbox_pixels(fv, r.height, r.width),
+    "pytorch3d_soft": lambda r, fv: int(fv.shape[0] * r.height * r.width * r.faces_per_pixel),
+}
+
+
+def pairs_evaluated(name: str, renderer, face_vertices: torch.Tensor) -> float:
+    """Pixel-face pairs renderer ``name`` evaluates for ``face_vertices`` ``[B, F, 3, 3]``
+    (module docstring); the renderer's own ``pairs_evaluated`` method wins; NaN when
+    unknown."""
+    own = getattr(renderer, "pairs_evaluated", None)
+    if callable(own):
+        return float(own(face_vertices))
+    counter = PAIR_COUNTERS.get(name)
+    return float(counter(renderer, face_vertices)) if counter else float("nan")
+
+
+# -- memory -----------------------------------------------------------------------------
+def _rss_reader() -> Callable[[], int]:
+    try:
+        import psutil
+
+        proc = psutil.Process()
+        return lambda: int(proc.memory_info().rss)
+    except ImportError:  # pragma: no cover - psutil is present where the suite runs
+        page = os.sysconf("SC_PAGE_SIZE")
+
+        def statm() -> int:
+            with open("/proc/self/statm") as fh:
+                return int(fh.read().split()[1]) * page
+
+        return statm
+
+
+def _malloc_trim() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+class PeakRSS:
+    """Context manager: ``base`` RSS (bytes) on entry and ``peak`` RSS seen until exit,
+    sampled every ``period`` seconds by a background thread."""
+
+    def __init__(self, period: float = 5e-4) -> None:
+        self.period = period
+        self._read = _rss_reader()
+        self.base = self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._read())
+            time.sleep(self.period)
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self.peak = self._read()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+        self.peak = max(self.peak, self._read())
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_memory(renderer, fv: torch.Tensor, grad_out: torch.Tensor) -> dict[str, float]:
+    """Peak memory in MiB of one forward and one backward (module docstring) per pass
+    name of :data:`PASSES`."""
+    device = fv.device
+    mib = 1.0 / (1 << 20)
+    x = fv.detach().clone().requires_grad_(True)
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        out = renderer.rasterize(x)
+        _sync(device)
+        peak_f = torch.cuda.max_memory_allocated(device)
+        mid = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        out.backward(grad_out)
+        _sync(device)
+        peak_b = torch.cuda.max_memory_allocated(device)
+        return {"forward": (peak_f - start) * mib, "backward": (peak_b - mid) * mib,
+                "forward+backward": (max(peak_f, peak_b) - start) * mib}
+    _malloc_trim()
+    with PeakRSS() as m_f:
+        out = renderer.rasterize(x)
+    with PeakRSS() as m_b:
+        out.backward(grad_out)
+    return {"forward": (m_f.peak - m_f.base) * mib, "backward": (m_b.peak - m_b.base) * mib,
+            "forward+backward": (max(m_f.peak, m_b.peak) - m_f.base) * mib}
+
+
+# -- timing -----------------------------------------------------------------------------
+def time_passes(renderer, fv: torch.Tensor, grad_out: torch.Tensor, warmup: int = 1,
+                repeats: int = 3) -> dict[str, float]:
+    """Median seconds of the forward, backward and forward+backward of
+    ``renderer.rasterize`` on ``fv`` ``[B, F, 3, 3]`` with output gradient ``grad_out``
+    ``[B, H, W]`` (module docstring)."""
+    device = fv.device
+    times: dict[str, list[float]] = {p: [] for p in PASSES}
+    for k in range(warmup + repeats):
+        x = fv.detach().clone().requires_grad_(True)
+        _sync(device)
+        t0 = time.perf_counter()
+        out = renderer.rasterize(x)
+        _sync(device)
+        t1 = time.perf_counter()
+        out.backward(grad_out)
+        _sync(device)
+        t2 = time.perf_counter()
+        if k >= warmup:
+            times["forward"].append(t1 - t0)
+            times["backward"].append(t2 - t1)
+            times["forward+backward"].append(t2 - t0)
+    return {p: statistics.median(v) for p, v in times.items()}
+
+
+def screen_faces(subdivisions: int, batch: int, device="cpu",
+                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Screen-space faces ``[batch, 20 * 4**s, 3, 3]`` of the radius-0.5 icosphere seen
+    by ``batch`` default cameras (:class:`renderers.Camera`) at azimuths ``360 k / batch``
+    degrees."""
+    v, f = metrics.template_sphere(subdivisions)
+    verts = torch.as_tensor(v, dtype=dtype, device=device).expand(batch, -1, -1)
+    az = torch.arange(batch, dtype=dtype, device=device) * (360.0 / batch)
+    screen = Camera(azimuth=az).project(verts)
+    return renderers.gather_faces(screen, torch.as_tensor(f, device=device)).contiguous()
+
+
+# -- the study ----------------------------------------------------------------------------
+def _takes_sigma(name: str) -> bool:
+    from bench_softras.experiments.renderer_choice import accepts_sigma
+
+    return accepts_sigma(name)
+
+
+def plan(config: TimingConfig, names: Sequence[str]) -> list[dict]:
+    """Every (renderer, sweep, faces-subdivisions, image size, batch, sigma) the study
+    visits, in order; ``sigma`` is NaN for renderers without one."""
+    out = []
+    for name in names:
+        soft = _takes_sigma(name)
+        base = {"s": config.base_subdivisions, "image_size": config.base_image_size,
+                "batch": config.base_batch, "sigma": config.base_sigma if soft else math.nan}
+        axes = {"faces": ("s", config.subdivisions), "image_size":
+                ("image_size", config.image_sizes), "batch": ("batch", config.batch_sizes),
+                "sigma": ("sigma", config.sigmas if soft else ())}
+        for sweep in SWEEPS:
+            key, values = axes[sweep]
+            for value in values:
+                out.append({"renderer": name, "sweep": sweep, **base, key: value})
+    return out
+
+
+def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | None = None,
+                     *, progress: bool = True) -> pd.DataFrame:
+    """Run the study (module docstring); returns the tidy table (:data:`COLUMNS`, one row
+    per configuration and pass) and writes the files to ``out_dir`` when given.
+
+    ``config``: a :class:`TimingConfig` or a preset name (:data:`PRESETS`).  Renderers
+    not registered raise ``KeyError``, except optional ones (noted and skipped).
+    """
+    cfg = PRESETS[config] if isinstance(config, str) else config
+    notes = register_optional()
+    from .optional_renderers import OPTIONAL
+
+    names, absent = [], {}
+    for name in cfg.renderers:
+        if name in notes:
+            absent[name] = notes[name]
+        elif name in renderers.available() or _known(name):
+            names.append(name)
+        elif name in OPTIONAL:
+            absent[name] = "not registered"
+        else:
+            raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("the timing study was asked for device 'cuda' but torch sees no "
+                           "CUDA GPU; use --device cpu")
+    dtype = getattr(torch, cfg.dtype)
+    rows, skipped, measured = [], [], {}
+    gen = torch.Generator().manual_seed(cfg.seed)
+    todo = plan(cfg, names)
+    for item in tqdm(todo, desc="timing", disable=not progress, dynamic_ncols=True):
+        name, s, size, batch, sigma = (item["renderer"], item["s"], item["image_size"],
+                                       item["batch"], item["sigma"])
+        faces = 20 * 4 ** s
+        label = {"renderer": name, "sweep": item["sweep"], "faces": faces, "image_size": size,
+                 "batch": batch, "sigma": sigma}
+        if name in DENSE_RENDERERS and batch * faces * size * size > cfg.max_dense_pairs:
+            skipped.append({**label, "reason": f"B*F*H*W = {batch * faces * size * size} > "
+                                               f"max_dense_pairs = {cfg.max_dense_pairs}"})
+            continue
+        key = (name, s, size, batch, sigma if not math.isnan(sigma) else None)
+        if key not in measured:
+            measured[key] = _measure_one(cfg, name, s, size, batch, sigma, device, dtype, gen)
+        for p, values in measured[key].items():
+            rows.append({**label, "pass": p, **values, "device": str(device),
+                         "repeats": cfg.repeats})
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    skipped_df = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+    if out_dir is not None:
+        write_outputs(df, skipped_df, absent, cfg, out_dir)
+    return df
+
+
+def _known(name: str) -> bool:
+    from bench_softras.experiments.renderer_choice import ensure_registered
+
+    try:
+        ensure_registered(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _measure_one(cfg: TimingConfig, name: str, s: int, size: int, batch: int, sigma: float,
+                 device: torch.device, dtype: torch.dtype, gen: torch.Generator) -> dict:
+    opts = {"image_size": size}
+    if not math.isnan(sigma):
+        opts["sigma"] = sigma
+    r = renderers.get(name, **opts)
+    fv = screen_faces(s, batch, device, dtype)
+    grad_out = torch.rand(batch, r.height, r.width, generator=gen, dtype=dtype).to(device)
+    times = time_passes(r, fv, grad_out, cfg.warmup, cfg.repeats)
+    mem = measure_memory(r, fv, grad_out) if cfg.memory else dict.fromkeys(PASSES, math.nan)
+    pairs = pairs_evaluated(name, r, fv)
+    out = {}
+    for p in PASSES:
+        t = times[p]
+        out[p] = {"time_s": t, "peak_mem_mb": mem[p], "images_per_s": batch / t,
+                  "pairs_evaluated": pairs,
+                  "ns_per_pair": t / pairs * 1e9 if pairs and not math.isnan(pairs)
+                  else math.nan}
+    return out
+
+
+def write_outputs(df: pd.DataFrame, skipped: pd.DataFrame, absent: dict[str, str],
+                  cfg: TimingConfig, out_dir: str | Path) -> list[Path]:
+    """Write ``timing.csv`` / ``.parquet``, ``timing_skipped.csv`` and
+    ``timing_notes.json`` (absent optional renderers, the memory method, the config)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "timing.csv", out / "timing.parquet", out / "timing_skipped.csv",
+             out / "timing_notes.json"]
+    df.to_csv(paths[0], index=False)
+    df.to_parquet(paths[1], index=False)
+    skipped.to_csv(paths[2], index=False)
+    method = ("torch.cuda.max_memory_allocated above the pass's start" if
+              cfg.device.startswith("cuda") else
+              "RSS increase over the pass, sampled every 0.5 ms (psutil) after malloc_trim(0)")
+    paths[3].write_text(json.dumps({"absent_renderers": absent, "memory_method": method,
+                                    "config": cfg.to_dict()}, indent=2))
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: ``softras-bench timing --out DIR [--preset smoke|cpu|paper] [--renderers a,b]
+    [--device cpu|cuda] [--repeats N] [--no-memory]``."""
+    p = argparse.ArgumentParser(prog="softras-bench timing",
+                                description="Forward/backward time and peak memory of the "
+                                            "rasterizers versus faces, image size, batch "
+                                            "and sigma.")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    p.add_argument("--renderers", help="comma-separated registered names")
+    p.add_argument("--device", help="torch device of the inputs (cpu, cuda)")
+    p.add_argument("--repeats", type=int)
+    p.add_argument("--warmup", type=int)
+    p.add_argument("--max-dense-pairs", dest="max_dense_pairs", type=int)
+    p.add_argument("--no-memory", dest="memory", action="store_const", const=False)
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    args = p.parse_args(argv)
+    over = {k: getattr(args, k) for k in ("device", "repeats", "warmup", "max_dense_pairs",
+                                          "memory") if getattr(args, k) is not None}
+    if args.renderers:
+        over["renderers"] = tuple(n for n in args.renderers.split(",") if n)
+    cfg = dataclasses.replace(PRESETS[args.preset], **over)
+    df = run_timing_study(cfg, args.out, progress=args.progress)
+    fb = df[df["pass"] == "forward+backward"]
+    print(fb.drop_duplicates(["renderer", "faces", "image_size", "batch", "sigma"])[
+        ["renderer", "faces", "image_size", "batch", "sigma", "time_s", "peak_mem_mb",
+         "images_per_s", "ns_per_pair"]].to_string(index=False))
+    print(f"wrote {args.out}/timing.csv (+ .parquet, timing_skipped.csv, timing_notes.json)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
