@@ -31,7 +31,13 @@ from bench_softras.data import category_name
 from .model import Decoder, MeshGenerator, default_template
 from .multiview import NUM_VIEWS, MultiViewData, load_split, resolve_data_dir
 from .presets import ReconConfig, get_preset, with_overrides
-from .train import add_config_arguments, config_from_args, load_generator, train
+from .train import (
+    add_config_arguments,
+    config_from_args,
+    load_generator,
+    setup_distributed,
+    train,
+)
 
 COLUMNS = ["renderer", "class_id", "category", "seed", "voxel_iou", "n_objects", "preset"]
 
@@ -156,6 +162,7 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     ``out_dir/<renderer>/seed_<s>`` and resumes from its checkpoints when re-run; an
     evaluation already done for the final checkpoint is read back.  Without a
     ``data_dir`` the preset's synthetic data set is built (:func:`resolve_data_dir`).
+    Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
     """
     p = get_preset(preset)
     base = config or p.recon
@@ -175,6 +182,8 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
             t0 = time.perf_counter()
             ckpt = train(cfg, train_data, template=template, progress=progress)
             wall = time.perf_counter() - t0
+            if not setup_distributed(cfg.device).is_main:
+                continue  # under torchrun only rank 0 evaluates and writes tables
             cached = Path(cfg.out_dir) / f"eval_{cfg.eval_split}_{Path(ckpt).stem}.csv"
             if cached.exists():
                 df = pd.read_csv(cached, dtype={"class_id": str})
@@ -187,7 +196,8 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                 df.to_csv(cached, index=False)
             frames.append(df)
     result = pd.concat(frames, ignore_index=True)
-    write_table(result, out)
+    if setup_distributed(base.device).is_main:
+        write_table(result, out)
     return result
 
 

@@ -222,7 +222,11 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
                          f"{d.world} processes")
     run_dir = Path(config.out_dir)
     if data is None:
+        if d.active and not d.is_main:
+            dist.barrier()  # rank 0 builds (or finds) the data first
         data_dir = resolve_data_dir(config.data_dir, config.preset, progress and d.is_main)
+        if d.active and d.is_main:
+            dist.barrier()
         data = load_split(data_dir, "train", config.class_ids, config.max_train_objects)
     else:
         data = data.limit_per_class(config.max_train_objects)
