@@ -109,7 +109,7 @@ class TimingConfig:
     base_sigma: float = 3e-5
     warmup: int = 1
     repeats: int = 3
-    max_dense_pairs: int = 1 << 24
+    max_dense_pairs: int = 1 << 23
     memory: bool = True
     device: str = "cpu"
     dtype: str = "float32"

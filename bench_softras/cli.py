@@ -1,0 +1,158 @@
+"""``softras-bench``: the command line of the suite.
+
+Commands (``softras-bench <command> --help`` for the options of each):
+
+* ``report``: the main job (every stage, then the report; resumable), or with
+  ``--from-results DIR`` only rebuild the report from saved results;
+* ``fit``, ``train``, ``evaluate``: the experiments (:mod:`bench_softras.experiments`);
+* ``gradients``: gradient accuracy and forward fidelity study;
+* ``timing``: timing and scaling study;
+* ``renderers``: list the registered renderers (and absent optional ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: command -> (module with ``main(argv)``, one-line description).
+COMMANDS = {
+    "report": ("bench_softras.cli", "the main job and its report (resumable); "
+                                    "--from-results DIR rebuilds a report"),
+    "fit": ("bench_softras.experiments.fitting", "fit the template sphere to target shapes"),
+    "train": ("bench_softras.experiments.train", "train one renderer's mesh generator"),
+    "evaluate": ("bench_softras.experiments.evaluate",
+                 "evaluate checkpoints (voxel IoU per category)"),
+    "gradients": ("bench_softras.studies.gradients", "gradient accuracy / forward fidelity"),
+    "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
+    "renderers": ("bench_softras.cli", "list the registered renderers"),
+}
+
+
+def _csv(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
+
+
+def report_parser() -> argparse.ArgumentParser:
+    """The options of ``softras-bench report``."""
+    from bench_softras.report.results import STAGES
+
+    p = argparse.ArgumentParser(
+        prog="softras-bench report",
+        description="Run the main job (data, fitting, reconstruction, gradient accuracy, "
+                    "forward fidelity, timing, examples) and write the report to "
+                    "reports/<run-id>/. Finished stages are skipped when re-run with the "
+                    "same options; reconstruction training resumes from checkpoints.")
+    p.add_argument("--preset", default="cpu", choices=("smoke", "cpu", "paper"),
+                   help="experiment sizes (default cpu; smoke: CI-sized; paper: GPU)")
+    p.add_argument("--renderers", help="comma-separated registered renderer names "
+                                       "(default: the preset's softras,n3mr,hard)")
+    p.add_argument("--categories", help="comma-separated ShapeNet class ids or names "
+                                        "(default: every category of the data)")
+    p.add_argument("--data-dir", dest="data_dir", default="",
+                   help="directory of benchmark files ({class_id}_{split}_images.npz / "
+                        "_voxels.npz, e.g. the ShapeNet renderings); default: the built-in "
+                        "synthetic data set")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--run-id", dest="run_id", default="",
+                   help="name of the run (default: the preset name)")
+    p.add_argument("--results-root", dest="results_root", default="results",
+                   help="results go to <results-root>/<run-id>/ (default results)")
+    p.add_argument("--reports-root", dest="reports_root", default="reports",
+                   help="the report goes to <reports-root>/<run-id>/ (default reports)")
+    p.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)} "
+                                    "(default: all)")
+    p.add_argument("--fit-shapes", dest="fit_shapes",
+                   help="comma-separated fitting targets: category names, cube, mesh files")
+    p.add_argument("--seeds", help="comma-separated reconstruction seeds")
+    p.add_argument("--force", action="store_true",
+                   help="re-run the selected stages even when finished")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--from-results", dest="from_results", metavar="DIR",
+                   help="only rebuild the report from the results in DIR (runs nothing)")
+    p.add_argument("--report-dir", dest="report_dir",
+                   help="with --from-results: where the report goes (default "
+                        "<reports-root>/<run-id>)")
+    return p
+
+
+def report_main(argv: Sequence[str] | None = None) -> int:
+    """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
+    from bench_softras.main_job import MainJobConfig, MainJobError, run_main_job
+
+    args = report_parser().parse_args(argv)
+    try:
+        if args.from_results:
+            from pathlib import Path
+
+            from bench_softras.report.build import build_report
+            from bench_softras.report.results import RUN_JSON, read_json
+
+            run = read_json(Path(args.from_results) / RUN_JSON) or {}
+            run_id = args.run_id or run.get("run_id") or Path(args.from_results).name
+            out = args.report_dir or str(Path(args.reports_root) / run_id)
+            paths = build_report(args.from_results, out)
+        else:
+            from bench_softras.report.results import STAGES
+
+            cfg = MainJobConfig(
+                preset=args.preset, renderers=_csv(args.renderers),
+                categories=_csv(args.categories), data_dir=args.data_dir, device=args.device,
+                run_id=args.run_id, results_root=args.results_root,
+                reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
+                fit_shapes=_csv(args.fit_shapes),
+                seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
+                progress=args.progress)
+            paths = run_main_job(cfg)
+    except (MainJobError, FileNotFoundError) as exc:
+        print(f"softras-bench report: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {paths['markdown']}\n        {paths['html']}")
+    return 0
+
+
+def renderers_main(argv: Sequence[str] | None = None) -> int:
+    """``softras-bench renderers``: registered renderers and absent optional ones."""
+    argparse.ArgumentParser(prog="softras-bench renderers",
+                            description=renderers_main.__doc__).parse_args(argv)
+    import renderers
+    from bench_softras.studies.optional_renderers import register_optional
+
+    notes = register_optional()
+    for name in renderers.available():
+        print(name)
+    for name, note in notes.items():
+        print(f"{name} (absent: {note})")
+    return 0
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: softras-bench <command> [options]", "", "commands:"]
+    lines += [f"  {c:<{width}}  {d}" for c, (_, d) in COMMANDS.items()]
+    lines += ["", "softras-bench <command> --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``softras-bench`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd not in COMMANDS:
+        print(f"softras-bench: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    if cmd == "report":
+        return report_main(rest)
+    if cmd == "renderers":
+        return renderers_main(rest)
+    module = importlib.import_module(COMMANDS[cmd][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,436 @@
+"""The main job (``softras-bench report``, ``nox -s report``): every experiment of the
+suite on one data set, then the report.
+
+Stages (:data:`bench_softras.report.results.STAGES`), each writing its tables under
+``results/<run-id>/<stage>/``:
+
+1. ``data``: the built-in synthetic data set of the preset's size (built once, cached,
+   :func:`bench_softras.data.build_synthetic`) or a directory of benchmark files
+   (e.g. the ShapeNet renderings of N3MR / SoftRas);
+2. ``fitting``: :func:`bench_softras.experiments.fitting.run_fitting`;
+3. ``reconstruction``: training and evaluation of the generator per renderer and seed
+   (:func:`bench_softras.experiments.evaluate.run_reconstruction`; resumes from its
+   checkpoints);
+4. ``gradients``: gradient accuracy and forward fidelity vs sigma
+   (:func:`bench_softras.studies.gradients.run_gradient_study`);
+5. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
+6. ``examples``: example silhouettes and meshes for the report
+   (:mod:`bench_softras.report.examples`);
+
+then :func:`bench_softras.report.build_report` writes ``reports/<run-id>/``.
+
+Resumable: a stage records its configuration, a hash of it, its wall time and outputs in
+``stage.json`` when it finishes; a later call with the same configuration finds it and
+skips the stage (``force`` re-runs every selected stage).  ``run.json`` holds the job's
+configuration and what the last call did, ``run.log`` logs every call (configuration
+as JSON first), ``environment.json`` the machine and versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .report.results import (
+    ENV_JSON,
+    RUN_JSON,
+    RUN_LOG,
+    STAGE_JSON,
+    STAGES,
+    read_json,
+    read_stage_record,
+    stage_dir,
+)
+
+log = logging.getLogger("bench_softras.main_job")
+
+
+class MainJobError(Exception):
+    """A problem with the main job's configuration or inputs (bad preset, renderer,
+    category, stage or data directory); the message says what to change."""
+
+
+@dataclass(frozen=True)
+class MainJobConfig:
+    """What the main job runs.
+
+    ``preset``: ``smoke``, ``cpu`` (default) or ``paper``
+    (:mod:`bench_softras.experiments.presets`); ``renderers``: registered names (empty:
+    the preset's ``softras, n3mr, hard``); ``categories``: ShapeNet class ids or names
+    (empty: every category of the data); ``data_dir``: a directory of benchmark files
+    (``{class_id}_{split}_images.npz`` / ``_voxels.npz``, e.g. the ShapeNet renderings);
+    empty: the built-in synthetic data set; ``device``: ``cpu`` or ``cuda`` (training,
+    timing); ``run_id``: name of the run (default: the preset's name); ``results_root``
+    / ``reports_root``: parents of ``<run-id>``; ``stages``: the stages to run (the
+    report is always rebuilt from whatever results exist); ``fit_shapes``: fitting
+    targets (empty: the preset's); ``seeds``: reconstruction seeds (empty: the
+    preset's); ``force``: re-run selected stages even when finished; ``progress``: tqdm.
+    """
+
+    preset: str = "cpu"
+    renderers: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    data_dir: str = ""
+    device: str = "cpu"
+    run_id: str = ""
+    results_root: str = "results"
+    reports_root: str = "reports"
+    stages: tuple[str, ...] = STAGES
+    fit_shapes: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
+    force: bool = False
+    progress: bool = True
+
+    @property
+    def name(self) -> str:
+        """The run id (``run_id`` or the preset name)."""
+        return self.run_id or self.preset
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.results_root) / self.name
+
+    @property
+    def report_dir(self) -> Path:
+        return Path(self.reports_root) / self.name
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Plan:
+    """The resolved configuration of every stage (JSON-ready dicts)."""
+
+    preset: object
+    renderers: tuple[str, ...]
+    class_ids: tuple[str, ...]
+    seeds: tuple[int, ...]
+    fit_shapes: tuple[str, ...]
+    fit: object
+    recon: object
+    gradients: dict
+    timing: object
+
+
+def _hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# -- validation and planning ------------------------------------------------------------
+def make_plan(cfg: MainJobConfig) -> Plan:
+    """Check ``cfg`` (raising :class:`MainJobError` with what to change) and resolve the
+    preset's settings for every stage."""
+    from bench_softras.data import class_id_of
+    from bench_softras.experiments.presets import get_preset, with_overrides
+    from bench_softras.experiments.renderer_choice import ensure_registered
+    from bench_softras.studies import gradients as grad_study
+    from bench_softras.studies import timing as timing_study
+
+    try:
+        preset = get_preset(cfg.preset)
+    except KeyError as exc:
+        raise MainJobError(exc.args[0]) from None
+    bad = [s for s in cfg.stages if s not in STAGES]
+    if bad:
+        raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
+    names = tuple(cfg.renderers) or tuple(preset.renderers)
+    for n in names:
+        try:
+            ensure_registered(n)
+        except KeyError as exc:
+            raise MainJobError(exc.args[0]) from None
+    try:
+        class_ids = tuple(dict.fromkeys(class_id_of(c) for c in cfg.categories))
+    except KeyError as exc:
+        raise MainJobError(exc.args[0]) from None
+    if cfg.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise MainJobError("device 'cuda' asked for but torch sees no CUDA GPU; use "
+                               "--device cpu")
+    if cfg.data_dir and not Path(cfg.data_dir).is_dir():
+        raise MainJobError(f"data directory {cfg.data_dir!r} does not exist; give the "
+                           "directory holding the benchmark files "
+                           "({class_id}_{split}_images.npz and _voxels.npz, e.g. the ShapeNet "
+                           "renderings of N3MR/SoftRas), or leave --data-dir out to use the "
+                           "built-in synthetic data set")
+    seeds = tuple(cfg.seeds) or tuple(preset.seeds)
+    grad_preset = grad_study.PRESETS["smoke" if preset.name == "smoke" else "cpu"]
+    gradients = {"renderers": list(names), "sigmas": list(grad_preset["sigmas"]),
+                 "scenes": list(grad_preset["scenes"]),
+                 "image_size": grad_preset["image_size"], "seed": seeds[0]}
+    t_names = tuple(dict.fromkeys(names + ("softras_torch", "pytorch3d_soft")))
+    timing = dataclasses.replace(timing_study.PRESETS.get(preset.name, timing_study.PRESETS["cpu"]),
+                                 renderers=t_names, device=cfg.device)
+    recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
+    return Plan(preset, names, class_ids, seeds, tuple(cfg.fit_shapes) or preset.fit_shapes,
+                preset.fit, recon, gradients, timing)
+
+
+# -- stage bookkeeping ------------------------------------------------------------------
+def stage_done(results_dir: Path, stage: str, config: dict) -> bool:
+    """Whether ``stage`` finished with this ``config`` and its outputs still exist."""
+    rec = read_stage_record(results_dir, stage)
+    if not rec or rec.get("status") != "done" or rec.get("config_hash") != _hash(config):
+        return False
+    return all((results_dir / p).exists() for p in rec.get("outputs", []))
+
+
+def run_stage(results_dir: Path, stage: str, config: dict,
+              fn: Callable[[Path], list[Path]], force: bool = False) -> tuple[str, dict]:
+    """Run ``fn(stage_dir)`` unless :func:`stage_done`; records ``stage.json``.
+
+    ``fn`` returns the output paths the stage must leave behind.  Returns
+    ``("ran" | "skipped", stage record)``.
+    """
+    d = stage_dir(results_dir, stage)
+    if not force and stage_done(results_dir, stage, config):
+        log.info("stage %s: finished earlier with the same configuration, skipped", stage)
+        return "skipped", read_stage_record(results_dir, stage)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / STAGE_JSON).unlink(missing_ok=True)
+    log.info("stage %s: running (config hash %s)", stage, _hash(config))
+    t0 = time.perf_counter()
+    outputs = fn(d)
+    wall = time.perf_counter() - t0
+    rec = {"stage": stage, "status": "done", "config": config, "config_hash": _hash(config),
+           "wall_s": round(wall, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+           "outputs": [str(Path(p).relative_to(results_dir)) for p in outputs]}
+    tmp = d / (STAGE_JSON + ".tmp")
+    tmp.write_text(json.dumps(rec, indent=2, default=str))
+    os.replace(tmp, d / STAGE_JSON)
+    log.info("stage %s: done in %.1f s", stage, wall)
+    return "ran", rec
+
+
+# -- the stages -----------------------------------------------------------------------
+def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
+    config = {"data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else "",
+              "synthetic": "" if cfg.data_dir else plan.preset.synthetic_data,
+              "class_ids": list(plan.class_ids)}
+
+    def fn(d: Path) -> list[Path]:
+        info = resolve_data(cfg, plan)
+        path = d / "data.json"
+        path.write_text(json.dumps(info, indent=2))
+        return [path]
+
+    return config, fn
+
+
+def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
+    """Find or build the data set; returns ``{"kind", "dir", "class_ids", ...}``."""
+    from bench_softras.data import find_class_ids
+
+    if cfg.data_dir:
+        d = Path(cfg.data_dir).resolve()
+        found = find_class_ids(d, "train")
+        if not found:
+            raise MainJobError(f"no *_train_images.npz files in {str(d)!r}: expected the "
+                               "benchmark layout {class_id}_{train,val,test}_images.npz / "
+                               "_voxels.npz")
+        missing = [c for c in plan.class_ids if c not in found]
+        if missing:
+            raise MainJobError(f"categories {missing} are not in {str(d)!r} (found {found})")
+        return {"kind": "directory", "dir": str(d), "class_ids": list(plan.class_ids or found)}
+    from bench_softras.data import build_synthetic, read_manifest
+    from bench_softras.experiments.renderer_choice import make_renderer
+
+    # The same renderer as experiments.multiview.resolve_data_dir (so the cache is shared).
+    over = {"class_ids": plan.class_ids} if plan.class_ids else {}
+    d = build_synthetic(None, plan.preset.synthetic_data, make_renderer("hard", 64),
+                        progress=cfg.progress, **over)
+    manifest = read_manifest(d) or {}
+    return {"kind": "synthetic", "dir": str(d), "preset": plan.preset.synthetic_data,
+            "class_ids": list(manifest.get("categories", {})),
+            "counts": manifest.get("counts", {}),
+            "build_seconds": manifest.get("build_seconds")}
+
+
+def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
+    config = {"fit": dataclasses.asdict(plan.fit), "shapes": list(plan.fit_shapes),
+              "renderers": list(plan.renderers), "preset": plan.preset.name}
+
+    def fn(d: Path) -> list[Path]:
+        from bench_softras.experiments.fitting import run_fitting
+
+        run_fitting(plan.fit_shapes, plan.renderers, plan.preset, d, config=plan.fit,
+                    progress=cfg.progress)
+        return [d / "fitting.csv", d / "fitting.parquet"]
+
+    return config, fn
+
+
+def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
+    from bench_softras.experiments.presets import with_overrides
+
+    recon = with_overrides(plan.recon, data_dir=data["dir"])
+    config = {"recon": recon.to_dict(), "renderers": list(plan.renderers),
+              "seeds": list(plan.seeds), "preset": plan.preset.name}
+
+    def fn(d: Path) -> list[Path]:
+        from bench_softras.experiments.evaluate import run_reconstruction
+
+        run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
+                           config=recon, progress=cfg.progress)
+        return [d / "recon_iou.csv", d / "recon_iou.parquet"]
+
+    return config, fn
+
+
+def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
+    config = dict(plan.gradients)
+
+    def fn(d: Path) -> list[Path]:
+        from bench_softras.studies.gradients import run_gradient_study
+
+        run_gradient_study(renderers=config["renderers"], sigmas=config["sigmas"],
+                           scenes=config["scenes"], image_size=config["image_size"],
+                           seed=config["seed"], out_dir=d, progress=cfg.progress)
+        return [d / f"{s}.{e}" for s in ("gradient_accuracy", "forward_fidelity")
+                for e in ("csv", "parquet")]
+
+    return config, fn
+
+
+def _timing_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
+    config = plan.timing.to_dict()
+
+    def fn(d: Path) -> list[Path]:
+        from bench_softras.studies.timing import run_timing_study
+
+        run_timing_study(plan.timing, d, progress=cfg.progress)
+        return [d / "timing.csv", d / "timing.parquet"]
+
+    return config, fn
+
+
+def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
+                    data: dict) -> tuple[dict, Callable]:
+    fit_rec = read_stage_record(results_dir, "fitting")
+    rec_rec = read_stage_record(results_dir, "reconstruction")
+    config = {"fitting": (fit_rec or {}).get("config_hash"),
+              "reconstruction": (rec_rec or {}).get("config_hash"), "data": data.get("dir")}
+
+    def fn(d: Path) -> list[Path]:
+        from bench_softras.experiments.train import latest_checkpoint
+
+        from .report.examples import fitting_examples, recon_examples, save_examples
+
+        arrays = {}
+        if fit_rec:
+            fc = fit_rec["config"]
+            arrays.update(fitting_examples(stage_dir(results_dir, "fitting"), fc["shapes"],
+                                           fc["renderers"], seed=fc["fit"]["seed"]))
+        if rec_rec:
+            rc = rec_rec["config"]
+            ckpts = {}
+            for r in rc["renderers"]:
+                path = latest_checkpoint(stage_dir(results_dir, "reconstruction") / r /
+                                         f"seed_{rc['seeds'][0]}")
+                if path is not None:
+                    ckpts[r] = path
+            if ckpts:
+                arrays.update(recon_examples(ckpts, rc["recon"]["data_dir"],
+                                             rc["recon"]["eval_split"],
+                                             rc["recon"]["class_ids"],
+                                             device=rc["recon"]["device"]))
+        return [save_examples(d / "examples.npz", arrays)]
+
+    return config, fn
+
+
+# -- the job ------------------------------------------------------------------------------
+def _setup_logging(results_dir: Path) -> logging.Handler:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(results_dir / RUN_LOG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    if not any(getattr(h, "_softras_console", False) for h in log.handlers):
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("[softras-bench] %(message)s"))
+        console._softras_console = True  # type: ignore[attr-defined]
+        log.addHandler(console)
+    return handler
+
+
+def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
+    """Run the selected stages (skipping finished ones) and build the report.
+
+    Returns the report's paths ``{"markdown", "html"}``.  Raises :class:`MainJobError`
+    for configuration and input problems.
+    """
+    plan = make_plan(cfg)
+    results_dir = cfg.results_dir
+    handler = _setup_logging(results_dir)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    t_start = time.perf_counter()
+    full_config = {**cfg.to_dict(), "renderers": list(plan.renderers),
+                   "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
+                   "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
+                   "recon": plan.recon.to_dict(), "gradients": plan.gradients,
+                   "timing": plan.timing.to_dict()}
+    log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str))
+    status: dict[str, str] = {}
+    try:
+        data_config, data_fn = _data_stage(cfg, plan)
+        if "data" in cfg.stages or any(s in cfg.stages for s in ("reconstruction", "examples")):
+            status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, cfg.force)
+        data = read_json(stage_dir(results_dir, "data") / "data.json") or {}
+        if data and not Path(data["dir"]).is_dir():  # e.g. the cache was cleared
+            status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, True)
+            data = read_json(stage_dir(results_dir, "data") / "data.json") or {}
+        _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
+        stages = {"fitting": lambda: _fitting_stage(cfg, plan),
+                  "reconstruction": lambda: _recon_stage(cfg, plan, data),
+                  "gradients": lambda: _gradient_stage(cfg, plan),
+                  "timing": lambda: _timing_stage(cfg, plan),
+                  "examples": lambda: _examples_stage(cfg, plan, results_dir, data)}
+        for stage, make in stages.items():
+            if stage not in cfg.stages:
+                continue
+            config, fn = make()
+            status[stage], _ = run_stage(results_dir, stage, config, fn, cfg.force)
+            _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
+        if any(v == "ran" for v in status.values()):
+            _write_environment(results_dir, cfg.device)
+        from .report.build import build_report
+
+        paths = build_report(results_dir, cfg.report_dir)
+        log.info("report: %s, %s (%.1f s in all)", paths["markdown"], paths["html"],
+                 time.perf_counter() - t_start)
+        return paths
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, data: dict,
+                    status: dict, started: str, t_start: float) -> None:
+    run = {"run_id": cfg.name, "config": full_config, "data": data, "stages": dict(status),
+           "started": started, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+           "wall_s": round(time.perf_counter() - t_start, 2)}
+    tmp = results_dir / (RUN_JSON + ".tmp")
+    tmp.write_text(json.dumps(run, indent=2, default=str))
+    os.replace(tmp, results_dir / RUN_JSON)
+
+
+def _write_environment(results_dir: Path, device: str) -> None:
+    from .report.environment import collect_environment
+
+    env = collect_environment(device)
+    old = read_json(results_dir / ENV_JSON) or {}
+    if env.get("taichi_arch") is None and old.get("taichi_arch"):
+        env["taichi_arch"] = old["taichi_arch"]  # no Taichi renderer ran in this call
+    (results_dir / ENV_JSON).write_text(json.dumps(env, indent=2))

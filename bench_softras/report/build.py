@@ -1,0 +1,321 @@
+"""Build ``report.md`` / ``report.html`` (plus ``figures/`` and ``data/``) from a main-job
+results directory (:mod:`bench_softras.report.results`).  Only reads saved results:
+``softras-bench report --from-results DIR`` rebuilds a report without running anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench_softras.data import category_name
+
+from . import figures
+from .document import Document, png_bytes
+from .examples import load_examples
+from .paper import paper_table1
+from .results import ENV_JSON, RUN_JSON, STAGES, read_json, read_stage_record, read_table
+
+RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
+
+
+def _ordered(names) -> list[str]:
+    names = list(dict.fromkeys(names))
+    first = [n for n in RENDERER_ORDER if n in names]
+    return first + sorted(set(names) - set(first))
+
+
+# -- tables ---------------------------------------------------------------------------
+def voxel_iou_table(recon: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Voxel IoU per category (rows, plus a ``mean`` row over the categories shown) and
+    renderer (columns ``ours: <renderer>``, mean over seeds), with the paper's Table 1
+    columns (``paper: <method> (ShapeNet)``) joined on ``class_id`` (blank for classes
+    the paper has not)."""
+    paper = paper_table1() if paper is None else paper
+    ours = recon.groupby(["class_id", "renderer"])["voxel_iou"].mean().unstack("renderer")
+    ours = ours[_ordered(ours.columns)]
+    ours.columns = [f"ours: {c}" for c in ours.columns]
+    ours = ours.reset_index()
+    ours.insert(1, "category", [category_name(c) for c in ours["class_id"]])
+    pap = paper.set_index("class_id")[["N3MR", "SoftRas"]]
+    pap.columns = [f"paper: {c} (ShapeNet)" for c in pap.columns]
+    table = ours.merge(pap, how="left", left_on="class_id", right_index=True)
+    mean = table.drop(columns=["class_id", "category"]).mean(numeric_only=True)
+    mean_row = pd.DataFrame([{"class_id": "", "category": "mean", **mean.to_dict()}])
+    return pd.concat([table, mean_row], ignore_index=True)
+
+
+def fitting_final_table(fit: pd.DataFrame) -> pd.DataFrame:
+    """The last recorded step of every (shape, renderer): IoUs and optimisation time."""
+    last = fit.sort_values("step").groupby(["shape", "renderer"], sort=False).tail(1)
+    cols = ["shape", "renderer", "step", "voxel_iou", "silhouette_iou", "loss", "wall_s"]
+    last = last[cols].copy()
+    last["_r"] = last["renderer"].map({n: i for i, n in enumerate(_ordered(last["renderer"]))})
+    return last.sort_values(["shape", "_r"]).drop(columns="_r").reset_index(drop=True)
+
+
+def gradient_summary(grad: pd.DataFrame) -> pd.DataFrame:
+    """Per renderer and sigma: gradient cosine similarity (mean over scenes), one column
+    per loss, plus the mean sign agreement and relative L2 error over all losses."""
+    cos = grad.groupby(["renderer", "sigma", "loss"], dropna=False)["cosine"].mean()
+    cos = cos.unstack("loss")
+    cos.columns = [f"cosine: {c}" for c in cos.columns]
+    rest = grad.groupby(["renderer", "sigma"], dropna=False)[["sign_agree", "rel_l2"]].mean()
+    out = cos.join(rest).reset_index()
+    out["_r"] = out["renderer"].map({n: i for i, n in enumerate(_ordered(out["renderer"]))})
+    return out.sort_values(["_r", "sigma"]).drop(columns="_r").reset_index(drop=True)
+
+
+def fidelity_summary(fid: pd.DataFrame) -> pd.DataFrame:
+    """Per renderer and sigma: mean (over scenes) forward-fidelity measures."""
+    cols = [c for c in ("mad_exact", "mad_hard", "sil_iou", "sil_iou_hard") if c in fid]
+    out = fid.groupby(["renderer", "sigma"], dropna=False)[cols].mean().reset_index()
+    out["_r"] = out["renderer"].map({n: i for i, n in enumerate(_ordered(out["renderer"]))})
+    return out.sort_values(["_r", "sigma"]).drop(columns="_r").reset_index(drop=True)
+
+
+def timing_base_table(timing: pd.DataFrame, base: dict | None = None) -> pd.DataFrame:
+    """Rows of the timing table at the study's base point (faces, image size, batch and,
+    for soft renderers, sigma of the config; default: the most common values), one per
+    renderer and pass."""
+    if base is None:
+        base = {k: timing[k].mode().iloc[0] for k in ("faces", "image_size", "batch")}
+        sig = timing["sigma"].dropna()
+        base["sigma"] = sig.mode().iloc[0] if len(sig) else math.nan
+    sel = ((timing["faces"] == base["faces"]) & (timing["image_size"] == base["image_size"])
+           & (timing["batch"] == base["batch"])
+           & (timing["sigma"].isna() | np.isclose(timing["sigma"].fillna(-1), base["sigma"])))
+    cols = ["renderer", "pass", "faces", "image_size", "batch", "sigma", "time_s", "peak_mem_mb",
+            "images_per_s", "pairs_evaluated", "ns_per_pair"]
+    out = timing[sel].drop_duplicates(["renderer", "pass"])[cols].copy()
+    out["_r"] = out["renderer"].map({n: i for i, n in enumerate(_ordered(out["renderer"]))})
+    return out.sort_values(["_r", "pass"]).drop(columns="_r").reset_index(drop=True)
+
+
+def stage_table(results_dir: Path, run: dict | None) -> pd.DataFrame:
+    """Per stage: status in the last call (ran / skipped), wall time when it ran, when."""
+    last = (run or {}).get("stages", {})
+    rows = []
+    for stage in STAGES:
+        rec = read_stage_record(results_dir, stage)
+        if rec is None and stage not in last:
+            continue
+        rows.append({"stage": stage, "last call": last.get(stage, ""),
+                     "wall_s": (rec or {}).get("wall_s", math.nan),
+                     "finished": (rec or {}).get("finished", ""),
+                     "config_hash": (rec or {}).get("config_hash", "")})
+    return pd.DataFrame(rows, columns=["stage", "last call", "wall_s", "finished",
+                                       "config_hash"])
+
+
+def environment_table(env: dict | None) -> pd.DataFrame:
+    """Two columns (item, value) flattening :func:`collect_environment`'s dict."""
+    if not env:
+        return pd.DataFrame({"item": ["environment.json"], "value": ["missing"]})
+    rows = [("python", env.get("python")), ("platform", env.get("platform"))]
+    rows += [(f"package: {k}", v or "not installed")
+             for k, v in (env.get("packages") or {}).items()]
+    cpu = env.get("cpu") or {}
+    rows += [("CPU", cpu.get("model")), ("CPU cores (logical / usable)",
+                                         f"{cpu.get('logical_cores')} / {cpu.get('usable_cores')}"),
+             ("memory (GiB)", env.get("memory_gb")), ("torch threads", env.get("torch_threads"))]
+    cuda = env.get("cuda") or {}
+    rows += [("GPU", ", ".join(cuda.get("devices") or []) or "none"),
+             ("torch CUDA", cuda.get("torch_cuda") or "none"),
+             ("Taichi arch", env.get("taichi_arch") or "not initialised"),
+             ("device asked for", env.get("device")), ("git commit", env.get("git_commit"))]
+    return pd.DataFrame([{"item": k, "value": "" if v is None else str(v)} for k, v in rows])
+
+
+def describe_data(run: dict | None) -> str:
+    """One sentence naming the data set of a run (from ``run.json``)."""
+    data = (run or {}).get("data") or {}
+    if data.get("kind") == "synthetic":
+        counts = data.get("counts") or {}
+        return (f"the built-in synthetic ShapeNet-like data set (`{data.get('preset')}` size: "
+                f"{len(data.get('class_ids') or [])} categories, "
+                f"{counts.get('train')}/{counts.get('val')}/{counts.get('test')} "
+                f"train/val/test objects per category, rendered by the exact `hard` "
+                f"renderer; `{data.get('dir')}`)")
+    if data.get("kind") == "directory":
+        return f"the benchmark files in `{data.get('dir')}` (e.g. the ShapeNet renderings)"
+    return "an unrecorded data set"
+
+
+# -- the report -------------------------------------------------------------------------
+def build_report(results_dir: str | Path, report_dir: str | Path | None = None, *,
+                 title: str | None = None) -> dict[str, Path]:
+    """Write the report of the results in ``results_dir`` to ``report_dir`` (default:
+    ``reports/<run-id>`` with the run id from ``run.json``, else the directory name).
+
+    Sections are written for the stages whose tables exist; missing ones are noted.
+    Returns ``{"markdown": path, "html": path}``.  Raises ``FileNotFoundError`` when
+    ``results_dir`` does not exist or holds no results at all.
+    """
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
+    run = read_json(results_dir / RUN_JSON)
+    env = read_json(results_dir / ENV_JSON)
+    tables = {k: read_table(results_dir, k) for k in
+              ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "timing")}
+    examples = load_examples(results_dir / "examples" / "examples.npz")
+    if run is None and all(t is None for t in tables.values()):
+        raise FileNotFoundError(f"{results_dir} holds no main-job results (no {RUN_JSON}, no "
+                                "stage tables)")
+    run_id = (run or {}).get("run_id") or results_dir.name
+    report_dir = Path(report_dir) if report_dir is not None else Path("reports") / run_id
+    cfg = (run or {}).get("config") or {}
+    doc = Document(title or f"softras-bench report: {run_id}")
+
+    doc.text(f"Run `{run_id}`, preset `{cfg.get('preset', '?')}`, renderers "
+             f"{', '.join(f'`{r}`' for r in cfg.get('renderers') or []) or '?'}, device "
+             f"`{cfg.get('device', '?')}`. Data: {describe_data(run)}. Report built "
+             f"{time.strftime('%Y-%m-%d %H:%M:%S')} from `{results_dir}`; rebuild it with "
+             f"`softras-bench report --from-results {results_dir}`.")
+    _recon_section(doc, tables["recon"], examples, run)
+    _fitting_section(doc, tables["fitting"], examples)
+    _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"])
+    _timing_section(doc, tables["timing"], results_dir)
+    _environment_section(doc, results_dir, run, env)
+    return doc.write(report_dir)
+
+
+def _missing(doc: Document, stage: str) -> None:
+    doc.text(f"No results: the `{stage}` stage has not run (or its tables are missing).")
+
+
+def _recon_section(doc: Document, recon, ex: dict, run) -> None:
+    doc.heading("Single-view reconstruction: voxel IoU (the paper's Table 1)")
+    if recon is None:
+        _missing(doc, "reconstruction")
+        return
+    doc.text(f"Mean voxel IoU (32^3 grid, every test object predicted from each of its 24 "
+             f"views) on {describe_data(run)}. The `paper:` columns are the numbers of Liu "
+             f"et al. (2019), Table 1, on real ShapeNet (N3MR renderings, 24 views, 64x64): "
+             f"they are the paper's, not results of this code, and only comparable when "
+             f"this run used the ShapeNet files. `ours: template` is the undeformed "
+             f"sphere (a floor).")
+    table = voxel_iou_table(recon)
+    doc.table(table, "recon_voxel_iou", "Voxel IoU per category and renderer", floatfmt=".4f")
+    fig, data = figures.recon_iou_bars(recon[recon["renderer"] != "template"]
+                                       if (recon["renderer"] != "template").any() else recon)
+    doc.figure(png_bytes(fig), "recon_iou_bars", "Voxel IoU per category and renderer.", data)
+    extra = [c for c in ("iterations", "train_wall_s") if c in recon.columns]
+    if extra:
+        runs = (recon[recon["renderer"] != "template"]
+                .groupby(["renderer", "seed"], dropna=False)[extra].first().reset_index())
+        if len(runs):
+            doc.table(runs, "recon_runs", "Training runs (iterations, wall time in seconds)")
+    if ex.get("recon_classes") is not None and len(ex["recon_classes"]):
+        fig, data = figures.recon_silhouettes(ex)
+        doc.figure(png_bytes(fig), "recon_examples",
+                   "Reconstructions from one image (input view) and seen from a novel view: "
+                   "ground truth and each renderer's predicted mesh, drawn by the exact "
+                   "`hard` renderer.", data)
+
+
+def _fitting_section(doc: Document, fit, ex: dict) -> None:
+    doc.heading("Mesh fitting")
+    if fit is None:
+        _missing(doc, "fitting")
+        return
+    doc.text("The 642-vertex sphere is deformed by Adam on the IoU loss of its silhouettes "
+             "(plus Laplacian and flattening terms) against the target's 24 benchmark "
+             "silhouettes; voxel IoU and the hard silhouette IoU are recorded along the "
+             "way. The `hard` renderer has zero gradients, so its curve stays at the "
+             "sphere (a control).")
+    doc.table(fitting_final_table(fit), "fitting_final", "Final step of each fit", ".4f")
+    fig, data = figures.fitting_curves(fit)
+    doc.figure(png_bytes(fig), "fitting_curves", "IoU vs optimisation step.", data)
+    if ex.get("fit_shapes") is not None and len(ex["fit_shapes"]):
+        fig, data = figures.fitting_silhouettes(ex)
+        doc.figure(png_bytes(fig), "fitting_silhouettes",
+                   "Target silhouettes and the fitted meshes (drawn by `hard`).", data)
+        fig, _ = figures.fitted_meshes(ex)
+        doc.figure(png_bytes(fig), "fitting_meshes", "The fitted meshes.")
+
+
+def _gradient_section(doc: Document, grad, fid) -> None:
+    doc.heading("Gradient accuracy and forward fidelity vs sigma")
+    if grad is None and fid is None:
+        _missing(doc, "gradients")
+        return
+    if grad is not None:
+        doc.text("Each renderer's gradient of several silhouette losses w.r.t. the vertices, "
+                 "compared with the finite-difference gradient of the exact pixel coverage "
+                 "(`metrics.gradient_accuracy`): cosine similarity, sign agreement, relative "
+                 "L2 error, averaged over scenes. Renderers without a sigma appear once "
+                 "(blank sigma) and as dashed lines.")
+        doc.table(gradient_summary(grad), "gradient_accuracy_summary",
+                  "Gradient accuracy (mean over scenes)", ".3g")
+        fig, data = figures.gradient_accuracy(grad)
+        doc.figure(png_bytes(fig), "gradient_accuracy", "Gradient accuracy vs sigma.", data)
+    if fid is not None:
+        doc.text("Forward fidelity: mean absolute difference of the rendered silhouette to the "
+                 "exact pixel coverage (`mad_exact`) and to the hard silhouette "
+                 "(`mad_hard`), and IoU after thresholding at 0.5.")
+        doc.table(fidelity_summary(fid), "forward_fidelity_summary",
+                  "Forward fidelity (mean over scenes)", ".3g")
+        fig, data = figures.forward_fidelity(fid)
+        doc.figure(png_bytes(fig), "forward_fidelity", "Forward fidelity vs sigma.", data)
+
+
+def _timing_section(doc: Document, timing, results_dir: Path) -> None:
+    doc.heading("Timing and scaling")
+    if timing is None:
+        _missing(doc, "timing")
+        return
+    notes = read_json(results_dir / "timing" / "timing_notes.json") or {}
+    cfg = notes.get("config") or {}
+    doc.text("Median wall time (`time.perf_counter`, after warm-up) of `rasterize` on "
+             "screen-space faces of the icosphere template, its backward pass and both, "
+             "varying one factor at a time around the base point; `pairs_evaluated`: "
+             "pixel-face pairs the renderer evaluates per call (softras: its candidate "
+             "pairs after culling; hard/n3mr: face bounding-box pixels; dense renderers: "
+             "B*F*H*W). Peak memory: " + str(notes.get("memory_method", "see timing.py"))
+             + f". Repeats: {cfg.get('repeats', '?')}, warm-up: {cfg.get('warmup', '?')}.")
+    base = None
+    if cfg:
+        base = {"faces": 20 * 4 ** int(cfg["base_subdivisions"]),
+                "image_size": cfg["base_image_size"], "batch": cfg["base_batch"],
+                "sigma": cfg["base_sigma"]}
+    doc.table(timing_base_table(timing, base), "timing_base", "At the base point", ".4g")
+    for value, caption in (("time_s", "Time per call (s)"),
+                           ("peak_mem_mb", "Peak memory increase (MiB)"),
+                           ("images_per_s", "Throughput (images/s)"),
+                           ("ns_per_pair", "Cost per evaluated pixel-face pair (ns)")):
+        passes = (("forward", "backward", "forward+backward") if value == "time_s"
+                  else ("forward+backward",))
+        fig, data = figures.timing_scaling(timing, value, passes)
+        doc.figure(png_bytes(fig), f"timing_{value}", f"{caption} vs each factor (log axes).",
+                   data)
+    absent = notes.get("absent_renderers") or {}
+    if absent:
+        doc.text("Optional renderers not measured: " + "; ".join(
+            f"`{k}` ({v})" for k, v in absent.items()) + ".")
+    skipped_path = results_dir / "timing" / "timing_skipped.csv"
+    if skipped_path.is_file():
+        skipped = pd.read_csv(skipped_path)
+        if len(skipped):
+            doc.text(f"{len(skipped)} configurations were skipped (dense renderers above the "
+                     f"`max_dense_pairs` cap); listed in `data/timing_skipped.csv`.")
+            doc.data["timing_skipped"] = skipped
+
+
+def _environment_section(doc: Document, results_dir: Path, run, env) -> None:
+    doc.heading("Environment, configuration, wall time")
+    doc.table(environment_table(env), "environment", "Environment of the run")
+    stages = stage_table(results_dir, run)
+    if len(stages):
+        doc.table(stages, "stages", "Stages: status in the last call and wall time (s) when "
+                                    "they ran", ".1f")
+    if run:
+        seeds = (run.get("config") or {}).get("seeds")
+        doc.text(f"Seeds: {seeds}. Full configuration (`run.json`):")
+        doc.code(json.dumps(run.get("config"), indent=2, default=str))

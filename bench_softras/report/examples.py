@@ -1,0 +1,155 @@
+"""Example images for the report, computed once by the main job's ``examples`` stage
+and saved as ``examples.npz`` (the report only plots them, so it can be rebuilt without
+torch models or renderers).
+
+* Fitting: for every fitted shape, the target's silhouettes and those of each
+  renderer's fitted mesh (``meshes/<shape>_<renderer>.obj``) in a few benchmark views,
+  all drawn by the exact ``hard`` renderer, plus the fitted vertices (for 3-D plots).
+* Reconstruction: for the first test object of every category, the input image (one
+  benchmark view), the ground-truth silhouette in that view and in a novel view, and
+  each renderer's predicted mesh drawn by ``hard`` in both views, plus the predicted
+  vertices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from renderers import Camera
+
+#: Benchmark views shown for fitting (azimuths 0, -120, -240 degrees).
+FIT_VIEWS = (0, 8, 16)
+#: Input view and novel view shown for reconstruction (90 degrees apart).
+RECON_VIEWS = (3, 9)
+
+
+def _hard(image_size: int):
+    from bench_softras.experiments.renderer_choice import make_renderer
+
+    return make_renderer("hard", image_size)
+
+
+def _silhouettes(vertices, faces, views: Sequence[int], image_size: int) -> np.ndarray:
+    """Hard silhouettes float32 ``[len(views), S, S]`` of one mesh (world units)."""
+    v = torch.as_tensor(np.asarray(vertices), dtype=torch.float32)
+    f = torch.as_tensor(np.asarray(faces), dtype=torch.int64)
+    with torch.no_grad():
+        sil = _hard(image_size).render(v.expand(len(views), -1, -1), f,
+                                       Camera.benchmark(torch.as_tensor(list(views))))
+    return sil.float().numpy()
+
+
+def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names: Sequence[str],
+                     seed: int = 0, image_size: int = 64,
+                     views: Sequence[int] = FIT_VIEWS) -> dict[str, np.ndarray]:
+    """Arrays (keys prefixed ``fit_``) for the fitted meshes in ``fit_dir/meshes``.
+
+    ``shapes``: the target specs the fitting stage was given (names, class ids or mesh
+    files, :func:`bench_softras.experiments.fitting.load_target`); ``seed``: the
+    fitting config's seed.  Keys: ``fit_shapes`` str ``[S]``, ``fit_renderers`` str
+    ``[R]``, ``fit_views`` int ``[K]``, ``fit_target`` float32 ``[S, K, H, W]``,
+    ``fit_pred`` float32 ``[S, R, K, H, W]`` (NaN where a mesh is missing),
+    ``fit_vertices`` float32 ``[S, R, V, 3]``, ``fit_faces`` int64 ``[F, 3]``.
+    """
+    from bench_softras.data import read_mesh
+    from bench_softras.experiments.fitting import load_target
+
+    names, targets, preds, verts, faces = [], [], [], [], None
+    for spec in shapes:
+        target = load_target(spec, seed)
+        names.append(target.name)
+        targets.append(_silhouettes(target.vertices, target.faces, views, image_size))
+        row_p, row_v = [], []
+        for r in renderer_names:
+            path = Path(fit_dir) / "meshes" / f"{target.name}_{r}.obj"
+            if path.is_file():
+                m = read_mesh(path)
+                faces = m.faces if faces is None else faces
+                row_p.append(_silhouettes(m.vertices, m.faces, views, image_size))
+                row_v.append(np.asarray(m.vertices, dtype=np.float32))
+            else:
+                row_p.append(np.full((len(views), image_size, image_size), np.nan, np.float32))
+                row_v.append(None)
+        preds.append(row_p)
+        verts.append(row_v)
+    nv = next((v.shape[0] for row in verts for v in row if v is not None), 0)
+    vert_arr = np.full((len(names), len(renderer_names), nv, 3), np.nan, np.float32)
+    for i, row in enumerate(verts):
+        for j, v in enumerate(row):
+            if v is not None and v.shape[0] == nv:
+                vert_arr[i, j] = v
+    return {"fit_shapes": np.asarray(names, dtype=str),
+            "fit_renderers": np.asarray(list(renderer_names), dtype=str),
+            "fit_views": np.asarray(list(views), dtype=np.int64),
+            "fit_target": np.stack(targets).astype(np.float32),
+            "fit_pred": np.asarray(preds, dtype=np.float32),
+            "fit_vertices": vert_arr,
+            "fit_faces": np.zeros((0, 3), np.int64) if faces is None
+            else np.asarray(faces, dtype=np.int64)}
+
+
+def recon_examples(checkpoints: dict[str, str | Path], data_dir: str | Path, split: str = "test",
+                   class_ids: Sequence[str] = (), views: Sequence[int] = RECON_VIEWS,
+                   device: str = "cpu") -> dict[str, np.ndarray]:
+    """Arrays (keys prefixed ``recon_``) for the first ``split`` object of each class.
+
+    ``checkpoints``: renderer name -> checkpoint path (:func:`train.load_generator`);
+    ``views``: ``(input view, novel view)``.  Keys: ``recon_classes`` str ``[C]``,
+    ``recon_renderers`` str ``[R]``, ``recon_views`` int ``[2]``, ``recon_input`` uint8
+    ``[C, 4, S, S]`` (RGBA, input view), ``recon_gt`` float32 ``[C, 2, S, S]`` (alpha in
+    both views), ``recon_pred`` float32 ``[R, C, 2, S, S]``, ``recon_vertices`` float32
+    ``[R, C, V, 3]``, ``recon_faces`` int64 ``[F, 3]``.
+    """
+    from bench_softras.experiments.multiview import load_split
+    from bench_softras.experiments.train import load_generator
+
+    data = load_split(data_dir, split, class_ids)
+    classes = data.classes
+    objs = np.asarray([data.indices_of(c)[0] for c in classes], dtype=np.int64)
+    v_in, v_new = int(views[0]), int(views[1])
+    size = data.image_size
+    inputs = data.images[objs, v_in]
+    gt = np.stack([data.images[objs, v_in, 3], data.images[objs, v_new, 3]], 1) / 255.0
+    preds, all_verts, faces = [], [], np.zeros((0, 3), np.int64)
+    for _name, ckpt in checkpoints.items():
+        model, cfg = load_generator(ckpt, device=device)
+        with torch.no_grad():
+            img = data.images_at(objs, np.full(objs.size, v_in), cfg.image_size, device)
+            verts = model(img).float().cpu()
+        faces = model.faces.cpu().numpy()
+        preds.append(np.stack([np.concatenate([
+            _silhouettes(v, faces, [v_in], size), _silhouettes(v, faces, [v_new], size)])
+            for v in verts]))
+        all_verts.append(verts.numpy())
+    nr = len(checkpoints)
+    return {"recon_classes": np.asarray(classes, dtype=str),
+            "recon_renderers": np.asarray(list(checkpoints), dtype=str),
+            "recon_views": np.asarray([v_in, v_new], dtype=np.int64),
+            "recon_input": inputs.astype(np.uint8),
+            "recon_gt": gt.astype(np.float32),
+            "recon_pred": np.asarray(preds, dtype=np.float32).reshape(
+                nr, len(classes), 2, size, size),
+            "recon_vertices": np.asarray(all_verts, dtype=np.float32).reshape(
+                nr, len(classes), -1, 3),
+            "recon_faces": faces.astype(np.int64)}
+
+
+def save_examples(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write the arrays to a compressed ``.npz``; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_examples(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of :func:`save_examples` (an empty dict when the file is absent)."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
