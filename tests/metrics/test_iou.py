@@ -24,11 +24,11 @@ def test_voxel_iou_self_and_shifted_copy_by_hand():
     # A box spanning 10 x 8 x 6 voxel centres (its faces lie midway between centres).
     lo = np.array([-5, -4, -3]) * h
     v, f = box(lo, lo + np.array([10, 8, 6]) * h)
-    a = voxelize(v, f)
+    a = voxelize(v, f, surface=False)  # the centre rule: exactly the centres inside
     assert a.sum() == 10 * 8 * 6
     assert voxel_iou(a, a) == 1.0
     # Shift by 3 voxels along x: overlap 7 x 8 x 6, union (10 + 3) x 8 x 6.
-    b = voxelize(v + np.array([3 * h, 0, 0]), f)
+    b = voxelize(v + np.array([3 * h, 0, 0]), f, surface=False)
     assert voxel_iou(a, b) == pytest.approx(7 / 13, abs=1e-12)
     # Batched, numpy and torch, with an empty pair (defined as 1).
     empty = np.zeros_like(a)
