@@ -44,7 +44,7 @@ from .shapes import Mesh
 from .views import mesh_to_views, mesh_to_voxels, torch_threads
 
 #: Bumped when rendering, shading or the file format change (part of the cache key).
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: surface-inclusive ground-truth voxels
 #: Environment variable overriding the cache root.
 CACHE_ENV = "SOFTRAS_BENCH_DATA"
 MANIFEST = "manifest.json"

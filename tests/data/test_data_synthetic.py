@@ -15,9 +15,7 @@ from bench_softras.data import (
     SyntheticParams,
     build_synthetic,
     cache_key,
-    generate,
     load_dataset,
-    object_seed,
     read_manifest,
     resolve_params,
     synthetic_object,
@@ -57,9 +55,9 @@ def test_stored_views_are_the_renderers_silhouettes(tiny_dir, renderer):
         assert np.array_equal(ds.images[i, :, 3], np.round(sil.numpy() * 255).astype(np.uint8))
 
 
-def voxel_coverage(voxels: np.ndarray, alpha: np.ndarray) -> float:
-    """Fraction of (occupied voxel centre, view) pairs whose projection falls within one
-    pixel of the silhouette (alpha > 127 after a 3x3 dilation).
+def voxel_coverage(voxels: np.ndarray, alpha: np.ndarray, radius: int = 1) -> float:
+    """Fraction of (occupied voxel centre, view) pairs whose projection falls within
+    ``radius`` pixels of the silhouette (alpha > 127 after a square dilation).
 
     ``voxels`` bool [R, R, R] in our convention, ``alpha`` uint8 [24, S, S]."""
     centres = torch.tensor(voxel_centers(voxels.shape[0])[voxels])  # [M, 3]
@@ -68,7 +66,8 @@ def voxel_coverage(voxels: np.ndarray, alpha: np.ndarray) -> float:
     col = np.rint(column_of(screen[..., 0].numpy(), size)).astype(int)
     row = np.rint(row_of(screen[..., 1].numpy(), size)).astype(int)
     sil = torch.tensor(alpha > 127, dtype=torch.float32)[:, None]
-    dil = torch.nn.functional.max_pool2d(sil, 3, stride=1, padding=1)[:, 0].numpy() > 0
+    dil = torch.nn.functional.max_pool2d(sil, 2 * radius + 1, stride=1,
+                                         padding=radius)[:, 0].numpy() > 0
     ok = (col >= 0) & (col < size) & (row >= 0) & (row < size)
     hit = np.zeros_like(ok)
     views = np.broadcast_to(np.arange(24)[:, None], col.shape)
@@ -76,18 +75,41 @@ def voxel_coverage(voxels: np.ndarray, alpha: np.ndarray) -> float:
     return float(hit.mean())
 
 
+#: Surface voxels (the benchmark's rule) have centres up to half a voxel diagonal
+#: (sqrt(3)/2 / 32 = 0.027 world units) outside the mesh.  At the nearest depth of a
+#: benchmark view (2.732 - 0.87) one world unit spans 1 / (1.87 tan 15deg) = 2.0 screen
+#: units, so such a centre projects up to 0.054 screen units = 1.73 pixels (64 px: 2/64
+#: screen units each) outside the silhouette; rounding the centre to a pixel and the
+#: pixel-centre silhouette add at most 1 pixel: 3 pixels in all.  Parts thinner than a
+#: pixel seen edge-on (airplane wings) can vanish from a pixel-centre silhouette while
+#: their surface voxels remain: a few (voxel, view) pairs of such objects miss (0.13%
+#: measured on the tiny set's airplanes); SURFACE_MIN_COVERAGE bounds that.
+SURFACE_RADIUS = 3
+SURFACE_MIN_COVERAGE = 0.995
+
+
 def test_silhouettes_agree_with_voxels(tiny_dir):
-    """Every occupied voxel centre (inside the mesh by construction) projects within one
-    pixel of the stored silhouette in all 24 views (tolerance: 1 pixel, 0 misses).
-    Control: the same voxels mirrored front/back or with x and y swapped (a wrong
-    orientation mapping) miss the silhouettes."""
+    """Occupied voxel centres project within SURFACE_RADIUS pixels of the stored
+    silhouette in all 24 views (coverage >= SURFACE_MIN_COVERAGE, see above); the
+    interior voxels (all 6 neighbours occupied: centres inside the mesh) all within
+    1 pixel, 0 misses.  Control: the same
+    voxels mirrored front/back or with x and y swapped (a wrong orientation mapping)
+    miss the silhouettes."""
     ds = load_dataset(tiny_dir, split="train")
     for i in range(len(ds)):
         alpha = ds.images[i, :, 3]
-        assert voxel_coverage(ds.voxels[i], alpha) == 1.0
+        vox = ds.voxels[i]
+        assert voxel_coverage(vox, alpha, SURFACE_RADIUS) >= SURFACE_MIN_COVERAGE
+        pad = np.pad(vox, 1)
+        interior = vox.copy()
+        for axis in range(3):
+            for shift in (-1, 1):
+                interior &= np.roll(pad, shift, axis=axis)[1:-1, 1:-1, 1:-1]
+        if interior.any():
+            assert voxel_coverage(interior, alpha, 1) == 1.0
         if ds.class_ids[i] == "03001627":  # chairs: back rest at +z, not x/y symmetric
-            assert voxel_coverage(ds.voxels[i][:, :, ::-1], alpha) < 0.97
-            assert voxel_coverage(ds.voxels[i].transpose(1, 0, 2), alpha) < 0.97
+            assert voxel_coverage(vox[:, :, ::-1], alpha) < 0.97
+            assert voxel_coverage(vox.transpose(1, 0, 2), alpha) < 0.97
 
 
 def test_build_is_deterministic(tmp_path, renderer):
@@ -136,20 +158,24 @@ def test_fixed_directory_rebuilds_on_parameter_change(tmp_path, renderer):
     assert load_dataset(out, split="val").categories == ["04379243"]
 
 
-def test_min_voxels_redraws_thin_objects():
-    """Some slab benches put no voxel centre inside; they are replaced by a fresh draw."""
-    p = SyntheticParams(class_ids=("02828884",), min_voxels=32)
+def test_min_voxels_redraws_small_objects():
+    """Objects with fewer than ``min_voxels`` voxels are replaced by a fresh draw that
+    has enough; the others are kept as first drawn."""
+    cid = "02828884"
+    base = SyntheticParams(class_ids=(cid,), min_voxels=1)
+    firsts = [synthetic_object(base, cid, "train", i) for i in range(12)]
+    counts = sorted(int(v.sum()) for _, v in firsts)
+    threshold = counts[len(counts) // 2]  # about half the first draws fall short
+    p = SyntheticParams(class_ids=(cid,), min_voxels=threshold)
     replaced = 0
-    for i in range(200):
-        mesh, vox = synthetic_object(p, "02828884", "train", i)
-        assert vox.sum() >= 32
-        first = generate("02828884", object_seed(p.seed, "02828884", "train", i))
-        if not np.array_equal(first.vertices, mesh.vertices) or \
-                first.vertices.shape != mesh.vertices.shape:
-            replaced += 1
-        if replaced:
-            break
-    assert replaced == 1
+    for i, (first, first_vox) in enumerate(firsts):
+        mesh, vox = synthetic_object(p, cid, "train", i)
+        assert vox.sum() >= threshold
+        same = (first.vertices.shape == mesh.vertices.shape
+                and np.array_equal(first.vertices, mesh.vertices))
+        assert same == (first_vox.sum() >= threshold)
+        replaced += not same
+    assert replaced >= 1
 
 
 def test_build_arguments_are_checked(tmp_path, renderer):

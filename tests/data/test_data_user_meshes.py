@@ -49,12 +49,14 @@ def test_build_from_meshes_round_trip(mesh_dir, tmp_path, renderer):
     assert [s.rsplit("/", 1)[-1] for s in sources] == ["a_box.obj", "b_cyl.ply", "c_ball.off",
                                                        "d_two.stl"]
     assert (ds.images[:, :, 3].reshape(4, -1).max(axis=1) == 255).all()
-    # The box (2:1:1, diagonal 1) is centred and long along x: its voxel extent per axis
-    # is the number of voxel centres inside +-(2, 1, 1) / sqrt(6) / 2.
+    # The box (2:1:1, diagonal 1) is centred and long along x: with the benchmark's
+    # surface rule its voxels are exactly those the box overlaps, per axis the cells
+    # [k, k+1)/32 - 1/2 meeting [-h, h] with h = (2, 1, 1) / sqrt(6) / 2.
     occ = np.argwhere(ds.voxels[0])
     extent = occ.max(axis=0) - occ.min(axis=0) + 1
-    centres = -0.5 + (np.arange(32) + 0.5) / 32
-    expected = [int((np.abs(centres) < h).sum()) for h in np.array([2, 1, 1]) / np.sqrt(6) / 2]
+    lo = -0.5 + np.arange(32) / 32
+    expected = [int(((lo <= h) & (lo + 1 / 32 >= -h)).sum())
+                for h in np.array([2, 1, 1]) / np.sqrt(6) / 2]
     assert list(extent) == expected
     assert ds.voxels[0].sum() == np.prod(expected)
     assert np.allclose(occ.mean(axis=0), 15.5)
