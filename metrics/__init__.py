@@ -8,7 +8,7 @@ from .exact_coverage import exact_coverage
 from .fidelity import forward_fidelity
 from .iou import silhouette_iou, voxel_iou
 from .meshes import box_mesh, template_sphere
-from .voxels import connected_parts, voxelize
+from .voxels import connected_parts, surface_voxels, voxelize
 
 __all__ = [
     "box_mesh",
@@ -18,6 +18,7 @@ __all__ = [
     "forward_fidelity",
     "sample_surface",
     "silhouette_iou",
+    "surface_voxels",
     "template_sphere",
     "voxel_iou",
     "voxelize",
