@@ -49,3 +49,16 @@ def lint(session: nox.Session) -> None:
     """ruff."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """The main job: fitting, reconstruction, gradient accuracy, forward fidelity and timing
+    on the built-in data set, then ``reports/<run-id>/report.md`` and ``report.html``.
+    Resumable (finished stages are skipped).  Options after ``--``, e.g.
+    ``nox -s report -- --preset smoke``, ``--renderers softras,n3mr``, ``--categories
+    chair,car``, ``--data-dir PATH`` (ShapeNet files), ``--device cuda``, ``--run-id ID``,
+    ``--from-results results/ID`` (rebuild the report only); ``softras-bench report --help``
+    lists them all."""
+    session.install("-e", ".")
+    session.run("softras-bench", "report", *session.posargs)

@@ -11,11 +11,19 @@ import matplotlib
 matplotlib.use("Agg")  # figures are only ever written to files
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
+
+
+def _log_axis(ax, axis: str = "x") -> None:
+    """Log scale without minor-tick labels (they crowd the axis and are slow to lay out)."""
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 #: x column of each timing sweep.
 SWEEP_X = {"faces": "faces", "image_size": "image_size", "batch": "batch", "sigma": "sigma"}
@@ -53,7 +61,7 @@ def _sigma_panel(ax, agg: pd.DataFrame, value: str, palette: dict) -> None:
             ax.axhline(float(sub[value].mean()), ls="--", color=palette[name], label=name)
         else:
             ax.plot(sub["sigma"], sub[value], marker="o", color=palette[name], label=name)
-    ax.set_xscale("log")
+    _log_axis(ax, "x")
     ax.set_xlabel("sigma")
     ax.set_ylabel(value)
 
@@ -104,24 +112,36 @@ def timing_scaling(timing: pd.DataFrame, value: str = "time_s",
     data = timing[timing["pass"].isin(passes)].copy()
     sweeps = [s for s in SWEEP_X if s in set(data["sweep"])]
     pal = _palette(data["renderer"].unique())
-    fig, axes = plt.subplots(1, max(1, len(sweeps)), figsize=(4.2 * max(1, len(sweeps)), 3.6),
-                             squeeze=False)
+    styles = dict(zip(passes, ("-", "--", ":", "-."), strict=False))
+    n = max(1, len(sweeps))
+    fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.3), squeeze=False)
     for j, sweep in enumerate(sweeps):
         sub = data[data["sweep"] == sweep]
         ax = axes[0, j]
-        sns.lineplot(data=sub, x=SWEEP_X[sweep], y=value, hue="renderer", style="pass",
-                     style_order=[p for p in passes if p in set(sub["pass"])], marker="o",
-                     palette=pal, ax=ax, legend=j == len(sweeps) - 1, errorbar=None)
-        ax.set_xscale("log")
+        x = SWEEP_X[sweep]
+        for name in _order(sub["renderer"].unique()):
+            for p in passes:
+                line = sub[(sub["renderer"] == name) & (sub["pass"] == p)].sort_values(x)
+                if len(line):
+                    ax.plot(line[x], line[value], marker="o", ms=4, color=pal[name],
+                            ls=styles[p], label=f"{name} {p}" if len(passes) > 1 else name)
+        _log_axis(ax, "x")
         positive = sub[value][sub[value] > 0]
         if len(positive) and not math.isclose(positive.min(), positive.max()):
-            ax.set_yscale("log")
+            _log_axis(ax, "y")
         ax.set_xlabel(SWEEP_LABEL[sweep])
-        ax.set_ylabel(value)
-        ax.set_title(f"vs {SWEEP_LABEL[sweep]}")
+        ax.set_ylabel(value if j == 0 else "")
+        ax.set_title(f"vs {SWEEP_LABEL[sweep]}", fontsize="medium")
     if sweeps:
-        axes[0, -1].legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        for ax in axes[0, 1:]:  # renderers missing from the first panel
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        fig.legend(handles, labels, fontsize="x-small", loc="center left",
+                   bbox_to_anchor=(1.0, 0.5))
+    fig.subplots_adjust(wspace=0.3, left=0.06, right=0.99, bottom=0.16, top=0.88)
     cols = ["renderer", "sweep", "faces", "image_size", "batch", "sigma", "pass", value]
     return fig, data[cols]
 

@@ -1,0 +1,216 @@
+"""End to end: the main job with the ``smoke`` preset into a temporary directory (the CI
+end-to-end test), resuming, rebuilding the report from saved results, and clear errors.
+
+One smoke run (about 30-60 s on 2 cores) is shared by the module."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pandas as pd
+import pytest
+
+import bench_softras.main_job as main_job
+from bench_softras import cli
+from bench_softras.data import CACHE_ENV
+from bench_softras.main_job import MainJobConfig, MainJobError, run_main_job
+from bench_softras.report.paper import paper_table1
+from bench_softras.report.results import STAGES
+from bench_softras.studies.optional_renderers import register_optional
+from bench_softras.studies.timing import COLUMNS as TIMING_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+RENDERERS = ("softras", "n3mr", "hard")
+FIGURES = ("recon_iou_bars", "recon_examples", "fitting_curves", "fitting_silhouettes",
+           "fitting_meshes", "gradient_accuracy", "forward_fidelity", "timing_time_s",
+           "timing_peak_mem_mb", "timing_images_per_s", "timing_ns_per_pair")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """``(config, report paths)`` of one smoke main job (data cache in the tmp dir)."""
+    root = tmp_path_factory.mktemp("mainjob")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(root / "cache"))
+        cfg = MainJobConfig(preset="smoke", results_root=str(root / "results"),
+                            reports_root=str(root / "reports"), progress=False)
+        paths = run_main_job(cfg)
+        yield cfg, paths
+
+
+def _forbid_runs(mp: pytest.MonkeyPatch) -> None:
+    """Make every experiment / study runner raise if called."""
+    def boom(*a, **k):
+        raise AssertionError("an experiment ran although its results were saved")
+
+    targets = [
+        ("bench_softras.experiments.fitting", "run_fitting"),
+        ("bench_softras.experiments.evaluate", "run_reconstruction"),
+        ("bench_softras.studies.gradients", "run_gradient_study"),
+        ("bench_softras.studies.timing", "run_timing_study"),
+        ("bench_softras.data", "build_synthetic"),
+        ("bench_softras.report.examples", "fitting_examples"),
+        ("bench_softras.report.examples", "recon_examples"),
+    ]
+    for module, name in targets:
+        mp.setattr(f"{module}.{name}", boom)
+
+
+def test_report_files_and_embedded_figures(smoke):
+    cfg, paths = smoke
+    md, html = paths["markdown"].read_text(), paths["html"].read_text()
+    assert paths["markdown"].parent == cfg.report_dir
+    for name in FIGURES:
+        png = cfg.report_dir / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"figures/{name}.png" in md
+    # Self-contained HTML: every image is a base64 PNG, one per figure, nothing external.
+    srcs = re.findall(r"<img [^>]*src='([^']*)'", html)
+    assert len(srcs) == len(FIGURES)
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
+    for section in ("voxel IoU", "Mesh fitting", "Gradient accuracy", "Timing and scaling",
+                    "Environment"):
+        assert section in md and section in html
+
+
+def test_voxel_iou_table_beside_the_paper(smoke):
+    cfg, _ = smoke
+    t = pd.read_csv(cfg.report_dir / "data" / "recon_voxel_iou.csv", dtype={"class_id": str})
+    recon = pd.read_csv(cfg.results_dir / "reconstruction" / "recon_iou.csv",
+                        dtype={"class_id": str})
+    # The smoke data set holds airplane and chair; one row each plus the mean.
+    assert list(t["category"]) == ["airplane", "chair", "mean"]
+    for r in ("template", *RENDERERS):
+        assert f"ours: {r}" in t.columns
+    paper = paper_table1().set_index("class_id")
+    for cid in ("02691156", "03001627"):
+        row = t[t["class_id"] == cid].iloc[0]
+        assert row["paper: SoftRas (ShapeNet)"] == pytest.approx(paper.loc[cid, "SoftRas"])
+        assert row["paper: N3MR (ShapeNet)"] == pytest.approx(paper.loc[cid, "N3MR"])
+        ours = recon[(recon["class_id"] == cid) & (recon["renderer"] == "softras")]
+        assert row["ours: softras"] == pytest.approx(ours["voxel_iou"].mean())
+    mean = t[t["category"] == "mean"].iloc[0]
+    assert mean["ours: softras"] == pytest.approx(t["ours: softras"][:2].mean())
+    md = (cfg.report_dir / "report.md").read_text()
+    assert "synthetic" in md and "paper" in md  # the data set is named
+
+
+def test_stage_tables(smoke):
+    cfg, _ = smoke
+    res = cfg.results_dir
+    timing = pd.read_parquet(res / "timing" / "timing.parquet")
+    assert list(timing.columns) == TIMING_COLUMNS
+    assert {"softras", "softras_torch", "hard", "n3mr"} <= set(timing["renderer"])
+    assert set(timing["pass"]) == {"forward", "backward", "forward+backward"}
+    assert (timing["time_s"] > 0).all() and (timing["pairs_evaluated"] > 0).all()
+    assert timing.loc[timing["renderer"] == "hard", "sigma"].isna().all()
+    fit = pd.read_csv(res / "fitting" / "fitting.csv")
+    assert set(fit["renderer"]) == set(RENDERERS) and set(fit["shape"]) == {"cube"}
+    grad = pd.read_csv(res / "gradients" / "gradient_accuracy.csv")
+    fid = pd.read_csv(res / "gradients" / "forward_fidelity.csv")
+    assert set(grad["renderer"]) == set(fid["renderer"]) == set(RENDERERS)
+    base = pd.read_csv(cfg.report_dir / "data" / "timing_base.csv")
+    assert set(base["renderer"]) >= {"softras", "softras_torch", "hard", "n3mr"}
+    for stage in STAGES:
+        rec = json.loads((res / stage / "stage.json").read_text())
+        assert rec["status"] == "done" and rec["wall_s"] >= 0
+    run = json.loads((res / "run.json").read_text())
+    assert run["stages"] == dict.fromkeys(STAGES, "ran")
+    assert run["config"]["preset"] == "smoke" and run["config"]["seeds"] == [0]
+    log = (res / "run.log").read_text()
+    assert '"preset": "smoke"' in log  # the full configuration is logged as JSON
+    env = json.loads((res / "environment.json").read_text())
+    assert env["packages"]["torch"] and env["taichi_arch"] in ("cpu", "cuda")
+
+
+def test_absent_optional_renderer_is_noted(smoke):
+    cfg, _ = smoke
+    notes = register_optional()
+    if "pytorch3d_soft" not in notes:
+        pytest.skip("pytorch3d is installed here, so nothing is absent")
+    md = (cfg.report_dir / "report.md").read_text()
+    assert "`pytorch3d_soft` (pytorch3d is not installed)" in md
+
+
+def test_rerun_skips_finished_stages(smoke, monkeypatch):
+    cfg, _ = smoke
+    monkeypatch.setenv(CACHE_ENV, str(cfg.results_dir.parent.parent / "cache"))
+    _forbid_runs(monkeypatch)
+    before = {s: (cfg.results_dir / s / "stage.json").read_text() for s in STAGES}
+    run_main_job(cfg)
+    run = json.loads((cfg.results_dir / "run.json").read_text())
+    assert run["stages"] == dict.fromkeys(STAGES, "skipped")
+    assert {s: (cfg.results_dir / s / "stage.json").read_text() for s in STAGES} == before
+
+
+def test_rebuild_from_results_gives_the_same_tables(smoke, monkeypatch, tmp_path, capsys):
+    cfg, _ = smoke
+    _forbid_runs(monkeypatch)
+    monkeypatch.setattr(main_job, "run_stage", lambda *a, **k: pytest.fail("stage ran"))
+    out = tmp_path / "rebuilt"
+    assert cli.main(["report", "--from-results", str(cfg.results_dir),
+                     "--report-dir", str(out)]) == 0
+    assert str(out / "report.md") in capsys.readouterr().out
+    original = sorted(p.name for p in (cfg.report_dir / "data").glob("*.csv"))
+    assert sorted(p.name for p in (out / "data").glob("*.csv")) == original
+    for name in original:
+        assert (out / "data" / name).read_text() == \
+            (cfg.report_dir / "data" / name).read_text(), name
+    assert sorted(p.name for p in (out / "figures").glob("*.png")) == \
+        sorted(f"{f}.png" for f in FIGURES)
+
+
+def test_changed_stage_config_reruns_only_that_stage(smoke, tmp_path):
+    cfg, _ = smoke
+    calls = []
+
+    def fn(d):
+        calls.append(d)
+        p = d / "out.txt"
+        p.write_text("x")
+        return [p]
+
+    res = tmp_path / "res"
+    assert main_job.run_stage(res, "timing", {"a": 1}, fn)[0] == "ran"
+    assert main_job.run_stage(res, "timing", {"a": 1}, fn)[0] == "skipped"
+    assert main_job.run_stage(res, "timing", {"a": 2}, fn)[0] == "ran"
+    (res / "timing" / "out.txt").unlink()  # a missing output re-runs the stage
+    assert main_job.run_stage(res, "timing", {"a": 2}, fn)[0] == "ran"
+    assert main_job.run_stage(res, "timing", {"a": 2}, fn, force=True)[0] == "ran"
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"data_dir": "/nonexistent/shapenet"}, "data directory '/nonexistent/shapenet' does not "
+                                            "exist"),
+    ({"renderers": ("nope",)}, "unknown renderer 'nope'"),
+    ({"categories": ("spaceship",)}, "unknown category 'spaceship'"),
+    ({"stages": ("fitting", "baking")}, "unknown stage(s) ['baking']"),
+    ({"preset": "huge"}, "unknown preset 'huge'"),
+])
+def test_bad_configuration_raises_clearly(tmp_path, kwargs, message):
+    cfg = MainJobConfig(results_root=str(tmp_path / "r"), reports_root=str(tmp_path / "p"),
+                        **kwargs)
+    with pytest.raises(MainJobError) as err:
+        run_main_job(cfg)
+    assert message in str(err.value)
+    assert not (tmp_path / "r").exists()  # nothing ran
+
+
+def test_empty_data_dir_is_rejected(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = cli.main(["report", "--data-dir", str(tmp_path / "empty"), "--stages", "data",
+                     "--results-root", str(tmp_path / "r"), "--reports-root",
+                     str(tmp_path / "p"), "--no-progress"])
+    assert code == 2
+    assert "no *_train_images.npz files" in capsys.readouterr().err
+
+
+def test_from_results_of_a_missing_directory(tmp_path, capsys):
+    assert cli.main(["report", "--from-results", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,250 @@
+"""Unit tests of the report writer, the tables and the timing study's pieces."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import renderers
+from bench_softras import cli
+from bench_softras.report.build import gradient_summary, timing_base_table, voxel_iou_table
+from bench_softras.report.document import Document, markdown_table
+from bench_softras.report.paper import PAPER_METHODS, paper_table1
+from bench_softras.studies import timing
+from bench_softras.studies.optional_renderers import register_optional
+
+
+# -- document ---------------------------------------------------------------------------
+def test_markdown_table_formats_and_escapes():
+    df = pd.DataFrame({"name": ["a|b", "c"], "x": [0.123456, math.nan], "n": [1, 2]})
+    lines = markdown_table(df, floatfmt=".3f").splitlines()
+    assert lines[0] == "| name | x | n |"
+    assert lines[1] == "|:---|---:|---:|"
+    assert lines[2] == "| a\\|b | 0.123 | 1 |"
+    assert lines[3] == "| c |  | 2 |"
+
+
+def test_document_writes_markdown_html_figures_and_data(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from bench_softras.report.document import png_bytes
+
+    doc = Document("T")
+    doc.heading("Section")
+    doc.text("uses `code` and **bold** <tag>")
+    doc.table(pd.DataFrame({"a": [1.5]}), "tab", "A table")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    doc.figure(png_bytes(fig), "fig", "A figure", pd.DataFrame({"x": [0, 1]}))
+    paths = doc.write(tmp_path)
+    md, html = paths["markdown"].read_text(), paths["html"].read_text()
+    assert "![A figure](figures/fig.png)" in md and "| 1.5 |" in md
+    assert "<code>code</code>" in html and "<b>bold</b>" in html and "&lt;tag&gt;" in html
+    assert "data:image/png;base64," in html and "figures/fig.png" not in html
+    assert (tmp_path / "figures" / "fig.png").is_file()
+    for name in ("tab", "fig"):
+        assert (tmp_path / "data" / f"{name}.csv").is_file()
+        assert (tmp_path / "data" / f"{name}.parquet").is_file()
+
+
+# -- tables -----------------------------------------------------------------------------
+def test_paper_table_is_package_data():
+    p = paper_table1()
+    assert len(p) == 13 and p["class_id"].str.len().eq(8).all()
+    assert set(PAPER_METHODS) <= set(p.columns)
+    assert p.set_index("class_id").loc["02958343", "SoftRas"] == pytest.approx(0.7697)
+
+
+def test_voxel_iou_table_joins_by_class_id_and_averages_seeds():
+    recon = pd.DataFrame({
+        "renderer": ["softras", "softras", "hard", "softras", "hard"],
+        "class_id": ["02958343", "02958343", "02958343", "99999999", "99999999"],
+        "seed": [0, 1, 0, 0, 0],
+        "voxel_iou": [0.5, 0.7, 0.2, 0.4, 0.1],
+    })
+    t = voxel_iou_table(recon)
+    car = t[t["class_id"] == "02958343"].iloc[0]
+    assert car["category"] == "car"
+    assert car["ours: softras"] == pytest.approx(0.6)  # mean over seeds
+    assert car["paper: SoftRas (ShapeNet)"] == pytest.approx(0.7697)
+    other = t[t["class_id"] == "99999999"].iloc[0]
+    assert math.isnan(other["paper: SoftRas (ShapeNet)"])  # not a paper class
+    mean = t.iloc[-1]
+    assert mean["category"] == "mean"
+    assert mean["ours: softras"] == pytest.approx(0.5)
+    assert mean["ours: hard"] == pytest.approx(0.15)
+    assert list(t.columns[2:4]) == ["ours: hard", "ours: softras"]
+
+
+def test_gradient_summary_has_one_row_per_renderer_and_sigma():
+    grad = pd.DataFrame({
+        "renderer": ["softras"] * 4 + ["hard"] * 2,
+        "sigma": [1e-4, 1e-4, 1e-3, 1e-3, np.nan, np.nan],
+        "loss": ["iou", "weighted"] * 3,
+        "cosine": [0.9, 0.8, 0.7, 0.6, 0.0, 0.0],
+        "sign_agree": [1, 1, 1, 1, 0, 0],
+        "rel_l2": [0.1] * 6,
+    })
+    s = gradient_summary(grad)
+    assert len(s) == 3
+    row = s[(s["renderer"] == "softras") & (s["sigma"] == 1e-3)].iloc[0]
+    assert row["cosine: iou"] == pytest.approx(0.7) and row["cosine: weighted"] == 0.6
+
+
+# -- timing -------------------------------------------------------------------------------
+def _brute_bbox_pixels(fv, h, w):
+    total = 0
+    for tri in fv.reshape(-1, 3, 3).double().numpy():
+        c = (tri[:, 0] * w + w - 1) / 2
+        r = (h - 1 - tri[:, 1] * h) / 2
+        c0, c1 = np.clip([c.min(), c.max()], -2, w + 1)
+        r0, r1 = np.clip([r.min(), r.max()], -2, h + 1)
+        i0, i1 = max(0, math.ceil(r0) - 1), min(h - 1, math.floor(r1) + 1)
+        j0, j1 = max(0, math.ceil(c0) - 1), min(w - 1, math.floor(c1) + 1)
+        total += max(0, i1 - i0 + 1) * max(0, j1 - j0 + 1)
+    return total
+
+
+def test_bbox_pixels_matches_a_loop():
+    fv = timing.screen_faces(1, 2)
+    fv[0, :5] += 3.0  # faces off screen count nothing
+    assert timing._bbox_pixels(fv, 24, 40) == _brute_bbox_pixels(fv, 24, 40)
+
+
+def test_pairs_evaluated_per_renderer():
+    fv = timing.screen_faces(2, 3)
+    dense = renderers.get("softras_torch", image_size=32, sigma=1e-4)
+    assert timing.pairs_evaluated("softras_torch", dense, fv) == 3 * 320 * 32 * 32
+    soft = renderers.get("softras", image_size=32, sigma=1e-4)
+    sharp = renderers.get("softras", image_size=32, sigma=1e-6)
+    p_soft = timing.pairs_evaluated("softras", soft, fv)
+    p_sharp = timing.pairs_evaluated("softras", sharp, fv)
+    assert 0 < p_sharp < p_soft < 3 * 320 * 32 * 32  # culling: fewer pairs, fewer at low sigma
+    hard = renderers.get("hard", image_size=32)
+    assert timing.pairs_evaluated("hard", hard, fv) == _brute_bbox_pixels(fv, 32, 32)
+
+    class Own:
+        def pairs_evaluated(self, face_vertices):
+            return 7
+
+    assert timing.pairs_evaluated("whatever", Own(), fv) == 7
+    assert math.isnan(timing.pairs_evaluated("whatever", object(), fv))
+
+
+def test_screen_faces_shapes_and_views():
+    fv = timing.screen_faces(1, 4)
+    assert fv.shape == (4, 80, 3, 3)
+    assert not torch.allclose(fv[0], fv[1])  # different azimuths
+    assert fv[..., 2].min() > 0  # in front of the camera
+
+
+def test_plan_sweeps_one_factor_at_a_time():
+    cfg = timing.TimingConfig(renderers=("softras", "hard"), subdivisions=(1, 2),
+                              image_sizes=(16,), batch_sizes=(1,), sigmas=(1e-4, 1e-3),
+                              base_subdivisions=1, base_image_size=16, base_batch=1)
+    items = timing.plan(cfg, cfg.renderers)
+    soft = [i for i in items if i["renderer"] == "softras"]
+    hard = [i for i in items if i["renderer"] == "hard"]
+    assert len(soft) == 2 + 1 + 1 + 2 and len(hard) == 2 + 1 + 1
+    assert all(math.isnan(i["sigma"]) for i in hard)
+    assert {i["sigma"] for i in soft if i["sweep"] == "sigma"} == {1e-4, 1e-3}
+    assert {i["s"] for i in soft if i["sweep"] != "faces"} == {1}
+
+
+def test_study_caps_dense_renderers_and_writes_tables(tmp_path):
+    cfg = timing.TimingConfig(renderers=("softras_torch", "hard", "pytorch3d_soft"),
+                              subdivisions=(1, 2), image_sizes=(16,), batch_sizes=(1,),
+                              sigmas=(1e-4,), base_subdivisions=1, base_image_size=16,
+                              base_batch=1, base_sigma=1e-4, warmup=0, repeats=1,
+                              max_dense_pairs=80 * 16 * 16, memory=False)
+    df = timing.run_timing_study(cfg, tmp_path, progress=False)
+    assert list(df.columns) == timing.COLUMNS
+    dense = df[df["renderer"] == "softras_torch"]
+    assert set(dense["faces"]) == {80}  # 320 faces exceed the cap
+    skipped = pd.read_csv(tmp_path / "timing_skipped.csv")
+    assert list(skipped["faces"]) == [320] and "max_dense_pairs" in skipped["reason"][0]
+    fb = df[(df["renderer"] == "hard") & (df["pass"] == "forward+backward")]
+    assert set(fb["faces"]) == {80, 320} and set(fb["sweep"]) == {"faces", "image_size",
+                                                                  "batch"}
+    row = dense[dense["pass"] == "forward"].iloc[0]
+    assert row["images_per_s"] == pytest.approx(1 / row["time_s"])
+    assert row["ns_per_pair"] == pytest.approx(row["time_s"] / (80 * 16 * 16) * 1e9)
+    assert (tmp_path / "timing.parquet").is_file()
+    base = timing_base_table(df)
+    assert set(base["renderer"]) == {"softras_torch", "hard"} and len(base) == 6
+
+
+def test_unknown_renderer_in_timing_raises():
+    with pytest.raises(KeyError, match="unknown renderer 'nope'"):
+        timing.run_timing_study(dataclasses.replace(timing.PRESETS["smoke"],
+                                                    renderers=("nope",)), progress=False)
+
+
+def test_peak_rss_sees_an_allocation():
+    timing._malloc_trim()
+    with timing.PeakRSS() as m:
+        block = np.ones(64 << 20, dtype=np.uint8)  # 64 MiB, touched
+        block[::4096] = 2
+    assert (m.peak - m.base) / 2**20 >= 48
+    del block
+
+
+def test_memory_per_pass_is_reported():
+    fv = timing.screen_faces(1, 2)
+    r = renderers.get("softras_torch", image_size=32, sigma=1e-4)
+    mem = timing.measure_memory(r, fv, torch.rand(2, 32, 32))
+    assert set(mem) == set(timing.PASSES)
+    assert mem["forward+backward"] >= max(mem["forward"], 0)
+
+
+def test_time_passes_median():
+    fv = timing.screen_faces(1, 1)
+    r = renderers.get("hard", image_size=16)
+    t = timing.time_passes(r, fv, torch.rand(1, 16, 16), warmup=1, repeats=3)
+    assert set(t) == set(timing.PASSES) and all(v > 0 for v in t.values())
+
+
+def test_timing_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="repeats"):
+        timing.TimingConfig(repeats=0)
+    with pytest.raises(ValueError, match="sigmas"):
+        timing.TimingConfig(sigmas=(0.0,))
+
+
+# -- optional renderers and CLI -------------------------------------------------------------
+def test_optional_pytorch3d_adapter_registers_only_when_installed():
+    import importlib.util
+
+    notes = register_optional()
+    if importlib.util.find_spec("pytorch3d") is None:
+        assert notes == {"pytorch3d_soft": "pytorch3d is not installed"}
+        assert "pytorch3d_soft" not in renderers.available()
+    else:  # pragma: no cover - pytorch3d is not installable on the CI machines
+        assert "pytorch3d_soft" in renderers.available()
+
+
+def test_cli_usage_and_unknown_command(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    for cmd in ("report", "fit", "train", "evaluate", "gradients", "timing", "renderers"):
+        assert cmd in out
+    assert cli.main(["bake"]) == 2
+    assert "unknown command 'bake'" in capsys.readouterr().err
+
+
+def test_cli_lists_renderers(capsys):
+    assert cli.main(["renderers"]) == 0
+    out = capsys.readouterr().out.split("\n")
+    assert {"softras", "softras_torch", "hard", "n3mr"} <= set(out)
+
+
+def test_cli_dispatches_to_the_study(tmp_path, capsys):
+    code = cli.main(["timing", "--out", str(tmp_path), "--preset", "smoke", "--renderers",
+                     "hard", "--no-memory", "--no-progress"])
+    assert code == 0
+    assert set(pd.read_csv(tmp_path / "timing.csv")["renderer"]) == {"hard"}
