@@ -235,7 +235,9 @@ def recon_silhouettes(ex: dict):
     rows = []
     for c, cid in enumerate(classes):
         rgba = ex["recon_input"][c].transpose(1, 2, 0).astype(np.float32) / 255.0
-        rgb = rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])  # on white
+        # Stored as the benchmark does: rgb = alpha * (1 - colour) (bench_softras.data.layout),
+        # so the rendering composited on white is 1 - rgb.
+        rgb = 1.0 - rgba[..., :3]
         _imshow(axes[c, 0], rgb, f"{category_name(str(cid))} input v{views[0]}")
         col = 1
         for k, view in enumerate(views):
