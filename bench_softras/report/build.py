@@ -218,6 +218,8 @@ def _recon_section(doc: Document, recon, ex: dict, run) -> None:
                    "Reconstructions from one image (input view) and seen from a novel view: "
                    "ground truth and each renderer's predicted mesh, drawn by the exact "
                    "`hard` renderer.", data)
+        fig, _ = figures.recon_meshes(ex)
+        doc.figure(png_bytes(fig), "recon_meshes", "The predicted meshes of these examples.")
 
 
 def _fitting_section(doc: Document, fit, ex: dict) -> None:

@@ -204,21 +204,36 @@ def _trisurf(ax, verts, faces, title: str) -> None:
     ax.set_title(title, fontsize="small")
 
 
-def fitted_meshes(ex: dict):
-    """3-D plots of each renderer's fitted mesh, one row per shape."""
-    shapes, rends = ex["fit_shapes"], ex["fit_renderers"]
-    fig = plt.figure(figsize=(2.6 * len(rends), 2.6 * len(shapes)))
-    k = 0
-    for s, shape in enumerate(shapes):
-        for j, name in enumerate(rends):
-            k += 1
-            ax = fig.add_subplot(len(shapes), len(rends), k, projection="3d")
-            v = ex["fit_vertices"][s, j]
-            if np.isfinite(v).all() and len(ex["fit_faces"]):
-                _trisurf(ax, v, ex["fit_faces"], f"{shape}: {name}")
+def _mesh_grid(rows: list[str], cols: list[str], vertices: np.ndarray, faces: np.ndarray):
+    """3-D plots of ``vertices[r, c]`` ``[V, 3]`` with shared ``faces``; NaN ones blank."""
+    fig = plt.figure(figsize=(2.4 * len(cols), 2.4 * len(rows)))
+    for r, row in enumerate(rows):
+        for c, col in enumerate(cols):
+            ax = fig.add_subplot(len(rows), len(cols), r * len(cols) + c + 1, projection="3d")
+            v = vertices[r, c]
+            if v.size and np.isfinite(v).all() and len(faces):
+                _trisurf(ax, v, faces, f"{row}: {col}")
             else:
                 ax.set_axis_off()
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.0, hspace=0.1, left=0, right=1, bottom=0, top=0.95)
+    return fig
+
+
+def fitted_meshes(ex: dict):
+    """3-D plots of each renderer's fitted mesh, one row per shape."""
+    fig = _mesh_grid([str(s) for s in ex["fit_shapes"]], [str(r) for r in ex["fit_renderers"]],
+                     ex["fit_vertices"], ex["fit_faces"])
+    return fig, None
+
+
+def recon_meshes(ex: dict):
+    """3-D plots of each renderer's mesh predicted from the input view, one row per
+    category."""
+    from bench_softras.data import category_name
+
+    verts = np.swapaxes(ex["recon_vertices"], 0, 1)  # [C, R, V, 3]
+    fig = _mesh_grid([category_name(str(c)) for c in ex["recon_classes"]],
+                     [str(r) for r in ex["recon_renderers"]], verts, ex["recon_faces"])
     return fig, None
 
 

@@ -24,9 +24,9 @@ from bench_softras.studies.timing import COLUMNS as TIMING_COLUMNS
 pytestmark = pytest.mark.slow
 
 RENDERERS = ("softras", "n3mr", "hard")
-FIGURES = ("recon_iou_bars", "recon_examples", "fitting_curves", "fitting_silhouettes",
-           "fitting_meshes", "gradient_accuracy", "forward_fidelity", "timing_time_s",
-           "timing_peak_mem_mb", "timing_images_per_s", "timing_ns_per_pair")
+FIGURES = ("recon_iou_bars", "recon_examples", "recon_meshes", "fitting_curves",
+           "fitting_silhouettes", "fitting_meshes", "gradient_accuracy", "forward_fidelity",
+           "timing_time_s", "timing_peak_mem_mb", "timing_images_per_s", "timing_ns_per_pair")
 
 
 @pytest.fixture(scope="module")
