@@ -4,7 +4,8 @@ B = 64 images of the 642-vertex / 1280-face template sphere (benchmark cameras),
 sigma = 3e-5, float32, CPU unless ``--device cuda`` style runs set
 ``SOFTRAS_BENCH_DEVICE=cuda``.  Run with ``nox -s bench``; each result carries the
 peak RSS increase of one forward+backward in ``extra_info``.  ``softras_torch`` is the
-dense baseline: minutes per call on 2 cores, so it gets a single round.
+dense baseline: minutes per call on 2 cores, so it gets a single round.  The
+terminal summary (``conftest.py``) prints the memory figures beside the timings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 import torch
 
 import renderers
-from bench_softras.studies.timing import PeakRSS
+from bench_softras.studies.timing import PeakRSS, _malloc_trim
 from metrics.meshes import template_sphere
 
 BATCH, IMAGE, SIGMA = 64, 64, 3e-5
@@ -55,8 +56,13 @@ def test_forward_backward(benchmark, scene, name):
 
     grad = step()  # warm-up: compiles the Taichi kernels
     assert torch.isfinite(grad).all()
+    _malloc_trim()
     with PeakRSS() as mem:
         step()
+    # Process-wide peak RSS during one forward+backward (an upper bound on the
+    # renderer's memory: it includes torch, Taichi and open3d themselves), and its
+    # increase over the RSS just before the call (after malloc_trim).
+    benchmark.extra_info["peak_rss_mb"] = mem.peak / 2**20
     benchmark.extra_info["peak_rss_increase_mb"] = (mem.peak - mem.base) / 2**20
     benchmark.extra_info.update(batch=BATCH, image_size=IMAGE, faces=int(faces.shape[0]),
                                 sigma=SIGMA if name.startswith("softras") else None,
