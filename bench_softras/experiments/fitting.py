@@ -1,12 +1,14 @@
 """Mesh fitting: deform the template sphere to the 24 silhouettes of one target mesh.
 
-No network: the per-vertex displacements of the 642-vertex sphere are optimized
-directly with Adam on ``1 - IoU`` (Eq. 3) between the silhouettes the renderer under
-test draws and the target's silhouettes, plus the Laplacian and flattening
-regularizers (Eq. 4-6).  Target silhouettes come from an exact renderer (``hard`` by
-default), so every renderer is fitted to the same images.  Every ``record_every`` steps
-the voxel IoU (:func:`metrics.voxelize`, :func:`metrics.voxel_iou`) and the mean hard
-silhouette IoU over the 24 views are recorded.
+No network: per-vertex displacements of the 642-vertex sphere are optimized with Adam
+(by default in the squashed N3MR/SoftRas space of :mod:`.model`, as the official
+``demo_deform.py``; or directly in world units) on ``1 - IoU`` (Eq. 3) between the
+silhouettes the renderer under test draws and the target's silhouettes, plus the
+Laplacian and flattening regularizers (Eq. 4-6).  Target silhouettes come from an
+exact renderer (``hard`` by default), so every renderer is fitted to the same images.
+Every ``record_every`` steps the voxel IoU (:func:`metrics.voxelize`,
+:func:`metrics.voxel_iou`) and the mean hard silhouette IoU over the 24 views are
+recorded.
 
 Targets: a mesh file (anything open3d reads: .obj, .ply, .off, .stl, ...), a synthetic
 category of :mod:`bench_softras.data` (``chair``, ``airplane``, ... or a class id), or
@@ -30,7 +32,7 @@ import metrics
 from renderers import Camera
 
 from .losses import iou_loss, mesh_topology, regularizers
-from .model import default_template
+from .model import default_template, sigmoid_parametrization, squash_deform
 from .multiview import NUM_VIEWS
 from .presets import FitConfig, get_preset, with_overrides
 from .renderer_choice import make_renderer, renderer_name
@@ -96,7 +98,8 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     ``target_vertices`` ``[V, 3]`` / ``target_faces`` ``[F, 3]`` (numpy or torch, world
     units, inside ``[-0.5, 0.5]^3``); ``renderer``: a registered name or instance;
     ``steps`` overrides ``config.steps``; ``config``: :class:`FitConfig` (default the
-    ``cpu`` preset's); ``target_parts``: closed-part id per face for voxelizing the
+    ``cpu`` preset's; its ``parametrization`` picks sigmoid-space or world-space
+    displacements); ``target_parts``: closed-part id per face for voxelizing the
     target (default: connected components); ``target_renderer``: renderer of the
     target and of the silhouette IoU (``hard``).
 
@@ -126,7 +129,18 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     disp = torch.zeros_like(base, requires_grad=True)
-    opt = torch.optim.Adam([disp], lr=cfg.lr)
+    params = [disp]
+    if cfg.parametrization == "sigmoid":
+        base_logit, sign = sigmoid_parametrization(2 * base)
+        centroid = torch.zeros(1, 3, requires_grad=True)
+        params.append(centroid)
+
+        def current() -> torch.Tensor:
+            return squash_deform(base_logit, sign, disp[None], centroid)[0]
+    else:
+        def current() -> torch.Tensor:
+            return base + disp
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
     rows, wall = [], 0.0
     name = renderer_name(renderer)
     for step in tqdm(range(steps + 1), desc=f"fit {shape} {name}", disable=not progress,
@@ -136,7 +150,7 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
             views = np.arange(NUM_VIEWS)
         else:
             views = np.sort(rng.choice(NUM_VIEWS, cfg.views_per_step, replace=False))
-        verts = base + disp
+        verts = current()
         sil = rend.render(verts.expand(views.size, -1, -1), faces,
                           Camera.benchmark(views)).float()
         reg, _ = regularizers(verts[None], topo, cfg.lambda_laplacian, cfg.lambda_flatten,
@@ -164,7 +178,8 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
             })
     df = pd.DataFrame(rows, columns=FIT_COLUMNS)
     if return_vertices:
-        return df, (base + disp).detach()
+        with torch.no_grad():
+            return df, current()
     return df
 
 

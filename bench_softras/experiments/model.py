@@ -42,6 +42,26 @@ def default_template() -> tuple[torch.Tensor, torch.Tensor]:
             torch.as_tensor(np.asarray(f), dtype=torch.int64))
 
 
+def sigmoid_parametrization(template: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(base_logit, sign)`` ``[V, 3]`` of template vertices ``[V, 3]`` given in the
+    squashed frame (coordinates in ``(-1, 1)``): ``logit(|u|)`` and ``sign(u)``."""
+    if template.abs().max() >= 1:
+        raise ValueError("template coordinates must lie strictly inside (-1, 1)")
+    base = template.abs().clamp(min=_LOGIT_FLOOR)
+    return torch.log(base / (1 - base)), torch.sign(template)
+
+
+def squash_deform(base_logit: torch.Tensor, sign: torch.Tensor, bias: torch.Tensor,
+                  centroid: torch.Tensor) -> torch.Tensor:
+    """The N3MR/SoftRas vertex parametrization (module docstring): world vertices
+    ``[B, V, 3]`` inside ``(-0.5, 0.5)^3`` from ``bias`` ``[B, V, 3]`` and the raw
+    ``centroid`` ``[B, 3]`` (``tanh`` is applied here)."""
+    p = torch.sigmoid(base_logit + bias) * sign
+    t = torch.tanh(centroid)[:, None, :]
+    q = F.relu(p) * (1 - t) - F.relu(-p) * (1 + t) + t
+    return q * 0.5
+
+
 class Encoder(nn.Module):
     """Images ``[B, C, S, S]`` (float, ``[0, 1]``) to codes ``[B, latent]``."""
 
@@ -98,11 +118,10 @@ class Decoder(nn.Module):
         radius = tv.norm(dim=1).max()
         if not radius > 0:
             raise ValueError("template vertices are all at the origin")
-        unit = tv / radius
-        base = (unit * config.obj_scale).abs().clamp(min=_LOGIT_FLOOR)
+        base_logit, sign = sigmoid_parametrization(tv / radius * config.obj_scale)
         self.register_buffer("faces", tf)
-        self.register_buffer("sign", torch.sign(unit))
-        self.register_buffer("base_logit", torch.log(base / (1 - base)))
+        self.register_buffer("sign", sign)
+        self.register_buffer("base_logit", base_logit)
         self.num_vertices = tv.shape[0]
         self.centroid_scale = config.centroid_scale
         self.bias_scale = config.bias_scale
@@ -115,10 +134,7 @@ class Decoder(nn.Module):
     def deform(self, bias: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:
         """Vertices ``[B, V, 3]`` from raw ``bias`` ``[B, V, 3]`` and ``centroid``
         ``[B, 3]`` (the parametrization of the module docstring)."""
-        p = torch.sigmoid(self.base_logit + bias) * self.sign
-        t = torch.tanh(centroid)[:, None, :]
-        q = F.relu(p) * (1 - t) - F.relu(-p) * (1 + t) + t
-        return q * 0.5
+        return squash_deform(self.base_logit, self.sign, bias, centroid)
 
     def undeformed_vertices(self) -> torch.Tensor:
         """The template as the decoder outputs it for zero bias and centroid, ``[V, 3]``."""

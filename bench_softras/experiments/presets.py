@@ -146,15 +146,21 @@ class ReconConfig:
 class FitConfig:
     """Mesh fitting (template sphere to the 24 silhouettes of one target mesh).
 
-    ``steps`` of Adam (``lr``) on per-vertex displacements; ``views_per_step`` of the
-    24 benchmark views rendered per step (random subset; 24 = all); ``record_every``
-    steps the voxel and silhouette IoU to the target are recorded; ``image_size``;
-    loss weights and switches as in :class:`ReconConfig`; ``template_radius`` (world
-    units) of the starting sphere.
+    ``steps`` of Adam (``lr``, ``betas``) on per-vertex displacements;
+    ``parametrization``: ``"sigmoid"`` (displacements in the squashed N3MR/SoftRas
+    space plus a centroid, as the official ``demo_deform.py``: lr 0.01, betas
+    (0.5, 0.99)) or ``"direct"`` (world-space displacements; smaller lr, e.g. 0.003);
+    ``views_per_step`` of the 24 benchmark views rendered per step (random subset;
+    24 = all); ``record_every`` steps the voxel and silhouette IoU to the target are
+    recorded; ``image_size``; loss weights and switches as in :class:`ReconConfig`;
+    ``sigma`` (official demo: 1e-4); ``template_radius`` (world units, < 0.5) of the
+    starting sphere (0.25: the generator's undeformed template).
     """
 
     steps: int = 300
     lr: float = 0.01
+    betas: tuple[float, float] = (0.5, 0.99)
+    parametrization: str = "sigmoid"
     views_per_step: int = 8
     record_every: int = 25
     image_size: int = 64
@@ -162,9 +168,16 @@ class FitConfig:
     lambda_flatten: float = 0.001
     use_laplacian: bool = True
     use_flatten: bool = True
-    sigma: float = 3e-5
-    template_radius: float = 0.5
+    sigma: float = 1e-4
+    template_radius: float = 0.25
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.parametrization not in ("sigmoid", "direct"):
+            raise ValueError(f"parametrization must be 'sigmoid' or 'direct', got "
+                             f"{self.parametrization!r}")
+        if not 0 < self.template_radius < 0.5:
+            raise ValueError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
 
 
 @dataclass(frozen=True)

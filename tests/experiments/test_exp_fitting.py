@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,13 +12,15 @@ from bench_softras.experiments.fitting import FIT_COLUMNS, fit_mesh, load_target
 from bench_softras.experiments.presets import FitConfig
 from metrics.open3d_import import open3d
 
-TINY_FIT = FitConfig(steps=40, lr=0.01, views_per_step=4, record_every=20, image_size=32,
+TINY_FIT = FitConfig(steps=40, views_per_step=4, record_every=20, image_size=32,
                      sigma=1e-4)
 
 
-def test_fitting_a_cube_improves_both_ious(template):
+@pytest.mark.parametrize("parametrization, lr", [("sigmoid", 0.03), ("direct", 0.01)])
+def test_fitting_a_cube_improves_both_ious(template, parametrization, lr):
     target = load_target("cube")
-    df = fit_mesh(target.vertices, target.faces, "n3mr", config=TINY_FIT, shape="cube",
+    cfg = dataclasses.replace(TINY_FIT, parametrization=parametrization, lr=lr)
+    df = fit_mesh(target.vertices, target.faces, "n3mr", config=cfg, shape="cube",
                   template=template)
     assert list(df.columns) == FIT_COLUMNS
     assert df["step"].tolist() == [0, 20, 40]
@@ -59,6 +63,10 @@ def test_targets_from_files_categories_and_builtins(tmp_path):
 
 
 def test_bad_fit_arguments(template):
+    with pytest.raises(ValueError, match="parametrization"):
+        FitConfig(parametrization="spline")
+    with pytest.raises(ValueError, match="template_radius"):
+        FitConfig(template_radius=0.5)
     t = load_target("cube")
     with pytest.raises(ValueError, match="views_per_step"):
         fit_mesh(t.vertices, t.faces, "hard", config=FitConfig(views_per_step=0))

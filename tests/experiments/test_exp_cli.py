@@ -1,0 +1,30 @@
+"""The ``main(argv)`` entry points the ``softras-bench`` CLI dispatches to."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench_softras.experiments import evaluate, fitting
+from bench_softras.experiments.train import train
+
+
+def test_fit_main(tmp_path, capsys):
+    rc = fitting.main(["--preset", "smoke", "--shapes", "cube", "--renderers", "hard",
+                       "--steps", "1", "--record-every", "1", "--out-dir", str(tmp_path),
+                       "--no-progress"])
+    assert rc == 0
+    df = pd.read_csv(tmp_path / "fitting.csv")
+    assert df["step"].tolist() == [0, 1] and (df["preset"] == "smoke").all()
+    assert "voxel_iou" in capsys.readouterr().out
+
+
+def test_evaluate_main_on_a_checkpoint(make_config, tiny_data, tiny_data_dir, template,
+                                       tmp_path, capsys):
+    ckpt = train(make_config(iterations=1), tiny_data, template=template, progress=False)
+    out = tmp_path / "tables"
+    rc = evaluate.main(["--preset", "smoke", "--data-dir", str(tiny_data_dir),
+                        "--checkpoint", str(ckpt), "--out-dir", str(out), "--no-progress"])
+    assert rc == 0
+    df = pd.read_csv(out / "recon_iou.csv")
+    assert sorted(df["renderer"].unique()) == ["softras_torch", "template"]
+    assert "mean" in capsys.readouterr().out
