@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -184,7 +185,8 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
             wall = time.perf_counter() - t0
             if not setup_distributed(cfg.device).is_main:
                 continue  # under torchrun only rank 0 evaluates and writes tables
-            cached = Path(cfg.out_dir) / f"eval_{cfg.eval_split}_{Path(ckpt).stem}.csv"
+            cached = Path(cfg.out_dir) / (f"eval_{cfg.eval_split}_{Path(ckpt).stem}_"
+                                          f"{_selection_digest(test_data)}.csv")
             if cached.exists():
                 df = pd.read_csv(cached, dtype={"class_id": str})
                 df["seed"] = df["seed"].astype("Int64")
@@ -199,6 +201,14 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     if setup_distributed(base.device).is_main:
         write_table(result, out)
     return result
+
+
+def _selection_digest(data: MultiViewData) -> str:
+    """Short hash of which objects an evaluation covers (class ids, their order and
+    counts, the voxels), so a cached evaluation is reused only for the same test set."""
+    h = hashlib.sha1(",".join(data.class_ids.tolist()).encode())
+    h.update(np.packbits(data.voxels).tobytes())
+    return h.hexdigest()[:10]
 
 
 def main(argv: list[str] | None = None) -> int:

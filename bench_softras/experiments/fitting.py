@@ -143,8 +143,9 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
     rows, wall = [], 0.0
     name = renderer_name(renderer)
-    for step in tqdm(range(steps + 1), desc=f"fit {shape} {name}", disable=not progress,
-                     dynamic_ncols=True):
+    bar = tqdm(range(steps + 1), desc=f"fit {shape} {name}", disable=not progress,
+               dynamic_ncols=True)
+    for step in bar:
         t0 = time.perf_counter()
         if cfg.views_per_step == NUM_VIEWS:
             views = np.arange(NUM_VIEWS)
@@ -176,6 +177,9 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
                     metrics.silhouette_iou(sil_all.float(), target_sil, threshold=0.5)))),
                 "seed": seed, "wall_s": round(wall, 4),
             })
+            bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}",
+                            sil_iou=f"{rows[-1]['silhouette_iou']:.3f}",
+                            vox_iou=f"{rows[-1]['voxel_iou']:.3f}")
     df = pd.DataFrame(rows, columns=FIT_COLUMNS)
     if return_vertices:
         with torch.no_grad():

@@ -42,7 +42,7 @@ from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizer
 from .model import MeshGenerator, default_template
 from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
 from .presets import ReconConfig, get_preset, with_overrides
-from .renderer_choice import make_renderer, renderer_name
+from .renderer_choice import accepts_sigma, make_renderer, renderer_name
 
 #: Config fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = frozenset({
@@ -251,6 +251,8 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
         step = int(state["step"])
 
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
+    if logger is not None:
+        _drop_metrics_after(run_dir / "metrics.jsonl", step)
     net = model
     if d.active:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -260,6 +262,7 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     views = training_views(config.num_train_views)
     per_rank = config.batch_size // d.world
     renderer, sigma_now = None, None
+    soft = accepts_sigma(config.renderer)  # hard, n3mr: sigma does not apply
     end = config.iterations if stop_after is None else min(config.iterations,
                                                            step + int(stop_after))
     bar = tqdm(total=config.iterations, initial=step, desc=f"train {name}",
@@ -272,8 +275,8 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
             factor = decay(config, step)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * factor
-            if renderer is None or sigma_now != config.sigma * factor:
-                sigma_now = config.sigma * factor
+            if renderer is None or (soft and sigma_now != config.sigma * factor):
+                sigma_now = config.sigma * factor if soft else None
                 renderer = make_renderer(config.renderer, config.image_size, sigma_now)
             terms = train_step(net, optimizer, renderer, topo, data, rng, config, per_rank,
                                views, faces, device)
@@ -305,6 +308,16 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
                 h.close()
                 logger.removeHandler(h)
     return latest_checkpoint(run_dir) if path is None else path
+
+
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Forget logged steps after ``step`` (logged before an interruption, redone now)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    if len(keep) != len(lines):
+        path.write_text("".join(keep))
 
 
 def _checkpoint_all(run_dir, model, optimizer, step, rng, config, d: Dist) -> Path:

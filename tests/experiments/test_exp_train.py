@@ -57,14 +57,17 @@ def test_resume_continues_at_the_right_step_and_matches(make_config, tiny_data, 
     full = train(straight, tiny_data, template=template, progress=False)
     part = train(resumed, tiny_data, template=template, stop_after=3, progress=False)
     assert torch.load(part, weights_only=False)["step"] == 3
+    # a step logged but not checkpointed before an interruption is redone and relogged
+    with open(f"{resumed.out_dir}/metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"step": 4, "loss": 99.0}) + "\n")
     final = train(resumed, tiny_data, template=template, progress=False)
     a, b = torch.load(full, weights_only=False), torch.load(final, weights_only=False)
     assert a["step"] == b["step"] == straight.iterations
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    steps = [json.loads(line)["step"]
-             for line in (resumed.out_dir and open(f"{resumed.out_dir}/metrics.jsonl"))]
-    assert steps == [1, 2, 3, 4]  # every step once: the second call began at step 4
+    records = [json.loads(line) for line in open(f"{resumed.out_dir}/metrics.jsonl")]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]  # the second call began at step 4
+    assert records[-1]["loss"] != 99.0
     log = open(f"{resumed.out_dir}/train.log").read()
     assert '"resumed_from"' in log and "step_0000003.pt" in log
     header = json.load(open(f"{resumed.out_dir}/config.json"))
