@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 import metrics
 from renderers import Camera
 
+from .evaluate import voxelize_prediction
 from .losses import iou_loss, mesh_topology, regularizers
 from .model import default_template, sigmoid_parametrization, squash_deform
 from .multiview import NUM_VIEWS
@@ -172,7 +173,7 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
             rows.append({
                 "renderer": name, "shape": shape, "step": step, "loss": float(loss.detach()),
                 "voxel_iou": float(metrics.voxel_iou(
-                    metrics.voxelize(v_now.numpy(), faces.numpy(), parts="whole"), target_vox)),
+                    voxelize_prediction(v_now.numpy(), faces.numpy()), target_vox)),
                 "silhouette_iou": float(np.mean(np.asarray(
                     metrics.silhouette_iou(sil_all.float(), target_sil, threshold=0.5)))),
                 "seed": seed, "wall_s": round(wall, 4),
