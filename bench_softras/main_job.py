@@ -217,6 +217,7 @@ def run_stage(results_dir: Path, stage: str, config: dict,
 def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {"data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else "",
               "synthetic": "" if cfg.data_dir else plan.preset.synthetic_data,
+              "synthetic_key": "" if cfg.data_dir else synthetic_key(plan),
               "class_ids": list(plan.class_ids)}
 
     def fn(d: Path) -> list[Path]:
@@ -226,6 +227,25 @@ def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
         return [path]
 
     return config, fn
+
+
+def _synthetic_args(plan: Plan) -> tuple[str, dict, object]:
+    """``(params preset, overrides, renderer)`` of the synthetic build: the same renderer
+    as :func:`bench_softras.experiments.multiview.resolve_data_dir`, so the cache is
+    shared."""
+    from bench_softras.experiments.renderer_choice import make_renderer
+
+    over = {"class_ids": plan.class_ids} if plan.class_ids else {}
+    return plan.preset.synthetic_data, over, make_renderer("hard", 64)
+
+
+def synthetic_key(plan: Plan) -> str:
+    """The cache hash of the synthetic build (changes with its parameters and the
+    generator / file format versions)."""
+    from bench_softras.data import cache_key, resolve_params
+
+    params, over, renderer = _synthetic_args(plan)
+    return cache_key(resolve_params(params, **over), renderer)[0]
 
 
 def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
@@ -244,12 +264,9 @@ def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
             raise MainJobError(f"categories {missing} are not in {str(d)!r} (found {found})")
         return {"kind": "directory", "dir": str(d), "class_ids": list(plan.class_ids or found)}
     from bench_softras.data import build_synthetic, read_manifest
-    from bench_softras.experiments.renderer_choice import make_renderer
 
-    # The same renderer as experiments.multiview.resolve_data_dir (so the cache is shared).
-    over = {"class_ids": plan.class_ids} if plan.class_ids else {}
-    d = build_synthetic(None, plan.preset.synthetic_data, make_renderer("hard", 64),
-                        progress=cfg.progress, **over)
+    params, over, renderer = _synthetic_args(plan)
+    d = build_synthetic(None, params, renderer, progress=cfg.progress, **over)
     manifest = read_manifest(d) or {}
     return {"kind": "synthetic", "dir": str(d), "preset": plan.preset.synthetic_data,
             "class_ids": list(manifest.get("categories", {})),

@@ -97,6 +97,20 @@ def timing_base_table(timing: pd.DataFrame, base: dict | None = None) -> pd.Data
     return out.sort_values(["_r", "pass"]).drop(columns="_r").reset_index(drop=True)
 
 
+def taichi_vs_torch_table(timing: pd.DataFrame, fast: str = "softras",
+                          dense: str = "softras_torch") -> pd.DataFrame:
+    """``fast`` (Taichi) against ``dense`` (PyTorch) at every setting both were timed at:
+    their times, peak memory and the speed-up ``dense / fast``, one row per setting and
+    pass (empty when one of them is missing)."""
+    keys = ["faces", "image_size", "batch", "sigma", "pass"]
+    cols = [*keys, "time_s", "peak_mem_mb"]
+    a = timing[timing["renderer"] == fast].drop_duplicates(keys)[cols]
+    b = timing[timing["renderer"] == dense].drop_duplicates(keys)[cols]
+    out = a.merge(b, on=keys, suffixes=(f" {fast}", f" {dense}"))
+    out["speed-up"] = out[f"time_s {dense}"] / out[f"time_s {fast}"]
+    return out.sort_values(keys).reset_index(drop=True)
+
+
 def stage_table(results_dir: Path, run: dict | None) -> pd.DataFrame:
     """Per stage: status in the last call (ran / skipped), wall time when it ran, when."""
     last = (run or {}).get("stages", {})
@@ -288,6 +302,10 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
                 "image_size": cfg["base_image_size"], "batch": cfg["base_batch"],
                 "sigma": cfg["base_sigma"]}
     doc.table(timing_base_table(timing, base), "timing_base", "At the base point", ".4g")
+    vs = taichi_vs_torch_table(timing)
+    if len(vs):
+        doc.table(vs, "timing_softras_vs_torch", "`softras` (Taichi, culled candidate "
+                  "pairs) vs `softras_torch` (dense PyTorch) where both were timed", ".4g")
     for value, caption in (("time_s", "Time per call (s)"),
                            ("peak_mem_mb", "Peak memory increase (MiB)"),
                            ("images_per_s", "Throughput (images/s)"),
