@@ -45,9 +45,11 @@ from .presets import ReconConfig, get_preset, with_overrides
 from .renderer_choice import accepts_sigma, make_renderer, renderer_name
 
 #: Config fields that may change between an interrupted run and its resumption.
+#: ``data_dir`` is not one: the synthetic set's directory names the hash of its
+#: parameters, so another directory means other data, and continuing a run on it would
+#: mix two data sets silently.
 RESUMABLE_CHANGES = frozenset({
-    "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "data_dir",
-    "out_dir",
+    "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "out_dir",
 })
 #: Checkpoints kept in a run directory (older ones are deleted).
 KEEP_CHECKPOINTS = 2
