@@ -19,29 +19,7 @@ in the output tensor's dtype.
 
 import taichi as ti
 
-
-@ti.func
-def pixel_x(j: ti.i32, width: ti.i32) -> ti.f64:
-    """Screen x of the centre of column ``j`` (see :mod:`renderers.grid`)."""
-    return (2.0 * j + 1.0 - width) / width
-
-
-@ti.func
-def pixel_y(i: ti.i32, height: ti.i32) -> ti.f64:
-    """Screen y of the centre of row ``i`` (row 0 = top, y = +1 side)."""
-    return (height - 1.0 - 2.0 * i) / height
-
-
-@ti.func
-def column_of(x: ti.f64, width: ti.i32) -> ti.f64:
-    """Continuous column of screen ``x`` (column ``j``'s centre at ``j``)."""
-    return (x * width + width - 1.0) / 2.0
-
-
-@ti.func
-def row_of(y: ti.f64, height: ti.i32) -> ti.f64:
-    """Continuous row of screen ``y`` (row ``i``'s centre at ``i``)."""
-    return (height - 1.0 - y * height) / 2.0
+from ..taichi_grid import column_of, pixel_x, pixel_y, row_of  # noqa: F401  (n3mr uses them)
 
 
 @ti.func

@@ -24,15 +24,7 @@ tensor's dtype (float32 or float64).
 
 import taichi as ti
 
-
-@ti.func
-def _pixel_x(j: ti.i32, width: ti.i32) -> ti.f64:
-    return (2.0 * j + 1.0 - width) / width
-
-
-@ti.func
-def _pixel_y(i: ti.i32, height: ti.i32) -> ti.f64:
-    return (height - 1.0 - 2.0 * i) / height
+from ..taichi_grid import column_of, pixel_x, pixel_y, row_of
 
 
 @ti.kernel
@@ -48,10 +40,10 @@ def face_pixel_bounds(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
         ymax = ti.max(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) + radius
         # continuous column / row of a screen coordinate (pixel centre at integers),
         # clamped before the integer cast so huge coordinates cannot overflow.
-        c0 = ti.math.clamp((xmin * width + width - 1.0) / 2.0, -1.0, width + 1.0)
-        c1 = ti.math.clamp((xmax * width + width - 1.0) / 2.0, -1.0, width + 1.0)
-        r0 = ti.math.clamp((height - 1.0 - ymax * height) / 2.0, -1.0, height + 1.0)
-        r1 = ti.math.clamp((height - 1.0 - ymin * height) / 2.0, -1.0, height + 1.0)
+        c0 = ti.math.clamp(column_of(xmin, width), -1.0, width + 1.0)
+        c1 = ti.math.clamp(column_of(xmax, width), -1.0, width + 1.0)
+        r0 = ti.math.clamp(row_of(ymax, height), -1.0, height + 1.0)
+        r1 = ti.math.clamp(row_of(ymin, height), -1.0, height + 1.0)
         bounds[b, f, 0] = ti.max(0, ti.cast(ti.ceil(r0), ti.i32))
         bounds[b, f, 1] = ti.min(height, ti.cast(ti.floor(r1), ti.i32) + 1)
         bounds[b, f, 2] = ti.max(0, ti.cast(ti.ceil(c0), ti.i32))
@@ -80,8 +72,8 @@ def soft_log_sum(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
         k = p - face_offset[bf]
         i = bounds[b, f, 0] + k // bounds[b, f, 5]
         j = bounds[b, f, 2] + k % bounds[b, f, 5]
-        px = _pixel_x(j, acc.shape[2])
-        py = _pixel_y(i, acc.shape[1])
+        px = pixel_x(j, acc.shape[2])
+        py = pixel_y(i, acc.shape[1])
         x0 = fv[b, f, 0, 0]
         y0 = fv[b, f, 0, 1]
         x1 = fv[b, f, 1, 0]
