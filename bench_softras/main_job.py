@@ -13,8 +13,11 @@ Stages (:data:`bench_softras.report.results.STAGES`), each writing its tables un
    checkpoints);
 4. ``gradients``: gradient accuracy and forward fidelity vs sigma
    (:func:`bench_softras.studies.gradients.run_gradient_study`);
-5. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
-6. ``examples``: example silhouettes and meshes for the report
+5. ``ablations``: the paper's ablations (sigma sweep, no Laplacian, no flattening,
+   fewer training views) as mesh fits of the first fitting target with ``softras``
+   (:func:`bench_softras.experiments.fitting.run_ablations`);
+6. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
+7. ``examples``: example silhouettes and meshes for the report
    (:mod:`bench_softras.report.examples`);
 
 then :func:`bench_softras.report.build_report` writes ``reports/<run-id>/``.
@@ -71,8 +74,9 @@ class MainJobConfig:
     timing); ``run_id``: name of the run (default: the preset's name); ``results_root``
     / ``reports_root``: parents of ``<run-id>``; ``stages``: the stages to run (the
     report is always rebuilt from whatever results exist); ``fit_shapes``: fitting
-    targets (empty: the preset's); ``seeds``: reconstruction seeds (empty: the
-    preset's); ``force``: re-run selected stages even when finished; ``progress``: tqdm.
+    targets (empty: the preset's; the first is also the ablations' target); ``seeds``:
+    reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
+    when finished; ``progress``: tqdm.
     """
 
     preset: str = "cpu"
@@ -119,6 +123,7 @@ class Plan:
     recon: object
     gradients: dict
     timing: object
+    ablations: dict
 
 
 def _hash(config: dict) -> str:
@@ -173,8 +178,12 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     timing = dataclasses.replace(timing_study.PRESETS.get(preset.name, timing_study.PRESETS["cpu"]),
                                  renderers=t_names, device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
-    return Plan(preset, names, class_ids, seeds, tuple(cfg.fit_shapes) or preset.fit_shapes,
-                preset.fit, recon, gradients, timing)
+    fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
+    ablations = {"shape": fit_shapes[0], "renderer": "softras",
+                 "sigmas": [float(s) for s in preset.ablation_sigmas],
+                 "few_views": preset.ablation_views, "fit": dataclasses.asdict(preset.fit)}
+    return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon, gradients,
+                timing, ablations)
 
 
 # -- stage bookkeeping ------------------------------------------------------------------
@@ -320,6 +329,20 @@ def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     return config, fn
 
 
+def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
+    config = {**plan.ablations, "preset": plan.preset.name}
+
+    def fn(d: Path) -> list[Path]:
+        from bench_softras.experiments.fitting import run_ablations
+
+        run_ablations(config["shape"], plan.preset, d, config=plan.fit,
+                      sigmas=config["sigmas"], few_views=config["few_views"],
+                      renderer=config["renderer"], progress=cfg.progress)
+        return [d / "ablations.csv", d / "ablations.parquet"]
+
+    return config, fn
+
+
 def _timing_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = plan.timing.to_dict()
 
@@ -397,7 +420,7 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
                    "recon": plan.recon.to_dict(), "gradients": plan.gradients,
-                   "timing": plan.timing.to_dict()}
+                   "ablations": plan.ablations, "timing": plan.timing.to_dict()}
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str))
     status: dict[str, str] = {}
     try:
@@ -412,6 +435,7 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
         stages = {"fitting": lambda: _fitting_stage(cfg, plan),
                   "reconstruction": lambda: _recon_stage(cfg, plan, data),
                   "gradients": lambda: _gradient_stage(cfg, plan),
+                  "ablations": lambda: _ablation_stage(cfg, plan),
                   "timing": lambda: _timing_stage(cfg, plan),
                   "examples": lambda: _examples_stage(cfg, plan, results_dir, data)}
         for stage, make in stages.items():

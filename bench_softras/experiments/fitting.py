@@ -34,7 +34,7 @@ from renderers import Camera
 from .evaluate import voxelize_prediction
 from .losses import iou_loss, mesh_topology, regularizers
 from .model import default_template, sigmoid_parametrization, squash_deform
-from .multiview import NUM_VIEWS
+from .multiview import NUM_VIEWS, training_views
 from .presets import FitConfig, get_preset, with_overrides
 from .renderer_choice import make_renderer, renderer_name
 
@@ -102,7 +102,9 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     ``cpu`` preset's; its ``parametrization`` picks sigmoid-space or world-space
     displacements); ``target_parts``: closed-part id per face for voxelizing the
     target (default: connected components); ``target_renderer``: renderer of the
-    target and of the silhouette IoU (``hard``).
+    target and of the silhouette IoU (``hard``).  Each step renders
+    ``min(views_per_step, num_views)`` views drawn from the ``config.num_views`` evenly
+    spaced training views; the recorded IoUs always cover all 24 views.
 
     Returns a DataFrame with :data:`FIT_COLUMNS`, one row per recorded step (0, every
     ``record_every``, and the last); ``wall_s`` counts optimization time only.  With
@@ -146,12 +148,14 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     name = renderer_name(renderer)
     bar = tqdm(range(steps + 1), desc=f"fit {shape} {name}", disable=not progress,
                dynamic_ncols=True)
+    pool = training_views(cfg.num_views)  # the views the fit may use (all 24 by default)
+    per_step = min(cfg.views_per_step, pool.size)
     for step in bar:
         t0 = time.perf_counter()
-        if cfg.views_per_step == NUM_VIEWS:
-            views = np.arange(NUM_VIEWS)
+        if per_step == pool.size:
+            views = pool
         else:
-            views = np.sort(rng.choice(NUM_VIEWS, cfg.views_per_step, replace=False))
+            views = np.sort(pool[rng.choice(pool.size, per_step, replace=False)])
         verts = current()
         sil = rend.render(verts.expand(views.size, -1, -1), faces,
                           Camera.benchmark(views)).float()
@@ -220,6 +224,64 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
     return result
 
 
+ABLATION_COLUMNS = ["variant", "shape", "renderer", "sigma", "use_laplacian", "use_flatten",
+                    "num_views", "voxel_iou", "silhouette_iou", "steps", "wall_s"]
+
+
+def ablation_variants(config: FitConfig, sigmas: Sequence[float],
+                      few_views: int) -> list[tuple[str, FitConfig]]:
+    """``(variant, FitConfig)`` of every ablation: ``baseline`` (``config``), ``sigma``
+    (``config`` with each other value of ``sigmas``), ``no laplacian``, ``no flatten``
+    and ``<few_views> views`` (``num_views=few_views``, evenly spaced, instead of 24)."""
+    if not sigmas:
+        raise ValueError("ablation sigmas must not be empty")
+    if not 1 <= few_views <= NUM_VIEWS:
+        raise ValueError(f"few_views must lie in 1..{NUM_VIEWS}, got {few_views}")
+    out = [("baseline", config)]
+    out += [("sigma", with_overrides(config, sigma=float(s))) for s in sigmas
+            if float(s) != config.sigma]
+    out += [("no laplacian", with_overrides(config, use_laplacian=False)),
+            ("no flatten", with_overrides(config, use_flatten=False)),
+            (f"{few_views} views", with_overrides(config, num_views=few_views))]
+    return out
+
+
+def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablations", *,
+                  config: FitConfig | None = None, sigmas: Sequence[float] | None = None,
+                  few_views: int | None = None, renderer: str = "softras",
+                  progress: bool = True) -> pd.DataFrame:
+    """The paper's ablations as mesh fits of one target ``shape`` with ``renderer``:
+    every :func:`ablation_variants` variant of ``config`` (default: the preset's
+    :class:`FitConfig`; ``sigmas`` / ``few_views`` default to the preset's
+    ``ablation_sigmas`` / ``ablation_views``).  Only the first and last steps are
+    scored.  Writes ``ablations.csv`` / ``.parquet`` (:data:`ABLATION_COLUMNS`, one row
+    per variant: final voxel and silhouette IoU over all 24 views, optimisation seconds)
+    to ``out_dir`` and returns the table."""
+    p = get_preset(preset)
+    cfg = config or p.fit
+    sigmas = tuple(p.ablation_sigmas if sigmas is None else sigmas)
+    few = p.ablation_views if few_views is None else int(few_views)
+    target = load_target(shape, cfg.seed)
+    rows = []
+    for variant, vcfg in ablation_variants(cfg, sigmas, few):
+        vcfg = with_overrides(vcfg, record_every=max(1, vcfg.steps))
+        df = fit_mesh(target.vertices, target.faces, renderer, config=vcfg, shape=target.name,
+                      target_parts=target.parts, progress=progress)
+        last = df.iloc[-1]
+        rows.append({"variant": variant, "shape": target.name,
+                     "renderer": renderer_name(renderer), "sigma": vcfg.sigma,
+                     "use_laplacian": vcfg.use_laplacian, "use_flatten": vcfg.use_flatten,
+                     "num_views": vcfg.num_views, "voxel_iou": float(last["voxel_iou"]),
+                     "silhouette_iou": float(last["silhouette_iou"]),
+                     "steps": int(last["step"]), "wall_s": float(last["wall_s"])})
+    result = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out / "ablations.csv", index=False)
+    result.to_parquet(out / "ablations.parquet", index=False)
+    return result
+
+
 def _save_obj(path: Path, vertices: torch.Tensor, faces: torch.Tensor) -> None:
     from metrics.open3d_import import open3d
 
@@ -240,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--views-per-step", dest="views_per_step", type=int)
+    p.add_argument("--num-views", dest="num_views", type=int,
+                   help="evenly spaced training views the fit may use (default 24)")
     p.add_argument("--record-every", dest="record_every", type=int)
     p.add_argument("--sigma", type=float)
     p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)
@@ -248,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", dest="progress", action="store_false")
     args = p.parse_args(argv)
     preset = get_preset(args.preset)
-    overrides = {k: getattr(args, k) for k in ("steps", "lr", "views_per_step", "record_every",
-                                              "sigma", "use_laplacian", "use_flatten", "seed")}
+    overrides = {k: getattr(args, k) for k in ("steps", "lr", "views_per_step", "num_views",
+                                              "record_every", "sigma", "use_laplacian",
+                                              "use_flatten", "seed")}
     cfg = with_overrides(preset.fit, **overrides)
     df = run_fitting(args.shapes.split(",") if args.shapes else None,
                      args.renderers.split(",") if args.renderers else None, preset,

@@ -151,7 +151,10 @@ class FitConfig:
     space plus a centroid, as the official ``demo_deform.py``: lr 0.01, betas
     (0.5, 0.99)) or ``"direct"`` (world-space displacements; smaller lr, e.g. 0.003);
     ``views_per_step`` of the 24 benchmark views rendered per step (random subset;
-    24 = all); ``record_every`` steps the voxel and silhouette IoU to the target are
+    24 = all); ``num_views``: how many of the 24 views the fit may use at all (evenly
+    spaced in azimuth, :func:`bench_softras.experiments.multiview.training_views`; 24 =
+    all; an ablation: fewer training views, while the recorded silhouette IoU still
+    covers all 24); ``record_every`` steps the voxel and silhouette IoU to the target are
     recorded; ``image_size``; loss weights and switches as in :class:`ReconConfig`;
     ``sigma`` (official demo: 1e-4); ``template_radius`` (world units, < 0.5) of the
     starting sphere (0.25: the generator's undeformed template).
@@ -162,6 +165,7 @@ class FitConfig:
     betas: tuple[float, float] = (0.5, 0.99)
     parametrization: str = "sigmoid"
     views_per_step: int = 8
+    num_views: int = 24
     record_every: int = 25
     image_size: int = 64
     lambda_laplacian: float = 0.01
@@ -178,6 +182,8 @@ class FitConfig:
                              f"{self.parametrization!r}")
         if not 0 < self.template_radius < 0.5:
             raise ValueError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
+        if not 1 <= self.num_views <= 24:
+            raise ValueError(f"num_views must lie in 1..24, got {self.num_views}")
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,10 @@ class Preset:
     """A named bundle: reconstruction config, fitting config, renderers, seeds, the
     fitting targets (:func:`bench_softras.experiments.fitting.load_target` names) and
     the synthetic data preset (:data:`bench_softras.data.PRESETS`) built when no data
-    directory is given."""
+    directory is given.  Ablations (mesh fitting of the first fit shape with ``softras``,
+    :func:`bench_softras.experiments.fitting.run_ablations`): ``ablation_sigmas`` (the
+    sigma sweep, squared normalized screen units) and ``ablation_views`` (the reduced
+    number of training views, vs all 24)."""
 
     name: str
     recon: ReconConfig
@@ -194,6 +203,8 @@ class Preset:
     seeds: tuple[int, ...] = (0,)
     fit_shapes: tuple[str, ...] = ("airplane", "chair", "car")
     synthetic_data: str = "cpu"
+    ablation_sigmas: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+    ablation_views: int = 4
 
 
 SMOKE = Preset(
@@ -216,6 +227,7 @@ SMOKE = Preset(
     seeds=(0,),
     fit_shapes=("cube",),
     synthetic_data="smoke",
+    ablation_sigmas=(1e-4, 1e-3),
 )
 
 CPU = Preset(

@@ -269,3 +269,33 @@ def recon_silhouettes(ex: dict):
                              if union else np.nan})
     fig.tight_layout()
     return fig, pd.DataFrame(rows)
+
+
+def ablation_bars(abl: pd.DataFrame):
+    """The ablation fits (:func:`bench_softras.experiments.fitting.run_ablations`): left,
+    final voxel and silhouette IoU vs sigma (log x; the ``baseline`` and ``sigma`` rows);
+    right, bars of both IoUs per variant other than the sigma sweep."""
+    data = abl.melt(id_vars=["variant", "sigma", "use_laplacian", "use_flatten", "num_views"],
+                    value_vars=["voxel_iou", "silhouette_iou"], var_name="metric",
+                    value_name="iou")
+    metrics_ = ["voxel_iou", "silhouette_iou"]
+    pal = dict(zip(metrics_, sns.color_palette(n_colors=2), strict=True))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.3]})
+    sweep = data[data["variant"].isin(["baseline", "sigma"])].sort_values("sigma")
+    for m in metrics_:
+        sub = sweep[sweep["metric"] == m]
+        axes[0].plot(sub["sigma"], sub["iou"], marker="o", color=pal[m], label=m)
+    _log_axis(axes[0], "x")
+    axes[0].set_xlabel("sigma")
+    axes[0].set_ylabel("final IoU")
+    axes[0].set_title("sigma sweep", fontsize="medium")
+    axes[0].legend(fontsize="small")
+    others = data[data["variant"] != "sigma"]
+    sns.barplot(data=others, x="variant", y="iou", hue="metric", hue_order=metrics_,
+                palette=pal, ax=axes[1])
+    axes[1].set_xlabel("")
+    axes[1].set_ylabel("final IoU")
+    axes[1].set_title("terms and training views", fontsize="medium")
+    axes[1].legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return fig, data

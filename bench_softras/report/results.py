@@ -10,6 +10,7 @@
     fitting/            fitting.csv|parquet, meshes/<shape>_<renderer>.obj
     reconstruction/     recon_iou.csv|parquet, recon_iou_summary.csv, <renderer>/seed_<s>/
     gradients/          gradient_accuracy.csv|parquet, forward_fidelity.csv|parquet
+    ablations/          ablations.csv|parquet (mesh-fitting ablations with softras)
     timing/             timing.csv|parquet, timing_skipped.csv, timing_notes.json
     examples/           examples.npz
 """
@@ -22,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 #: The main job's stages, in the order they run.
-STAGES = ("data", "fitting", "reconstruction", "gradients", "timing", "examples")
+STAGES = ("data", "fitting", "reconstruction", "gradients", "ablations", "timing",
+          "examples")
 RUN_JSON = "run.json"
 RUN_LOG = "run.log"
 ENV_JSON = "environment.json"
@@ -33,6 +35,7 @@ TABLES = {
     "recon": ("reconstruction", "recon_iou"),
     "gradient_accuracy": ("gradients", "gradient_accuracy"),
     "forward_fidelity": ("gradients", "forward_fidelity"),
+    "ablations": ("ablations", "ablations"),
     "timing": ("timing", "timing"),
 }
 

@@ -8,9 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench_softras.experiments.fitting import FIT_COLUMNS, fit_mesh, load_target, run_fitting
+from bench_softras.experiments.fitting import (
+    ABLATION_COLUMNS,
+    FIT_COLUMNS,
+    ablation_variants,
+    fit_mesh,
+    load_target,
+    run_ablations,
+    run_fitting,
+)
+from bench_softras.experiments.multiview import training_views
 from bench_softras.experiments.presets import FitConfig
 from metrics.open3d_import import open3d
+from renderers import Camera
 
 TINY_FIT = FitConfig(steps=40, views_per_step=4, record_every=20, image_size=32,
                      sigma=1e-4)
@@ -86,3 +96,78 @@ def test_run_fitting_writes_table_and_meshes(tmp_path):
     assert (tmp_path / "fitting.parquet").is_file()
     fitted = open3d().io.read_triangle_mesh(str(tmp_path / "meshes" / "cube_softras.obj"))
     assert len(fitted.vertices) == 642 and len(fitted.triangles) == 1280
+
+
+def _record_fit_views(monkeypatch) -> list[np.ndarray]:
+    """Patch ``Camera.benchmark`` to record the view ids of every call that names views
+    (the per-step training renders; the 24-view target / scoring calls pass none)."""
+    seen: list[np.ndarray] = []
+    original = Camera.benchmark
+
+    def recording(views=None):
+        if views is not None:
+            seen.append(np.asarray(views).copy())
+        return original(views)
+
+    monkeypatch.setattr(Camera, "benchmark", staticmethod(recording))
+    return seen
+
+
+@pytest.mark.parametrize("num_views, per_step", [(4, 2), (3, 8), (24, 4)])
+def test_num_views_restricts_the_training_views(template, monkeypatch, num_views, per_step):
+    seen = _record_fit_views(monkeypatch)
+    t = load_target("cube")
+    cfg = FitConfig(steps=12, views_per_step=per_step, num_views=num_views, record_every=12,
+                    image_size=16, sigma=1e-3)
+    df = fit_mesh(t.vertices, t.faces, "softras_torch", config=cfg, template=template)
+    allowed = set(training_views(num_views).tolist())
+    assert len(seen) == 13  # one training render per step (0..12)
+    used = set(np.concatenate(seen).tolist())
+    assert used <= allowed
+    assert all(v.size == min(per_step, num_views) for v in seen)
+    if num_views < 24:
+        assert len(allowed) == num_views and used == allowed  # 13 draws reach every one
+    else:
+        assert len(used) > 8  # the random subsets cover more than a few views
+    assert df["step"].tolist() == [0, 12]
+
+
+def test_default_num_views_keeps_the_sampled_views(template, monkeypatch):
+    """``num_views=24`` draws exactly the views the sampler drew before the field existed:
+    ``np.sort(rng.choice(24, views_per_step, replace=False))`` from ``default_rng(seed)``."""
+    seen = _record_fit_views(monkeypatch)
+    t = load_target("cube")
+    cfg = FitConfig(steps=5, views_per_step=3, record_every=5, image_size=16, seed=7)
+    fit_mesh(t.vertices, t.faces, "softras_torch", config=cfg, template=template)
+    rng = np.random.default_rng(7)
+    expected = [np.sort(rng.choice(24, 3, replace=False)) for _ in range(6)]
+    assert [v.tolist() for v in seen] == [e.tolist() for e in expected]
+
+
+def test_num_views_is_validated():
+    with pytest.raises(ValueError, match="num_views"):
+        FitConfig(num_views=0)
+    with pytest.raises(ValueError, match="num_views"):
+        FitConfig(num_views=25)
+
+
+def test_ablation_variants_and_table(tmp_path, template, monkeypatch):
+    base = FitConfig(steps=2, views_per_step=2, record_every=1, image_size=16, sigma=1e-4)
+    variants = ablation_variants(base, (1e-4, 1e-3), 4)
+    assert [v for v, _ in variants] == ["baseline", "sigma", "no laplacian", "no flatten",
+                                        "4 views"]
+    assert [c.sigma for _, c in variants] == [1e-4, 1e-3, 1e-4, 1e-4, 1e-4]
+    assert [(c.use_laplacian, c.use_flatten, c.num_views) for _, c in variants[2:]] == \
+        [(False, True, 24), (True, False, 24), (True, True, 4)]
+    with pytest.raises(ValueError, match="few_views"):
+        ablation_variants(base, (1e-4,), 0)
+    with pytest.raises(ValueError, match="sigmas"):
+        ablation_variants(base, (), 4)
+    df = run_ablations("cube", "smoke", tmp_path, config=base, sigmas=(1e-4, 1e-3),
+                       few_views=4, renderer="softras_torch", progress=False)
+    assert list(df.columns) == ABLATION_COLUMNS and len(df) == 5
+    assert (df["steps"] == 2).all() and (df["renderer"] == "softras_torch").all()
+    assert df[["voxel_iou", "silhouette_iou"]].stack().between(0, 1).all()
+    back = pd.read_parquet(tmp_path / "ablations.parquet")
+    pd.testing.assert_frame_equal(back, df)
+    assert len(pd.read_csv(tmp_path / "ablations.csv")) == 5

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.slow
 
 RENDERERS = ("softras", "n3mr", "hard")
 FIGURES = ("recon_iou_bars", "recon_examples", "recon_meshes", "fitting_curves",
-           "fitting_silhouettes", "fitting_meshes", "gradient_accuracy", "forward_fidelity",
-           "timing_time_s", "timing_peak_mem_mb", "timing_images_per_s", "timing_ns_per_pair")
+           "fitting_silhouettes", "fitting_meshes", "ablation_iou", "gradient_accuracy",
+           "forward_fidelity", "timing_time_s", "timing_peak_mem_mb", "timing_images_per_s",
+           "timing_ns_per_pair")
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def _forbid_runs(mp: pytest.MonkeyPatch) -> None:
 
     targets = [
         ("bench_softras.experiments.fitting", "run_fitting"),
+        ("bench_softras.experiments.fitting", "run_ablations"),
         ("bench_softras.experiments.evaluate", "run_reconstruction"),
         ("bench_softras.studies.gradients", "run_gradient_study"),
         ("bench_softras.studies.timing", "run_timing_study"),
@@ -73,8 +75,8 @@ def test_report_files_and_embedded_figures(smoke):
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
-    for section in ("voxel IoU", "Mesh fitting", "Gradient accuracy", "Timing and scaling",
-                    "Environment"):
+    for section in ("voxel IoU", "Mesh fitting", "Ablations (mesh fitting, softras)",
+                    "Gradient accuracy", "Timing and scaling", "Environment"):
         assert section in md and section in html
 
 
@@ -126,6 +128,30 @@ def test_stage_tables(smoke):
     assert '"preset": "smoke"' in log  # the full configuration is logged as JSON
     env = json.loads((res / "environment.json").read_text())
     assert env["packages"]["torch"] and env["taichi_arch"] in ("cpu", "cuda")
+
+
+def test_ablation_table_and_section(smoke):
+    cfg, _ = smoke
+    abl = pd.read_parquet(cfg.results_dir / "ablations" / "ablations.parquet")
+    assert pd.read_csv(cfg.results_dir / "ablations" / "ablations.csv").shape == abl.shape
+    assert {"variant", "sigma", "use_laplacian", "use_flatten", "num_views", "voxel_iou",
+            "silhouette_iou", "steps", "wall_s"} <= set(abl.columns)
+    # The smoke preset: its first fit shape, softras, two sigmas (1e-4 is the baseline's).
+    assert set(abl["shape"]) == {"cube"} and set(abl["renderer"]) == {"softras"}
+    assert list(abl["variant"]) == ["baseline", "sigma", "no laplacian", "no flatten",
+                                    "4 views"]
+    assert sorted(abl.loc[abl["variant"].isin(["baseline", "sigma"]), "sigma"]) == \
+        pytest.approx([1e-4, 1e-3])
+    row = abl.set_index("variant")
+    assert not row.loc["no laplacian", "use_laplacian"] and row.loc["no laplacian", "use_flatten"]
+    assert not row.loc["no flatten", "use_flatten"] and row.loc["no flatten", "use_laplacian"]
+    assert row.loc["4 views", "num_views"] == 4 and row.loc["baseline", "num_views"] == 24
+    assert (abl["steps"] == 6).all()
+    assert abl[["voxel_iou", "silhouette_iou"]].stack().between(0, 1).all()
+    shown = pd.read_csv(cfg.report_dir / "data" / "ablations.csv")
+    assert len(shown) == len(abl)
+    md = (cfg.report_dir / "report.md").read_text()
+    assert "## Ablations (mesh fitting, softras)" in md and "data/ablations.csv" in md
 
 
 def test_absent_optional_renderer_is_noted(smoke):

@@ -12,7 +12,12 @@ import torch
 
 import renderers
 from bench_softras import cli
-from bench_softras.report.build import gradient_summary, timing_base_table, voxel_iou_table
+from bench_softras.report.build import (
+    ablation_table,
+    gradient_summary,
+    timing_base_table,
+    voxel_iou_table,
+)
 from bench_softras.report.document import Document, markdown_table
 from bench_softras.report.paper import PAPER_METHODS, paper_table1
 from bench_softras.studies import timing
@@ -94,6 +99,34 @@ def test_gradient_summary_has_one_row_per_renderer_and_sigma():
     assert len(s) == 3
     row = s[(s["renderer"] == "softras") & (s["sigma"] == 1e-3)].iloc[0]
     assert row["cosine: iou"] == pytest.approx(0.7) and row["cosine: weighted"] == 0.6
+
+
+def test_ablation_table_order_and_figure_data():
+    from bench_softras.report.figures import ablation_bars
+
+    abl = pd.DataFrame({
+        "variant": ["4 views", "sigma", "baseline", "no flatten", "sigma", "no laplacian"],
+        "shape": "cube", "renderer": "softras",
+        "sigma": [1e-4, 1e-3, 1e-4, 1e-4, 1e-5, 1e-4],
+        "use_laplacian": [True, True, True, True, True, False],
+        "use_flatten": [True, True, True, False, True, True],
+        "num_views": [4, 24, 24, 24, 24, 24],
+        "voxel_iou": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+        "silhouette_iou": [0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
+        "steps": 10, "wall_s": 1.0,
+    })
+    t = ablation_table(abl)
+    assert list(t["variant"]) == ["baseline", "sigma", "sigma", "no laplacian", "no flatten",
+                                  "4 views"]
+    assert list(t["sigma"][1:3]) == [1e-5, 1e-3] and "shape" not in t.columns
+    fig, data = ablation_bars(abl)
+    assert len(data) == 2 * len(abl) and set(data["metric"]) == {"voxel_iou", "silhouette_iou"}
+    sweep_line = fig.axes[0].get_lines()[0]  # voxel IoU vs sigma: baseline + the sweep
+    assert list(sweep_line.get_xdata()) == [1e-5, 1e-4, 1e-3]
+    assert list(sweep_line.get_ydata()) == [0.5, 0.3, 0.2]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 # -- timing -------------------------------------------------------------------------------
