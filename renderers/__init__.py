@@ -9,7 +9,7 @@ Conventions: :mod:`renderers.camera` (camera, screen space) and
 :mod:`renderers.grid` (pixel grid).
 """
 
-from .base import Rasterizer, available, gather_faces, get, register
+from .base import Rasterizer, accepts_option, available, gather_faces, get, register
 from .camera import Camera
 
 # Importing a renderer module registers it.
@@ -18,4 +18,4 @@ from . import softras  # noqa: E402,F401  isort: skip
 from . import hard  # noqa: E402,F401  isort: skip
 from . import n3mr  # noqa: E402,F401  isort: skip
 
-__all__ = ["Camera", "Rasterizer", "available", "gather_faces", "get", "register"]
+__all__ = ["Camera", "Rasterizer", "accepts_option", "available", "gather_faces", "get", "register"]

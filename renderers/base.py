@@ -14,6 +14,7 @@ Subclass :class:`Rasterizer` to get ``render`` for free, then ``register`` it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -86,6 +87,20 @@ def register(name: str, factory: Callable[..., object] | None = None):
 def available() -> list[str]:
     """Names of the registered renderers."""
     return sorted(_REGISTRY)
+
+
+def accepts_option(name: str, option: str) -> bool:
+    """Whether the renderer registered as ``name`` takes the keyword ``option`` (e.g.
+    ``"sigma"``: soft renderers do, ``hard`` and ``n3mr`` do not)."""
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown renderer {name!r}; available: {available()}") from None
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - callables without signatures
+        return False
+    return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def get(name: str, **options):

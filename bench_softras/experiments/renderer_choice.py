@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 
 import renderers
 
@@ -33,14 +32,7 @@ def ensure_registered(name: str) -> None:
 def accepts_sigma(name: str) -> bool:
     """Whether the registered factory ``name`` takes a ``sigma`` option."""
     ensure_registered(name)
-    factory = renderers.base._REGISTRY.get(name)
-    if factory is None:
-        raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-        return False
-    return "sigma" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return renderers.accepts_option(name, "sigma")
 
 
 def make_renderer(renderer, image_size: int, sigma: float | None = None):

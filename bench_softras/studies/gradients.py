@@ -55,13 +55,7 @@ PRESETS = {
 
 def _takes_sigma(name: str, image_size: int) -> bool:
     """Whether renderer ``name`` accepts a ``sigma`` option."""
-    try:
-        renderers.get(name, image_size=image_size, sigma=1e-4)
-    except TypeError as exc:
-        if "sigma" in str(exc):
-            return False
-        raise
-    return True
+    return renderers.accepts_option(name, "sigma")
 
 
 def run_gradient_study(

@@ -116,3 +116,12 @@ def test_gather_faces_batched_and_shared():
     batched = renderers.gather_faces(v, f[None].expand(2, -1, -1))
     torch.testing.assert_close(shared, batched)
     torch.testing.assert_close(shared[1, 1, 0], v[1, 3])
+
+
+def test_accepts_option():
+    assert renderers.accepts_option("softras", "sigma")
+    assert renderers.accepts_option("softras_torch", "sigma")
+    assert not renderers.accepts_option("hard", "sigma")
+    assert not renderers.accepts_option("n3mr", "sigma")
+    with pytest.raises(KeyError, match="unknown renderer"):
+        renderers.accepts_option("nope", "sigma")
