@@ -410,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     if d.is_main:
         print(path)
     if d.active:
+        dist.barrier()  # every rank is done with gloo before any rank tears it down
         dist.destroy_process_group()
     return 0
 
