@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -136,9 +137,31 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+#: Environment variable naming the user's modules (comma-separated import paths) that
+#: register renderers; the CLI imports them before any command runs.
+PLUGINS_ENV = "SOFTRAS_BENCH_PLUGINS"
+
+
+def load_plugins(spec: str | None = None) -> list[str]:
+    """Import the modules listed in ``spec`` (default: ``$SOFTRAS_BENCH_PLUGINS``,
+    comma-separated import paths) so the renderers they register are available.
+    Returns the imported module names; a module that fails to import raises
+    ``ImportError`` naming it."""
+    spec = os.environ.get(PLUGINS_ENV, "") if spec is None else spec
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(f"{PLUGINS_ENV}: cannot import renderer plugin {name!r}: {exc}"
+                              ) from exc
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softras-bench`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    load_plugins()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
