@@ -53,8 +53,9 @@ PRESETS = {
 }
 
 
-def _takes_sigma(name: str, image_size: int) -> bool:
-    """Whether renderer ``name`` accepts a ``sigma`` option."""
+def _takes_sigma(name: str) -> bool:
+    """Whether renderer ``name`` accepts a ``sigma`` option (a module-level helper:
+    :func:`run_gradient_study`'s ``renderers`` argument shadows the package)."""
     return renderers.accepts_option(name, "sigma")
 
 
@@ -90,7 +91,7 @@ def run_gradient_study(
     missing = [n for n in names if n not in known]
     if missing:
         raise KeyError(f"renderers not registered: {missing}; available: {known}")
-    sig_of = {n: (sigmas if _takes_sigma(n, image_size) else [float("nan")]) for n in names}
+    sig_of = {n: (sigmas if _takes_sigma(n) else [float("nan")]) for n in names}
     total = len(scenes) * sum(len(v) for v in sig_of.values())
     grad_rows, fid_rows = [], []
     with tqdm(total=total, desc="gradient study", disable=not progress) as bar:
