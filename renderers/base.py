@@ -25,13 +25,14 @@ from .validation import check_vertices_faces
 
 
 def gather_faces(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Per-face vertices ``[B, F, 3, 3]`` from vertices ``[B, V, 3]`` and int64 faces
-    ``[F, 3]`` or ``[B, F, 3]`` (differentiable w.r.t. ``vertices``)."""
-    nb = vertices.shape[0]
+    """Per-face vertices ``[B, F, 3, D]`` from per-vertex values ``[B, V, D]`` (positions,
+    D = 3, or colours) and int64 faces ``[F, 3]`` or ``[B, F, 3]`` (differentiable
+    w.r.t. ``vertices``)."""
+    nb, nd = vertices.shape[0], vertices.shape[-1]
     if faces.dim() == 2:
         return vertices[:, faces]
-    idx = faces.reshape(nb, -1, 1).expand(-1, -1, 3)
-    return torch.gather(vertices, 1, idx).reshape(nb, faces.shape[1], 3, 3)
+    idx = faces.reshape(nb, -1, 1).expand(-1, -1, nd)
+    return torch.gather(vertices, 1, idx).reshape(nb, faces.shape[1], 3, nd)
 
 
 class Rasterizer:
