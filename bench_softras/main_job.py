@@ -14,8 +14,8 @@ Stages (:data:`bench_softras.report.results.STAGES`), each writing its tables un
 4. ``gradients``: gradient accuracy and forward fidelity vs sigma
    (:func:`bench_softras.studies.gradients.run_gradient_study`);
 5. ``ablations``: the paper's ablations (sigma sweep, no Laplacian, no flattening,
-   fewer training views) as mesh fits of the first fitting target with ``softras``
-   (:func:`bench_softras.experiments.fitting.run_ablations`);
+   fewer training views, colour reconstruction) as mesh fits of the first fitting
+   target with ``softras`` (:func:`bench_softras.experiments.fitting.run_ablations`);
 6. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
 7. ``examples``: example silhouettes and meshes for the report
    (:mod:`bench_softras.report.examples`);
@@ -181,7 +181,9 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
     ablations = {"shape": fit_shapes[0], "renderer": "softras",
                  "sigmas": [float(s) for s in preset.ablation_sigmas],
-                 "few_views": preset.ablation_views, "fit": dataclasses.asdict(preset.fit)}
+                 "few_views": preset.ablation_views,
+                 "color_weight": preset.ablation_color_weight,
+                 "fit": dataclasses.asdict(preset.fit)}
     return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon, gradients,
                 timing, ablations)
 
@@ -337,8 +339,10 @@ def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
         run_ablations(config["shape"], plan.preset, d, config=plan.fit,
                       sigmas=config["sigmas"], few_views=config["few_views"],
-                      renderer=config["renderer"], progress=cfg.progress)
-        return [d / "ablations.csv", d / "ablations.parquet"]
+                      color_weight=config["color_weight"], renderer=config["renderer"],
+                      progress=cfg.progress)
+        outputs = [d / "ablations.csv", d / "ablations.parquet"]
+        return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
 
     return config, fn
 

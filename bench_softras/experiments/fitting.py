@@ -10,6 +10,15 @@ Every ``record_every`` steps the voxel IoU (:func:`metrics.voxelize`,
 :func:`metrics.voxel_iou`) and the mean hard silhouette IoU over the 24 views are
 recorded.
 
+Colour (the paper's "Color Reconstruction", Sec. 4): with ``FitConfig.color_weight > 0``
+per-vertex colours are fitted too, by ``color_weight`` times the l2 (mean squared)
+difference between the colour pass :func:`renderers.render_vertex_colors` and the
+target's Lambert-shaded renderings (:func:`bench_softras.data.shading.lambert_images`,
+the data set's shading, in the target's base colour).  The colour pass gives no
+gradient to the vertex positions, so the geometry still learns from the silhouettes
+alone; ``color_mse`` records the colour error over all 24 views on the pixels covered
+by the target or the fit.
+
 Targets: a mesh file (anything open3d reads: .obj, .ply, .off, .stl, ...), a synthetic
 category of :mod:`bench_softras.data` (``chair``, ``airplane``, ... or a class id), or
 ``cube``.  Files are normalized as ShapeNet is (bounding box centred, diagonal 1).
@@ -29,7 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 import metrics
-from renderers import Camera
+from renderers import Camera, render_vertex_colors
 
 from .evaluate import voxelize_prediction
 from .losses import iou_loss, mesh_topology, regularizers
@@ -38,20 +47,24 @@ from .multiview import NUM_VIEWS, training_views
 from .presets import FitConfig, get_preset, with_overrides
 from .renderer_choice import make_renderer, renderer_name
 
-FIT_COLUMNS = ["renderer", "shape", "step", "loss", "voxel_iou", "silhouette_iou", "seed",
-               "wall_s"]
+FIT_COLUMNS = ["renderer", "shape", "step", "loss", "voxel_iou", "silhouette_iou", "color_mse",
+               "seed", "wall_s"]
+#: Base colour (RGB in [0, 1]) of targets without one (mesh files, ``cube``).
+DEFAULT_TARGET_COLOR = (0.7, 0.7, 0.7)
 
 
 @dataclass(frozen=True)
 class Target:
     """A target mesh: ``vertices`` float64 ``[V, 3]`` (world units, inside the voxel
     cube), ``faces`` int64 ``[F, 3]``, ``parts`` int64 ``[F]`` closed-part ids or
-    ``None`` (connected components)."""
+    ``None`` (connected components), ``color`` its base RGB in [0, 1] (the colour of its
+    shaded renderings)."""
 
     name: str
     vertices: np.ndarray
     faces: np.ndarray
     parts: np.ndarray | None = None
+    color: tuple[float, float, float] = DEFAULT_TARGET_COLOR
 
 
 def load_target(shape: str, seed: int = 0) -> Target:
@@ -71,7 +84,7 @@ def load_target(shape: str, seed: int = 0) -> Target:
 
         v, f = box_mesh([-0.3] * 3, [0.3] * 3)
         return Target("cube", v, f, None)
-    from bench_softras.data.categories import category_name, class_id_of
+    from bench_softras.data.categories import base_color, category_name, class_id_of
     from bench_softras.data.generators import generate
 
     try:
@@ -80,7 +93,7 @@ def load_target(shape: str, seed: int = 0) -> Target:
         raise ValueError(f"unknown shape {shape!r}: not a mesh file, 'cube' or a category "
                          "name / class id") from exc
     m = generate(cid, seed)
-    return Target(category_name(cid), m.vertices, m.faces, m.part_ids)
+    return Target(category_name(cid), m.vertices, m.faces, m.part_ids, base_color(cid))
 
 
 def _template(radius: float, template=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,7 +106,8 @@ def _template(radius: float, template=None) -> tuple[torch.Tensor, torch.Tensor]
 def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, *,
              config: FitConfig | None = None, shape: str = "target", target_parts=None,
              target_renderer="hard", template=None, seed: int | None = None,
-             progress: bool = False, return_vertices: bool = False):
+             target_color=DEFAULT_TARGET_COLOR, progress: bool = False,
+             return_vertices: bool = False, return_colors: bool = False):
     """Fit the template sphere to a target mesh's 24 benchmark silhouettes.
 
     ``target_vertices`` ``[V, 3]`` / ``target_faces`` ``[F, 3]`` (numpy or torch, world
@@ -105,10 +119,14 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     target and of the silhouette IoU (``hard``).  Each step renders
     ``min(views_per_step, num_views)`` views drawn from the ``config.num_views`` evenly
     spaced training views; the recorded IoUs always cover all 24 views.
+    ``target_color``: base RGB of the target's shaded renderings, used when
+    ``config.color_weight > 0`` (module docstring).
 
     Returns a DataFrame with :data:`FIT_COLUMNS`, one row per recorded step (0, every
-    ``record_every``, and the last); ``wall_s`` counts optimization time only.  With
-    ``return_vertices`` also the fitted vertices ``[642, 3]`` (torch).
+    ``record_every``, and the last; ``color_mse`` is NaN without colour fitting);
+    ``wall_s`` counts optimization time only.  With ``return_vertices`` the tuple also
+    holds the fitted vertices float32 ``[642, 3]``, with ``return_colors`` the fitted
+    vertex colours float32 ``[642, 3]`` in [0, 1] (``None`` without colour fitting).
     """
     cfg = config or get_preset("cpu").fit
     steps = cfg.steps if steps is None else int(steps)
@@ -126,6 +144,12 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
         target_sil = ref.render(tv.expand(NUM_VIEWS, -1, -1), tf, all_views).float()
     target_vox = metrics.voxelize(tv.numpy(), tf.numpy(),
                                   parts="components" if target_parts is None else target_parts)
+    fit_color = cfg.color_weight > 0
+    if fit_color:
+        from bench_softras.data.shading import lambert_images
+
+        target_rgb = lambert_images(tv.double(), tf, all_views, tuple(target_color),
+                                    cfg.image_size)[0].float()  # [24, 3, H, W]
 
     base, faces = _template(cfg.template_radius, template)
     topo = mesh_topology(faces, base.shape[0])
@@ -143,6 +167,9 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     else:
         def current() -> torch.Tensor:
             return base + disp
+    color_logit = torch.zeros_like(base, requires_grad=True)  # sigmoid(0): mid grey
+    if fit_color:
+        params.append(color_logit)
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
     rows, wall = [], 0.0
     name = renderer_name(renderer)
@@ -162,6 +189,11 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
         reg, _ = regularizers(verts[None], topo, cfg.lambda_laplacian, cfg.lambda_flatten,
                               cfg.use_laplacian, cfg.use_flatten)
         loss = iou_loss(sil, target_sil[torch.from_numpy(views)]) + reg
+        if fit_color:
+            rgb = render_vertex_colors(verts, faces, torch.sigmoid(color_logit),
+                                       Camera.benchmark(views), cfg.image_size)
+            loss = loss + cfg.color_weight * torch.mean(
+                (rgb - target_rgb[torch.from_numpy(views)]) ** 2)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"fit_mesh: non-finite loss at step {step}")
         if step < steps:
@@ -174,22 +206,34 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
             v_now = verts.detach()
             with torch.no_grad():
                 sil_all = ref.render(v_now.expand(NUM_VIEWS, -1, -1), faces, all_views)
+            color_mse = float("nan")
+            if fit_color:
+                with torch.no_grad():
+                    rgb_all = render_vertex_colors(v_now, faces, torch.sigmoid(color_logit),
+                                                   all_views, cfg.image_size)
+                    seen = (sil_all.float() > 0.5) | (target_sil > 0.5)  # [24, H, W]
+                    color_mse = float(((rgb_all - target_rgb) ** 2).mean(dim=1)[seen].mean())
             rows.append({
                 "renderer": name, "shape": shape, "step": step, "loss": float(loss.detach()),
                 "voxel_iou": float(metrics.voxel_iou(
                     voxelize_prediction(v_now.numpy(), faces.numpy()), target_vox)),
                 "silhouette_iou": float(np.mean(np.asarray(
                     metrics.silhouette_iou(sil_all.float(), target_sil, threshold=0.5)))),
-                "seed": seed, "wall_s": round(wall, 4),
+                "color_mse": color_mse, "seed": seed, "wall_s": round(wall, 4),
             })
             bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}",
                             sil_iou=f"{rows[-1]['silhouette_iou']:.3f}",
                             vox_iou=f"{rows[-1]['voxel_iou']:.3f}")
     df = pd.DataFrame(rows, columns=FIT_COLUMNS)
-    if return_vertices:
-        with torch.no_grad():
-            return df, current()
-    return df
+    if not (return_vertices or return_colors):
+        return df
+    out = [df]
+    with torch.no_grad():
+        if return_vertices:
+            out.append(current())
+        if return_colors:
+            out.append(torch.sigmoid(color_logit) if fit_color else None)
+    return tuple(out)
 
 
 def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | None = None,
@@ -212,8 +256,8 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
         target = load_target(shape, cfg.seed)
         for r in renderers:
             df, verts = fit_mesh(target.vertices, target.faces, r, config=cfg, shape=target.name,
-                                 target_parts=target.parts, progress=progress,
-                                 return_vertices=True)
+                                 target_parts=target.parts, target_color=target.color,
+                                 progress=progress, return_vertices=True)
             df["preset"] = p.name
             frames.append(df)
             _save_obj(out / "meshes" / f"{target.name}_{renderer_name(r)}.obj", verts,
@@ -225,61 +269,96 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
 
 
 ABLATION_COLUMNS = ["variant", "shape", "renderer", "sigma", "use_laplacian", "use_flatten",
-                    "num_views", "voxel_iou", "silhouette_iou", "steps", "wall_s"]
+                    "num_views", "color_weight", "voxel_iou", "silhouette_iou", "color_mse",
+                    "color_mse_start", "steps", "wall_s"]
+#: Views of the colour example saved by :func:`run_ablations` (``color_views.npz``).
+COLOR_EXAMPLE_VIEWS = (0, 6, 12, 18)
 
 
-def ablation_variants(config: FitConfig, sigmas: Sequence[float],
-                      few_views: int) -> list[tuple[str, FitConfig]]:
+def ablation_variants(config: FitConfig, sigmas: Sequence[float], few_views: int,
+                      color_weight: float = 0.0) -> list[tuple[str, FitConfig]]:
     """``(variant, FitConfig)`` of every ablation: ``baseline`` (``config``), ``sigma``
-    (``config`` with each other value of ``sigmas``), ``no laplacian``, ``no flatten``
-    and ``<few_views> views`` (``num_views=few_views``, evenly spaced, instead of 24)."""
+    (``config`` with each other value of ``sigmas``), ``no laplacian``, ``no flatten``,
+    ``<few_views> views`` (``num_views=few_views``, evenly spaced, instead of 24) and,
+    when ``color_weight > 0``, ``color`` (vertex colours fitted too, with that weight on
+    the l2 image loss)."""
     if not sigmas:
         raise ValueError("ablation sigmas must not be empty")
     if not 1 <= few_views <= NUM_VIEWS:
         raise ValueError(f"few_views must lie in 1..{NUM_VIEWS}, got {few_views}")
+    if color_weight < 0:
+        raise ValueError(f"color_weight must be >= 0, got {color_weight}")
     out = [("baseline", config)]
     out += [("sigma", with_overrides(config, sigma=float(s))) for s in sigmas
             if float(s) != config.sigma]
     out += [("no laplacian", with_overrides(config, use_laplacian=False)),
             ("no flatten", with_overrides(config, use_flatten=False)),
             (f"{few_views} views", with_overrides(config, num_views=few_views))]
+    if color_weight > 0:
+        out.append(("color", with_overrides(config, color_weight=float(color_weight))))
     return out
 
 
 def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablations", *,
                   config: FitConfig | None = None, sigmas: Sequence[float] | None = None,
-                  few_views: int | None = None, renderer: str = "softras",
-                  progress: bool = True) -> pd.DataFrame:
+                  few_views: int | None = None, color_weight: float | None = None,
+                  renderer: str = "softras", progress: bool = True) -> pd.DataFrame:
     """The paper's ablations as mesh fits of one target ``shape`` with ``renderer``:
     every :func:`ablation_variants` variant of ``config`` (default: the preset's
-    :class:`FitConfig`; ``sigmas`` / ``few_views`` default to the preset's
-    ``ablation_sigmas`` / ``ablation_views``).  Only the first and last steps are
-    scored.  Writes ``ablations.csv`` / ``.parquet`` (:data:`ABLATION_COLUMNS`, one row
-    per variant: final voxel and silhouette IoU over all 24 views, optimisation seconds)
-    to ``out_dir`` and returns the table."""
+    :class:`FitConfig`; ``sigmas`` / ``few_views`` / ``color_weight`` default to the
+    preset's ``ablation_sigmas`` / ``ablation_views`` / ``ablation_color_weight``).
+    Only the first and last steps are scored.  Writes ``ablations.csv`` / ``.parquet``
+    (:data:`ABLATION_COLUMNS`, one row per variant: final voxel and silhouette IoU over
+    all 24 views, the colour MSE at the start (mid-grey vertices) and end of a colour
+    fit, optimisation seconds) to ``out_dir`` and returns the table.  The colour variant
+    also writes ``color_views.npz``: ``views`` int64 ``[K]``
+    (:data:`COLOR_EXAMPLE_VIEWS`), ``target`` and ``fitted`` float32 ``[K, 3, H, W]``
+    images in [0, 1] (the target's shaded renderings, the fit's colour pass)."""
     p = get_preset(preset)
     cfg = config or p.fit
     sigmas = tuple(p.ablation_sigmas if sigmas is None else sigmas)
     few = p.ablation_views if few_views is None else int(few_views)
+    cw = p.ablation_color_weight if color_weight is None else float(color_weight)
     target = load_target(shape, cfg.seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for variant, vcfg in ablation_variants(cfg, sigmas, few):
+    for variant, vcfg in ablation_variants(cfg, sigmas, few, cw):
         vcfg = with_overrides(vcfg, record_every=max(1, vcfg.steps))
-        df = fit_mesh(target.vertices, target.faces, renderer, config=vcfg, shape=target.name,
-                      target_parts=target.parts, progress=progress)
+        df, verts, colors = fit_mesh(
+            target.vertices, target.faces, renderer, config=vcfg, shape=target.name,
+            target_parts=target.parts, target_color=target.color, progress=progress,
+            return_vertices=True, return_colors=True)
         last = df.iloc[-1]
         rows.append({"variant": variant, "shape": target.name,
                      "renderer": renderer_name(renderer), "sigma": vcfg.sigma,
                      "use_laplacian": vcfg.use_laplacian, "use_flatten": vcfg.use_flatten,
-                     "num_views": vcfg.num_views, "voxel_iou": float(last["voxel_iou"]),
+                     "num_views": vcfg.num_views, "color_weight": vcfg.color_weight,
+                     "voxel_iou": float(last["voxel_iou"]),
                      "silhouette_iou": float(last["silhouette_iou"]),
+                     "color_mse": float(last["color_mse"]),
+                     "color_mse_start": float(df.iloc[0]["color_mse"]),
                      "steps": int(last["step"]), "wall_s": float(last["wall_s"])})
+        if colors is not None:
+            _save_color_views(out / "color_views.npz", target, verts, colors, vcfg.image_size)
     result = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     result.to_csv(out / "ablations.csv", index=False)
     result.to_parquet(out / "ablations.parquet", index=False)
     return result
+
+
+def _save_color_views(path: Path, target: Target, vertices: torch.Tensor, colors: torch.Tensor,
+                      image_size: int) -> None:
+    from bench_softras.data.shading import lambert_images
+
+    cams = Camera.benchmark(list(COLOR_EXAMPLE_VIEWS))
+    tgt, _ = lambert_images(torch.as_tensor(target.vertices, dtype=torch.float64),
+                            torch.as_tensor(target.faces, dtype=torch.int64), cams,
+                            target.color, image_size)
+    with torch.no_grad():
+        fitted = render_vertex_colors(vertices, default_template()[1], colors, cams, image_size)
+    np.savez_compressed(path, views=np.asarray(COLOR_EXAMPLE_VIEWS, dtype=np.int64),
+                        target=tgt.float().numpy(), fitted=fitted.float().numpy())
 
 
 def _save_obj(path: Path, vertices: torch.Tensor, faces: torch.Tensor) -> None:
@@ -308,19 +387,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sigma", type=float)
     p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)
     p.add_argument("--no-flatten", dest="use_flatten", action="store_const", const=False)
+    p.add_argument("--color-weight", dest="color_weight", type=float,
+                   help="fit vertex colours too, with this weight on the l2 image loss")
     p.add_argument("--seed", type=int)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     args = p.parse_args(argv)
     preset = get_preset(args.preset)
     overrides = {k: getattr(args, k) for k in ("steps", "lr", "views_per_step", "num_views",
                                               "record_every", "sigma", "use_laplacian",
-                                              "use_flatten", "seed")}
+                                              "use_flatten", "color_weight", "seed")}
     cfg = with_overrides(preset.fit, **overrides)
     df = run_fitting(args.shapes.split(",") if args.shapes else None,
                      args.renderers.split(",") if args.renderers else None, preset,
                      args.out_dir, config=cfg, progress=args.progress)
     last = df.sort_values("step").groupby(["shape", "renderer"]).tail(1)
-    print(last[["shape", "renderer", "step", "voxel_iou", "silhouette_iou", "wall_s"]]
+    print(last[["shape", "renderer", "step", "voxel_iou", "silhouette_iou", "color_mse",
+                "wall_s"]]
           .to_string(index=False))
     return 0
 

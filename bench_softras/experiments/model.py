@@ -12,6 +12,8 @@ template sphere (642 vertices), as in N3MR and the official SoftRas recon code.
   and ``c = 0`` the output is the template at radius ``s / 2`` (0.25 by default).
   Template coordinates that are exactly zero keep ``sign = 0`` and stay at the
   centroid, as in the reference implementations.
+* Colours (optional, ``colors=True``; the paper's colour reconstruction, Sec. 4): a third
+  decoder head, FC ``3V`` then a sigmoid, gives per-vertex colours in ``[0, 1]``.
 """
 
 from __future__ import annotations
@@ -101,11 +103,11 @@ class Decoder(nn.Module):
     """Codes ``[B, latent]`` to deformed template vertices ``[B, V, 3]`` (world units).
 
     ``template_vertices`` ``[V, 3]`` (any scale: it is normalized to unit radius) and
-    ``template_faces`` int64 ``[F, 3]``.
+    ``template_faces`` int64 ``[F, 3]``; ``colors``: add the per-vertex colour head.
     """
 
     def __init__(self, config: ModelConfig, template_vertices: torch.Tensor,
-                 template_faces: torch.Tensor) -> None:
+                 template_faces: torch.Tensor, colors: bool = False) -> None:
         super().__init__()
         tv = torch.as_tensor(template_vertices, dtype=torch.float32)
         tf = torch.as_tensor(template_faces, dtype=torch.int64)
@@ -130,6 +132,7 @@ class Decoder(nn.Module):
         self.fc2 = nn.Linear(h1, h2)
         self.fc_centroid = nn.Linear(h2, 3)
         self.fc_bias = nn.Linear(h2, self.num_vertices * 3)
+        self.fc_color = nn.Linear(h2, self.num_vertices * 3) if colors else None
 
     def deform(self, bias: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:
         """Vertices ``[B, V, 3]`` from raw ``bias`` ``[B, V, 3]`` and ``centroid``
@@ -141,27 +144,42 @@ class Decoder(nn.Module):
         zero_b = torch.zeros(1, self.num_vertices, 3, device=self.sign.device)
         return self.deform(zero_b, torch.zeros(1, 3, device=self.sign.device))[0]
 
-    def forward(self, code: torch.Tensor) -> torch.Tensor:
+    @property
+    def has_colors(self) -> bool:
+        return self.fc_color is not None
+
+    def forward(self, code: torch.Tensor, with_colors: bool = False):
+        """Vertices ``[B, V, 3]``; with ``with_colors`` also colours ``[B, V, 3]`` in
+        ``[0, 1]`` (needs the colour head)."""
         x = F.relu(self.fc1(code))
         x = F.relu(self.fc2(x))
         centroid = self.fc_centroid(x) * self.centroid_scale
         bias = (self.fc_bias(x) * self.bias_scale).view(-1, self.num_vertices, 3)
-        return self.deform(bias, centroid)
+        vertices = self.deform(bias, centroid)
+        if not with_colors:
+            return vertices
+        if self.fc_color is None:
+            raise ValueError("this generator has no colour head (build it with colors=True, "
+                             "i.e. ReconConfig.color_weight > 0)")
+        colors = torch.sigmoid(self.fc_color(x)).view(-1, self.num_vertices, 3)
+        return vertices, colors
 
 
 class MeshGenerator(nn.Module):
-    """Encoder + decoder: images ``[B, 4, S, S]`` to vertices ``[B, V, 3]``; the faces
-    are the template's, ``self.faces`` int64 ``[F, 3]``."""
+    """Encoder + decoder: images ``[B, 4, S, S]`` to vertices ``[B, V, 3]`` (and, with
+    ``colors=True`` and ``forward(images, with_colors=True)``, per-vertex colours
+    ``[B, V, 3]`` in ``[0, 1]``); the faces are the template's, ``self.faces`` int64
+    ``[F, 3]``."""
 
     def __init__(self, config: ModelConfig, image_size: int, template_vertices: torch.Tensor,
-                 template_faces: torch.Tensor) -> None:
+                 template_faces: torch.Tensor, colors: bool = False) -> None:
         super().__init__()
         self.encoder = Encoder(config, image_size)
-        self.decoder = Decoder(config, template_vertices, template_faces)
+        self.decoder = Decoder(config, template_vertices, template_faces, colors)
 
     @property
     def faces(self) -> torch.Tensor:
         return self.decoder.faces
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(images))
+    def forward(self, images: torch.Tensor, with_colors: bool = False):
+        return self.decoder(self.encoder(images), with_colors)

@@ -69,6 +69,12 @@ class ReconConfig:
     Loss (Eq. 6): ``L_IoU + lambda_laplacian * L_lap + lambda_flatten * L_fl``;
     ``use_laplacian`` / ``use_flatten`` switch the terms off for ablations.
     ``sigma``: SoftRas sharpness, passed to renderers that take a ``sigma`` option.
+    ``color_weight`` > 0: the paper's colour reconstruction (Sec. 4): the generator also
+    predicts per-vertex colours and the loss adds ``color_weight`` times the l2 (mean
+    squared) difference between their colour pass (:func:`renderers.render_vertex_colors`,
+    background 0) and the RGB channels of the same cross-rendered views, in the data's
+    channel convention (the benchmark files store ``alpha * (1 - colour)``, so the
+    colours learnt for them are inverted); 0 (default) trains silhouettes only.
 
     Bookkeeping: ``seed``; ``checkpoint_every`` steps; ``log_every`` steps;
     ``eval_batch_size`` (predictions per forward pass at evaluation); ``device``.
@@ -95,6 +101,7 @@ class ReconConfig:
     use_laplacian: bool = True
     use_flatten: bool = True
     sigma: float = 3e-5
+    color_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 10_000
     log_every: int = 100
@@ -115,6 +122,7 @@ class ReconConfig:
             "eval_batch_size": self.eval_batch_size >= 1,
             "lambda_laplacian": self.lambda_laplacian >= 0,
             "lambda_flatten": self.lambda_flatten >= 0,
+            "color_weight": self.color_weight >= 0,
             "max_train_objects": self.max_train_objects >= 0,
             "max_test_objects": self.max_test_objects >= 0,
         }
@@ -157,7 +165,10 @@ class FitConfig:
     covers all 24); ``record_every`` steps the voxel and silhouette IoU to the target are
     recorded; ``image_size``; loss weights and switches as in :class:`ReconConfig`;
     ``sigma`` (official demo: 1e-4); ``template_radius`` (world units, < 0.5) of the
-    starting sphere (0.25: the generator's undeformed template).
+    starting sphere (0.25: the generator's undeformed template); ``color_weight``: 0
+    fits the geometry only, > 0 also fits per-vertex colours with this weight on the l2
+    image loss (the paper's colour reconstruction,
+    :mod:`bench_softras.experiments.fitting`).
     """
 
     steps: int = 300
@@ -174,9 +185,12 @@ class FitConfig:
     use_flatten: bool = True
     sigma: float = 1e-4
     template_radius: float = 0.25
+    color_weight: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not self.color_weight >= 0:
+            raise ValueError(f"color_weight must be >= 0, got {self.color_weight}")
         if self.parametrization not in ("sigmoid", "direct"):
             raise ValueError(f"parametrization must be 'sigmoid' or 'direct', got "
                              f"{self.parametrization!r}")
@@ -194,7 +208,8 @@ class Preset:
     directory is given.  Ablations (mesh fitting of the first fit shape with ``softras``,
     :func:`bench_softras.experiments.fitting.run_ablations`): ``ablation_sigmas`` (the
     sigma sweep, squared normalized screen units) and ``ablation_views`` (the reduced
-    number of training views, vs all 24)."""
+    number of training views, vs all 24) and ``ablation_color_weight`` (weight of the
+    l2 image loss of the colour-fitting variant; 0 leaves that variant out)."""
 
     name: str
     recon: ReconConfig
@@ -205,6 +220,7 @@ class Preset:
     synthetic_data: str = "cpu"
     ablation_sigmas: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
     ablation_views: int = 4
+    ablation_color_weight: float = 1.0
 
 
 SMOKE = Preset(

@@ -4,8 +4,10 @@ Every step draws ``B`` objects with two views each (``a``, ``b``), predicts a me
 each image, renders each prediction at both viewpoints with the chosen renderer and
 minimizes Eq. 6: the mean of the four IoU losses (Eq. 3) against the alpha channels,
 plus ``lambda`` times the Laplacian (Eq. 4) and ``mu`` times the flattening loss (Eq. 5),
-with Adam.  The renderer is a parameter: the same code trains with ``softras``,
-``n3mr``, ``hard`` or any registered renderer.
+with Adam.  With ``color_weight > 0`` the generator also predicts vertex colours, learnt
+from an l2 loss on the RGB channels of the same four cross-rendered views (the paper's
+colour reconstruction, :class:`ReconConfig`).  The renderer is a parameter: the same
+code trains with ``softras``, ``n3mr``, ``hard`` or any registered renderer.
 
 A run lives in one directory (``config.out_dir``): ``config.json`` (the full
 configuration), ``train.log`` (the configuration as JSON, then progress lines),
@@ -36,7 +38,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 import renderers
-from renderers import Camera
+from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
 from .model import MeshGenerator, default_template
@@ -115,7 +117,7 @@ def build_model(config: ReconConfig, template=None) -> MeshGenerator:
     tv, tf = template if template is not None else default_template()
     torch.manual_seed(config.seed)
     return MeshGenerator(config.model, config.image_size, torch.as_tensor(tv),
-                         torch.as_tensor(tf))
+                         torch.as_tensor(tf), colors=config.color_weight > 0)
 
 
 def decay(config: ReconConfig, step: int) -> float:
@@ -133,7 +135,9 @@ def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewDa
     objects, va, vb = data.random_batch(batch_size, rng, views)
     img_a = data.images_at(objects, va, config.image_size, device)
     img_b = data.images_at(objects, vb, config.image_size, device)
-    vertices = model(torch.cat([img_a, img_b]))  # [M_a; M_b], [2B, V, 3]
+    with_colors = config.color_weight > 0
+    out = model(torch.cat([img_a, img_b]), with_colors=with_colors)
+    vertices, colors = out if with_colors else (out, None)  # [M_a; M_b], [2B, V, 3]
     view_ids = torch.from_numpy(np.concatenate([va, va, vb, vb]))
     camera = Camera.benchmark(view_ids)
     sil = renderer.render(torch.cat([vertices, vertices]), faces, camera)
@@ -142,6 +146,14 @@ def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewDa
     reg, parts = regularizers(vertices, topo, config.lambda_laplacian, config.lambda_flatten,
                               config.use_laplacian, config.use_flatten)
     loss = iou + reg
+    if with_colors:
+        # Same order as the silhouettes: [M_a@V_a, M_b@V_a, M_a@V_b, M_b@V_b].
+        rgb = render_vertex_colors(torch.cat([vertices, vertices]), faces,
+                                   torch.cat([colors, colors]), camera, config.image_size)
+        target = torch.cat([img_a, img_a, img_b, img_b])[:, :3]
+        color_l2 = torch.mean((rgb - target) ** 2)
+        loss = loss + config.color_weight * color_l2
+        parts = {**parts, "color_l2": float(color_l2.detach())}
     if not torch.isfinite(loss):
         raise FloatingPointError(f"non-finite loss {float(loss)} (IoU loss {float(iou)}, "
                                  f"regularizers {parts})")
@@ -184,6 +196,8 @@ def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: lis
 
 
 def _check_resumable(saved: dict, config: ReconConfig) -> None:
+    # Fields added after a checkpoint was written take their defaults.
+    saved = ReconConfig.from_dict(saved).to_dict()
     now = config.to_dict()
     diff = sorted(k for k in set(saved) | set(now)
                   if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
@@ -371,6 +385,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lambda-flatten", dest="lambda_flatten", type=float)
     p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)
     p.add_argument("--no-flatten", dest="use_flatten", action="store_const", const=False)
+    p.add_argument("--color-weight", dest="color_weight", type=float,
+                   help="> 0: also predict vertex colours, l2 image loss with this weight")
     p.add_argument("--num-train-views", dest="num_train_views", type=int)
     p.add_argument("--max-train-objects", dest="max_train_objects", type=int)
     p.add_argument("--max-test-objects", dest="max_test_objects", type=int)
@@ -384,8 +400,8 @@ def config_from_args(args: argparse.Namespace, **extra) -> ReconConfig:
     fields = {k: getattr(args, k, None) for k in (
         "data_dir", "iterations", "batch_size", "image_size", "lr", "sigma",
         "lambda_laplacian", "lambda_flatten", "use_laplacian", "use_flatten",
-        "num_train_views", "max_train_objects", "max_test_objects", "checkpoint_every",
-        "device")}
+        "color_weight", "num_train_views", "max_train_objects", "max_test_objects",
+        "checkpoint_every", "device")}
     if getattr(args, "class_ids", None):
         fields["class_ids"] = tuple(c for c in args.class_ids.split(",") if c)
     fields.update(extra)

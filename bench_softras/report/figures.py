@@ -271,6 +271,26 @@ def recon_silhouettes(ex: dict):
     return fig, pd.DataFrame(rows)
 
 
+def color_views(views: np.ndarray, target: np.ndarray, fitted: np.ndarray):
+    """The colour fit of the ablations (``color_views.npz`` of
+    :func:`bench_softras.experiments.fitting.run_ablations`): the target's shaded
+    renderings (top row) and the fitted vertex colours (bottom row), ``target`` /
+    ``fitted`` float ``[K, 3, H, W]`` in [0, 1] at benchmark ``views`` ``[K]``.  The data
+    returned holds the per-view colour MSE over the pixels either image covers."""
+    k = len(views)
+    fig, axes = plt.subplots(2, k, figsize=(1.7 * k, 3.6), squeeze=False)
+    rows = []
+    for c, view in enumerate(views):
+        tgt, fit = target[c].transpose(1, 2, 0), fitted[c].transpose(1, 2, 0)
+        _imshow(axes[0, c], np.clip(tgt, 0, 1), f"view {int(view)}: target")
+        _imshow(axes[1, c], np.clip(fit, 0, 1), "fitted colours")
+        seen = (tgt.sum(-1) > 0) | (fit.sum(-1) > 0)
+        err = ((tgt - fit) ** 2).mean(-1)[seen]
+        rows.append({"view": int(view), "color_mse": float(err.mean()) if err.size else np.nan})
+    fig.tight_layout()
+    return fig, pd.DataFrame(rows)
+
+
 def ablation_bars(abl: pd.DataFrame):
     """The ablation fits (:func:`bench_softras.experiments.fitting.run_ablations`): left,
     final voxel and silhouette IoU vs sigma (log x; the ``baseline`` and ``sigma`` rows);

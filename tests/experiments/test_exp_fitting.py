@@ -42,6 +42,42 @@ def test_fitting_a_cube_improves_both_ious(template, parametrization, lr):
     assert df[["voxel_iou", "silhouette_iou"]].stack().between(0, 1).all()
 
 
+def test_colour_fit_learns_the_target_colour(template):
+    """Sec. 4's colour reconstruction: vertex colours fitted by the l2 image loss; the
+    colour error falls and the red target turns the seen vertices red."""
+    target = load_target("cube")
+    cfg = dataclasses.replace(TINY_FIT, steps=30, record_every=30, lr=0.05,
+                              color_weight=1.0)
+    df, colors = fit_mesh(target.vertices, target.faces, "softras", config=cfg,
+                          template=template, target_color=(0.9, 0.1, 0.1),
+                          return_colors=True)
+    first, last = df.iloc[0], df.iloc[-1]
+    assert last["color_mse"] < 0.5 * first["color_mse"]
+    assert colors.shape == (template[0].shape[0], 3)
+    red_minus_green = colors[:, 0] - colors[:, 1]  # 0 for vertices never seen (grey)
+    assert red_minus_green.mean() > 0.2 and red_minus_green.min() > -0.05
+    assert (colors[:, 1] - colors[:, 2]).abs().mean() < 0.05  # the target's G = B
+    with pytest.raises(ValueError, match="color_weight"):
+        FitConfig(color_weight=-1.0)
+
+
+def test_colour_loss_does_not_move_the_geometry(template):
+    """The colour pass gives no gradient to positions: with the same seed and views
+    the first steps of a colour fit deform the sphere as the silhouette-only fit does
+    (compared to float tolerance over a few steps: the renderers' parallel sums are not
+    bitwise reproducible, and long fits amplify the last bits)."""
+    target = load_target("cube")
+    cfg = dataclasses.replace(TINY_FIT, steps=3, record_every=3, lr=0.05)
+    runs = [fit_mesh(target.vertices, target.faces, "softras", config=c, template=template,
+                     target_color=(0.9, 0.1, 0.1), return_vertices=True)
+            for c in (cfg, dataclasses.replace(cfg, color_weight=1.0))]
+    (plain, v_plain), (coloured, v_col) = runs
+    assert plain["color_mse"].isna().all() and coloured["color_mse"].notna().all()
+    moved = (v_plain - template[0] * (cfg.template_radius / template[0].norm(dim=1).max()))
+    assert moved.abs().max() > 1e-3  # the fit did deform the sphere
+    np.testing.assert_allclose(v_col.numpy(), v_plain.numpy(), rtol=0, atol=1e-5)
+
+
 def test_hard_renderer_without_regularizers_does_not_move(template):
     target = load_target("cube")
     cfg = FitConfig(steps=3, views_per_step=2, record_every=1, image_size=16,
@@ -163,9 +199,12 @@ def test_ablation_variants_and_table(tmp_path, template, monkeypatch):
         ablation_variants(base, (1e-4,), 0)
     with pytest.raises(ValueError, match="sigmas"):
         ablation_variants(base, (), 4)
+    assert [v for v, _ in ablation_variants(base, (1e-4,), 4, color_weight=2.0)][-1] == "color"
     df = run_ablations("cube", "smoke", tmp_path, config=base, sigmas=(1e-4, 1e-3),
-                       few_views=4, renderer="softras_torch", progress=False)
+                       few_views=4, color_weight=0.0, renderer="softras_torch",
+                       progress=False)
     assert list(df.columns) == ABLATION_COLUMNS and len(df) == 5
+    assert df["color_mse"].isna().all() and not (tmp_path / "color_views.npz").exists()
     assert (df["steps"] == 2).all() and (df["renderer"] == "softras_torch").all()
     assert df[["voxel_iou", "silhouette_iou"]].stack().between(0, 1).all()
     back = pd.read_parquet(tmp_path / "ablations.parquet")

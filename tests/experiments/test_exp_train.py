@@ -43,6 +43,53 @@ def test_one_step_is_finite_and_moves_every_parameter(make_config, tiny_data, te
         assert not torch.equal(p, before[name]), f"{name} did not move"
 
 
+def test_colour_step_trains_the_colour_head(make_config, tiny_data, template):
+    config = make_config(lr=1e-3, color_weight=1.0)
+    model, before, terms = _step(config, tiny_data, template, "softras_torch")
+    assert set(terms) == {"loss", "iou", "laplacian", "flatten", "color_l2"}
+    assert np.isfinite(terms["color_l2"]) and terms["color_l2"] > 0
+    head = model.decoder.fc_color
+    assert head is not None and not torch.equal(head.weight, before["decoder.fc_color.weight"])
+    imgs = torch.rand(3, 4, config.image_size, config.image_size)
+    verts, colors = model.eval()(imgs, with_colors=True)
+    assert verts.shape == colors.shape == (3, template[0].shape[0], 3)
+    assert colors.min() >= 0 and colors.max() <= 1
+    plain = build_model(make_config(), template)
+    assert plain.decoder.fc_color is None
+    with pytest.raises(ValueError, match="colour head"):
+        plain(imgs, with_colors=True)
+    with pytest.raises(ValueError, match="color_weight"):
+        make_config(color_weight=-1.0)
+
+
+def test_colours_are_learnt_while_the_geometry_is_frozen(make_config, tiny_data, template):
+    """With ``hard`` the geometry gets no gradient, so the fall of the colour loss on a
+    fixed batch is the colour head learning the colours from the l2 image loss."""
+    config = make_config(renderer="hard", lr=3e-2, batch_size=4, use_laplacian=False,
+                         use_flatten=False, color_weight=1.0)
+    model = build_model(config, template)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    renderer = make_renderer("hard", config.image_size)
+    topo = mesh_topology(model.faces)
+    l2 = [train_step(model, opt, renderer, topo, tiny_data, np.random.default_rng(0), config,
+                     config.batch_size, training_views(24), model.faces, "cpu")["color_l2"]
+          for _ in range(25)]
+    assert max(l2[-5:]) < 0.6 * l2[0]
+
+
+def test_checkpoints_from_before_a_new_config_field_still_resume(make_config, tiny_data,
+                                                                  template):
+    config = make_config(iterations=1)
+    path = train(config, tiny_data, template=template, progress=False)
+    state = torch.load(path, weights_only=False)
+    del state["config"]["color_weight"]  # written before the field existed
+    torch.save(state, path)
+    longer = make_config(iterations=2)
+    assert torch.load(train(longer, tiny_data, template=template, progress=False),
+                      weights_only=False)["step"] == 2
+
+
 def test_hard_renderer_gives_no_gradient_to_the_generator(make_config, tiny_data, template):
     config = make_config(use_laplacian=False, use_flatten=False)
     model, before, terms = _step(config, tiny_data, template, "hard")

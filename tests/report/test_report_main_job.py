@@ -9,6 +9,7 @@ import base64
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 RENDERERS = ("softras", "n3mr", "hard")
 FIGURES = ("recon_iou_bars", "recon_examples", "recon_meshes", "fitting_curves",
-           "fitting_silhouettes", "fitting_meshes", "ablation_iou", "gradient_accuracy",
+           "fitting_silhouettes", "fitting_meshes", "ablation_iou", "color_fit",
+           "gradient_accuracy",
            "forward_fidelity", "timing_time_s", "timing_peak_mem_mb", "timing_images_per_s",
            "timing_ns_per_pair")
 
@@ -139,7 +141,7 @@ def test_ablation_table_and_section(smoke):
     # The smoke preset: its first fit shape, softras, two sigmas (1e-4 is the baseline's).
     assert set(abl["shape"]) == {"cube"} and set(abl["renderer"]) == {"softras"}
     assert list(abl["variant"]) == ["baseline", "sigma", "no laplacian", "no flatten",
-                                    "4 views"]
+                                    "4 views", "color"]
     assert sorted(abl.loc[abl["variant"].isin(["baseline", "sigma"]), "sigma"]) == \
         pytest.approx([1e-4, 1e-3])
     row = abl.set_index("variant")
@@ -148,10 +150,18 @@ def test_ablation_table_and_section(smoke):
     assert row.loc["4 views", "num_views"] == 4 and row.loc["baseline", "num_views"] == 24
     assert (abl["steps"] == 6).all()
     assert abl[["voxel_iou", "silhouette_iou"]].stack().between(0, 1).all()
+    # Only the colour variant fits colours (Sec. 4); it records the colour error.
+    assert abl.loc[abl["variant"] != "color", "color_mse"].isna().all()
+    assert row.loc["color", "color_weight"] == 1.0
+    assert 0 < row.loc["color", "color_mse"] < 1 and 0 < row.loc["color", "color_mse_start"] < 1
+    with np.load(cfg.results_dir / "ablations" / "color_views.npz") as z:
+        assert z["target"].shape == z["fitted"].shape == (4, 3, 32, 32)
+        assert z["fitted"].max() > 0 and z["target"].max() > 0
     shown = pd.read_csv(cfg.report_dir / "data" / "ablations.csv")
     assert len(shown) == len(abl)
     md = (cfg.report_dir / "report.md").read_text()
     assert "## Ablations (mesh fitting, softras)" in md and "data/ablations.csv" in md
+    assert "Colour reconstruction" in md and "data/color_fit.csv" in md
 
 
 def test_absent_optional_renderer_is_noted(smoke):
