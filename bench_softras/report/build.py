@@ -50,6 +50,26 @@ def voxel_iou_table(recon: pd.DataFrame, paper: pd.DataFrame | None = None) -> p
     return pd.concat([table, mean_row], ignore_index=True)
 
 
+def seed_table(recon: pd.DataFrame) -> pd.DataFrame:
+    """Mean voxel IoU over categories for each renderer (rows) and training seed
+    (columns ``seed <s>``), then ``mean``, ``std`` (sample standard deviation across
+    seeds; blank with one seed) and ``seeds``.  The template floor has no seed."""
+    per = (recon.groupby(["renderer", "seed", "class_id"], dropna=False)["voxel_iou"].mean()
+           .groupby(["renderer", "seed"], dropna=False).mean().reset_index())
+    per["column"] = [("seed " + str(int(x))) if pd.notna(x) else "no seed"
+                     for x in per["seed"]]
+    wide = per.pivot(index="renderer", columns="column", values="voxel_iou")
+    seed_cols = sorted((c for c in wide.columns if c != "no seed"),
+                       key=lambda c: int(c.split()[1]))
+    wide = wide[[*seed_cols, *(["no seed"] if "no seed" in wide.columns else [])]]
+    stats = per.groupby("renderer")["voxel_iou"]
+    wide["mean"] = stats.mean()
+    wide["std"] = stats.std(ddof=1)
+    wide["seeds"] = per.groupby("renderer")["seed"].apply(lambda x: int(x.notna().sum()))
+    wide = wide.loc[_ordered(wide.index)]
+    return wide.reset_index()
+
+
 def fitting_final_table(fit: pd.DataFrame) -> pd.DataFrame:
     """The last recorded step of every (shape, renderer): IoUs and optimisation time."""
     last = fit.sort_values("step").groupby(["shape", "renderer"], sort=False).tail(1)
@@ -222,6 +242,16 @@ def _recon_section(doc: Document, recon, ex: dict, run) -> None:
     fig, data = figures.recon_iou_bars(recon[recon["renderer"] != "template"]
                                        if (recon["renderer"] != "template").any() else recon)
     doc.figure(png_bytes(fig), "recon_iou_bars", "Voxel IoU per category and renderer.", data)
+    seeds = seed_table(recon)
+    n_seeds = int(seeds["seeds"].max()) if len(seeds) else 0
+    doc.text("Seeds: the mean over categories of each training seed, and the mean and "
+             "sample standard deviation across seeds. "
+             + ("Only one seed was run, so no spread is measured: differences between "
+                "renderers smaller than the seed spread of a multi-seed run "
+                "(`--seeds 0,1,2`) are not evidence." if n_seeds < 2 else
+                f"{n_seeds} seeds per renderer; read differences between renderers "
+                f"against the `std` column (the bars show +-1 std across seeds)."))
+    doc.table(seeds, "recon_seeds", "Mean voxel IoU per training seed", floatfmt=".4f")
     extra = [c for c in ("iterations", "train_wall_s") if c in recon.columns]
     if extra:
         runs = (recon[recon["renderer"] != "template"]

@@ -147,12 +147,17 @@ def timing_scaling(timing: pd.DataFrame, value: str = "time_s",
 
 
 def recon_iou_bars(recon: pd.DataFrame):
-    """Voxel IoU per category and renderer (mean over seeds) as grouped bars."""
-    agg = recon.groupby(["renderer", "category"])["voxel_iou"].mean().reset_index()
+    """Voxel IoU per category and renderer as grouped bars: the mean over seeds, with
+    +-1 standard deviation across seeds where a renderer has several.  The data holds
+    one row per renderer, category and seed."""
+    agg = (recon.groupby(["renderer", "category", "seed"], dropna=False)["voxel_iou"].mean()
+           .reset_index())
     n_cat = agg["category"].nunique()
     fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * n_cat + 2), 3.6))
+    several = agg.groupby(["renderer", "category"])["seed"].nunique().max() > 1
     sns.barplot(data=agg, x="category", y="voxel_iou", hue="renderer",
-                hue_order=_order(agg["renderer"].unique()), ax=ax)
+                hue_order=_order(agg["renderer"].unique()), ax=ax,
+                errorbar="sd" if several else None)
     ax.set_ylabel("voxel IoU")
     ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()

@@ -86,6 +86,32 @@ def test_voxel_iou_table_joins_by_class_id_and_averages_seeds():
     assert list(t.columns[2:4]) == ["ours: hard", "ours: softras"]
 
 
+def test_seed_table_means_and_spread_across_seeds():
+    from bench_softras.report.build import seed_table
+    from bench_softras.report.figures import recon_iou_bars
+
+    recon = pd.DataFrame({
+        "renderer": ["softras"] * 4 + ["hard"] * 2 + ["template"] * 2,
+        "class_id": ["a", "b"] * 4, "category": ["A", "B"] * 4,
+        "seed": pd.array([0, 0, 1, 1, 0, 0, None, None], dtype="Int64"),
+        "voxel_iou": [0.4, 0.6, 0.6, 0.8, 0.2, 0.2, 0.1, 0.3],
+    })
+    t = seed_table(recon).set_index("renderer")
+    assert list(t.index) == ["template", "hard", "softras"]
+    assert t.loc["softras", "seed 0"] == pytest.approx(0.5)
+    assert t.loc["softras", "seed 1"] == pytest.approx(0.7)
+    assert t.loc["softras", "mean"] == pytest.approx(0.6)
+    assert t.loc["softras", "std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert t.loc["softras", "seeds"] == 2 and t.loc["hard", "seeds"] == 1
+    assert math.isnan(t.loc["hard", "std"]) and math.isnan(t.loc["hard", "seed 1"])
+    assert t.loc["template", "no seed"] == pytest.approx(0.2) and t.loc["template", "seeds"] == 0
+    fig, data = recon_iou_bars(recon)
+    assert len(data) == 8  # one row per renderer, category and seed
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def test_gradient_summary_has_one_row_per_renderer_and_sigma():
     grad = pd.DataFrame({
         "renderer": ["softras"] * 4 + ["hard"] * 2,
