@@ -6,6 +6,11 @@ pixel centre to the nearest triangle edge in normalized screen units, and
 ``S = 1 - prod_f (1 - D_f)``.  Pairs with ``D <= eps`` outside the triangle are culled
 (bounding box grown by the cull radius, then a distance test), so the cost grows with
 the pairs near each face, not with pixels x faces.
+
+Reproducibility: the per-pixel sums (forward) and per-face gradient sums (backward) are
+parallel atomic adds, so their rounding follows the thread order and repeated calls may
+differ in the last bits; long optimisations amplify this (see the README, "Seeds and
+reproducibility").
 """
 
 from __future__ import annotations
