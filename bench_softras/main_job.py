@@ -14,7 +14,7 @@ Stages (:data:`bench_softras.report.results.STAGES`), each writing its tables un
 4. ``gradients``: gradient accuracy and forward fidelity vs sigma
    (:func:`bench_softras.studies.gradients.run_gradient_study`);
 5. ``ablations``: the paper's ablations (sigma sweep, no Laplacian, no flattening,
-   fewer training views, colour reconstruction) as mesh fits of the first fitting
+   fewer or more training views, colour reconstruction) as mesh fits of the first fitting
    target with ``softras`` (:func:`bench_softras.experiments.fitting.run_ablations`);
 6. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
 7. ``examples``: example silhouettes and meshes for the report
@@ -182,6 +182,7 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     ablations = {"shape": fit_shapes[0], "renderer": "softras",
                  "sigmas": [float(s) for s in preset.ablation_sigmas],
                  "few_views": preset.ablation_views,
+                 "more_views": preset.ablation_more_views,
                  "color_weight": preset.ablation_color_weight,
                  "fit": dataclasses.asdict(preset.fit)}
     return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon, gradients,
@@ -339,7 +340,8 @@ def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
         run_ablations(config["shape"], plan.preset, d, config=plan.fit,
                       sigmas=config["sigmas"], few_views=config["few_views"],
-                      color_weight=config["color_weight"], renderer=config["renderer"],
+                      color_weight=config["color_weight"],
+                      more_views=config["more_views"], renderer=config["renderer"],
                       progress=cfg.progress)
         outputs = [d / "ablations.csv", d / "ablations.parquet"]
         return outputs + [p for p in [d / "color_views.npz"] if p.exists()]

@@ -43,7 +43,7 @@ from renderers import Camera, render_vertex_colors
 from .evaluate import voxelize_prediction
 from .losses import iou_loss, mesh_topology, regularizers
 from .model import default_template, sigmoid_parametrization, squash_deform
-from .multiview import NUM_VIEWS, training_views
+from .multiview import MAX_FIT_VIEWS, NUM_VIEWS, fitting_views, view_camera
 from .presets import FitConfig, get_preset, with_overrides
 from .renderer_choice import make_renderer, renderer_name
 
@@ -117,7 +117,9 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     displacements); ``target_parts``: closed-part id per face for voxelizing the
     target (default: connected components); ``target_renderer``: renderer of the
     target and of the silhouette IoU (``hard``).  Each step renders
-    ``min(views_per_step, num_views)`` views drawn from the ``config.num_views`` evenly
+    ``min(views_per_step, num_views)`` views drawn from the ``config.num_views``
+    (:func:`bench_softras.experiments.multiview.fitting_views`: up to 24 evenly
+    spaced benchmark views, or beyond 24 also views from below)
     spaced training views; the recorded IoUs always cover all 24 views.
     ``target_color``: base RGB of the target's shaded renderings, used when
     ``config.color_weight > 0`` (module docstring).
@@ -133,15 +135,19 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     seed = cfg.seed if seed is None else int(seed)
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    if not 1 <= cfg.views_per_step <= NUM_VIEWS:
-        raise ValueError(f"views_per_step must lie in 1..{NUM_VIEWS}, got {cfg.views_per_step}")
+    if not 1 <= cfg.views_per_step <= MAX_FIT_VIEWS:
+        raise ValueError(f"views_per_step must lie in 1..{MAX_FIT_VIEWS}, got "
+                         f"{cfg.views_per_step}")
     tv = torch.as_tensor(np.asarray(target_vertices), dtype=torch.float32)
     tf = torch.as_tensor(np.asarray(target_faces), dtype=torch.int64)
     ref = make_renderer(target_renderer, cfg.image_size, cfg.sigma)
     rend = make_renderer(renderer, cfg.image_size, cfg.sigma)
-    all_views = Camera.benchmark()
+    all_views = Camera.benchmark()  # the 24 views every recorded IoU covers
+    pool = fitting_views(cfg.num_views)  # the views the fit may train on (ids 0..47)
+    pool_views = view_camera(pool)
     with torch.no_grad():
         target_sil = ref.render(tv.expand(NUM_VIEWS, -1, -1), tf, all_views).float()
+        target_pool = ref.render(tv.expand(pool.size, -1, -1), tf, pool_views).float()
     target_vox = metrics.voxelize(tv.numpy(), tf.numpy(),
                                   parts="components" if target_parts is None else target_parts)
     fit_color = cfg.color_weight > 0
@@ -150,6 +156,8 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
 
         target_rgb = lambert_images(tv.double(), tf, all_views, tuple(target_color),
                                     cfg.image_size)[0].float()  # [24, 3, H, W]
+        pool_rgb = lambert_images(tv.double(), tf, pool_views, tuple(target_color),
+                                  cfg.image_size)[0].float()
 
     base, faces = _template(cfg.template_radius, template)
     topo = mesh_topology(faces, base.shape[0])
@@ -175,25 +183,24 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     name = renderer_name(renderer)
     bar = tqdm(range(steps + 1), desc=f"fit {shape} {name}", disable=not progress,
                dynamic_ncols=True)
-    pool = training_views(cfg.num_views)  # the views the fit may use (all 24 by default)
     per_step = min(cfg.views_per_step, pool.size)
     for step in bar:
         t0 = time.perf_counter()
         if per_step == pool.size:
-            views = pool
+            pick = np.arange(pool.size)
         else:
-            views = np.sort(pool[rng.choice(pool.size, per_step, replace=False)])
+            pick = np.sort(rng.choice(pool.size, per_step, replace=False))
+        cams = view_camera(pool[pick])
         verts = current()
-        sil = rend.render(verts.expand(views.size, -1, -1), faces,
-                          Camera.benchmark(views)).float()
+        sil = rend.render(verts.expand(pick.size, -1, -1), faces, cams).float()
         reg, _ = regularizers(verts[None], topo, cfg.lambda_laplacian, cfg.lambda_flatten,
                               cfg.use_laplacian, cfg.use_flatten)
-        loss = iou_loss(sil, target_sil[torch.from_numpy(views)]) + reg
+        loss = iou_loss(sil, target_pool[torch.from_numpy(pick)]) + reg
         if fit_color:
-            rgb = render_vertex_colors(verts, faces, torch.sigmoid(color_logit),
-                                       Camera.benchmark(views), cfg.image_size)
+            rgb = render_vertex_colors(verts, faces, torch.sigmoid(color_logit), cams,
+                                       cfg.image_size)
             loss = loss + cfg.color_weight * torch.mean(
-                (rgb - target_rgb[torch.from_numpy(views)]) ** 2)
+                (rgb - pool_rgb[torch.from_numpy(pick)]) ** 2)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"fit_mesh: non-finite loss at step {step}")
         if step < steps:
@@ -276,16 +283,22 @@ COLOR_EXAMPLE_VIEWS = (0, 6, 12, 18)
 
 
 def ablation_variants(config: FitConfig, sigmas: Sequence[float], few_views: int,
-                      color_weight: float = 0.0) -> list[tuple[str, FitConfig]]:
+                      color_weight: float = 0.0,
+                      more_views: int = 0) -> list[tuple[str, FitConfig]]:
     """``(variant, FitConfig)`` of every ablation: ``baseline`` (``config``), ``sigma``
     (``config`` with each other value of ``sigmas``), ``no laplacian``, ``no flatten``,
-    ``<few_views> views`` (``num_views=few_views``, evenly spaced, instead of 24) and,
-    when ``color_weight > 0``, ``color`` (vertex colours fitted too, with that weight on
-    the l2 image loss)."""
+    ``<few_views> views`` (``num_views=few_views``, evenly spaced, instead of 24),
+    when ``more_views > 24`` ``<more_views> views`` (the 24 plus views from below,
+    :func:`bench_softras.experiments.multiview.fitting_views`) and, when
+    ``color_weight > 0``, ``color`` (vertex colours fitted too, with that weight on the
+    l2 image loss)."""
     if not sigmas:
         raise ValueError("ablation sigmas must not be empty")
     if not 1 <= few_views <= NUM_VIEWS:
         raise ValueError(f"few_views must lie in 1..{NUM_VIEWS}, got {few_views}")
+    if more_views and not NUM_VIEWS < more_views <= MAX_FIT_VIEWS:
+        raise ValueError(f"more_views must be 0 or lie in {NUM_VIEWS + 1}..{MAX_FIT_VIEWS}, "
+                         f"got {more_views}")
     if color_weight < 0:
         raise ValueError(f"color_weight must be >= 0, got {color_weight}")
     out = [("baseline", config)]
@@ -294,6 +307,8 @@ def ablation_variants(config: FitConfig, sigmas: Sequence[float], few_views: int
     out += [("no laplacian", with_overrides(config, use_laplacian=False)),
             ("no flatten", with_overrides(config, use_flatten=False)),
             (f"{few_views} views", with_overrides(config, num_views=few_views))]
+    if more_views:
+        out.append((f"{more_views} views", with_overrides(config, num_views=more_views)))
     if color_weight > 0:
         out.append(("color", with_overrides(config, color_weight=float(color_weight))))
     return out
@@ -302,11 +317,13 @@ def ablation_variants(config: FitConfig, sigmas: Sequence[float], few_views: int
 def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablations", *,
                   config: FitConfig | None = None, sigmas: Sequence[float] | None = None,
                   few_views: int | None = None, color_weight: float | None = None,
-                  renderer: str = "softras", progress: bool = True) -> pd.DataFrame:
+                  more_views: int | None = None, renderer: str = "softras",
+                  progress: bool = True) -> pd.DataFrame:
     """The paper's ablations as mesh fits of one target ``shape`` with ``renderer``:
     every :func:`ablation_variants` variant of ``config`` (default: the preset's
-    :class:`FitConfig`; ``sigmas`` / ``few_views`` / ``color_weight`` default to the
-    preset's ``ablation_sigmas`` / ``ablation_views`` / ``ablation_color_weight``).
+    :class:`FitConfig`; ``sigmas`` / ``few_views`` / ``more_views`` / ``color_weight``
+    default to the preset's ``ablation_sigmas`` / ``ablation_views`` /
+    ``ablation_more_views`` / ``ablation_color_weight``).
     Only the first and last steps are scored.  Writes ``ablations.csv`` / ``.parquet``
     (:data:`ABLATION_COLUMNS`, one row per variant: final voxel and silhouette IoU over
     all 24 views, the colour MSE at the start (mid-grey vertices) and end of a colour
@@ -319,11 +336,12 @@ def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablat
     sigmas = tuple(p.ablation_sigmas if sigmas is None else sigmas)
     few = p.ablation_views if few_views is None else int(few_views)
     cw = p.ablation_color_weight if color_weight is None else float(color_weight)
+    more = p.ablation_more_views if more_views is None else int(more_views)
     target = load_target(shape, cfg.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for variant, vcfg in ablation_variants(cfg, sigmas, few, cw):
+    for variant, vcfg in ablation_variants(cfg, sigmas, few, cw, more):
         vcfg = with_overrides(vcfg, record_every=max(1, vcfg.steps))
         df, verts, colors = fit_mesh(
             target.vertices, target.faces, renderer, config=vcfg, shape=target.name,
@@ -382,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float)
     p.add_argument("--views-per-step", dest="views_per_step", type=int)
     p.add_argument("--num-views", dest="num_views", type=int,
-                   help="evenly spaced training views the fit may use (default 24)")
+                   help="training views the fit may use: up to 24 evenly spaced benchmark "
+                        "views (default 24), 25..48 adds views from below")
     p.add_argument("--record-every", dest="record_every", type=int)
     p.add_argument("--sigma", type=float)
     p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)

@@ -155,6 +155,43 @@ def training_views(num_views: int) -> np.ndarray:
     return np.unique(np.floor(np.arange(num_views) * NUM_VIEWS / num_views).astype(np.int64))
 
 
+#: Views a mesh fit may use beyond the 24 of the data set: a second ring, ids 24..47,
+#: seen from below (see :func:`fitting_views`).
+MAX_FIT_VIEWS = 2 * NUM_VIEWS
+
+
+def fitting_views(num_views: int) -> np.ndarray:
+    """View ids (int64, sorted) a mesh fit may train on.
+
+    ``num_views <= 24``: :func:`training_views` (evenly spaced benchmark views).
+    ``25..48``: all 24 benchmark views plus ``num_views - 24`` evenly spaced views of the
+    lower ring (ids ``24..47``, :func:`view_camera`): the paper's "more comprehensive
+    views" (Fig. 8), which only a fit can have, since it renders its own targets."""
+    if not 1 <= num_views <= MAX_FIT_VIEWS:
+        raise ValueError(f"num_views must lie in 1..{MAX_FIT_VIEWS}, got {num_views}")
+    if num_views <= NUM_VIEWS:
+        return training_views(num_views)
+    return np.concatenate([np.arange(NUM_VIEWS), NUM_VIEWS + training_views(num_views - NUM_VIEWS)])
+
+
+def view_camera(views):
+    """The camera of view ids ``views`` (ints in ``0..47``): ids ``0..23`` are the
+    benchmark views (:meth:`renderers.Camera.benchmark`); id ``24 + k`` has view ``k``'s
+    azimuth, distance and viewing angle at the mirrored elevation (-30 degrees: from
+    below, where the benchmark views never look)."""
+    from renderers.camera import DEFAULT_ELEVATION, Camera
+
+    ids = torch.as_tensor(np.asarray(views), dtype=torch.int64).reshape(-1)
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= MAX_FIT_VIEWS):
+        raise ValueError(f"view ids must lie in 0..{MAX_FIT_VIEWS - 1}")
+    bench = Camera.benchmark(ids % NUM_VIEWS)
+    if not bool((ids >= NUM_VIEWS).any()):
+        return bench
+    elevation = torch.where(ids < NUM_VIEWS, DEFAULT_ELEVATION, -DEFAULT_ELEVATION)
+    return Camera(azimuth=bench.azimuth, elevation=elevation.to(torch.float64),
+                  viewing_angle=bench.viewing_angle)
+
+
 def load_split(data_dir: str | Path, split: str, class_ids: Sequence[str] = (),
                max_per_class: int = 0) -> MultiViewData:
     """Load one split (``train``, ``val``, ``test``) of ``class_ids`` (default: every

@@ -162,8 +162,10 @@ class FitConfig:
     24 = all); ``num_views``: how many of the 24 views the fit may use at all (evenly
     spaced in azimuth, :func:`bench_softras.experiments.multiview.training_views`; 24 =
     all; an ablation: fewer training views, while the recorded silhouette IoU still
-    covers all 24); ``record_every`` steps the voxel and silhouette IoU to the target are
-    recorded; ``image_size``; loss weights and switches as in :class:`ReconConfig`;
+    covers all 24; 25..48 adds views from below, which only a fit can have,
+    :func:`bench_softras.experiments.multiview.fitting_views`); ``record_every`` steps
+    the voxel and silhouette IoU to the target are recorded; ``image_size``; loss
+    weights and switches as in :class:`ReconConfig`;
     ``sigma`` (official demo: 1e-4); ``template_radius`` (world units, < 0.5) of the
     starting sphere (0.25: the generator's undeformed template); ``color_weight``: 0
     fits the geometry only, > 0 also fits per-vertex colours with this weight on the l2
@@ -196,8 +198,8 @@ class FitConfig:
                              f"{self.parametrization!r}")
         if not 0 < self.template_radius < 0.5:
             raise ValueError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
-        if not 1 <= self.num_views <= 24:
-            raise ValueError(f"num_views must lie in 1..24, got {self.num_views}")
+        if not 1 <= self.num_views <= 48:
+            raise ValueError(f"num_views must lie in 1..48, got {self.num_views}")
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,8 @@ class Preset:
     directory is given.  Ablations (mesh fitting of the first fit shape with ``softras``,
     :func:`bench_softras.experiments.fitting.run_ablations`): ``ablation_sigmas`` (the
     sigma sweep, squared normalized screen units) and ``ablation_views`` (the reduced
-    number of training views, vs all 24) and ``ablation_color_weight`` (weight of the
+    number of training views, vs all 24), ``ablation_more_views`` (more training views
+    than the data set's 24, 0 = no such variant) and ``ablation_color_weight`` (weight of the
     l2 image loss of the colour-fitting variant; 0 leaves that variant out)."""
 
     name: str
@@ -220,6 +223,7 @@ class Preset:
     synthetic_data: str = "cpu"
     ablation_sigmas: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
     ablation_views: int = 4
+    ablation_more_views: int = 48
     ablation_color_weight: float = 1.0
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from bench_softras.experiments.fitting import (
     ABLATION_COLUMNS,
@@ -135,27 +136,29 @@ def test_run_fitting_writes_table_and_meshes(tmp_path):
 
 
 def _record_fit_views(monkeypatch) -> list[np.ndarray]:
-    """Patch ``Camera.benchmark`` to record the view ids of every call that names views
-    (the per-step training renders; the 24-view target / scoring calls pass none)."""
-    seen: list[np.ndarray] = []
-    original = Camera.benchmark
+    """Patch the fit's ``view_camera`` to record the view ids of every call: the first is
+    the targets of the whole view pool, then one per step (the training renders)."""
+    from bench_softras.experiments import fitting
 
-    def recording(views=None):
-        if views is not None:
-            seen.append(np.asarray(views).copy())
+    calls: list[np.ndarray] = []
+    original = fitting.view_camera
+
+    def recording(views):
+        calls.append(np.asarray(views).copy())
         return original(views)
 
-    monkeypatch.setattr(Camera, "benchmark", staticmethod(recording))
-    return seen
+    monkeypatch.setattr(fitting, "view_camera", recording)
+    return calls
 
 
 @pytest.mark.parametrize("num_views, per_step", [(4, 2), (3, 8), (24, 4)])
 def test_num_views_restricts_the_training_views(template, monkeypatch, num_views, per_step):
-    seen = _record_fit_views(monkeypatch)
+    calls = _record_fit_views(monkeypatch)
     t = load_target("cube")
     cfg = FitConfig(steps=12, views_per_step=per_step, num_views=num_views, record_every=12,
                     image_size=16, sigma=1e-3)
     df = fit_mesh(t.vertices, t.faces, "softras_torch", config=cfg, template=template)
+    seen = calls[1:]
     allowed = set(training_views(num_views).tolist())
     assert len(seen) == 13  # one training render per step (0..12)
     used = set(np.concatenate(seen).tolist())
@@ -171,20 +174,46 @@ def test_num_views_restricts_the_training_views(template, monkeypatch, num_views
 def test_default_num_views_keeps_the_sampled_views(template, monkeypatch):
     """``num_views=24`` draws exactly the views the sampler drew before the field existed:
     ``np.sort(rng.choice(24, views_per_step, replace=False))`` from ``default_rng(seed)``."""
-    seen = _record_fit_views(monkeypatch)
+    calls = _record_fit_views(monkeypatch)
     t = load_target("cube")
     cfg = FitConfig(steps=5, views_per_step=3, record_every=5, image_size=16, seed=7)
     fit_mesh(t.vertices, t.faces, "softras_torch", config=cfg, template=template)
+    seen = calls[1:]
     rng = np.random.default_rng(7)
     expected = [np.sort(rng.choice(24, 3, replace=False)) for _ in range(6)]
     assert [v.tolist() for v in seen] == [e.tolist() for e in expected]
+
+
+def test_more_than_24_views_add_views_from_below(template, monkeypatch):
+    from bench_softras.experiments.multiview import fitting_views, view_camera
+
+    assert fitting_views(24).tolist() == list(range(24))
+    assert fitting_views(30).tolist() == list(range(24)) + [24, 28, 32, 36, 40, 44]
+    assert fitting_views(48).tolist() == list(range(48))
+    cam = view_camera([3, 27])
+    eye = cam.eye()
+    assert torch.allclose(eye[0, [0, 2]], eye[1, [0, 2]])  # same azimuth and distance
+    assert eye[0, 1] > 0 > eye[1, 1] and torch.isclose(eye[0, 1], -eye[1, 1])
+    assert view_camera([5]).eye().allclose(Camera.benchmark([5]).eye())
+    with pytest.raises(ValueError, match="0..47"):
+        view_camera([48])
+    calls = _record_fit_views(monkeypatch)
+    t = load_target("cube")
+    cfg = FitConfig(steps=6, views_per_step=8, num_views=48, record_every=6, image_size=16,
+                    sigma=1e-3)
+    df = fit_mesh(t.vertices, t.faces, "softras", config=cfg, template=template)
+    assert calls[0].tolist() == list(range(48))
+    seen = calls[1:]
+    used = np.concatenate(seen)
+    assert len(seen) == 7 and used.max() >= 24 and used.min() < 24
+    assert df["silhouette_iou"].between(0, 1).all()
 
 
 def test_num_views_is_validated():
     with pytest.raises(ValueError, match="num_views"):
         FitConfig(num_views=0)
     with pytest.raises(ValueError, match="num_views"):
-        FitConfig(num_views=25)
+        FitConfig(num_views=49)
 
 
 def test_ablation_variants_and_table(tmp_path, template, monkeypatch):
@@ -199,9 +228,12 @@ def test_ablation_variants_and_table(tmp_path, template, monkeypatch):
         ablation_variants(base, (1e-4,), 0)
     with pytest.raises(ValueError, match="sigmas"):
         ablation_variants(base, (), 4)
-    assert [v for v, _ in ablation_variants(base, (1e-4,), 4, color_weight=2.0)][-1] == "color"
+    assert [v for v, _ in ablation_variants(base, (1e-4,), 4, color_weight=2.0,
+                                            more_views=48)][-2:] == ["48 views", "color"]
+    with pytest.raises(ValueError, match="more_views"):
+        ablation_variants(base, (1e-4,), 4, more_views=20)
     df = run_ablations("cube", "smoke", tmp_path, config=base, sigmas=(1e-4, 1e-3),
-                       few_views=4, color_weight=0.0, renderer="softras_torch",
+                       few_views=4, color_weight=0.0, more_views=0, renderer="softras_torch",
                        progress=False)
     assert list(df.columns) == ABLATION_COLUMNS and len(df) == 5
     assert df["color_mse"].isna().all() and not (tmp_path / "color_views.npz").exists()

@@ -141,13 +141,14 @@ def test_ablation_table_and_section(smoke):
     # The smoke preset: its first fit shape, softras, two sigmas (1e-4 is the baseline's).
     assert set(abl["shape"]) == {"cube"} and set(abl["renderer"]) == {"softras"}
     assert list(abl["variant"]) == ["baseline", "sigma", "no laplacian", "no flatten",
-                                    "4 views", "color"]
+                                    "4 views", "48 views", "color"]
     assert sorted(abl.loc[abl["variant"].isin(["baseline", "sigma"]), "sigma"]) == \
         pytest.approx([1e-4, 1e-3])
     row = abl.set_index("variant")
     assert not row.loc["no laplacian", "use_laplacian"] and row.loc["no laplacian", "use_flatten"]
     assert not row.loc["no flatten", "use_flatten"] and row.loc["no flatten", "use_laplacian"]
     assert row.loc["4 views", "num_views"] == 4 and row.loc["baseline", "num_views"] == 24
+    assert row.loc["48 views", "num_views"] == 48
     assert (abl["steps"] == 6).all()
     assert abl[["voxel_iou", "silhouette_iou"]].stack().between(0, 1).all()
     # Only the colour variant fits colours (Sec. 4); it records the colour error.
