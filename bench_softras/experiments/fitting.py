@@ -247,7 +247,8 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
                 preset="cpu", out_dir: str | Path = "results/fitting", *,
                 config: FitConfig | None = None, progress: bool = True) -> pd.DataFrame:
     """Fit every shape with every renderer; writes ``fitting.csv`` / ``.parquet`` and
-    the fitted meshes (``meshes/<shape>_<renderer>.obj``) to ``out_dir``.
+    the fitted meshes (``meshes/<shape>_<renderer>.obj``; with colour fitting also
+    ``.ply`` with the vertex colours) to ``out_dir``.
 
     ``shapes`` / ``renderers`` default to the preset's; ``config`` replaces the preset's
     :class:`FitConfig`.
@@ -262,13 +263,16 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
     for shape in shapes:
         target = load_target(shape, cfg.seed)
         for r in renderers:
-            df, verts = fit_mesh(target.vertices, target.faces, r, config=cfg, shape=target.name,
-                                 target_parts=target.parts, target_color=target.color,
-                                 progress=progress, return_vertices=True)
+            df, verts, colors = fit_mesh(
+                target.vertices, target.faces, r, config=cfg, shape=target.name,
+                target_parts=target.parts, target_color=target.color, progress=progress,
+                return_vertices=True, return_colors=True)
             df["preset"] = p.name
             frames.append(df)
-            _save_obj(out / "meshes" / f"{target.name}_{renderer_name(r)}.obj", verts,
-                      default_template()[1])
+            stem = out / "meshes" / f"{target.name}_{renderer_name(r)}"
+            _save_mesh(stem.with_suffix(".obj"), verts, default_template()[1])
+            if colors is not None:
+                _save_mesh(stem.with_suffix(".ply"), verts, default_template()[1], colors)
     result = pd.concat(frames, ignore_index=True)
     result.to_csv(out / "fitting.csv", index=False)
     result.to_parquet(out / "fitting.parquet", index=False)
@@ -379,13 +383,16 @@ def _save_color_views(path: Path, target: Target, vertices: torch.Tensor, colors
                         target=tgt.float().numpy(), fitted=fitted.float().numpy())
 
 
-def _save_obj(path: Path, vertices: torch.Tensor, faces: torch.Tensor) -> None:
+def _save_mesh(path: Path, vertices: torch.Tensor, faces: torch.Tensor,
+               colors: torch.Tensor | None = None) -> None:
     from metrics.open3d_import import open3d
 
     o3d = open3d()
     mesh = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(vertices.double().numpy()),
         o3d.utility.Vector3iVector(faces.numpy().astype(np.int32)))
+    if colors is not None:
+        mesh.vertex_colors = o3d.utility.Vector3dVector(colors.double().clamp(0, 1).numpy())
     o3d.io.write_triangle_mesh(str(path), mesh)
 
 

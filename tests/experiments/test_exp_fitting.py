@@ -133,6 +133,13 @@ def test_run_fitting_writes_table_and_meshes(tmp_path):
     assert (tmp_path / "fitting.parquet").is_file()
     fitted = open3d().io.read_triangle_mesh(str(tmp_path / "meshes" / "cube_softras.obj"))
     assert len(fitted.vertices) == 642 and len(fitted.triangles) == 1280
+    assert not (tmp_path / "meshes" / "cube_softras.ply").exists()
+    coloured = dataclasses.replace(cfg, color_weight=1.0)
+    run_fitting(["cube"], ["softras"], "smoke", tmp_path / "col", config=coloured,
+                progress=False)
+    mesh = open3d().io.read_triangle_mesh(str(tmp_path / "col" / "meshes" / "cube_softras.ply"))
+    assert mesh.has_vertex_colors() and len(mesh.vertex_colors) == 642
+    assert 0.3 < np.asarray(mesh.vertex_colors).mean() < 0.7  # near the mid-grey start
 
 
 def _record_fit_views(monkeypatch) -> list[np.ndarray]:
