@@ -26,7 +26,7 @@ from .base import gather_faces
 from .camera import Camera
 from .grid import image_hw, pixel_centers
 from .hard.function import rasterize_nearest_face
-from .validation import FLOAT_DTYPES, check_face_vertices, check_vertices_faces
+from .validation import FLOAT_DTYPES, check_vertices_faces
 
 
 def _check_colors(colors: torch.Tensor, expected: tuple[int, ...], what: str) -> None:
@@ -58,13 +58,13 @@ def interpolate_face_colors(face_vertices: torch.Tensor, face_colors: torch.Tens
     barycentric interpolation (weights ``w_k / z_k``, renormalized) of the colours of
     the nearest face at its centre.  Differentiable w.r.t. ``face_colors`` only.
     """
-    check_face_vertices(face_vertices)
+    h, w = image_hw(image_size)
+    # Validates face_vertices before its Taichi kernel runs; the kernel never reads colours.
+    _, index = rasterize_nearest_face(face_vertices, h, w)
     nb, nf = face_vertices.shape[:2]
     _check_colors(face_colors, (nb, nf, 3), "face_colors")
-    h, w = image_hw(image_size)
     dev, dtype = face_colors.device, face_colors.dtype
     nc = face_colors.shape[-1]
-    _, index = rasterize_nearest_face(face_vertices, h, w)  # validated, Taichi z-buffer
     index = index.to(device=dev, dtype=torch.int64)
     covered = index >= 0
     b, i, j = covered.nonzero(as_tuple=True)

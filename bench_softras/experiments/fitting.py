@@ -144,20 +144,22 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
     rend = make_renderer(renderer, cfg.image_size, cfg.sigma)
     all_views = Camera.benchmark()  # the 24 views every recorded IoU covers
     pool = fitting_views(cfg.num_views)  # the views the fit may train on (ids 0..47)
-    pool_views = view_camera(pool)
+    # The target is rendered once over the recorded views and the pool together.
+    target_ids = np.union1d(np.arange(NUM_VIEWS), pool)  # sorted: 0..23 come first
+    target_views = view_camera(target_ids)
+    in_pool = torch.from_numpy(np.searchsorted(target_ids, pool))
     with torch.no_grad():
-        target_sil = ref.render(tv.expand(NUM_VIEWS, -1, -1), tf, all_views).float()
-        target_pool = ref.render(tv.expand(pool.size, -1, -1), tf, pool_views).float()
+        target_all = ref.render(tv.expand(target_ids.size, -1, -1), tf, target_views).float()
+    target_sil, target_pool = target_all[:NUM_VIEWS], target_all[in_pool]
     target_vox = metrics.voxelize(tv.numpy(), tf.numpy(),
                                   parts="components" if target_parts is None else target_parts)
     fit_color = cfg.color_weight > 0
     if fit_color:
         from bench_softras.data.shading import lambert_images
 
-        target_rgb = lambert_images(tv.double(), tf, all_views, tuple(target_color),
-                                    cfg.image_size)[0].float()  # [24, 3, H, W]
-        pool_rgb = lambert_images(tv.double(), tf, pool_views, tuple(target_color),
-                                  cfg.image_size)[0].float()
+        shaded = lambert_images(tv.double(), tf, target_views, tuple(target_color),
+                                cfg.image_size)[0].float()
+        target_rgb, pool_rgb = shaded[:NUM_VIEWS], shaded[in_pool]  # [24 | P, 3, H, W]
 
     base, faces = _template(cfg.template_radius, template)
     topo = mesh_topology(faces, base.shape[0])
