@@ -1,12 +1,14 @@
 """Experiment presets: every size and hyper-parameter of the experiments in one place.
 
-Three presets, as frozen dataclasses:
+Four presets, as frozen dataclasses:
 
 * ``smoke``: tests and CI, a tiny network on 32x32 images, a handful of steps;
   everything finishes in well under two minutes on two CPU cores.
 * ``cpu``: the default main job on two CPU cores: the full generator of Sec. 5.1 on
   64x64 images, a few hundred steps per renderer at a small batch, sized so that
   reconstruction training for three renderers fits in about 25 minutes.
+* ``gpu``: one GPU, a few minutes per renderer: the paper's generator and batch on the
+  ``cpu`` synthetic data (``scripts/gpu_check.sh``);
 * ``paper``: full scale for a GPU, as the paper and the official code
   (``ShichenLiu/SoftRas`` ``examples/recon/train.py``): batch 64, 250k iterations,
   learning rate and sigma decayed by 0.3 after 150k iterations.
@@ -285,7 +287,24 @@ PAPER = Preset(
     synthetic_data="large",
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (SMOKE, CPU, PAPER)}
+#: One GPU: the paper's generator, batch and image size on the ``cpu`` synthetic data,
+#: sized to a few minutes of training per renderer (``scripts/gpu_check.sh``).
+GPU = Preset(
+    name="gpu",
+    recon=ReconConfig(
+        preset="gpu",
+        batch_size=64,
+        iterations=10_000,
+        lr_decay_at=0,
+        checkpoint_every=2_000,
+        log_every=100,
+        device="cuda",
+    ),
+    fit=FitConfig(steps=1000, views_per_step=24, record_every=50),
+    seeds=(0,),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (SMOKE, CPU, GPU, PAPER)}
 
 
 def get_preset(name: str | Preset) -> Preset:
