@@ -4,9 +4,16 @@ reconstruction network deforms, and simple closed shapes (world units, the frame
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .open3d_import import open3d
+
+#: open3d's unit icosphere after 3 Loop subdivisions (642 vertices, 1280 faces), saved
+#: for machines without open3d (a GPU machine's Python); a test checks it equals what
+#: open3d builds.
+SHIPPED_ICOSPHERE = Path(__file__).with_name("data") / "icosphere3.npz"
 
 
 def _arrays(mesh) -> tuple[np.ndarray, np.ndarray]:
@@ -26,13 +33,24 @@ def template_sphere(subdivisions: int = 3, radius: float = 0.5) -> tuple[np.ndar
         raise ValueError(f"subdivisions must be >= 0, got {subdivisions}")
     if not radius > 0:
         raise ValueError(f"radius must be > 0, got {radius}")
-    o3d = open3d()
+    v, f = _unit_icosphere(int(subdivisions))
+    return v * (radius / np.linalg.norm(v, axis=1, keepdims=True)), f
+
+
+def _unit_icosphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
+    """open3d's icosahedron after ``subdivisions`` Loop rounds; the shipped copy of the
+    3-round one when open3d cannot be imported."""
+    try:
+        o3d = open3d()
+    except ImportError:
+        if subdivisions != 3:
+            raise
+        with np.load(SHIPPED_ICOSPHERE) as z:
+            return z["vertices"].copy(), z["faces"].copy()
     mesh = o3d.geometry.TriangleMesh.create_icosahedron(radius=1.0)
     if subdivisions:
-        mesh = mesh.subdivide_loop(number_of_iterations=int(subdivisions))
-    v, f = _arrays(mesh)
-    v *= radius / np.linalg.norm(v, axis=1, keepdims=True)
-    return v, f
+        mesh = mesh.subdivide_loop(number_of_iterations=subdivisions)
+    return _arrays(mesh)
 
 
 def box_mesh(lo, hi) -> tuple[np.ndarray, np.ndarray]:

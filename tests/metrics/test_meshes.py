@@ -41,3 +41,20 @@ def test_box_mesh():
     assert outward_fraction(v, f) == 1.0 and closed(f)
     with pytest.raises(ValueError, match="lo < hi"):
         box_mesh((0, 0, 0), (1, -1, 1))
+
+
+def test_shipped_icosphere_equals_open3d(monkeypatch):
+    """The copy used where open3d cannot be imported is exactly open3d's template."""
+    import metrics.meshes as meshes
+
+    want_v, want_f = template_sphere(3)
+
+    def no_open3d():
+        raise ImportError("no open3d here")
+
+    monkeypatch.setattr(meshes, "open3d", no_open3d)
+    v, f = meshes.template_sphere(3)
+    np.testing.assert_array_equal(f, want_f)
+    np.testing.assert_allclose(v, want_v, rtol=0, atol=1e-15)
+    with pytest.raises(ImportError, match="no open3d"):
+        meshes.template_sphere(2)
