@@ -36,9 +36,9 @@ from . import softras_torch  # noqa: E402,F401  isort: skip
 from . import softras  # noqa: E402,F401  isort: skip
 from . import hard  # noqa: E402,F401  isort: skip
 from . import n3mr  # noqa: E402,F401  isort: skip
-
-
-
+from . import dibr  # noqa: E402,F401  isort: skip
+from . import antialias  # noqa: E402,F401  isort: skip
+from . import edgegrad  # noqa: E402,F401  isort: skip
 from .peers import absent_peers, register_peers  # noqa: E402  isort: skip
 from .vertex_colors import interpolate_face_colors, render_vertex_colors  # noqa: E402  isort: skip
 
