@@ -37,7 +37,7 @@ def test_every_study_resolves_peers_through_renderers():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pytorch3d") is None,
-                    reason="pytorch3d is not installed (pip install -e .[peers]; CPU source "
+                    reason="pytorch3d is not installed (a CPU source "
                            "build, see the README)")
 def test_pytorch3d_soft_equals_softras_with_sigma_one_to_one():
     """Same Eq. 1-2 with sigma mapped 1:1: silhouettes within 1e-4 mean abs diff at
