@@ -3,7 +3,7 @@
 Each peer is an adapter module here that imports its package only when it renders.
 :func:`register_peers` (run when :mod:`renderers` is imported) registers every peer
 whose package is installed, so every command and study sees the same renderers;
-:func:`absent_peers` says, for the others, why they are absent.  Install them with
+:func:`absent_peers` says, for the others, why they are absent.  Install them as described in
 the README (PyTorch3D has no CPU wheel: build it from source).
 
 * ``pytorch3d_soft``: :mod:`renderers.peers.pytorch3d_soft` (package ``pytorch3d``).
