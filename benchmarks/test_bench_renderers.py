@@ -1,7 +1,8 @@
 """pytest-benchmark: forward+backward of every renderer at the paper's setting.
 
 B = 64 images of the 642-vertex / 1280-face template sphere (benchmark cameras), 64x64,
-sigma = 3e-5, float32, CPU unless ``--device cuda`` style runs set
+sharpness = the paper's sigma (``renderers.soft_math.DEFAULT_SIGMA``) where the renderer
+has one, float32, CPU unless ``--device cuda`` style runs set
 ``SOFTRAS_BENCH_DEVICE=cuda``.  Run with ``nox -s bench``; each result carries the
 peak RSS increase of one forward+backward in ``extra_info``.  ``softras_torch`` is the
 dense baseline: minutes per call on 2 cores, so it gets a single round.  The
@@ -18,10 +19,11 @@ import torch
 import renderers
 from bench_softras.studies.timing import PeakRSS, _malloc_trim
 from metrics.meshes import template_sphere
+from renderers.soft_math import DEFAULT_SIGMA
 
-BATCH, IMAGE, SIGMA = 64, 64, 3e-5
+BATCH, IMAGE, SIGMA = 64, 64, DEFAULT_SIGMA
 DEVICE = os.environ.get("SOFTRAS_BENCH_DEVICE", "cpu")
-NAMES = ["softras", "n3mr", "hard", "softras_torch"]
+NAMES = ["softras", "n3mr", "hard", "dibr", "antialias", "edgegrad", "softras_torch"]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,7 @@ def scene():
 
 
 def _make(name):
-    opts = {"sigma": SIGMA} if name.startswith("softras") else {}
-    return renderers.get(name, image_size=IMAGE, **opts)
+    return renderers.build(name, image_size=IMAGE, sharpness=SIGMA)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -65,7 +66,7 @@ def test_forward_backward(benchmark, scene, name):
     benchmark.extra_info["peak_rss_mb"] = mem.peak / 2**20
     benchmark.extra_info["peak_rss_increase_mb"] = (mem.peak - mem.base) / 2**20
     benchmark.extra_info.update(batch=BATCH, image_size=IMAGE, faces=int(faces.shape[0]),
-                                sigma=SIGMA if name.startswith("softras") else None,
+                                sigma=SIGMA if renderers.describe(name).sharpness else None,
                                 device=DEVICE)
     if name == "softras_torch":
         benchmark.pedantic(step, rounds=1, iterations=1)

@@ -9,18 +9,21 @@ A renderer (here: a rasterizer of silhouettes) is any class with two methods:
 * ``render(vertices, faces, camera)``: world vertices ``[B, V, 3]``, int64 faces
   ``[F, 3]`` or ``[B, F, 3]`` and a :class:`renderers.Camera` to silhouettes.
 
-Subclass :class:`Rasterizer` to get ``render`` for free, then ``register`` it.
+Subclass :class:`Rasterizer` to get ``render`` for free, declare what the renderer is
+(options, sharpness, family, ...; see :mod:`renderers.options`), then ``register`` it.
+:func:`build` makes any registered renderer from a name plus settings.
 """
 
 from __future__ import annotations
 
-import inspect
+import math
 from collections.abc import Callable
 
 import torch
 
 from .camera import Camera
 from .grid import image_hw
+from .options import FAMILIES, Option, RendererInfo
 from .validation import check_vertices_faces
 
 
@@ -37,9 +40,24 @@ def gather_faces(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 class Rasterizer:
     """Base class: holds the image size and implements ``render`` on top of
-    ``rasterize``.  ``image_size``: int (square) or ``(H, W)`` in pixels."""
+    ``rasterize``.  ``image_size``: int (square) or ``(H, W)`` in pixels.
+
+    Subclasses describe themselves with the class attributes below (see
+    :mod:`renderers.options`); ``options = None`` means "not declared" (a user's plugin):
+    :func:`build` then passes options through unchecked."""
 
     name = "base"
+    #: One of :data:`renderers.options.FAMILIES` ("" = not declared).
+    family = ""
+    #: Declared keyword options besides ``image_size`` (``None`` = not declared).
+    options: tuple[Option, ...] | None = None
+    #: Name of the option that sets the silhouette's softness, or ``None``.
+    sharpness: str | None = None
+    forward_model = ""
+    gradient_rule = ""
+    paper = ""
+    #: How :meth:`pairs_evaluated` counts work, in words.
+    cost = ""
 
     def __init__(self, image_size: int | tuple[int, int] = 64) -> None:
         self.image_size = image_size
@@ -62,8 +80,23 @@ class Rasterizer:
             faces = faces.expand(screen.shape[0], -1, -1)
         return self.rasterize(gather_faces(screen, faces))
 
+    def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
+        """Pixel-face pairs one forward call on ``face_vertices`` ``[B, F, 3, 3]``
+        evaluates (see :attr:`cost`); NaN when the renderer does not say."""
+        return math.nan
+
+    @classmethod
+    def describe(cls, name: str | None = None) -> RendererInfo:
+        """This class's self-description (:class:`renderers.options.RendererInfo`)."""
+        return RendererInfo(name=name or cls.name, family=cls.family,
+                            sharpness=cls.sharpness, options=cls.options,
+                            forward_model=cls.forward_model, gradient_rule=cls.gradient_rule,
+                            paper=cls.paper, cost=cls.cost)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(image_size={self.image_size})"
+        opts = "".join(f", {o.name}={getattr(self, o.name, o.default)!r}"
+                       for o in self.options or ())
+        return f"{type(self).__name__}(image_size={self.image_size}{opts})"
 
 
 _REGISTRY: dict[str, Callable[..., object]] = {}
@@ -72,13 +105,23 @@ _REGISTRY: dict[str, Callable[..., object]] = {}
 def register(name: str, factory: Callable[..., object] | None = None):
     """Register a renderer class (or factory) under ``name``; usable as a decorator.
 
-    The class must provide ``rasterize`` and ``render`` (subclass :class:`Rasterizer`).
+    The class must provide ``rasterize`` and ``render`` (subclass :class:`Rasterizer`);
+    a declared ``family`` must be one of :data:`renderers.options.FAMILIES` and a
+    declared ``sharpness`` one of its ``options``.
     """
 
     def _do(f):
-        for method in ("rasterize", "render"):
-            if isinstance(f, type) and not callable(getattr(f, method, None)):
-                raise TypeError(f"renderer {name!r} must define a {method}() method")
+        if isinstance(f, type):
+            for method in ("rasterize", "render"):
+                if not callable(getattr(f, method, None)):
+                    raise TypeError(f"renderer {name!r} must define a {method}() method")
+            family = getattr(f, "family", "")
+            if family and family not in FAMILIES:
+                raise ValueError(f"renderer {name!r}: family {family!r} not in {FAMILIES}")
+            sharp, opts = getattr(f, "sharpness", None), getattr(f, "options", None)
+            if sharp is not None and sharp not in {o.name for o in opts or ()}:
+                raise ValueError(f"renderer {name!r}: sharpness {sharp!r} is not one of "
+                                 "its declared options")
         _REGISTRY[name] = f
         return f
 
@@ -86,29 +129,72 @@ def register(name: str, factory: Callable[..., object] | None = None):
 
 
 def available() -> list[str]:
-    """Names of the registered renderers."""
+    """Names of the registered renderers (optional peers included where installed,
+    see :mod:`renderers.peers`)."""
     return sorted(_REGISTRY)
 
 
-def accepts_option(name: str, option: str) -> bool:
-    """Whether the renderer registered as ``name`` takes the keyword ``option`` (e.g.
-    ``"sigma"``: soft renderers do, ``hard`` and ``n3mr`` do not)."""
+def _factory(name: str):
     try:
-        factory = _REGISTRY[name]
-    except KeyError:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
         raise KeyError(f"unknown renderer {name!r}; available: {available()}") from None
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # pragma: no cover - callables without signatures
-        return False
-    return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def describe(name: str) -> RendererInfo:
+    """The self-description of the renderer registered as ``name``
+    (:class:`renderers.options.RendererInfo`); a factory that is not a
+    :class:`Rasterizer` subclass gets an undeclared one (no options, no sharpness)."""
+    f = _factory(name)
+    if isinstance(f, type) and issubclass(f, Rasterizer):
+        return f.describe(name)
+    return RendererInfo(name=name, family=str(getattr(f, "family", "")),
+                        sharpness=getattr(f, "sharpness", None),
+                        options=getattr(f, "options", None))
+
+
+def accepts_option(name: str, option: str) -> bool:
+    """Whether the renderer registered as ``name`` declares the option ``option``
+    (``image_size`` always; undeclared plugins: only ``image_size``)."""
+    info = describe(name)
+    return option == "image_size" or option in {o.name for o in info.options or ()}
+
+
+def _check_option_names(info: RendererInfo, options: dict) -> None:
+    if info.options is None:
+        return
+    known = [o.name for o in info.options]
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        hint = (" (renderers have no device option: they run on the device of the tensors "
+                "they are given)" if "device" in unknown else "")
+        raise TypeError(f"renderer {info.name!r} has no option(s) {unknown}{hint}; accepted: "
+                        f"{['image_size'] + known}")
+
+
+def build(name: str, image_size: int | tuple[int, int] | None = None,
+          sharpness: float | None = None, **options):
+    """A renderer instance from its registered ``name`` plus settings.
+
+    ``image_size``: pixels, int or ``(H, W)`` (the renderer's default when ``None``);
+    ``sharpness``: value of the renderer's sharpness option (``sigma`` for ``softras``;
+    ignored by renderers without one, e.g. ``hard``); ``options``: the renderer's other
+    declared options.  An unknown option raises ``TypeError`` listing the accepted ones;
+    bad values raise the renderer's own ``ValueError`` / ``TypeError``.
+    """
+    info = describe(name)
+    _check_option_names(info, options)
+    if sharpness is not None and info.sharpness is not None:
+        if info.sharpness in options:
+            raise TypeError(f"renderer {name!r}: give either sharpness or "
+                            f"{info.sharpness}, not both")
+        options[info.sharpness] = sharpness
+    if image_size is not None:
+        options["image_size"] = image_size
+    return _factory(name)(**options)
 
 
 def get(name: str, **options):
-    """A renderer instance by name, with its keyword options (e.g. ``image_size``,
-    ``sigma``)."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown renderer {name!r}; available: {available()}") from None
-    return factory(**options)
+    """A renderer instance by name with its keyword options (e.g. ``image_size``,
+    ``sigma``); :func:`build` without the ``sharpness`` shortcut."""
+    return build(name, **options)

@@ -21,10 +21,25 @@ import math
 
 import torch
 
+from .options import Option
+
 #: Default culling threshold on a face's probability D (see module docstring).
 DEFAULT_EPS = 1e-3
 #: The paper's sigma (squared normalized screen units).
 DEFAULT_SIGMA = 3e-5
+
+#: The ``sigma`` option of the soft renderers (their sharpness parameter).
+SIGMA_OPTION = Option("sigma", float, DEFAULT_SIGMA,
+                      "sharpness: squared normalized screen units; smaller is sharper",
+                      low=0.0, low_open=True)
+#: The ``eps`` option of the soft renderers (culling threshold on D).
+EPS_OPTION = Option("eps", float, DEFAULT_EPS,
+                    "pairs outside a face with probability D <= eps are culled",
+                    low=0.0, high=0.5, low_open=True, high_open=True)
+
+SOFTRAS_PAPER = ("Liu et al. 2019, Soft Rasterizer: A Differentiable Renderer for "
+                 "Image-based 3D Reasoning (ICCV)")
+SOFTRAS_FORWARD = "S = 1 - prod_f (1 - sigmoid(delta d^2 / sigma)) (Eq. 1-2)"
 
 
 def cull_dist2(sigma: float, eps: float = DEFAULT_EPS) -> float:

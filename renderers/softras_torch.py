@@ -13,9 +13,14 @@ from torch.utils.checkpoint import checkpoint
 
 from .base import Rasterizer, register
 from .grid import pixel_grid
+from .options import Option
 from .soft_math import (
     DEFAULT_EPS,
     DEFAULT_SIGMA,
+    EPS_OPTION,
+    SIGMA_OPTION,
+    SOFTRAS_FORWARD,
+    SOFTRAS_PAPER,
     cull_dist2,
     log_one_minus_sigmoid,
     pixel_face_terms,
@@ -30,6 +35,12 @@ def _chunk_log_sum(fv, px, py, sigma, max_d2):
     return torch.where(keep, log_one_minus_sigmoid(z), 0.0).sum(dim=1)  # [B, P]
 
 
+#: Pixel-face pairs per chunk by default (bounds memory).
+DEFAULT_MAX_CHUNK = 1 << 22
+MAX_CHUNK_OPTION = Option("max_chunk_elements", int, DEFAULT_MAX_CHUNK,
+                          "pixel-face pairs per chunk (bounds memory)", low=1)
+
+
 @register("softras_torch")
 class SoftRasTorch(Rasterizer):
     """Dense PyTorch SoftRas silhouettes.
@@ -40,13 +51,20 @@ class SoftRasTorch(Rasterizer):
     """
 
     name = "softras_torch"
+    family = "soft"
+    options = (SIGMA_OPTION, EPS_OPTION, MAX_CHUNK_OPTION)
+    sharpness = "sigma"
+    forward_model = SOFTRAS_FORWARD
+    gradient_rule = "exact gradient of the soft forward (PyTorch autograd, dense)"
+    paper = SOFTRAS_PAPER
+    cost = "dense: every pixel-face pair, B*F*H*W"
 
     def __init__(self, image_size=64, sigma: float = DEFAULT_SIGMA, eps: float = DEFAULT_EPS,
-                 max_chunk_elements: int = 1 << 22) -> None:
+                 max_chunk_elements: int = DEFAULT_MAX_CHUNK) -> None:
         super().__init__(image_size)
         self.sigma = check_sigma(sigma)
         self.eps = check_eps(eps)
-        self.max_chunk_elements = int(max_chunk_elements)
+        self.max_chunk_elements = MAX_CHUNK_OPTION.validate(max_chunk_elements)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> soft silhouettes ``[B, H, W]``."""
@@ -68,5 +86,7 @@ class SoftRasTorch(Rasterizer):
             total = total + part
         return (1.0 - torch.exp(total)).reshape(nb, h, w)
 
-    def __repr__(self) -> str:
-        return f"SoftRasTorch(image_size={self.image_size}, sigma={self.sigma}, eps={self.eps})"
+    def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
+        """Every pixel-face pair: ``B * F * H * W``."""
+        nb, nf = face_vertices.shape[:2]
+        return float(nb * nf * self.height * self.width)

@@ -30,16 +30,17 @@ def ensure_registered(name: str) -> None:
 
 
 def accepts_sigma(name: str) -> bool:
-    """Whether the registered factory ``name`` takes a ``sigma`` option."""
+    """Whether renderer ``name`` has a sharpness parameter (its self-description,
+    :func:`renderers.describe`)."""
     ensure_registered(name)
-    return renderers.accepts_option(name, "sigma")
+    return renderers.describe(name).sharpness is not None
 
 
 def make_renderer(renderer, image_size: int, sigma: float | None = None):
     """A renderer instance: ``renderer`` itself when it is one (its own image size and
     sigma are kept; a mismatching ``image_size`` raises ``ValueError``), else
-    ``renderers.get(renderer, image_size=..., sigma=...)`` where the renderer takes a
-    ``sigma`` (soft renderers) and without it otherwise (hard, n3mr)."""
+    :func:`renderers.build` with ``sigma`` as the renderer's sharpness (ignored by
+    renderers without one: hard, n3mr)."""
     if not isinstance(renderer, str):
         if not callable(getattr(renderer, "render", None)):
             raise TypeError(f"renderer must be a registered name or have render(); got "
@@ -50,7 +51,4 @@ def make_renderer(renderer, image_size: int, sigma: float | None = None):
                              f"uses {image_size}x{image_size}")
         return renderer
     ensure_registered(renderer)
-    opts = {"image_size": image_size}
-    if sigma is not None and accepts_sigma(renderer):
-        opts["sigma"] = sigma
-    return renderers.get(renderer, **opts)
+    return renderers.build(renderer, image_size=image_size, sharpness=sigma)

@@ -1,12 +1,15 @@
 """Gradient-accuracy and forward-fidelity study (``softras-bench gradients``).
 
 For every scene of :mod:`metrics.gradient_accuracy`, every renderer and (for renderers
-that take one) every ``sigma``, compares the renderer's gradient of each silhouette loss
+with a sharpness parameter, :func:`renderers.describe`) every value of it, compares the
+renderer's gradient of each silhouette loss
 with the finite-difference gradient of the exact pixel coverage, and the rendered
 silhouette with the exact coverage and the hard (pixel-centre) silhouette.
 
-Tables (tidy, one row per renderer x scene x sigma [x loss]); ``sigma`` is NaN for
-renderers without one (e.g. ``n3mr``, ``hard``):
+Tables (tidy, one row per renderer x scene x sigma [x loss]); ``sigma`` is the value of
+the renderer's sharpness parameter (``sigma`` for ``softras``, ``dibr`` and
+``pytorch3d_soft``: squared normalized screen units), NaN for renderers without one
+(``n3mr``, ``hard``, ``antialias``, ``edgegrad``: run once):
 
 * ``gradient_accuracy``: renderer, scene, space, method, sigma, loss, cosine, rel_l2,
   sign_agree, norm_ratio, n_signif, n_vertices, image_size, seed;
@@ -38,8 +41,9 @@ from metrics.gradient_accuracy import (
     renderer_gradient,
     scene_losses,
 )
+from renderers.peers import PEERS
 
-DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
+DEFAULT_RENDERERS = ("softras", "n3mr", "hard", "dibr", "antialias", "edgegrad")
 DEFAULT_SIGMAS = tuple(float(s) for s in np.logspace(-6, -2, 9))
 
 #: ``smoke``: < 60 s on 2 cores; ``cpu``: a few minutes (every scene, 9 sigmas).
@@ -54,9 +58,9 @@ PRESETS = {
 
 
 def _takes_sigma(name: str) -> bool:
-    """Whether renderer ``name`` accepts a ``sigma`` option (a module-level helper:
-    :func:`run_gradient_study`'s ``renderers`` argument shadows the package)."""
-    return renderers.accepts_option(name, "sigma")
+    """Whether renderer ``name`` has a sharpness parameter to sweep (a module-level
+    helper: :func:`run_gradient_study`'s ``renderers`` argument shadows the package)."""
+    return renderers.describe(name).sharpness is not None
 
 
 def run_gradient_study(
@@ -72,7 +76,8 @@ def run_gradient_study(
     """Run the study (module docstring) and return ``(grad_df, fidelity_df)``.
 
     ``renderers``: registered names (:func:`renderers.available`); ``sigmas``: values
-    (squared normalized screen units) for renderers that take ``sigma``; ``scenes``:
+    (squared normalized screen units) of each renderer's sharpness parameter (renderers
+    without one run once); ``scenes``:
     names from :data:`metrics.gradient_accuracy.SCENES`; ``image_size``: pixels (square);
     ``seed``: scene/weight randomness; ``out_dir``: where to write
     ``gradient_accuracy.{csv,parquet}`` and ``forward_fidelity.{csv,parquet}`` (nothing
@@ -105,10 +110,9 @@ def run_gradient_study(
             for name in names:
                 for sigma in sig_of[name]:
                     bar.set_postfix_str(f"{scene_name} {name} sigma={sigma:g}")
-                    opts = {"image_size": image_size}
-                    if not np.isnan(sigma):
-                        opts["sigma"] = sigma
-                    r = _renderer_registry().get(name, **opts)
+                    r = _renderer_registry().build(
+                        name, image_size=image_size,
+                        sharpness=None if np.isnan(sigma) else sigma)
                     sil, grads = renderer_gradient(r, scene, losses, dtype=dtype)
                     common = {"renderer": name, "scene": scene_name, "sigma": sigma}
                     for k, loss in enumerate(losses):
@@ -138,9 +142,9 @@ def _renderer_registry():
 
 
 def default_renderers() -> tuple[str, ...]:
-    """The registered ones of ``softras``, ``n3mr``, ``hard``; ``softras_torch`` if none
-    of them is registered yet."""
-    have = [n for n in DEFAULT_RENDERERS if n in renderers.available()]
+    """The registered ones of :data:`DEFAULT_RENDERERS` and the installed peers
+    (:mod:`renderers.peers`); ``softras_torch`` if none of them is registered."""
+    have = [n for n in DEFAULT_RENDERERS + tuple(PEERS) if n in renderers.available()]
     return tuple(have) if have else ("softras_torch",)
 
 
@@ -154,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
     p.add_argument("--renderers", default=None,
                    help="comma-separated registered names (default: the registered ones of "
-                        "softras,n3mr,hard)")
+                        f"{','.join(DEFAULT_RENDERERS)} and the installed peers)")
     p.add_argument("--sigmas", default=None, help="comma-separated sigmas (overrides preset)")
     p.add_argument("--scenes", default=None, help=f"comma-separated, from {','.join(SCENES)}")
     p.add_argument("--image-size", type=int, default=None)

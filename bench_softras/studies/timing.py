@@ -8,7 +8,8 @@ radius 0.5) seen by ``batch`` cameras (:class:`renderers.Camera`, azimuths sprea
 * ``faces``: subdivisions 1..5 (80 .. 20480 faces);
 * ``image_size``: 32 .. 512 pixels (square);
 * ``batch``: images per call;
-* ``sigma``: renderers that take a ``sigma`` only (squared normalized screen units).
+* ``sigma``: renderers with a sharpness parameter only (:func:`renderers.describe`; the
+  value is given to that parameter, squared normalized screen units).
 
 What is timed is ``renderer.rasterize(face_vertices)`` on screen-space faces
 ``[B, F, 3, 3]`` (a leaf tensor, ``requires_grad``), and ``output.backward(g)`` with a
@@ -30,19 +31,15 @@ memory held after the forward: the graph's saved tensors are the forward's),
 ``forward+backward`` (above the start of the forward, over both).
 
 Work per call (``pairs_evaluated``): the pixel-face pairs the renderer actually
-evaluates: ``softras``: its candidate pairs (pixels in each face's bounding box grown by
-the cull radius, :func:`renderers.softras.function.candidate_pairs`); ``hard`` and
-``n3mr``: pixels in each face's one-pixel-grown bounding box (their kernels' scan; the
-N3MR backward scans more); dense renderers (``softras_torch``): ``B*F*H*W``;
-``pytorch3d_soft``: ``B*H*W*K`` blended pairs.  A renderer object may define
-``pairs_evaluated(face_vertices)`` to supply its own count; ``ns_per_pair`` =
-``time_s / pairs_evaluated``, ``images_per_s`` = ``batch / time_s``.
+evaluates, as the renderer itself counts them (``renderer.pairs_evaluated(face_vertices)``,
+described by :func:`renderers.describe`'s ``cost``; NaN when a renderer does not say);
+``ns_per_pair`` = ``time_s / pairs_evaluated``, ``images_per_s`` = ``batch / time_s``.
 
 Dense renderers are slow (``softras_torch``: seconds per call at 64 images of 1280
 faces at 64x64): configurations above ``max_dense_pairs`` are skipped and listed in
 ``timing_skipped.csv`` with the reason.  Optional renderers
-(:mod:`bench_softras.studies.optional_renderers`) are included where installed; the
-others are listed in ``timing_notes.json``.
+(:mod:`renderers.peers`) are included where installed; the others are listed in
+``timing_notes.json``.
 
 Output (``out_dir``): ``timing.csv`` / ``timing.parquet`` with columns
 :data:`COLUMNS`, ``timing_skipped.csv``, ``timing_notes.json``.
@@ -70,8 +67,7 @@ from tqdm.auto import tqdm
 import metrics
 import renderers
 from renderers import Camera
-
-from .optional_renderers import register_optional
+from renderers.peers import PEERS, absent_peers
 
 COLUMNS = ["renderer", "sweep", "faces", "image_size", "batch", "sigma", "pass", "time_s",
            "peak_mem_mb", "images_per_s", "pairs_evaluated", "ns_per_pair", "device",
@@ -98,7 +94,8 @@ class TimingConfig:
     gradient's randomness.
     """
 
-    renderers: tuple[str, ...] = ("softras", "softras_torch", "hard", "n3mr", "pytorch3d_soft")
+    renderers: tuple[str, ...] = ("softras", "softras_torch", "hard", "n3mr", "dibr",
+                                  "antialias", "edgegrad", *PEERS)
     subdivisions: tuple[int, ...] = (1, 2, 3, 4, 5)
     image_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)
     batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
@@ -141,9 +138,7 @@ class TimingConfig:
 #: Named study sizes.  ``smoke``: seconds; ``cpu``: a few minutes on 2 cores;
 #: ``paper``: the full grid (GPU).
 PRESETS: dict[str, TimingConfig] = {
-    "smoke": TimingConfig(renderers=("softras", "softras_torch", "hard", "n3mr",
-                                     "pytorch3d_soft"),
-                          subdivisions=(1, 2), image_sizes=(32,), batch_sizes=(1, 2),
+    "smoke": TimingConfig(subdivisions=(1, 2), image_sizes=(32,), batch_sizes=(1, 2),
                           sigmas=(1e-4,), base_subdivisions=1, base_image_size=32,
                           base_batch=2, base_sigma=1e-4, warmup=1, repeats=1,
                           max_dense_pairs=1 << 18),
@@ -154,54 +149,11 @@ PRESETS: dict[str, TimingConfig] = {
 
 
 # -- work counts ------------------------------------------------------------------------
-def _bbox_pixels(fv: torch.Tensor, height: int, width: int) -> int:
-    """Pixels in every face's bounding box grown by one pixel and clamped to the image
-    (the scan of the ``hard`` / ``n3mr`` kernels; see :mod:`renderers.hard.kernels`)."""
-    x, y = fv[..., 0].double(), fv[..., 1].double()
-    c0 = ((x.amin(-1) * width + width - 1) / 2).clamp(-2, width + 1)
-    c1 = ((x.amax(-1) * width + width - 1) / 2).clamp(-2, width + 1)
-    r0 = ((height - 1 - y.amax(-1) * height) / 2).clamp(-2, height + 1)
-    r1 = ((height - 1 - y.amin(-1) * height) / 2).clamp(-2, height + 1)
-    i0 = (torch.ceil(r0) - 1).clamp(min=0)
-    i1 = (torch.floor(r1) + 1).clamp(max=height - 1)
-    j0 = (torch.ceil(c0) - 1).clamp(min=0)
-    j1 = (torch.floor(c1) + 1).clamp(max=width - 1)
-    return int(((i1 - i0 + 1).clamp(min=0) * (j1 - j0 + 1).clamp(min=0)).sum())
-
-
-def _softras_pairs(renderer, fv: torch.Tensor) -> int:
-    from renderers.soft_math import cull_dist2
-    from renderers.softras.function import candidate_pairs
-    from renderers.taichi_runtime import kernel_device
-
-    radius = cull_dist2(renderer.sigma, renderer.eps) ** 0.5
-    fv = fv.detach().to(kernel_device(fv.device)).contiguous()
-    return int(candidate_pairs(fv, renderer.height, renderer.width, radius)[1].numel())
-
-
-def _dense_pairs(renderer, fv: torch.Tensor) -> int:
-    return int(fv.shape[0] * fv.shape[1] * renderer.height * renderer.width)
-
-
-#: Registry name -> ``f(renderer, face_vertices) -> pairs evaluated per forward call``.
-PAIR_COUNTERS: dict[str, Callable[[object, torch.Tensor], int]] = {
-    "softras": _softras_pairs,
-    "softras_torch": _dense_pairs,
-    "hard": lambda r, fv: _bbox_pixels(fv, r.height, r.width),
-    "n3mr": lambda r, fv: _bbox_pixels(fv, r.height, r.width),
-    "pytorch3d_soft": lambda r, fv: int(fv.shape[0] * r.height * r.width * r.faces_per_pixel),
-}
-
-
 def pairs_evaluated(name: str, renderer, face_vertices: torch.Tensor) -> float:
     """Pixel-face pairs renderer ``name`` evaluates for ``face_vertices`` ``[B, F, 3, 3]``
-    (module docstring); the renderer's own ``pairs_evaluated`` method wins; NaN when
-    unknown."""
+    (module docstring): the renderer's own ``pairs_evaluated``; NaN when it has none."""
     own = getattr(renderer, "pairs_evaluated", None)
-    if callable(own):
-        return float(own(face_vertices))
-    counter = PAIR_COUNTERS.get(name)
-    return float(counter(renderer, face_vertices)) if counter else float("nan")
+    return float(own(face_vertices)) if callable(own) else float("nan")
 
 
 # -- memory -----------------------------------------------------------------------------
@@ -331,9 +283,7 @@ def screen_faces(subdivisions: int, batch: int, device="cpu",
 
 # -- the study ----------------------------------------------------------------------------
 def _takes_sigma(name: str) -> bool:
-    from bench_softras.experiments.renderer_choice import accepts_sigma
-
-    return accepts_sigma(name)
+    return renderers.describe(name).sharpness is not None
 
 
 def plan(config: TimingConfig, names: Sequence[str]) -> list[dict]:
@@ -363,16 +313,14 @@ def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | N
     not registered raise ``KeyError``, except optional ones (noted and skipped).
     """
     cfg = PRESETS[config] if isinstance(config, str) else config
-    notes = register_optional()
-    from .optional_renderers import OPTIONAL
-
+    notes = absent_peers()
     names, absent = [], {}
     for name in cfg.renderers:
         if name in notes:
             absent[name] = notes[name]
         elif name in renderers.available() or _known(name):
             names.append(name)
-        elif name in OPTIONAL:
+        elif name in PEERS:
             absent[name] = "not registered"
         else:
             raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
@@ -419,10 +367,7 @@ def _known(name: str) -> bool:
 
 def _measure_one(cfg: TimingConfig, name: str, s: int, size: int, batch: int, sigma: float,
                  device: torch.device, dtype: torch.dtype, gen: torch.Generator) -> dict:
-    opts = {"image_size": size}
-    if not math.isnan(sigma):
-        opts["sigma"] = sigma
-    r = renderers.get(name, **opts)
+    r = renderers.build(name, image_size=size, sharpness=None if math.isnan(sigma) else sigma)
     fv = screen_faces(s, batch, device, dtype)
     grad_out = torch.rand(batch, r.height, r.width, generator=gen, dtype=dtype).to(device)
     times = time_passes(r, fv, grad_out, cfg.warmup, cfg.repeats)

@@ -15,7 +15,12 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, register
-from .function import HardRasterize, rasterize_coverage, rasterize_nearest_face
+from .function import (
+    HardRasterize,
+    bbox_pixel_count,
+    rasterize_coverage,
+    rasterize_nearest_face,
+)
 
 
 @register("hard")
@@ -24,11 +29,23 @@ class HardRasterizer(Rasterizer):
     ``(H, W)``."""
 
     name = "hard"
+    family = "exact"
+    options = ()
+    sharpness = None
+    forward_model = "1 where the pixel centre lies in a face (edges inclusive), else 0"
+    gradient_rule = "the true gradient of the step function: zero"
+    paper = "baseline (point sampling at pixel centres)"
+    cost = "pixels in each face's bounding box grown by one pixel"
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> silhouettes ``[B, H, W]`` in {0, 1}
         (input dtype and device); differentiable with an all-zero gradient."""
         return HardRasterize.apply(face_vertices, self.height, self.width)
 
+    def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
+        """Pixels scanned by the kernel (see :attr:`cost`)."""
+        return float(bbox_pixel_count(face_vertices, self.height, self.width))
 
-__all__ = ["HardRasterize", "HardRasterizer", "rasterize_coverage", "rasterize_nearest_face"]
+
+__all__ = ["HardRasterize", "HardRasterizer", "bbox_pixel_count", "rasterize_coverage",
+           "rasterize_nearest_face"]

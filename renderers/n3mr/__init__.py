@@ -45,7 +45,14 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, register
-from .function import DEFAULT_EPS, N3MRRasterize, approximate_gradient, check_displacement_eps
+from ..hard import bbox_pixel_count
+from .function import (
+    DEFAULT_EPS,
+    EPS_OPTION,
+    N3MRRasterize,
+    approximate_gradient,
+    check_displacement_eps,
+)
 
 
 @register("n3mr")
@@ -57,6 +64,14 @@ class N3MRRasterizer(Rasterizer):
     """
 
     name = "n3mr"
+    family = "approximate"
+    options = (EPS_OPTION,)
+    sharpness = None
+    forward_model = "hard silhouette (z-buffered point sampling at pixel centres)"
+    gradient_rule = ("per edge and pixel line: loss change of flipping a pixel divided by "
+                     "the vertex displacement that flips it (descent directions only)")
+    paper = "Kato et al. 2018, Neural 3D Mesh Renderer (CVPR), Sec. 3.3"
+    cost = "pixels in each face's bounding box grown by one pixel (forward scan)"
 
     def __init__(self, image_size: int | tuple[int, int] = 64, eps: float = DEFAULT_EPS) -> None:
         super().__init__(image_size)
@@ -67,8 +82,9 @@ class N3MRRasterizer(Rasterizer):
         (input dtype and device), differentiable w.r.t. x, y of ``face_vertices``."""
         return N3MRRasterize.apply(face_vertices, self.height, self.width, self.eps)
 
-    def __repr__(self) -> str:
-        return f"N3MRRasterizer(image_size={self.image_size}, eps={self.eps})"
+    def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
+        """Pixels scanned by the forward kernel (see :attr:`cost`)."""
+        return float(bbox_pixel_count(face_vertices, self.height, self.width))
 
 
 __all__ = ["DEFAULT_EPS", "N3MRRasterize", "N3MRRasterizer", "approximate_gradient"]

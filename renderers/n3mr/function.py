@@ -13,12 +13,17 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from ..hard import rasterize_nearest_face
+from ..options import Option
 from ..taichi_runtime import kernel_device
 from . import kernels
 
 #: Kato et al.'s default for the displacement offset (screen units), as in the
 #: original chainer implementation (the PyTorch port uses 1e-4).
 DEFAULT_EPS = 1e-3
+#: The ``eps`` option of ``n3mr``.
+EPS_OPTION = Option("eps", float, DEFAULT_EPS,
+                    "screen units added to every vertex displacement in the backward",
+                    low=0.0, low_open=True)
 
 
 def check_displacement_eps(eps: float) -> float:

@@ -18,9 +18,18 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, register
-from ..soft_math import DEFAULT_EPS, DEFAULT_SIGMA, cull_dist2
+from ..soft_math import (
+    DEFAULT_EPS,
+    DEFAULT_SIGMA,
+    EPS_OPTION,
+    SIGMA_OPTION,
+    SOFTRAS_FORWARD,
+    SOFTRAS_PAPER,
+    cull_dist2,
+)
+from ..taichi_runtime import kernel_device
 from ..validation import check_eps, check_face_vertices, check_sigma
-from .function import SoftLogSum
+from .function import SoftLogSum, candidate_pairs
 
 
 @register("softras")
@@ -32,6 +41,13 @@ class SoftRas(Rasterizer):
     """
 
     name = "softras"
+    family = "soft"
+    options = (SIGMA_OPTION, EPS_OPTION)
+    sharpness = "sigma"
+    forward_model = SOFTRAS_FORWARD
+    gradient_rule = "exact gradient of the soft forward (Taichi reverse-mode autodiff)"
+    paper = SOFTRAS_PAPER
+    cost = "candidate pairs: pixels in each face's box grown by the cull radius"
 
     def __init__(self, image_size=64, sigma: float = DEFAULT_SIGMA,
                  eps: float = DEFAULT_EPS) -> None:
@@ -49,5 +65,9 @@ class SoftRas(Rasterizer):
         """``[B, F, 3, 3]`` screen-space faces -> soft silhouettes ``[B, H, W]`` in [0, 1]."""
         return 1.0 - torch.exp(self.log_transmittance(face_vertices))
 
-    def __repr__(self) -> str:
-        return f"SoftRas(image_size={self.image_size}, sigma={self.sigma}, eps={self.eps})"
+    def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
+        """Candidate pixel-face pairs (see :attr:`cost`) of ``face_vertices``."""
+        check_face_vertices(face_vertices)
+        radius = cull_dist2(self.sigma, self.eps) ** 0.5
+        fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
+        return float(candidate_pairs(fv, self.height, self.width, radius)[1].numel())

@@ -81,9 +81,9 @@ def soft_log_sum(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
         x2 = fv[b, f, 2, 0]
         y2 = fv[b, f, 2, 1]
         area2 = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-        d0, w0 = _edge_terms(px, py, x0, y0, x1, y1)
-        d1, w1 = _edge_terms(px, py, x1, y1, x2, y2)
-        d2, w2 = _edge_terms(px, py, x2, y2, x0, y0)
+        d0, w0 = edge_terms(px, py, x0, y0, x1, y1)
+        d1, w1 = edge_terms(px, py, x1, y1, x2, y2)
+        d2, w2 = edge_terms(px, py, x2, y2, x0, y0)
         dist2 = ti.min(d0, d1, d2)
         inside = ((w0 >= 0 and w1 >= 0 and w2 >= 0)
                   or (w0 <= 0 and w1 <= 0 and w2 <= 0)) and area2 != 0
@@ -94,7 +94,7 @@ def soft_log_sum(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
 
 
 @ti.func
-def _edge_terms(px, py, ax, ay, bx, by):
+def edge_terms(px, py, ax, ay, bx, by):
     """Squared distance from (px, py) to segment a-b, and the edge function
     ``cross(b - a, p - a)`` (its sign tells the side)."""
     ex = bx - ax

@@ -125,3 +125,75 @@ def test_accepts_option():
     assert not renderers.accepts_option("n3mr", "sigma")
     with pytest.raises(KeyError, match="unknown renderer"):
         renderers.accepts_option("nope", "sigma")
+
+
+@pytest.mark.parametrize("name", renderers.available())
+def test_every_renderer_describes_itself(name):
+    """Family, declared options with defaults in their valid range, a sharpness that is
+    one of the options, and the one-line descriptions the report prints."""
+    info = renderers.describe(name)
+    assert info.family in renderers.FAMILIES
+    assert info.options is not None and info.forward_model and info.gradient_rule
+    assert info.paper and info.cost
+    for opt in info.options:
+        assert opt.validate(opt.default) == opt.default and opt.doc
+    if info.sharpness is not None:
+        assert info.sharpness in {o.name for o in info.options}
+    assert (info.sharpness is None) == (info.family != "soft")
+
+
+def test_sharpness_of_the_builtin_renderers():
+    assert renderers.describe("softras").sharpness == "sigma"
+    assert renderers.describe("softras_torch").sharpness == "sigma"
+    assert renderers.describe("hard").sharpness is None
+    assert renderers.describe("n3mr").sharpness is None
+
+
+def test_build_sets_the_sharpness_parameter_and_validates_options():
+    assert renderers.build("softras", image_size=8, sharpness=1e-4).sigma == 1e-4
+    assert renderers.build("softras", image_size=8).sigma == renderers.describe(
+        "softras").option("sigma").default
+    hard = renderers.build("hard", image_size=(4, 6), sharpness=1e-4)  # no sharpness: ignored
+    assert (hard.height, hard.width) == (4, 6)
+    with pytest.raises(TypeError, match=r"no option.*'device'.*accepted.*sigma"):
+        renderers.get("softras", device="cuda")
+    with pytest.raises(TypeError, match=r"accepted: \['image_size', 'eps'\]"):
+        renderers.build("n3mr", sigma=1e-4)
+    with pytest.raises(TypeError, match="either sharpness or sigma"):
+        renderers.build("softras", sharpness=1e-4, sigma=1e-3)
+    with pytest.raises(KeyError, match="unknown renderer"):
+        renderers.describe("nope")
+
+
+def test_option_validation_names_the_option_and_range():
+    opt = renderers.describe("softras").option("eps")
+    assert opt.valid_range() == "(0, 0.5)"
+    with pytest.raises(ValueError, match=r"eps must be .* in \(0, 0.5\)"):
+        opt.validate(0.5)
+    with pytest.raises(TypeError, match="eps must be float"):
+        opt.validate("abc")
+    chunk = renderers.describe("softras_torch").option("max_chunk_elements")
+    with pytest.raises(TypeError, match="max_chunk_elements must be int"):
+        chunk.validate(2.5)
+    with pytest.raises(ValueError, match="max_chunk_elements"):
+        chunk.validate(0)
+
+
+def test_register_rejects_inconsistent_self_descriptions():
+    class BadFamily(renderers.Rasterizer):
+        family = "magic"
+
+        def rasterize(self, face_vertices):
+            return face_vertices
+
+    with pytest.raises(ValueError, match="family"):
+        renderers.register("bad_family_test", BadFamily)
+
+    class BadSharpness(BadFamily):
+        family = "soft"
+        options = ()
+        sharpness = "sigma"
+
+    with pytest.raises(ValueError, match="sharpness"):
+        renderers.register("bad_sharpness_test", BadSharpness)
+    assert "bad_family_test" not in renderers.available()

@@ -19,8 +19,8 @@ from bench_softras.data import CACHE_ENV
 from bench_softras.main_job import MainJobConfig, MainJobError, run_main_job
 from bench_softras.report.paper import paper_table1
 from bench_softras.report.results import STAGES
-from bench_softras.studies.optional_renderers import register_optional
 from bench_softras.studies.timing import COLUMNS as TIMING_COLUMNS
+from renderers.peers import register_peers
 
 pytestmark = pytest.mark.slow
 
@@ -167,7 +167,7 @@ def test_ablation_table_and_section(smoke):
 
 def test_absent_optional_renderer_is_noted(smoke):
     cfg, _ = smoke
-    notes = register_optional()
+    notes = register_peers()
     if "pytorch3d_soft" not in notes:
         pytest.skip("pytorch3d is installed here, so nothing is absent")
     md = (cfg.report_dir / "report.md").read_text()

@@ -21,7 +21,8 @@ from bench_softras.report.build import (
 from bench_softras.report.document import Document, markdown_table
 from bench_softras.report.paper import PAPER_METHODS, paper_table1
 from bench_softras.studies import timing
-from bench_softras.studies.optional_renderers import register_optional
+from renderers.hard import bbox_pixel_count
+from renderers.peers import register_peers
 
 
 # -- document ---------------------------------------------------------------------------
@@ -172,7 +173,7 @@ def _brute_bbox_pixels(fv, h, w):
 def test_bbox_pixels_matches_a_loop():
     fv = timing.screen_faces(1, 2)
     fv[0, :5] += 3.0  # faces off screen count nothing
-    assert timing._bbox_pixels(fv, 24, 40) == _brute_bbox_pixels(fv, 24, 40)
+    assert bbox_pixel_count(fv, 24, 40) == _brute_bbox_pixels(fv, 24, 40)
 
 
 def test_pairs_evaluated_per_renderer():
@@ -279,7 +280,7 @@ def test_timing_config_rejects_bad_values():
 def test_optional_pytorch3d_adapter_registers_only_when_installed():
     import importlib.util
 
-    notes = register_optional()
+    notes = register_peers()
     if importlib.util.find_spec("pytorch3d") is None:
         assert notes == {"pytorch3d_soft": "pytorch3d is not installed"}
         assert "pytorch3d_soft" not in renderers.available()

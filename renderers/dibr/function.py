@@ -1,0 +1,93 @@
+"""DIB-R soft mask in torch around the Taichi kernels of :mod:`renderers.dibr.kernels`.
+
+:func:`dibr_soft_mask` selects, per uncovered pixel, the first ``max_faces`` faces (in
+face order) whose grown box holds it, as Kaolin's CUDA kernel does; the squared
+distances are :class:`PairDist2` (Taichi kernel, Taichi autodiff backward); the product
+``1 - prod(1 - exp(-d^2 / sigma))`` is torch (autograd).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from ..hard import rasterize_nearest_face
+from ..softras.function import candidate_pairs
+from ..taichi_runtime import kernel_device
+from . import kernels
+
+
+class PairDist2(torch.autograd.Function):
+    """``(face_vertices [B, F, 3, 3] on the Taichi device, pair_face int32 [P], pixel
+    int32 [P], H, W) -> dist2 [P]`` (input dtype): squared distance from each pair's
+    pixel centre to its face's boundary (normalized screen units)."""
+
+    @staticmethod
+    def forward(ctx, fv, pair_face, pixel, height: int, width: int):
+        fv_c = fv.detach().contiguous()
+        out = torch.zeros(pair_face.shape[0], dtype=fv.dtype, device=fv.device)
+        if pair_face.numel():
+            kernels.pair_dist2(fv_c, pair_face, pixel, height, width, out)
+        ctx.save_for_backward(fv_c, pair_face, pixel)
+        ctx.size = (height, width)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        fv, pair_face, pixel = ctx.saved_tensors
+        fv = fv.detach().requires_grad_(True)
+        fv.grad = torch.zeros_like(fv)
+        if pair_face.numel():
+            out = torch.zeros(pair_face.shape[0], dtype=fv.dtype, device=fv.device,
+                              requires_grad=True)
+            out.grad = grad_out.to(fv.dtype).contiguous()
+            kernels.pair_dist2.grad(fv, pair_face, pixel, *ctx.size, out)
+        return fv.grad, None, None, None, None
+
+
+def selected_pairs(fv: torch.Tensor, covered: torch.Tensor, margin: float,
+                   max_faces: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The pixel-face pairs of the soft mask: ``(pair_face int32 [K], pixel int32 [K],
+    candidates)``.  ``fv`` [B, F, 3, 3] on the Taichi device; ``covered`` bool [B, H, W].
+    Per uncovered pixel, the first ``max_faces`` faces (ascending index) whose box grown
+    by ``margin`` holds the pixel centre (half-open, as Kaolin)."""
+    height, width = covered.shape[-2:]
+    bounds, pair_face, offsets = candidate_pairs(fv, height, width, margin)
+    empty = torch.zeros(0, dtype=torch.int32, device=fv.device)
+    if not pair_face.numel():
+        return empty, empty, 0
+    pixel = torch.zeros_like(pair_face)
+    inside = torch.zeros_like(pair_face)
+    kernels.pair_pixels(fv, bounds, pair_face, offsets, margin, height, width, pixel, inside)
+    keep = (inside > 0) & ~covered.reshape(-1)[pixel.long()]
+    face, pix = pair_face[keep], pixel[keep]
+    # pairs come face by face; a stable sort by pixel keeps each pixel's faces in order
+    pix, order = torch.sort(pix, stable=True)
+    face = face[order]
+    _, counts = torch.unique_consecutive(pix, return_counts=True)
+    start = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    rank = torch.arange(pix.numel(), device=pix.device) - start
+    first = rank < max_faces
+    return face[first].contiguous(), pix[first].contiguous(), int(pair_face.numel())
+
+
+def dibr_soft_mask(face_vertices: torch.Tensor, height: int, width: int, sigma: float,
+                   margin: float, max_faces: int) -> torch.Tensor:
+    """Soft masks ``[B, H, W]`` (input dtype and device), differentiable w.r.t. x, y of
+    ``face_vertices`` [B, F, 3, 3] (validated by the caller): 1 where a face covers the
+    pixel centre, else ``1 - prod_k (1 - exp(-d_k^2 / sigma))`` over the selected faces
+    (see :func:`selected_pairs`)."""
+    out_device = face_vertices.device
+    dev = kernel_device(out_device)
+    fv = face_vertices.to(dev)
+    sil, _ = rasterize_nearest_face(fv.detach(), height, width)
+    covered = sil > 0.5
+    face, pix, _ = selected_pairs(fv.detach().contiguous(), covered, margin, max_faces)
+    d2 = PairDist2.apply(fv, face, pix, height, width)
+    tiny = torch.finfo(fv.dtype).tiny
+    log_keep = torch.log(-torch.expm1(-(d2 / sigma).clamp(min=tiny)))  # log(1 - exp(-z))
+    acc = torch.zeros(covered.numel(), dtype=fv.dtype, device=dev).index_add(
+        0, pix.long(), log_keep)
+    mask = torch.where(covered.reshape(-1), torch.ones_like(acc), 0.0 - torch.expm1(acc))
+    return mask.reshape(covered.shape).to(out_device)

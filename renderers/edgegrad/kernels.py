@@ -1,0 +1,59 @@
+"""Taichi kernel of DRTK's edge-gradient estimator on a hard silhouette.
+
+One thread per pixel pair: ``d = 0`` pairs ``(i, j)`` with its right neighbour
+``(i, j + 1)``, ``d = 1`` with the pixel below, ``(i + 1, j)`` (DRTK's "down": its pixel
+y runs down the rows, as this project's rows do).  See :mod:`renderers.edgegrad` for the
+rule.  Kernels take torch tensors directly and compute in float64.
+"""
+
+import taichi as ti
+
+from ..hard.kernels import edge_function
+from ..taichi_grid import pixel_x, pixel_y
+
+
+@ti.func
+def perspective_barycentrics(fv: ti.template(), b, f, px, py):
+    """Perspective-correct barycentric weights of pixel centre ``(px, py)`` in face
+    ``f`` (screen-space weights divided by each vertex's depth, renormalized), as DRTK's
+    ``bary_img``."""
+    x0, y0, z0 = fv[b, f, 0, 0], fv[b, f, 0, 1], fv[b, f, 0, 2]
+    x1, y1, z1 = fv[b, f, 1, 0], fv[b, f, 1, 1], fv[b, f, 1, 2]
+    x2, y2, z2 = fv[b, f, 2, 0], fv[b, f, 2, 1], fv[b, f, 2, 2]
+    w0 = edge_function(x1, y1, x2, y2, px, py) / z0
+    w1 = edge_function(x2, y2, x0, y0, px, py) / z1
+    w2 = edge_function(x0, y0, x1, y1, px, py) / z2
+    s = w0 + w1 + w2
+    return w0 / s, w1 / s, w2 / s
+
+
+@ti.kernel
+def edge_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
+                  grad_out: ti.types.ndarray(), grad_fv: ti.types.ndarray()):
+    """Accumulate the estimated ``dL/d face_vertices`` (x, y) into ``grad_fv`` (float64
+    [B, F, 3, 3], zeroed).  ``face_index`` int32 [B, H, W] (z-buffer, -1 = background);
+    ``grad_out`` [B, H, W] = dL/d silhouette."""
+    height = face_index.shape[1]
+    width = face_index.shape[2]
+    for b, i, j, d in ti.ndrange(face_index.shape[0], height, width, 2):
+        i1 = i + d
+        j1 = j + 1 - d
+        if i1 < height and j1 < width:
+            f0 = face_index[b, i, j]
+            f1 = face_index[b, i1, j1]
+            if (f0 >= 0) != (f1 >= 0):
+                c0 = ti.select(f0 >= 0, 1.0, 0.0)
+                # DRTK: image difference times the mean output gradient of the pair
+                grad_dot = (1.0 - 2.0 * c0) * 0.5 * (grad_out[b, i, j] + grad_out[b, i1, j1])
+                ci, cj, f = i, j, f0
+                if f0 < 0:
+                    ci, cj, f = i1, j1, f1
+                # dL/d(pixel-space position of the covered pixel's surface point)
+                g_pix = -grad_dot
+                # pixel x = (x W + W - 1) / 2, pixel row = (H - 1 - y H) / 2
+                scale = ti.select(d == 0, 0.5 * width, -0.5 * height)
+                w0, w1, w2 = perspective_barycentrics(fv, b, f, pixel_x(cj, width),
+                                                      pixel_y(ci, height))
+                grad_fv[b, f, 0, d] += w0 * g_pix * scale
+                grad_fv[b, f, 1, d] += w1 * g_pix * scale
+                grad_fv[b, f, 2, d] += w2 * g_pix * scale

@@ -1,0 +1,98 @@
+"""Renderer self-description: declared options and what a renderer is.
+
+Every registered renderer class declares (as class attributes, see
+:class:`renderers.Rasterizer`):
+
+* ``options``: a tuple of :class:`Option` (name, type, default, valid range, doc);
+  ``image_size`` is common to all and not listed;
+* ``sharpness``: the name of the option that sets how soft the silhouette is
+  (``sigma`` for ``softras``), or ``None`` for renderers without one (``hard``, ``n3mr``);
+* ``family``: one of :data:`FAMILIES`;
+* ``forward_model`` / ``gradient_rule``: one line each; ``paper``: the source;
+* ``pairs_evaluated(face_vertices)``: the pixel-face pairs one forward call evaluates.
+
+:func:`renderers.describe` turns a registered name into a :class:`RendererInfo`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: Renderer families: ``soft`` (a smooth forward, its exact gradient), ``approximate``
+#: (a hard forward with a hand-made gradient rule), ``exact`` (the true gradient of a
+#: hard forward: zero) and ``estimator`` (a hard forward, an estimate of the gradient of
+#: the pixel-area coverage).
+FAMILIES = ("soft", "approximate", "exact", "estimator")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One keyword option of a renderer.
+
+    ``type``: ``float`` or ``int``; ``low`` / ``high``: bounds (``None`` = unbounded),
+    excluded when ``low_open`` / ``high_open``; ``doc``: meaning and units."""
+
+    name: str
+    type: type
+    default: float | int
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def valid_range(self) -> str:
+        """The accepted values in interval notation, e.g. ``(0, inf)``."""
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        left = "(" if self.low is None or self.low_open else "["
+        right = ")" if self.high is None or self.high_open else "]"
+        return f"{left}{lo}, {hi}{right}"
+
+    def validate(self, value):
+        """``value`` converted to :attr:`type`; ``TypeError`` / ``ValueError`` naming
+        the option and its valid range otherwise."""
+        if isinstance(value, bool) or (self.type is int and isinstance(value, float)
+                                       and not float(value).is_integer()):
+            raise TypeError(f"{self.name} must be {self.type.__name__} in "
+                            f"{self.valid_range()}, got {value!r}")
+        try:
+            v = self.type(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{self.name} must be {self.type.__name__} in "
+                            f"{self.valid_range()}, got {value!r}") from None
+        bad = isinstance(v, float) and not math.isfinite(v)
+        if self.low is not None:
+            bad = bad or v < self.low or (self.low_open and v == self.low)
+        if self.high is not None:
+            bad = bad or v > self.high or (self.high_open and v == self.high)
+        if bad:
+            raise ValueError(f"{self.name} must be a finite {self.type.__name__} in "
+                             f"{self.valid_range()}, got {value}")
+        return v
+
+
+@dataclass(frozen=True)
+class RendererInfo:
+    """What :func:`renderers.describe` returns for a registered renderer."""
+
+    name: str
+    family: str
+    sharpness: str | None
+    options: tuple[Option, ...] | None
+    forward_model: str = ""
+    gradient_rule: str = ""
+    paper: str = ""
+    cost: str = ""
+
+    def option(self, name: str) -> Option:
+        """The declared :class:`Option` ``name`` (``KeyError`` when absent)."""
+        for opt in self.options or ():
+            if opt.name == name:
+                return opt
+        raise KeyError(f"renderer {self.name!r} has no option {name!r}")
+
+    def defaults(self) -> dict:
+        """``{option name: default}`` of the declared options."""
+        return {o.name: o.default for o in self.options or ()}

@@ -1,0 +1,50 @@
+"""Optional third-party renderers ("peers"), registered by :mod:`renderers` itself.
+
+Each peer is an adapter module here that imports its package only when it renders.
+:func:`register_peers` (run when :mod:`renderers` is imported) registers every peer
+whose package is installed, so every command and study sees the same renderers;
+:func:`absent_peers` says, for the others, why they are absent.  Install them as described in
+the README (PyTorch3D has no CPU wheel: build it from source).
+
+* ``pytorch3d_soft``: :mod:`renderers.peers.pytorch3d_soft` (package ``pytorch3d``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from ..base import available, register
+
+#: Peer name -> (adapter module, adapter class, the package it needs).
+PEERS = {
+    "pytorch3d_soft": ("renderers.peers.pytorch3d_soft", "PyTorch3DSoftSilhouette",
+                       "pytorch3d"),
+}
+
+
+def _missing(package: str) -> str | None:
+    try:
+        found = importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else f"{package} is not installed"
+
+
+def register_peers() -> dict[str, str]:
+    """Register every peer whose package is installed (its adapter is imported, the
+    package itself only on first render).  Returns :func:`absent_peers`."""
+    for name, (module, cls, package) in PEERS.items():
+        if name not in available() and _missing(package) is None:
+            register(name, getattr(importlib.import_module(module), cls))
+    return absent_peers()
+
+
+def absent_peers() -> dict[str, str]:
+    """``{name: why}`` for the peers that are not registered, e.g.
+    ``{"pytorch3d_soft": "pytorch3d is not installed"}``; empty when all are."""
+    notes = {}
+    for name, (_module, _cls, package) in PEERS.items():
+        if name not in available():
+            notes[name] = _missing(package) or "not registered"
+    return notes
