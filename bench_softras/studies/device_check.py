@@ -35,20 +35,20 @@ import torch
 
 import renderers
 from metrics.meshes import template_sphere
+from renderers.soft_math import DEFAULT_SIGMA
 
 from .. import atomic
 
 #: (setting name, batch, image size) of the timing table.
 SETTINGS = (("paper", 64, 64), ("256px", 16, 256))
-#: SoftRas sharpness of every soft renderer here (the paper's value).
-SIGMA = 3e-5
+#: Sharpness of every renderer that has one (the paper's sigma).
+SIGMA = DEFAULT_SIGMA
 #: Renderers too slow for the 256x256 setting (dense pixels x faces).
 DENSE = ("softras_torch",)
 
 
 def _make(name: str, image_size: int):
-    opts = {"sigma": SIGMA} if renderers.accepts_option(name, "sigma") else {}
-    return renderers.get(name, image_size=image_size, **opts)
+    return renderers.build(name, image_size=image_size, sharpness=SIGMA)
 
 
 def _scene(batch: int, device: str, dtype: torch.dtype):
