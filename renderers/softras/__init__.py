@@ -1,4 +1,5 @@
-"""``softras``: Soft Rasterizer silhouettes as Taichi kernels with Taichi autodiff.
+"""``softras``: Soft Rasterizer silhouettes as Taichi kernels (hand-written adjoint of the
+per-pair loops, Taichi autodiff of the per-face setup).
 
 Forward is exactly Eq. 1-2 of the paper (see :mod:`renderers.soft_math`): per
 pixel-face pair ``D = sigmoid(delta * d^2 / sigma)`` with ``d`` the distance from the
@@ -7,10 +8,17 @@ pixel centre to the nearest triangle edge in normalized screen units, and
 (bounding box grown by the cull radius, then a distance test), so the cost grows with
 the pairs near each face, not with pixels x faces.
 
-Reproducibility: the per-pixel sums (forward) and per-face gradient sums (backward) are
-parallel atomic adds, so their rounding follows the thread order and repeated calls may
-differ in the last bits; long optimisations amplify this (see the README, "Seeds and
-reproducibility").
+Precision: the geometry is evaluated relative to each edge's line (per-face setup in
+float64, see :mod:`renderers.soft_math`), so the result for float32 input equals the
+float64 evaluation of the same values to about 1e-6 per pixel, far vertices included.
+``precision`` picks the dtype of the per-pair arithmetic: ``"auto"`` (default) = the
+input's dtype on the CPU and float32 on CUDA; ``"float32"`` or ``"float64"`` force it.
+The output always has the input's dtype.
+
+Reproducibility: the per-pixel sums of the forward are parallel atomic adds, so their
+rounding follows the thread order and repeated calls may differ in the last bits; long
+optimisations amplify this (see the README, "Seeds and reproducibility").  The backward
+sums each face's gradient in one thread (deterministic).
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ import torch
 
 from ..base import Rasterizer, register
 from ..soft_math import DEFAULT_EPS, DEFAULT_SIGMA, cull_dist2
+from ..taichi_runtime import kernel_device
 from ..validation import check_eps, check_face_vertices, check_sigma
-from .function import SoftLogSum
+from .function import SoftLogSum, check_precision, compute_dtype, pair_count
 
 
 @register("softras")
@@ -28,26 +37,38 @@ class SoftRas(Rasterizer):
     """SoftRas silhouette rasterizer (Taichi).
 
     ``image_size``: pixels, int or ``(H, W)``; ``sigma`` > 0: sharpness in squared
-    normalized screen units (paper: 3e-5); ``eps`` in (0, 0.5): culling threshold on D.
+    normalized screen units (paper: 3e-5); ``eps`` in (0, 0.5): culling threshold on D;
+    ``precision``: ``"auto"``, ``"float32"`` or ``"float64"``, the dtype of the per-pair
+    arithmetic (module docstring).
     """
 
     name = "softras"
 
     def __init__(self, image_size=64, sigma: float = DEFAULT_SIGMA,
-                 eps: float = DEFAULT_EPS) -> None:
+                 eps: float = DEFAULT_EPS, precision: str = "auto") -> None:
         super().__init__(image_size)
         self.sigma = check_sigma(sigma)
         self.eps = check_eps(eps)
+        self.precision = check_precision(precision)
 
     def log_transmittance(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``sum_f log(1 - D_f)`` per pixel, ``[B, H, W]`` (<= 0)."""
         check_face_vertices(face_vertices)
+        dtype = compute_dtype(self.precision, face_vertices.dtype,
+                              kernel_device(face_vertices.device))
         return SoftLogSum.apply(face_vertices, self.height, self.width, self.sigma,
-                                cull_dist2(self.sigma, self.eps))
+                                cull_dist2(self.sigma, self.eps), dtype)
+
+    def pairs_evaluated(self, face_vertices: torch.Tensor) -> int:
+        """Pixel-face pairs one forward evaluates (pixels in the grown bounding boxes)."""
+        check_face_vertices(face_vertices)
+        return pair_count(face_vertices, self.height, self.width,
+                          cull_dist2(self.sigma, self.eps) ** 0.5)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> soft silhouettes ``[B, H, W]`` in [0, 1]."""
         return 1.0 - torch.exp(self.log_transmittance(face_vertices))
 
     def __repr__(self) -> str:
-        return f"SoftRas(image_size={self.image_size}, sigma={self.sigma}, eps={self.eps})"
+        return (f"SoftRas(image_size={self.image_size}, sigma={self.sigma}, eps={self.eps}, "
+                f"precision={self.precision!r})")
