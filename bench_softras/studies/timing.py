@@ -31,7 +31,7 @@ memory held after the forward: the graph's saved tensors are the forward's),
 
 Work per call (``pairs_evaluated``): the pixel-face pairs the renderer actually
 evaluates: ``softras``: its candidate pairs (pixels in each face's bounding box grown by
-the cull radius, :func:`renderers.softras.function.candidate_pairs`); ``hard`` and
+the cull radius, its ``pairs_evaluated`` method); ``hard`` and
 ``n3mr``: pixels in each face's one-pixel-grown bounding box (their kernels' scan; the
 N3MR backward scans more); dense renderers (``softras_torch``): ``B*F*H*W``;
 ``pytorch3d_soft``: ``B*H*W*K`` blended pairs.  A renderer object may define
@@ -169,23 +169,12 @@ def _bbox_pixels(fv: torch.Tensor, height: int, width: int) -> int:
     return int(((i1 - i0 + 1).clamp(min=0) * (j1 - j0 + 1).clamp(min=0)).sum())
 
 
-def _softras_pairs(renderer, fv: torch.Tensor) -> int:
-    from renderers.soft_math import cull_dist2
-    from renderers.softras.function import candidate_pairs
-    from renderers.taichi_runtime import kernel_device
-
-    radius = cull_dist2(renderer.sigma, renderer.eps) ** 0.5
-    fv = fv.detach().to(kernel_device(fv.device)).contiguous()
-    return int(candidate_pairs(fv, renderer.height, renderer.width, radius)[1].numel())
-
-
 def _dense_pairs(renderer, fv: torch.Tensor) -> int:
     return int(fv.shape[0] * fv.shape[1] * renderer.height * renderer.width)
 
 
 #: Registry name -> ``f(renderer, face_vertices) -> pairs evaluated per forward call``.
 PAIR_COUNTERS: dict[str, Callable[[object, torch.Tensor], int]] = {
-    "softras": _softras_pairs,
     "softras_torch": _dense_pairs,
     "hard": lambda r, fv: _bbox_pixels(fv, r.height, r.width),
     "n3mr": lambda r, fv: _bbox_pixels(fv, r.height, r.width),
