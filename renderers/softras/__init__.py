@@ -1,5 +1,5 @@
-"""``softras``: Soft Rasterizer silhouettes as Taichi kernels (hand-written adjoint of the
-per-pair loops, Taichi autodiff of the per-face setup).
+"""``softras``: Soft Rasterizer silhouettes as Taichi kernels with hand-written adjoints
+(see :mod:`renderers.softras.kernels`).
 
 Forward is exactly Eq. 1-2 of the paper (see :mod:`renderers.soft_math`): per
 pixel-face pair ``D = sigmoid(delta * d^2 / sigma)`` with ``d`` the distance from the

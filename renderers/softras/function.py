@@ -1,9 +1,9 @@
 """``torch.autograd.Function`` around the SoftRas Taichi kernels
 (:mod:`renderers.softras.kernels`): forward = ``edge_lines`` then ``soft_log_sum``;
-backward = the hand-written ``soft_log_sum_backward`` (gradient w.r.t. the lines)
-chained into Taichi's reverse-mode autodiff of ``edge_lines`` (gradient w.r.t. the face
-vertices).  Per call it allocates ``lines`` [B, F, 16] and ``acc`` [B, H, W] (forward),
-their gradients (backward), and makes no host round trip."""
+backward = their hand-written adjoints ``soft_log_sum_backward`` (gradient w.r.t. the
+lines) then ``edge_lines_backward`` (w.r.t. the face vertices).  Per call it allocates
+``lines`` [B, F, 16] and ``acc`` [B, H, W] (forward), their gradients (backward), and
+makes no host round trip."""
 
 from __future__ import annotations
 
@@ -89,12 +89,10 @@ class SoftLogSum(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_acc):
         fv, lines = ctx.saved_tensors
-        fv = fv.detach().requires_grad_(True)
-        fv.grad = torch.zeros_like(fv)
+        fv_grad = torch.empty_like(fv)
         if fv.shape[1]:
-            lines = lines.detach().requires_grad_(True)
-            lines.grad = torch.empty_like(lines)
+            lines_grad = torch.empty_like(lines)
             grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
-            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines.grad, *ctx.params)
-            kernels.edge_lines.grad(fv, lines)
-        return fv.grad.to(ctx.out_device), None, None, None, None, None
+            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, *ctx.params)
+            kernels.edge_lines_backward(fv, lines_grad, fv_grad)
+        return fv_grad.to(ctx.out_device), None, None, None, None, None

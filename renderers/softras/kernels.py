@@ -2,12 +2,11 @@
 
 Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
 
-1. :func:`edge_lines` (one flat loop over faces, float64, differentiated by Taichi
-   autodiff, ``kernel.grad``): each face's three edges become lines
-   ``(n_x, n_y, c, w_a, w_b)`` (exactly :func:`renderers.soft_math.edge_lines`), stored
+1. :func:`edge_lines` (one thread per face, float64): each face's three edges become
+   lines ``(n_x, n_y, c, w_a, w_b)`` (exactly :func:`renderers.soft_math.edge_lines`), stored
    in the compute dtype as ``lines [B, F, 16]`` = 3 x 5 edge values, then ``1.0`` for a
    face with nonzero area (else ``0.0``: no inside).
-2. :func:`soft_log_sum` (forward, not differentiated): one thread per face loops over
+2. :func:`soft_log_sum` (forward): one thread per face loops over
    the pixels of its bounding box grown by the cull radius
    ``sqrt(sigma * log(1/eps - 1))`` (computed from ``fv`` in float64, clamped to the
    image) and, for each pair that is inside or within the cull radius, atomically adds
@@ -17,8 +16,13 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
    inside = all three ``s`` of one sign (inclusive) and nonzero area.
 3. :func:`soft_log_sum_backward` (hand-written adjoint of step 2, same loops): per face,
    the gradient of ``sum acc * grad_acc`` w.r.t. its 15 line values, summed in
-   registers and written once (no atomics); ``lines_grad[..., 15] = 0``.  The caller
-   then runs ``edge_lines.grad`` to reach ``fv``.
+   registers and written once (no atomics); ``lines_grad[..., 15] = 0``.
+4. :func:`edge_lines_backward` (hand-written adjoint of step 1, float64, one thread
+   per face, no atomics): ``lines_grad`` -> gradient w.r.t. ``fv``.
+
+No Taichi autodiff is involved (its reverse mode would turn every load into an atomic
+add, and it cannot differentiate the per-face pixel loops); both adjoints are checked
+against central differences (``gradcheck``) in the tests.
 
 Precision: the per-pair terms are relative to each edge's line, so float32 is accurate
 even with far vertices (see :mod:`renderers.soft_math`); only the per-face setup needs
@@ -199,3 +203,58 @@ def box_pixel_counts(fv: ti.types.ndarray(), counts: ti.types.ndarray(), radius:
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
         i0, i1, j0, j1 = _face_box(fv, b, f, radius, height, width)
         counts[b, f] = ti.cast(ti.max(0, i1 - i0) * ti.max(0, j1 - j0), ti.i64)
+
+
+@ti.kernel
+def edge_lines_backward(fv: ti.types.ndarray(), lines_grad: ti.types.ndarray(),
+                        fv_grad: ti.types.ndarray()):
+    """Hand-written adjoint of :func:`edge_lines` (float64; one thread per face, no
+    atomics): ``fv_grad`` [B, F, 3, 3] (every entry written; z gets 0) from
+    ``lines_grad`` [B, F, 16].  With ``u = (n_y, -n_x) = (b - a) / L``, the gradient
+    w.r.t. ``u`` maps to ``b - a`` as ``(g_u - u (u . g_u)) / L`` (0 when ``L = 0``);
+    a clamped offset passes no gradient."""
+    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+        lim = LINE_OFFSET_LIMIT
+        xs = ti.Vector([ti.cast(fv[b, f, k, 0], ti.f64) for k in ti.static(range(3))])
+        ys = ti.Vector([ti.cast(fv[b, f, k, 1], ti.f64) for k in ti.static(range(3))])
+        gx = ti.Vector([0.0, 0.0, 0.0])
+        gy = ti.Vector([0.0, 0.0, 0.0])
+        for k in ti.static(range(3)):
+            k1 = (k + 1) % 3
+            ax, ay, bx, by = xs[k], ys[k], xs[k1], ys[k1]
+            ex = bx - ax
+            ey = by - ay
+            len2 = ex * ex + ey * ey
+            pos = len2 > 0
+            inv_len = ti.select(pos, 1.0 / ti.sqrt(ti.select(pos, len2, 1.0)), 0.0)
+            nx = ti.select(pos, -ey * inv_len, 1.0)
+            ny = ti.select(pos, ex * inv_len, 0.0)
+            gnx = ti.cast(lines_grad[b, f, 5 * k + 0], ti.f64)
+            gny = ti.cast(lines_grad[b, f, 5 * k + 1], ti.f64)
+            gc = ti.cast(lines_grad[b, f, 5 * k + 2], ti.f64)
+            gwa = ti.cast(lines_grad[b, f, 5 * k + 3], ti.f64)
+            gwb = ti.cast(lines_grad[b, f, 5 * k + 4], ti.f64)
+            gc = ti.select(ti.abs(nx * ax + ny * ay) <= lim, gc, 0.0)
+            gwa = ti.select(ti.abs(ny * ax - nx * ay) <= lim, gwa, 0.0)
+            gwb = ti.select(ti.abs(ny * bx - nx * by) <= lim, gwb, 0.0)
+            # c = -(n . a), w_a = -(u . a), w_b = -(u . b): direct terms
+            gx[k] += -gc * nx - gwa * ny
+            gy[k] += -gc * ny + gwa * nx
+            gx[k1] += -gwb * ny
+            gy[k1] += gwb * nx
+            # ... and through n (as u = (n_y, -n_x)) into e = b - a
+            gnx += -gc * ax + gwa * ay + gwb * by
+            gny += -gc * ay - gwa * ax - gwb * bx
+            gux = gny
+            guy = -gnx
+            proj = ny * gux - nx * guy
+            gex = (gux - ny * proj) * inv_len
+            gey = (guy + nx * proj) * inv_len
+            gx[k1] += gex
+            gy[k1] += gey
+            gx[k] -= gex
+            gy[k] -= gey
+        for k in ti.static(range(3)):
+            fv_grad[b, f, k, 0] = gx[k]
+            fv_grad[b, f, k, 1] = gy[k]
+            fv_grad[b, f, k, 2] = 0.0
