@@ -109,8 +109,8 @@ def _pair_z(ln, px, py, max_d2, inv_sigma, dt: ti.template()):
     d = s * s + e * e
     kmin = ti.select(d[0] <= d[1] and d[0] <= d[2], 0, ti.select(d[1] <= d[2], 1, 2))
     dist2 = ti.min(d[0], d[1], d[2])
-    inside = ((s[0] >= zero and s[1] >= zero and s[2] >= zero)
-              or (s[0] <= zero and s[1] <= zero and s[2] <= zero)) and ln[15] != zero
+    inside = (ti.min(s[0], s[1], s[2]) >= zero or ti.max(s[0], s[1], s[2]) <= zero) \
+        and ln[15] != zero
     keep = inside or dist2 < max_d2
     z = ti.select(inside, dist2, -dist2) * inv_sigma
     sk = ti.select(kmin == 0, s[0], ti.select(kmin == 1, s[1], s[2]))
