@@ -30,20 +30,25 @@ FAMILIES = ("soft", "approximate", "exact", "estimator")
 class Option:
     """One keyword option of a renderer.
 
-    ``type``: ``float`` or ``int``; ``low`` / ``high``: bounds (``None`` = unbounded),
-    excluded when ``low_open`` / ``high_open``; ``doc``: meaning and units."""
+    ``type``: ``float``, ``int`` or ``str``; ``low`` / ``high``: bounds of a number
+    (``None`` = unbounded), excluded when ``low_open`` / ``high_open``; ``choices``: the
+    accepted values of a ``str`` option; ``doc``: meaning and units."""
 
     name: str
     type: type
-    default: float | int
+    default: float | int | str
     doc: str
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
+    choices: tuple[str, ...] = ()
 
     def valid_range(self) -> str:
-        """The accepted values in interval notation, e.g. ``(0, inf)``."""
+        """The accepted values: interval notation for numbers, e.g. ``(0, inf)``, or
+        ``one of [...]`` for a ``str`` option."""
+        if self.type is str:
+            return f"one of {list(self.choices)}"
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         left = "(" if self.low is None or self.low_open else "["
@@ -53,6 +58,10 @@ class Option:
     def validate(self, value):
         """``value`` converted to :attr:`type`; ``TypeError`` / ``ValueError`` naming
         the option and its valid range otherwise."""
+        if self.type is str:
+            if not isinstance(value, str) or value not in self.choices:
+                raise ValueError(f"{self.name} must be {self.valid_range()}, got {value!r}")
+            return value
         if isinstance(value, bool) or (self.type is int and isinstance(value, float)
                                        and not float(value).is_integer()):
             raise TypeError(f"{self.name} must be {self.type.__name__} in "

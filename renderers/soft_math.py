@@ -13,6 +13,15 @@ For pixel centre ``p`` and face ``f`` (screen space, normalized units):
 Culling: a pair contributes only if ``p`` is inside or ``D > eps``, i.e.
 ``d^2 < sigma * log(1/eps - 1)``; pairs outside contribute exactly 0.  With the
 default ``eps = 1e-3`` the largest dropped contribution to ``S`` is below 1e-3 per face.
+
+Precision: the geometry is evaluated relative to each edge's line, never in absolute
+coordinates.  :func:`edge_lines` turns every edge into a unit normal, an offset and two
+tangential offsets, in float64 (cheap: per face); per pixel-face pair only
+``n.p + c``-style terms remain, with ``|p| <= ~1.5``.  Where a line passes near the
+screen its offset is small, so these terms are accurate even in float32 (a vertex at
+1e7 included); where it passes far away the pair is culled or deep inside either way.
+Absolute edge functions ``cross(b - a, p - a)`` in float32 would instead cancel
+catastrophically with one far vertex.
 """
 
 from __future__ import annotations
@@ -42,6 +51,12 @@ SOFTRAS_PAPER = ("Liu et al. 2019, Soft Rasterizer: A Differentiable Renderer fo
 SOFTRAS_FORWARD = "S = 1 - prod_f (1 - sigmoid(delta d^2 / sigma)) (Eq. 1-2)"
 
 
+#: Bound on the line offsets ``c, w_a, w_b`` of :func:`edge_lines` (normalized screen
+#: units): a line that far from the screen is culled or deep inside either way, and
+#: squares of the bound stay finite in float32.
+LINE_OFFSET_LIMIT = 1e12
+
+
 def cull_dist2(sigma: float, eps: float = DEFAULT_EPS) -> float:
     """Squared distance (normalized screen units) beyond which outside pairs are culled."""
     return sigma * math.log(1.0 / eps - 1.0)
@@ -52,32 +67,57 @@ def log_one_minus_sigmoid(z: torch.Tensor) -> torch.Tensor:
     return -(torch.clamp(z, min=0) + torch.log1p(torch.exp(-z.abs())))
 
 
+def edge_lines(fv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-face edge lines, computed in float64 from ``fv`` ``[B, F, 3, 3]`` (any float
+    dtype; only x, y are used).
+
+    Edge ``k`` runs from ``a = v_k`` to ``b = v_{k+1 mod 3}``.  With ``L = |b - a|``,
+    unit normal ``n = (-e_y, e_x) / L`` (left of a -> b; ``(1, 0)`` when ``L = 0``) and
+    unit tangent ``u = (n_y, -n_x)``, the returned ``lines [B, F, 3, 5]`` float64 hold
+    ``(n_x, n_y, c, w_a, w_b)`` with ``c = -n.a``, ``w_a = -u.a``, ``w_b = -u.b``, each
+    offset clamped to ``+-LINE_OFFSET_LIMIT``.  ``solid [B, F]`` bool: twice the signed
+    area ``cross(v1 - v0, v2 - v0)`` is nonzero (degenerate faces have no inside).
+    """
+    xy = fv[..., :2].to(torch.float64)
+    a = xy
+    b = xy.roll(-1, dims=-2)
+    ex, ey = (b - a).unbind(-1)
+    len2 = ex * ex + ey * ey
+    pos = len2 > 0
+    inv_len = torch.where(pos, 1.0 / torch.sqrt(torch.where(pos, len2, 1.0)), 0.0)
+    nx = torch.where(pos, -ey * inv_len, 1.0)
+    ny = torch.where(pos, ex * inv_len, 0.0)
+    ax, ay = a.unbind(-1)
+    bx, by = b.unbind(-1)
+    lim = LINE_OFFSET_LIMIT
+    c = (-(nx * ax + ny * ay)).clamp(-lim, lim)
+    wa = (-(ny * ax - nx * ay)).clamp(-lim, lim)
+    wb = (-(ny * bx - nx * by)).clamp(-lim, lim)
+    x, y = xy[..., 0], xy[..., 1]
+    area2 = (x[..., 1] - x[..., 0]) * (y[..., 2] - y[..., 0]) - (
+        x[..., 2] - x[..., 0]
+    ) * (y[..., 1] - y[..., 0])
+    return torch.stack([nx, ny, c, wa, wb], dim=-1), area2 != 0
+
+
 def pixel_face_terms(px: torch.Tensor, py: torch.Tensor, fv: torch.Tensor):
-    """Signed geometry of pixels vs faces.
+    """Signed geometry of pixels vs faces, relative to each edge's line.
 
     ``px, py``: ``[P]`` pixel centres; ``fv``: ``[B, F, 3, 3]`` screen-space faces.
-    Returns ``(dist2 [B, F, P], inside [B, F, P] bool)``.
+    Returns ``(dist2 [B, F, P], inside [B, F, P] bool)`` in ``fv``'s dtype: the lines of
+    :func:`edge_lines` (float64) are rounded to that dtype, then per pair
+    ``s = n.p + c`` (signed distance to the line), ``t_a = u.p + w_a`` and
+    ``t_b = u.p + w_b`` (position along the edge from a and from b) give
+    ``d_k^2 = s^2 + (min(t_a, 0) + max(t_b, 0))^2``.
     """
-    x = fv[..., 0].unsqueeze(-1)  # [B, F, 3, 1]
-    y = fv[..., 1].unsqueeze(-1)
-    d2 = None
-    edge = []
-    for k in range(3):
-        ax, ay = x[:, :, k], y[:, :, k]
-        bx, by = x[:, :, (k + 1) % 3], y[:, :, (k + 1) % 3]
-        ex, ey = bx - ax, by - ay
-        len2 = ex * ex + ey * ey
-        qx, qy = px - ax, py - ay
-        t = torch.where(len2 > 0, (qx * ex + qy * ey) / torch.where(len2 > 0, len2, 1.0), 0.0)
-        t = t.clamp(0.0, 1.0)
-        rx, ry = qx - t * ex, qy - t * ey
-        dk = rx * rx + ry * ry
-        d2 = dk if d2 is None else torch.minimum(d2, dk)
-        edge.append(ex * qy - ey * qx)  # cross(b - a, p - a)
-    area2 = (x[:, :, 1] - x[:, :, 0]) * (y[:, :, 2] - y[:, :, 0]) - (
-        x[:, :, 2] - x[:, :, 0]
-    ) * (y[:, :, 1] - y[:, :, 0])
-    pos = (edge[0] >= 0) & (edge[1] >= 0) & (edge[2] >= 0)
-    neg = (edge[0] <= 0) & (edge[1] <= 0) & (edge[2] <= 0)
-    inside = (pos | neg) & (area2 != 0)
+    lines, solid = edge_lines(fv)
+    lines = lines.to(fv.dtype).unsqueeze(-2)  # [B, F, 3, 1, 5]
+    nx, ny, c, wa, wb = lines.unbind(-1)  # [B, F, 3, 1] each
+    s = nx * px + ny * py + c  # [B, F, 3, P]
+    tu = ny * px - nx * py
+    e = (tu + wa).clamp(max=0) + (tu + wb).clamp(min=0)
+    d2 = (s * s + e * e).amin(dim=2)
+    pos = (s >= 0).all(dim=2)
+    neg = (s <= 0).all(dim=2)
+    inside = (pos | neg) & solid.unsqueeze(-1)
     return d2, inside

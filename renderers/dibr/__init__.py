@@ -32,9 +32,9 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, register
+from ..face_boxes import candidate_pairs
 from ..hard import bbox_pixel_count
 from ..options import Option
-from ..softras.function import candidate_pairs
 from ..taichi_runtime import kernel_device
 from ..validation import check_face_vertices
 from .function import PairDist2, dibr_soft_mask, selected_pairs

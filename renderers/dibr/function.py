@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..face_boxes import candidate_pairs
 from ..hard import rasterize_nearest_face
-from ..softras.function import candidate_pairs
 from ..taichi_runtime import kernel_device
 from . import kernels
 

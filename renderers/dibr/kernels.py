@@ -2,7 +2,7 @@
 
 1. :func:`pair_pixels` (not differentiated): for each candidate pixel-face pair (a
    face's bounding box grown by ``margin``, listed by
-   :func:`renderers.softras.function.candidate_pairs`), the flat pixel index
+   :func:`renderers.face_boxes.candidate_pairs`), the flat pixel index
    ``(b * H + i) * W + j`` and whether the pixel centre lies in the grown box as Kaolin
    tests it: ``xmin <= x < xmax`` and ``ymin <= y < ymax`` (half-open).
 2. :func:`pair_dist2` (differentiated by Taichi autodiff, ``kernel.grad``): one flat
@@ -14,7 +14,7 @@ Kernels take torch tensors directly, compute in float64 and store in the tensor'
 
 import taichi as ti
 
-from ..softras.kernels import edge_terms
+from ..face_boxes import edge_terms
 from ..taichi_grid import pixel_x, pixel_y
 
 

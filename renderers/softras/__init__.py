@@ -1,4 +1,5 @@
-"""``softras``: Soft Rasterizer silhouettes as Taichi kernels with Taichi autodiff.
+"""``softras``: Soft Rasterizer silhouettes as Taichi kernels with hand-written adjoints
+(see :mod:`renderers.softras.kernels`).
 
 Forward is exactly Eq. 1-2 of the paper (see :mod:`renderers.soft_math`): per
 pixel-face pair ``D = sigmoid(delta * d^2 / sigma)`` with ``d`` the distance from the
@@ -7,10 +8,18 @@ pixel centre to the nearest triangle edge in normalized screen units, and
 (bounding box grown by the cull radius, then a distance test), so the cost grows with
 the pairs near each face, not with pixels x faces.
 
-Reproducibility: the per-pixel sums (forward) and per-face gradient sums (backward) are
-parallel atomic adds, so their rounding follows the thread order and repeated calls may
-differ in the last bits; long optimisations amplify this (see the README, "Seeds and
-reproducibility").
+Precision: the geometry is evaluated relative to each edge's line (per-face setup in
+float64, see :mod:`renderers.soft_math`), so the result for float32 input equals the
+float64 evaluation of the same values to a few 1e-6 per pixel, far vertices included
+(the tests hold it to 1e-3).
+``precision`` picks the dtype of the per-pair arithmetic: ``"auto"`` (default) = the
+input's dtype on the CPU and float32 on CUDA; ``"float32"`` or ``"float64"`` force it.
+The output always has the input's dtype.
+
+Reproducibility: the per-pixel sums of the forward are parallel atomic adds, so their
+rounding follows the thread order and repeated calls may differ in the last bits; long
+optimisations amplify this (see the README, "Seeds and reproducibility").  The backward
+sums each face's gradient in one thread (deterministic).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, register
+from ..options import Option
 from ..soft_math import (
     DEFAULT_EPS,
     DEFAULT_SIGMA,
@@ -29,7 +39,12 @@ from ..soft_math import (
 )
 from ..taichi_runtime import kernel_device
 from ..validation import check_eps, check_face_vertices, check_sigma
-from .function import SoftLogSum, candidate_pairs
+from .function import PRECISIONS, SoftLogSum, check_precision, compute_dtype, pair_count
+
+#: The ``precision`` option: dtype of the per-pair arithmetic.
+PRECISION_OPTION = Option("precision", str, "auto",
+                          "per-pair arithmetic: auto (the input dtype on CPU, float32 on "
+                          "CUDA), float32 or float64", choices=PRECISIONS)
 
 
 @register("softras")
@@ -37,37 +52,45 @@ class SoftRas(Rasterizer):
     """SoftRas silhouette rasterizer (Taichi).
 
     ``image_size``: pixels, int or ``(H, W)``; ``sigma`` > 0: sharpness in squared
-    normalized screen units (paper: 3e-5); ``eps`` in (0, 0.5): culling threshold on D.
+    normalized screen units (paper: 3e-5); ``eps`` in (0, 0.5): culling threshold on D;
+    ``precision``: ``"auto"``, ``"float32"`` or ``"float64"``, the dtype of the per-pair
+    arithmetic (module docstring).
     """
 
     name = "softras"
     family = "soft"
-    options = (SIGMA_OPTION, EPS_OPTION)
+    options = (SIGMA_OPTION, EPS_OPTION, PRECISION_OPTION)
     sharpness = "sigma"
     forward_model = SOFTRAS_FORWARD
-    gradient_rule = "exact gradient of the soft forward (Taichi reverse-mode autodiff)"
+    gradient_rule = "exact gradient of the soft forward (hand-written adjoint kernels)"
     paper = SOFTRAS_PAPER
     cost = "candidate pairs: pixels in each face's box grown by the cull radius"
 
     def __init__(self, image_size=64, sigma: float = DEFAULT_SIGMA,
-                 eps: float = DEFAULT_EPS) -> None:
+                 eps: float = DEFAULT_EPS, precision: str = "auto") -> None:
         super().__init__(image_size)
         self.sigma = check_sigma(sigma)
         self.eps = check_eps(eps)
+        self.precision = check_precision(precision)
 
     def log_transmittance(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``sum_f log(1 - D_f)`` per pixel, ``[B, H, W]`` (<= 0)."""
         check_face_vertices(face_vertices)
+        dtype = compute_dtype(self.precision, face_vertices.dtype,
+                              kernel_device(face_vertices.device))
         return SoftLogSum.apply(face_vertices, self.height, self.width, self.sigma,
-                                cull_dist2(self.sigma, self.eps))
+                                cull_dist2(self.sigma, self.eps), dtype)
+
+    def pairs_evaluated(self, face_vertices: torch.Tensor) -> int:
+        """Pixel-face pairs one forward evaluates (pixels in the grown bounding boxes)."""
+        check_face_vertices(face_vertices)
+        return pair_count(face_vertices, self.height, self.width,
+                          cull_dist2(self.sigma, self.eps) ** 0.5)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> soft silhouettes ``[B, H, W]`` in [0, 1]."""
         return 1.0 - torch.exp(self.log_transmittance(face_vertices))
 
-    def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
-        """Candidate pixel-face pairs (see :attr:`cost`) of ``face_vertices``."""
-        check_face_vertices(face_vertices)
-        radius = cull_dist2(self.sigma, self.eps) ** 0.5
-        fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
-        return float(candidate_pairs(fv, self.height, self.width, radius)[1].numel())
+    def __repr__(self) -> str:
+        return (f"SoftRas(image_size={self.image_size}, sigma={self.sigma}, eps={self.eps}, "
+                f"precision={self.precision!r})")

@@ -1,5 +1,9 @@
-"""``torch.autograd.Function`` around the SoftRas Taichi kernels; the backward pass is
-Taichi's reverse-mode autodiff of :func:`renderers.softras.kernels.soft_log_sum`."""
+"""``torch.autograd.Function`` around the SoftRas Taichi kernels
+(:mod:`renderers.softras.kernels`): forward = ``edge_lines`` then ``soft_log_sum``;
+backward = their hand-written adjoints ``soft_log_sum_backward`` (gradient w.r.t. the
+lines) then ``edge_lines_backward`` (w.r.t. the face vertices).  Per call it allocates
+``lines`` [B, F, 16] and ``acc`` [B, H, W] (forward), their gradients (backward), and
+makes no host round trip."""
 
 from __future__ import annotations
 
@@ -10,63 +14,85 @@ from ..taichi_runtime import kernel_device
 from . import kernels
 
 _INT32_MAX = 2**31 - 1
+#: Accepted values of the ``precision`` option (see :func:`compute_dtype`).
+PRECISIONS = ("auto", "float32", "float64")
 
 
-def candidate_pairs(fv: torch.Tensor, height: int, width: int, radius: float):
-    """Candidate pixel-face pairs of faces ``fv`` [B, F, 3, 3] (screen space).
+def check_precision(precision: str) -> str:
+    """``precision``: one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
 
-    Returns ``(bounds int32 [B, F, 6], pair_face int32 [P], face_offset int32 [B*F])``
-    (see :mod:`renderers.softras.kernels`); ``P`` = pixels in all grown bounding boxes.
-    """
-    nb, nf = fv.shape[:2]
-    bounds = torch.zeros(nb, nf, 6, dtype=torch.int32, device=fv.device)
-    kernels.face_pixel_bounds(fv, bounds, height, width, radius)
-    counts = bounds[..., 4].reshape(-1).to(torch.int64)
-    total = int(counts.sum())
-    if total > _INT32_MAX:
+
+def compute_dtype(precision: str, input_dtype: torch.dtype, kernel_dev: torch.device):
+    """The dtype the per-pair kernels compute in: ``float32``/``float64`` as asked;
+    ``auto``: float32 on CUDA (float64 is 1/32-1/64 speed on most GPUs), else the input's
+    dtype.  The per-face setup is float64 and the output has the input's dtype always."""
+    if precision == "auto":
+        return torch.float32 if kernel_dev.type == "cuda" else input_dtype
+    return torch.float32 if precision == "float32" else torch.float64
+
+
+def _taichi_dtype(dtype: torch.dtype):
+    import taichi as ti
+
+    return ti.f32 if dtype == torch.float32 else ti.f64
+
+
+def check_index_range(nb: int, nf: int, height: int, width: int) -> None:
+    """Taichi indexes arrays with int32: refuse batches whose ``lines`` [B, F, 16] or
+    images [B, H, W] would overflow it, before anything is allocated."""
+    largest = max(nb * nf * kernels.LINE_VALUES, nb * height * width)
+    if largest > _INT32_MAX:
         raise ValueError(
-            f"{total} candidate pixel-face pairs exceed the int32 limit; render fewer images "
-            "per batch, smaller images or a smaller sigma"
+            f"{largest} array elements exceed the int32 index limit of the Taichi kernels; "
+            "render fewer images per batch, fewer faces or smaller images"
         )
-    offsets = torch.cumsum(counts, 0) - counts
-    pair_face = torch.repeat_interleave(
-        torch.arange(nb * nf, dtype=torch.int32, device=fv.device), counts, output_size=total
-    )
-    return bounds, pair_face, offsets.to(torch.int32)
+
+
+def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: float) -> int:
+    """Pixel-face pairs the kernels evaluate for ``face_vertices`` [B, F, 3, 3]: pixels
+    in every face's bounding box grown by the cull ``radius`` (clamped to the image)."""
+    fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
+    counts = torch.zeros(fv.shape[:2], dtype=torch.int64, device=fv.device)
+    if fv.shape[1]:
+        kernels.box_pixel_counts(fv, counts, radius, height, width)
+    return int(counts.sum())
 
 
 class SoftLogSum(torch.autograd.Function):
-    """``(face_vertices [B, F, 3, 3], H, W, sigma, max_d2) -> acc [B, H, W]`` with
-    ``acc = sum_f log(1 - D_f)`` (culled pairs contribute 0); dtype of the input."""
+    """``(face_vertices [B, F, 3, 3], H, W, sigma, max_d2, dtype) -> acc [B, H, W]`` with
+    ``acc = sum_f log(1 - D_f)`` (culled pairs contribute 0), computed in ``dtype``
+    (float32/float64) and returned in the input's dtype on the input's device."""
 
     @staticmethod
-    def forward(ctx, face_vertices, height: int, width: int, sigma: float, max_d2: float):
+    def forward(ctx, face_vertices, height: int, width: int, sigma: float, max_d2: float,
+                dtype: torch.dtype):
         out_device = face_vertices.device
         dev = kernel_device(out_device)
         fv = face_vertices.detach().to(dev).contiguous()
         nb, nf = fv.shape[:2]
-        acc = torch.zeros(nb, height, width, dtype=fv.dtype, device=dev)
+        check_index_range(nb, nf, height, width)
+        acc = torch.zeros(nb, height, width, dtype=dtype, device=dev)
+        lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dtype, device=dev)
+        params = (1.0 / sigma, max_d2, max_d2 ** 0.5, _taichi_dtype(dtype))
         if nf:
-            pairs = candidate_pairs(fv, height, width, max_d2 ** 0.5)
-            if pairs[1].numel():
-                kernels.soft_log_sum(fv, *pairs, acc, 1.0 / sigma, max_d2)
-        else:
-            pairs = ()
-        ctx.save_for_backward(fv, *pairs)
-        ctx.params = (1.0 / sigma, max_d2, out_device, height, width)
-        ctx.num_pairs = int(pairs[1].numel()) if pairs else 0
-        return acc.to(out_device)
+            kernels.edge_lines(fv, lines)
+            kernels.soft_log_sum(fv, lines, acc, *params)
+        ctx.save_for_backward(fv, lines)
+        ctx.params = params
+        ctx.out_device = out_device
+        return acc.to(out_device, face_vertices.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_acc):
-        fv, *pairs = ctx.saved_tensors
-        inv_sigma, max_d2, out_device, height, width = ctx.params
-        fv = fv.detach().requires_grad_(True)
-        fv.grad = torch.zeros_like(fv)
-        if ctx.num_pairs:
-            acc = torch.zeros(fv.shape[0], height, width, dtype=fv.dtype, device=fv.device,
-                              requires_grad=True)
-            acc.grad = grad_acc.to(fv.device, fv.dtype).contiguous()
-            kernels.soft_log_sum.grad(fv, *pairs, acc, inv_sigma, max_d2)
-        return fv.grad.to(out_device), None, None, None, None
+        fv, lines = ctx.saved_tensors
+        fv_grad = torch.empty_like(fv)
+        if fv.shape[1]:
+            lines_grad = torch.empty_like(lines)
+            grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
+            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, *ctx.params)
+            kernels.edge_lines_backward(fv, lines_grad, fv_grad)
+        return fv_grad.to(ctx.out_device), None, None, None, None, None
