@@ -11,8 +11,14 @@ Conventions: :mod:`renderers.camera` (camera, screen space) and
 :mod:`renderers.grid` (pixel grid).
 """
 
-from .base import Rasterizer, accepts_option, available, gather_faces, get, register
-from .camera import Camera
+# Before torch loads its OpenMP runtime: idle OpenMP threads sleep instead of spinning
+# (renderers.threads; a no-op where the user set OMP_WAIT_POLICY / KMP_BLOCKTIME).
+from . import threads as _threads  # isort: skip
+
+_threads.prefer_passive_wait()
+
+from .base import Rasterizer, accepts_option, available, gather_faces, get, register  # noqa: E402,E501
+from .camera import Camera  # noqa: E402
 
 # Importing a renderer module registers it.
 from . import softras_torch  # noqa: E402,F401  isort: skip
