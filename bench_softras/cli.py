@@ -7,6 +7,7 @@ Commands (``softras-bench <command> --help`` for the options of each):
 * ``fit``, ``train``, ``evaluate``: the experiments (:mod:`bench_softras.experiments`);
 * ``gradients``: gradient accuracy and forward fidelity study;
 * ``timing``: timing and scaling study;
+* ``step-split``: one reconstruction training step split into its parts;
 * ``renderers``: list the registered renderers (and absent optional ones).
 
 Every command takes ``--threads N`` (before or after the command's name): the threads
@@ -33,6 +34,8 @@ COMMANDS = {
                  "evaluate checkpoints (voxel IoU per category)"),
     "gradients": ("bench_softras.studies.gradients", "gradient accuracy / forward fidelity"),
     "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
+    "step-split": ("bench_softras.studies.step_split",
+                   "time one training step: data, generator, renderer, loss, optimizer"),
     "renderers": ("bench_softras.cli", "list the registered renderers"),
 }
 
