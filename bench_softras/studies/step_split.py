@@ -137,8 +137,9 @@ def split_step(model, optimizer, renderer, topo, data, rng: np.random.Generator,
     return laps.times
 
 
-def _setup(cfg: StepSplitConfig):
-    """Everything :func:`bench_softras.experiments.train.train` builds before its loop."""
+def setup_step(cfg: StepSplitConfig) -> tuple:
+    """Everything :func:`bench_softras.experiments.train.train` builds before its loop,
+    as the argument tuple of :func:`split_step`."""
     from bench_softras.experiments.losses import mesh_topology
     from bench_softras.experiments.multiview import (
         load_split,
@@ -164,28 +165,30 @@ def _setup(cfg: StepSplitConfig):
             recon.batch_size, training_views(recon.num_train_views), model.faces, device)
 
 
-def run_step_split(config: StepSplitConfig | None = None,
-                   out_dir: str | Path | None = None) -> pd.DataFrame:
-    """Time ``config.steps`` split steps; returns the table (:data:`COLUMNS`: one row per
-    part (``kind = part``), per group (``kind = group``) and the whole ``step``) and
-    writes ``step_split.csv`` to ``out_dir`` when given."""
-    cfg = config or StepSplitConfig()
-    args = _setup(cfg)
-    laps = []
-    for k in range(cfg.warmup + cfg.steps):
-        times = split_step(*args)
-        if k >= cfg.warmup:
-            laps.append(times)
-    recon = args[6]
+def summarize(laps: Sequence[dict[str, float]], cfg: StepSplitConfig,
+              recon) -> pd.DataFrame:
+    """The table (:data:`COLUMNS`) of timed steps ``laps`` (:func:`split_step` results):
+    the median of each part (``kind = part``), each group's sum of part medians
+    (``kind = group``) and the median whole ``step``; ``share`` is over that step."""
     per = {p: statistics.median(t[p] for t in laps) for p in PARTS}
     step = statistics.median(sum(t.values()) for t in laps)
     rows = [(p, "part", per[p]) for p in PARTS]
     rows += [(g, "group", sum(per[p] for p in parts)) for g, parts in GROUPS.items()]
     rows.append(("step", "step", step))
     meta = {"renderer": cfg.renderer, "preset": cfg.preset, "batch_size": recon.batch_size,
-            "image_size": recon.image_size, "device": cfg.device, "steps": cfg.steps}
-    df = pd.DataFrame([{"item": i, "kind": k, "time_s": t, "share": t / step, **meta}
-                       for i, k, t in rows], columns=COLUMNS)
+            "image_size": recon.image_size, "device": cfg.device, "steps": len(laps)}
+    return pd.DataFrame([{"item": i, "kind": k, "time_s": t, "share": t / step, **meta}
+                         for i, k, t in rows], columns=COLUMNS)
+
+
+def run_step_split(config: StepSplitConfig | None = None,
+                   out_dir: str | Path | None = None) -> pd.DataFrame:
+    """Time ``config.steps`` split steps after ``config.warmup``; returns
+    :func:`summarize`'s table and writes ``step_split.csv`` to ``out_dir`` when given."""
+    cfg = config or StepSplitConfig()
+    args = setup_step(cfg)
+    laps = [split_step(*args) for _ in range(cfg.warmup + cfg.steps)][cfg.warmup:]
+    df = summarize(laps, cfg, args[6])
     if out_dir is not None:
         from bench_softras.atomic import write_table
 
