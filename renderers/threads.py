@@ -17,9 +17,12 @@ Three pools run this project's CPU work:
   ``passive_wait_effective = False``.
 
 Thread count (:func:`default_threads`): ``$SOFTRAS_BENCH_THREADS`` when set (the
-command line's ``--threads N`` sets it), else :data:`DEFAULT_POLICY` applied to the cores
-this process may actually use (:func:`available_cores`: the CPU affinity mask and the
-cgroup v2 / v1 CPU quota, not the machine's core count).
+command line's ``--threads N`` sets it), else every core this process may actually use
+(:func:`available_cores`: the CPU affinity mask and the cgroup v2 / v1 CPU quota, not the
+machine's core count), with passive waiting.  Measured on two pinned cores against two
+busy processes (README, "Threads, and steady under load"): a ``cpu``-preset training
+step ran 2.8x slower loaded than idle this way, 5.1x with OpenMP's default waiting; one
+thread was slower both idle and loaded.
 :func:`configure` applies the count to torch and records it for Taichi's ``ti.init``.
 """
 
@@ -35,9 +38,6 @@ from pathlib import Path
 THREADS_ENV = "SOFTRAS_BENCH_THREADS"
 #: OpenMP settings that stop idle threads from spinning (set only when unset).
 PASSIVE_WAIT_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
-#: Default thread count as a function of the available cores ("all": every available
-#: core).  Chosen by measurement: see the README's "Steady under load" section.
-DEFAULT_POLICY = "all"
 
 _lock = threading.Lock()
 _configured: int | None = None
@@ -131,8 +131,7 @@ def parse_threads(value: object, what: str = THREADS_ENV) -> int:
 
 
 def default_threads() -> int:
-    """``$SOFTRAS_BENCH_THREADS`` when set, else :data:`DEFAULT_POLICY` of
-    :func:`available_cores`."""
+    """``$SOFTRAS_BENCH_THREADS`` when set, else :func:`available_cores`."""
     env = os.environ.get(THREADS_ENV, "").strip()
     if env:
         return parse_threads(env)
