@@ -30,8 +30,11 @@ def gradcheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """pytest-benchmark timings of every renderer; JSON saved under results/benchmarks and
-    compared with the previous saved run."""
+    """pytest-benchmark: forward+backward of every renderer (and PyTorch3D's when it
+    imports), the cpu-preset training step split and the smoke main job, each idle and
+    with two busy background processes; JSON saved under results/benchmarks and compared
+    with the previous saved run.  The summary prints the loaded/idle ratios, the
+    PyTorch3D ratio and the step split (benchmarks/conftest.py)."""
     _install(session)
     storage = "file://results/benchmarks"
     args = ["pytest", "benchmarks", "-q", "--benchmark-only", "--benchmark-autosave",

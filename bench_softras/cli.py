@@ -7,7 +7,13 @@ Commands (``softras-bench <command> --help`` for the options of each):
 * ``fit``, ``train``, ``evaluate``: the experiments (:mod:`bench_softras.experiments`);
 * ``gradients``: gradient accuracy and forward fidelity study;
 * ``timing``: timing and scaling study;
+* ``step-split``: one reconstruction training step split into its parts;
 * ``renderers``: list the registered renderers (and absent optional ones).
+
+Every command takes ``--threads N`` (before or after the command's name): the threads
+of torch and Taichi (default: ``$SOFTRAS_BENCH_THREADS``, else the cores this process
+may use; :mod:`renderers.threads`).  The setting is recorded in the main job's
+``run.json`` and ``environment.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ COMMANDS = {
                  "evaluate checkpoints (voxel IoU per category)"),
     "gradients": ("bench_softras.studies.gradients", "gradient accuracy / forward fidelity"),
     "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
+    "step-split": ("bench_softras.studies.step_split",
+                   "time one training step: data, generator, renderer, loss, optimizer"),
     "renderers": ("bench_softras.cli", "list the registered renderers"),
 }
 
@@ -145,7 +153,9 @@ def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: softras-bench <command> [options]", "", "commands:"]
     lines += [f"  {c:<{width}}  {d}" for c, (_, d) in COMMANDS.items()]
-    lines += ["", "softras-bench <command> --help shows a command's options."]
+    lines += ["", "softras-bench <command> --help shows a command's options.",
+              "Every command takes --threads N: threads of torch and Taichi (default "
+              "$SOFTRAS_BENCH_THREADS, else the cores available)."]
     return "\n".join(lines)
 
 
@@ -170,9 +180,50 @@ def load_plugins(spec: str | None = None) -> list[str]:
     return names
 
 
+THREADS_OPTION = "--threads"
+
+
+def pop_threads(argv: list[str]) -> tuple[list[str], str | None]:
+    """``argv`` without ``--threads N`` / ``--threads=N`` (anywhere) and the value given
+    (the last one wins), or ``None``."""
+    rest, value, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == THREADS_OPTION:
+            if i + 1 >= len(argv):
+                raise ValueError("--threads needs a value: --threads N (a positive integer)")
+            value, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith(THREADS_OPTION + "="):
+            value = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, value
+
+
+def apply_threads(value: str | None) -> int:
+    """Size the thread pools (:func:`renderers.threads.configure`): ``value`` from
+    ``--threads``, else the defaults.  ``ValueError`` for a bad count."""
+    from renderers import threads
+
+    if value is not None:
+        threads.parse_threads(value, "--threads")
+    return threads.configure(int(value) if value is not None else None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softras-bench`` console script."""
+    from renderers.threads import prefer_passive_wait
+
+    prefer_passive_wait()  # before torch (and its OpenMP runtime) loads
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv, value = pop_threads(argv)
+        apply_threads(value)
+    except ValueError as exc:
+        print(f"softras-bench: error: {exc}", file=sys.stderr)
+        return 2
     load_plugins()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())

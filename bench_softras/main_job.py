@@ -426,7 +426,8 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
                    "recon": plan.recon.to_dict(), "gradients": plan.gradients,
-                   "ablations": plan.ablations, "timing": plan.timing.to_dict()}
+                   "ablations": plan.ablations, "timing": plan.timing.to_dict(),
+                   "threads": _thread_settings()}
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str))
     status: dict[str, str] = {}
     try:
@@ -461,6 +462,13 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def _thread_settings() -> dict:
+    from renderers.threads import ensure_configured, settings
+
+    ensure_configured()
+    return settings()
 
 
 def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, data: dict,

@@ -1,12 +1,17 @@
-"""pytest-benchmark: forward+backward of every renderer at the paper's setting.
+"""pytest-benchmark: forward+backward of every renderer at the paper's setting, idle and
+under load.
 
 B = 64 images of the 642-vertex / 1280-face template sphere (benchmark cameras), 64x64,
 sharpness = the paper's sigma (``renderers.soft_math.DEFAULT_SIGMA``) where the renderer
-has one, float32, CPU unless ``--device cuda`` style runs set
-``SOFTRAS_BENCH_DEVICE=cuda``.  Run with ``nox -s bench``; each result carries the
-peak RSS increase of one forward+backward in ``extra_info``.  ``softras_torch`` is the
-dense baseline: minutes per call on 2 cores, so it gets a single round.  The
-terminal summary (``conftest.py``) prints the memory figures beside the timings.
+has one, float32, CPU unless ``SOFTRAS_BENCH_DEVICE=cuda``.  Every registered
+renderer (``renderers.available()``, so renderers added later are included) and the
+optional ``pytorch3d_soft`` (skipped, with the reason, when PyTorch3D does not import).
+Each runs ``idle`` and ``loaded`` (two busy background processes; the ``load`` fixture
+of ``conftest.py``).  Run with ``nox -s bench``; each result carries the peak RSS
+increase of one forward+backward in ``extra_info``.  ``softras_torch`` is the dense
+baseline (seconds per call on 2 cores), so it gets a single round.  The terminal summary
+(``conftest.py``) prints the memory figures, the loaded/idle ratio per renderer and the
+PyTorch3D ratio.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ import torch
 import renderers
 from bench_softras.studies.timing import PeakRSS, _malloc_trim
 from metrics.meshes import template_sphere
+from renderers.peers import PEERS, absent_peers
 from renderers.soft_math import DEFAULT_SIGMA
 
 BATCH, IMAGE, SIGMA = 64, 64, DEFAULT_SIGMA
 DEVICE = os.environ.get("SOFTRAS_BENCH_DEVICE", "cpu")
-NAMES = ["softras", "n3mr", "hard", "dibr", "antialias", "edgegrad", "softras_torch"]
+ABSENT = absent_peers()  # optional peer name -> why it is absent
+NAMES = renderers.available() + [n for n in PEERS if n not in renderers.available()]
+SINGLE_ROUND = {"softras_torch"}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +48,11 @@ def _make(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_forward_backward(benchmark, scene, name):
+def test_forward_backward(benchmark, scene, name, load):
     if DEVICE == "cuda" and not torch.cuda.is_available():
         pytest.skip("needs CUDA")
+    if name in ABSENT:
+        pytest.skip(f"{name}: {ABSENT[name]}")
     verts, faces, cam = scene
     r = _make(name)
     weight = torch.rand(BATCH, IMAGE, IMAGE, device=DEVICE, generator=None)
@@ -66,9 +76,9 @@ def test_forward_backward(benchmark, scene, name):
     benchmark.extra_info["peak_rss_mb"] = mem.peak / 2**20
     benchmark.extra_info["peak_rss_increase_mb"] = (mem.peak - mem.base) / 2**20
     benchmark.extra_info.update(batch=BATCH, image_size=IMAGE, faces=int(faces.shape[0]),
-                                sigma=SIGMA if renderers.describe(name).sharpness else None,
-                                device=DEVICE)
-    if name == "softras_torch":
+                                sigma=getattr(r, "sigma", None), device=DEVICE,
+                                item=f"fwd+bwd {name}", load=load)
+    if name in SINGLE_ROUND:
         benchmark.pedantic(step, rounds=1, iterations=1)
     else:
         benchmark.pedantic(step, rounds=10, iterations=1, warmup_rounds=1)

@@ -18,7 +18,13 @@ Conventions: :mod:`renderers.camera` (camera, screen space) and
 :mod:`renderers.grid` (pixel grid).
 """
 
-from .base import (
+# Before torch loads its OpenMP runtime: idle OpenMP threads sleep instead of spinning
+# (renderers.threads; a no-op where the user set OMP_WAIT_POLICY / KMP_BLOCKTIME).
+from . import threads as _threads  # isort: skip
+
+_threads.prefer_passive_wait()
+
+from .base import (  # noqa: E402
     Rasterizer,
     accepts_option,
     available,
@@ -28,8 +34,8 @@ from .base import (
     get,
     register,
 )
-from .camera import Camera
-from .options import FAMILIES, Option, RendererInfo
+from .camera import Camera  # noqa: E402
+from .options import FAMILIES, Option, RendererInfo  # noqa: E402
 
 # Importing a renderer module registers it.
 from . import softras_torch  # noqa: E402,F401  isort: skip

@@ -62,6 +62,7 @@ def collect_environment(device: str = "cpu") -> dict:
 
     Keys: ``python``, ``platform``, ``packages`` (name -> version or None), ``cpu``
     (model, logical cores, cores usable by this process), ``memory_gb``, ``torch_threads``,
+    ``threads`` (:func:`renderers.threads.settings`),
     ``cuda`` (available, device names, torch's CUDA version), ``taichi_arch`` (the arch
     the Taichi runtime was initialised with, ``None`` when no Taichi renderer ran),
     ``device`` (what the run asked for), ``git_commit``, ``argv``.
@@ -69,6 +70,7 @@ def collect_environment(device: str = "cpu") -> dict:
     import torch
 
     from renderers.taichi_runtime import current_arch
+    from renderers.threads import settings as thread_settings
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -82,6 +84,7 @@ def collect_environment(device: str = "cpu") -> dict:
         "cpu": {"model": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": usable},
         "memory_gb": _memory_gb(),
         "torch_threads": torch.get_num_threads(),
+        "threads": thread_settings(),
         "cuda": {"available": cuda, "torch_cuda": torch.version.cuda,
                  "devices": [torch.cuda.get_device_name(i)
                              for i in range(torch.cuda.device_count())] if cuda else []},

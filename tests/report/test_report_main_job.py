@@ -130,6 +130,10 @@ def test_stage_tables(smoke):
     assert '"preset": "smoke"' in log  # the full configuration is logged as JSON
     env = json.loads((res / "environment.json").read_text())
     assert env["packages"]["torch"] and env["taichi_arch"] in ("cpu", "cuda")
+    # The thread settings are part of the run's record (renderers.threads.settings).
+    for rec in (run["config"]["threads"], env["threads"]):
+        assert rec["threads"] >= 1 and rec["available_cores"] >= 1
+        assert {"OMP_WAIT_POLICY", "taichi_threads", "passive_wait_effective"} <= set(rec)
 
 
 def test_ablation_table_and_section(smoke):
