@@ -13,7 +13,8 @@ float64, see :mod:`renderers.soft_math`), so the result for float32 input equals
 float64 evaluation of the same values to a few 1e-6 per pixel, far vertices included
 (the tests hold it to 1e-3).
 ``precision`` picks the dtype of the per-pair arithmetic: ``"auto"`` (default) = the
-input's dtype on the CPU and float32 on CUDA; ``"float32"`` or ``"float64"`` force it.
+input's dtype (float32 tensors compute in float32, on the CPU and on CUDA; float64
+tensors ask for float64); ``"float32"`` or ``"float64"`` force it.
 The output always has the input's dtype.
 
 Reproducibility: the per-pixel sums of the forward are parallel atomic adds, so their
@@ -43,8 +44,8 @@ from .function import PRECISIONS, SoftLogSum, check_precision, compute_dtype, pa
 
 #: The ``precision`` option: dtype of the per-pair arithmetic.
 PRECISION_OPTION = Option("precision", str, "auto",
-                          "per-pair arithmetic: auto (the input dtype on CPU, float32 on "
-                          "CUDA), float32 or float64", choices=PRECISIONS)
+                          "per-pair arithmetic: auto (the input's dtype), float32 or "
+                          "float64", choices=PRECISIONS)
 
 
 @register("softras")
