@@ -35,13 +35,13 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_json
 from .report.results import (
     ENV_JSON,
     RUN_JSON,
@@ -218,9 +218,7 @@ def run_stage(results_dir: Path, stage: str, config: dict,
     rec = {"stage": stage, "status": "done", "config": config, "config_hash": _hash(config),
            "wall_s": round(wall, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "outputs": [str(Path(p).relative_to(results_dir)) for p in outputs]}
-    tmp = d / (STAGE_JSON + ".tmp")
-    tmp.write_text(json.dumps(rec, indent=2, default=str))
-    os.replace(tmp, d / STAGE_JSON)
+    write_json(d / STAGE_JSON, rec)
     log.info("stage %s: done in %.1f s", stage, wall)
     return "ran", rec
 
@@ -235,7 +233,7 @@ def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     def fn(d: Path) -> list[Path]:
         info = resolve_data(cfg, plan)
         path = d / "data.json"
-        path.write_text(json.dumps(info, indent=2))
+        write_json(path, info)
         return [path]
 
     return config, fn
@@ -468,9 +466,7 @@ def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, da
     run = {"run_id": cfg.name, "config": full_config, "data": data, "stages": dict(status),
            "started": started, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "wall_s": round(time.perf_counter() - t_start, 2)}
-    tmp = results_dir / (RUN_JSON + ".tmp")
-    tmp.write_text(json.dumps(run, indent=2, default=str))
-    os.replace(tmp, results_dir / RUN_JSON)
+    write_json(results_dir / RUN_JSON, run)
 
 
 def _write_environment(results_dir: Path, device: str) -> None:
@@ -480,4 +476,4 @@ def _write_environment(results_dir: Path, device: str) -> None:
     old = read_json(results_dir / ENV_JSON) or {}
     if env.get("taichi_arch") is None and old.get("taichi_arch"):
         env["taichi_arch"] = old["taichi_arch"]  # no Taichi renderer ran in this call
-    (results_dir / ENV_JSON).write_text(json.dumps(env, indent=2))
+    write_json(results_dir / ENV_JSON, env)

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_softras.atomic import write_npz
+
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 NUM_VIEWS = 24
 NUM_CHANNELS = 4
@@ -184,6 +186,6 @@ def write_split(directory: str | Path, class_id: str, split: str, images: np.nda
     if vox.shape[0] != images.shape[0]:
         raise ValueError(f"{images.shape[0]} image sets but {vox.shape[0]} voxel grids")
     Path(directory).mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(ip, images)
-    np.savez_compressed(vp, np.ascontiguousarray(voxels_to_file(vox)))
+    write_npz(ip, images)
+    write_npz(vp, np.ascontiguousarray(voxels_to_file(vox)))
     return ip, vp

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from bench_softras.atomic import write_json
+
 from .categories import base_color, category_name, class_id_of
 from .generators import GENERATOR_VERSION, SYNTHETIC_CLASS_IDS, generate, object_seed
 from .layout import (
@@ -262,9 +264,7 @@ def build_synthetic(out_dir: str | Path | None = None,
         "build_seconds": round(time.perf_counter() - start, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(tmp, out / MANIFEST)
+    write_json(out / MANIFEST, manifest, sort_keys=True)
     return out
 
 

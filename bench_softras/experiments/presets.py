@@ -76,8 +76,11 @@ class ReconConfig:
     channel convention (the benchmark files store ``alpha * (1 - colour)``, so the
     colours learnt for them are inverted); 0 (default) trains silhouettes only.
 
-    Bookkeeping: ``seed``; ``checkpoint_every`` steps; ``log_every`` steps;
-    ``eval_batch_size`` (predictions per forward pass at evaluation); ``device``.
+    Bookkeeping: ``seed``; a checkpoint every ``checkpoint_every`` steps and every
+    ``checkpoint_minutes`` of wall time (0: by steps only); ``keep_checkpoints``: the
+    newest checkpoints kept per run (>= 1; 2 leaves one to fall back to when the latest
+    is damaged); ``log_every`` steps; ``eval_batch_size`` (predictions per forward
+    pass at evaluation); ``device``.
     """
 
     renderer: str = "softras"
@@ -104,6 +107,8 @@ class ReconConfig:
     color_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 10_000
+    checkpoint_minutes: float = 10.0
+    keep_checkpoints: int = 2
     log_every: int = 100
     eval_batch_size: int = 96
     device: str = "cpu"
@@ -118,6 +123,8 @@ class ReconConfig:
             "lr": self.lr > 0,
             "sigma": self.sigma > 0,
             "checkpoint_every": self.checkpoint_every >= 1,
+            "checkpoint_minutes": self.checkpoint_minutes >= 0,
+            "keep_checkpoints": self.keep_checkpoints >= 1,
             "log_every": self.log_every >= 1,
             "eval_batch_size": self.eval_batch_size >= 1,
             "lambda_laplacian": self.lambda_laplacian >= 0,

@@ -12,8 +12,11 @@ code trains with ``softras``, ``n3mr``, ``hard`` or any registered renderer.
 A run lives in one directory (``config.out_dir``): ``config.json`` (the full
 configuration), ``train.log`` (the configuration as JSON, then progress lines),
 ``metrics.jsonl`` (one JSON line per logged step) and ``checkpoints/step_XXXXXXX.pt``
-(model, optimizer, step and every random state).  Running the same command again
-resumes from the latest checkpoint.
+(model, optimizer, step and every random state), written every ``checkpoint_every``
+steps and every ``checkpoint_minutes`` of wall time; the newest ``keep_checkpoints``
+are kept.  Running the same command again resumes from the latest checkpoint that
+loads (a damaged one is moved aside with a warning; a cut-off line of
+``metrics.jsonl`` is skipped; :mod:`bench_softras.experiments.resume`).
 
 Data-parallel: run under ``torchrun --nproc_per_node=N`` (``WORLD_SIZE > 1``) and each
 process trains on ``batch_size / N`` objects per step with DDP (gloo on CPU, NCCL on
@@ -38,6 +41,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 import renderers
+from bench_softras.atomic import atomic_path, write_json
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
@@ -45,6 +49,14 @@ from .model import MeshGenerator, default_template
 from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
 from .presets import ReconConfig, get_preset, with_overrides
 from .renderer_choice import accepts_sigma, make_renderer, renderer_name
+from .resume import (
+    WallClock,
+    checkpoint_dir,
+    drop_metrics_after,
+    latest_checkpoint,
+    load_latest_intact,
+    prune_checkpoints,
+)
 
 #: Config fields that may change between an interrupted run and its resumption.
 #: ``data_dir`` is not one: the synthetic set's directory names the hash of its
@@ -52,9 +64,8 @@ from .renderer_choice import accepts_sigma, make_renderer, renderer_name
 #: mix two data sets silently.
 RESUMABLE_CHANGES = frozenset({
     "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "out_dir",
+    "keep_checkpoints", "checkpoint_minutes",
 })
-#: Checkpoints kept in a run directory (older ones are deleted).
-KEEP_CHECKPOINTS = 2
 
 log = logging.getLogger(__name__)
 
@@ -164,17 +175,7 @@ def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewDa
     return {"loss": float(loss.detach()), "iou": 1.0 - float(iou.detach()), **parts}
 
 
-# -- checkpoints --------------------------------------------------------------------
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "checkpoints"
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint with the highest step in ``run_dir``, or ``None``."""
-    ckpts = sorted(checkpoint_dir(run_dir).glob("step_*.pt"))
-    return ckpts[-1] if ckpts else None
-
-
+# -- checkpoints (reading them back: :mod:`.resume`) ---------------------------------
 def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: list,
                      config: ReconConfig) -> Path:
     path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
@@ -187,11 +188,9 @@ def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: lis
         "torch_rng": torch.get_rng_state(),
         "config": config.to_dict(),
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: an interruption never leaves half a checkpoint
-    for old in sorted(checkpoint_dir(run_dir).glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
-        old.unlink()
+    with atomic_path(path) as tmp:  # an interruption never leaves half a checkpoint
+        torch.save(state, tmp)
+    prune_checkpoints(run_dir, config.keep_checkpoints)
     return path
 
 
@@ -253,9 +252,8 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     rng = np.random.default_rng([config.seed, d.rank])
     step = 0
-    ckpt = latest_checkpoint(run_dir)
+    ckpt, state = load_latest_intact(run_dir, device)
     if ckpt is not None:
-        state = torch.load(ckpt, map_location=device, weights_only=False)
         _check_resumable(state["config"], config)
         if len(state["numpy_rng"]) != d.world:
             raise ValueError(f"checkpoint {ckpt} was written by {len(state['numpy_rng'])} "
@@ -268,7 +266,7 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
 
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
     if logger is not None:
-        _drop_metrics_after(run_dir / "metrics.jsonl", step)
+        drop_metrics_after(run_dir / "metrics.jsonl", step)
     net = model
     if d.active:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -284,6 +282,7 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     bar = tqdm(total=config.iterations, initial=step, desc=f"train {name}",
                disable=not (progress and d.is_main), dynamic_ncols=True)
     t0 = time.perf_counter()
+    clock = WallClock(config.checkpoint_minutes)
     last_saved = step if ckpt is not None else None
     path = ckpt
     try:
@@ -305,9 +304,10 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
                 logger.info(json.dumps(rec))
                 with open(run_dir / "metrics.jsonl", "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
-            if step % config.checkpoint_every == 0 or step == end:
+            if step % config.checkpoint_every == 0 or step == end or _agree(clock.due(), d):
                 path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
                 last_saved = step
+                clock.reset()
         if last_saved != step or path is None:
             path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
         digests = _gather(parameter_digest(model), d)
@@ -326,14 +326,13 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     return latest_checkpoint(run_dir) if path is None else path
 
 
-def _drop_metrics_after(path: Path, step: int) -> None:
-    """Forget logged steps after ``step`` (logged before an interruption, redone now)."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= step]
-    if len(keep) != len(lines):
-        path.write_text("".join(keep))
+def _agree(flag: bool, d: Dist) -> bool:
+    """Rank 0's ``flag`` on every rank (wall-time decisions differ between processes)."""
+    if not d.active:
+        return flag
+    t = torch.tensor([int(flag)])
+    dist.broadcast(t, src=0)
+    return bool(t.item())
 
 
 def _checkpoint_all(run_dir, model, optimizer, step, rng, config, d: Dist) -> Path:
@@ -359,7 +358,7 @@ def _open_log(run_dir: Path, config: ReconConfig, d: Dist, resumed_from) -> logg
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "resumed_from": str(resumed_from) if resumed_from else None,
     }
-    (run_dir / "config.json").write_text(json.dumps(header, indent=2))
+    write_json(run_dir / "config.json", header)
     logger = logging.getLogger(f"{__name__}.run.{run_dir.resolve()}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -390,7 +389,12 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-train-views", dest="num_train_views", type=int)
     p.add_argument("--max-train-objects", dest="max_train_objects", type=int)
     p.add_argument("--max-test-objects", dest="max_test_objects", type=int)
-    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
+                   help="also checkpoint every this many steps")
+    p.add_argument("--checkpoint-minutes", dest="checkpoint_minutes", type=float,
+                   help="also checkpoint every this many minutes of wall time (0: off)")
+    p.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int,
+                   help="checkpoints kept per run, newest first (default 2)")
     p.add_argument("--device")
 
 
@@ -401,7 +405,7 @@ def config_from_args(args: argparse.Namespace, **extra) -> ReconConfig:
         "data_dir", "iterations", "batch_size", "image_size", "lr", "sigma",
         "lambda_laplacian", "lambda_flatten", "use_laplacian", "use_flatten",
         "color_weight", "num_train_views", "max_train_objects", "max_test_objects",
-        "checkpoint_every", "device")}
+        "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "device")}
     if getattr(args, "class_ids", None):
         fields["class_ids"] = tuple(c for c in args.class_ids.split(",") if c)
     fields.update(extra)

@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import dataclasses
-import json
 import math
 import os
 import statistics
@@ -69,6 +68,7 @@ from tqdm.auto import tqdm
 
 import metrics
 import renderers
+from bench_softras.atomic import write_json, write_table
 from renderers import Camera
 
 from .optional_renderers import register_optional
@@ -446,14 +446,14 @@ def write_outputs(df: pd.DataFrame, skipped: pd.DataFrame, absent: dict[str, str
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "timing.csv", out / "timing.parquet", out / "timing_skipped.csv",
              out / "timing_notes.json"]
-    df.to_csv(paths[0], index=False)
-    df.to_parquet(paths[1], index=False)
-    skipped.to_csv(paths[2], index=False)
+    write_table(df, paths[0])
+    write_table(df, paths[1])
+    write_table(skipped, paths[2])
     method = ("torch.cuda.max_memory_allocated above the pass's start" if
               cfg.device.startswith("cuda") else
               "RSS increase over the pass, sampled every 0.5 ms (psutil) after malloc_trim(0)")
-    paths[3].write_text(json.dumps({"absent_renderers": absent, "memory_method": method,
-                                    "config": cfg.to_dict()}, indent=2))
+    write_json(paths[3], {"absent_renderers": absent, "memory_method": method,
+                          "config": cfg.to_dict()}, default=None)
     return paths
 
 
