@@ -309,7 +309,7 @@ def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Call
         from bench_softras.experiments.evaluate import run_reconstruction
 
         run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
-                           config=recon, progress=cfg.progress)
+                           config=recon, progress=cfg.progress, force=cfg.force)
         return [d / "recon_iou.csv", d / "recon_iou.parquet"]
 
     return config, fn
