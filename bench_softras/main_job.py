@@ -272,6 +272,10 @@ def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
         missing = [c for c in plan.class_ids if c not in found]
         if missing:
             raise MainJobError(f"categories {missing} are not in {str(d)!r} (found {found})")
+        from bench_softras.data.checks import check_data_dir
+
+        log.info("data: checking every file in %s", d)
+        check_data_dir(d, plan.class_ids or found, plan.recon.eval_split)
         return {"kind": "directory", "dir": str(d), "class_ids": list(plan.class_ids or found)}
     from bench_softras.data import build_synthetic, read_manifest
 

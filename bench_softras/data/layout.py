@@ -122,6 +122,12 @@ def read_npz_array(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise DatasetFileError(f"{path}: file not found (expected a .npz written by "
                                f"np.savez_compressed(path, array))")
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        raise DatasetFileError(f"{path}: not a .npz archive (a .npz is a zip file; this one "
+                               f"starts with {head!r}); re-create it with "
+                               "np.savez_compressed(path, array)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
@@ -133,7 +139,13 @@ def read_npz_array(path: str | Path) -> np.ndarray:
             return npz[NPZ_KEY]
     except DatasetFileError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+    except ValueError as exc:
+        if "pickle" in str(exc):  # an object array: not what a benchmark file holds
+            raise DatasetFileError(f"{path}: holds a Python-object (pickled) array, not a "
+                                   "plain uint8/bool array; re-create it with "
+                                   "np.savez_compressed(path, array)") from exc
+        raise DatasetFileError(f"{path}: not a readable .npz archive ({exc})") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
         raise DatasetFileError(f"{path}: not a readable .npz archive ({exc})") from exc
 
 
@@ -151,6 +163,10 @@ def check_images(images: np.ndarray, path: str | Path) -> np.ndarray:
         )
     if images.shape[0] == 0:
         raise DatasetFileError(f"{path}: holds no objects (N = 0)")
+    if not images[:, :, 3].any():
+        raise DatasetFileError(f"{path}: every silhouette (channel 3) is empty: no object is "
+                               "visible in any view; re-render the data set (degenerate "
+                               "images would make every IoU 0)")
     return images
 
 
@@ -167,6 +183,10 @@ def check_voxels(voxels: np.ndarray, path: str | Path) -> np.ndarray:
         raise DatasetFileError(f"{path}: holds no objects (N = 0)")
     if voxels.dtype == np.uint8 and voxels.max() > 1:
         raise DatasetFileError(f"{path}: uint8 voxels must be 0 or 1, found {voxels.max()}")
+    if not voxels.any():
+        raise DatasetFileError(f"{path}: every voxel grid is empty (no occupied voxel in "
+                               "any object); re-voxelize the data set (empty ground truth "
+                               "would make every IoU 0)")
     return voxels.astype(bool, copy=False)
 
 

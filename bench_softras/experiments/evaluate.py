@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 import metrics
 from bench_softras import atomic
 from bench_softras.data import category_name
+from bench_softras.data.checks import check_eval_resolution
 
 from .eval_cache import read_cached_evaluation
 from .model import Decoder, MeshGenerator, default_template
@@ -191,6 +192,8 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
     test_data = load_split(base.data_dir, base.eval_split, base.class_ids,
                            base.max_test_objects)
+    check_eval_resolution(test_data.voxels.shape[-1], base.data_dir, test_data.classes[0],
+                          base.eval_split)  # before any training
     out = Path(out_dir)
     frames = [template_floor(test_data, base, template, base.preset)]
     for name in renderers:
@@ -253,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = resolve_data_dir(config.data_dir, args.preset, args.progress)
         test = load_split(data_dir, config.eval_split, config.class_ids,
                           config.max_test_objects)
+        check_eval_resolution(test.voxels.shape[-1], data_dir, test.classes[0],
+                              config.eval_split)
         frames = [template_floor(test, config)]
         frames += [evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,
                             progress=args.progress) for c in args.checkpoint]
