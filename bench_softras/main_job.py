@@ -52,6 +52,7 @@ from .report.results import (
     read_stage_record,
     stage_dir,
 )
+from .runlock import run_lock
 
 log = logging.getLogger("bench_softras.main_job")
 
@@ -76,7 +77,8 @@ class MainJobConfig:
     report is always rebuilt from whatever results exist); ``fit_shapes``: fitting
     targets (empty: the preset's; the first is also the ablations' target); ``seeds``:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
-    when finished; ``progress``: tqdm.
+    when finished; ``progress``: tqdm; ``wait``: when another job holds the run
+    directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing.
     """
 
     preset: str = "cpu"
@@ -92,6 +94,7 @@ class MainJobConfig:
     seeds: tuple[int, ...] = ()
     force: bool = False
     progress: bool = True
+    wait: bool = False
 
     @property
     def name(self) -> str:
@@ -417,9 +420,16 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
     """Run the selected stages (skipping finished ones) and build the report.
 
     Returns the report's paths ``{"markdown", "html"}``.  Raises :class:`MainJobError`
-    for configuration and input problems.
+    for configuration and input problems and
+    :class:`~bench_softras.runlock.RunLockedError` when another job is running into
+    the same run directory (unless ``cfg.wait``).
     """
     plan = make_plan(cfg)
+    with run_lock(cfg.results_dir, wait=cfg.wait):
+        return _run_locked(cfg, plan)
+
+
+def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     results_dir = cfg.results_dir
     handler = _setup_logging(results_dir)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")

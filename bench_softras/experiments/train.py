@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 import renderers
 from bench_softras.atomic import atomic_path, write_json
+from bench_softras.runlock import run_lock
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
@@ -220,14 +221,26 @@ def load_generator(checkpoint: str | Path, template=None,
 
 # -- the training loop --------------------------------------------------------------
 def train(config: ReconConfig, data: MultiViewData | None = None, *, template=None,
-          stop_after: int | None = None, progress: bool = True) -> Path:
+          stop_after: int | None = None, progress: bool = True, wait: bool = False) -> Path:
     """Train (or resume) the run ``config.out_dir``; returns the last checkpoint path.
 
     ``data``: training set (default: ``load_split(config.data_dir, "train", ...)``);
     ``template``: ``(vertices, faces)`` of the sphere (default the benchmark's);
     ``stop_after``: run at most this many steps in this call (then checkpoint and
     return; calling again continues), ``None`` runs to ``config.iterations``.
+    The run directory is locked while training (:mod:`bench_softras.runlock`): a second
+    job into it raises :class:`~bench_softras.runlock.RunLockedError`, or with
+    ``wait`` waits for the first to finish.
     """
+    kwargs = dict(template=template, stop_after=stop_after, progress=progress)
+    if not setup_distributed(config.device).is_main:
+        return _train_locked(config, data, **kwargs)
+    with run_lock(config.out_dir, wait=wait):
+        return _train_locked(config, data, **kwargs)
+
+
+def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
+                  stop_after: int | None, progress: bool) -> Path:
     d = setup_distributed(config.device)
     device = torch.device(config.device)
     if device.type == "cuda" and d.active:
@@ -422,10 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop-after", dest="stop_after", type=int,
                    help="run at most this many steps now (a later call continues)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--wait", action="store_true",
+                   help="if another job is training into --out-dir, wait for it to finish "
+                        "(default: fail at once naming it)")
     args = p.parse_args(argv)
     config = config_from_args(args, renderer=args.renderer, seed=args.seed,
                               out_dir=args.out_dir)
-    path = train(config, stop_after=args.stop_after, progress=args.progress)
+    path = train(config, stop_after=args.stop_after, progress=args.progress, wait=args.wait)
     d = setup_distributed(config.device)
     if d.is_main:
         print(path)
