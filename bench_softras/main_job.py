@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_json
+from .errors import UserError, check_device, check_writable_dir
 from .report.results import (
     ENV_JSON,
     RUN_JSON,
@@ -57,7 +58,7 @@ from .runlock import run_lock
 log = logging.getLogger("bench_softras.main_job")
 
 
-class MainJobError(Exception):
+class MainJobError(UserError):
     """A problem with the main job's configuration or inputs (bad preset, renderer,
     category, stage or data directory); the message says what to change."""
 
@@ -160,12 +161,12 @@ def make_plan(cfg: MainJobConfig) -> Plan:
         class_ids = tuple(dict.fromkeys(class_id_of(c) for c in cfg.categories))
     except KeyError as exc:
         raise MainJobError(exc.args[0]) from None
-    if cfg.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise MainJobError("device 'cuda' asked for but torch sees no CUDA GPU; use "
-                               "--device cpu")
+    try:
+        check_device(cfg.device)
+        check_writable_dir(cfg.results_root, "--results-root")
+        check_writable_dir(cfg.reports_root, "--reports-root")
+    except UserError as exc:
+        raise MainJobError(str(exc)) from None
     if cfg.data_dir and not Path(cfg.data_dir).is_dir():
         raise MainJobError(f"data directory {cfg.data_dir!r} does not exist; give the "
                            "directory holding the benchmark files "
@@ -402,17 +403,25 @@ def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
 
 
 # -- the job ------------------------------------------------------------------------------
+#: ``extra`` key of log records that go to ``run.log`` only (e.g. the full configuration).
+FILE_ONLY = "softras_file_only"
+
+
 def _setup_logging(results_dir: Path) -> logging.Handler:
+    """``run.log`` and the console get the records of every ``bench_softras`` module
+    (e.g. a damaged cache file rebuilt, a saved evaluation redone)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(results_dir / RUN_LOG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    if not any(getattr(h, "_softras_console", False) for h in log.handlers):
+    top = logging.getLogger("bench_softras")
+    top.addHandler(handler)
+    top.setLevel(logging.INFO)
+    if not any(getattr(h, "_softras_console", False) for h in top.handlers):
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter("[softras-bench] %(message)s"))
+        console.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
         console._softras_console = True  # type: ignore[attr-defined]
-        log.addHandler(console)
+        top.addHandler(console)
     return handler
 
 
@@ -439,7 +448,12 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
                    "recon": plan.recon.to_dict(), "gradients": plan.gradients,
                    "ablations": plan.ablations, "timing": plan.timing.to_dict()}
-    log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str))
+    log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
+             extra={FILE_ONLY: True})
+    log.info("main job %s: preset %s, renderers %s, %s, seeds %s, device %s; results in %s "
+             "(full configuration in %s)", cfg.name, cfg.preset, ",".join(plan.renderers),
+             f"categories {','.join(plan.class_ids)}" if plan.class_ids else "all categories",
+             ",".join(map(str, plan.seeds)), cfg.device, results_dir, results_dir / RUN_LOG)
     status: dict[str, str] = {}
     try:
         data_config, data_fn = _data_stage(cfg, plan)
@@ -471,7 +485,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                  time.perf_counter() - t_start)
         return paths
     finally:
-        log.removeHandler(handler)
+        logging.getLogger("bench_softras").removeHandler(handler)
         handler.close()
 
 

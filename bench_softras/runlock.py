@@ -23,13 +23,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench_softras.errors import UserError
+
 log = logging.getLogger(__name__)
 
 #: Name of the lock file inside a run directory.
 LOCK_NAME = ".lock"
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(UserError, RuntimeError):
     """Another live job holds the run directory's lock; the message names it."""
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_softras.atomic import write_npz
+from bench_softras.errors import UserError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 NUM_VIEWS = 24
@@ -53,7 +54,7 @@ _CLASS_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 _FILE_RE = re.compile(r"^(?P<cid>.+)_(?P<split>train|val|test)_(?P<kind>images|voxels)\.npz$")
 
 
-class DatasetFileError(ValueError):
+class DatasetFileError(UserError, ValueError):
     """A benchmark file is missing or malformed; the message names the file and what
     is expected."""
 

@@ -30,6 +30,7 @@ import metrics
 from bench_softras import atomic
 from bench_softras.data import category_name
 from bench_softras.data.checks import check_eval_resolution
+from bench_softras.errors import int_list_arg
 
 from .eval_cache import read_cached_evaluation
 from .model import Decoder, MeshGenerator, default_template
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", action="store_true",
                    help="train (or resume) the preset's renderers first, then evaluate")
     p.add_argument("--renderers", help="comma-separated renderer names (with --train)")
-    p.add_argument("--seeds", help="comma-separated seeds (with --train)")
+    p.add_argument("--seeds", type=int_list_arg, help="comma-separated seeds (with --train)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     args = p.parse_args(argv)
     config = config_from_args(args)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from bench_softras.errors import ConfigError, UnknownNameError
+
 #: The renderers compared by default.
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
 
@@ -137,12 +139,12 @@ class ReconConfig:
             raise TypeError(f"renderer must be a registered renderer name, got {self.renderer!r}")
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(
+            raise ConfigError(
                 "invalid ReconConfig field(s): "
                 + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
             )
         if self.image_size % 8:
-            raise ValueError(f"image_size must be a multiple of 8 (3 stride-2 convs), got "
+            raise ConfigError(f"image_size must be a multiple of 8 (3 stride-2 convs), got "
                              f"{self.image_size}")
 
     def to_dict(self) -> dict:
@@ -199,14 +201,14 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         if not self.color_weight >= 0:
-            raise ValueError(f"color_weight must be >= 0, got {self.color_weight}")
+            raise ConfigError(f"color_weight must be >= 0, got {self.color_weight}")
         if self.parametrization not in ("sigmoid", "direct"):
-            raise ValueError(f"parametrization must be 'sigmoid' or 'direct', got "
+            raise ConfigError(f"parametrization must be 'sigmoid' or 'direct', got "
                              f"{self.parametrization!r}")
         if not 0 < self.template_radius < 0.5:
-            raise ValueError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
+            raise ConfigError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
         if not 1 <= self.num_views <= 48:
-            raise ValueError(f"num_views must lie in 1..48, got {self.num_views}")
+            raise ConfigError(f"num_views must lie in 1..48, got {self.num_views}")
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,8 @@ def get_preset(name: str | Preset) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+        raise UnknownNameError(f"unknown preset {name!r}; choose one of "
+                               f"{sorted(PRESETS)}") from None
 
 
 def with_overrides(config, **overrides):

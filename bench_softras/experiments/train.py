@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 import renderers
 from bench_softras.atomic import atomic_path, write_json
+from bench_softras.errors import ConfigError, device_arg
 from bench_softras.runlock import run_lock
 from renderers import Camera, render_vertex_colors
 
@@ -49,7 +50,7 @@ from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizer
 from .model import MeshGenerator, default_template
 from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
 from .presets import ReconConfig, get_preset, with_overrides
-from .renderer_choice import accepts_sigma, make_renderer, renderer_name
+from .renderer_choice import accepts_sigma, ensure_registered, make_renderer, renderer_name
 from .resume import (
     WallClock,
     checkpoint_dir,
@@ -202,7 +203,7 @@ def _check_resumable(saved: dict, config: ReconConfig) -> None:
     diff = sorted(k for k in set(saved) | set(now)
                   if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     if diff:
-        raise ValueError(
+        raise ConfigError(
             "the run directory holds a checkpoint of a different configuration (fields "
             f"{diff} differ); use another out_dir or delete the old checkpoints"
         )
@@ -232,6 +233,7 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     job into it raises :class:`~bench_softras.runlock.RunLockedError`, or with
     ``wait`` waits for the first to finish.
     """
+    ensure_registered(config.renderer)  # an unknown name fails before any data loads
     kwargs = dict(template=template, stop_after=stop_after, progress=progress)
     if not setup_distributed(config.device).is_main:
         return _train_locked(config, data, **kwargs)
@@ -408,7 +410,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
                    help="also checkpoint every this many minutes of wall time (0: off)")
     p.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int,
                    help="checkpoints kept per run, newest first (default 2)")
-    p.add_argument("--device")
+    p.add_argument("--device", type=device_arg, help="cpu (default) or cuda")
 
 
 def config_from_args(args: argparse.Namespace, **extra) -> ReconConfig:

@@ -69,6 +69,7 @@ from tqdm.auto import tqdm
 import metrics
 import renderers
 from bench_softras.atomic import write_json, write_table
+from bench_softras.errors import device_arg
 from renderers import Camera
 
 from .optional_renderers import register_optional
@@ -467,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--renderers", help="comma-separated registered names")
-    p.add_argument("--device", help="torch device of the inputs (cpu, cuda)")
+    p.add_argument("--device", type=device_arg, help="torch device of the inputs (cpu, cuda)")
     p.add_argument("--repeats", type=int)
     p.add_argument("--warmup", type=int)
     p.add_argument("--max-dense-pairs", dest="max_dense_pairs", type=int)
