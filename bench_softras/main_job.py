@@ -195,11 +195,18 @@ def make_plan(cfg: MainJobConfig) -> Plan:
 
 # -- stage bookkeeping ------------------------------------------------------------------
 def stage_done(results_dir: Path, stage: str, config: dict) -> bool:
-    """Whether ``stage`` finished with this ``config`` and its outputs still exist."""
+    """Whether ``stage`` finished with this ``config`` and its outputs still exist and
+    are not empty (a missing or zero-byte output is logged and the stage runs again)."""
     rec = read_stage_record(results_dir, stage)
     if not rec or rec.get("status") != "done" or rec.get("config_hash") != _hash(config):
         return False
-    return all((results_dir / p).exists() for p in rec.get("outputs", []))
+    for p in rec.get("outputs", []):
+        path = results_dir / p
+        if not path.is_file() or path.stat().st_size == 0:
+            log.warning("stage %s: output %s is missing or empty; running the stage again",
+                        stage, path)
+            return False
+    return True
 
 
 def run_stage(results_dir: Path, stage: str, config: dict,

@@ -63,16 +63,19 @@ def load_checkpoint(path: str | Path, device="cpu") -> dict:
     return state
 
 
-def load_latest_intact(run_dir: str | Path, device="cpu") -> tuple[Path | None, dict | None]:
+def load_latest_intact(run_dir: str | Path, device="cpu", move_aside: bool = True
+                       ) -> tuple[Path | None, dict | None]:
     """``(path, state)`` of the newest checkpoint that loads, or ``(None, None)`` when
-    there is none.  Each newer one that does not load is renamed to
-    ``<name>.corrupt`` and a warning says so."""
+    there is none.  Each newer one that does not load is skipped with a warning and
+    (``move_aside``; one process of a data-parallel run) renamed to
+    ``<name>.corrupt``."""
     for path in reversed(checkpoints(run_dir)):
         try:
             return path, load_checkpoint(path, device)
         except ValueError as exc:
             aside = path.with_name(path.name + CORRUPT_SUFFIX)
-            path.replace(aside)
+            if move_aside:
+                path.replace(aside)
             log.warning("resume: skipped damaged checkpoint (%s); moved it to %s (delete "
                         "it when done) and fall back to the previous one", exc, aside.name)
     return None, None

@@ -196,6 +196,38 @@ def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: lis
     return path
 
 
+def _training_data(config: ReconConfig, data: MultiViewData | None, d: Dist,
+                   progress: bool) -> MultiViewData:
+    """``data`` limited per class, or the training split of ``config.data_dir`` (rank 0
+    builds or finds the synthetic set first)."""
+    if data is not None:
+        return data.limit_per_class(config.max_train_objects)
+    if d.active and not d.is_main:
+        dist.barrier()  # rank 0 builds (or finds) the data first
+    data_dir = resolve_data_dir(config.data_dir, config.preset, progress and d.is_main)
+    if d.active and d.is_main:
+        dist.barrier()
+    return load_split(data_dir, "train", config.class_ids, config.max_train_objects)
+
+
+def _resume(run_dir: Path, config: ReconConfig, model, optimizer, rng: np.random.Generator,
+            device, d: Dist) -> tuple[Path | None, int]:
+    """Restore model, optimizer and random states from the newest intact checkpoint;
+    returns ``(its path, its step)`` or ``(None, 0)`` for a fresh run."""
+    ckpt, state = load_latest_intact(run_dir, device, move_aside=d.is_main)
+    if ckpt is None:
+        return None, 0
+    _check_resumable(state["config"], config)
+    if len(state["numpy_rng"]) != d.world:
+        raise ConfigError(f"checkpoint {ckpt} was written by {len(state['numpy_rng'])} "
+                          f"processes; resume it with as many (now {d.world})")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["numpy_rng"][d.rank]
+    torch.set_rng_state(state["torch_rng"])
+    return ckpt, int(state["step"])
+
+
 def _check_resumable(saved: dict, config: ReconConfig) -> None:
     # Fields added after a checkpoint was written take their defaults.
     saved = ReconConfig.from_dict(saved).to_dict()
@@ -251,34 +283,13 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
                          f"{d.world} processes")
     run_dir = Path(config.out_dir)
-    if data is None:
-        if d.active and not d.is_main:
-            dist.barrier()  # rank 0 builds (or finds) the data first
-        data_dir = resolve_data_dir(config.data_dir, config.preset, progress and d.is_main)
-        if d.active and d.is_main:
-            dist.barrier()
-        data = load_split(data_dir, "train", config.class_ids, config.max_train_objects)
-    else:
-        data = data.limit_per_class(config.max_train_objects)
-
+    data = _training_data(config, data, d, progress)
     model = build_model(config, template).to(device)
     topo = mesh_topology(model.faces, model.decoder.num_vertices).to(device)
     faces = model.faces
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     rng = np.random.default_rng([config.seed, d.rank])
-    step = 0
-    ckpt, state = load_latest_intact(run_dir, device)
-    if ckpt is not None:
-        _check_resumable(state["config"], config)
-        if len(state["numpy_rng"]) != d.world:
-            raise ValueError(f"checkpoint {ckpt} was written by {len(state['numpy_rng'])} "
-                             f"processes; resume it with as many (now {d.world})")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["numpy_rng"][d.rank]
-        torch.set_rng_state(state["torch_rng"])
-        step = int(state["step"])
-
+    ckpt, step = _resume(run_dir, config, model, optimizer, rng, device, d)
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
     if logger is not None:
         drop_metrics_after(run_dir / "metrics.jsonl", step)
