@@ -1,34 +1,82 @@
 """Sessions users run: ``nox -s tests`` (the README's test command), ``gradcheck``,
-``bench``, ``report`` (the main job), ``lint``."""
+``bench``, ``report`` (the main job), ``lint``.
+
+``tests``, ``gradcheck``, ``bench`` and ``report`` need the same packages, so they share
+one environment, ``.nox/shared`` (the package installed editable with its ``test``
+extras; about 2.6 GB, torch included), built by the first of them and reinstalled only
+when ``pyproject.toml`` or the Python version changes.  ``lint`` has its own (ruff).
+"""
 
 from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 PYTHON = None  # the interpreter nox runs under
+#: The environment shared by the sessions that run the suite.
+SHARED_VENV = Path(".nox") / "shared"
+
+
+def _shared_env_key() -> str:
+    return hashlib.sha256(Path("pyproject.toml").read_bytes() + sys.version.encode()
+                          ).hexdigest()
+
+
+def _ensure_shared_env(session: nox.Session) -> Path:
+    """Create ``.nox/shared`` and install the package into it when missing or out of date
+    (one nox at a time: a lock file); returns its ``bin`` directory."""
+    venv = SHARED_VENV.absolute()
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    bin_dir = venv / "bin"
+    stamp = venv / ".installed"
+    with open(venv.parent / "shared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != _shared_env_key():
+            if not (bin_dir / "python").exists():
+                session.log(f"creating the shared environment {venv}")
+                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            session.log(f"installing the package into {venv}")
+            subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "-e",
+                            ".[test]"], check=True)
+            stamp.write_text(_shared_env_key())
+    return bin_dir
 
 
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
+    """Make the session run in the shared environment (sessions declared with
+    ``venv_backend="none"``); a session with its own virtualenv installs into it."""
+    if session.bin_paths:  # its own virtualenv
+        session.install("-e", ".[test]")
+        return
+    bin_dir = str(_ensure_shared_env(session))
+    path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    os.environ["PATH"] = path  # nox looks commands up on its own PATH
+    session.env.update({"PATH": path, "VIRTUAL_ENV": str(Path(bin_dir).parent)})
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def tests(session: nox.Session) -> None:
     """The whole pytest suite (CPU; CUDA tests skip without a GPU)."""
     _install(session)
     session.run("pytest", "-q", "-ra", "--benchmark-disable", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def gradcheck(session: nox.Session) -> None:
     """The gradient-check suite alone (tests marked ``gradcheck``)."""
     _install(session)
     session.run("pytest", "-q", "-ra", "-m", "gradcheck", "--benchmark-disable", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def bench(session: nox.Session) -> None:
     """pytest-benchmark: forward+backward of every renderer (and PyTorch3D's when it
     imports), the cpu-preset training step split and the smoke main job, each idle and
@@ -54,7 +102,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def report(session: nox.Session) -> None:
     """The main job: fitting, reconstruction, gradient accuracy, forward fidelity and timing
     on the built-in data set, then ``reports/<run-id>/report.md`` and ``report.html``.
@@ -63,5 +111,5 @@ def report(session: nox.Session) -> None:
     chair,car``, ``--data-dir PATH`` (ShapeNet files), ``--device cuda``, ``--run-id ID``,
     ``--from-results results/ID`` (rebuild the report only); ``softras-bench report --help``
     lists them all."""
-    session.install("-e", ".")
+    _install(session)
     session.run("softras-bench", "report", *session.posargs)

@@ -19,15 +19,16 @@ from typing import Any
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on normal exit it replaces ``path``.
 
     Write the whole file to the yielded path (any library's own writer works, e.g.
     ``df.to_parquet(tmp)``).  On an exception the temporary file is removed and
-    ``path`` keeps its old content."""
+    ``path`` keeps its old content.  ``suffix`` ends the temporary name (e.g.
+    ``".tmp.obj"`` for writers that pick the format from the extension)."""
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -75,3 +76,17 @@ def write_table(df: Any, path: str | os.PathLike, **kwargs: Any) -> Path:
     if suffix == ".parquet":
         return write_with(path, lambda p: df.to_parquet(p, **kwargs))
     raise ValueError(f"write_table writes .csv or .parquet, not {suffix!r} ({path})")
+
+
+def write_npz(path: str | os.PathLike, *args: Any, **arrays: Any) -> Path:
+    """Atomically write ``np.savez_compressed(path, *args, **arrays)``.
+
+    (Passing the temporary path's name to numpy would append ``.npz`` to it, so the
+    archive is written through an open file handle.)"""
+    import numpy as np
+
+    def writer(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.savez_compressed(fh, *args, **arrays)
+
+    return write_with(path, writer)

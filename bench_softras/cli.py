@@ -14,6 +14,11 @@ Every command takes ``--threads N`` (before or after the command's name): the th
 of torch and Taichi (default: ``$SOFTRAS_BENCH_THREADS``, else the cores this process
 may use; :mod:`renderers.threads`).  The setting is recorded in the main job's
 ``run.json`` and ``environment.json``.
+
+A user mistake (bad option value, bad data file, run directory in use, unwritable
+directory; :mod:`bench_softras.errors`) prints one line ``softras-bench <command>:
+error: ...`` and exits with status 2; ``--debug`` (anywhere on the command line) or
+``SOFTRAS_BENCH_DEBUG=1`` shows its traceback.  Tracebacks otherwise mean a bug.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from bench_softras.errors import DEBUG_ENV, device_arg, int_list_arg, is_user_error, user_message
 
 #: command -> (module with ``main(argv)``, one-line description).
 COMMANDS = {
@@ -64,7 +72,8 @@ def report_parser() -> argparse.ArgumentParser:
                    help="directory of benchmark files ({class_id}_{split}_images.npz / "
                         "_voxels.npz, e.g. the ShapeNet renderings); default: the built-in "
                         "synthetic data set")
-    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--device", default="cpu", type=device_arg,
+                   help="torch device: cpu (default) or cuda")
     p.add_argument("--run-id", dest="run_id", default="",
                    help="name of the run (default: the preset name)")
     p.add_argument("--results-root", dest="results_root", default="results",
@@ -75,9 +84,13 @@ def report_parser() -> argparse.ArgumentParser:
                                     "(default: all)")
     p.add_argument("--fit-shapes", dest="fit_shapes",
                    help="comma-separated fitting targets: category names, cube, mesh files")
-    p.add_argument("--seeds", help="comma-separated reconstruction seeds")
+    p.add_argument("--seeds", type=int_list_arg, help="comma-separated reconstruction seeds")
     p.add_argument("--force", action="store_true",
-                   help="re-run the selected stages even when finished")
+                   help="re-run the selected stages even when finished (saved evaluations "
+                        "are redone; training checkpoints are kept)")
+    p.add_argument("--wait", action="store_true",
+                   help="if another job is running into the same run directory, wait for "
+                        "it to finish (default: fail at once naming it)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--from-results", dest="from_results", metavar="DIR",
                    help="only rebuild the report from the results in DIR (runs nothing)")
@@ -89,35 +102,31 @@ def report_parser() -> argparse.ArgumentParser:
 
 def report_main(argv: Sequence[str] | None = None) -> int:
     """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
-    from bench_softras.main_job import MainJobConfig, MainJobError, run_main_job
+    from bench_softras.main_job import MainJobConfig, run_main_job
 
     args = report_parser().parse_args(argv)
-    try:
-        if args.from_results:
-            from pathlib import Path
+    if args.from_results:
+        from pathlib import Path
 
-            from bench_softras.report.build import build_report
-            from bench_softras.report.results import RUN_JSON, read_json
+        from bench_softras.report.build import build_report
+        from bench_softras.report.results import RUN_JSON, read_json
 
-            run = read_json(Path(args.from_results) / RUN_JSON) or {}
-            run_id = args.run_id or run.get("run_id") or Path(args.from_results).name
-            out = args.report_dir or str(Path(args.reports_root) / run_id)
-            paths = build_report(args.from_results, out)
-        else:
-            from bench_softras.report.results import STAGES
+        run = read_json(Path(args.from_results) / RUN_JSON) or {}
+        run_id = args.run_id or run.get("run_id") or Path(args.from_results).name
+        out = args.report_dir or str(Path(args.reports_root) / run_id)
+        paths = build_report(args.from_results, out)
+    else:
+        from bench_softras.report.results import STAGES
 
-            cfg = MainJobConfig(
-                preset=args.preset, renderers=_csv(args.renderers),
-                categories=_csv(args.categories), data_dir=args.data_dir, device=args.device,
-                run_id=args.run_id, results_root=args.results_root,
-                reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
-                fit_shapes=_csv(args.fit_shapes),
-                seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
-                progress=args.progress)
-            paths = run_main_job(cfg)
-    except (MainJobError, FileNotFoundError) as exc:
-        print(f"softras-bench report: error: {exc}", file=sys.stderr)
-        return 2
+        cfg = MainJobConfig(
+            preset=args.preset, renderers=_csv(args.renderers),
+            categories=_csv(args.categories), data_dir=args.data_dir, device=args.device,
+            run_id=args.run_id, results_root=args.results_root,
+            reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
+            fit_shapes=_csv(args.fit_shapes),
+            seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
+            progress=args.progress, wait=args.wait)
+        paths = run_main_job(cfg)
     print(f"report: {paths['markdown']}\n        {paths['html']}")
     return 0
 
@@ -212,19 +221,53 @@ def apply_threads(value: str | None) -> int:
     return threads.configure(int(value) if value is not None else None)
 
 
+def quiet_taichi() -> None:
+    """No Taichi version banner on the command line (``ENABLE_TAICHI_HEADER_PRINT=1``
+    shows it); applies to Taichi imported after this call.  The versions are recorded in
+    the run's ``environment.json``."""
+    os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "0")
+
+
+def _one_line_error(self: argparse.ArgumentParser, message: str):
+    """``ArgumentParser.error`` of the CLI: one line (not the whole usage), status 2."""
+    self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+@contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """While active, every argparse parser reports a bad option value in one line."""
+    original = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = _one_line_error  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original  # type: ignore[method-assign]
+
+
+def _dispatch(cmd: str, rest: list[str]) -> int:
+    if cmd == "report":
+        return report_main(rest)
+    if cmd == "renderers":
+        return renderers_main(rest)
+    module = importlib.import_module(COMMANDS[cmd][0])
+    return int(module.main(rest) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softras-bench`` console script."""
     from renderers.threads import prefer_passive_wait
 
     prefer_passive_wait()  # before torch (and its OpenMP runtime) loads
+    quiet_taichi()
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     try:
         argv, value = pop_threads(argv)
         apply_threads(value)
     except ValueError as exc:
         print(f"softras-bench: error: {exc}", file=sys.stderr)
         return 2
-    load_plugins()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
@@ -232,12 +275,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cmd not in COMMANDS:
         print(f"softras-bench: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    if cmd == "report":
-        return report_main(rest)
-    if cmd == "renderers":
-        return renderers_main(rest)
-    module = importlib.import_module(COMMANDS[cmd][0])
-    return int(module.main(rest) or 0)
+    try:
+        load_plugins()
+        with one_line_usage_errors():
+            return _dispatch(cmd, rest)
+    except SystemExit as exc:  # argparse: --help (0) or a bad option (2, message printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    except Exception as exc:
+        if debug or not is_user_error(exc):
+            raise
+        print(f"softras-bench {cmd}: error: {user_message(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

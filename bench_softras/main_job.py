@@ -35,13 +35,14 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_json
+from .errors import UserError, check_device, check_writable_dir
 from .report.results import (
     ENV_JSON,
     RUN_JSON,
@@ -52,11 +53,12 @@ from .report.results import (
     read_stage_record,
     stage_dir,
 )
+from .runlock import run_lock
 
 log = logging.getLogger("bench_softras.main_job")
 
 
-class MainJobError(Exception):
+class MainJobError(UserError):
     """A problem with the main job's configuration or inputs (bad preset, renderer,
     category, stage or data directory); the message says what to change."""
 
@@ -76,7 +78,8 @@ class MainJobConfig:
     report is always rebuilt from whatever results exist); ``fit_shapes``: fitting
     targets (empty: the preset's; the first is also the ablations' target); ``seeds``:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
-    when finished; ``progress``: tqdm.
+    when finished; ``progress``: tqdm; ``wait``: when another job holds the run
+    directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing.
     """
 
     preset: str = "cpu"
@@ -92,6 +95,7 @@ class MainJobConfig:
     seeds: tuple[int, ...] = ()
     force: bool = False
     progress: bool = True
+    wait: bool = False
 
     @property
     def name(self) -> str:
@@ -157,12 +161,12 @@ def make_plan(cfg: MainJobConfig) -> Plan:
         class_ids = tuple(dict.fromkeys(class_id_of(c) for c in cfg.categories))
     except KeyError as exc:
         raise MainJobError(exc.args[0]) from None
-    if cfg.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise MainJobError("device 'cuda' asked for but torch sees no CUDA GPU; use "
-                               "--device cpu")
+    try:
+        check_device(cfg.device)
+        check_writable_dir(cfg.results_root, "--results-root")
+        check_writable_dir(cfg.reports_root, "--reports-root")
+    except UserError as exc:
+        raise MainJobError(str(exc)) from None
     if cfg.data_dir and not Path(cfg.data_dir).is_dir():
         raise MainJobError(f"data directory {cfg.data_dir!r} does not exist; give the "
                            "directory holding the benchmark files "
@@ -191,11 +195,18 @@ def make_plan(cfg: MainJobConfig) -> Plan:
 
 # -- stage bookkeeping ------------------------------------------------------------------
 def stage_done(results_dir: Path, stage: str, config: dict) -> bool:
-    """Whether ``stage`` finished with this ``config`` and its outputs still exist."""
+    """Whether ``stage`` finished with this ``config`` and its outputs still exist and
+    are not empty (a missing or zero-byte output is logged and the stage runs again)."""
     rec = read_stage_record(results_dir, stage)
     if not rec or rec.get("status") != "done" or rec.get("config_hash") != _hash(config):
         return False
-    return all((results_dir / p).exists() for p in rec.get("outputs", []))
+    for p in rec.get("outputs", []):
+        path = results_dir / p
+        if not path.is_file() or path.stat().st_size == 0:
+            log.warning("stage %s: output %s is missing or empty; running the stage again",
+                        stage, path)
+            return False
+    return True
 
 
 def run_stage(results_dir: Path, stage: str, config: dict,
@@ -218,9 +229,7 @@ def run_stage(results_dir: Path, stage: str, config: dict,
     rec = {"stage": stage, "status": "done", "config": config, "config_hash": _hash(config),
            "wall_s": round(wall, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "outputs": [str(Path(p).relative_to(results_dir)) for p in outputs]}
-    tmp = d / (STAGE_JSON + ".tmp")
-    tmp.write_text(json.dumps(rec, indent=2, default=str))
-    os.replace(tmp, d / STAGE_JSON)
+    write_json(d / STAGE_JSON, rec)
     log.info("stage %s: done in %.1f s", stage, wall)
     return "ran", rec
 
@@ -235,7 +244,7 @@ def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     def fn(d: Path) -> list[Path]:
         info = resolve_data(cfg, plan)
         path = d / "data.json"
-        path.write_text(json.dumps(info, indent=2))
+        write_json(path, info)
         return [path]
 
     return config, fn
@@ -274,6 +283,10 @@ def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
         missing = [c for c in plan.class_ids if c not in found]
         if missing:
             raise MainJobError(f"categories {missing} are not in {str(d)!r} (found {found})")
+        from bench_softras.data.checks import check_data_dir
+
+        log.info("data: checking every file in %s", d)
+        check_data_dir(d, plan.class_ids or found, plan.recon.eval_split)
         return {"kind": "directory", "dir": str(d), "class_ids": list(plan.class_ids or found)}
     from bench_softras.data import build_synthetic, read_manifest
 
@@ -311,7 +324,7 @@ def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Call
         from bench_softras.experiments.evaluate import run_reconstruction
 
         run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
-                           config=recon, progress=cfg.progress)
+                           config=recon, progress=cfg.progress, force=cfg.force)
         return [d / "recon_iou.csv", d / "recon_iou.parquet"]
 
     return config, fn
@@ -397,17 +410,25 @@ def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
 
 
 # -- the job ------------------------------------------------------------------------------
+#: ``extra`` key of log records that go to ``run.log`` only (e.g. the full configuration).
+FILE_ONLY = "softras_file_only"
+
+
 def _setup_logging(results_dir: Path) -> logging.Handler:
+    """``run.log`` and the console get the records of every ``bench_softras`` module
+    (e.g. a damaged cache file rebuilt, a saved evaluation redone)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(results_dir / RUN_LOG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    if not any(getattr(h, "_softras_console", False) for h in log.handlers):
+    top = logging.getLogger("bench_softras")
+    top.addHandler(handler)
+    top.setLevel(logging.INFO)
+    if not any(getattr(h, "_softras_console", False) for h in top.handlers):
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter("[softras-bench] %(message)s"))
+        console.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
         console._softras_console = True  # type: ignore[attr-defined]
-        log.addHandler(console)
+        top.addHandler(console)
     return handler
 
 
@@ -415,9 +436,16 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
     """Run the selected stages (skipping finished ones) and build the report.
 
     Returns the report's paths ``{"markdown", "html"}``.  Raises :class:`MainJobError`
-    for configuration and input problems.
+    for configuration and input problems and
+    :class:`~bench_softras.runlock.RunLockedError` when another job is running into
+    the same run directory (unless ``cfg.wait``).
     """
     plan = make_plan(cfg)
+    with run_lock(cfg.results_dir, wait=cfg.wait):
+        return _run_locked(cfg, plan)
+
+
+def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     results_dir = cfg.results_dir
     handler = _setup_logging(results_dir)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -428,7 +456,12 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
                    "recon": plan.recon.to_dict(), "gradients": plan.gradients,
                    "ablations": plan.ablations, "timing": plan.timing.to_dict(),
                    "threads": _thread_settings()}
-    log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str))
+    log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
+             extra={FILE_ONLY: True})
+    log.info("main job %s: preset %s, renderers %s, %s, seeds %s, device %s; results in %s "
+             "(full configuration in %s)", cfg.name, cfg.preset, ",".join(plan.renderers),
+             f"categories {','.join(plan.class_ids)}" if plan.class_ids else "all categories",
+             ",".join(map(str, plan.seeds)), cfg.device, results_dir, results_dir / RUN_LOG)
     status: dict[str, str] = {}
     try:
         data_config, data_fn = _data_stage(cfg, plan)
@@ -460,7 +493,7 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
                  time.perf_counter() - t_start)
         return paths
     finally:
-        log.removeHandler(handler)
+        logging.getLogger("bench_softras").removeHandler(handler)
         handler.close()
 
 
@@ -476,9 +509,7 @@ def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, da
     run = {"run_id": cfg.name, "config": full_config, "data": data, "stages": dict(status),
            "started": started, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "wall_s": round(time.perf_counter() - t_start, 2)}
-    tmp = results_dir / (RUN_JSON + ".tmp")
-    tmp.write_text(json.dumps(run, indent=2, default=str))
-    os.replace(tmp, results_dir / RUN_JSON)
+    write_json(results_dir / RUN_JSON, run)
 
 
 def _write_environment(results_dir: Path, device: str) -> None:
@@ -488,4 +519,4 @@ def _write_environment(results_dir: Path, device: str) -> None:
     old = read_json(results_dir / ENV_JSON) or {}
     if env.get("taichi_arch") is None and old.get("taichi_arch"):
         env["taichi_arch"] = old["taichi_arch"]  # no Taichi renderer ran in this call
-    (results_dir / ENV_JSON).write_text(json.dumps(env, indent=2))
+    write_json(results_dir / ENV_JSON, env)

@@ -39,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_softras.atomic import write_npz
+from bench_softras.errors import UserError
+
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 NUM_VIEWS = 24
 NUM_CHANNELS = 4
@@ -51,7 +54,7 @@ _CLASS_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 _FILE_RE = re.compile(r"^(?P<cid>.+)_(?P<split>train|val|test)_(?P<kind>images|voxels)\.npz$")
 
 
-class DatasetFileError(ValueError):
+class DatasetFileError(UserError, ValueError):
     """A benchmark file is missing or malformed; the message names the file and what
     is expected."""
 
@@ -120,6 +123,12 @@ def read_npz_array(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise DatasetFileError(f"{path}: file not found (expected a .npz written by "
                                f"np.savez_compressed(path, array))")
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        raise DatasetFileError(f"{path}: not a .npz archive (a .npz is a zip file; this one "
+                               f"starts with {head!r}); re-create it with "
+                               "np.savez_compressed(path, array)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
@@ -131,7 +140,13 @@ def read_npz_array(path: str | Path) -> np.ndarray:
             return npz[NPZ_KEY]
     except DatasetFileError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+    except ValueError as exc:
+        if "pickle" in str(exc):  # an object array: not what a benchmark file holds
+            raise DatasetFileError(f"{path}: holds a Python-object (pickled) array, not a "
+                                   "plain uint8/bool array; re-create it with "
+                                   "np.savez_compressed(path, array)") from exc
+        raise DatasetFileError(f"{path}: not a readable .npz archive ({exc})") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
         raise DatasetFileError(f"{path}: not a readable .npz archive ({exc})") from exc
 
 
@@ -149,6 +164,10 @@ def check_images(images: np.ndarray, path: str | Path) -> np.ndarray:
         )
     if images.shape[0] == 0:
         raise DatasetFileError(f"{path}: holds no objects (N = 0)")
+    if not images[:, :, 3].any():
+        raise DatasetFileError(f"{path}: every silhouette (channel 3) is empty: no object is "
+                               "visible in any view; re-render the data set (degenerate "
+                               "images would make every IoU 0)")
     return images
 
 
@@ -165,6 +184,10 @@ def check_voxels(voxels: np.ndarray, path: str | Path) -> np.ndarray:
         raise DatasetFileError(f"{path}: holds no objects (N = 0)")
     if voxels.dtype == np.uint8 and voxels.max() > 1:
         raise DatasetFileError(f"{path}: uint8 voxels must be 0 or 1, found {voxels.max()}")
+    if not voxels.any():
+        raise DatasetFileError(f"{path}: every voxel grid is empty (no occupied voxel in "
+                               "any object); re-voxelize the data set (empty ground truth "
+                               "would make every IoU 0)")
     return voxels.astype(bool, copy=False)
 
 
@@ -184,6 +207,6 @@ def write_split(directory: str | Path, class_id: str, split: str, images: np.nda
     if vox.shape[0] != images.shape[0]:
         raise ValueError(f"{images.shape[0]} image sets but {vox.shape[0]} voxel grids")
     Path(directory).mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(ip, images)
-    np.savez_compressed(vp, np.ascontiguousarray(voxels_to_file(vox)))
+    write_npz(ip, images)
+    write_npz(vp, np.ascontiguousarray(voxels_to_file(vox)))
     return ip, vp

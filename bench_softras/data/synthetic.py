@@ -11,7 +11,10 @@ size, voxel resolution, generator and format versions, the renderer's descriptio
 ``build_synthetic(None, ...)`` writes to ``<cache root>/synthetic/<hash>/`` where the
 cache root is ``$SOFTRAS_BENCH_DATA`` or ``~/.cache/softras-bench``; a directory whose
 ``manifest.json`` carries the same hash is reused, anything else is rebuilt.  The
-manifest is written last, so an interrupted build is rebuilt on the next call.
+manifest is written last, so an interrupted build is rebuilt on the next call.  The
+manifest records the SHA-256 of every file (:mod:`.cache_check`); each use of the cache
+verifies them and rebuilds the category splits whose files are missing or do not
+match (truncated, zeroed, bit-flipped), with a warning naming the file.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from bench_softras.atomic import write_json
+
+from .cache_check import hash_files, mismatched_files
 from .categories import base_color, category_name, class_id_of
 from .generators import GENERATOR_VERSION, SYNTHETIC_CLASS_IDS, generate, object_seed
 from .layout import (
@@ -165,11 +171,21 @@ def read_manifest(directory: str | Path) -> dict | None:
         return None
 
 
-def _is_complete(directory: Path, digest: str) -> bool:
-    manifest = read_manifest(directory)
-    if not manifest or manifest.get("hash") != digest:
-        return False
-    return all((directory / name).is_file() for name in manifest.get("files", []))
+def _splits_to_build(directory: Path, manifest: dict | None, digest: str,
+                     p: SyntheticParams) -> list[tuple[str, str]]:
+    """The ``(class_id, split)`` pairs to (re)build: all of them unless ``manifest`` is
+    of this build and records content hashes; then those whose files are missing or no
+    longer match their hash."""
+    pairs = [(cid, split) for cid in p.class_ids for split in SPLITS]
+    hashes = (manifest or {}).get("sha256")
+    if not manifest or manifest.get("hash") != digest or not isinstance(hashes, dict):
+        return pairs
+    names = {pair: (images_path(directory, *pair).name, voxels_path(directory, *pair).name)
+             for pair in pairs}
+    if set(hashes) != {n for pair_names in names.values() for n in pair_names}:
+        return pairs
+    bad = set(mismatched_files(directory, hashes))
+    return [pair for pair in pairs if bad & set(names[pair])]
 
 
 def _check_renderer_size(renderer, size: int) -> None:
@@ -236,20 +252,19 @@ def build_synthetic(out_dir: str | Path | None = None,
     _check_renderer_size(renderer, p.image_size)
     digest, key = cache_key(p, renderer)
     out = (default_cache_root() / "synthetic" / digest) if out_dir is None else Path(out_dir)
-    if not force and out.is_dir() and _is_complete(out, digest):
+    old = read_manifest(out) if out.is_dir() else None
+    todo = _splits_to_build(out, None if force else old, digest, p)
+    if not todo:
         return out
     out.mkdir(parents=True, exist_ok=True)
-    old = read_manifest(out)
     (out / MANIFEST).unlink(missing_ok=True)
     start = time.perf_counter()
-    files = []
-    with tqdm(total=p.num_objects, desc="synthetic data", unit="obj",
+    with tqdm(total=sum(p.counts[s] for _, s in todo), desc="synthetic data", unit="obj",
               disable=not progress) as bar, torch_threads(num_threads):
-        for cid in p.class_ids:
-            for split in SPLITS:
-                images, voxels = _render_split(p, cid, split, renderer, bar)
-                ip, vp = write_split(out, cid, split, images, voxels)
-                files += [ip.name, vp.name]
+        for cid, split in todo:
+            images, voxels = _render_split(p, cid, split, renderer, bar)
+            write_split(out, cid, split, images, voxels)
+    files = [f.name for f in synthetic_files(out, p)]
     for stale in set((old or {}).get("files", [])) - set(files):
         (out / stale).unlink(missing_ok=True)
     manifest = {
@@ -259,12 +274,12 @@ def build_synthetic(out_dir: str | Path | None = None,
         "categories": {cid: category_name(cid) for cid in p.class_ids},
         "counts": p.counts,
         "files": files,
+        "sha256": hash_files(out, files),
+        "rebuilt": [f"{cid}_{split}" for cid, split in todo],
         "build_seconds": round(time.perf_counter() - start, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(tmp, out / MANIFEST)
+    write_json(out / MANIFEST, manifest, sort_keys=True)
     return out
 
 

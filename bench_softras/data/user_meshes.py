@@ -4,13 +4,13 @@ suite can be run on any shapes: each mesh is normalized like ShapeNet, rendered 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from bench_softras.atomic import write_json
 from metrics.open3d_import import open3d
 
 from .categories import base_color
@@ -100,6 +100,5 @@ def build_from_meshes(paths_or_dir: str | Path | Iterable[str | Path], out_dir: 
             voxels[i] = mesh_to_voxels(mesh.vertices, mesh.faces, None, voxel_resolution)
     out = Path(out_dir)
     write_split(out, class_id, split, images, voxels)
-    (out / f"{class_id}_{split}_sources.json").write_text(
-        json.dumps([str(f) for f in files], indent=2))
+    write_json(out / f"{class_id}_{split}_sources.json", [str(f) for f in files])
     return out

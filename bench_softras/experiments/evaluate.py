@@ -27,8 +27,12 @@ import torch
 from tqdm.auto import tqdm
 
 import metrics
+from bench_softras import atomic
 from bench_softras.data import category_name
+from bench_softras.data.checks import check_eval_resolution
+from bench_softras.errors import int_list_arg
 
+from .eval_cache import read_cached_evaluation
 from .model import Decoder, MeshGenerator, default_template
 from .multiview import NUM_VIEWS, MultiViewData, load_split, resolve_data_dir
 from .presets import ReconConfig, get_preset, with_overrides
@@ -158,23 +162,25 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = "recon_iou") 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.csv", out / f"{stem}.parquet", out / f"{stem}_summary.csv"]
-    df.to_csv(paths[0], index=False)
-    df.to_parquet(paths[1], index=False)
-    summary_table(df).to_csv(paths[2])
+    atomic.write_table(df, paths[0])
+    atomic.write_table(df, paths[1])
+    atomic.write_table(summary_table(df), paths[2], index=True)
     return paths
 
 
 def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                        data_dir: str | Path = "", out_dir: str | Path = "results/recon",
                        seeds: Sequence[int] | None = None, *, config: ReconConfig | None = None,
-                       template=None, progress: bool = True) -> pd.DataFrame:
+                       template=None, progress: bool = True, force: bool = False
+                       ) -> pd.DataFrame:
     """Train and evaluate the generator with each renderer and seed, plus the template
     floor; writes ``recon_iou.csv`` / ``.parquet`` / ``_summary.csv`` to ``out_dir``.
 
     ``preset``: name or :class:`Preset` (its ``recon`` config, renderers and seeds are
     the defaults); ``config`` replaces the preset's recon config.  Each run lives in
     ``out_dir/<renderer>/seed_<s>`` and resumes from its checkpoints when re-run; an
-    evaluation already done for the final checkpoint is read back.  Without a
+    evaluation already done for the final checkpoint is read back when whole
+    (:mod:`.eval_cache`; ``force``: always evaluate again).  Without a
     ``data_dir`` the preset's synthetic data set is built (:func:`resolve_data_dir`).
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
     """
@@ -187,6 +193,8 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
     test_data = load_split(base.data_dir, base.eval_split, base.class_ids,
                            base.max_test_objects)
+    check_eval_resolution(test_data.voxels.shape[-1], base.data_dir, test_data.classes[0],
+                          base.eval_split)  # before any training
     out = Path(out_dir)
     frames = [template_floor(test_data, base, template, base.preset)]
     for name in renderers:
@@ -200,15 +208,13 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                 continue  # under torchrun only rank 0 evaluates and writes tables
             cached = Path(cfg.out_dir) / (f"eval_{cfg.eval_split}_{Path(ckpt).stem}_"
                                           f"{PREDICTION_RULE}_{_selection_digest(test_data)}.csv")
-            if cached.exists():
-                df = pd.read_csv(cached, dtype={"class_id": str})
-                df["seed"] = df["seed"].astype("Int64")
-            else:
+            df = read_cached_evaluation(cached, test_data.classes, COLUMNS, force)
+            if df is None:
                 df = evaluate(ckpt, test_data, template=template, batch_size=cfg.eval_batch_size,
                               device=cfg.device, progress=progress)
                 df["iterations"] = cfg.iterations
                 df["train_wall_s"] = round(wall, 2)
-                df.to_csv(cached, index=False)
+                atomic.write_table(df, cached)
             frames.append(df)
     result = pd.concat(frames, ignore_index=True)
     if setup_distributed(base.device).is_main:
@@ -235,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", action="store_true",
                    help="train (or resume) the preset's renderers first, then evaluate")
     p.add_argument("--renderers", help="comma-separated renderer names (with --train)")
-    p.add_argument("--seeds", help="comma-separated seeds (with --train)")
+    p.add_argument("--seeds", type=int_list_arg, help="comma-separated seeds (with --train)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     args = p.parse_args(argv)
     config = config_from_args(args)
@@ -251,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = resolve_data_dir(config.data_dir, args.preset, args.progress)
         test = load_split(data_dir, config.eval_split, config.class_ids,
                           config.max_test_objects)
+        check_eval_resolution(test.voxels.shape[-1], data_dir, test.classes[0],
+                              config.eval_split)
         frames = [template_floor(test, config)]
         frames += [evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,
                             progress=args.progress) for c in args.checkpoint]

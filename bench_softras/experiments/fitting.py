@@ -38,6 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 import metrics
+from bench_softras.atomic import atomic_path, write_npz, write_table
 from renderers import Camera, render_vertex_colors
 
 from .evaluate import voxelize_prediction
@@ -276,8 +277,8 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
             if colors is not None:
                 _save_mesh(stem.with_suffix(".ply"), verts, default_template()[1], colors)
     result = pd.concat(frames, ignore_index=True)
-    result.to_csv(out / "fitting.csv", index=False)
-    result.to_parquet(out / "fitting.parquet", index=False)
+    write_table(result, out / "fitting.csv")
+    write_table(result, out / "fitting.parquet")
     return result
 
 
@@ -366,8 +367,8 @@ def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablat
         if colors is not None:
             _save_color_views(out / "color_views.npz", target, verts, colors, vcfg.image_size)
     result = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
-    result.to_csv(out / "ablations.csv", index=False)
-    result.to_parquet(out / "ablations.parquet", index=False)
+    write_table(result, out / "ablations.csv")
+    write_table(result, out / "ablations.parquet")
     return result
 
 
@@ -381,7 +382,7 @@ def _save_color_views(path: Path, target: Target, vertices: torch.Tensor, colors
                             target.color, image_size)
     with torch.no_grad():
         fitted = render_vertex_colors(vertices, default_template()[1], colors, cams, image_size)
-    np.savez_compressed(path, views=np.asarray(COLOR_EXAMPLE_VIEWS, dtype=np.int64),
+    write_npz(path, views=np.asarray(COLOR_EXAMPLE_VIEWS, dtype=np.int64),
                         target=tgt.float().numpy(), fitted=fitted.float().numpy())
 
 
@@ -395,7 +396,9 @@ def _save_mesh(path: Path, vertices: torch.Tensor, faces: torch.Tensor,
         o3d.utility.Vector3iVector(faces.numpy().astype(np.int32)))
     if colors is not None:
         mesh.vertex_colors = o3d.utility.Vector3dVector(colors.double().clamp(0, 1).numpy())
-    o3d.io.write_triangle_mesh(str(path), mesh)
+    with atomic_path(path, suffix=f".tmp{Path(path).suffix}") as tmp:
+        if not o3d.io.write_triangle_mesh(str(tmp), mesh):
+            raise OSError(f"{path}: open3d could not write the mesh")
 
 
 def main(argv: list[str] | None = None) -> int:

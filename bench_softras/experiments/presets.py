@@ -26,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from bench_softras.errors import ConfigError, UnknownNameError
+
 #: The renderers compared by default.
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
 
@@ -78,8 +80,11 @@ class ReconConfig:
     channel convention (the benchmark files store ``alpha * (1 - colour)``, so the
     colours learnt for them are inverted); 0 (default) trains silhouettes only.
 
-    Bookkeeping: ``seed``; ``checkpoint_every`` steps; ``log_every`` steps;
-    ``eval_batch_size`` (predictions per forward pass at evaluation); ``device``.
+    Bookkeeping: ``seed``; a checkpoint every ``checkpoint_every`` steps and every
+    ``checkpoint_minutes`` of wall time (0: by steps only); ``keep_checkpoints``: the
+    newest checkpoints kept per run (>= 1; 2 leaves one to fall back to when the latest
+    is damaged); ``log_every`` steps; ``eval_batch_size`` (predictions per forward
+    pass at evaluation); ``device``.
     """
 
     renderer: str = "softras"
@@ -106,6 +111,8 @@ class ReconConfig:
     color_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 10_000
+    checkpoint_minutes: float = 10.0
+    keep_checkpoints: int = 2
     log_every: int = 100
     eval_batch_size: int = 96
     device: str = "cpu"
@@ -120,6 +127,8 @@ class ReconConfig:
             "lr": self.lr > 0,
             "sigma": self.sigma > 0,
             "checkpoint_every": self.checkpoint_every >= 1,
+            "checkpoint_minutes": self.checkpoint_minutes >= 0,
+            "keep_checkpoints": self.keep_checkpoints >= 1,
             "log_every": self.log_every >= 1,
             "eval_batch_size": self.eval_batch_size >= 1,
             "lambda_laplacian": self.lambda_laplacian >= 0,
@@ -132,12 +141,12 @@ class ReconConfig:
             raise TypeError(f"renderer must be a registered renderer name, got {self.renderer!r}")
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(
+            raise ConfigError(
                 "invalid ReconConfig field(s): "
                 + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
             )
         if self.image_size % 8:
-            raise ValueError(f"image_size must be a multiple of 8 (3 stride-2 convs), got "
+            raise ConfigError(f"image_size must be a multiple of 8 (3 stride-2 convs), got "
                              f"{self.image_size}")
 
     def to_dict(self) -> dict:
@@ -194,14 +203,14 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         if not self.color_weight >= 0:
-            raise ValueError(f"color_weight must be >= 0, got {self.color_weight}")
+            raise ConfigError(f"color_weight must be >= 0, got {self.color_weight}")
         if self.parametrization not in ("sigmoid", "direct"):
-            raise ValueError(f"parametrization must be 'sigmoid' or 'direct', got "
+            raise ConfigError(f"parametrization must be 'sigmoid' or 'direct', got "
                              f"{self.parametrization!r}")
         if not 0 < self.template_radius < 0.5:
-            raise ValueError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
+            raise ConfigError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
         if not 1 <= self.num_views <= 48:
-            raise ValueError(f"num_views must lie in 1..48, got {self.num_views}")
+            raise ConfigError(f"num_views must lie in 1..48, got {self.num_views}")
 
 
 @dataclass(frozen=True)
@@ -314,7 +323,8 @@ def get_preset(name: str | Preset) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+        raise UnknownNameError(f"unknown preset {name!r}; choose one of "
+                               f"{sorted(PRESETS)}") from None
 
 
 def with_overrides(config, **overrides):

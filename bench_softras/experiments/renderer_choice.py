@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import renderers
+from bench_softras.errors import UnknownNameError
 
 
 def renderer_name(renderer) -> str:
@@ -26,7 +27,8 @@ def ensure_registered(name: str) -> None:
             if exc.name != f"renderers.{name}":
                 raise
     if name not in renderers.available():
-        raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
+        raise UnknownNameError(f"unknown renderer {name!r}; available: "
+                               f"{renderers.available()}")
 
 
 def accepts_sigma(name: str) -> bool:

@@ -12,8 +12,11 @@ code trains with ``softras``, ``n3mr``, ``hard`` or any registered renderer.
 A run lives in one directory (``config.out_dir``): ``config.json`` (the full
 configuration), ``train.log`` (the configuration as JSON, then progress lines),
 ``metrics.jsonl`` (one JSON line per logged step) and ``checkpoints/step_XXXXXXX.pt``
-(model, optimizer, step and every random state).  Running the same command again
-resumes from the latest checkpoint.
+(model, optimizer, step and every random state), written every ``checkpoint_every``
+steps and every ``checkpoint_minutes`` of wall time; the newest ``keep_checkpoints``
+are kept.  Running the same command again resumes from the latest checkpoint that
+loads (a damaged one is moved aside with a warning; a cut-off line of
+``metrics.jsonl`` is skipped; :mod:`bench_softras.experiments.resume`).
 
 Data-parallel: run under ``torchrun --nproc_per_node=N`` (``WORLD_SIZE > 1``) and each
 process trains on ``batch_size / N`` objects per step with DDP (gloo on CPU, NCCL on
@@ -38,13 +41,24 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 import renderers
+from bench_softras.atomic import atomic_path, write_json
+from bench_softras.errors import ConfigError, device_arg
+from bench_softras.runlock import run_lock
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
 from .model import MeshGenerator, default_template
 from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
 from .presets import ReconConfig, get_preset, with_overrides
-from .renderer_choice import accepts_sigma, make_renderer, renderer_name
+from .renderer_choice import accepts_sigma, ensure_registered, make_renderer, renderer_name
+from .resume import (
+    WallClock,
+    checkpoint_dir,
+    drop_metrics_after,
+    latest_checkpoint,
+    load_latest_intact,
+    prune_checkpoints,
+)
 
 #: Config fields that may change between an interrupted run and its resumption.
 #: ``data_dir`` is not one: the synthetic set's directory names the hash of its
@@ -52,9 +66,8 @@ from .renderer_choice import accepts_sigma, make_renderer, renderer_name
 #: mix two data sets silently.
 RESUMABLE_CHANGES = frozenset({
     "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "out_dir",
+    "keep_checkpoints", "checkpoint_minutes",
 })
-#: Checkpoints kept in a run directory (older ones are deleted).
-KEEP_CHECKPOINTS = 2
 
 log = logging.getLogger(__name__)
 
@@ -164,17 +177,7 @@ def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewDa
     return {"loss": float(loss.detach()), "iou": 1.0 - float(iou.detach()), **parts}
 
 
-# -- checkpoints --------------------------------------------------------------------
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "checkpoints"
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint with the highest step in ``run_dir``, or ``None``."""
-    ckpts = sorted(checkpoint_dir(run_dir).glob("step_*.pt"))
-    return ckpts[-1] if ckpts else None
-
-
+# -- checkpoints (reading them back: :mod:`.resume`) ---------------------------------
 def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: list,
                      config: ReconConfig) -> Path:
     path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
@@ -187,12 +190,42 @@ def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: lis
         "torch_rng": torch.get_rng_state(),
         "config": config.to_dict(),
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: an interruption never leaves half a checkpoint
-    for old in sorted(checkpoint_dir(run_dir).glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
-        old.unlink()
+    with atomic_path(path) as tmp:  # an interruption never leaves half a checkpoint
+        torch.save(state, tmp)
+    prune_checkpoints(run_dir, config.keep_checkpoints)
     return path
+
+
+def _training_data(config: ReconConfig, data: MultiViewData | None, d: Dist,
+                   progress: bool) -> MultiViewData:
+    """``data`` limited per class, or the training split of ``config.data_dir`` (rank 0
+    builds or finds the synthetic set first)."""
+    if data is not None:
+        return data.limit_per_class(config.max_train_objects)
+    if d.active and not d.is_main:
+        dist.barrier()  # rank 0 builds (or finds) the data first
+    data_dir = resolve_data_dir(config.data_dir, config.preset, progress and d.is_main)
+    if d.active and d.is_main:
+        dist.barrier()
+    return load_split(data_dir, "train", config.class_ids, config.max_train_objects)
+
+
+def _resume(run_dir: Path, config: ReconConfig, model, optimizer, rng: np.random.Generator,
+            device, d: Dist) -> tuple[Path | None, int]:
+    """Restore model, optimizer and random states from the newest intact checkpoint;
+    returns ``(its path, its step)`` or ``(None, 0)`` for a fresh run."""
+    ckpt, state = load_latest_intact(run_dir, device, move_aside=d.is_main)
+    if ckpt is None:
+        return None, 0
+    _check_resumable(state["config"], config)
+    if len(state["numpy_rng"]) != d.world:
+        raise ConfigError(f"checkpoint {ckpt} was written by {len(state['numpy_rng'])} "
+                          f"processes; resume it with as many (now {d.world})")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["numpy_rng"][d.rank]
+    torch.set_rng_state(state["torch_rng"])
+    return ckpt, int(state["step"])
 
 
 def _check_resumable(saved: dict, config: ReconConfig) -> None:
@@ -202,7 +235,7 @@ def _check_resumable(saved: dict, config: ReconConfig) -> None:
     diff = sorted(k for k in set(saved) | set(now)
                   if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     if diff:
-        raise ValueError(
+        raise ConfigError(
             "the run directory holds a checkpoint of a different configuration (fields "
             f"{diff} differ); use another out_dir or delete the old checkpoints"
         )
@@ -221,14 +254,27 @@ def load_generator(checkpoint: str | Path, template=None,
 
 # -- the training loop --------------------------------------------------------------
 def train(config: ReconConfig, data: MultiViewData | None = None, *, template=None,
-          stop_after: int | None = None, progress: bool = True) -> Path:
+          stop_after: int | None = None, progress: bool = True, wait: bool = False) -> Path:
     """Train (or resume) the run ``config.out_dir``; returns the last checkpoint path.
 
     ``data``: training set (default: ``load_split(config.data_dir, "train", ...)``);
     ``template``: ``(vertices, faces)`` of the sphere (default the benchmark's);
     ``stop_after``: run at most this many steps in this call (then checkpoint and
     return; calling again continues), ``None`` runs to ``config.iterations``.
+    The run directory is locked while training (:mod:`bench_softras.runlock`): a second
+    job into it raises :class:`~bench_softras.runlock.RunLockedError`, or with
+    ``wait`` waits for the first to finish.
     """
+    ensure_registered(config.renderer)  # an unknown name fails before any data loads
+    kwargs = dict(template=template, stop_after=stop_after, progress=progress)
+    if not setup_distributed(config.device).is_main:
+        return _train_locked(config, data, **kwargs)
+    with run_lock(config.out_dir, wait=wait):
+        return _train_locked(config, data, **kwargs)
+
+
+def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
+                  stop_after: int | None, progress: bool) -> Path:
     d = setup_distributed(config.device)
     device = torch.device(config.device)
     if device.type == "cuda" and d.active:
@@ -237,38 +283,16 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
                          f"{d.world} processes")
     run_dir = Path(config.out_dir)
-    if data is None:
-        if d.active and not d.is_main:
-            dist.barrier()  # rank 0 builds (or finds) the data first
-        data_dir = resolve_data_dir(config.data_dir, config.preset, progress and d.is_main)
-        if d.active and d.is_main:
-            dist.barrier()
-        data = load_split(data_dir, "train", config.class_ids, config.max_train_objects)
-    else:
-        data = data.limit_per_class(config.max_train_objects)
-
+    data = _training_data(config, data, d, progress)
     model = build_model(config, template).to(device)
     topo = mesh_topology(model.faces, model.decoder.num_vertices).to(device)
     faces = model.faces
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     rng = np.random.default_rng([config.seed, d.rank])
-    step = 0
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is not None:
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        _check_resumable(state["config"], config)
-        if len(state["numpy_rng"]) != d.world:
-            raise ValueError(f"checkpoint {ckpt} was written by {len(state['numpy_rng'])} "
-                             f"processes; resume it with as many (now {d.world})")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["numpy_rng"][d.rank]
-        torch.set_rng_state(state["torch_rng"])
-        step = int(state["step"])
-
+    ckpt, step = _resume(run_dir, config, model, optimizer, rng, device, d)
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
     if logger is not None:
-        _drop_metrics_after(run_dir / "metrics.jsonl", step)
+        drop_metrics_after(run_dir / "metrics.jsonl", step)
     net = model
     if d.active:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -284,6 +308,7 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     bar = tqdm(total=config.iterations, initial=step, desc=f"train {name}",
                disable=not (progress and d.is_main), dynamic_ncols=True)
     t0 = time.perf_counter()
+    clock = WallClock(config.checkpoint_minutes)
     last_saved = step if ckpt is not None else None
     path = ckpt
     try:
@@ -305,9 +330,10 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
                 logger.info(json.dumps(rec))
                 with open(run_dir / "metrics.jsonl", "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
-            if step % config.checkpoint_every == 0 or step == end:
+            if step % config.checkpoint_every == 0 or step == end or _agree(clock.due(), d):
                 path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
                 last_saved = step
+                clock.reset()
         if last_saved != step or path is None:
             path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
         digests = _gather(parameter_digest(model), d)
@@ -326,14 +352,13 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     return latest_checkpoint(run_dir) if path is None else path
 
 
-def _drop_metrics_after(path: Path, step: int) -> None:
-    """Forget logged steps after ``step`` (logged before an interruption, redone now)."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= step]
-    if len(keep) != len(lines):
-        path.write_text("".join(keep))
+def _agree(flag: bool, d: Dist) -> bool:
+    """Rank 0's ``flag`` on every rank (wall-time decisions differ between processes)."""
+    if not d.active:
+        return flag
+    t = torch.tensor([int(flag)])
+    dist.broadcast(t, src=0)
+    return bool(t.item())
 
 
 def _checkpoint_all(run_dir, model, optimizer, step, rng, config, d: Dist) -> Path:
@@ -359,7 +384,7 @@ def _open_log(run_dir: Path, config: ReconConfig, d: Dist, resumed_from) -> logg
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "resumed_from": str(resumed_from) if resumed_from else None,
     }
-    (run_dir / "config.json").write_text(json.dumps(header, indent=2))
+    write_json(run_dir / "config.json", header)
     logger = logging.getLogger(f"{__name__}.run.{run_dir.resolve()}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -390,8 +415,13 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-train-views", dest="num_train_views", type=int)
     p.add_argument("--max-train-objects", dest="max_train_objects", type=int)
     p.add_argument("--max-test-objects", dest="max_test_objects", type=int)
-    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
-    p.add_argument("--device")
+    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
+                   help="also checkpoint every this many steps")
+    p.add_argument("--checkpoint-minutes", dest="checkpoint_minutes", type=float,
+                   help="also checkpoint every this many minutes of wall time (0: off)")
+    p.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int,
+                   help="checkpoints kept per run, newest first (default 2)")
+    p.add_argument("--device", type=device_arg, help="cpu (default) or cuda")
 
 
 def config_from_args(args: argparse.Namespace, **extra) -> ReconConfig:
@@ -401,7 +431,7 @@ def config_from_args(args: argparse.Namespace, **extra) -> ReconConfig:
         "data_dir", "iterations", "batch_size", "image_size", "lr", "sigma",
         "lambda_laplacian", "lambda_flatten", "use_laplacian", "use_flatten",
         "color_weight", "num_train_views", "max_train_objects", "max_test_objects",
-        "checkpoint_every", "device")}
+        "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "device")}
     if getattr(args, "class_ids", None):
         fields["class_ids"] = tuple(c for c in args.class_ids.split(",") if c)
     fields.update(extra)
@@ -418,10 +448,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop-after", dest="stop_after", type=int,
                    help="run at most this many steps now (a later call continues)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--wait", action="store_true",
+                   help="if another job is training into --out-dir, wait for it to finish "
+                        "(default: fail at once naming it)")
     args = p.parse_args(argv)
     config = config_from_args(args, renderer=args.renderer, seed=args.seed,
                               out_dir=args.out_dir)
-    path = train(config, stop_after=args.stop_after, progress=args.progress)
+    path = train(config, stop_after=args.stop_after, progress=args.progress, wait=args.wait)
     d = setup_distributed(config.device)
     if d.is_main:
         print(path)

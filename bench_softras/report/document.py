@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench_softras.atomic import write_bytes, write_table, write_text
+
 
 def _fmt(value, floatfmt: str) -> str:
     if isinstance(value, float):
@@ -153,13 +155,13 @@ class Document:
         (out / "data").mkdir(parents=True, exist_ok=True)
         for b in self.blocks:
             if b.kind == "figure":
-                (out / "figures" / f"{b.name}.png").write_bytes(b.content)
+                write_bytes(out / "figures" / f"{b.name}.png", b.content)
         for name, df in self.data.items():
-            df.to_csv(out / "data" / f"{name}.csv", index=False)
+            write_table(df, out / "data" / f"{name}.csv")
             _to_parquet(df, out / "data" / f"{name}.parquet")
         md, ht = out / "report.md", out / "report.html"
-        md.write_text(self.to_markdown())
-        ht.write_text(self.to_html())
+        write_text(md, self.to_markdown())
+        write_text(ht, self.to_html())
         return {"markdown": md, "html": ht}
 
 
@@ -170,7 +172,7 @@ def _to_parquet(df: pd.DataFrame, path: Path) -> None:
         if df[c].dtype == object:
             df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float)
                                                               and math.isnan(v)) else str(v))
-    df.to_parquet(path, index=False)
+    write_table(df, path)
 
 
 def _inline_html(text: str) -> str:

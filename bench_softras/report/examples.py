@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_softras.atomic import write_npz
 from renderers import Camera
 
 #: Benchmark views shown for fitting (azimuths 0, -120, -240 degrees).
@@ -142,7 +143,7 @@ def save_examples(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     """Write the arrays to a compressed ``.npz``; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    write_npz(path, **arrays)
     return path
 
 

@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 import renderers
+from bench_softras.atomic import write_table
 from metrics.fidelity import forward_fidelity
 from metrics.gradient_accuracy import (
     SCENES,
@@ -129,8 +130,8 @@ def run_gradient_study(
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for df, stem in ((grad_df, "gradient_accuracy"), (fid_df, "forward_fidelity")):
-            df.to_csv(out / f"{stem}.csv", index=False)
-            df.to_parquet(out / f"{stem}.parquet", index=False)
+            write_table(df, out / f"{stem}.csv")
+            write_table(df, out / f"{stem}.parquet")
     return grad_df, fid_df
 
 

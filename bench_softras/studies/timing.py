@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import dataclasses
-import json
 import math
 import os
 import statistics
@@ -66,6 +65,8 @@ from tqdm.auto import tqdm
 
 import metrics
 import renderers
+from bench_softras.atomic import write_json, write_table
+from bench_softras.errors import device_arg
 from renderers import Camera
 from renderers.peers import PEERS, absent_peers
 
@@ -391,14 +392,14 @@ def write_outputs(df: pd.DataFrame, skipped: pd.DataFrame, absent: dict[str, str
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "timing.csv", out / "timing.parquet", out / "timing_skipped.csv",
              out / "timing_notes.json"]
-    df.to_csv(paths[0], index=False)
-    df.to_parquet(paths[1], index=False)
-    skipped.to_csv(paths[2], index=False)
+    write_table(df, paths[0])
+    write_table(df, paths[1])
+    write_table(skipped, paths[2])
     method = ("torch.cuda.max_memory_allocated above the pass's start" if
               cfg.device.startswith("cuda") else
               "RSS increase over the pass, sampled every 0.5 ms (psutil) after malloc_trim(0)")
-    paths[3].write_text(json.dumps({"absent_renderers": absent, "memory_method": method,
-                                    "config": cfg.to_dict()}, indent=2))
+    write_json(paths[3], {"absent_renderers": absent, "memory_method": method,
+                          "config": cfg.to_dict()}, default=None)
     return paths
 
 
@@ -412,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--renderers", help="comma-separated registered names")
-    p.add_argument("--device", help="torch device of the inputs (cpu, cuda)")
+    p.add_argument("--device", type=device_arg, help="torch device of the inputs (cpu, cuda)")
     p.add_argument("--repeats", type=int)
     p.add_argument("--warmup", type=int)
     p.add_argument("--max-dense-pairs", dest="max_dense_pairs", type=int)

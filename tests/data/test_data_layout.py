@@ -105,7 +105,7 @@ def test_round_trip_two_categories_all_splits(tmp_path):
 
 def _write_pair(d, cid="03001627", split="train", images=None, voxels=None):
     images = tiny_images(2) if images is None else images
-    voxels = np.zeros((2, R, R, R), bool) if voxels is None else voxels
+    voxels = np.ones((2, R, R, R), bool) if voxels is None else voxels
     np.savez_compressed(images_path(d, cid, split), images)
     np.savez_compressed(voxels_path(d, cid, split), voxels)
 
@@ -116,7 +116,7 @@ BAD_CASES = {
                        "03001627_train_voxels.npz", "not found"),
     "not a zip": (lambda d: (_write_pair(d), images_path(d, "03001627", "train")
                              .write_bytes(b"garbage")),
-                  "03001627_train_images.npz", "not a readable .npz"),
+                  "03001627_train_images.npz", "not a .npz archive"),
     "wrong key": (lambda d: (_write_pair(d), np.savez_compressed(
         voxels_path(d, "03001627", "train"), voxels=np.zeros((2, R, R, R), bool))),
         "03001627_train_voxels.npz", "arr_0"),
@@ -133,8 +133,19 @@ BAD_CASES = {
                              "03001627_train_voxels.npz", "0 or 1"),
     "voxels not cubic": (lambda d: _write_pair(d, voxels=np.zeros((2, R, R, 16), bool)),
                          "03001627_train_voxels.npz", r"\[N, R, R, R\]"),
-    "object counts differ": (lambda d: _write_pair(d, voxels=np.zeros((3, R, R, R), bool)),
+    "object counts differ": (lambda d: _write_pair(d, voxels=np.ones((3, R, R, R), bool)),
                              "03001627_train_voxels.npz", "3 objects"),
+    "text file named .npz": (lambda d: (_write_pair(d), images_path(d, "03001627", "train")
+                                        .write_text("images go here\n")),
+                             "03001627_train_images.npz", "not a .npz archive"),
+    "object array": (lambda d: (_write_pair(d), np.savez_compressed(
+        voxels_path(d, "03001627", "train"), np.array([{"a": 1}], dtype=object))),
+        "03001627_train_voxels.npz", "pickled"),
+    "all silhouettes empty": (lambda d: _write_pair(d, images=np.zeros((2, 24, 4, 8, 8),
+                                                                       np.uint8)),
+                              "03001627_train_images.npz", "every silhouette"),
+    "all voxels empty": (lambda d: _write_pair(d, voxels=np.zeros((2, R, R, R), bool)),
+                         "03001627_train_voxels.npz", "every voxel grid is empty"),
     "empty": (lambda d: _write_pair(d, images=tiny_images(0), voxels=np.zeros((0, R, R, R),
                                                                               bool)),
               "03001627_train_images.npz", "no objects"),
@@ -148,6 +159,7 @@ def test_bad_files_fail_naming_the_file(tmp_path, case):
     with pytest.raises(DatasetFileError, match=what) as err:
         load_dataset(tmp_path, ["03001627"], "train")
     assert filename in str(err.value)
+    assert "allow_pickle" not in str(err.value)
 
 
 def test_missing_category_and_empty_directory(tmp_path):
@@ -164,4 +176,4 @@ def test_missing_category_and_empty_directory(tmp_path):
 
 def test_write_split_rejects_bad_class_ids(tmp_path):
     with pytest.raises(ValueError, match="file name"):
-        write_split(tmp_path, "my_cat", "train", tiny_images(1), np.zeros((1, R, R, R), bool))
+        write_split(tmp_path, "my_cat", "train", tiny_images(1), np.ones((1, R, R, R), bool))

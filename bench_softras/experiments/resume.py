@@ -1,0 +1,144 @@
+"""What a training run leaves on disk and how a resumed run reads it back safely.
+
+A run directory (:mod:`bench_softras.experiments.train`) holds
+``checkpoints/step_XXXXXXX.pt`` (written by temp-and-rename, so never half-written by
+us, but a disk error, a full disk or a copy can still cut one short) and
+``metrics.jsonl`` (one JSON object per logged step, appended, so a kill can leave a
+cut-off last line).  Resuming survives both:
+
+* :func:`load_latest_intact` tries the checkpoints newest first; one that does not load
+  is moved aside (``*.pt.corrupt``) with a warning naming it, and the previous one is
+  used (``keep_checkpoints >= 2`` keeps one to fall back to);
+* :func:`read_metrics` skips lines that are not JSON objects, with a warning naming the
+  file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from bench_softras.atomic import write_text
+
+log = logging.getLogger(__name__)
+
+#: Keys every training checkpoint holds (``train._save_checkpoint``).
+CHECKPOINT_KEYS = frozenset({"model", "optimizer", "step", "numpy_rng", "torch_rng", "config"})
+#: Suffix a checkpoint that does not load is renamed to (kept for inspection).
+CORRUPT_SUFFIX = ".corrupt"
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """``run_dir / "checkpoints"``."""
+    return Path(run_dir) / "checkpoints"
+
+
+def checkpoints(run_dir: str | Path) -> list[Path]:
+    """The run's checkpoint files, oldest (lowest step) first."""
+    return sorted(checkpoint_dir(run_dir).glob("step_*.pt"))
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint with the highest step in ``run_dir``, or ``None``."""
+    found = checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def load_checkpoint(path: str | Path, device="cpu") -> dict:
+    """The state dict saved at ``path``; raises ``ValueError`` naming the file when it
+    cannot be read or lacks a training checkpoint's keys."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
+                         f"{exc})") from exc
+    missing = CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else CHECKPOINT_KEYS
+    if missing:
+        raise ValueError(f"{path}: not a training checkpoint (missing {sorted(missing)})")
+    return state
+
+
+def load_latest_intact(run_dir: str | Path, device="cpu", move_aside: bool = True
+                       ) -> tuple[Path | None, dict | None]:
+    """``(path, state)`` of the newest checkpoint that loads, or ``(None, None)`` when
+    there is none.  Each newer one that does not load is skipped with a warning and
+    (``move_aside``; one process of a data-parallel run) renamed to
+    ``<name>.corrupt``."""
+    for path in reversed(checkpoints(run_dir)):
+        try:
+            return path, load_checkpoint(path, device)
+        except ValueError as exc:
+            aside = path.with_name(path.name + CORRUPT_SUFFIX)
+            if move_aside:
+                path.replace(aside)
+            log.warning("resume: skipped damaged checkpoint (%s); moved it to %s (delete "
+                        "it when done) and fall back to the previous one", exc, aside.name)
+    return None, None
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` (>= 1) checkpoints; returns the deleted paths."""
+    old = checkpoints(run_dir)[:-max(1, int(keep))]
+    for p in old:
+        p.unlink(missing_ok=True)
+    return old
+
+
+def _parse_lines(lines: Iterable[str], path: Path) -> list[dict]:
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            rec = None
+        if not isinstance(rec, dict):
+            log.warning("%s: line %d is not a JSON record (cut off by an interruption?); "
+                        "skipped: %.60r", path, number, line)
+            continue
+        records.append(rec)
+    return records
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a ``metrics.jsonl`` (empty when absent); lines that are not JSON
+    objects (e.g. cut off by a kill) are skipped with a warning."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return _parse_lines(path.read_text(errors="replace").splitlines(), path)
+
+
+def drop_metrics_after(path: str | Path, step: int) -> None:
+    """Rewrite ``metrics.jsonl`` (atomically) keeping only intact records of steps
+    ``<= step``: steps logged after the checkpoint a run resumes from are redone, and a
+    cut-off line is dropped."""
+    path = Path(path)
+    if not path.exists():
+        return
+    text = path.read_text(errors="replace")
+    keep = [r for r in read_metrics(path) if int(r.get("step", 0)) <= step]
+    new = "".join(json.dumps(r) + "\n" for r in keep)
+    if new != text:
+        write_text(path, new)
+
+
+class WallClock:
+    """Says when ``minutes`` of wall time have passed since the last :meth:`reset`
+    (``minutes <= 0``: never).  Uses ``time.monotonic``."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds = float(minutes) * 60.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.start = time.monotonic()
+
+    def due(self) -> bool:
+        return self.seconds > 0 and time.monotonic() - self.start >= self.seconds
