@@ -45,6 +45,7 @@ from .model import MeshGenerator, default_template
 from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
 from .presets import ReconConfig, get_preset, with_overrides
 from .renderer_choice import accepts_sigma, make_renderer, renderer_name
+from .validation import CurveRecorder, validation_subset
 
 #: Config fields that may change between an interrupted run and its resumption.
 #: ``data_dir`` is not one: the synthetic set's directory names the hash of its
@@ -52,6 +53,7 @@ from .renderer_choice import accepts_sigma, make_renderer, renderer_name
 #: mix two data sets silently.
 RESUMABLE_CHANGES = frozenset({
     "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "out_dir",
+    "val_every", "val_objects", "val_views",
 })
 #: Checkpoints kept in a run directory (older ones are deleted).
 KEEP_CHECKPOINTS = 2
@@ -221,7 +223,8 @@ def load_generator(checkpoint: str | Path, template=None,
 
 # -- the training loop --------------------------------------------------------------
 def train(config: ReconConfig, data: MultiViewData | None = None, *, template=None,
-          stop_after: int | None = None, progress: bool = True) -> Path:
+          stop_after: int | None = None, progress: bool = True,
+          val_data: MultiViewData | None = None) -> Path:
     """Train (or resume) the run ``config.out_dir``; returns the last checkpoint path.
 
     ``data``: training set (default: ``load_split(config.data_dir, "train", ...)``);
@@ -266,9 +269,14 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
         torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
 
+    start_step = step
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
+    curve = None
     if logger is not None:
         _drop_metrics_after(run_dir / "metrics.jsonl", step)
+        val_data = validation_subset(config) if val_data is None else val_data
+        if val_data is not None and config.val_every > 0:
+            curve = CurveRecorder(run_dir, config, val_data, step, device)
     net = model
     if d.active:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -287,6 +295,8 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     last_saved = step if ckpt is not None else None
     path = ckpt
     try:
+        if curve is not None:
+            curve.maybe(step, model)
         while step < end:
             factor = decay(config, step)
             for group in optimizer.param_groups:
@@ -301,10 +311,13 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
             bar.set_postfix(loss=f"{terms['loss']:.4f}", iou=f"{terms['iou']:.3f}")
             if logger is not None and (step % config.log_every == 0 or step == end):
                 rec = {"step": step, **terms, "lr": config.lr * factor, "sigma": sigma_now,
-                       "wall_s": round(time.perf_counter() - t0, 3)}
+                       "wall_s": round(time.perf_counter() - t0, 3),
+                       "resumed_at": start_step}
                 logger.info(json.dumps(rec))
                 with open(run_dir / "metrics.jsonl", "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
+            if curve is not None:
+                curve.maybe(step, model)
             if step % config.checkpoint_every == 0 or step == end:
                 path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
                 last_saved = step
