@@ -253,7 +253,7 @@ SMOKE = Preset(
         max_test_objects=2,
         eval_batch_size=48,
         sigma=1e-4,
-        val_every=1,
+        val_every=2,
         val_objects=2,
         val_views=2,
         model=ModelConfig(conv_channels=8, fc_hidden=64, latent=32, decoder_hidden=(64, 64)),

@@ -164,19 +164,24 @@ def paired_bootstrap(per_object: pd.DataFrame, a: str, b: str,
     return out
 
 
+def _num(x: float, sign: str = "") -> str:
+    """``x`` with 4 decimals, or 2 significant digits when that would show 0.0000."""
+    return format(x, f"{sign}.4f") if x == 0 or abs(x) >= 5e-5 else format(x, f"{sign}.2g")
+
+
 def verdict(a: str, b: str, e: PairedEstimate, unit: str = "voxel IoU") -> str:
     """The verdict sentence of ``a`` vs ``b`` from the estimate and its CI: ahead when
     the whole CI is above 0, behind when below, else a tie."""
-    ci = f"95% CI [{e.low:+.4f}, {e.high:+.4f}]"
+    ci = f"95% CI [{_num(e.low, '+')}, {_num(e.high, '+')}]"
     size = f"{e.n_objects} objects x {e.n_seeds} seed{'s' if e.n_seeds > 1 else ''}"
     if math.isnan(e.low):
-        return (f"`{a}` vs `{b}`: difference {e.estimate:+.4f} {unit} on a single "
+        return (f"`{a}` vs `{b}`: difference {_num(e.estimate, '+')} {unit} on a single "
                 f"object and seed, too few for a confidence interval; no verdict.")
     if e.low > 0:
-        return (f"`{a}` is ahead of `{b}` by {e.estimate:.4f} {unit} ({ci}; {size}).")
+        return f"`{a}` is ahead of `{b}` by {_num(e.estimate)} {unit} ({ci}; {size})."
     if e.high < 0:
-        return (f"`{a}` is behind `{b}` by {-e.estimate:.4f} {unit} ({ci}; {size}).")
-    return (f"`{a}` and `{b}` tie: difference {e.estimate:+.4f} {unit}, {ci} includes 0 "
+        return f"`{a}` is behind `{b}` by {_num(-e.estimate)} {unit} ({ci}; {size})."
+    return (f"`{a}` and `{b}` tie: difference {_num(e.estimate, '+')} {unit}, {ci} includes 0 "
             f"({size}).")
 
 
