@@ -82,6 +82,9 @@ def fitting_curves(fit: pd.DataFrame, max_shapes: int = 6):
                     errorbar=("pi", 100), height=2.6, aspect=1.25,
                     facet_kws={"sharey": False}, col_wrap=None)
     g.set_titles("{row_name} | {col_name}")
+    for ax in g.axes.flat:  # shared axes still get numbers on every panel
+        ax.tick_params(labelbottom=True, labelleft=True)
+    g.figure.tight_layout()
     return g.figure, data
 
 

@@ -131,7 +131,7 @@ def verdict_sentences(paired: pd.DataFrame, unit: str = "voxel IoU") -> list[str
     for row in paired[paired["category"] == "overall"].itertuples(index=False):
         e = PairedEstimate(row.difference, row.ci_low, row.ci_high, row.n_objects, row.n_seeds)
         s = verdict(row.a, row.b, e, unit)
-        if row.caution:
+        if isinstance(row.caution, str) and row.caution:  # NaN when read back from CSV
             s += f" Caution, {row.caution}: the gap may change with longer training."
         out.append(s)
     return out
