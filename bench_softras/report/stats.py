@@ -186,7 +186,7 @@ def verdict(a: str, b: str, e: PairedEstimate, unit: str = "voxel IoU") -> str:
 
 
 def verdict_word(e: PairedEstimate) -> str:
-    """``ahead``, ``behind``, ``tie`` or ``n/a`` (no CI)."""
+    """``ahead``, ``behind``, ``tie`` or ``no CI`` (too few objects and seeds for an interval)."""
     if math.isnan(e.low):
-        return "n/a"
+        return "no CI"
     return "ahead" if e.low > 0 else "behind" if e.high < 0 else "tie"

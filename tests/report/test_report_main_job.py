@@ -167,7 +167,7 @@ def test_paired_tables_and_generated_verdicts(smoke):
         t = pd.read_csv(cfg.report_dir / "data" / f"{name}.csv")
         overall = t[t["category"] == "overall"]
         assert len(overall) == n_pairs
-        assert set(t["verdict"]) <= {"ahead", "behind", "tie", "n/a"}
+        assert set(t["verdict"]) <= {"ahead", "behind", "tie", "no CI"}
         # The sentences in the report are the ones generated from the saved table.
         for sentence in verdict_sentences(t):
             assert sentence in md

@@ -128,7 +128,7 @@ def test_views_are_averaged_within_an_object_and_pairs_are_matched():
 def test_a_single_object_and_seed_gives_no_interval_and_no_verdict():
     e = paired_bootstrap(_pair([0.2]), "a", "b")["overall"]
     assert e.estimate == pytest.approx(0.2) and math.isnan(e.low) and math.isnan(e.high)
-    assert verdict_word(e) == "n/a"
+    assert verdict_word(e) == "no CI"
     assert "no verdict" in verdict("a", "b", e)
 
 
