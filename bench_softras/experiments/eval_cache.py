@@ -49,3 +49,18 @@ def read_cached_evaluation(path: str | Path, class_ids: Sequence[str],
     df["seed"] = df["seed"].astype("Int64")
     log.info("evaluation read back from %s", path)
     return df
+
+
+def read_cached_per_object(path: str | Path) -> pd.DataFrame | None:
+    """The saved per-object table at ``path`` (a parquet file written beside its
+    evaluation), or None when it is absent or unreadable (a warning says why; the
+    evaluation is then redone)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (ValueError, OSError) as exc:  # a cut-short or zero-byte parquet file
+        log.warning("saved per-object table %s unreadable (%s: %s); evaluating again",
+                    path, type(exc).__name__, exc)
+        return None

@@ -32,9 +32,10 @@ from bench_softras.data import category_name
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import int_list_arg
 
-from .eval_cache import read_cached_evaluation
+from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
 from .multiview import NUM_VIEWS, MultiViewData, load_split, resolve_data_dir
+from .per_object import PER_OBJECT_STEM, PER_OBJECT_SUFFIX, per_object_table
 from .presets import ReconConfig, get_preset, with_overrides
 from .train import (
     add_config_arguments,
@@ -43,6 +44,7 @@ from .train import (
     setup_distributed,
     train,
 )
+from .validation import validation_subset
 
 COLUMNS = ["renderer", "class_id", "category", "seed", "voxel_iou", "n_objects", "preset"]
 
@@ -98,12 +100,14 @@ def _class_rows(ious: np.ndarray, data: MultiViewData, renderer: str, seed, pres
 def evaluate(model: MeshGenerator | str | Path, data: MultiViewData, *,
              renderer: str | None = None, seed: int | None = None, preset: str | None = None,
              views: Sequence[int] = range(NUM_VIEWS), batch_size: int = 96, template=None,
-             device="cpu", progress: bool = False) -> pd.DataFrame:
+             device="cpu", progress: bool = False, per_object: bool = False):
     """Per-category voxel IoU of a generator (or a checkpoint path) on ``data``.
 
     ``renderer``, ``seed``, ``preset`` label the rows (read from the checkpoint's config
     when a path is given and they are ``None``).  Returns the tidy table
-    (:data:`COLUMNS`), one row per class.
+    (:data:`COLUMNS`), one row per class; with ``per_object`` the pair ``(that table,
+    the per-object table of`` :func:`bench_softras.experiments.per_object.per_object_table`
+    ``)``.
     """
     image_size = None
     if isinstance(model, (str, Path)):
@@ -115,7 +119,11 @@ def evaluate(model: MeshGenerator | str | Path, data: MultiViewData, *,
     if image_size is None:
         image_size = model.encoder.image_size
     ious = per_object_iou(model, data, image_size, views, batch_size, device, progress)
-    return _class_rows(ious, data, renderer or "unknown", seed, preset or "custom")
+    rows = _class_rows(ious, data, renderer or "unknown", seed, preset or "custom")
+    if not per_object:
+        return rows
+    return rows, per_object_table(ious, data, views, renderer or "unknown", seed,
+                                  preset or "custom")
 
 
 #: How predicted meshes are voxelized, as the official N3MR/SoftRas evaluation does:
@@ -195,30 +203,42 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                            base.max_test_objects)
     check_eval_resolution(test_data.voxels.shape[-1], base.data_dir, test_data.classes[0],
                           base.eval_split)  # before any training
+    val_data = validation_subset(base)
     out = Path(out_dir)
     frames = [template_floor(test_data, base, template, base.preset)]
+    objects = []
     for name in renderers:
         for seed in seeds:
             cfg = dataclasses.replace(base, renderer=name, seed=seed,
                                       out_dir=str(out / name / f"seed_{seed}"))
             t0 = time.perf_counter()
-            ckpt = train(cfg, train_data, template=template, progress=progress)
+            ckpt = train(cfg, train_data, template=template, progress=progress,
+                         val_data=val_data)
             wall = time.perf_counter() - t0
             if not setup_distributed(cfg.device).is_main:
                 continue  # under torchrun only rank 0 evaluates and writes tables
             cached = Path(cfg.out_dir) / (f"eval_{cfg.eval_split}_{Path(ckpt).stem}_"
                                           f"{PREDICTION_RULE}_{_selection_digest(test_data)}.csv")
+            cached_objects = cached.with_name(cached.stem + PER_OBJECT_SUFFIX)
             df = read_cached_evaluation(cached, test_data.classes, COLUMNS, force)
-            if df is None:
-                df = evaluate(ckpt, test_data, template=template, batch_size=cfg.eval_batch_size,
-                              device=cfg.device, progress=progress)
+            per = None if df is None else read_cached_per_object(cached_objects)
+            if per is None:
+                df, per = evaluate(ckpt, test_data, template=template,
+                                   batch_size=cfg.eval_batch_size, device=cfg.device,
+                                   progress=progress, per_object=True)
                 df["iterations"] = cfg.iterations
                 df["train_wall_s"] = round(wall, 2)
+                atomic.write_table(per, cached_objects)
                 atomic.write_table(df, cached)
             frames.append(df)
+            objects.append(per)
     result = pd.concat(frames, ignore_index=True)
     if setup_distributed(base.device).is_main:
         write_table(result, out)
+        if objects:
+            per = pd.concat(objects, ignore_index=True)
+            for suffix in (".parquet", ".csv"):
+                atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
     return result
 
 

@@ -59,6 +59,7 @@ from .resume import (
     load_latest_intact,
     prune_checkpoints,
 )
+from .validation import CurveRecorder, validation_subset
 
 #: Config fields that may change between an interrupted run and its resumption.
 #: ``data_dir`` is not one: the synthetic set's directory names the hash of its
@@ -66,7 +67,7 @@ from .resume import (
 #: mix two data sets silently.
 RESUMABLE_CHANGES = frozenset({
     "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "out_dir",
-    "keep_checkpoints", "checkpoint_minutes",
+    "keep_checkpoints", "checkpoint_minutes", "val_every", "val_objects", "val_views",
 })
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,8 @@ def load_generator(checkpoint: str | Path, template=None,
 
 # -- the training loop --------------------------------------------------------------
 def train(config: ReconConfig, data: MultiViewData | None = None, *, template=None,
-          stop_after: int | None = None, progress: bool = True, wait: bool = False) -> Path:
+          stop_after: int | None = None, progress: bool = True, wait: bool = False,
+          val_data: MultiViewData | None = None) -> Path:
     """Train (or resume) the run ``config.out_dir``; returns the last checkpoint path.
 
     ``data``: training set (default: ``load_split(config.data_dir, "train", ...)``);
@@ -266,7 +268,8 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
     ``wait`` waits for the first to finish.
     """
     ensure_registered(config.renderer)  # an unknown name fails before any data loads
-    kwargs = dict(template=template, stop_after=stop_after, progress=progress)
+    kwargs = dict(template=template, stop_after=stop_after, progress=progress,
+                  val_data=val_data)
     if not setup_distributed(config.device).is_main:
         return _train_locked(config, data, **kwargs)
     with run_lock(config.out_dir, wait=wait):
@@ -274,7 +277,8 @@ def train(config: ReconConfig, data: MultiViewData | None = None, *, template=No
 
 
 def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
-                  stop_after: int | None, progress: bool) -> Path:
+                  stop_after: int | None, progress: bool,
+                  val_data: MultiViewData | None) -> Path:
     d = setup_distributed(config.device)
     device = torch.device(config.device)
     if device.type == "cuda" and d.active:
@@ -290,9 +294,14 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     rng = np.random.default_rng([config.seed, d.rank])
     ckpt, step = _resume(run_dir, config, model, optimizer, rng, device, d)
+    start_step = step
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
+    curve = None
     if logger is not None:
         drop_metrics_after(run_dir / "metrics.jsonl", step)
+        val_data = validation_subset(config) if val_data is None else val_data
+        if val_data is not None and config.val_every > 0:
+            curve = CurveRecorder(run_dir, config, val_data, step, device)
     net = model
     if d.active:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -312,6 +321,8 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
     last_saved = step if ckpt is not None else None
     path = ckpt
     try:
+        if curve is not None:
+            curve.maybe(step, model)
         while step < end:
             factor = decay(config, step)
             for group in optimizer.param_groups:
@@ -326,10 +337,13 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
             bar.set_postfix(loss=f"{terms['loss']:.4f}", iou=f"{terms['iou']:.3f}")
             if logger is not None and (step % config.log_every == 0 or step == end):
                 rec = {"step": step, **terms, "lr": config.lr * factor, "sigma": sigma_now,
-                       "wall_s": round(time.perf_counter() - t0, 3)}
+                       "wall_s": round(time.perf_counter() - t0, 3),
+                       "resumed_at": start_step}
                 logger.info(json.dumps(rec))
                 with open(run_dir / "metrics.jsonl", "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
+            if curve is not None:
+                curve.maybe(step, model)
             if step % config.checkpoint_every == 0 or step == end or _agree(clock.due(), d):
                 path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
                 last_saved = step

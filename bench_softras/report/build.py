@@ -15,11 +15,20 @@ import pandas as pd
 
 from bench_softras.data import category_name
 
-from . import figures
+from . import evidence, figures
 from .document import Document, png_bytes
 from .examples import load_examples
 from .paper import paper_table1
-from .results import ENV_JSON, RUN_JSON, STAGES, read_json, read_stage_record, read_table
+from .results import (
+    ENV_JSON,
+    RUN_JSON,
+    STAGES,
+    read_json,
+    read_run_logs,
+    read_stage_record,
+    read_table,
+)
+from .verdicts import run_convergence, still_improving, training_seconds
 
 RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
 
@@ -59,6 +68,7 @@ def seed_table(recon: pd.DataFrame) -> pd.DataFrame:
     per["column"] = [("seed " + str(int(x))) if pd.notna(x) else "no seed"
                      for x in per["seed"]]
     wide = per.pivot(index="renderer", columns="column", values="voxel_iou")
+    wide.columns.name = None  # else HTML shows the pivot's "column" as a stray header
     seed_cols = sorted((c for c in wide.columns if c != "no seed"),
                        key=lambda c: int(c.split()[1]))
     wide = wide[[*seed_cols, *(["no seed"] if "no seed" in wide.columns else [])]]
@@ -131,8 +141,12 @@ def taichi_vs_torch_table(timing: pd.DataFrame, fast: str = "softras",
     return out.sort_values(keys).reset_index(drop=True)
 
 
-def stage_table(results_dir: Path, run: dict | None) -> pd.DataFrame:
-    """Per stage: status in the last call (ran / skipped), wall time when it ran, when."""
+def stage_table(results_dir: Path, run: dict | None,
+                train_metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per stage: status in the last call (ran / skipped), wall time of the call that
+    finished it, when, and for ``reconstruction`` the training seconds of every run
+    summed over all calls (``train_s, all calls``: a stage resumed after an interruption
+    finishes in a call that did only part of its training)."""
     last = (run or {}).get("stages", {})
     rows = []
     for stage in STAGES:
@@ -141,10 +155,12 @@ def stage_table(results_dir: Path, run: dict | None) -> pd.DataFrame:
             continue
         rows.append({"stage": stage, "last call": last.get(stage, ""),
                      "wall_s": (rec or {}).get("wall_s", math.nan),
+                     "train_s, all calls": (training_seconds(train_metrics)
+                                            if stage == "reconstruction" else math.nan),
                      "finished": (rec or {}).get("finished", ""),
                      "config_hash": (rec or {}).get("config_hash", "")})
-    return pd.DataFrame(rows, columns=["stage", "last call", "wall_s", "finished",
-                                       "config_hash"])
+    return pd.DataFrame(rows, columns=["stage", "last call", "wall_s", "train_s, all calls",
+                                       "finished", "config_hash"])
 
 
 def environment_table(env: dict | None) -> pd.DataFrame:
@@ -199,6 +215,11 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     tables = {k: read_table(results_dir, k) for k in
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
                "timing")}
+    tables["recon_per_object"] = read_table(results_dir, "recon_per_object")
+    from bench_softras.experiments.validation import CURVE_FILE
+
+    logs = {"curves": read_run_logs(results_dir, CURVE_FILE),
+            "metrics": read_run_logs(results_dir, "metrics.jsonl")}
     examples = load_examples(results_dir / "examples" / "examples.npz")
     if run is None and all(t is None for t in tables.values()):
         raise FileNotFoundError(f"{results_dir} holds no main-job results (no {RUN_JSON}, no "
@@ -213,12 +234,12 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
              f"`{cfg.get('device', '?')}`. Data: {describe_data(run)}. Report built "
              f"{time.strftime('%Y-%m-%d %H:%M:%S')} from `{results_dir}`; rebuild it with "
              f"`softras-bench report --from-results {results_dir}`.")
-    _recon_section(doc, tables["recon"], examples, run)
+    _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"])
     _fitting_section(doc, tables["fitting"], examples)
     _ablation_section(doc, tables["ablations"], results_dir)
     _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"])
     _timing_section(doc, tables["timing"], results_dir)
-    _environment_section(doc, results_dir, run, env)
+    _environment_section(doc, results_dir, run, env, logs["metrics"])
     return doc.write(report_dir)
 
 
@@ -226,22 +247,20 @@ def _missing(doc: Document, stage: str) -> None:
     doc.text(f"No results: the `{stage}` stage has not run (or its tables are missing).")
 
 
-def _recon_section(doc: Document, recon, ex: dict, run) -> None:
-    doc.heading("Single-view reconstruction: voxel IoU (the paper's Table 1)")
-    if recon is None:
-        _missing(doc, "reconstruction")
-        return
-    doc.text(f"Mean voxel IoU (32^3 grid, every test object predicted from each of its 24 "
-             f"views) on {describe_data(run)}. The `paper:` columns are the numbers of Liu "
-             f"et al. (2019), Table 1, on real ShapeNet (N3MR renderings, 24 views, 64x64): "
-             f"they are the paper's, not results of this code, and only comparable when "
-             f"this run used the ShapeNet files. `ours: template` is the undeformed "
-             f"sphere (a floor).")
-    table = voxel_iou_table(recon)
-    doc.table(table, "recon_voxel_iou", "Voxel IoU per category and renderer", floatfmt=".4f")
-    fig, data = figures.recon_iou_bars(recon[recon["renderer"] != "template"]
-                                       if (recon["renderer"] != "template").any() else recon)
-    doc.figure(png_bytes(fig), "recon_iou_bars", "Voxel IoU per category and renderer.", data)
+def _with_convergence(table: pd.DataFrame, conv: pd.DataFrame | None) -> pd.DataFrame:
+    """``table`` (columns ``renderer``, ``seed``) with each run's convergence ``status``
+    and gain joined (``no curve`` where a run has none)."""
+    if conv is None:
+        return table.assign(convergence="no curve")
+    c = conv[["renderer", "seed", "gain_last_quarter", "status"]].rename(
+        columns={"status": "convergence"})
+    out = table.merge(c.astype({"seed": "Int64"}), on=["renderer", "seed"], how="left")
+    out["convergence"] = out["convergence"].fillna("no curve")
+    return out
+
+
+def _recon_runs(doc: Document, recon: pd.DataFrame, conv, metrics) -> None:
+    """The per-seed table and the training-runs table, each run flagged."""
     seeds = seed_table(recon)
     n_seeds = int(seeds["seeds"].max()) if len(seeds) else 0
     doc.text("Seeds: the mean over categories of each training seed, and the mean and "
@@ -251,13 +270,59 @@ def _recon_section(doc: Document, recon, ex: dict, run) -> None:
                 "(`--seeds 0,1,2`) are not evidence." if n_seeds < 2 else
                 f"{n_seeds} seeds per renderer; read differences between renderers "
                 f"against the `std` column (the bars show +-1 std across seeds)."))
+    if conv is not None:
+        status = conv.groupby("renderer").apply(
+            lambda g: "; ".join(f"seed {s}: {t}" for s, t in zip(g["seed"], g["status"],
+                                                                   strict=True)),
+            include_groups=False)
+        seeds["convergence"] = seeds["renderer"].map(status).fillna("")
     doc.table(seeds, "recon_seeds", "Mean voxel IoU per training seed", floatfmt=".4f")
-    extra = [c for c in ("iterations", "train_wall_s") if c in recon.columns]
-    if extra:
-        runs = (recon[recon["renderer"] != "template"]
-                .groupby(["renderer", "seed"], dropna=False)[extra].first().reset_index())
-        if len(runs):
-            doc.table(runs, "recon_runs", "Training runs (iterations, wall time in seconds)")
+    runs = (recon[recon["renderer"] != "template"]
+            .groupby(["renderer", "seed"], dropna=False)
+            [[c for c in ("iterations",) if c in recon.columns]].first().reset_index())
+    if not len(runs):
+        return
+    if metrics is not None and len(metrics):
+        from .verdicts import summed_wall
+
+        wall = {k: summed_wall(g, "wall_s") for k, g in metrics.groupby(["renderer", "seed"])}
+        runs["train_wall_s (all calls)"] = [wall.get((r, s), math.nan)
+                                            for r, s in zip(runs["renderer"], runs["seed"],
+                                                            strict=True)]
+    elif "train_wall_s" in recon.columns:
+        runs = runs.merge(recon.groupby(["renderer", "seed"], dropna=False)["train_wall_s"]
+                          .first().reset_index(), on=["renderer", "seed"])
+    doc.table(_with_convergence(runs, conv), "recon_runs",
+              "Training runs (iterations, training wall time in seconds, convergence)", ".4g")
+
+
+def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object) -> None:
+    doc.heading("Single-view reconstruction: voxel IoU (the paper's Table 1)")
+    if recon is None:
+        _missing(doc, "reconstruction")
+        return
+    curves = logs.get("curves")
+    conv = run_convergence(curves) if curves is not None and len(curves) else None
+    flags = still_improving(conv)
+    doc.text(f"Mean voxel IoU (32^3 grid, every test object predicted from each of its 24 "
+             f"views) on {describe_data(run)}. The `paper:` columns are the numbers of Liu "
+             f"et al. (2019), Table 1, on real ShapeNet (N3MR renderings, 24 views, 64x64): "
+             f"they are the paper's, not results of this code, and only comparable when "
+             f"this run used the ShapeNet files. `ours: template` is the undeformed "
+             f"sphere (a floor)."
+             + (" Columns marked `(still improving)` come from runs whose validation IoU "
+                "was still rising at the end (see *Learning curves and convergence*)."
+                if any(flags.values()) else ""))
+    table = evidence.flag_columns(voxel_iou_table(recon), flags)
+    doc.table(table, "recon_voxel_iou", "Voxel IoU per category and renderer", floatfmt=".4f")
+    fig, data = figures.recon_iou_bars(recon[recon["renderer"] != "template"]
+                                       if (recon["renderer"] != "template").any() else recon)
+    doc.figure(png_bytes(fig), "recon_iou_bars", "Voxel IoU per category and renderer.", data)
+    _recon_runs(doc, recon, conv, logs.get("metrics"))
+    conv = evidence.recon_convergence(doc, curves, logs.get("metrics"))
+    order = figures._order([r for r in recon["renderer"].unique() if r != "template"])
+    evidence.paired_section(doc, per_object, order, conv, "recon_paired",
+                            "reconstruction (test objects x views x seeds)")
     if ex.get("recon_classes") is not None and len(ex["recon_classes"]):
         fig, data = figures.recon_silhouettes(ex)
         doc.figure(png_bytes(fig), "recon_examples",
@@ -278,9 +343,17 @@ def _fitting_section(doc: Document, fit, ex: dict) -> None:
              "silhouettes; voxel IoU and the hard silhouette IoU are recorded along the "
              "way. The `hard` renderer has zero gradients, so its curve stays at the "
              "sphere (a control).")
-    doc.table(fitting_final_table(fit), "fitting_final", "Final step of each fit", ".4f")
+    conv = evidence.fitting_convergence(fit)
+    final = fitting_final_table(fit).merge(
+        conv[["shape", "renderer", "status"]].rename(columns={"status": "convergence"}),
+        on=["shape", "renderer"], how="left")
+    doc.table(final, "fitting_final", "Final step of each fit (`convergence`: voxel-IoU "
+              "gain over the last quarter of the steps vs the threshold below)", ".4f")
     fig, data = figures.fitting_curves(fit)
-    doc.figure(png_bytes(fig), "fitting_curves", "IoU vs optimisation step.", data)
+    doc.figure(png_bytes(fig), "fitting_curves", "IoU vs optimisation step (mean over "
+               "seeds, range across seeds as a band).", data)
+    order = figures._order(fit["renderer"].unique())
+    evidence.fitting_evidence(doc, fit, order)
     if ex.get("fit_shapes") is not None and len(ex["fit_shapes"]):
         fig, data = figures.fitting_silhouettes(ex)
         doc.figure(png_bytes(fig), "fitting_silhouettes",
@@ -419,13 +492,15 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
             doc.data["timing_skipped"] = skipped
 
 
-def _environment_section(doc: Document, results_dir: Path, run, env) -> None:
+def _environment_section(doc: Document, results_dir: Path, run, env, metrics) -> None:
     doc.heading("Environment, configuration, wall time")
     doc.table(environment_table(env), "environment", "Environment of the run")
-    stages = stage_table(results_dir, run)
+    stages = stage_table(results_dir, run, metrics)
     if len(stages):
-        doc.table(stages, "stages", "Stages: status in the last call and wall time (s) when "
-                                    "they ran", ".1f")
+        doc.table(stages, "stages", "Stages: status in the last call and wall time (s) of "
+                                    "the call that finished them; `train_s, all calls`: "
+                                    "training seconds of every reconstruction run summed "
+                                    "over all calls, resumed ones included", ".1f")
     if run:
         seeds = (run.get("config") or {}).get("seeds")
         doc.text(f"Seeds: {seeds}. Full configuration (`run.json`):")

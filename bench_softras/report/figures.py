@@ -20,10 +20,37 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 
 def _log_axis(ax, axis: str = "x") -> None:
-    """Log scale without minor-tick labels (they crowd the axis and are slow to lay out)."""
+    """Log scale without minor-tick labels (they crowd the axis and are slow to lay out).
+    Call :func:`_label_log_ticks` once the data are drawn, so that an axis spanning
+    less than a decade still gets labelled ticks."""
     target = ax.xaxis if axis == "x" else ax.yaxis
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     target.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _label_log_ticks(ax, axis: str = "y") -> None:
+    """Labelled ticks on a log axis whatever its span: at 1, 1.5, 2, 3, 5, 7 times powers
+    of ten under one decade, at 1, 2, 5 times under two (where plain decade ticks may
+    leave the axis without a single number), else at the decades."""
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    if target.get_scale() != "log":
+        return
+    lo, hi = (ax.get_xlim() if axis == "x" else ax.get_ylim())
+    if lo <= 0 or hi <= 0:
+        return
+    decades = abs(math.log10(hi / lo))
+    narrow = decades < 2
+    subs = ((1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if decades < 1 else (1.0, 2.0, 5.0) if narrow
+            else (1.0,))
+    target.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs, numticks=12))
+    target.set_major_formatter(matplotlib.ticker.LogFormatterSciNotation(
+        labelOnlyBase=False) if not narrow else matplotlib.ticker.FuncFormatter(_short_number))
+    target.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _short_number(value: float, _pos=None) -> str:
+    """A tick label with up to 3 significant digits (``0.002``, ``1.5``, ``2e+04``)."""
+    return f"{value:.3g}"
 
 #: x column of each timing sweep.
 SWEEP_X = {"faces": "faces", "image_size": "image_size", "batch": "batch", "sigma": "sigma"}
@@ -36,18 +63,65 @@ def _order(names) -> list[str]:
     return first + sorted(set(names) - set(first))
 
 
-def fitting_curves(fit: pd.DataFrame):
-    """Voxel IoU and silhouette IoU vs optimisation step, one panel per shape and metric,
-    one line per renderer."""
-    data = fit.melt(id_vars=["renderer", "shape", "step"],
+def fitting_curves(fit: pd.DataFrame, max_shapes: int = 6):
+    """Voxel IoU and silhouette IoU vs optimisation step, one panel per shape (at most
+    ``max_shapes``; with more, one panel per category of targets, mean over its shapes)
+    and metric, one line per renderer: the mean over seeds (and shapes) with their
+    range as a band."""
+    from .verdicts import fit_category
+
+    data = fit.melt(id_vars=["renderer", "shape", "step", "seed"],
                     value_vars=["voxel_iou", "silhouette_iou"], var_name="metric",
                     value_name="iou")
-    g = sns.relplot(data=data, x="step", y="iou", hue="renderer", col="shape", row="metric",
+    col = "shape"
+    if data["shape"].nunique() > max_shapes:
+        data["category"] = data["shape"].map(fit_category)
+        col = "category"
+    g = sns.relplot(data=data, x="step", y="iou", hue="renderer", col=col, row="metric",
                     kind="line", marker="o", hue_order=_order(data["renderer"].unique()),
-                    height=2.8, aspect=1.3, facet_kws={"sharey": False})
+                    errorbar=("pi", 100), height=2.6, aspect=1.25,
+                    facet_kws={"sharey": False}, col_wrap=None)
     g.set_titles("{row_name} | {col_name}")
+    for ax in g.axes.flat:  # shared axes still get numbers on every panel
+        ax.tick_params(labelbottom=True, labelleft=True)
+    g.figure.tight_layout()
     return g.figure, data
 
+
+def learning_curves(curves: pd.DataFrame, metrics: pd.DataFrame | None = None):
+    """Reconstruction learning curves: validation voxel IoU and silhouette IoU (from
+    ``curve.jsonl``) and, when ``metrics`` is given, the training loss per log step, vs
+    step; one line per renderer (mean over seeds) with the range across seeds as a
+    band."""
+    parts = [curves.melt(id_vars=["renderer", "seed", "step"],
+                         value_vars=["val_voxel_iou", "val_silhouette_iou"],
+                         var_name="quantity", value_name="value")]
+    if metrics is not None and "loss" in metrics:
+        parts.append(metrics.melt(id_vars=["renderer", "seed", "step"], value_vars=["loss"],
+                                  var_name="quantity", value_name="value")
+                     .replace({"quantity": {"loss": "train_loss"}}))
+    data = pd.concat(parts, ignore_index=True)
+    order = [q for q in ("val_voxel_iou", "val_silhouette_iou", "train_loss")
+             if q in set(data["quantity"])]
+    fig, axes = plt.subplots(1, len(order), figsize=(3.1 * len(order) + 1.2, 3.0),
+                             squeeze=False)
+    hue = _order(data["renderer"].unique())
+    pal = _palette(hue)
+    for ax, q in zip(axes[0], order, strict=True):
+        sub = data[data["quantity"] == q]
+        sns.lineplot(data=sub, x="step", y="value", hue="renderer", hue_order=hue,
+                     palette=pal, errorbar=("pi", 100), marker="o" if q != "train_loss"
+                     else None, ms=4, ax=ax, legend=ax is axes[0, 0])
+        ax.set_title(q, fontsize="medium")
+        ax.set_ylabel("IoU" if q != "train_loss" else "loss (Eq. 6)")
+    legend = axes[0, 0].get_legend()
+    if legend is not None:
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        legend.remove()
+        fig.legend(handles, labels, loc="lower center", ncol=len(hue), frameon=False,
+                   fontsize="small", bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig, data
 
 def _per_sigma(df: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
     keys = ["renderer", "sigma", *by]
@@ -55,16 +129,31 @@ def _per_sigma(df: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
 
 
 def _sigma_panel(ax, agg: pd.DataFrame, value: str, palette: dict) -> None:
+    """``value`` vs sigma per renderer.  Renderers without a sigma are horizontal lines,
+    each with its own line style and markers set off from the others', so that two
+    renderers with the same value stay visible; their legend entry names the renderers
+    they coincide with."""
+    sigmas = np.sort(agg["sigma"].dropna().unique())
+    flat = {}
     for name in _order(agg["renderer"].unique()):
         sub = agg[agg["renderer"] == name].sort_values("sigma")
-        if sub["sigma"].isna().all():  # no sigma: a horizontal line at its value
-            ax.axhline(float(sub[value].mean()), ls="--", color=palette[name], label=name)
+        if sub["sigma"].isna().all():
+            flat[name] = float(sub[value].mean())
         else:
             ax.plot(sub["sigma"], sub[value], marker="o", color=palette[name], label=name)
+    styles, markers = ("--", ":", "-."), ("s", "^", "D", "v")
+    for k, (name, y) in enumerate(flat.items()):
+        same = [o for o, v in flat.items() if o != name and np.isclose(v, y, rtol=1e-9,
+                                                                         atol=1e-12)]
+        label = name + (f" (= {', '.join(same)})" if same else "")
+        if sigmas.size:
+            ax.plot(sigmas, np.full(sigmas.size, y), ls=styles[k % 3], color=palette[name],
+                    marker=markers[k % 4], ms=5, markevery=(k % 2, 2), label=label)
+        else:
+            ax.axhline(y, ls=styles[k % 3], color=palette[name], label=label)
     _log_axis(ax, "x")
     ax.set_xlabel("sigma")
     ax.set_ylabel(value)
-
 
 def _palette(names) -> dict:
     names = _order(names)
@@ -107,44 +196,51 @@ def forward_fidelity(fid: pd.DataFrame, metrics_: tuple[str, ...] = ("mad_exact"
 
 def timing_scaling(timing: pd.DataFrame, value: str = "time_s",
                    passes: tuple[str, ...] = ("forward", "backward", "forward+backward")):
-    """``value`` (log scale) vs each sweep's factor (log scale), one panel per sweep,
-    colour = renderer, line style = pass."""
+    """``value`` (log scale) vs each sweep's factor (log scale), small multiples in two
+    columns (readable at page width), colour = renderer, line style = pass; one legend
+    for the renderers and one for the passes, below the panels."""
     data = timing[timing["pass"].isin(passes)].copy()
     sweeps = [s for s in SWEEP_X if s in set(data["sweep"])]
-    pal = _palette(data["renderer"].unique())
+    names = _order(data["renderer"].unique())
+    pal = _palette(names)
     styles = dict(zip(passes, ("-", "--", ":", "-."), strict=False))
     n = max(1, len(sweeps))
-    fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.3), squeeze=False)
+    ncol = min(2, n)
+    nrow = math.ceil(n / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.1 * ncol, 2.9 * nrow + 0.6),
+                             squeeze=False)
     for j, sweep in enumerate(sweeps):
         sub = data[data["sweep"] == sweep]
-        ax = axes[0, j]
+        ax = axes[j // ncol, j % ncol]
         x = SWEEP_X[sweep]
         for name in _order(sub["renderer"].unique()):
             for p in passes:
                 line = sub[(sub["renderer"] == name) & (sub["pass"] == p)].sort_values(x)
                 if len(line):
-                    ax.plot(line[x], line[value], marker="o", ms=4, color=pal[name],
-                            ls=styles[p], label=f"{name} {p}" if len(passes) > 1 else name)
+                    ax.plot(line[x], line[value], marker="o", ms=3.5, color=pal[name],
+                            ls=styles[p])
         _log_axis(ax, "x")
         positive = sub[value][sub[value] > 0]
         if len(positive) and not math.isclose(positive.min(), positive.max()):
             _log_axis(ax, "y")
+        _label_log_ticks(ax, "x")
+        _label_log_ticks(ax, "y")
         ax.set_xlabel(SWEEP_LABEL[sweep])
-        ax.set_ylabel(value if j == 0 else "")
+        ax.set_ylabel(value)
         ax.set_title(f"vs {SWEEP_LABEL[sweep]}", fontsize="medium")
-    if sweeps:
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        for ax in axes[0, 1:]:  # renderers missing from the first panel
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
-        fig.legend(handles, labels, fontsize="x-small", loc="center left",
-                   bbox_to_anchor=(1.0, 0.5))
-    fig.subplots_adjust(wspace=0.3, left=0.06, right=0.99, bottom=0.16, top=0.88)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=pal[r], marker="o", ms=3.5, label=r) for r in names]
+    if len(passes) > 1:
+        handles += [Line2D([], [], color="0.3", ls=styles[p], label=p) for p in passes]
+    fig.legend(handles=handles, fontsize="small", loc="lower center", frameon=False,
+               ncol=min(len(handles), 4), bbox_to_anchor=(0.5, 0.0))
+    rows_of_legend = math.ceil(len(handles) / 4)
+    fig.tight_layout(rect=(0, (0.28 * rows_of_legend + 0.1) / fig.get_figheight(), 1, 1))
     cols = ["renderer", "sweep", "faces", "image_size", "batch", "sigma", "pass", value]
     return fig, data[cols]
-
 
 def recon_iou_bars(recon: pd.DataFrame):
     """Voxel IoU per category and renderer as grouped bars: the mean over seeds, with
@@ -321,6 +417,13 @@ def ablation_bars(abl: pd.DataFrame):
     axes[1].set_xlabel("")
     axes[1].set_ylabel("final IoU")
     axes[1].set_title("terms and training views", fontsize="medium")
-    axes[1].legend(fontsize="small", loc="lower right")
-    fig.tight_layout()
+    # Long variant names: slanted, anchored at their bar; the legend sits below the
+    # panels, where it covers no bar.
+    plt.setp(axes[1].get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
+    axes[1].get_legend().remove()
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False,
+               fontsize="small", bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig, data

@@ -8,7 +8,9 @@
     <stage>/stage.json  per stage: config, its hash, status, wall time, outputs
     data/               (the data set lives in the cache or the given directory)
     fitting/            fitting.csv|parquet, meshes/<shape>_<renderer>.obj
-    reconstruction/     recon_iou.csv|parquet, recon_iou_summary.csv, <renderer>/seed_<s>/
+    reconstruction/     recon_iou.csv|parquet, recon_iou_summary.csv,
+                        recon_per_object.csv|parquet (every object, view, seed),
+                        <renderer>/seed_<s>/ (metrics.jsonl, curve.jsonl, checkpoints)
     gradients/          gradient_accuracy.csv|parquet, forward_fidelity.csv|parquet
     ablations/          ablations.csv|parquet (mesh-fitting ablations with softras)
     timing/             timing.csv|parquet, timing_skipped.csv, timing_notes.json
@@ -37,6 +39,7 @@ TABLES = {
     "forward_fidelity": ("gradients", "forward_fidelity"),
     "ablations": ("ablations", "ablations"),
     "timing": ("timing", "timing"),
+    "recon_per_object": ("reconstruction", "recon_per_object"),
 }
 
 
@@ -74,3 +77,34 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     if "class_id" in df.columns:
         df["class_id"] = df["class_id"].astype(str)
     return df
+
+
+def _jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a ``.jsonl`` file (unreadable lines skipped)."""
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
+    """Every reconstruction run's ``name`` file (``curve.jsonl``: validation curve;
+    ``metrics.jsonl``: training loss per log step) as one table with ``renderer`` and
+    ``seed`` columns (from ``reconstruction/<renderer>/seed_<s>/``), or ``None`` when
+    no run has one."""
+    frames = []
+    for path in sorted(stage_dir(results_dir, "reconstruction").glob(f"*/seed_*/{name}")):
+        recs = _jsonl(path)
+        seed = path.parent.name.removeprefix("seed_")
+        if not recs or not seed.isdigit():
+            continue
+        df = pd.DataFrame(recs)
+        df.insert(0, "seed", int(seed))
+        df.insert(0, "renderer", path.parent.parent.name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else None

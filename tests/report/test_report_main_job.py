@@ -19,13 +19,15 @@ from bench_softras.data import CACHE_ENV
 from bench_softras.main_job import MainJobConfig, MainJobError, run_main_job
 from bench_softras.report.paper import paper_table1
 from bench_softras.report.results import STAGES
+from bench_softras.report.verdicts import threshold_sentence, verdict_sentences
 from bench_softras.studies.timing import COLUMNS as TIMING_COLUMNS
 from renderers.peers import register_peers
 
 pytestmark = pytest.mark.slow
 
 RENDERERS = ("softras", "n3mr", "hard")
-FIGURES = ("recon_iou_bars", "recon_examples", "recon_meshes", "fitting_curves",
+FIGURES = ("recon_iou_bars", "learning_curves", "recon_examples", "recon_meshes",
+           "fitting_curves",
            "fitting_silhouettes", "fitting_meshes", "ablation_iou", "color_fit",
            "gradient_accuracy",
            "forward_fidelity", "timing_time_s", "timing_peak_mem_mb", "timing_images_per_s",
@@ -134,6 +136,49 @@ def test_stage_tables(smoke):
     for rec in (run["config"]["threads"], env["threads"]):
         assert rec["threads"] >= 1 and rec["available_cores"] >= 1
         assert {"OMP_WAIT_POLICY", "taichi_threads", "passive_wait_effective"} <= set(rec)
+
+
+def test_learning_curves_convergence_flags_and_validation_cost(smoke):
+    cfg, _ = smoke
+    md = (cfg.report_dir / "report.md").read_text()
+    assert "Learning curves and convergence" in md
+    assert threshold_sentence() in md  # the report states the threshold
+    conv = pd.read_csv(cfg.report_dir / "data" / "recon_convergence.csv")
+    assert set(conv["renderer"]) == set(RENDERERS) and set(conv["seed"]) == {0}
+    assert set(conv["status"]) <= {"still improving", "plateaued"}
+    curve = (cfg.results_dir / "reconstruction" / "softras" / "seed_0" / "curve.jsonl")
+    steps = [json.loads(x)["step"] for x in curve.read_text().splitlines()]
+    assert steps == [0, 2, 4]  # smoke: val_every 2, 4 iterations
+    for table in ("recon_runs", "recon_seeds", "fitting_final"):
+        assert "convergence" in pd.read_csv(cfg.report_dir / "data" / f"{table}.csv")
+    cost = pd.read_csv(cfg.report_dir / "data" / "recon_validation_cost.csv")
+    assert (cost["val_s"] > 0).all() and (cost["train_s"] > 0).all()
+    assert "Validation cost:" in md
+    stages = pd.read_csv(cfg.report_dir / "data" / "stages.csv").set_index("stage")
+    assert stages.loc["reconstruction", "train_s, all calls"] > 0
+    html = (cfg.report_dir / "report.html").read_text()
+    assert "<th>column</th>" not in html  # the per-seed table's stray pivot header
+
+
+def test_paired_tables_and_generated_verdicts(smoke):
+    cfg, _ = smoke
+    per = pd.read_parquet(cfg.results_dir / "reconstruction" / "recon_per_object.parquet")
+    # Every renderer on every test object (2 per category) and all 24 views.
+    assert set(per["renderer"]) == set(RENDERERS)
+    assert per.groupby("renderer").size().to_dict() == dict.fromkeys(RENDERERS, 2 * 2 * 24)
+    md = (cfg.report_dir / "report.md").read_text()
+    for name, n_pairs in (("recon_paired", 3), ("fitting_paired", 3)):
+        t = pd.read_csv(cfg.report_dir / "data" / f"{name}.csv")
+        overall = t[t["category"] == "overall"]
+        assert len(overall) == n_pairs
+        assert set(t["verdict"]) <= {"ahead", "behind", "tie", "no CI"}
+        # The sentences in the report are the ones generated from the saved table.
+        for sentence in verdict_sentences(t):
+            assert sentence in md
+    rec = pd.read_csv(cfg.report_dir / "data" / "recon_paired.csv")
+    assert set(rec["category"]) == {"airplane", "chair", "overall"}
+    assert (rec["ci_low"] <= rec["difference"] + 1e-12).all()
+    assert (rec["difference"] <= rec["ci_high"] + 1e-12).all()
 
 
 def test_ablation_table_and_section(smoke):

@@ -1,0 +1,102 @@
+"""Report sections that carry the evidence behind each comparison: learning curves
+and convergence flags, the cost of validation, and the paired comparisons with their
+generated verdicts (reconstruction and fitting)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import figures
+from .document import Document, png_bytes
+from .stats import BOOTSTRAP_SAMPLES, CONFIDENCE
+from .verdicts import (
+    fitting_per_object,
+    paired_table,
+    run_convergence,
+    still_improving,
+    threshold_sentence,
+    validation_cost,
+    verdict_sentences,
+)
+
+
+def flag_columns(table: pd.DataFrame, flags: dict[str, list],
+                 prefix: str = "ours: ") -> pd.DataFrame:
+    """``table`` with ``<prefix><renderer>`` columns renamed ``... (still improving)``
+    for renderers with a run still improving."""
+    ren = {f"{prefix}{r}": f"{prefix}{r} (still improving)" for r, s in flags.items() if s}
+    return table.rename(columns=ren)
+
+
+def recon_convergence(doc: Document, curves: pd.DataFrame | None,
+                      metrics: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Learning curves, convergence table and validation cost; returns the convergence
+    table (``None`` without curves)."""
+    doc.heading("Learning curves and convergence", level=3)
+    if curves is None or curves.empty:
+        doc.text("No learning curves: the runs recorded no validation (`curve.jsonl`; "
+                 "runs trained before validation curves existed, or `val_every = 0`).")
+        return None
+    n_obj = int(curves["val_objects"].iloc[-1]) if "val_objects" in curves else "?"
+    n_views = int(curves["val_views"].iloc[-1]) if "val_views" in curves else "?"
+    doc.text(f"Validation during training: voxel IoU and silhouette IoU (the prediction "
+             f"drawn by `hard` in the input view against the input's alpha) on a fixed "
+             f"subset of the `val` split ({n_obj} objects, {n_views} views each), with "
+             f"the training loss per log step. Lines: mean over seeds; band: the range "
+             f"across seeds. " + threshold_sentence())
+    fig, data = figures.learning_curves(curves, metrics)
+    doc.figure(png_bytes(fig), "learning_curves",
+               "Validation IoU and training loss vs step, per renderer.", data)
+    conv = run_convergence(curves)
+    doc.table(conv, "recon_convergence", "Convergence of each reconstruction run "
+              "(validation voxel IoU)", ".4f")
+    cost = validation_cost(curves)
+    total = 100 * cost["val_s"].sum() / cost["train_s"].sum() if len(cost) else float("nan")
+    doc.text(f"Validation cost: {cost['val_s'].sum():.1f} s of validation for "
+             f"{cost['train_s'].sum():.1f} s of training ({total:.1f}% over all runs; "
+             f"training time summed over resumed calls).")
+    doc.table(cost, "recon_validation_cost", "Time spent validating, per run", ".2f")
+    return conv
+
+
+def _ci_text() -> str:
+    return (f"Paired comparison: renderers are compared on the same test objects, views "
+            f"and seeds. `difference` is the mean over objects (and seeds) of the "
+            f"per-object difference in voxel IoU, `a - b`, each object's difference "
+            f"averaged over its views; `overall` is the mean over categories. The "
+            f"{CONFIDENCE:.0%} CI is the percentile interval of {BOOTSTRAP_SAMPLES} "
+            f"bootstrap resamples of the objects, stratified by category, and of the "
+            f"seeds when there are several. Verdict: `ahead` when the whole CI lies "
+            f"above 0, `behind` when below, `tie` when it includes 0; the sentences "
+            f"below are generated from the table.")
+
+
+def paired_section(doc: Document, per_object: pd.DataFrame | None, order: list[str],
+                   conv: pd.DataFrame | None, name: str, what: str) -> None:
+    """The paired-CI table and its verdict sentences for ``per_object`` results."""
+    doc.heading(f"Paired comparisons: {what}", level=3)
+    if per_object is None or per_object.empty or per_object["renderer"].nunique() < 2:
+        doc.text("No paired comparison: per-object results of at least two renderers are "
+                 "needed (runs evaluated before per-object results were saved lack them).")
+        return
+    table = paired_table(per_object, order, still_improving(conv))
+    doc.text(_ci_text())
+    for sentence in verdict_sentences(table):
+        doc.text("- " + sentence)
+    doc.table(table, name, f"Paired differences in voxel IoU with {CONFIDENCE:.0%} "
+              f"bootstrap CIs ({what})", ".4f")
+
+
+def fitting_convergence(fit: pd.DataFrame) -> pd.DataFrame:
+    """Convergence of each fit from its recorded voxel IoU."""
+    return run_convergence(fit, "voxel_iou", ("shape", "renderer", "seed"))
+
+
+def fitting_evidence(doc: Document, fit: pd.DataFrame, order: list[str]) -> None:
+    """Convergence of the fits and their paired comparison (targets as objects)."""
+    conv = fitting_convergence(fit)
+    doc.table(conv, "fitting_convergence", "Convergence of each fit (voxel IoU vs step)",
+              ".4f")
+    per = fitting_per_object(fit)
+    paired_section(doc, per, order, conv, "fitting_paired", "mesh fitting (final voxel "
+                   "IoU; the targets are the objects)")

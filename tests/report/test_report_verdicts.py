@@ -1,0 +1,148 @@
+"""Report pieces behind the verdicts: convergence tables and flags, paired tables,
+time summed over resumed calls, and the figure fixes (labelled ticks, visible lines)."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench_softras.report import figures
+from bench_softras.report.build import seed_table, stage_table
+from bench_softras.report.document import html_table
+from bench_softras.report.evidence import flag_columns
+from bench_softras.report.results import read_run_logs
+from bench_softras.report.stats import STILL_IMPROVING_GAIN
+from bench_softras.report.verdicts import (
+    fitting_per_object,
+    paired_table,
+    run_convergence,
+    still_improving,
+    summed_wall,
+    training_seconds,
+    validation_cost,
+    verdict_sentences,
+)
+
+
+def _curves():
+    steps = np.arange(0, 801, 100)
+    rows = []
+    for seed in (0, 1):
+        for r, ys in (("softras", 0.2 + 0.0005 * steps),  # still rising at the end
+                      ("n3mr", 0.6 - 0.4 * np.exp(-steps / 80.0))):  # flat at the end
+            rows += [{"renderer": r, "seed": seed, "step": int(s), "val_voxel_iou": y,
+                      "val_silhouette_iou": y, "val_s": 1.0, "train_s": 10.0 * s / 100,
+                      "resumed_at": 0} for s, y in zip(steps, ys, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def test_run_convergence_flags_the_run_still_improving():
+    conv = run_convergence(_curves())
+    status = conv.set_index(["renderer", "seed"])["status"]
+    assert status[("softras", 0)] == status[("softras", 1)] == "still improving"
+    assert status[("n3mr", 0)] == "plateaued"
+    assert (conv.loc[conv["renderer"] == "softras", "gain_last_quarter"]
+            > STILL_IMPROVING_GAIN).all()
+    flags = still_improving(conv)
+    assert flags == {"n3mr": [], "softras": [0, 1]}
+    t = flag_columns(pd.DataFrame(columns=["category", "ours: softras", "ours: n3mr"]), flags)
+    assert list(t.columns) == ["category", "ours: softras (still improving)", "ours: n3mr"]
+
+
+def test_validation_cost_is_validation_over_training_time():
+    cost = validation_cost(_curves()).set_index(["renderer", "seed"])
+    assert cost.loc[("softras", 0), "val_s"] == 9.0
+    assert cost.loc[("softras", 0), "train_s"] == 80.0
+    assert cost.loc[("softras", 0), "val_percent"] == pytest.approx(100 * 9 / 80)
+
+
+def test_wall_time_is_summed_over_resumed_calls():
+    # Call 1 trained to step 400 (its later steps were lost and redone), call 2 from 400.
+    calls = pd.DataFrame({"step": [200, 400, 600, 800], "wall_s": [900.0, 3000.0, 700.0, 1604.0],
+                          "resumed_at": [0, 0, 400, 400]})
+    assert summed_wall(calls, "wall_s") == 4604.0
+    # Older logs without resumed_at: a call starts where wall_s falls back.
+    assert summed_wall(calls.drop(columns="resumed_at"), "wall_s") == 4604.0
+
+
+def test_stage_table_counts_training_of_every_call(tmp_path):
+    run = tmp_path / "reconstruction" / "softras" / "seed_0"
+    run.mkdir(parents=True)
+    (tmp_path / "reconstruction" / "stage.json").write_text(json.dumps(
+        {"stage": "reconstruction", "status": "done", "wall_s": 1803.0}))
+    recs = [{"step": 400, "wall_s": 3000.0, "resumed_at": 0},
+            {"step": 800, "wall_s": 1604.0, "resumed_at": 400}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    metrics = read_run_logs(tmp_path, "metrics.jsonl")
+    assert training_seconds(metrics) == 4604.0
+    t = stage_table(tmp_path, {"stages": {"reconstruction": "ran"}}, metrics)
+    row = t.set_index("stage").loc["reconstruction"]
+    assert row["wall_s"] == 1803.0 and row["train_s, all calls"] == 4604.0
+
+
+def test_per_seed_html_table_has_no_stray_header():
+    recon = pd.DataFrame({"renderer": ["softras", "softras", "template"],
+                          "seed": pd.array([0, 1, None], dtype="Int64"),
+                          "class_id": ["a", "a", "a"], "voxel_iou": [0.5, 0.6, 0.1]})
+    t = seed_table(recon)
+    assert t.columns.name is None
+    assert "column" not in html_table(t)
+
+
+def test_paired_table_and_sentences_from_per_object_results():
+    rng = np.random.default_rng(0)
+    rows = []
+    for cat in ("chair", "car"):
+        for o in range(6):
+            for v in range(3):
+                base = rng.uniform(0.3, 0.6)
+                rows += [{"renderer": "softras", "seed": 0, "category": cat, "object": o,
+                          "view": v, "voxel_iou": base + 0.05},
+                         {"renderer": "n3mr", "seed": 0, "category": cat, "object": o,
+                          "view": v, "voxel_iou": base}]
+    t = paired_table(pd.DataFrame(rows), ["softras", "n3mr"], {"softras": [0]})
+    assert list(t["category"]) == ["car", "chair", "overall"]
+    assert t["difference"].to_numpy() == pytest.approx([0.05] * 3)
+    assert (t["verdict"] == "ahead").all()
+    [sentence] = verdict_sentences(t)
+    assert sentence.startswith("`softras` is ahead of `n3mr` by 0.0500 voxel IoU")
+    assert "still improving: softras (seed 0)" in sentence
+
+
+def test_fitting_results_become_per_object_rows():
+    fit = pd.DataFrame({"shape": ["chair_0", "chair_0", "chair_1", "cube"],
+                        "renderer": ["softras"] * 4, "seed": [0] * 4, "step": [0, 5, 5, 5],
+                        "voxel_iou": [0.1, 0.4, 0.5, 0.6]})
+    per = fitting_per_object(fit).sort_values("object")
+    assert per["category"].tolist() == ["chair", "chair", "cube"]
+    assert per["voxel_iou"].tolist() == [0.4, 0.5, 0.6]  # the last recorded step
+
+
+def test_log_axes_spanning_under_a_decade_get_labelled_ticks():
+    t = pd.DataFrame({"renderer": "softras", "sweep": "sigma", "faces": 80,
+                      "image_size": 64, "batch": 4, "sigma": [1e-5, 1e-4, 1e-3],
+                      "pass": "forward+backward", "peak_mem_mb": [1.1, 2.0, 3.5]})
+    fig, _ = figures.timing_scaling(t, "peak_mem_mb", ("forward+backward",))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    labels = [tk.get_text() for tk in ax.get_yticklabels()
+              if tk.get_text() and lo <= tk.get_position()[1] <= hi]
+    assert len(labels) >= 2, labels
+    plt.close(fig)
+
+
+def test_renderers_without_sigma_at_the_same_value_stay_visible():
+    fid = pd.DataFrame({"renderer": ["softras", "softras", "n3mr", "hard"],
+                        "sigma": [1e-5, 1e-4, np.nan, np.nan],
+                        "mad_exact": [0.1, 0.2, 0.05, 0.05], "sil_iou": [0.9, 0.8, 0.95, 0.95]})
+    fig, _ = figures.forward_fidelity(fid)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert "n3mr (= hard)" in lines and "hard (= n3mr)" in lines
+    a, b = lines["n3mr (= hard)"], lines["hard (= n3mr)"]
+    assert (a.get_linestyle(), a.get_marker()) != (b.get_linestyle(), b.get_marker())
+    plt.close(fig)
