@@ -9,9 +9,10 @@ optional ``pytorch3d_soft`` (skipped, with the reason, when PyTorch3D does not i
 Each runs ``idle`` and ``loaded`` (two busy background processes; the ``load`` fixture
 of ``conftest.py``).  Run with ``nox -s bench``; each result carries the peak RSS
 increase of one forward+backward in ``extra_info``.  ``softras_torch`` is the dense
-baseline (seconds per call on 2 cores), so it gets a single round.  The terminal summary
-(``conftest.py``) prints the memory figures, the loaded/idle ratio per renderer and the
-PyTorch3D ratio.
+baseline (minutes per call on 2 cores), so it gets a single round, which is also
+the call whose memory is measured (RSS sampling barely slows a minutes-long call).
+The terminal summary (``conftest.py``) prints the memory figures, the loaded/idle ratio
+per renderer and the PyTorch3D ratio.
 """
 
 from __future__ import annotations
@@ -65,11 +66,17 @@ def test_forward_backward(benchmark, scene, name, load):
             torch.cuda.synchronize()
         return v.grad
 
-    grad = step()  # warm-up: compiles the Taichi kernels
-    assert torch.isfinite(grad).all()
-    _malloc_trim()
-    with PeakRSS() as mem:
-        step()
+    if name in SINGLE_ROUND:  # nothing to compile: the one timed call is also measured
+        _malloc_trim()
+        with PeakRSS() as mem:
+            benchmark.pedantic(step, rounds=1, iterations=1)
+    else:
+        grad = step()  # warm-up: compiles the Taichi kernels
+        assert torch.isfinite(grad).all()
+        _malloc_trim()
+        with PeakRSS() as mem:
+            step()
+        benchmark.pedantic(step, rounds=10, iterations=1, warmup_rounds=1)
     # Process-wide peak RSS during one forward+backward (an upper bound on the
     # renderer's memory: it includes torch, Taichi and open3d themselves), and its
     # increase over the RSS just before the call (after malloc_trim).
@@ -78,7 +85,3 @@ def test_forward_backward(benchmark, scene, name, load):
     benchmark.extra_info.update(batch=BATCH, image_size=IMAGE, faces=int(faces.shape[0]),
                                 sigma=getattr(r, "sigma", None), device=DEVICE,
                                 item=f"fwd+bwd {name}", load=load)
-    if name in SINGLE_ROUND:
-        benchmark.pedantic(step, rounds=1, iterations=1)
-    else:
-        benchmark.pedantic(step, rounds=10, iterations=1, warmup_rounds=1)
