@@ -1,5 +1,5 @@
 """Sessions users run: ``nox -s tests`` (the README's test command), ``gradcheck``,
-``bench``, ``report`` (the main job), ``lint``."""
+``fuzz``, ``bench``, ``report`` (the main job), ``lint``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,16 @@ def gradcheck(session: nox.Session) -> None:
     """The gradient-check suite alone (tests marked ``gradcheck``)."""
     _install(session)
     session.run("pytest", "-q", "-ra", "-m", "gradcheck", "--benchmark-disable", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """The long fuzz profile: 1,000 hypothesis examples per property and renderer, each
+    renderer in its own child process (a segfault is reported with its seed and example);
+    ``tests/fuzz/run_fuzz.py``.  Options after ``--``, e.g. ``--renderers softras``,
+    ``--seed N``, ``--examples N``, ``--replay JSON``."""
+    _install(session)
+    session.run("python", "tests/fuzz/run_fuzz.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
