@@ -11,7 +11,7 @@ import renderers
 from renderers.grid import MAX_IMAGE_PIXELS, image_hw
 from renderers.hard import rasterize_coverage
 from renderers.n3mr import approximate_gradient
-from renderers.validation import MAX_KERNEL_ELEMENTS
+from renderers.validation import MAX_COORDINATE, MAX_KERNEL_ELEMENTS
 
 TRI = torch.tensor([[[[-0.5, -0.5, 2.0], [0.5, -0.5, 2.0], [0.0, 0.5, 2.0]]]],
                    dtype=torch.float64)
@@ -109,6 +109,32 @@ def test_hard_refuses_an_image_batch_past_the_kernel_limit():
 def test_rasterize_refuses_bad_face_vertices(name, face_vertices, error, match):
     with pytest.raises(error, match=match):
         renderers.get(name, image_size=8).rasterize(face_vertices)
+
+
+@pytest.mark.parametrize("name", renderers.available())
+@pytest.mark.parametrize(("dtype", "big"), [(torch.float64, 1e300), (torch.float32, 3e38),
+                                            (torch.float64, 1e13)])
+def test_coordinates_too_large_for_the_arithmetic_are_refused(name, dtype, big):
+    """softras returned NaN gradients and softras_torch NaN images for finite
+    coordinates near the float range; now refused with the limit named."""
+    fv = TRI.clone()
+    fv[0, 0, 1, 0] = big
+    with pytest.raises(ValueError, match="MAX_COORDINATE"):
+        renderers.get(name, image_size=8).rasterize(fv.to(dtype))
+
+
+@pytest.mark.parametrize("name", renderers.available())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_coordinates_at_the_limit_render_finite(name, dtype):
+    big = MAX_COORDINATE
+    fv = torch.tensor([[[[-0.5, -0.5, 2.0], [0.5, -0.5, 2.0], [0.0, 0.5, 2.0]],
+                        [[-big, -0.5, 2.0], [big, -0.5, big], [0.0, big, 1e-5]]]], dtype=dtype,
+                      requires_grad=True)
+    options = {"sigma": 1e-12} if renderers.accepts_option(name, "sigma") else {}
+    out = renderers.get(name, image_size=16, **options).rasterize(fv)
+    (out * torch.linspace(-1, 1, out.numel(), dtype=dtype).reshape(out.shape)).sum().backward()
+    assert torch.isfinite(out).all() and 0 <= float(out.min()) <= float(out.max()) <= 1
+    assert torch.isfinite(fv.grad).all()
 
 
 @pytest.mark.parametrize("name", renderers.available())
