@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .validation import check_kernel_elements
+
 DEFAULT_DISTANCE = 2.732
 DEFAULT_ELEVATION = 30.0
 DEFAULT_VIEWING_ANGLE = 30.0
@@ -200,9 +202,11 @@ class Camera:
             vertices = vertices.unsqueeze(0)
         if vertices.dim() != 3 or vertices.shape[-1] != 3:
             raise ValueError(f"vertices must have shape [B, V, 3], got {tuple(vertices.shape)}")
+        nb = vertices.shape[0]
+        check_kernel_elements("camera-frame vertices [B, V, 3]",
+                              (max(nb, self.batch_size()), vertices.shape[1], 3))
         eye = self.eye(vertices.dtype, vertices.device)
         rot = self.rotation(vertices.dtype, vertices.device)
-        nb = vertices.shape[0]
         if eye.shape[0] not in (1, nb):
             if nb != 1:
                 raise ValueError(

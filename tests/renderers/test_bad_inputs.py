@@ -86,6 +86,12 @@ def test_huge_batches_are_refused_before_allocation(name):
         r.render(VERTS, faces, renderers.Camera())
 
 
+def test_a_camera_with_too_many_views_is_refused_before_projecting():
+    cam = renderers.Camera(azimuth=torch.zeros(2**12))
+    with pytest.raises(ValueError, match="MAX_KERNEL_ELEMENTS"):
+        cam.project(VERTS[:, :1].expand(1, 2**20, 3))  # 2**32 x 3 camera-frame values
+
+
 def test_hard_refuses_an_image_batch_past_the_kernel_limit():
     fv = TRI.expand(2**12, 1, 3, 3)  # 4096 images of 1024 x 1024 = 2**32 pixels
     with pytest.raises(ValueError, match="MAX_KERNEL_ELEMENTS"):
