@@ -13,8 +13,9 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 #: Smallest accepted camera depth (world units) of a face vertex.
 MIN_DEPTH = 1e-6
 #: Largest accepted |coordinate| of a screen-space face vertex (x, y in normalized screen
-#: units, z depth in world units).  Beyond it squared distances overflow (float32) or
-#: their differences lose every digit, and renderers returned NaN silently.
+#: units, z depth in world units) for the soft renderers.  Beyond it squared distances
+#: overflow (float32) or lose every digit, and they returned NaN silently.  ``hard`` and
+#: ``n3mr`` accept any finite coordinate.
 MAX_COORDINATE = 1e12
 #: Most elements of any tensor handed to a Taichi kernel: Taichi 1.7 indexes ndarrays
 #: with int32, and larger arrays are read out of bounds (taichi-dev/taichi#6758).
@@ -50,11 +51,13 @@ def check_storage(name: str, tensor: torch.Tensor) -> None:
         raise ValueError(f"{name} is on {tensor.device} but CUDA is not available")
 
 
-def check_face_vertices(face_vertices: torch.Tensor) -> None:
+def check_face_vertices(face_vertices: torch.Tensor,
+                        max_coordinate: float | None = MAX_COORDINATE) -> None:
     """``face_vertices``: float32/float64 dense CPU/CUDA tensor ``[B, F, 3, 3]`` in screen
     space (x, y normalized, z = camera depth >= :data:`MIN_DEPTH`), finite, every
-    coordinate within :data:`MAX_COORDINATE`, at most :data:`MAX_KERNEL_ELEMENTS`
-    elements."""
+    coordinate within ``max_coordinate`` (default :data:`MAX_COORDINATE`; ``None`` for
+    renderers exact for any finite input, as ``hard`` and ``n3mr``, which only compare
+    signs), at most :data:`MAX_KERNEL_ELEMENTS` elements."""
     if not torch.is_tensor(face_vertices):
         raise TypeError(f"face_vertices must be a torch.Tensor, got {type(face_vertices).__name__}")
     if face_vertices.dtype not in FLOAT_DTYPES:
@@ -74,11 +77,11 @@ def check_face_vertices(face_vertices: torch.Tensor) -> None:
         if bad.any():
             raise ValueError(f"face_vertices contain {int(bad.sum())} NaN/Inf values")
         biggest = float(face_vertices.abs().max())
-        if biggest > MAX_COORDINATE:
+        if max_coordinate is not None and biggest > max_coordinate:
             raise ValueError(
                 f"face_vertices hold a coordinate of magnitude {biggest:.3g}, beyond "
-                f"renderers.validation.MAX_COORDINATE = {MAX_COORDINATE:g}; scale the mesh "
-                "or clip geometry this far off screen"
+                f"renderers.validation.MAX_COORDINATE = {max_coordinate:g} of this renderer; "
+                "scale the mesh or clip geometry this far off screen"
             )
         z = face_vertices[..., 2]
         behind = z < MIN_DEPTH

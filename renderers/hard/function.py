@@ -30,7 +30,7 @@ def rasterize_coverage(face_vertices: torch.Tensor, height: int, width: int) -> 
     """Hard silhouettes ``[B, H, W]`` (1 = covered, 0 = background) in the dtype and on
     the device of ``face_vertices`` [B, F, 3, 3] (screen space, see
     :mod:`renderers.grid`).  Not differentiable (plain tensors in, plain tensor out)."""
-    check_face_vertices(face_vertices)
+    check_face_vertices(face_vertices, max_coordinate=None)  # exact for any finite input
     h, w = _check_size(face_vertices.shape[0], height, width)
     dev = kernel_device(face_vertices.device)
     fv = face_vertices.detach().to(dev).contiguous()
@@ -50,7 +50,7 @@ def rasterize_nearest_face(face_vertices: torch.Tensor, height: int,
     depth, ties to the lower index) or -1 for background.  The silhouette equals
     :func:`rasterize_coverage` exactly.
     """
-    check_face_vertices(face_vertices)
+    check_face_vertices(face_vertices, max_coordinate=None)  # exact for any finite input
     h, w = _check_size(face_vertices.shape[0], height, width)
     dev = kernel_device(face_vertices.device)
     fv = face_vertices.detach().to(dev).contiguous()

@@ -65,7 +65,7 @@ def approximate_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
     screen units (see :func:`renderers.n3mr.kernels.approximate_gradient`).
     """
     eps = check_displacement_eps(eps)
-    check_face_vertices(face_vertices)
+    check_face_vertices(face_vertices, max_coordinate=None)
     nb, nf = face_vertices.shape[:2]
     _check_maps(nb, nf, silhouette, face_index, grad_silhouette)
     dev = kernel_device(face_vertices.device)
