@@ -13,10 +13,12 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 #: Smallest accepted camera depth (world units) of a face vertex.
 MIN_DEPTH = 1e-6
 #: Largest accepted |coordinate| of a screen-space face vertex (x, y in normalized screen
-#: units, z depth in world units) for the soft renderers.  Beyond it squared distances
-#: overflow (float32) or lose every digit, and they returned NaN silently.  ``hard`` and
-#: ``n3mr`` accept any finite coordinate.
-MAX_COORDINATE = 1e12
+#: units, z depth in world units) per input dtype, for the renderers that square
+#: distances (the soft ones): squares and their sums must stay finite in the input
+#: dtype (float32 max 3.4e38, float64 1.8e308).  Beyond it ``softras_torch`` (float32
+#: from 1e19) and ``softras`` (float64 from 1e154) returned NaN silently.  ``hard`` and
+#: ``n3mr`` only compare signs and accept any finite coordinate.
+MAX_COORDINATE = {torch.float32: 1e18, torch.float64: 1e150}
 #: Most elements of any tensor handed to a Taichi kernel: Taichi 1.7 indexes ndarrays
 #: with int32, and larger arrays are read out of bounds (taichi-dev/taichi#6758).
 MAX_KERNEL_ELEMENTS = 2**31 - 1
@@ -52,10 +54,10 @@ def check_storage(name: str, tensor: torch.Tensor) -> None:
 
 
 def check_face_vertices(face_vertices: torch.Tensor,
-                        max_coordinate: float | None = MAX_COORDINATE) -> None:
+                        max_coordinate: dict | None = MAX_COORDINATE) -> None:
     """``face_vertices``: float32/float64 dense CPU/CUDA tensor ``[B, F, 3, 3]`` in screen
     space (x, y normalized, z = camera depth >= :data:`MIN_DEPTH`), finite, every
-    coordinate within ``max_coordinate`` (default :data:`MAX_COORDINATE`; ``None`` for
+    coordinate within ``max_coordinate[dtype]`` (default :data:`MAX_COORDINATE`; ``None`` for
     renderers exact for any finite input, as ``hard`` and ``n3mr``, which only compare
     signs), at most :data:`MAX_KERNEL_ELEMENTS` elements."""
     if not torch.is_tensor(face_vertices):
@@ -77,11 +79,12 @@ def check_face_vertices(face_vertices: torch.Tensor,
         if bad.any():
             raise ValueError(f"face_vertices contain {int(bad.sum())} NaN/Inf values")
         biggest = float(face_vertices.abs().max())
-        if max_coordinate is not None and biggest > max_coordinate:
+        limit = None if max_coordinate is None else max_coordinate[face_vertices.dtype]
+        if limit is not None and biggest > limit:
             raise ValueError(
                 f"face_vertices hold a coordinate of magnitude {biggest:.3g}, beyond "
-                f"renderers.validation.MAX_COORDINATE = {max_coordinate:g} of this renderer; "
-                "scale the mesh or clip geometry this far off screen"
+                f"renderers.validation.MAX_COORDINATE = {limit:g} for {face_vertices.dtype} "
+                "in this renderer; scale the mesh or clip geometry this far off screen"
             )
         z = face_vertices[..., 2]
         behind = z < MIN_DEPTH
@@ -127,9 +130,10 @@ def check_vertices_faces(vertices: torch.Tensor, faces: torch.Tensor) -> torch.T
     return faces.to(device=vertices.device, dtype=torch.int64)
 
 
-def check_real(name: str, value) -> float:
+def check_real(name: str, value, finite: bool = True) -> float:
     """A real number option (Python/numpy number or one-element float tensor) as a
-    finite Python float; bools, strings and arrays are refused."""
+    Python float, finite unless ``finite=False``; bools, strings and arrays are
+    refused."""
     if isinstance(value, bool) or (torch.is_tensor(value) and value.dtype == torch.bool):
         raise TypeError(f"{name} must be a number, got {value!r}")
     if torch.is_tensor(value) and value.numel() != 1:
@@ -139,7 +143,7 @@ def check_real(name: str, value) -> float:
             or (isinstance(value, np.ndarray) and value.size == 1)):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     v = float(value)
-    if not math.isfinite(v):
+    if finite and not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     return v
 

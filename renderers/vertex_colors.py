@@ -66,7 +66,7 @@ def interpolate_face_colors(face_vertices: torch.Tensor, face_colors: torch.Tens
     the nearest face at its centre.  Differentiable w.r.t. ``face_colors`` only.
     """
     h, w = image_hw(image_size)
-    background = check_real("background", background)
+    background = check_real("background", background, finite=False)  # NaN marks uncovered
     # Validates face_vertices before its Taichi kernel runs; the kernel never reads colours.
     _, index = rasterize_nearest_face(face_vertices, h, w)
     nb, nf = face_vertices.shape[:2]

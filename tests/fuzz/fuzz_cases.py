@@ -16,10 +16,24 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 import renderers
 from renderers.validation import MIN_DEPTH
+
+# Hypothesis profiles (here, not in a conftest.py: tests import ``conftest`` by name).
+# ``ci`` (default, part of ``nox -s tests``): a few deterministic examples per property
+# and renderer (``derandomize=True``), well under a minute in all.  ``long`` (``nox -s
+# fuzz``, driven by ``run_fuzz.py``): 1,000 examples (``$FUZZ_EXAMPLES``) per property
+# and renderer, seeded by ``--hypothesis-seed`` so a failure can be replayed.  Choose with
+# ``HYPOTHESIS_PROFILE=long``; ``FUZZ_RENDERER=name`` restricts the suite to one renderer.
+_COMMON = {"deadline": None, "database": None, "print_blob": True,
+           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+settings.register_profile("ci", max_examples=12, derandomize=True, **_COMMON)
+settings.register_profile("long", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "1000")),
+                          **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: The exceptions a renderer may raise on input it refuses (always with a message).
 DOCUMENTED_ERRORS = (TypeError, ValueError, IndexError)

@@ -9,7 +9,7 @@ plane), cameras (poles included), dtypes, image sizes and sigmas:
 * ``render`` equals ``rasterize`` of the projected faces;
 * float32 input gives the float64 evaluation of the same values within 1e-3 per pixel.
 
-Profiles and the crash-isolating driver: see ``conftest.py`` and ``run_fuzz.py``.
+Profiles: see ``fuzz_cases.py``; the crash-isolating driver: ``run_fuzz.py``.
 """
 
 from __future__ import annotations
