@@ -1,10 +1,11 @@
 """Sessions users run: ``nox -s tests`` (the README's test command), ``gradcheck``,
-``bench``, ``report`` (the main job), ``lint``.
+``fuzz``, ``bench``, ``report`` (the main job), ``lint``.
 
-``tests``, ``gradcheck``, ``bench`` and ``report`` need the same packages, so they share
-one environment, ``.nox/shared`` (the package installed editable with its ``test``
-extras; about 2.6 GB, torch included), built by the first of them and reinstalled only
-when ``pyproject.toml`` or the Python version changes.  ``lint`` has its own (ruff).
+``tests``, ``gradcheck``, ``fuzz``, ``bench`` and ``report`` need the same packages, so
+they share one environment, ``.nox/shared`` (the package installed editable with its
+``test`` extras; about 2.6 GB, torch included), built by the first of them and
+reinstalled only when ``pyproject.toml`` or the Python version changes.  ``lint`` has
+its own (ruff).
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ def gradcheck(session: nox.Session) -> None:
     """The gradient-check suite alone (tests marked ``gradcheck``)."""
     _install(session)
     session.run("pytest", "-q", "-ra", "-m", "gradcheck", "--benchmark-disable", *session.posargs)
+
+
+@nox.session(python=PYTHON, venv_backend="none")
+def fuzz(session: nox.Session) -> None:
+    """The long fuzz profile: 1,000 hypothesis examples per property and renderer, each
+    renderer in its own child process (a segfault is reported with its seed and example);
+    ``tests/fuzz/run_fuzz.py``.  Options after ``--``, e.g. ``--renderers softras``,
+    ``--seed N``, ``--examples N``, ``--replay JSON``."""
+    _install(session)
+    session.run("python", "tests/fuzz/run_fuzz.py", *session.posargs)
 
 
 @nox.session(python=PYTHON, venv_backend="none")

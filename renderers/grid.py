@@ -7,17 +7,57 @@ centre at ``x = (2j + 1 - W) / W``, ``y = (H - 1 - 2i) / H``.
 
 from __future__ import annotations
 
+import operator
+
+import numpy as np
 import torch
 
+#: Largest accepted image, in pixels per image (H * W): 4096 x 4096.  Larger images are
+#: refused before any buffer is allocated (a float64 [H, W] buffer at this size is
+#: 128 MiB; renderers hold several per image).
+MAX_IMAGE_PIXELS = 4096 * 4096
 
-def image_hw(image_size: int | tuple[int, int]) -> tuple[int, int]:
-    """Normalize an image size (int for square, or ``(H, W)``) to ``(H, W)``."""
-    if isinstance(image_size, int):
-        h = w = image_size
+_SIZE_HELP = ("image_size must be an int or an (H, W) pair of ints (Python, numpy or 0-d "
+              "integer tensor values)")
+
+
+def _side(value, image_size) -> int:
+    """One image side as a Python int; refuses bools, floats, strings, arrays."""
+    is_bool = isinstance(value, bool | np.bool_) or (
+        torch.is_tensor(value) and value.dtype == torch.bool)
+    if is_bool or isinstance(value, str | bytes) or (torch.is_tensor(value) and value.dim()):
+        raise TypeError(f"{_SIZE_HELP}; got {image_size!r} ({type(image_size).__name__})")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{_SIZE_HELP}; got {image_size!r} "
+                        f"({type(image_size).__name__})") from None
+
+
+def image_hw(image_size) -> tuple[int, int]:
+    """Normalize an image size to ``(H, W)`` Python ints, in pixels.
+
+    ``image_size``: an int (square image) or an ``(H, W)`` pair (tuple, list, or 1-d
+    integer array/tensor of length 2); int-like values (numpy integers, 0-d integer
+    tensors, anything with ``__index__``) are accepted.  Raises ``TypeError`` for
+    anything else (bool, str, float, ...) and ``ValueError`` for a side < 1, a wrong
+    number of sides, or more than :data:`MAX_IMAGE_PIXELS` pixels."""
+    if isinstance(image_size, np.ndarray | torch.Tensor) and image_size.ndim == 1:
+        sides = list(image_size)
+    elif isinstance(image_size, tuple | list):
+        sides = list(image_size)
     else:
-        h, w = (int(s) for s in image_size)
+        sides = [image_size, image_size]
+    if len(sides) != 2:
+        raise ValueError(f"{_SIZE_HELP}; got {len(sides)} values {image_size!r}")
+    h, w = (_side(v, image_size) for v in sides)
     if h < 1 or w < 1:
-        raise ValueError(f"image size must be positive, got {image_size}")
+        raise ValueError(f"image size must be positive, got {h} x {w}")
+    if h * w > MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"image size {h} x {w} = {h * w} pixels exceeds renderers.grid.MAX_IMAGE_PIXELS "
+            f"= {MAX_IMAGE_PIXELS} (4096 x 4096); render a smaller image"
+        )
     return h, w
 
 

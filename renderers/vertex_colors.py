@@ -26,7 +26,13 @@ from .base import gather_faces
 from .camera import Camera
 from .grid import image_hw, pixel_centers
 from .hard.function import rasterize_nearest_face
-from .validation import FLOAT_DTYPES, check_vertices_faces
+from .validation import (
+    FLOAT_DTYPES,
+    check_kernel_elements,
+    check_real,
+    check_storage,
+    check_vertices_faces,
+)
 
 
 def _check_colors(colors: torch.Tensor, expected: tuple[int, ...], what: str) -> None:
@@ -34,6 +40,7 @@ def _check_colors(colors: torch.Tensor, expected: tuple[int, ...], what: str) ->
         raise TypeError(f"{what} must be a torch.Tensor, got {type(colors).__name__}")
     if colors.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{what} must be float32 or float64, got {colors.dtype}")
+    check_storage(what, colors)
     if colors.dim() != len(expected) + 1 or tuple(colors.shape[:-1]) != expected or \
             colors.shape[-1] < 1:
         dims = ", ".join(str(d) for d in expected)
@@ -59,6 +66,7 @@ def interpolate_face_colors(face_vertices: torch.Tensor, face_colors: torch.Tens
     the nearest face at its centre.  Differentiable w.r.t. ``face_colors`` only.
     """
     h, w = image_hw(image_size)
+    background = check_real("background", background, finite=False)  # NaN marks uncovered
     # Validates face_vertices before its Taichi kernel runs; the kernel never reads colours.
     _, index = rasterize_nearest_face(face_vertices, h, w)
     nb, nf = face_vertices.shape[:2]
@@ -81,6 +89,7 @@ def interpolate_face_colors(face_vertices: torch.Tensor, face_colors: torch.Tens
     bary = torch.stack([w0, w1, 1.0 - w0 - w1], dim=-1).clamp(min=0.0) / z
     bary = bary / bary.sum(dim=-1, keepdim=True)
     values = (bary.to(dtype)[..., None] * face_colors[b, f]).sum(dim=1)  # [P, C]
+    check_kernel_elements("colour images [B, H, W, C]", (nb, h, w, nc))
     images = torch.full((nb, h, w, nc), float(background), dtype=dtype, device=dev)
     images = images.index_put((b, i, j), values)
     return images.permute(0, 3, 1, 2), covered

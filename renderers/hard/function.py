@@ -10,18 +10,19 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..grid import column_of, row_of
+from ..grid import column_of, image_hw, row_of
 from ..taichi_runtime import kernel_device
-from ..validation import check_face_vertices
+from ..validation import check_face_vertices, check_image_batch
 from . import kernels
 
 _EMPTY_KEY = torch.iinfo(torch.int64).max
 
 
-def _check_size(height: int, width: int) -> tuple[int, int]:
-    h, w = int(height), int(width)
-    if h < 1 or w < 1:
-        raise ValueError(f"image height and width must be >= 1, got {height} x {width}")
+def _check_size(batch: int, height: int, width: int) -> tuple[int, int]:
+    """Validated ``(H, W)`` (see :func:`renderers.grid.image_hw`) whose ``[B, H, W]``
+    buffers a kernel can index."""
+    h, w = image_hw((height, width))
+    check_image_batch(batch, h, w)
     return h, w
 
 
@@ -29,8 +30,8 @@ def rasterize_coverage(face_vertices: torch.Tensor, height: int, width: int) -> 
     """Hard silhouettes ``[B, H, W]`` (1 = covered, 0 = background) in the dtype and on
     the device of ``face_vertices`` [B, F, 3, 3] (screen space, see
     :mod:`renderers.grid`).  Not differentiable (plain tensors in, plain tensor out)."""
-    check_face_vertices(face_vertices)
-    h, w = _check_size(height, width)
+    check_face_vertices(face_vertices, max_coordinate=None)  # exact for any finite input
+    h, w = _check_size(face_vertices.shape[0], height, width)
     dev = kernel_device(face_vertices.device)
     fv = face_vertices.detach().to(dev).contiguous()
     out = torch.zeros(fv.shape[0], h, w, dtype=fv.dtype, device=dev)
@@ -49,8 +50,8 @@ def rasterize_nearest_face(face_vertices: torch.Tensor, height: int,
     depth, ties to the lower index) or -1 for background.  The silhouette equals
     :func:`rasterize_coverage` exactly.
     """
-    check_face_vertices(face_vertices)
-    h, w = _check_size(height, width)
+    check_face_vertices(face_vertices, max_coordinate=None)  # exact for any finite input
+    h, w = _check_size(face_vertices.shape[0], height, width)
     dev = kernel_device(face_vertices.device)
     fv = face_vertices.detach().to(dev).contiguous()
     key = torch.full((fv.shape[0], h, w), _EMPTY_KEY, dtype=torch.int64, device=dev)

@@ -7,14 +7,14 @@ the Taichi kernel :func:`renderers.n3mr.kernels.approximate_gradient`.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..grid import image_hw
 from ..hard import rasterize_nearest_face
 from ..options import Option
 from ..taichi_runtime import kernel_device
+from ..validation import check_face_vertices, check_image_batch, check_real
 from . import kernels
 
 #: Kato et al.'s default for the displacement offset (screen units), as in the
@@ -28,13 +28,35 @@ EPS_OPTION = Option("eps", float, DEFAULT_EPS,
 
 def check_displacement_eps(eps: float) -> float:
     """``eps``: finite float > 0, screen units added to every vertex displacement."""
-    try:
-        e = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"eps must be a positive float, got {eps!r}") from None
-    if not math.isfinite(e) or e <= 0:
+    e = check_real("eps", eps)
+    if e <= 0:
         raise ValueError(f"eps must be a finite number > 0, got {eps}")
     return e
+
+
+def _check_maps(nb: int, nf: int, silhouette, face_index, grad_silhouette) -> None:
+    """The per-pixel maps of :func:`approximate_gradient`: tensors of one shape
+    ``[B, H, W]``; ``face_index`` integer in ``-1..F-1`` (the kernel reads faces by it)."""
+    maps = (("silhouette", silhouette), ("face_index", face_index),
+            ("grad_silhouette", grad_silhouette))
+    for name, t in maps:
+        if not torch.is_tensor(t):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    shape = tuple(silhouette.shape)
+    if len(shape) != 3 or shape[0] != nb:
+        raise ValueError(f"silhouette must have shape [{nb}, H, W], got {shape}")
+    image_hw(shape[1:])
+    check_image_batch(*shape)
+    for name, t in maps[1:]:
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have the silhouette's shape {shape}, "
+                             f"got {tuple(t.shape)}")
+    if face_index.dtype.is_floating_point or face_index.dtype == torch.bool or \
+            face_index.is_complex():
+        raise TypeError(f"face_index must be an integer tensor, got {face_index.dtype}")
+    if face_index.numel() and (int(face_index.min()) < -1 or int(face_index.max()) >= nf):
+        raise IndexError(f"face_index must lie in -1..{nf - 1} (F = {nf} faces), got "
+                         f"{int(face_index.min())}..{int(face_index.max())}")
 
 
 def approximate_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
@@ -48,14 +70,9 @@ def approximate_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
     screen units (see :func:`renderers.n3mr.kernels.approximate_gradient`).
     """
     eps = check_displacement_eps(eps)
+    check_face_vertices(face_vertices, max_coordinate=None)
     nb, nf = face_vertices.shape[:2]
-    shape = tuple(silhouette.shape)
-    if len(shape) != 3 or shape[0] != nb:
-        raise ValueError(f"silhouette must have shape [{nb}, H, W], got {shape}")
-    for name, t in (("face_index", face_index), ("grad_silhouette", grad_silhouette)):
-        if tuple(t.shape) != shape:
-            raise ValueError(f"{name} must have the silhouette's shape {shape}, "
-                             f"got {tuple(t.shape)}")
+    _check_maps(nb, nf, silhouette, face_index, grad_silhouette)
     dev = kernel_device(face_vertices.device)
     grad = torch.zeros(nb, nf, 3, 3, dtype=torch.float64, device=dev)
     if nf:
