@@ -77,28 +77,10 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
         xc = ti.cast(fv[b, f, kc, 0], ti.f64)
         yc = ti.cast(fv[b, f, kc, 1], ti.f64)
         area2 = edge_function(xa, ya, xb, yb, xc, yc)
-        # (u, v) = (scan, move) pixel coordinates; pixel centres at integers
-        au = column_of(xa, width)
-        av = row_of(ya, height)
-        bu = column_of(xb, width)
-        bv = row_of(yb, height)
-        cu = column_of(xc, width)
-        cv = row_of(yc, height)
-        n_u = width
-        n_v = height
-        scale = -2.0 / height  # screen y per row
-        comp = 1
-        if axis == 1:
-            au = row_of(ya, height)
-            av = column_of(xa, width)
-            bu = row_of(yb, height)
-            bv = column_of(xb, width)
-            cu = row_of(yc, height)
-            cv = column_of(xc, width)
-            n_u = height
-            n_v = width
-            scale = 2.0 / width  # screen x per column
-            comp = 0
+        au, av, bu, bv, cu, cv = _scan_move(xa, ya, xb, yb, xc, yc, axis, height, width)
+        n_u, n_v, scale, comp = height, width, 2.0 / width, 0  # axis 1: move along x
+        if axis == 0:  # move along y: scan the columns, screen y per row
+            n_u, n_v, scale, comp = width, height, -2.0 / height, 1
         if au > bu:
             # scan from the endpoint with the smaller u: the same arithmetic for both
             # directions of an edge, so either winding gives bit-identical gradients
@@ -124,52 +106,82 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
             ga = 0.0
             gb = 0.0
             for u in range(u_lo, u_hi + 1):
-                t_a = (bu - u) / (bu - au)
-                t_b = (u - au) / (bu - au)
-                vc = av + (bv - av) * t_b
-                vc_clamped = ti.math.clamp(vc, -2.0, n_v + 1.0)
-                v_in = ti.cast(ti.floor(vc_clamped), ti.i32)
-                if outward < 0:
-                    v_in = ti.cast(ti.ceil(vc_clamped), ti.i32)
-                v_out = v_in + outward
-                if 0 <= v_in < n_v and 0 <= v_out < n_v:
-                    i_in, j_in = v_in, u
-                    i_out, j_out = v_out, u
-                    if axis == 1:
-                        i_in, j_in = u, v_in
-                        i_out, j_out = u, v_out
-                    alpha_in = ti.cast(alpha[b, i_in, j_in], ti.f64)
-                    alpha_out = ti.cast(alpha[b, i_out, j_out], ti.f64)
-                    # out: the face grows over the pixels beyond its edge
-                    if face_index[b, i_in, j_in] == f:
-                        v_end = 0
-                        if outward > 0:
-                            v_end = n_v - 1
-                        for s in range(ti.abs(v_end - v_out) + 1):
-                            v = v_out + s * outward
-                            i, j = v, u
-                            if axis == 1:
-                                i, j = u, v
-                            diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_in) * ti.cast(
-                                grad_alpha[b, i, j], ti.f64)
-                            if diff > 0:
-                                da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale,
-                                                           eps, diff)
-                                ga += da
-                                gb += db
-                    # in: the face shrinks off the pixels it owns behind its edge
-                    for s in range(ti.max(0, (v_far - v_in) * inward + 1)):
-                        v = v_in + s * inward
-                        i, j = v, u
-                        if axis == 1:
-                            i, j = u, v
-                        if face_index[b, i, j] == f:
-                            diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_out) * ti.cast(
-                                grad_alpha[b, i, j], ti.f64)
-                            if diff > 0:
-                                da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale,
-                                                           eps, diff)
-                                ga += da
-                                gb += db
+                da, db = _scanline(face_index, alpha, grad_alpha, b, f, u, axis, au, av, bu,
+                                   bv, n_v, outward, v_far, scale, eps)
+                ga += da
+                gb += db
             ti.atomic_add(grad_fv[b, f, ka, comp], ga)
             ti.atomic_add(grad_fv[b, f, kb, comp], gb)
+
+
+@ti.func
+def _scan_move(xa, ya, xb, yb, xc, yc, axis, height, width):
+    """The triangle's vertices in (u = scan, v = move) pixel coordinates, pixel centres
+    at integers: ``axis == 0`` scans columns and moves along rows, ``axis == 1`` scans
+    rows and moves along columns."""
+    au, av = row_of(ya, height), column_of(xa, width)
+    bu, bv = row_of(yb, height), column_of(xb, width)
+    cu, cv = row_of(yc, height), column_of(xc, width)
+    if axis == 0:
+        au, av = column_of(xa, width), row_of(ya, height)
+        bu, bv = column_of(xb, width), row_of(yb, height)
+        cu, cv = column_of(xc, width), row_of(yc, height)
+    return au, av, bu, bv, cu, cv
+
+
+@ti.func
+def _pixel(u, v, axis):
+    """Image ``(row, column)`` of the (scan, move) pixel ``(u, v)``."""
+    i, j = v, u
+    if axis == 1:
+        i, j = u, v
+    return i, j
+
+
+@ti.func
+def _scanline(face_index: ti.template(), alpha: ti.template(), grad_alpha: ti.template(),
+              b, f, u, axis, au, av, bu, bv, n_v, outward, v_far, scale, eps):
+    """Gradient contributions ``(dL/da, dL/db)`` of one scanline ``u`` crossing the edge
+    a -> b (the out and in rules of :func:`approximate_gradient`)."""
+    inward = -outward
+    t_a = (bu - u) / (bu - au)
+    t_b = (u - au) / (bu - au)
+    vc = av + (bv - av) * t_b
+    vc_clamped = ti.math.clamp(vc, -2.0, n_v + 1.0)
+    v_in = ti.cast(ti.floor(vc_clamped), ti.i32)
+    if outward < 0:
+        v_in = ti.cast(ti.ceil(vc_clamped), ti.i32)
+    v_out = v_in + outward
+    ga = 0.0
+    gb = 0.0
+    if 0 <= v_in < n_v and 0 <= v_out < n_v:
+        i_in, j_in = _pixel(u, v_in, axis)
+        i_out, j_out = _pixel(u, v_out, axis)
+        alpha_in = ti.cast(alpha[b, i_in, j_in], ti.f64)
+        alpha_out = ti.cast(alpha[b, i_out, j_out], ti.f64)
+        # out: the face grows over the pixels beyond its edge
+        if face_index[b, i_in, j_in] == f:
+            v_end = 0
+            if outward > 0:
+                v_end = n_v - 1
+            for s in range(ti.abs(v_end - v_out) + 1):
+                v = v_out + s * outward
+                i, j = _pixel(u, v, axis)
+                diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_in) * ti.cast(
+                    grad_alpha[b, i, j], ti.f64)
+                if diff > 0:
+                    da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale, eps, diff)
+                    ga += da
+                    gb += db
+        # in: the face shrinks off the pixels it owns behind its edge
+        for s in range(ti.max(0, (v_far - v_in) * inward + 1)):
+            v = v_in + s * inward
+            i, j = _pixel(u, v, axis)
+            if face_index[b, i, j] == f:
+                diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_out) * ti.cast(
+                    grad_alpha[b, i, j], ti.f64)
+                if diff > 0:
+                    da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale, eps, diff)
+                    ga += da
+                    gb += db
+    return ga, gb
