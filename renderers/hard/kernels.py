@@ -46,6 +46,19 @@ def pixel_box(x0: ti.f64, y0: ti.f64, x1: ti.f64, y1: ti.f64, x2: ti.f64, y2: ti
     return i0, i1, j0, j1
 
 
+@ti.func
+def edge_weights(x0: ti.f64, y0: ti.f64, x1: ti.f64, y1: ti.f64, x2: ti.f64, y2: ti.f64,
+                 px: ti.f64, py: ti.f64):
+    """``(covered, e0, e1, e2)`` of pixel centre ``(px, py)``: the three edge functions
+    and whether they share a sign (inside, edges inclusive, either winding): the one
+    coverage rule of :func:`coverage` and :func:`nearest_face`."""
+    e0 = edge_function(x0, y0, x1, y1, px, py)
+    e1 = edge_function(x1, y1, x2, y2, px, py)
+    e2 = edge_function(x2, y2, x0, y0, px, py)
+    covered = (e0 >= 0 and e1 >= 0 and e2 >= 0) or (e0 <= 0 and e1 <= 0 and e2 <= 0)
+    return covered, e0, e1, e2
+
+
 @ti.kernel
 def coverage(fv: ti.types.ndarray(), out: ti.types.ndarray()):
     """Hard silhouettes: ``out[b, i, j] = 1`` where pixel ``(i, j)`` is covered by a face
@@ -68,11 +81,9 @@ def coverage(fv: ti.types.ndarray(), out: ti.types.ndarray()):
             for i in range(i0, i1 + 1):
                 py = pixel_y(i, height)
                 for j in range(j0, j1 + 1):
-                    px = pixel_x(j, width)
-                    e0 = edge_function(x0, y0, x1, y1, px, py)
-                    e1 = edge_function(x1, y1, x2, y2, px, py)
-                    e2 = edge_function(x2, y2, x0, y0, px, py)
-                    if (e0 >= 0 and e1 >= 0 and e2 >= 0) or (e0 <= 0 and e1 <= 0 and e2 <= 0):
+                    covered, _e0, _e1, _e2 = edge_weights(x0, y0, x1, y1, x2, y2,
+                                                          pixel_x(j, width), py)
+                    if covered:
                         out[b, i, j] = 1.0
 
 
@@ -103,11 +114,9 @@ def nearest_face(fv: ti.types.ndarray(), key: ti.types.ndarray()):
             for i in range(i0, i1 + 1):
                 py = pixel_y(i, height)
                 for j in range(j0, j1 + 1):
-                    px = pixel_x(j, width)
-                    e0 = edge_function(x0, y0, x1, y1, px, py)
-                    e1 = edge_function(x1, y1, x2, y2, px, py)
-                    e2 = edge_function(x2, y2, x0, y0, px, py)
-                    if (e0 >= 0 and e1 >= 0 and e2 >= 0) or (e0 <= 0 and e1 <= 0 and e2 <= 0):
+                    covered, e0, e1, e2 = edge_weights(x0, y0, x1, y1, x2, y2,
+                                                       pixel_x(j, width), py)
+                    if covered:
                         # barycentric weights of v0, v1, v2 (>= 0 inside, either winding)
                         inv_z = (e1 / z0 + e2 / z1 + e0 / z2) / area2
                         depth = ti.cast(1.0 / inv_z, ti.f32)
