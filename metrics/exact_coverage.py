@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from renderers.grid import pixel_centers, pixel_edges
+
 DEFAULT_ROWS_PER_PIXEL = 64
 #: Most vertices of a triangle clipped by an axis-aligned square (3 + 4).
 _MAX_POLY = 7
@@ -143,8 +145,9 @@ def clip_coverage(tri_xy, image_size, per_face: bool = False) -> np.ndarray:
     if len(face) == 0:
         return out
     poly = t[face]
-    x0, x1 = -1 + 2 * jj / w, -1 + 2 * (jj + 1) / w
-    y0, y1 = 1 - 2 * (ii + 1) / h, 1 - 2 * ii / h
+    xe, ye = (e.numpy() for e in pixel_edges(h, w))
+    x0, x1 = xe[jj], xe[jj + 1]
+    y0, y1 = ye[ii + 1], ye[ii]
     poly = _clip(poly, 0, x0, keep_below=False)
     poly = _clip(poly, 0, x1, keep_below=True)
     poly = _clip(poly, 1, y0, keep_below=False)
@@ -211,7 +214,7 @@ def _union_cover(start: np.ndarray, end: np.ndarray, width: int) -> np.ndarray:
     flat_lo = (lo + offset).ravel()
     cum = np.cumsum(length, axis=1)
     cum_before = (cum - length).ravel()
-    bounds = -1 + 2 * np.arange(width + 1) / width
+    bounds = pixel_edges(1, width)[0].numpy()
     q = (bounds[None, :] + offset).ravel()
     idx = np.searchsorted(flat_lo, q, side="right") - 1
     row = np.repeat(np.arange(s_count), width + 1)
@@ -251,8 +254,7 @@ def center_coverage(tri_xy, image_size) -> np.ndarray:
     inclusive, either winding, degenerate triangles empty), else 0.0; float64 ``[H, W]``."""
     t = _check_tris(tri_xy)
     h, w = _hw(image_size)
-    xs = (2 * np.arange(w) + 1 - w) / w
-    ys = (h - 1 - 2 * np.arange(h)) / h
+    xs, ys = (c.numpy() for c in pixel_centers(h, w))
     px, py = np.meshgrid(xs, ys, indexing="xy")
     out = np.zeros((h, w), dtype=bool)
     for tri in t:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from renderers import Camera, gather_faces
+from renderers.grid import pixel_centers
 
 from .exact_coverage import (
     center_coverage,
@@ -148,8 +149,7 @@ def smooth_weights(image_size, seed: int = 0, n_waves: int = 8) -> np.ndarray:
     centres, normalized to zero mean and unit standard deviation."""
     h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
     rng = np.random.default_rng(seed)
-    xs = (2 * np.arange(w) + 1 - w) / w
-    ys = (h - 1 - 2 * np.arange(h)) / h
+    xs, ys = (c.numpy() for c in pixel_centers(h, w))
     px, py = np.meshgrid(xs, ys, indexing="xy")
     img = np.zeros((h, w))
     for _ in range(n_waves):

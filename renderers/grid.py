@@ -68,6 +68,15 @@ def pixel_centers(height: int, width: int, dtype=torch.float64, device=None):
     return (2 * j + 1 - width) / width, (height - 1 - 2 * i) / height
 
 
+def pixel_edges(height: int, width: int, dtype=torch.float64, device=None):
+    """Pixel-boundary coordinates ``(xs [W + 1], ys [H + 1])`` in normalized screen units:
+    column ``j`` spans ``[xs[j], xs[j + 1]]``, row ``i`` spans ``[ys[i + 1], ys[i]]``
+    (``ys`` runs from the top, ``y = +1``, down)."""
+    j = torch.arange(width + 1, dtype=dtype, device=device)
+    i = torch.arange(height + 1, dtype=dtype, device=device)
+    return -1 + 2 * j / width, 1 - 2 * i / height
+
+
 def pixel_grid(height: int, width: int, dtype=torch.float64, device=None) -> torch.Tensor:
     """Pixel centres as ``[H, W, 2]`` (x, y) in normalized screen units."""
     xs, ys = pixel_centers(height, width, dtype, device)

@@ -197,3 +197,15 @@ def test_register_rejects_inconsistent_self_descriptions():
     with pytest.raises(ValueError, match="sharpness"):
         renderers.register("bad_sharpness_test", BadSharpness)
     assert "bad_family_test" not in renderers.available()
+
+
+def test_pixel_edges_bracket_the_pixel_centres():
+    """renderers.grid.pixel_edges: the centres are the midpoints of their pixel's edges."""
+    from renderers.grid import pixel_centers, pixel_edges
+
+    xs, ys = pixel_centers(5, 7)
+    xe, ye = pixel_edges(5, 7)
+    assert xe.shape == (8,) and ye.shape == (6,)
+    torch.testing.assert_close((xe[:-1] + xe[1:]) / 2, xs, rtol=0, atol=1e-15)
+    torch.testing.assert_close((ye[:-1] + ye[1:]) / 2, ys, rtol=0, atol=1e-15)
+    assert xe[0] == -1 and xe[-1] == 1 and ye[0] == 1 and ye[-1] == -1
