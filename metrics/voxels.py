@@ -372,3 +372,18 @@ def voxelize(
 
 def _ndim(a) -> int:
     return a.dim() if hasattr(a, "dim") and callable(a.dim) else np.ndim(a)
+
+
+#: How predicted meshes are voxelized, as the official N3MR/SoftRas evaluation does:
+#: surface voxels, then everything not reachable from the grid boundary is filled
+#: (robust to the self-intersections and folds of predicted meshes, where ray parity
+#: would carve holes).  Named in cached evaluation file names.
+PREDICTION_RULE = "surface-flood"
+
+
+def voxelize_prediction(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Voxels of predicted meshes (world units, ``[V, 3]`` or ``[N, V, 3]`` float, shared
+    int64 faces ``[F, 3]``) by the benchmark's rule for predictions
+    (:data:`PREDICTION_RULE`): bool ``[R, R, R]`` / ``[N, R, R, R]`` on
+    :mod:`metrics.voxel_grid`."""
+    return voxelize(vertices, faces, parts="whole", surface=True, fill="flood")

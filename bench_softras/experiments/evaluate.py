@@ -79,7 +79,7 @@ def per_object_iou(model: MeshGenerator, data: MultiViewData, image_size: int,
         o = np.repeat(objs, views.size)
         v = np.tile(views, objs.size)
         verts = predict(model, data, o, v, image_size, batch_size, device)
-        vox = voxelize_prediction(verts, faces)
+        vox = metrics.voxelize_prediction(verts, faces)
         gt = data.voxels[o]
         ious[objs] = np.asarray(metrics.voxel_iou(vox, gt)).reshape(objs.size, views.size)
     return ious
@@ -126,20 +126,6 @@ def evaluate(model: MeshGenerator | str | Path, data: MultiViewData, *,
                                   preset or "custom")
 
 
-#: How predicted meshes are voxelized, as the official N3MR/SoftRas evaluation does:
-#: surface voxels, then everything not reachable from the grid boundary is filled
-#: (robust to the self-intersections and folds of predicted meshes, where ray parity
-#: would carve holes).  Named in cached evaluation file names.
-PREDICTION_RULE = "surface-flood"
-
-
-def voxelize_prediction(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Voxels of predicted meshes (world units, ``[V, 3]`` or ``[N, V, 3]`` float, shared
-    int64 faces ``[F, 3]``) by the benchmark's rule for predictions: bool
-    ``[R, R, R]`` / ``[N, R, R, R]`` on :mod:`metrics.voxel_grid`."""
-    return metrics.voxelize(vertices, faces, parts="whole", surface=True, fill="flood")
-
-
 def template_floor(data: MultiViewData, config: ReconConfig | None = None, template=None,
                    preset: str | None = None) -> pd.DataFrame:
     """The floor rows: IoU of the undeformed template (as the decoder of ``config``
@@ -149,7 +135,7 @@ def template_floor(data: MultiViewData, config: ReconConfig | None = None, templ
     dec = Decoder(config.model, torch.as_tensor(tv), torch.as_tensor(tf))
     with torch.no_grad():
         v = dec.undeformed_vertices().numpy()
-    vox = voxelize_prediction(v, dec.faces.numpy())
+    vox = metrics.voxelize_prediction(v, dec.faces.numpy())
     ious = np.asarray(metrics.voxel_iou(np.broadcast_to(vox, data.voxels.shape), data.voxels))
     return _class_rows(ious[:, None], data, "template", None, preset or config.preset)
 
@@ -218,7 +204,8 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
             if not setup_distributed(cfg.device).is_main:
                 continue  # under torchrun only rank 0 evaluates and writes tables
             cached = Path(cfg.out_dir) / (f"eval_{cfg.eval_split}_{Path(ckpt).stem}_"
-                                          f"{PREDICTION_RULE}_{_selection_digest(test_data)}.csv")
+                                          f"{metrics.PREDICTION_RULE}_"
+                                          f"{_selection_digest(test_data)}.csv")
             cached_objects = cached.with_name(cached.stem + PER_OBJECT_SUFFIX)
             df = read_cached_evaluation(cached, test_data.classes, COLUMNS, force)
             per = None if df is None else read_cached_per_object(cached_objects)

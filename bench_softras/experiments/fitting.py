@@ -41,7 +41,6 @@ import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
 from renderers import Camera, render_vertex_colors
 
-from .evaluate import voxelize_prediction
 from .losses import iou_loss, mesh_topology, regularizers
 from .model import default_template, sigmoid_parametrization, squash_deform
 from .multiview import MAX_FIT_VIEWS, NUM_VIEWS, fitting_views, view_camera
@@ -226,7 +225,7 @@ def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, 
             rows.append({
                 "renderer": name, "shape": shape, "step": step, "loss": float(loss.detach()),
                 "voxel_iou": float(metrics.voxel_iou(
-                    voxelize_prediction(v_now.numpy(), faces.numpy()), target_vox)),
+                    metrics.voxelize_prediction(v_now.numpy(), faces.numpy()), target_vox)),
                 "silhouette_iou": float(np.mean(np.asarray(
                     metrics.silhouette_iou(sil_all.float(), target_sil, threshold=0.5)))),
                 "color_mse": color_mse, "seed": seed, "wall_s": round(wall, 4),

@@ -7,7 +7,7 @@ subset (the first ``val_objects`` objects of each class of the ``val`` split) an
 numbers are recorded:
 
 * ``val_voxel_iou``: mean voxel IoU of the predictions (the evaluation's rule,
-  :func:`bench_softras.experiments.evaluate.voxelize_prediction`) against the objects'
+  :func:`metrics.voxelize_prediction`) against the objects'
   voxels;
 * ``val_silhouette_iou``: mean IoU of the prediction drawn by the exact ``hard``
   renderer in the input view against the input's alpha channel, both thresholded at
@@ -87,7 +87,6 @@ def validate(model: MeshGenerator, data: MultiViewData, image_size: int, num_vie
              batch_size: int = 96, device="cpu") -> dict[str, float]:
     """Mean voxel IoU and silhouette IoU of ``model`` on every object of ``data`` seen
     from ``num_views`` evenly spaced views; the model's train/eval mode is restored."""
-    from .evaluate import voxelize_prediction  # evaluate imports train, which imports us
 
     views = training_views(num_views)
     objects = np.repeat(np.arange(len(data)), views.size)
@@ -102,7 +101,7 @@ def validate(model: MeshGenerator, data: MultiViewData, image_size: int, num_vie
             o, v = objects[s:s + batch_size], view_ids[s:s + batch_size]
             img = data.images_at(o, v, image_size, device)
             verts = model(img).float()
-            pred = voxelize_prediction(verts.cpu().numpy(), faces.cpu().numpy())
+            pred = metrics.voxelize_prediction(verts.cpu().numpy(), faces.cpu().numpy())
             vox.append(np.asarray(metrics.voxel_iou(pred, data.voxels[o])))
             drawn = hard.render(verts.cpu(), faces.cpu(), Camera.benchmark(torch.from_numpy(v)))
             sil.append(np.asarray(metrics.silhouette_iou(
