@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench_softras import atomic
+
 
 def _fmt(value, floatfmt: str) -> str:
     if isinstance(value, float):
@@ -153,13 +155,14 @@ class Document:
         (out / "data").mkdir(parents=True, exist_ok=True)
         for b in self.blocks:
             if b.kind == "figure":
-                (out / "figures" / f"{b.name}.png").write_bytes(b.content)
+                atomic.write_bytes(out / "figures" / f"{b.name}.png", b.content)
         for name, df in self.data.items():
-            df.to_csv(out / "data" / f"{name}.csv", index=False)
-            _to_parquet(df, out / "data" / f"{name}.parquet")
+            atomic.write_table(df, out / "data" / f"{name}.csv")
+            atomic.write_with(out / "data" / f"{name}.parquet",
+                              lambda p, df=df: _to_parquet(df, p))
         md, ht = out / "report.md", out / "report.html"
-        md.write_text(self.to_markdown())
-        ht.write_text(self.to_html())
+        atomic.write_text(md, self.to_markdown())
+        atomic.write_text(ht, self.to_html())
         return {"markdown": md, "html": ht}
 
 
