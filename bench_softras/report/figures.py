@@ -77,14 +77,18 @@ def fitting_curves(fit: pd.DataFrame, max_shapes: int = 6):
     if data["shape"].nunique() > max_shapes:
         data["category"] = data["shape"].map(fit_category)
         col = "category"
+    hue = _order(data["renderer"].unique())
     g = sns.relplot(data=data, x="step", y="iou", hue="renderer", col=col, row="metric",
-                    kind="line", marker="o", hue_order=_order(data["renderer"].unique()),
+                    kind="line", style="renderer", style_order=hue, markers=True,
+                    hue_order=hue,
                     errorbar=("pi", 100), height=2.6, aspect=1.25,
                     facet_kws={"sharey": False}, col_wrap=None)
     g.set_titles("{row_name} | {col_name}")
     for ax in g.axes.flat:  # shared axes still get numbers on every panel
         ax.tick_params(labelbottom=True, labelleft=True)
-    g.figure.tight_layout()
+    g.tight_layout()
+    sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(hue),
+                    title=None, frameon=False)
     return g.figure, data
 
 
@@ -109,9 +113,11 @@ def learning_curves(curves: pd.DataFrame, metrics: pd.DataFrame | None = None):
     pal = _palette(hue)
     for ax, q in zip(axes[0], order, strict=True):
         sub = data[data["quantity"] == q]
+        # A line style per renderer too: renderers with equal values (n3mr and hard
+        # draw the same hard silhouettes, hence the same loss) stay visible.
         sns.lineplot(data=sub, x="step", y="value", hue="renderer", hue_order=hue,
-                     palette=pal, errorbar=("pi", 100), marker="o" if q != "train_loss"
-                     else None, ms=4, ax=ax, legend=ax is axes[0, 0])
+                     style="renderer", style_order=hue, palette=pal, errorbar=("pi", 100),
+                     markers=q != "train_loss", ms=4, ax=ax, legend=ax is axes[0, 0])
         ax.set_title(q, fontsize="medium")
         ax.set_ylabel("IoU" if q != "train_loss" else "loss (Eq. 6)")
     legend = axes[0, 0].get_legend()
