@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
+from bench_softras.data.shading import lambert_images
 from renderers import Camera, render_vertex_colors
 
 from .losses import iou_loss, mesh_topology, regularizers
@@ -103,146 +104,179 @@ def _template(radius: float, template=None) -> tuple[torch.Tensor, torch.Tensor]
     return tv, torch.as_tensor(np.asarray(tf), dtype=torch.int64)
 
 
-def fit_mesh(target_vertices, target_faces, renderer, steps: int | None = None, *,
-             config: FitConfig | None = None, shape: str = "target", target_parts=None,
-             target_renderer="hard", template=None, seed: int | None = None,
-             target_color=DEFAULT_TARGET_COLOR, progress: bool = False,
-             return_vertices: bool = False, return_colors: bool = False):
-    """Fit the template sphere to a target mesh's 24 benchmark silhouettes.
+@dataclass
+class FitResult:
+    """What :func:`fit_mesh` returns: ``curve`` (DataFrame with :data:`FIT_COLUMNS`, one
+    row per recorded step: 0, every ``record_every`` and the last; ``color_mse`` NaN
+    without colour fitting; ``wall_s`` counts optimization time only), the fitted
+    ``vertices`` float32 ``[642, 3]`` (world units) and ``colors`` float32 ``[642, 3]``
+    in [0, 1] (``None`` without colour fitting)."""
 
-    ``target_vertices`` ``[V, 3]`` / ``target_faces`` ``[F, 3]`` (numpy or torch, world
-    units, inside ``[-0.5, 0.5]^3``); ``renderer``: a registered name or instance;
-    ``steps`` overrides ``config.steps``; ``config``: :class:`FitConfig` (default the
-    ``cpu`` preset's; its ``parametrization`` picks sigmoid-space or world-space
-    displacements); ``target_parts``: closed-part id per face for voxelizing the
-    target (default: connected components); ``target_renderer``: renderer of the
-    target and of the silhouette IoU (``hard``).  Each step renders
-    ``min(views_per_step, num_views)`` views drawn from the ``config.num_views``
-    (:func:`bench_softras.experiments.multiview.fitting_views`: up to 24 evenly
-    spaced benchmark views, or beyond 24 also views from below)
-    spaced training views; the recorded IoUs always cover all 24 views.
-    ``target_color``: base RGB of the target's shaded renderings, used when
-    ``config.color_weight > 0`` (module docstring).
+    curve: pd.DataFrame
+    vertices: torch.Tensor
+    colors: torch.Tensor | None
 
-    Returns a DataFrame with :data:`FIT_COLUMNS`, one row per recorded step (0, every
-    ``record_every``, and the last; ``color_mse`` is NaN without colour fitting);
-    ``wall_s`` counts optimization time only.  With ``return_vertices`` the tuple also
-    holds the fitted vertices float32 ``[642, 3]``, with ``return_colors`` the fitted
-    vertex colours float32 ``[642, 3]`` in [0, 1] (``None`` without colour fitting).
-    """
-    cfg = config or get_preset("cpu").fit
-    steps = cfg.steps if steps is None else int(steps)
-    seed = cfg.seed if seed is None else int(seed)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    if not 1 <= cfg.views_per_step <= MAX_FIT_VIEWS:
-        raise ValueError(f"views_per_step must lie in 1..{MAX_FIT_VIEWS}, got "
-                         f"{cfg.views_per_step}")
-    tv = torch.as_tensor(np.asarray(target_vertices), dtype=torch.float32)
-    tf = torch.as_tensor(np.asarray(target_faces), dtype=torch.int64)
-    ref = make_renderer(target_renderer, cfg.image_size, cfg.sigma)
-    rend = make_renderer(renderer, cfg.image_size, cfg.sigma)
-    all_views = Camera.benchmark()  # the 24 views every recorded IoU covers
+
+@dataclass
+class _Images:
+    """The target's renderings: ``sil`` ``[24, H, W]`` over the recorded views, ``pool``
+    ``[P, H, W]`` over the training views (ids ``pool_ids``), ``vox`` its voxels, and
+    with colour fitting ``rgb`` ``[24, 3, H, W]`` / ``pool_rgb`` ``[P, 3, H, W]``."""
+
+    sil: torch.Tensor
+    pool: torch.Tensor
+    pool_ids: np.ndarray
+    vox: np.ndarray
+    rgb: torch.Tensor | None = None
+    pool_rgb: torch.Tensor | None = None
+
+
+def _target_images(target: Target, cfg: FitConfig, ref) -> _Images:
+    """Render ``target`` once over the 24 recorded views and the training pool together
+    (``ref``: the exact renderer), voxelize it, and shade it when fitting colours."""
+    tv = torch.as_tensor(np.asarray(target.vertices), dtype=torch.float32)
+    tf = torch.as_tensor(np.asarray(target.faces), dtype=torch.int64)
     pool = fitting_views(cfg.num_views)  # the views the fit may train on (ids 0..47)
-    # The target is rendered once over the recorded views and the pool together.
     target_ids = np.union1d(np.arange(NUM_VIEWS), pool)  # sorted: 0..23 come first
     target_views = view_camera(target_ids)
     in_pool = torch.from_numpy(np.searchsorted(target_ids, pool))
     with torch.no_grad():
-        target_all = ref.render(tv.expand(target_ids.size, -1, -1), tf, target_views).float()
-    target_sil, target_pool = target_all[:NUM_VIEWS], target_all[in_pool]
-    target_vox = metrics.voxelize(tv.numpy(), tf.numpy(),
-                                  parts="components" if target_parts is None else target_parts)
-    fit_color = cfg.color_weight > 0
-    if fit_color:
-        from bench_softras.data.shading import lambert_images
-
-        shaded = lambert_images(tv.double(), tf, target_views, tuple(target_color),
+        every = ref.render(tv.expand(target_ids.size, -1, -1), tf, target_views).float()
+    vox = metrics.voxelize(tv.numpy(), tf.numpy(),
+                           parts="components" if target.parts is None else target.parts)
+    images = _Images(every[:NUM_VIEWS], every[in_pool], pool, vox)
+    if cfg.color_weight > 0:
+        shaded = lambert_images(tv.double(), tf, target_views, tuple(target.color),
                                 cfg.image_size)[0].float()
-        target_rgb, pool_rgb = shaded[:NUM_VIEWS], shaded[in_pool]  # [24 | P, 3, H, W]
+        images.rgb, images.pool_rgb = shaded[:NUM_VIEWS], shaded[in_pool]
+    return images
 
-    base, faces = _template(cfg.template_radius, template)
-    topo = mesh_topology(faces, base.shape[0])
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    disp = torch.zeros_like(base, requires_grad=True)
-    params = [disp]
-    if cfg.parametrization == "sigmoid":
-        base_logit, sign = sigmoid_parametrization(2 * base)
-        centroid = torch.zeros(1, 3, requires_grad=True)
-        params.append(centroid)
 
-        def current() -> torch.Tensor:
-            return squash_deform(base_logit, sign, disp[None], centroid)[0]
-    else:
-        def current() -> torch.Tensor:
-            return base + disp
-    color_logit = torch.zeros_like(base, requires_grad=True)  # sigmoid(0): mid grey
-    if fit_color:
-        params.append(color_logit)
-    opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    rows, wall = [], 0.0
-    name = renderer_name(renderer)
-    bar = tqdm(range(steps + 1), desc=f"fit {shape} {name}", disable=not progress,
+class _Deformation:
+    """The optimized variables: per-vertex displacements of the template (in the
+    sigmoid space of :mod:`.model` plus a centroid, or in world units, per
+    ``cfg.parametrization``) and, with colour fitting, per-vertex colour logits."""
+
+    def __init__(self, cfg: FitConfig, template) -> None:
+        self.base, self.faces = _template(cfg.template_radius, template)
+        self.disp = torch.zeros_like(self.base, requires_grad=True)
+        self.params = [self.disp]
+        self.sigmoid = cfg.parametrization == "sigmoid"
+        if self.sigmoid:
+            self.base_logit, self.sign = sigmoid_parametrization(2 * self.base)
+            self.centroid = torch.zeros(1, 3, requires_grad=True)
+            self.params.append(self.centroid)
+        self.color_logit = torch.zeros_like(self.base, requires_grad=True)  # mid grey
+        if cfg.color_weight > 0:
+            self.params.append(self.color_logit)
+
+    def vertices(self) -> torch.Tensor:
+        """Current vertices float32 ``[642, 3]`` (world units)."""
+        if self.sigmoid:
+            return squash_deform(self.base_logit, self.sign, self.disp[None], self.centroid)[0]
+        return self.base + self.disp
+
+    def colors(self) -> torch.Tensor:
+        """Current vertex colours float32 ``[642, 3]`` in [0, 1]."""
+        return torch.sigmoid(self.color_logit)
+
+
+def _check_fit(cfg: FitConfig) -> None:
+    if cfg.steps < 0:
+        raise ValueError(f"steps must be >= 0, got {cfg.steps}")
+    if not 1 <= cfg.views_per_step <= MAX_FIT_VIEWS:
+        raise ValueError(f"views_per_step must lie in 1..{MAX_FIT_VIEWS}, got "
+                         f"{cfg.views_per_step}")
+
+
+def _step_loss(rend, deform: _Deformation, images: _Images, pick: np.ndarray, topo,
+               cfg: FitConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss, vertices)`` of one step on the training views ``pool[pick]``: 1 - IoU
+    (Eq. 3) plus the regularizers, plus the weighted colour l2 when fitting colours."""
+    cams = view_camera(images.pool_ids[pick])
+    verts = deform.vertices()
+    sil = rend.render(verts.expand(pick.size, -1, -1), deform.faces, cams).float()
+    reg, _ = regularizers(verts[None], topo, cfg.lambda_laplacian, cfg.lambda_flatten,
+                          cfg.use_laplacian, cfg.use_flatten)
+    chosen = torch.from_numpy(pick)
+    loss = iou_loss(sil, images.pool[chosen]) + reg
+    if cfg.color_weight > 0:
+        rgb = render_vertex_colors(verts, deform.faces, deform.colors(), cams, cfg.image_size)
+        loss = loss + cfg.color_weight * torch.mean((rgb - images.pool_rgb[chosen]) ** 2)
+    return loss, verts
+
+
+def _record(ref, deform: _Deformation, images: _Images, cfg: FitConfig) -> dict:
+    """Voxel IoU, mean silhouette IoU over the 24 views and (with colour fitting) the
+    colour MSE over the pixels covered by the target or the fit, of the current mesh."""
+    with torch.no_grad():
+        v_now = deform.vertices()
+        sil_all = ref.render(v_now.expand(NUM_VIEWS, -1, -1), deform.faces, Camera.benchmark())
+        color_mse = float("nan")
+        if cfg.color_weight > 0:
+            rgb_all = render_vertex_colors(v_now, deform.faces, deform.colors(),
+                                           Camera.benchmark(), cfg.image_size)
+            seen = (sil_all.float() > 0.5) | (images.sil > 0.5)  # [24, H, W]
+            color_mse = float(((rgb_all - images.rgb) ** 2).mean(dim=1)[seen].mean())
+    vox = metrics.voxelize_prediction(v_now.numpy(), deform.faces.numpy())
+    return {"voxel_iou": float(metrics.voxel_iou(vox, images.vox)),
+            "silhouette_iou": float(np.mean(np.asarray(
+                metrics.silhouette_iou(sil_all.float(), images.sil, threshold=0.5)))),
+            "color_mse": color_mse}
+
+
+def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
+             target_renderer: str = "hard", template=None,
+             progress: bool = False) -> FitResult:
+    """Fit the template sphere to the 24 benchmark silhouettes of ``target``.
+
+    ``target``: a :class:`Target` (:func:`load_target`; world units, inside
+    ``[-0.5, 0.5]^3``; its ``parts`` voxelize it, its ``color`` shades it for colour
+    fitting); ``renderer``: a registered name or instance; ``config``:
+    :class:`FitConfig` (default the ``cpu`` preset's: steps, seed, views, loss weights,
+    parametrization); ``target_renderer``: renderer of the target and of the recorded
+    silhouette IoU (``hard``); ``template``: ``(vertices, faces)`` of the sphere
+    (default the benchmark's).  Each step renders ``min(views_per_step, num_views)``
+    views drawn from the ``config.num_views`` training views
+    (:func:`bench_softras.experiments.multiview.fitting_views`); the recorded IoUs always
+    cover all 24 benchmark views.  Returns a :class:`FitResult`.
+    """
+    cfg = config or get_preset("cpu").fit
+    _check_fit(cfg)
+    ref = make_renderer(target_renderer, cfg.image_size, cfg.sigma)
+    rend = make_renderer(renderer, cfg.image_size, cfg.sigma)
+    images = _target_images(target, cfg, ref)
+    deform = _Deformation(cfg, template)
+    topo = mesh_topology(deform.faces, deform.base.shape[0])
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    opt = torch.optim.Adam(deform.params, lr=cfg.lr, betas=cfg.betas)
+    name, rows, wall = renderer_name(renderer), [], 0.0
+    per_step = min(cfg.views_per_step, images.pool_ids.size)
+    bar = tqdm(range(cfg.steps + 1), desc=f"fit {target.name} {name}", disable=not progress,
                dynamic_ncols=True)
-    per_step = min(cfg.views_per_step, pool.size)
     for step in bar:
         t0 = time.perf_counter()
-        if per_step == pool.size:
-            pick = np.arange(pool.size)
-        else:
-            pick = np.sort(rng.choice(pool.size, per_step, replace=False))
-        cams = view_camera(pool[pick])
-        verts = current()
-        sil = rend.render(verts.expand(pick.size, -1, -1), faces, cams).float()
-        reg, _ = regularizers(verts[None], topo, cfg.lambda_laplacian, cfg.lambda_flatten,
-                              cfg.use_laplacian, cfg.use_flatten)
-        loss = iou_loss(sil, target_pool[torch.from_numpy(pick)]) + reg
-        if fit_color:
-            rgb = render_vertex_colors(verts, faces, torch.sigmoid(color_logit), cams,
-                                       cfg.image_size)
-            loss = loss + cfg.color_weight * torch.mean(
-                (rgb - pool_rgb[torch.from_numpy(pick)]) ** 2)
+        pick = (np.arange(per_step) if per_step == images.pool_ids.size else
+                np.sort(rng.choice(images.pool_ids.size, per_step, replace=False)))
+        loss, _ = _step_loss(rend, deform, images, pick, topo, cfg)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"fit_mesh: non-finite loss at step {step}")
-        if step < steps:
+        if step < cfg.steps and loss.requires_grad:
             opt.zero_grad(set_to_none=True)
-            if loss.requires_grad:
-                loss.backward()
-                opt.step()
+            loss.backward()
+            opt.step()
         wall += time.perf_counter() - t0
-        if step % cfg.record_every == 0 or step == steps:
-            v_now = verts.detach()
-            with torch.no_grad():
-                sil_all = ref.render(v_now.expand(NUM_VIEWS, -1, -1), faces, all_views)
-            color_mse = float("nan")
-            if fit_color:
-                with torch.no_grad():
-                    rgb_all = render_vertex_colors(v_now, faces, torch.sigmoid(color_logit),
-                                                   all_views, cfg.image_size)
-                    seen = (sil_all.float() > 0.5) | (target_sil > 0.5)  # [24, H, W]
-                    color_mse = float(((rgb_all - target_rgb) ** 2).mean(dim=1)[seen].mean())
-            rows.append({
-                "renderer": name, "shape": shape, "step": step, "loss": float(loss.detach()),
-                "voxel_iou": float(metrics.voxel_iou(
-                    metrics.voxelize_prediction(v_now.numpy(), faces.numpy()), target_vox)),
-                "silhouette_iou": float(np.mean(np.asarray(
-                    metrics.silhouette_iou(sil_all.float(), target_sil, threshold=0.5)))),
-                "color_mse": color_mse, "seed": seed, "wall_s": round(wall, 4),
-            })
+        if step % cfg.record_every == 0 or step == cfg.steps:
+            rows.append({"renderer": name, "shape": target.name, "step": step,
+                         "loss": float(loss.detach()), **_record(ref, deform, images, cfg),
+                         "seed": cfg.seed, "wall_s": round(wall, 4)})
             bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}",
                             sil_iou=f"{rows[-1]['silhouette_iou']:.3f}",
                             vox_iou=f"{rows[-1]['voxel_iou']:.3f}")
-    df = pd.DataFrame(rows, columns=FIT_COLUMNS)
-    if not (return_vertices or return_colors):
-        return df
-    out = [df]
     with torch.no_grad():
-        if return_vertices:
-            out.append(current())
-        if return_colors:
-            out.append(torch.sigmoid(color_logit) if fit_color else None)
-    return tuple(out)
+        return FitResult(pd.DataFrame(rows, columns=FIT_COLUMNS), deform.vertices(),
+                         deform.colors() if cfg.color_weight > 0 else None)
 
 
 def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | None = None,
@@ -265,10 +299,8 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
     for shape in shapes:
         target = load_target(shape, cfg.seed)
         for r in renderers:
-            df, verts, colors = fit_mesh(
-                target.vertices, target.faces, r, config=cfg, shape=target.name,
-                target_parts=target.parts, target_color=target.color, progress=progress,
-                return_vertices=True, return_colors=True)
+            fit = fit_mesh(target, r, config=cfg, progress=progress)
+            df, verts, colors = fit.curve, fit.vertices, fit.colors
             df["preset"] = p.name
             frames.append(df)
             stem = out / "meshes" / f"{target.name}_{renderer_name(r)}"
@@ -349,10 +381,8 @@ def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablat
     rows = []
     for variant, vcfg in ablation_variants(cfg, sigmas, few, cw, more):
         vcfg = with_overrides(vcfg, record_every=max(1, vcfg.steps))
-        df, verts, colors = fit_mesh(
-            target.vertices, target.faces, renderer, config=vcfg, shape=target.name,
-            target_parts=target.parts, target_color=target.color, progress=progress,
-            return_vertices=True, return_colors=True)
+        fit = fit_mesh(target, renderer, config=vcfg, progress=progress)
+        df, verts, colors = fit.curve, fit.vertices, fit.colors
         last = df.iloc[-1]
         rows.append({"variant": variant, "shape": target.name,
                      "renderer": renderer_name(renderer), "sigma": vcfg.sigma,

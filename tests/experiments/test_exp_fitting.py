@@ -31,8 +31,7 @@ TINY_FIT = FitConfig(steps=40, views_per_step=4, record_every=20, image_size=32,
 def test_fitting_a_cube_improves_both_ious(template, parametrization, lr):
     target = load_target("cube")
     cfg = dataclasses.replace(TINY_FIT, parametrization=parametrization, lr=lr)
-    df = fit_mesh(target.vertices, target.faces, "n3mr", config=cfg, shape="cube",
-                  template=template)
+    df = fit_mesh(target, "n3mr", config=cfg, template=template).curve
     assert list(df.columns) == FIT_COLUMNS
     assert df["step"].tolist() == [0, 20, 40]
     assert (df["renderer"] == "n3mr").all() and (df["shape"] == "cube").all()
@@ -49,9 +48,9 @@ def test_colour_fit_learns_the_target_colour(template):
     target = load_target("cube")
     cfg = dataclasses.replace(TINY_FIT, steps=30, record_every=30, lr=0.05,
                               color_weight=1.0)
-    df, colors = fit_mesh(target.vertices, target.faces, "softras", config=cfg,
-                          template=template, target_color=(0.9, 0.1, 0.1),
-                          return_colors=True)
+    fit = fit_mesh(dataclasses.replace(target, color=(0.9, 0.1, 0.1)), "softras",
+                   config=cfg, template=template)
+    df, colors = fit.curve, fit.colors
     first, last = df.iloc[0], df.iloc[-1]
     assert last["color_mse"] < 0.5 * first["color_mse"]
     assert colors.shape == (template[0].shape[0], 3)
@@ -69,9 +68,10 @@ def test_colour_loss_does_not_move_the_geometry(template):
     bitwise reproducible, and long fits amplify the last bits)."""
     target = load_target("cube")
     cfg = dataclasses.replace(TINY_FIT, steps=3, record_every=3, lr=0.05)
-    runs = [fit_mesh(target.vertices, target.faces, "softras", config=c, template=template,
-                     target_color=(0.9, 0.1, 0.1), return_vertices=True)
-            for c in (cfg, dataclasses.replace(cfg, color_weight=1.0))]
+    red = dataclasses.replace(target, color=(0.9, 0.1, 0.1))
+    runs = [(f.curve, f.vertices) for f in (
+        fit_mesh(red, "softras", config=c, template=template)
+        for c in (cfg, dataclasses.replace(cfg, color_weight=1.0)))]
     (plain, v_plain), (coloured, v_col) = runs
     assert plain["color_mse"].isna().all() and coloured["color_mse"].notna().all()
     moved = (v_plain - template[0] * (cfg.template_radius / template[0].norm(dim=1).max()))
@@ -83,8 +83,8 @@ def test_hard_renderer_without_regularizers_does_not_move(template):
     target = load_target("cube")
     cfg = FitConfig(steps=3, views_per_step=2, record_every=1, image_size=16,
                     use_laplacian=False, use_flatten=False)
-    df, verts = fit_mesh(target.vertices, target.faces, "hard", config=cfg, template=template,
-                         return_vertices=True)
+    fit = fit_mesh(target, "hard", config=cfg, template=template)
+    df, verts = fit.curve, fit.vertices
     assert df["voxel_iou"].nunique() == 1 and df["silhouette_iou"].nunique() == 1
     radius = verts.norm(dim=1)
     assert np.allclose(radius.numpy(), cfg.template_radius, atol=1e-6)
@@ -116,11 +116,11 @@ def test_bad_fit_arguments(template):
         FitConfig(template_radius=0.5)
     t = load_target("cube")
     with pytest.raises(ValueError, match="views_per_step"):
-        fit_mesh(t.vertices, t.faces, "hard", config=FitConfig(views_per_step=0))
+        fit_mesh(t, "hard", config=FitConfig(views_per_step=0))
     with pytest.raises(ValueError, match="steps"):
-        fit_mesh(t.vertices, t.faces, "hard", -1, config=TINY_FIT)
+        fit_mesh(t, "hard", config=dataclasses.replace(TINY_FIT, steps=-1))
     with pytest.raises(KeyError, match="nope"):
-        fit_mesh(t.vertices, t.faces, "nope", config=TINY_FIT)
+        fit_mesh(t, "nope", config=TINY_FIT)
 
 
 def test_run_fitting_writes_table_and_meshes(tmp_path):
@@ -164,7 +164,7 @@ def test_num_views_restricts_the_training_views(template, monkeypatch, num_views
     t = load_target("cube")
     cfg = FitConfig(steps=12, views_per_step=per_step, num_views=num_views, record_every=12,
                     image_size=16, sigma=1e-3)
-    df = fit_mesh(t.vertices, t.faces, "softras_torch", config=cfg, template=template)
+    df = fit_mesh(t, "softras_torch", config=cfg, template=template).curve
     seen = calls[1:]
     allowed = set(training_views(num_views).tolist())
     assert len(seen) == 13  # one training render per step (0..12)
@@ -184,7 +184,7 @@ def test_default_num_views_keeps_the_sampled_views(template, monkeypatch):
     calls = _record_fit_views(monkeypatch)
     t = load_target("cube")
     cfg = FitConfig(steps=5, views_per_step=3, record_every=5, image_size=16, seed=7)
-    fit_mesh(t.vertices, t.faces, "softras_torch", config=cfg, template=template)
+    fit_mesh(t, "softras_torch", config=cfg, template=template)
     seen = calls[1:]
     rng = np.random.default_rng(7)
     expected = [np.sort(rng.choice(24, 3, replace=False)) for _ in range(6)]
@@ -208,7 +208,7 @@ def test_more_than_24_views_add_views_from_below(template, monkeypatch):
     t = load_target("cube")
     cfg = FitConfig(steps=6, views_per_step=8, num_views=48, record_every=6, image_size=16,
                     sigma=1e-3)
-    df = fit_mesh(t.vertices, t.faces, "softras", config=cfg, template=template)
+    df = fit_mesh(t, "softras", config=cfg, template=template).curve
     assert calls[0].tolist() == list(range(48))
     seen = calls[1:]
     used = np.concatenate(seen)
