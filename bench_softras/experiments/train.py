@@ -296,12 +296,7 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
     ckpt, step = _resume(run_dir, config, model, optimizer, rng, device, d)
     start_step = step
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
-    curve = None
-    if logger is not None:
-        drop_metrics_after(run_dir / "metrics.jsonl", step)
-        val_data = validation_subset(config) if val_data is None else val_data
-        if val_data is not None and config.val_every > 0:
-            curve = CurveRecorder(run_dir, config, val_data, step, device)
+    curve = _curve(run_dir, config, val_data, step, device) if logger is not None else None
     net = model
     if d.active:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -339,9 +334,7 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
                 rec = {"step": step, **terms, "lr": config.lr * factor, "sigma": sigma_now,
                        "wall_s": round(time.perf_counter() - t0, 3),
                        "resumed_at": start_step}
-                logger.info(json.dumps(rec))
-                with open(run_dir / "metrics.jsonl", "a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
+                _log_step(logger, run_dir, rec)
             if curve is not None:
                 curve.maybe(step, model)
             if step % config.checkpoint_every == 0 or step == end or _agree(clock.due(), d):
@@ -350,13 +343,7 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
                 clock.reset()
         if last_saved != step or path is None:
             path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
-        digests = _gather(parameter_digest(model), d)
-        if len(set(digests)) != 1:
-            raise RuntimeError(f"data-parallel ranks disagree on the parameters: {digests}")
-        if logger is not None:
-            logger.info(json.dumps({"event": "stopped", "step": step, "world_size": d.world,
-                                    "rank_parameter_digests": digests,
-                                    "checkpoint": str(path)}))
+        _check_ranks_agree(model, d, logger, step, path)
     finally:
         bar.close()
         if logger is not None:
@@ -364,6 +351,35 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
                 h.close()
                 logger.removeHandler(h)
     return latest_checkpoint(run_dir) if path is None else path
+
+
+def _curve(run_dir: Path, config: ReconConfig, val_data: MultiViewData | None, step: int,
+           device: torch.device) -> CurveRecorder | None:
+    """Forget logged steps after ``step`` (redone now) and start the validation curve
+    (``None`` when validation is off or the data has no validation split)."""
+    drop_metrics_after(run_dir / "metrics.jsonl", step)
+    val_data = validation_subset(config) if val_data is None else val_data
+    if val_data is None or config.val_every <= 0:
+        return None
+    return CurveRecorder(run_dir, config, val_data, step, device)
+
+
+def _log_step(logger: logging.Logger, run_dir: Path, rec: dict) -> None:
+    """One logged step: ``train.log`` and a line of ``metrics.jsonl``."""
+    logger.info(json.dumps(rec))
+    with open(run_dir / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+
+
+def _check_ranks_agree(model, d: Dist, logger: logging.Logger | None, step: int,
+                       path: Path) -> None:
+    """Data-parallel ranks must end with the same parameters; logs the stop."""
+    digests = _gather(parameter_digest(model), d)
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"data-parallel ranks disagree on the parameters: {digests}")
+    if logger is not None:
+        logger.info(json.dumps({"event": "stopped", "step": step, "world_size": d.world,
+                                "rank_parameter_digests": digests, "checkpoint": str(path)}))
 
 
 def _agree(flag: bool, d: Dist) -> bool:
