@@ -11,7 +11,8 @@
 #    batch 64, 64x64): GPU_RECON_ITERS steps each (default: the preset's), step time and
 #    training IoU from metrics.jsonl; voxel IoU when open3d imports
 #
-# Settings (environment): GPU_RECON_RENDERERS (default softras,n3mr,hard), GPU_RECON_ITERS,
+# Settings (environment): GPU_RECON_RENDERERS (default softras,n3mr,hard; "none" skips
+# part 4), GPU_RECON_ITERS,
 # GPU_DATA_DIR (a benchmark data folder; default: gpu_data/ when present, else the built-in
 # synthetic data, which needs open3d). Taichi and dill are installed from .whl/ when Python
 # lacks them (scripts/gpu_wheels.sh downloads them; torch is never replaced).
@@ -62,7 +63,12 @@ DATA=${GPU_DATA_DIR:-}
 if [ -z "$DATA" ] && [ -d gpu_data ]; then DATA=$PWD/gpu_data; fi
 ITERS=()
 if [ -n "${GPU_RECON_ITERS:-}" ]; then ITERS=(--iterations "$GPU_RECON_ITERS"); fi
-IFS=, read -ra RECON <<< "${GPU_RECON_RENDERERS:-softras,n3mr,hard}"
+RECON_LIST=${GPU_RECON_RENDERERS:-softras,n3mr,hard}
+if [ "$RECON_LIST" = none ]; then
+  cat "$OUT_DIR/status.txt"
+  exit 0
+fi
+IFS=, read -ra RECON <<< "$RECON_LIST"
 for r in "${RECON[@]}"; do
   part "recon_$r" python3 -m bench_softras train --preset gpu --device cuda --renderer "$r" \
     ${DATA:+--data-dir "$DATA"} "${ITERS[@]}" --checkpoint-every 100000 --no-progress \
