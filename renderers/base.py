@@ -172,11 +172,14 @@ def _check_option_names(info: RendererInfo, options: dict) -> None:
                         f"{['image_size'] + known}")
 
 
-def build(name: str, image_size: int | tuple[int, int] | None = None,
-          sharpness: float | None = None, **options):
+#: ``image_size`` not given to :func:`build` (``None`` is a value, and refused).
+_DEFAULT_SIZE = object()
+
+
+def build(name: str, image_size=_DEFAULT_SIZE, sharpness: float | None = None, **options):
     """A renderer instance from its registered ``name`` plus settings.
 
-    ``image_size``: pixels, int or ``(H, W)`` (the renderer's default when ``None``);
+    ``image_size``: pixels, int or ``(H, W)`` (the renderer's default when not given);
     ``sharpness``: value of the renderer's sharpness option (``sigma`` for ``softras``;
     ignored by renderers without one, e.g. ``hard``); ``options``: the renderer's other
     declared options.  An unknown option raises ``TypeError`` listing the accepted ones;
@@ -189,7 +192,7 @@ def build(name: str, image_size: int | tuple[int, int] | None = None,
             raise TypeError(f"renderer {name!r}: give either sharpness or "
                             f"{info.sharpness}, not both")
         options[info.sharpness] = sharpness
-    if image_size is not None:
+    if image_size is not _DEFAULT_SIZE:
         options["image_size"] = image_size
     return _factory(name)(**options)
 

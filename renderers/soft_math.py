@@ -31,6 +31,7 @@ import math
 import torch
 
 from .options import Option
+from .validation import SIGMA_RANGE
 
 #: Default culling threshold on a face's probability D (see module docstring).
 DEFAULT_EPS = 1e-3
@@ -40,7 +41,7 @@ DEFAULT_SIGMA = 3e-5
 #: The ``sigma`` option of the soft renderers (their sharpness parameter).
 SIGMA_OPTION = Option("sigma", float, DEFAULT_SIGMA,
                       "sharpness: squared normalized screen units; smaller is sharper",
-                      low=0.0, low_open=True)
+                      low=SIGMA_RANGE[0], high=SIGMA_RANGE[1])
 #: The ``eps`` option of the soft renderers (culling threshold on D).
 EPS_OPTION = Option("eps", float, DEFAULT_EPS,
                     "pairs outside a face with probability D <= eps are culled",

@@ -14,11 +14,12 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 MIN_DEPTH = 1e-6
 #: Largest accepted |coordinate| of a screen-space face vertex (x, y in normalized screen
 #: units, z depth in world units) per input dtype, for the renderers that square
-#: distances (the soft ones): squares and their sums must stay finite in the input
-#: dtype (float32 max 3.4e38, float64 1.8e308).  Beyond it ``softras_torch`` (float32
-#: from 1e19) and ``softras`` (float64 from 1e154) returned NaN silently.  ``hard`` and
-#: ``n3mr`` only compare signs and accept any finite coordinate.
-MAX_COORDINATE = {torch.float32: 1e18, torch.float64: 1e150}
+#: distances (the soft ones).  Their per-face setup computes in float64, so every finite
+#: float32 value is accepted (float32 max 3.4e38; squares fit float64); float64 input is
+#: limited to 1e150 so that squares and their sums stay finite (beyond it the setup
+#: overflowed to NaN silently).  ``hard`` and ``n3mr`` only compare signs and accept any
+#: finite coordinate.
+MAX_COORDINATE = {torch.float32: float(torch.finfo(torch.float32).max), torch.float64: 1e150}
 #: Most elements of any tensor handed to a Taichi kernel: Taichi 1.7 indexes ndarrays
 #: with int32, and larger arrays are read out of bounds (taichi-dev/taichi#6758).
 MAX_KERNEL_ELEMENTS = 2**31 - 1

@@ -36,7 +36,7 @@ from ..face_boxes import candidate_pairs
 from ..hard import bbox_pixel_count
 from ..options import Option
 from ..taichi_runtime import kernel_device
-from ..validation import check_face_vertices
+from ..validation import SIGMA_RANGE, check_face_vertices, check_sigma
 from .function import PairDist2, dibr_soft_mask, selected_pairs
 
 #: Kaolin's default ``sigmainv``; our ``sigma`` is its inverse.
@@ -59,7 +59,7 @@ class DIBRRasterizer(Rasterizer):
     options = (
         Option("sigma", float, DEFAULT_SIGMA,
                "sharpness = 1 / Kaolin's sigmainv; squared normalized screen units",
-               low=0.0, low_open=True),
+               low=SIGMA_RANGE[0], high=SIGMA_RANGE[1]),
         Option("box_margin", float, DEFAULT_BOX_MARGIN,
                "Kaolin's boxlen: faces influence pixels in their box grown by this",
                low=0.0),
@@ -78,7 +78,7 @@ class DIBRRasterizer(Rasterizer):
                  box_margin: float = DEFAULT_BOX_MARGIN,
                  max_faces: int = DEFAULT_MAX_FACES) -> None:
         super().__init__(image_size)
-        self.sigma = self.options[0].validate(sigma)
+        self.sigma = check_sigma(sigma)
         self.box_margin = self.options[1].validate(box_margin)
         self.max_faces = self.options[2].validate(max_faces)
 

@@ -7,6 +7,8 @@ makes no host round trip."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -66,6 +68,16 @@ def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: flo
     return int(counts.sum())
 
 
+class KernelParams(NamedTuple):
+    """The scalar arguments the forward and backward pair kernels share (saved on the
+    autograd context between them)."""
+
+    inv_sigma: float  #: 1 / sigma (sigma in squared normalized screen units)
+    max_d2: float  #: squared cull distance (:func:`renderers.soft_math.cull_dist2`)
+    radius: float  #: cull distance: how far each face's pixel box is grown
+    compute_dtype: object  #: Taichi dtype of the per-pair arithmetic (``ti.f32``/``ti.f64``)
+
+
 class SoftLogSum(torch.autograd.Function):
     """``(face_vertices [B, F, 3, 3], H, W, sigma, max_d2, dtype) -> acc [B, H, W]`` with
     ``acc = sum_f log(1 - D_f)`` (culled pairs contribute 0), computed in ``dtype``
@@ -81,13 +93,13 @@ class SoftLogSum(torch.autograd.Function):
         check_index_range(nb, nf, height, width)
         acc = torch.zeros(nb, height, width, dtype=dtype, device=dev)
         lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dtype, device=dev)
-        params = (1.0 / sigma, max_d2, max_d2 ** 0.5, _taichi_dtype(dtype))
+        params = KernelParams(1.0 / sigma, max_d2, max_d2 ** 0.5, _taichi_dtype(dtype))
         if nf:
             kernels.edge_lines(fv, lines)
             kernels.soft_log_sum(fv, lines, acc, *params)
         ctx.save_for_backward(fv, lines)
-        ctx.params = params
-        ctx.out_device = out_device
+        ctx.params = params  # KernelParams
+        ctx.out_device = out_device  # where the gradient goes back to
         return acc.to(out_device, face_vertices.dtype)
 
     @staticmethod

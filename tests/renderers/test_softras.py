@@ -133,7 +133,7 @@ def test_empty_and_offscreen_and_huge_faces():
     assert r.rasterize(torch.zeros(2, 0, 3, 3)).abs().sum() == 0
     off = torch.tensor([[[[5.0, 5.0, 1.0], [6.0, 5.0, 1.0], [5.0, 6.0, 1.0]]]])
     assert r.rasterize(off).sum() == 0
-    big = renderers.validation.MAX_COORDINATE[torch.float32]  # 1e30 is refused (issue 13)
+    big = renderers.validation.MAX_COORDINATE[torch.float32]  # every finite float32
     huge = torch.tensor([[[[-big, -big, 1.0], [big, -big, 1.0], [0.0, big, 1.0]]]],
                         requires_grad=True)
     s = r.rasterize(huge)
