@@ -93,32 +93,56 @@ def import_mitsuba():
             raise RuntimeError(f"mitsuba: Dr.Jit's LLVM backend is inactive (no LLVM "
                                f"library found); {FIX}")
         _state["mi"], _state["dr"] = mi, dr
-    mi = _state["mi"]
+    mi, dr = _state["mi"], _state["dr"]
     if mi.variant() != VARIANT:
         mi.set_variant(VARIANT)
-    return mi, _state["dr"]
+    if not _state.get("integrator"):
+        register_coverage_integrator(mi, dr)
+        _state["integrator"] = True
+    return mi, dr
 
 
-def build_scene(mi, n_faces: int, height: int, width: int):
-    """The adapter's scene: a triangle soup of ``n_faces`` faces (mesh ``soup``: vertex
-    ``3f + k`` is corner ``k`` of face ``f``; positions to be set through
-    ``mi.traverse``) with an area emitter of radiance 1 and a black BSDF, seen by a
-    pinhole camera at the origin looking along +z (90 degree horizontal field of view,
-    Mitsuba's camera +x to the image's left) onto a ``height x width`` film with a box
-    pixel filter, rendered by ``prb_projective`` with ``max_depth`` 1 (emitters seen
-    directly only), no continuous (``sppc``) and no indirect (``sppi``) derivative term:
-    its gradient is the primary-visibility (silhouette) term alone."""
-    black = {"type": "rgb", "value": 0.0}
-    props = mi.Properties()
-    props["emitter"] = mi.load_dict({"type": "area", "radiance": {"type": "rgb", "value": 1.0}})
-    props["bsdf"] = mi.load_dict({"type": "diffuse", "reflectance": black})
-    mesh = mi.Mesh("soup", 3 * n_faces, n_faces, props=props)
+COVERAGE_INTEGRATOR = "coverage_projective"
+
+
+def register_coverage_integrator(mi, dr) -> None:
+    """Register :data:`COVERAGE_INTEGRATOR` with Mitsuba (for the active variant): its
+    ``prb_projective`` integrator with the radiance of a ray set to 1 when it hits any
+    face (from either side: a two-sided emitter of radiance 1, no other light) and 0
+    otherwise.  Everything else, the primarily-visible silhouette sampling included, is
+    ``prb_projective``'s.  (Mitsuba's ``area`` emitter emits on one side only, so a
+    closed mesh would show black back faces; flipping faces to face the camera would
+    break the edge adjacency its silhouette detection reads.)"""
+    from mitsuba.ad.integrators.prb_projective import PathProjectiveIntegrator
+
+    class CoverageProjective(PathProjectiveIntegrator):
+        def sample(self, mode, scene, sampler, ray, depth, δL, state_in, active,  # noqa: N803
+                   project=False, si_shade=None, **kwargs):
+            active = mi.Bool(active)
+            if si_shade is None:  # a camera (or background) ray: covered if it hits
+                hit = active & scene.ray_test(mi.Ray3f(ray), active)
+            else:  # starts on a silhouette point of a face: that face is seen
+                hit = active
+            return dr.select(hit, mi.Spectrum(1.0), mi.Spectrum(0.0)), active, [], None
+
+    mi.register_integrator(COVERAGE_INTEGRATOR, lambda props: CoverageProjective(props))
+
+
+def build_scene(mi, vertices, faces, height: int, width: int):
+    """The adapter's scene: a mesh ``soup`` (float32 camera-space ``vertices`` ``[V, 3]``,
+    uint32 ``faces`` ``[F, 3]``) seen by a pinhole camera at the origin looking along +z
+    (90 degree horizontal field of view; Mitsuba's camera +x is the image's left) onto a
+    ``height x width`` film with a box pixel filter, rendered by
+    :data:`COVERAGE_INTEGRATOR` with no continuous (``sppc``) and no indirect (``sppi``)
+    derivative term: its gradient is the primary-visibility (silhouette) term alone."""
+    mesh = mi.Mesh("soup", len(vertices), len(faces))
     mesh_params = mi.traverse(mesh)
-    mesh_params["faces"] = mi.UInt32(list(range(3 * n_faces)))
+    mesh_params["vertex_positions"] = mi.Float(vertices.ravel())
+    mesh_params["faces"] = mi.UInt32(faces.ravel())
     mesh_params.update()
     return mi.load_dict({
         "type": "scene",
-        "integrator": {"type": "prb_projective", "max_depth": 1, "sppc": 0, "sppi": 0},
+        "integrator": {"type": COVERAGE_INTEGRATOR, "max_depth": 1, "sppc": 0, "sppi": 0},
         "sensor": {"type": "perspective", "fov": 90.0, "fov_axis": "x",
                    "film": {"type": "hdrfilm", "width": width, "height": height,
                             "rfilter": {"type": "box"}, "pixel_format": "luminance",
@@ -132,11 +156,14 @@ def _probe() -> None:
     """The child process of :func:`probe_llvm`: one triangle, forward and backward."""
     import drjit as dr
     import mitsuba as mi
+    import numpy as np
 
     mi.set_variant(VARIANT)
-    scene = build_scene(mi, 1, 4, 4)
+    register_coverage_integrator(mi, dr)
+    tri = np.array([[-0.5, -0.5, 1.0], [0.5, -0.5, 1.0], [0.0, 0.5, 1.0]], np.float32)
+    scene = build_scene(mi, tri, np.array([[0, 1, 2]], np.uint32), 4, 4)
     params = mi.traverse(scene)
-    pos = mi.Float([-0.5, -0.5, 1.0, 0.5, -0.5, 1.0, 0.0, 0.5, 1.0])
+    pos = mi.Float(tri.ravel())
     dr.enable_grad(pos)
     params["soup.vertex_positions"] = pos
     params.update()

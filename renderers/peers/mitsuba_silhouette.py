@@ -35,6 +35,8 @@ installed; imported on first render (:mod:`renderers.peers.mitsuba_setup`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -48,24 +50,43 @@ from .mitsuba_setup import build_scene, import_mitsuba
 DEFAULT_SPP = 64
 #: Nearest camera depth kept, as a fraction of the farthest (Mitsuba's near clip).
 DEPTH_RATIO_LIMIT = 1e-5
+#: Scenes (one per mesh topology) a renderer keeps.
+SCENE_CACHE = 4
 
 
-def facing_order(fv: np.ndarray) -> np.ndarray:
-    """Corner order int64 ``[F, 3]`` that makes every face ``[F, 3, 3]`` counter-clockwise
-    on screen (``[0, 2, 1]`` for clockwise faces, else ``[0, 1, 2]``): Mitsuba's area
-    emitter emits on its front side only, and a counter-clockwise screen triangle's front
-    faces the camera, so every face is seen emitting whatever its winding."""
-    (x0, y0), (x1, y1), (x2, y2) = (fv[:, k, :2].T for k in range(3))
-    clockwise = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0) < 0
-    return np.where(clockwise[:, None], [0, 2, 1], [0, 1, 2])
+@dataclass
+class Topology:
+    """One image's faces ``[F, 3, 3]`` as a shared-vertex mesh: ``vertices`` float64
+    ``[V, 3]`` (the distinct corners, screen space), ``faces`` uint32 ``[F', 3]`` (the
+    non-degenerate faces: three distinct corners), ``corner`` int64 ``[F, 3]`` (each
+    input corner's vertex) and ``copies`` float64 ``[V]`` (input corners per vertex)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    corner: np.ndarray
+    copies: np.ndarray
+
+    @classmethod
+    def of(cls, fv: np.ndarray) -> Topology:
+        vertices, inverse, counts = np.unique(fv.reshape(-1, 3), axis=0, return_inverse=True,
+                                              return_counts=True)
+        corner = inverse.reshape(-1, 3)
+        distinct = ((corner[:, 0] != corner[:, 1]) & (corner[:, 1] != corner[:, 2])
+                    & (corner[:, 0] != corner[:, 2]))
+        return cls(vertices, corner[distinct].astype(np.uint32), corner,
+                   counts.astype(np.float64))
+
+    def key(self) -> tuple[int, bytes]:
+        """What a cached scene must match: vertex count and face indices."""
+        return len(self.vertices), self.faces.tobytes()
 
 
-def camera_positions(fv: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Camera-space corners float32 ``[F * 3, 3]`` of one image's faces ``[F, 3, 3]``
+def camera_positions(vertices: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Camera-space points float32 ``[V, 3]`` of screen-space vertices ``[V, 3]``
     (module docstring: ``s (-x z, y z H / W, z)``, ``s = 1 / max z``)."""
-    z = fv[..., 2]
-    pos = np.stack([-fv[..., 0] * z, fv[..., 1] * z * (height / width), z], axis=-1)
-    return (pos / z.max()).reshape(-1, 3).astype(np.float32)
+    z = vertices[:, 2]
+    pos = np.stack([-vertices[:, 0] * z, vertices[:, 1] * z * (height / width), z], axis=-1)
+    return (pos / z.max()).astype(np.float32)
 
 
 class _MitsubaRasterize(torch.autograd.Function):
@@ -122,7 +143,7 @@ class MitsubaSilhouette(Rasterizer):
         self.spp = self.options[0].validate(spp)
         self.seed = self.options[1].validate(seed)
         self._calls = 0
-        self._scenes: dict[int, tuple[object, object]] = {}
+        self._scenes: dict[tuple[int, bytes], tuple[object, object]] = {}
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> coverage estimates ``[B, H, W]`` in
@@ -151,29 +172,33 @@ class MitsubaSilhouette(Rasterizer):
         self._calls += 1
         return [(first + 2 * b) % 2**32 for b in range(batch)]
 
-    def _scene(self, n_faces: int):
-        """``(scene, params)`` for ``n_faces`` faces, built once per face count."""
-        if n_faces not in self._scenes:
+    def _scene(self, topo: Topology):
+        """``(scene, params)`` for the mesh ``topo``, built once per topology (the last
+        :data:`SCENE_CACHE` kept: an optimization loop renders one topology)."""
+        key = topo.key()
+        if key not in self._scenes:
             mi, _ = import_mitsuba()
-            scene = build_scene(mi, n_faces, self.height, self.width)
-            self._scenes[n_faces] = (scene, mi.traverse(scene))
-        return self._scenes[n_faces]
+            pos = camera_positions(topo.vertices, self.height, self.width)
+            scene = build_scene(mi, pos, topo.faces, self.height, self.width)
+            while len(self._scenes) >= SCENE_CACHE:
+                self._scenes.pop(next(iter(self._scenes)))
+            self._scenes[key] = (scene, mi.traverse(scene))
+        return self._scenes[key]
 
-    def _set_positions(self, fv: np.ndarray, grad: bool = False):
-        """Load one image's faces ``[F, 3, 3]`` (screen space, float64, corners already
-        in :func:`facing_order`) into its scene; with ``grad``, as Dr.Jit variables
-        ``(x, y, z)`` with gradients enabled."""
+    def _set_positions(self, topo: Topology, grad: bool = False):
+        """Load the mesh ``topo`` into its scene; with ``grad``, its vertices' screen
+        coordinates as Dr.Jit variables ``(x, y, z)`` with gradients enabled."""
         mi, dr = import_mitsuba()
-        scene, params = self._scene(len(fv))
-        z = fv[..., 2].astype(np.float32)
+        scene, params = self._scene(topo)
+        z = topo.vertices[:, 2]
         params["sensor.near_clip"] = 0.5 * float(z.min() / z.max())
         params["sensor.far_clip"] = 2.0
         if not grad:
             params["soup.vertex_positions"] = mi.Float(
-                camera_positions(fv, self.height, self.width).ravel())
+                camera_positions(topo.vertices, self.height, self.width).ravel())
             params.update()
             return scene, params, None
-        xyz = [mi.Float(fv[..., c].astype(np.float32).ravel()) for c in range(3)]
+        xyz = [mi.Float(topo.vertices[:, c].astype(np.float32)) for c in range(3)]
         dr.enable_grad(xyz)
         x, y, depth = xyz
         # Opaque scale factors: literals would compile a new kernel for every new value.
@@ -185,20 +210,24 @@ class MitsubaSilhouette(Rasterizer):
 
     def _render(self, fv: np.ndarray, seed: int) -> np.ndarray:
         """Coverage estimate float32 ``[H, W]`` of one image's faces ``[F, 3, 3]``."""
+        topo = Topology.of(fv)
+        if len(topo.faces) == 0:
+            return np.zeros((self.height, self.width), np.float32)
         mi, _ = import_mitsuba()
-        scene, _, _ = self._set_positions(np.take_along_axis(fv, facing_order(fv)[..., None], 1))
+        scene, _, _ = self._set_positions(topo)
         img = mi.render(scene, spp=self.spp, seed=seed)
         return np.asarray(img, dtype=np.float32)[..., 0]
 
     def _gradient(self, fv: np.ndarray, grad_image: np.ndarray, seed: int) -> np.ndarray:
         """Projective-sampling estimate of ``d(sum(grad_image * S)) / d fv`` ``[F, 3, 3]``
-        for one image's faces ``fv`` and ``grad_image`` ``[H, W]``."""
+        for one image's faces ``fv`` and ``grad_image`` ``[H, W]``; a vertex's gradient is
+        shared equally by its copies in ``fv`` (so ``render``'s gather sums it back)."""
+        topo = Topology.of(fv)
+        if len(topo.faces) == 0:
+            return np.zeros(fv.shape)
         mi, dr = import_mitsuba()
-        order = facing_order(fv)[..., None]
-        scene, params, xyz = self._set_positions(np.take_along_axis(fv, order, 1), grad=True)
+        scene, params, xyz = self._set_positions(topo, grad=True)
         g_img = mi.TensorXf(np.ascontiguousarray(grad_image[..., None], dtype=np.float32))
         scene.integrator().render_backward(scene, params, g_img, seed=seed, spp=self.spp)
-        ordered = np.stack([np.asarray(dr.grad(v), dtype=np.float64) for v in xyz], axis=-1)
-        out = np.zeros(fv.shape)
-        np.put_along_axis(out, order, ordered.reshape(fv.shape), 1)
-        return out
+        per_vertex = np.stack([np.asarray(dr.grad(v), dtype=np.float64) for v in xyz], axis=-1)
+        return (per_vertex / topo.copies[:, None])[topo.corner]
