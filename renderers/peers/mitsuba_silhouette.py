@@ -74,9 +74,10 @@ class MitsubaSilhouette(Rasterizer):
 
     ``spp``: samples per pixel, for the forward coverage estimate and for the
     silhouette-edge samples of the gradient (the integrator's ``sppp``); ``seed``: seed of
-    the first call's samples; call ``k`` of this instance uses seeds
-    ``seed + 2 (B k + b)`` (forward, image ``b``) and that plus 1 (gradient), so
-    successive calls draw fresh samples and a new instance repeats them.
+    the first image's samples: the ``n``-th image this instance renders (counting
+    across calls and batches from 0) uses seed ``seed + 2 n`` for its forward and
+    ``seed + 2 n + 1`` for its gradient, so successive calls draw fresh samples and a
+    new instance repeats them.
     """
 
     name = "mitsuba"
@@ -86,8 +87,8 @@ class MitsubaSilhouette(Rasterizer):
                Option("seed", int, 0, "seed of the first call's samples", low=0,
                       high=2**31 - 1))
     sharpness = None
-    forward_model = ("Monte Carlo pixel coverage: an emitting mesh (radiance 1) on black, "
-                     "box pixel filter, spp samples per pixel")
+    forward_model = ("Monte Carlo pixel coverage: an emitting mesh (radiance 1, two-sided) "
+                     "on black, box pixel filter, spp samples per pixel")
     gradient_rule = ("projective sampling of the primarily visible silhouette edges "
                      "(Mitsuba 3 prb_projective): unbiased estimate of the coverage gradient")
     paper = ("Zhang et al. 2023, Projective Sampling for Differentiable Rendering of "
@@ -98,7 +99,7 @@ class MitsubaSilhouette(Rasterizer):
         super().__init__(image_size)
         self.spp = self.options[0].validate(spp)
         self.seed = self.options[1].validate(seed)
-        self._calls = 0
+        self._images = 0
         #: The Mitsuba side (imports Mitsuba on first render).
         self.scene = CoverageScene(self.height, self.width, self.spp)
 
@@ -123,6 +124,7 @@ class MitsubaSilhouette(Rasterizer):
         return float(face_vertices.shape[0] * self.height * self.width * self.spp)
 
     def _next_seeds(self, batch: int) -> list[int]:
-        first = self.seed + 2 * batch * self._calls
-        self._calls += 1
+        """Forward seeds of the next ``batch`` images (class docstring)."""
+        first = self.seed + 2 * self._images
+        self._images += batch
         return [(first + 2 * b) % 2**32 for b in range(batch)]
