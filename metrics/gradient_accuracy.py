@@ -22,6 +22,13 @@ A renderer's gradient is autograd through ``rasterize`` (screen scenes: leaf = s
   renderer's component has the same (nonzero) sign; ``n_signif`` counts them;
 * ``norm_ratio``: ``|g| / |g_ref|``.
 
+A second, independent reference where Mitsuba 3 is installed
+(:func:`peer_reference_gradient`): the ``mitsuba`` renderer's projective-sampling
+estimate (:mod:`renderers.peers.mitsuba_silhouette`), an unbiased Monte Carlo estimate
+of the same coverage gradient, at :data:`PEER_REFERENCE_SPP` samples per pixel.  Measured
+at 32 px against the finite differences: cosine >= 0.997 on every scene of
+:data:`SCENES` at 256 spp (>= 0.97 at 16 spp).
+
 Losses (:class:`Loss`): ``weighted`` = ``sum(w * S)`` with a fixed random smooth weight
 image ``w`` (zero mean, unit standard deviation over the pixels, a sum of a few random
 low-frequency cosines); ``iou`` = ``1 - soft IoU(S, T)`` against the binarized (>= 0.5)
@@ -36,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+import renderers
 from renderers import Camera, gather_faces
 from renderers.grid import pixel_centers
 
@@ -56,6 +64,13 @@ FD_STEP = 1e-6
 SIGN_TOLERANCE = 1e-2
 #: Camera depth given to screen-space scenes (their coverage does not depend on it).
 SCREEN_DEPTH = 2.0
+#: The second gradient reference (:func:`peer_reference_gradient`): a registered
+#: renderer whose gradient estimates the exact coverage gradient without bias.
+PEER_REFERENCE = "mitsuba"
+#: Its samples per pixel (forward and silhouette edges) and seed (one no default
+#: ``mitsuba`` renderer's first call uses).
+PEER_REFERENCE_SPP = 256
+PEER_REFERENCE_SEED = 1_000_001
 #: Scanlines per pixel row for ``scanline`` scenes.  Measured on the ``soup`` and
 #: ``two_boxes`` scenes at 32 px against 1024 rows, the relative L2 error of the reference
 #: gradient is 2-6% at 16 rows, 0.3-1.1% at 64 and 0.1-0.4% at 256.
@@ -344,6 +359,18 @@ def renderer_gradient(renderer, scene: Scene, losses: list[Loss],
             if g is not None:
                 grads[k] = g.detach().to(torch.float64).numpy()
     return sil.detach().to(torch.float64).numpy(), grads
+
+
+def peer_reference_gradient(scene: Scene, losses: list[Loss], image_size,
+                            spp: int = PEER_REFERENCE_SPP,
+                            seed: int = PEER_REFERENCE_SEED) -> np.ndarray | None:
+    """:data:`PEER_REFERENCE`'s gradient of each loss w.r.t. the scene's vertices, float64
+    ``[n_losses, V, D]`` (as :func:`reference_gradient`), or ``None`` when that renderer
+    is not registered (its package is not installed: :func:`renderers.absent_peers`)."""
+    if PEER_REFERENCE not in renderers.available():
+        return None
+    peer = renderers.build(PEER_REFERENCE, image_size=image_size, spp=spp, seed=seed)
+    return renderer_gradient(peer, scene, losses, dtype=torch.float64)[1]
 
 
 def compare_gradients(grad: np.ndarray, ref: np.ndarray,

@@ -12,7 +12,10 @@ the renderer's sharpness parameter (``sigma`` for ``softras``, ``dibr`` and
 (``n3mr``, ``hard``, ``antialias``, ``edgegrad``: run once):
 
 * ``gradient_accuracy``: renderer, scene, space, method, sigma, loss, cosine, rel_l2,
-  sign_agree, norm_ratio, n_signif, n_vertices, image_size, seed;
+  sign_agree, norm_ratio, n_signif, n_vertices, image_size, seed, cosine_mitsuba,
+  rel_l2_mitsuba (the last two against the second reference, Mitsuba 3's
+  projective-sampling gradient, :func:`metrics.gradient_accuracy.peer_reference_gradient`;
+  NaN where ``mitsuba`` is not installed);
 * ``forward_fidelity``: renderer, scene, sigma, mad_exact, mad_hard, sil_iou,
   sil_iou_hard, image_size, seed.
 
@@ -35,9 +38,11 @@ import renderers
 from bench_softras.atomic import write_table
 from metrics.fidelity import forward_fidelity
 from metrics.gradient_accuracy import (
+    PEER_REFERENCE,
     SCENES,
     compare_gradients,
     make_scene,
+    peer_reference_gradient,
     reference_gradient,
     renderer_gradient,
     scene_losses,
@@ -105,6 +110,7 @@ def run_gradient_study(
             scene = make_scene(scene_name, seed=seed)
             losses = scene_losses(scene, image_size, seed=seed)
             ref = reference_gradient(scene, losses, image_size)
+            peer_ref = peer_reference_gradient(scene, losses, image_size)
             exact = scene.coverage(image_size)
             hard = scene.hard(image_size)
             cmp = scene.compare
@@ -121,7 +127,8 @@ def run_gradient_study(
                         grad_rows.append({**common, "space": scene.space,
                                           "method": scene.method, "loss": loss.name, **m,
                                           "n_vertices": len(cmp), "image_size": image_size,
-                                          "seed": seed})
+                                          "seed": seed,
+                                          **_peer_columns(grads[k][cmp], peer_ref, k, cmp)})
                     fid_rows.append({**common, **forward_fidelity(sil, exact, hard),
                                      "image_size": image_size, "seed": seed})
                     bar.update(1)
@@ -133,6 +140,17 @@ def run_gradient_study(
             write_table(df, out / f"{stem}.csv")
             write_table(df, out / f"{stem}.parquet")
     return grad_df, fid_df
+
+
+def _peer_columns(grad: np.ndarray, peer_ref: np.ndarray | None, k: int,
+                  cmp: np.ndarray) -> dict[str, float]:
+    """``cosine_<peer>``, ``rel_l2_<peer>`` of ``grad`` against the second reference's
+    gradient of loss ``k`` (NaN when there is none)."""
+    if peer_ref is None:
+        m = {"cosine": float("nan"), "rel_l2": float("nan")}
+    else:
+        m = compare_gradients(grad, peer_ref[k][cmp])
+    return {f"{key}_{PEER_REFERENCE}": m[key] for key in ("cosine", "rel_l2")}
 
 
 def _renderer_registry():
@@ -178,8 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         renderers=names, sigmas=sigmas, scenes=scenes,
         image_size=args.image_size or preset["image_size"], seed=args.seed,
         out_dir=args.out, progress=not args.no_progress)
+    peer_cols = [f"cosine_{PEER_REFERENCE}"] if grad_df[f"cosine_{PEER_REFERENCE}"].notna(
+    ).any() else []
+    if not peer_cols:
+        print(f"note: {PEER_REFERENCE} is not available "
+              f"({renderers.absent_peers().get(PEER_REFERENCE, 'not registered')}); "
+              f"no second gradient reference", file=sys.stderr)
     summary = (grad_df.groupby(["renderer", "loss", "sigma"], dropna=False)[
-        ["cosine", "rel_l2", "sign_agree"]].mean().round(3))
+        ["cosine", "rel_l2", "sign_agree"] + peer_cols].mean().round(3))
     print(summary.to_string())
     print(f"wrote {args.out}/gradient_accuracy.csv, forward_fidelity.csv (+ .parquet)")
     return 0

@@ -4,9 +4,12 @@ Each peer is an adapter module here that imports its package only when it render
 :func:`register_peers` (run when :mod:`renderers` is imported) registers every peer
 whose package is installed, so every command and study sees the same renderers;
 :func:`absent_peers` says, for the others, why they are absent.  Install them as described in
-the README (PyTorch3D has no CPU wheel: build it from source).
+the README (``pip install -e .[peers]``; PyTorch3D has no CPU wheel: build it from
+source).
 
-* ``pytorch3d_soft``: :mod:`renderers.peers.pytorch3d_soft` (package ``pytorch3d``).
+* ``pytorch3d_soft``: :mod:`renderers.peers.pytorch3d_soft` (package ``pytorch3d``);
+* ``mitsuba``: :mod:`renderers.peers.mitsuba_silhouette` (package ``mitsuba``, PyPI; its
+  CPU variant needs an LLVM shared library: :mod:`renderers.peers.mitsuba_setup`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ..base import available, register
 PEERS = {
     "pytorch3d_soft": ("renderers.peers.pytorch3d_soft", "PyTorch3DSoftSilhouette",
                        "pytorch3d"),
+    "mitsuba": ("renderers.peers.mitsuba_silhouette", "MitsubaSilhouette", "mitsuba"),
 }
 
 

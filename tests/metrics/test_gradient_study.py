@@ -129,3 +129,22 @@ def test_cli_and_bad_arguments(tmp_path, capsys):
         run_gradient_study(renderers=["softras_torch"], sigmas=[-1.0], progress=False)
     with pytest.raises(ValueError, match="unknown scene"):
         run_gradient_study(renderers=["softras_torch"], scenes=["teapot"], progress=False)
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_second_reference_is_mitsuba_where_installed(present, monkeypatch):
+    """``cosine_mitsuba`` / ``rel_l2_mitsuba``: against Mitsuba's projective-sampling
+    gradient where ``mitsuba`` is registered (close to the finite-difference columns:
+    both estimate the exact coverage gradient), NaN where it is not."""
+    if present and "mitsuba" not in renderers.available():
+        pytest.skip("mitsuba is not installed")
+    if not present:
+        monkeypatch.delitem(_REGISTRY, "mitsuba", raising=False)
+    grad, _ = run_gradient_study(renderers=["softras_torch"], sigmas=[1e-3],
+                                 scenes=["triangle", "box"], progress=False)
+    assert {"cosine_mitsuba", "rel_l2_mitsuba"} <= set(grad.columns)
+    if present:
+        assert grad["cosine_mitsuba"].notna().all()
+        np.testing.assert_allclose(grad["cosine_mitsuba"], grad["cosine"], atol=0.02)
+    else:
+        assert grad["cosine_mitsuba"].isna().all() and grad["rel_l2_mitsuba"].isna().all()

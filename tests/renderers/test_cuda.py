@@ -26,6 +26,10 @@ DTYPES = (torch.float32, torch.float64)
 IMAGE, SIGMA = 32, 1e-3
 #: (forward atol, gradient rtol, gradient atol relative to the gradient's max |g|).
 TOLERANCE = {torch.float32: (1e-4, 1e-3, 1e-3), torch.float64: (1e-9, 1e-7, 1e-9)}
+#: Renderers computing in float32 whatever the input dtype, with a gradient that is not
+#: bit-reproducible run to run (``mitsuba``: Dr.Jit adds the splatted silhouette samples
+#: with float32 atomics, in any order; measured 1e-6 relative): float32 tolerances.
+FLOAT32_ONLY = {"mitsuba"}
 
 
 def _renderer(name: str):
@@ -75,7 +79,7 @@ def test_cuda_matches_cpu(cpu_references, name, dtype):
     assert out.device.type == "cuda" and out.dtype == ref_out.dtype
     assert out.shape == ref_out.shape and grad.shape == ref_grad.shape
     assert torch.isfinite(out).all() and torch.isfinite(grad).all()
-    fwd_atol, g_rtol, g_atol = TOLERANCE[dtype]
+    fwd_atol, g_rtol, g_atol = TOLERANCE[torch.float32 if name in FLOAT32_ONLY else dtype]
     torch.testing.assert_close(out.cpu(), ref_out, rtol=0, atol=fwd_atol)
     scale = float(ref_grad.abs().max()) or 1.0
     torch.testing.assert_close(grad.cpu(), ref_grad, rtol=g_rtol, atol=g_atol * scale)

@@ -1,0 +1,217 @@
+"""The Mitsuba side of the ``mitsuba`` adapter: numpy in, numpy out, no torch.
+
+:class:`CoverageScene` renders one image's faces ``[F, 3, 3]`` (screen space, see
+:mod:`renderers.grid`) with Mitsuba 3 and estimates the gradient of
+``sum(grad_image * S)`` w.r.t. them:
+
+* the faces become a mesh with shared vertices (:class:`Topology`: equal corners merged),
+  so that Mitsuba's silhouette detection sees a closed mesh's outline edge once (between
+  a front- and a back-facing face) and not once per face: as a triangle soup each
+  outline edge would be sampled twice and its gradient doubled (measured: norm ratio 2.0
+  against finite differences on the ``box`` scene);
+* screen ``(x, y)`` at depth ``z`` is placed at camera-space ``s (-x z, y z H / W, z)``,
+  ``s = 1 / max z``: a pinhole camera at the origin looking along +z with a 90 degree
+  horizontal field of view (Mitsuba's camera +x is the image's left) projects it back
+  to ``(x, y)``, and a planar face to the triangle of its projected corners; occlusion
+  follows the perspective-correct depth.  (Mitsuba's projective integrators accept only
+  perspective sensors.)
+* the integrator (:func:`register_coverage_integrator`) is ``prb_projective`` with the
+  radiance of a ray 1 where it hits any face, from either side, else 0: coverage.
+
+Run as a script (``python mitsuba_scene.py``) it is the LLVM probe of
+:func:`renderers.peers.mitsuba_setup.probe_llvm`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+if __package__:
+    from .mitsuba_setup import import_mitsuba
+else:  # run as the probe script: no package, hence no torch
+    from mitsuba_setup import import_mitsuba
+
+#: Name under which the coverage integrator is registered with Mitsuba.
+COVERAGE_INTEGRATOR = "coverage_projective"
+#: Scenes (one per mesh topology) a :class:`CoverageScene` keeps.
+SCENE_CACHE = 4
+
+_registered: set[str] = set()
+
+
+def register_coverage_integrator(mi, dr) -> None:
+    """Register :data:`COVERAGE_INTEGRATOR` (once per variant): Mitsuba's
+    ``prb_projective`` with the radiance of a ray set to 1 when it hits any face (a
+    two-sided emitter of radiance 1 and no other light) and 0 otherwise.  The rest, the
+    primarily-visible silhouette sampling included, is ``prb_projective``'s.  (Its
+    ``area`` emitter emits on one side only, so a closed mesh's nearer faces may be
+    dark, and turning every face to the camera would break the edge adjacency that its
+    silhouette detection reads.)"""
+    if mi.variant() in _registered:
+        return
+    from mitsuba.ad.integrators.prb_projective import PathProjectiveIntegrator
+
+    class CoverageProjective(PathProjectiveIntegrator):
+        def sample(self, mode, scene, sampler, ray, depth, δL, state_in, active,  # noqa: N803
+                   project=False, si_shade=None, **kwargs):
+            active = mi.Bool(active)
+            if si_shade is None:  # a camera (or background) ray: covered where it hits
+                hit = active & scene.ray_test(mi.Ray3f(ray), active)
+            else:  # starts on a silhouette point of a face: that face is seen
+                hit = active
+            return dr.select(hit, mi.Spectrum(1.0), mi.Spectrum(0.0)), active, [], None
+
+    mi.register_integrator(COVERAGE_INTEGRATOR, lambda props: CoverageProjective(props))
+    _registered.add(mi.variant())
+
+
+def build_scene(mi, vertices: np.ndarray, faces: np.ndarray, height: int, width: int):
+    """A mesh ``soup`` (float32 camera-space ``vertices`` ``[V, 3]``, uint32 ``faces``
+    ``[F, 3]``) seen by the pinhole camera of the module docstring on a
+    ``height x width`` film with a box pixel filter, rendered by
+    :data:`COVERAGE_INTEGRATOR` with no continuous (``sppc``) and no indirect (``sppi``)
+    derivative term: its gradient is the primary-visibility (silhouette) term alone."""
+    mesh = mi.Mesh("soup", len(vertices), len(faces))
+    mesh_params = mi.traverse(mesh)
+    mesh_params["vertex_positions"] = mi.Float(vertices.ravel())
+    mesh_params["faces"] = mi.UInt32(faces.ravel())
+    mesh_params.update()
+    return mi.load_dict({
+        "type": "scene",
+        "integrator": {"type": COVERAGE_INTEGRATOR, "max_depth": 1, "sppc": 0, "sppi": 0},
+        "sensor": {"type": "perspective", "fov": 90.0, "fov_axis": "x",
+                   "film": {"type": "hdrfilm", "width": width, "height": height,
+                            "rfilter": {"type": "box"}, "pixel_format": "luminance",
+                            "sample_border": True},
+                   "sampler": {"type": "independent"}},
+        "soup": mesh,
+    })
+
+
+@dataclass
+class Topology:
+    """One image's faces ``[F, 3, 3]`` as a shared-vertex mesh: ``vertices`` float64
+    ``[V, 3]`` (the distinct corners, screen space), ``faces`` uint32 ``[F', 3]`` (the
+    non-degenerate faces: three distinct corners), ``corner`` int64 ``[F, 3]`` (each
+    input corner's vertex) and ``copies`` float64 ``[V]`` (input corners per vertex)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    corner: np.ndarray
+    copies: np.ndarray
+
+    @classmethod
+    def of(cls, fv: np.ndarray) -> Topology:
+        vertices, inverse, counts = np.unique(fv.reshape(-1, 3), axis=0, return_inverse=True,
+                                              return_counts=True)
+        corner = inverse.reshape(-1, 3)
+        distinct = ((corner[:, 0] != corner[:, 1]) & (corner[:, 1] != corner[:, 2])
+                    & (corner[:, 0] != corner[:, 2]))
+        return cls(vertices, corner[distinct].astype(np.uint32), corner,
+                   counts.astype(np.float64))
+
+    def key(self) -> tuple[int, bytes]:
+        """What a cached scene must match: vertex count and face indices."""
+        return len(self.vertices), self.faces.tobytes()
+
+
+def camera_positions(vertices: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Camera-space points float32 ``[V, 3]`` of screen-space vertices ``[V, 3]``
+    (module docstring: ``s (-x z, y z H / W, z)``, ``s = 1 / max z``)."""
+    z = vertices[:, 2]
+    pos = np.stack([-vertices[:, 0] * z, vertices[:, 1] * z * (height / width), z], axis=-1)
+    return (pos / z.max()).astype(np.float32)
+
+
+class CoverageScene:
+    """Coverage images and their gradients for one image size and sample count.
+
+    ``height``, ``width``: pixels; ``spp``: samples per pixel of the forward estimate
+    and of the silhouette-edge gradient estimate (the integrator's ``sppp``).  Mitsuba
+    is imported on first use (:func:`renderers.peers.mitsuba_setup.import_mitsuba`)."""
+
+    def __init__(self, height: int, width: int, spp: int, probe: bool = True) -> None:
+        self.height, self.width, self.spp, self.probe = height, width, spp, probe
+        self._scenes: dict[tuple[int, bytes], tuple[object, object]] = {}
+
+    def _mitsuba(self):
+        mi, dr = import_mitsuba(probe=self.probe)
+        register_coverage_integrator(mi, dr)
+        return mi, dr
+
+    def _scene(self, topo: Topology):
+        """``(scene, params)`` for the mesh ``topo``, built once per topology (the last
+        :data:`SCENE_CACHE` kept: an optimization loop renders one topology)."""
+        key = topo.key()
+        if key not in self._scenes:
+            mi, _ = self._mitsuba()
+            pos = camera_positions(topo.vertices, self.height, self.width)
+            scene = build_scene(mi, pos, topo.faces, self.height, self.width)
+            while len(self._scenes) >= SCENE_CACHE:
+                self._scenes.pop(next(iter(self._scenes)))
+            self._scenes[key] = (scene, mi.traverse(scene))
+        return self._scenes[key]
+
+    def _load(self, topo: Topology, grad: bool = False):
+        """Load the mesh ``topo`` into its scene (and the clip range its depths need);
+        with ``grad``, its vertices' screen coordinates as Dr.Jit variables
+        ``(x, y, z)`` with gradients enabled."""
+        mi, dr = self._mitsuba()
+        scene, params = self._scene(topo)
+        z = topo.vertices[:, 2]
+        params["sensor.near_clip"] = 0.5 * float(z.min() / z.max())
+        params["sensor.far_clip"] = 2.0
+        if not grad:
+            params["soup.vertex_positions"] = mi.Float(
+                camera_positions(topo.vertices, self.height, self.width).ravel())
+            params.update()
+            return scene, params, None
+        xyz = [mi.Float(topo.vertices[:, c].astype(np.float32)) for c in range(3)]
+        dr.enable_grad(xyz)
+        x, y, depth = xyz
+        # Opaque scale factors: literals would compile a new kernel for every new value.
+        sx, sy = (dr.opaque(mi.Float, f / float(z.max())) for f in (1.0, self.height / self.width))
+        params["soup.vertex_positions"] = dr.ravel(mi.Point3f(-x * depth * sx, y * depth * sy,
+                                                              depth * sx))
+        params.update()
+        return scene, params, xyz
+
+    def render(self, fv: np.ndarray, seed: int) -> np.ndarray:
+        """Coverage estimate float32 ``[H, W]`` of one image's faces ``[F, 3, 3]``
+        (float64, depth > 0)."""
+        topo = Topology.of(fv)
+        if len(topo.faces) == 0:
+            return np.zeros((self.height, self.width), np.float32)
+        mi, _ = self._mitsuba()
+        scene, _, _ = self._load(topo)
+        img = mi.render(scene, spp=self.spp, seed=seed)
+        return np.asarray(img, dtype=np.float32)[..., 0]
+
+    def gradient(self, fv: np.ndarray, grad_image: np.ndarray, seed: int) -> np.ndarray:
+        """Projective-sampling estimate of ``d(sum(grad_image * S)) / d fv``, float64
+        ``[F, 3, 3]``, for one image's faces ``fv`` and ``grad_image`` ``[H, W]``; a
+        vertex's gradient is shared equally by its copies in ``fv`` (so a gather of
+        shared vertices, as in ``render``, sums it back)."""
+        topo = Topology.of(fv)
+        if len(topo.faces) == 0:
+            return np.zeros(fv.shape)
+        mi, dr = self._mitsuba()
+        scene, params, xyz = self._load(topo, grad=True)
+        g_img = mi.TensorXf(np.ascontiguousarray(grad_image[..., None], dtype=np.float32))
+        scene.integrator().render_backward(scene, params, g_img, seed=seed, spp=self.spp)
+        per_vertex = np.stack([np.asarray(dr.grad(v), dtype=np.float64) for v in xyz], axis=-1)
+        return (per_vertex / topo.copies[:, None])[topo.corner]
+
+
+def probe() -> None:
+    """The LLVM probe: :class:`CoverageScene`'s render and gradient of one triangle."""
+    scene = CoverageScene(4, 4, spp=1, probe=False)
+    tri = np.array([[[-0.5, -0.5, 1.0], [0.5, -0.5, 1.5], [0.0, 0.5, 2.0]]])
+    scene.render(tri, seed=0)
+    scene.gradient(tri, np.ones((4, 4)), seed=1)
+
+
+if __name__ == "__main__":
+    probe()
