@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
 from bench_softras.atomic import write_text
+from bench_softras.jsonl import read_records
 
 log = logging.getLogger(__name__)
 
@@ -89,30 +89,11 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
     return old
 
 
-def _parse_lines(lines: Iterable[str], path: Path) -> list[dict]:
-    records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            rec = None
-        if not isinstance(rec, dict):
-            log.warning("%s: line %d is not a JSON record (cut off by an interruption?); "
-                        "skipped: %.60r", path, number, line)
-            continue
-        records.append(rec)
-    return records
-
-
 def read_metrics(path: str | Path) -> list[dict]:
     """The records of a ``metrics.jsonl`` (empty when absent); lines that are not JSON
-    objects (e.g. cut off by a kill) are skipped with a warning."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return _parse_lines(path.read_text(errors="replace").splitlines(), path)
+    objects (e.g. cut off by a kill) are skipped with a warning
+    (:func:`bench_softras.jsonl.read_records`)."""
+    return read_records(path)
 
 
 def drop_metrics_after(path: str | Path, step: int) -> None:

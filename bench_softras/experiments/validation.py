@@ -35,6 +35,7 @@ import torch
 
 import metrics
 from bench_softras.atomic import write_text
+from bench_softras.jsonl import read_records
 from renderers import Camera
 
 from .model import MeshGenerator
@@ -52,19 +53,9 @@ log = logging.getLogger(__name__)
 
 def read_curve(path: str | Path) -> list[dict]:
     """The records of a ``curve.jsonl`` in order (a truncated or garbled line, e.g. from
-    a crash in an older writer, is skipped); ``[]`` when the file is absent."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and "step" in rec:
-            out.append(rec)
-    return out
+    a crash in an older writer, is skipped with a warning,
+    :func:`bench_softras.jsonl.read_records`); ``[]`` when the file is absent."""
+    return [rec for rec in read_records(path) if "step" in rec]
 
 
 def validation_subset(config: ReconConfig) -> MultiViewData | None:
