@@ -44,6 +44,7 @@ import renderers
 from bench_softras.atomic import atomic_path, write_json
 from bench_softras.errors import ConfigError, device_arg
 from bench_softras.runlock import run_lock
+from bench_softras.runs import METRICS_FILE
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
@@ -298,7 +299,7 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
     curve = None
     if logger is not None:
-        drop_metrics_after(run_dir / "metrics.jsonl", step)
+        drop_metrics_after(run_dir / METRICS_FILE, step)
         val_data = validation_subset(config) if val_data is None else val_data
         if val_data is not None and config.val_every > 0:
             curve = CurveRecorder(run_dir, config, val_data, step, device)
@@ -340,7 +341,7 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
                        "wall_s": round(time.perf_counter() - t0, 3),
                        "resumed_at": start_step}
                 logger.info(json.dumps(rec))
-                with open(run_dir / "metrics.jsonl", "a") as fh:
+                with open(run_dir / METRICS_FILE, "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
             if curve is not None:
                 curve.maybe(step, model)
