@@ -61,6 +61,7 @@ def _forbid_runs(mp: pytest.MonkeyPatch) -> None:
         ("bench_softras.experiments.examples", "fitting_examples"),
         ("bench_softras.experiments.examples", "recon_examples"),
         ("bench_softras.environment", "collect_environment"),
+        ("bench_softras.main_job", "collect_environment"),
     ]
     for module, name in targets:
         mp.setattr(f"{module}.{name}", boom)

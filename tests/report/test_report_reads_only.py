@@ -17,8 +17,10 @@ import bench_softras.report
 from bench_softras.report.paths import PathNamer
 from bench_softras.report.results import read_examples
 
-#: Packages the report must not import (prefixes of absolute module names).
-FORBIDDEN = ("bench_softras.experiments", "bench_softras.studies", "renderers")
+#: Packages the report must not import (prefixes of absolute module names): what computes
+#: results (issue 12), and the main job and the environment probe, which run them.
+FORBIDDEN = ("bench_softras.experiments", "bench_softras.studies", "renderers",
+             "bench_softras.main_job", "bench_softras.environment")
 PACKAGE = "bench_softras.report"
 
 
@@ -65,8 +67,10 @@ def test_the_checker_catches_every_form_of_import():
            "    import importlib\n"
            "    importlib.import_module('bench_softras.studies.timing')\n"
            "from . import figures\n"
+           "from ..environment import collect_environment\n"
            "from bench_softras.runs import STAGES\n")
     assert forbidden_imports(src) == [
+        "bench_softras.environment", "bench_softras.environment.collect_environment",
         "bench_softras.experiments", "bench_softras.experiments.examples",
         "bench_softras.experiments.examples.run_examples", "bench_softras.experiments.fitting",
         "bench_softras.studies", "bench_softras.studies.timing", "renderers",
