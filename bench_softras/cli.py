@@ -29,8 +29,10 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from bench_softras.errors import DEBUG_ENV, device_arg, int_list_arg, is_user_error, user_message
+from bench_softras.runs import RUN_JSON, STAGES, read_json
 
 #: command -> (module with ``main(argv)``, one-line description).
 COMMANDS = {
@@ -54,8 +56,6 @@ def _csv(text: str | None) -> tuple[str, ...]:
 
 def report_parser() -> argparse.ArgumentParser:
     """The options of ``softras-bench report``."""
-    from bench_softras.report.results import STAGES
-
     p = argparse.ArgumentParser(
         prog="softras-bench report",
         description="Run the main job (data, fitting, reconstruction, gradient accuracy, "
@@ -106,18 +106,13 @@ def report_main(argv: Sequence[str] | None = None) -> int:
 
     args = report_parser().parse_args(argv)
     if args.from_results:
-        from pathlib import Path
-
         from bench_softras.report.build import build_report
-        from bench_softras.report.results import RUN_JSON, read_json
 
         run = read_json(Path(args.from_results) / RUN_JSON) or {}
         run_id = args.run_id or run.get("run_id") or Path(args.from_results).name
         out = args.report_dir or str(Path(args.reports_root) / run_id)
         paths = build_report(args.from_results, out)
     else:
-        from bench_softras.report.results import STAGES
-
         cfg = MainJobConfig(
             preset=args.preset, renderers=_csv(args.renderers),
             categories=_csv(args.categories), data_dir=args.data_dir, device=args.device,

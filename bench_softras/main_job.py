@@ -1,8 +1,8 @@
 """The main job (``softras-bench report``, ``nox -s report``): every experiment of the
 suite on one data set, then the report.
 
-Stages (:data:`bench_softras.report.results.STAGES`), each writing its tables under
-``results/<run-id>/<stage>/``:
+Stages (:data:`bench_softras.runs.STAGES`), each writing its tables under
+``results/<run-id>/<stage>/`` (layout: :mod:`bench_softras.runs`):
 
 1. ``data``: the built-in synthetic data set of the preset's size (built once, cached,
    :func:`bench_softras.data.build_synthetic`) or a directory of benchmark files
@@ -18,13 +18,15 @@ Stages (:data:`bench_softras.report.results.STAGES`), each writing its tables un
    target with ``softras`` (:func:`bench_softras.experiments.fitting.run_ablations`);
 6. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
 7. ``examples``: example silhouettes and meshes for the report
-   (:mod:`bench_softras.report.examples`);
+   (:func:`bench_softras.experiments.examples.run_examples`);
 
-then :func:`bench_softras.report.build_report` writes ``reports/<run-id>/``.
+then :func:`bench_softras.report.build_report` writes ``reports/<run-id>/`` from the
+saved results only.
 
 Resumable: a stage records its configuration, a hash of it, its wall time and outputs in
-``stage.json`` when it finishes; a later call with the same configuration finds it and
-skips the stage (``force`` re-runs every selected stage).  ``run.json`` holds the job's
+``stage.json`` when it finishes (:func:`bench_softras.runs.run_stage`); a later call with
+the same configuration finds it and skips the stage (``force`` re-runs every selected
+stage).  ``run.json`` holds the job's
 configuration and what the last call did, ``run.log`` logs every call (configuration
 as JSON first), ``environment.json`` the machine and versions.
 """
@@ -32,7 +34,6 @@ as JSON first), ``environment.json`` the machine and versions.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import sys
@@ -42,18 +43,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_json
+from .environment import collect_environment
 from .errors import UserError, check_device, check_writable_dir
-from .report.results import (
+from .runlock import run_lock
+from .runs import (
+    DATA_JSON,
     ENV_JSON,
     RUN_JSON,
     RUN_LOG,
-    STAGE_JSON,
     STAGES,
     read_json,
-    read_stage_record,
+    run_stage,
     stage_dir,
 )
-from .runlock import run_lock
 
 log = logging.getLogger("bench_softras.main_job")
 
@@ -130,10 +132,6 @@ class Plan:
     ablations: dict
 
 
-def _hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 # -- validation and planning ------------------------------------------------------------
 def make_plan(cfg: MainJobConfig) -> Plan:
     """Check ``cfg`` (raising :class:`MainJobError` with what to change) and resolve the
@@ -193,47 +191,6 @@ def make_plan(cfg: MainJobConfig) -> Plan:
                 timing, ablations)
 
 
-# -- stage bookkeeping ------------------------------------------------------------------
-def stage_done(results_dir: Path, stage: str, config: dict) -> bool:
-    """Whether ``stage`` finished with this ``config`` and its outputs still exist and
-    are not empty (a missing or zero-byte output is logged and the stage runs again)."""
-    rec = read_stage_record(results_dir, stage)
-    if not rec or rec.get("status") != "done" or rec.get("config_hash") != _hash(config):
-        return False
-    for p in rec.get("outputs", []):
-        path = results_dir / p
-        if not path.is_file() or path.stat().st_size == 0:
-            log.warning("stage %s: output %s is missing or empty; running the stage again",
-                        stage, path)
-            return False
-    return True
-
-
-def run_stage(results_dir: Path, stage: str, config: dict,
-              fn: Callable[[Path], list[Path]], force: bool = False) -> tuple[str, dict]:
-    """Run ``fn(stage_dir)`` unless :func:`stage_done`; records ``stage.json``.
-
-    ``fn`` returns the output paths the stage must leave behind.  Returns
-    ``("ran" | "skipped", stage record)``.
-    """
-    d = stage_dir(results_dir, stage)
-    if not force and stage_done(results_dir, stage, config):
-        log.info("stage %s: finished earlier with the same configuration, skipped", stage)
-        return "skipped", read_stage_record(results_dir, stage)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / STAGE_JSON).unlink(missing_ok=True)
-    log.info("stage %s: running (config hash %s)", stage, _hash(config))
-    t0 = time.perf_counter()
-    outputs = fn(d)
-    wall = time.perf_counter() - t0
-    rec = {"stage": stage, "status": "done", "config": config, "config_hash": _hash(config),
-           "wall_s": round(wall, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-           "outputs": [str(Path(p).relative_to(results_dir)) for p in outputs]}
-    write_json(d / STAGE_JSON, rec)
-    log.info("stage %s: done in %.1f s", stage, wall)
-    return "ran", rec
-
-
 # -- the stages -----------------------------------------------------------------------
 def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {"data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else "",
@@ -243,7 +200,7 @@ def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
     def fn(d: Path) -> list[Path]:
         info = resolve_data(cfg, plan)
-        path = d / "data.json"
+        path = d / DATA_JSON
         write_json(path, info)
         return [path]
 
@@ -376,37 +333,10 @@ def _timing_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
                     data: dict) -> tuple[dict, Callable]:
-    fit_rec = read_stage_record(results_dir, "fitting")
-    rec_rec = read_stage_record(results_dir, "reconstruction")
-    config = {"fitting": (fit_rec or {}).get("config_hash"),
-              "reconstruction": (rec_rec or {}).get("config_hash"), "data": data.get("dir")}
+    from bench_softras.experiments.examples import examples_config, run_examples
 
-    def fn(d: Path) -> list[Path]:
-        from bench_softras.experiments.train import latest_checkpoint
-
-        from .report.examples import fitting_examples, recon_examples, save_examples
-
-        arrays = {}
-        if fit_rec:
-            fc = fit_rec["config"]
-            arrays.update(fitting_examples(stage_dir(results_dir, "fitting"), fc["shapes"],
-                                           fc["renderers"], seed=fc["fit"]["seed"]))
-        if rec_rec:
-            rc = rec_rec["config"]
-            ckpts = {}
-            for r in rc["renderers"]:
-                path = latest_checkpoint(stage_dir(results_dir, "reconstruction") / r /
-                                         f"seed_{rc['seeds'][0]}")
-                if path is not None:
-                    ckpts[r] = path
-            if ckpts:
-                arrays.update(recon_examples(ckpts, rc["recon"]["data_dir"],
-                                             rc["recon"]["eval_split"],
-                                             rc["recon"]["class_ids"],
-                                             device=rc["recon"]["device"]))
-        return [save_examples(d / "examples.npz", arrays)]
-
-    return config, fn
+    config = examples_config(results_dir, data.get("dir"))
+    return config, lambda d: run_examples(results_dir, d)
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -467,10 +397,10 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
         data_config, data_fn = _data_stage(cfg, plan)
         if "data" in cfg.stages or any(s in cfg.stages for s in ("reconstruction", "examples")):
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, cfg.force)
-        data = read_json(stage_dir(results_dir, "data") / "data.json") or {}
+        data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
         if data and not Path(data["dir"]).is_dir():  # e.g. the cache was cleared
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, True)
-            data = read_json(stage_dir(results_dir, "data") / "data.json") or {}
+            data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         stages = {"fitting": lambda: _fitting_stage(cfg, plan),
                   "reconstruction": lambda: _recon_stage(cfg, plan, data),
@@ -486,7 +416,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
             _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         if any(v == "ran" for v in status.values()):
             _write_environment(results_dir, cfg.device)
-        from .report.build import build_report
+        from .report.build import build_report  # selects matplotlib's Agg backend
 
         paths = build_report(results_dir, cfg.report_dir)
         log.info("report: %s, %s (%.1f s in all)", paths["markdown"], paths["html"],
@@ -513,8 +443,6 @@ def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, da
 
 
 def _write_environment(results_dir: Path, device: str) -> None:
-    from .report.environment import collect_environment
-
     env = collect_environment(device)
     old = read_json(results_dir / ENV_JSON) or {}
     if env.get("taichi_arch") is None and old.get("taichi_arch"):

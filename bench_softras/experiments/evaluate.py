@@ -31,6 +31,7 @@ from bench_softras import atomic
 from bench_softras.data import category_name
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import int_list_arg
+from bench_softras.runs import recon_run_dir
 
 from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
@@ -196,7 +197,7 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     for name in renderers:
         for seed in seeds:
             cfg = dataclasses.replace(base, renderer=name, seed=seed,
-                                      out_dir=str(out / name / f"seed_{seed}"))
+                                      out_dir=str(recon_run_dir(out, name, seed)))
             t0 = time.perf_counter()
             ckpt = train(cfg, train_data, template=template, progress=progress,
                          val_data=val_data)

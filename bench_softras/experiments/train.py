@@ -44,6 +44,7 @@ import renderers
 from bench_softras.atomic import atomic_path, write_json
 from bench_softras.errors import ConfigError, device_arg
 from bench_softras.runlock import run_lock
+from bench_softras.runs import METRICS_FILE
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
@@ -357,7 +358,7 @@ def _curve(run_dir: Path, config: ReconConfig, val_data: MultiViewData | None, s
            device: torch.device) -> CurveRecorder | None:
     """Forget logged steps after ``step`` (redone now) and start the validation curve
     (``None`` when validation is off or the data has no validation split)."""
-    drop_metrics_after(run_dir / "metrics.jsonl", step)
+    drop_metrics_after(run_dir / METRICS_FILE, step)
     val_data = validation_subset(config) if val_data is None else val_data
     if val_data is None or config.val_every <= 0:
         return None
@@ -367,7 +368,7 @@ def _curve(run_dir: Path, config: ReconConfig, val_data: MultiViewData | None, s
 def _log_step(logger: logging.Logger, run_dir: Path, rec: dict) -> None:
     """One logged step: ``train.log`` and a line of ``metrics.jsonl``."""
     logger.info(json.dumps(rec))
-    with open(run_dir / "metrics.jsonl", "a") as fh:
+    with open(run_dir / METRICS_FILE, "a") as fh:
         fh.write(json.dumps(rec) + "\n")
 
 

@@ -13,14 +13,14 @@ numbers are recorded:
   renderer in the input view against the input's alpha channel, both thresholded at
   0.5.
 
-Records go to ``curve.jsonl`` in the run directory (:data:`CURVE_FILE`), one JSON
-object per validation: ``step``, the two IoUs, ``val_s`` (seconds this validation
-took), ``train_s`` (training seconds of this call up to this step, validation time
-excluded), ``resumed_at`` (the step this call started from: one value per call, so
-time can be summed across resumed calls) and the subset's size.  The file is
-rewritten whole by temp-and-rename at every record; on resume, records after the
-resumed step are dropped (they are redone).  Training loss per log step stays in
-``metrics.jsonl`` (:mod:`bench_softras.experiments.train`).
+Records go to ``curve.jsonl`` in the run directory
+(:data:`bench_softras.runs.CURVE_FILE`), one JSON object per validation: ``step``, the
+two IoUs, ``val_s`` (seconds this validation took), ``train_s`` (training seconds of
+this call up to this step, validation time excluded), ``resumed_at`` (the step this call
+started from: one value per call, so time can be summed across resumed calls) and the
+subset's size. The file is rewritten whole by temp-and-rename at every record; on
+resume, records after the resumed step are dropped (they are redone). Training loss per
+log step stays in ``metrics.jsonl`` (:mod:`bench_softras.experiments.train`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import torch
 import metrics
 from bench_softras.atomic import write_text
 from bench_softras.jsonl import read_records
+from bench_softras.runs import CURVE_FILE
 from renderers import Camera
 
 from .model import MeshGenerator
@@ -43,8 +44,6 @@ from .multiview import MultiViewData, load_split, training_views
 from .presets import ReconConfig
 from .renderer_choice import make_renderer
 
-#: The learning-curve file of a run directory.
-CURVE_FILE = "curve.jsonl"
 #: The split the validation subset is drawn from.
 VAL_SPLIT = "val"
 

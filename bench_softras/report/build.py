@@ -1,6 +1,8 @@
 """Build ``report.md`` / ``report.html`` (plus ``figures/`` and ``data/``) from a main-job
-results directory (:mod:`bench_softras.report.results`).  Only reads saved results:
-``softras-bench report --from-results DIR`` rebuilds a report without running anything.
+results directory (layout: :mod:`bench_softras.runs`; readers: :mod:`.results`).  Only
+reads saved results: ``softras-bench report --from-results DIR`` rebuilds a report
+without running anything.  Paths are named relative to the run's roots
+(:mod:`.paths`), never as absolute paths of the machine that built the report.
 """
 
 from __future__ import annotations
@@ -13,22 +15,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench_softras.data import category_name
-
-from . import evidence, figures
-from .document import Document, png_bytes
-from .examples import load_examples
-from .paper import paper_table1
-from .results import (
+from bench_softras.runs import (
+    CURVE_FILE,
     ENV_JSON,
+    METRICS_FILE,
     RUN_JSON,
     STAGES,
     read_json,
-    read_run_logs,
     read_stage_record,
-    read_table,
+    stage_dir,
 )
-from .verdicts import run_convergence, still_improving, training_seconds
+
+from . import evidence, figures
+from .document import Document, png_bytes
+from .paper import paper_table1
+from .paths import RESULTS_ROOT, PathNamer
+from .results import read_examples, read_run_logs, read_table
+from .verdicts import run_convergence, still_improving, summed_wall, training_seconds
 
 RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
 
@@ -44,13 +47,16 @@ def voxel_iou_table(recon: pd.DataFrame, paper: pd.DataFrame | None = None) -> p
     """Voxel IoU per category (rows, plus a ``mean`` row over the categories shown) and
     renderer (columns ``ours: <renderer>``, mean over seeds), with the paper's Table 1
     columns (``paper: <method> (ShapeNet)``) joined on ``class_id`` (blank for classes
-    the paper has not)."""
+    the paper has not).  Category names come from ``recon``'s ``category`` column (the
+    class id where it has none)."""
     paper = paper_table1() if paper is None else paper
     ours = recon.groupby(["class_id", "renderer"])["voxel_iou"].mean().unstack("renderer")
     ours = ours[_ordered(ours.columns)]
     ours.columns = [f"ours: {c}" for c in ours.columns]
     ours = ours.reset_index()
-    ours.insert(1, "category", [category_name(c) for c in ours["class_id"]])
+    names = (recon.dropna(subset=["category"]).groupby("class_id")["category"].first()
+             if "category" in recon.columns else pd.Series(dtype=str))
+    ours.insert(1, "category", [str(names.get(c, c)) for c in ours["class_id"]])
     pap = paper.set_index("class_id")[["N3MR", "SoftRas"]]
     pap.columns = [f"paper: {c} (ShapeNet)" for c in pap.columns]
     table = ours.merge(pap, how="left", left_on="class_id", right_index=True)
@@ -163,8 +169,12 @@ def stage_table(results_dir: Path, run: dict | None,
                                        "finished", "config_hash"])
 
 
-def environment_table(env: dict | None) -> pd.DataFrame:
-    """Two columns (item, value) flattening :func:`collect_environment`'s dict."""
+def environment_table(env: dict | None, namer: PathNamer | None = None) -> pd.DataFrame:
+    """Two columns (item, value) flattening ``environment.json``
+    (:func:`bench_softras.environment.collect_environment`); absolute paths are named by
+    ``namer`` (default: no roots, so only their last component is shown)."""
+    namer = namer or PathNamer(())
+    env = namer.scrub(env)
     if not env:
         return pd.DataFrame({"item": ["environment.json"], "value": ["missing"]})
     rows = [("python", env.get("python")), ("platform", env.get("platform"))]
@@ -182,8 +192,10 @@ def environment_table(env: dict | None) -> pd.DataFrame:
     return pd.DataFrame([{"item": k, "value": "" if v is None else str(v)} for k, v in rows])
 
 
-def describe_data(run: dict | None) -> str:
-    """One sentence naming the data set of a run (from ``run.json``)."""
+def describe_data(run: dict | None, namer: PathNamer | None = None) -> str:
+    """One sentence naming the data set of a run (from ``run.json``); its directory is
+    named by ``namer`` (:meth:`PathNamer.for_run` of the run by default)."""
+    namer = namer or PathNamer.for_run(".", run)
     data = (run or {}).get("data") or {}
     if data.get("kind") == "synthetic":
         counts = data.get("counts") or {}
@@ -191,9 +203,10 @@ def describe_data(run: dict | None) -> str:
                 f"{len(data.get('class_ids') or [])} categories, "
                 f"{counts.get('train')}/{counts.get('val')}/{counts.get('test')} "
                 f"train/val/test objects per category, rendered by the exact `hard` "
-                f"renderer; `{data.get('dir')}`)")
+                f"renderer; `{namer.name(data.get('dir') or '')}`)")
     if data.get("kind") == "directory":
-        return f"the benchmark files in `{data.get('dir')}` (e.g. the ShapeNet renderings)"
+        return (f"the benchmark files in `{namer.name(data.get('dir') or '')}` (e.g. the "
+                f"ShapeNet renderings)")
     return "an unrecorded data set"
 
 
@@ -216,30 +229,32 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
                "timing")}
     tables["recon_per_object"] = read_table(results_dir, "recon_per_object")
-    from bench_softras.experiments.validation import CURVE_FILE
-
     logs = {"curves": read_run_logs(results_dir, CURVE_FILE),
-            "metrics": read_run_logs(results_dir, "metrics.jsonl")}
-    examples = load_examples(results_dir / "examples" / "examples.npz")
+            "metrics": read_run_logs(results_dir, METRICS_FILE)}
+    examples = read_examples(results_dir)
     if run is None and all(t is None for t in tables.values()):
         raise FileNotFoundError(f"{results_dir} holds no main-job results (no {RUN_JSON}, no "
                                 "stage tables)")
     run_id = (run or {}).get("run_id") or results_dir.name
     report_dir = Path(report_dir) if report_dir is not None else Path("reports") / run_id
     cfg = (run or {}).get("config") or {}
+    namer = PathNamer.for_run(results_dir, run)
     doc = Document(title or f"softras-bench report: {run_id}")
-
+    shown = namer.name(results_dir.absolute())
     doc.text(f"Run `{run_id}`, preset `{cfg.get('preset', '?')}`, renderers "
              f"{', '.join(f'`{r}`' for r in cfg.get('renderers') or []) or '?'}, device "
-             f"`{cfg.get('device', '?')}`. Data: {describe_data(run)}. Report built "
-             f"{time.strftime('%Y-%m-%d %H:%M:%S')} from `{results_dir}`; rebuild it with "
-             f"`softras-bench report --from-results {results_dir}`.")
-    _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"])
+             f"`{cfg.get('device', '?')}`. Data: {describe_data(run, namer)}. Report built "
+             f"{time.strftime('%Y-%m-%d %H:%M:%S')} from the run directory `{shown}`; "
+             f"rebuild it with `softras-bench report --from-results {shown}` "
+             f"(`{RESULTS_ROOT}`: the folder the job wrote its runs to, its "
+             f"`--results-root`; `results` by default).")
+    _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
+                   namer)
     _fitting_section(doc, tables["fitting"], examples)
     _ablation_section(doc, tables["ablations"], results_dir)
     _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"])
     _timing_section(doc, tables["timing"], results_dir)
-    _environment_section(doc, results_dir, run, env, logs["metrics"])
+    _environment_section(doc, results_dir, run, env, logs["metrics"], namer)
     return doc.write(report_dir)
 
 
@@ -283,8 +298,6 @@ def _recon_runs(doc: Document, recon: pd.DataFrame, conv, metrics) -> None:
     if not len(runs):
         return
     if metrics is not None and len(metrics):
-        from .verdicts import summed_wall
-
         wall = {k: summed_wall(g, "wall_s") for k, g in metrics.groupby(["renderer", "seed"])}
         runs["train_wall_s (all calls)"] = [wall.get((r, s), math.nan)
                                             for r, s in zip(runs["renderer"], runs["seed"],
@@ -296,7 +309,8 @@ def _recon_runs(doc: Document, recon: pd.DataFrame, conv, metrics) -> None:
               "Training runs (iterations, training wall time in seconds, convergence)", ".4g")
 
 
-def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object) -> None:
+def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
+                   namer: PathNamer) -> None:
     doc.heading("Single-view reconstruction: voxel IoU (the paper's Table 1)")
     if recon is None:
         _missing(doc, "reconstruction")
@@ -305,7 +319,7 @@ def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object) 
     conv = run_convergence(curves) if curves is not None and len(curves) else None
     flags = still_improving(conv)
     doc.text(f"Mean voxel IoU (32^3 grid, every test object predicted from each of its 24 "
-             f"views) on {describe_data(run)}. The `paper:` columns are the numbers of Liu "
+             f"views) on {describe_data(run, namer)}. The `paper:` columns are the numbers of Liu "
              f"et al. (2019), Table 1, on real ShapeNet (N3MR renderings, 24 views, 64x64): "
              f"they are the paper's, not results of this code, and only comparable when "
              f"this run used the ShapeNet files. `ours: template` is the undeformed "
@@ -412,7 +426,7 @@ def _ablation_section(doc: Document, abl, results_dir: Path) -> None:
                  f"{row['color_mse']:.4f} after the fit. Vertex colours cannot reproduce "
                  f"the target's view-dependent (headlight) shading, so the error does not "
                  f"reach zero.")
-        npz = results_dir / "ablations" / "color_views.npz"
+        npz = stage_dir(results_dir, "ablations") / "color_views.npz"
         if npz.exists():
             with np.load(npz) as z:
                 fig, data = figures.color_views(z["views"], z["target"], z["fitted"])
@@ -451,7 +465,7 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if timing is None:
         _missing(doc, "timing")
         return
-    notes = read_json(results_dir / "timing" / "timing_notes.json") or {}
+    notes = read_json(stage_dir(results_dir, "timing") / "timing_notes.json") or {}
     cfg = notes.get("config") or {}
     doc.text("Median wall time (`time.perf_counter`, after warm-up) of `rasterize` on "
              "screen-space faces of the icosphere template, its backward pass and both, "
@@ -483,7 +497,7 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if absent:
         doc.text("Optional renderers not measured: " + "; ".join(
             f"`{k}` ({v})" for k, v in absent.items()) + ".")
-    skipped_path = results_dir / "timing" / "timing_skipped.csv"
+    skipped_path = stage_dir(results_dir, "timing") / "timing_skipped.csv"
     if skipped_path.is_file():
         skipped = pd.read_csv(skipped_path)
         if len(skipped):
@@ -492,9 +506,10 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
             doc.data["timing_skipped"] = skipped
 
 
-def _environment_section(doc: Document, results_dir: Path, run, env, metrics) -> None:
+def _environment_section(doc: Document, results_dir: Path, run, env, metrics,
+                         namer: PathNamer) -> None:
     doc.heading("Environment, configuration, wall time")
-    doc.table(environment_table(env), "environment", "Environment of the run")
+    doc.table(environment_table(env, namer), "environment", "Environment of the run")
     stages = stage_table(results_dir, run, metrics)
     if len(stages):
         doc.table(stages, "stages", "Stages: status in the last call and wall time (s) of "
@@ -503,5 +518,6 @@ def _environment_section(doc: Document, results_dir: Path, run, env, metrics) ->
                                     "over all calls, resumed ones included", ".1f")
     if run:
         seeds = (run.get("config") or {}).get("seeds")
-        doc.text(f"Seeds: {seeds}. Full configuration (`run.json`):")
-        doc.code(json.dumps(run.get("config"), indent=2, default=str))
+        doc.text(f"Seeds: {seeds}. Full configuration (`run.json`; absolute paths named "
+                 f"relative to the run's roots: `{RESULTS_ROOT}` and the like):")
+        doc.code(json.dumps(namer.scrub(run.get("config")), indent=2, default=str))

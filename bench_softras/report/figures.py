@@ -333,13 +333,17 @@ def fitted_meshes(ex: dict):
     return fig, None
 
 
+def _category_names(ex: dict) -> list[str]:
+    """The category names of the reconstruction examples (``recon_categories``, saved
+    by the examples stage; the class ids for examples saved without them)."""
+    return [str(c) for c in ex.get("recon_categories", ex["recon_classes"])]
+
+
 def recon_meshes(ex: dict):
     """3-D plots of each renderer's mesh predicted from the input view, one row per
     category."""
-    from bench_softras.data import category_name
-
     verts = np.swapaxes(ex["recon_vertices"], 0, 1)  # [C, R, V, 3]
-    fig = _mesh_grid([category_name(str(c)) for c in ex["recon_classes"]],
+    fig = _mesh_grid(_category_names(ex),
                      [str(r) for r in ex["recon_renderers"]], verts, ex["recon_faces"])
     return fig, None
 
@@ -349,8 +353,7 @@ def recon_silhouettes(ex: dict):
     renderer's predicted mesh (drawn by ``hard``) in the input view and a novel view;
     one row per category."""
     classes, rends, views = ex["recon_classes"], ex["recon_renderers"], ex["recon_views"]
-    from bench_softras.data import category_name
-
+    names = _category_names(ex)
     ncol = 1 + 2 * (1 + len(rends))
     fig, axes = plt.subplots(len(classes), ncol, figsize=(1.5 * ncol, 1.6 * len(classes)),
                              squeeze=False)
@@ -360,7 +363,7 @@ def recon_silhouettes(ex: dict):
         # Stored as the benchmark does: rgb = alpha * (1 - colour) (bench_softras.data.layout),
         # so the rendering composited on white is 1 - rgb.
         rgb = 1.0 - rgba[..., :3]
-        _imshow(axes[c, 0], rgb, f"{category_name(str(cid))} input v{views[0]}")
+        _imshow(axes[c, 0], rgb, f"{names[c]} input v{views[0]}")
         col = 1
         for k, view in enumerate(views):
             gt = ex["recon_gt"][c, k]

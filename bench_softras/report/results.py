@@ -1,20 +1,5 @@
-"""Layout of a main-job results directory (``results/<run-id>/``) and its readers.
-
-::
-
-    run.json            the main job's configuration and the stages of the last call
-    run.log             log of every call (configuration as JSON first)
-    environment.json    versions, CPU/GPU, Taichi arch (collect_environment)
-    <stage>/stage.json  per stage: config, its hash, status, wall time, outputs
-    data/               (the data set lives in the cache or the given directory)
-    fitting/            fitting.csv|parquet, meshes/<shape>_<renderer>.obj
-    reconstruction/     recon_iou.csv|parquet, recon_iou_summary.csv,
-                        recon_per_object.csv|parquet (every object, view, seed),
-                        <renderer>/seed_<s>/ (metrics.jsonl, curve.jsonl, checkpoints)
-    gradients/          gradient_accuracy.csv|parquet, forward_fidelity.csv|parquet
-    ablations/          ablations.csv|parquet (mesh-fitting ablations with softras)
-    timing/             timing.csv|parquet, timing_skipped.csv, timing_notes.json
-    examples/           examples.npz
+"""The report's readers of a main-job results directory (``results/<run-id>/``, layout
+and names in :mod:`bench_softras.runs`): tables, training logs, example arrays.
 """
 
 from __future__ import annotations
@@ -22,15 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-#: The main job's stages, in the order they run.
-STAGES = ("data", "fitting", "reconstruction", "gradients", "ablations", "timing",
-          "examples")
-RUN_JSON = "run.json"
-RUN_LOG = "run.log"
-ENV_JSON = "environment.json"
-STAGE_JSON = "stage.json"
+from bench_softras.runs import EXAMPLES_NPZ, RECON_RUNS_GLOB, SEED_PREFIX, stage_dir
+
 #: (stage, stem) of every table a report reads.
 TABLES = {
     "fitting": ("fitting", "fitting"),
@@ -41,26 +22,6 @@ TABLES = {
     "timing": ("timing", "timing"),
     "recon_per_object": ("reconstruction", "recon_per_object"),
 }
-
-
-def stage_dir(results_dir: str | Path, stage: str) -> Path:
-    """``results_dir / stage`` (``ValueError`` for unknown stages)."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; stages: {STAGES}")
-    return Path(results_dir) / stage
-
-
-def read_json(path: str | Path) -> dict | None:
-    """A JSON file's content, or ``None`` when it is absent or unreadable."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def read_stage_record(results_dir: str | Path, stage: str) -> dict | None:
-    """``<stage>/stage.json`` or ``None``."""
-    return read_json(stage_dir(results_dir, stage) / STAGE_JSON)
 
 
 def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
@@ -98,9 +59,9 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
     ``seed`` columns (from ``reconstruction/<renderer>/seed_<s>/``), or ``None`` when
     no run has one."""
     frames = []
-    for path in sorted(stage_dir(results_dir, "reconstruction").glob(f"*/seed_*/{name}")):
+    for path in sorted(stage_dir(results_dir, "reconstruction").glob(f"{RECON_RUNS_GLOB}/{name}")):
         recs = _jsonl(path)
-        seed = path.parent.name.removeprefix("seed_")
+        seed = path.parent.name.removeprefix(SEED_PREFIX)
         if not recs or not seed.isdigit():
             continue
         df = pd.DataFrame(recs)
@@ -108,3 +69,14 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
         df.insert(0, "renderer", path.parent.parent.name)
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def read_examples(results_dir: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of the ``examples`` stage
+    (:func:`bench_softras.experiments.examples.run_examples`), or an empty dict when the
+    stage has not run."""
+    path = stage_dir(results_dir, "examples") / EXAMPLES_NPZ
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

@@ -18,8 +18,8 @@ from bench_softras import cli
 from bench_softras.data import CACHE_ENV
 from bench_softras.main_job import MainJobConfig, MainJobError, run_main_job
 from bench_softras.report.paper import paper_table1
-from bench_softras.report.results import STAGES
 from bench_softras.report.verdicts import threshold_sentence, verdict_sentences
+from bench_softras.runs import STAGES
 from bench_softras.studies.timing import COLUMNS as TIMING_COLUMNS
 from renderers.peers import register_peers
 
@@ -58,8 +58,10 @@ def _forbid_runs(mp: pytest.MonkeyPatch) -> None:
         ("bench_softras.studies.gradients", "run_gradient_study"),
         ("bench_softras.studies.timing", "run_timing_study"),
         ("bench_softras.data", "build_synthetic"),
-        ("bench_softras.report.examples", "fitting_examples"),
-        ("bench_softras.report.examples", "recon_examples"),
+        ("bench_softras.experiments.examples", "fitting_examples"),
+        ("bench_softras.experiments.examples", "recon_examples"),
+        ("bench_softras.environment", "collect_environment"),
+        ("bench_softras.main_job", "collect_environment"),
     ]
     for module, name in targets:
         mp.setattr(f"{module}.{name}", boom)
@@ -82,6 +84,20 @@ def test_report_files_and_embedded_figures(smoke):
     for section in ("voxel IoU", "Mesh fitting", "Ablations (mesh fitting, softras)",
                     "Gradient accuracy", "Timing and scaling", "Environment"):
         assert section in md and section in html
+
+
+def test_report_names_no_path_of_the_machine_that_built_it(smoke, tmp_path_factory):
+    cfg, paths = smoke
+    base = str(tmp_path_factory.getbasetemp())  # holds the results, reports and data cache
+    files = [paths["markdown"], paths["html"], *sorted((cfg.report_dir / "data").glob("*.csv"))]
+    for path in files:
+        text = path.read_text()
+        assert base not in text, path.name
+    md = paths["markdown"].read_text()
+    # The rebuild command and the data set are named relative to the run's roots.
+    assert "`softras-bench report --from-results <results-root>/smoke`" in md
+    assert "`<data-cache>/synthetic/" in md
+    assert '"results_root": "<results-root>"' in md and '"reports_root": "<reports-root>"' in md
 
 
 def test_voxel_iou_table_beside_the_paper(smoke):
@@ -242,6 +258,7 @@ def test_rebuild_from_results_gives_the_same_tables(smoke, monkeypatch, tmp_path
     assert cli.main(["report", "--from-results", str(cfg.results_dir),
                      "--report-dir", str(out)]) == 0
     assert str(out / "report.md") in capsys.readouterr().out
+    assert str(cfg.results_dir) not in (out / "report.md").read_text()
     original = sorted(p.name for p in (cfg.report_dir / "data").glob("*.csv"))
     assert sorted(p.name for p in (out / "data").glob("*.csv")) == original
     for name in original:

@@ -70,12 +70,15 @@ def test_voxel_iou_table_joins_by_class_id_and_averages_seeds():
     recon = pd.DataFrame({
         "renderer": ["softras", "softras", "hard", "softras", "hard"],
         "class_id": ["02958343", "02958343", "02958343", "99999999", "99999999"],
+        "category": ["car", "car", "car", None, None],
         "seed": [0, 1, 0, 0, 0],
         "voxel_iou": [0.5, 0.7, 0.2, 0.4, 0.1],
     })
     t = voxel_iou_table(recon)
     car = t[t["class_id"] == "02958343"].iloc[0]
-    assert car["category"] == "car"
+    assert car["category"] == "car"  # the name saved with the results
+    # A class without a saved name is shown by its id.
+    assert t[t["class_id"] == "99999999"].iloc[0]["category"] == "99999999"
     assert car["ours: softras"] == pytest.approx(0.6)  # mean over seeds
     assert car["paper: SoftRas (ShapeNet)"] == pytest.approx(0.7697)
     other = t[t["class_id"] == "99999999"].iloc[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bench_softras.main_job import run_stage
+from bench_softras.runs import run_stage
 
 
 def test_zero_byte_output_reruns_the_stage(tmp_path, caplog):

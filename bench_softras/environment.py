@@ -1,6 +1,8 @@
-"""The environment a run happened in: library versions, CPU/GPU, Taichi arch, git
-commit.  Collected when the main job runs (``environment.json`` in the results) so
-a report rebuilt elsewhere still names the machine that produced the numbers."""
+"""The environment a run happened in: library versions, CPU/GPU, Taichi arch, threads,
+git commit.  Collected by the main job when a stage ran and saved as
+``environment.json`` in the run directory (:data:`bench_softras.runs.ENV_JSON`); the
+report only reads that file, so a report rebuilt elsewhere still names the machine that
+produced the numbers."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def _memory_gb() -> float | None:
 def git_commit(repo: str | Path | None = None) -> str | None:
     """``git rev-parse HEAD`` of the source tree (``None`` outside a git checkout),
     with ``+dirty`` when tracked files are modified."""
-    root = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    root = Path(repo) if repo else Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()

@@ -1,14 +1,19 @@
-"""Example images for the report, computed once by the main job's ``examples`` stage
-and saved as ``examples.npz`` (the report only plots them, so it can be rebuilt without
-torch models or renderers).
+"""The main job's ``examples`` stage: example images and meshes for the report,
+computed once here and saved as ``examples/examples.npz``
+(:data:`bench_softras.runs.EXAMPLES_NPZ`), so the report only plots them and can be
+rebuilt without torch models or renderers.
 
 * Fitting: for every fitted shape, the target's silhouettes and those of each
-  renderer's fitted mesh (``meshes/<shape>_<renderer>.obj``) in a few benchmark views,
-  all drawn by the exact ``hard`` renderer, plus the fitted vertices (for 3-D plots).
+  renderer's fitted mesh (``fitting/meshes/<shape>_<renderer>.obj``) in a few benchmark
+  views, all drawn by the exact ``hard`` renderer, plus the fitted vertices (for 3-D
+  plots).
 * Reconstruction: for the first test object of every category, the input image (one
   benchmark view), the ground-truth silhouette in that view and in a novel view, and
-  each renderer's predicted mesh drawn by ``hard`` in both views, plus the predicted
-  vertices.
+  each renderer's predicted mesh (first seed, latest checkpoint) drawn by ``hard`` in
+  both views, plus the predicted vertices and faces.
+
+:func:`run_examples` reads what the ``fitting`` and ``reconstruction`` stages left in
+the run directory (their ``stage.json`` records) and writes the arrays.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ import numpy as np
 import torch
 
 from bench_softras.atomic import write_npz
+from bench_softras.data import category_name, read_mesh
+from bench_softras.runs import EXAMPLES_NPZ, read_stage_record, recon_run_dir, stage_dir
 from renderers import Camera
+
+from .fitting import load_target
+from .multiview import load_split
+from .renderer_choice import make_renderer
+from .train import latest_checkpoint, load_generator
 
 #: Benchmark views shown for fitting (azimuths 0, -120, -240 degrees).
 FIT_VIEWS = (0, 8, 16)
@@ -28,18 +40,12 @@ FIT_VIEWS = (0, 8, 16)
 RECON_VIEWS = (3, 9)
 
 
-def _hard(image_size: int):
-    from bench_softras.experiments.renderer_choice import make_renderer
-
-    return make_renderer("hard", image_size)
-
-
 def _silhouettes(vertices, faces, views: Sequence[int], image_size: int) -> np.ndarray:
     """Hard silhouettes float32 ``[len(views), S, S]`` of one mesh (world units)."""
     v = torch.as_tensor(np.asarray(vertices), dtype=torch.float32)
     f = torch.as_tensor(np.asarray(faces), dtype=torch.int64)
     with torch.no_grad():
-        sil = _hard(image_size).render(v.expand(len(views), -1, -1), f,
+        sil = make_renderer("hard", image_size).render(v.expand(len(views), -1, -1), f,
                                        Camera.benchmark(torch.as_tensor(list(views))))
     return sil.float().numpy()
 
@@ -56,9 +62,6 @@ def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names:
     ``fit_pred`` float32 ``[S, R, K, H, W]`` (NaN where a mesh is missing),
     ``fit_vertices`` float32 ``[S, R, V, 3]``, ``fit_faces`` int64 ``[F, 3]``.
     """
-    from bench_softras.data import read_mesh
-    from bench_softras.experiments.fitting import load_target
-
     names, targets, preds, verts, faces = [], [], [], [], None
     for spec in shapes:
         target = load_target(spec, seed)
@@ -100,14 +103,12 @@ def recon_examples(checkpoints: dict[str, str | Path], data_dir: str | Path, spl
 
     ``checkpoints``: renderer name -> checkpoint path (:func:`train.load_generator`);
     ``views``: ``(input view, novel view)``.  Keys: ``recon_classes`` str ``[C]``,
+    ``recon_categories`` str ``[C]`` (their names),
     ``recon_renderers`` str ``[R]``, ``recon_views`` int ``[2]``, ``recon_input`` uint8
     ``[C, 4, S, S]`` (RGBA, input view), ``recon_gt`` float32 ``[C, 2, S, S]`` (alpha in
     both views), ``recon_pred`` float32 ``[R, C, 2, S, S]``, ``recon_vertices`` float32
     ``[R, C, V, 3]``, ``recon_faces`` int64 ``[F, 3]``.
     """
-    from bench_softras.experiments.multiview import load_split
-    from bench_softras.experiments.train import load_generator
-
     data = load_split(data_dir, split, class_ids)
     classes = data.classes
     objs = np.asarray([data.indices_of(c)[0] for c in classes], dtype=np.int64)
@@ -128,6 +129,7 @@ def recon_examples(checkpoints: dict[str, str | Path], data_dir: str | Path, spl
         all_verts.append(verts.numpy())
     nr = len(checkpoints)
     return {"recon_classes": np.asarray(classes, dtype=str),
+            "recon_categories": np.asarray([category_name(c) for c in classes], dtype=str),
             "recon_renderers": np.asarray(list(checkpoints), dtype=str),
             "recon_views": np.asarray([v_in, v_new], dtype=np.int64),
             "recon_input": inputs.astype(np.uint8),
@@ -139,18 +141,39 @@ def recon_examples(checkpoints: dict[str, str | Path], data_dir: str | Path, spl
             "recon_faces": faces.astype(np.int64)}
 
 
-def save_examples(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write the arrays to a compressed ``.npz``; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def examples_config(results_dir: str | Path, data_dir: str | None) -> dict:
+    """The ``examples`` stage's configuration: the config hashes of the ``fitting`` and
+    ``reconstruction`` stages it draws from (``None`` when absent) and the data
+    directory (so new fits, new training or other data re-run it)."""
+    fit_rec = read_stage_record(results_dir, "fitting") or {}
+    rec_rec = read_stage_record(results_dir, "reconstruction") or {}
+    return {"fitting": fit_rec.get("config_hash"),
+            "reconstruction": rec_rec.get("config_hash"), "data": data_dir}
+
+
+def run_examples(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """Compute the examples of the run ``results_dir`` (whatever of the ``fitting`` and
+    ``reconstruction`` stages finished) and write ``out_dir/examples.npz``; returns
+    ``[that path]`` (the stage's outputs)."""
+    fit_rec = read_stage_record(results_dir, "fitting")
+    rec_rec = read_stage_record(results_dir, "reconstruction")
+    arrays: dict[str, np.ndarray] = {}
+    if fit_rec:
+        fc = fit_rec["config"]
+        arrays.update(fitting_examples(stage_dir(results_dir, "fitting"), fc["shapes"],
+                                       fc["renderers"], seed=fc["fit"]["seed"]))
+    if rec_rec:
+        rc = rec_rec["config"]
+        recon_dir = stage_dir(results_dir, "reconstruction")
+        ckpts = {}
+        for r in rc["renderers"]:
+            path = latest_checkpoint(recon_run_dir(recon_dir, r, rc["seeds"][0]))
+            if path is not None:
+                ckpts[r] = path
+        if ckpts:
+            arrays.update(recon_examples(ckpts, rc["recon"]["data_dir"],
+                                         rc["recon"]["eval_split"], rc["recon"]["class_ids"],
+                                         device=rc["recon"]["device"]))
+    path = Path(out_dir) / EXAMPLES_NPZ
     write_npz(path, **arrays)
-    return path
-
-
-def load_examples(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of :func:`save_examples` (an empty dict when the file is absent)."""
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return [path]
