@@ -55,6 +55,7 @@ def _csv(text: str | None) -> tuple[str, ...]:
 def report_parser() -> argparse.ArgumentParser:
     """The options of ``softras-bench report``."""
     from bench_softras.report.results import STAGES
+    from bench_softras.settings import PRESETS, SECTIONS
 
     p = argparse.ArgumentParser(
         prog="softras-bench report",
@@ -62,8 +63,16 @@ def report_parser() -> argparse.ArgumentParser:
                     "forward fidelity, timing, examples) and write the report to "
                     "reports/<run-id>/. Finished stages are skipped when re-run with the "
                     "same options; reconstruction training resumes from checkpoints.")
-    p.add_argument("--preset", default="cpu", choices=("smoke", "cpu", "paper"),
-                   help="experiment sizes (default cpu; smoke: CI-sized; paper: GPU)")
+    p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
+                   help="experiment sizes (default cpu; smoke: CI-sized; gpu: one GPU, "
+                        "minutes; paper: GPU, the paper's schedule)")
+    p.add_argument("--set", dest="settings", action="append", default=[],
+                   metavar="SECTION.FIELD=VALUE",
+                   help="override one field of the preset (repeatable), e.g. --set "
+                        "recon.sigma=1e-4 --set fit.steps=50 --set timing.repeats=3; "
+                        f"sections: {', '.join(SECTIONS)} (bench_softras.settings); values "
+                        "are typed from the field (tuples comma-separated, booleans "
+                        "true/false); a changed field reruns its stage")
     p.add_argument("--renderers", help="comma-separated registered renderer names "
                                        "(default: the preset's softras,n3mr,hard)")
     p.add_argument("--categories", help="comma-separated ShapeNet class ids or names "
@@ -125,7 +134,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
             fit_shapes=_csv(args.fit_shapes),
             seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
-            progress=args.progress, wait=args.wait)
+            progress=args.progress, wait=args.wait, settings=tuple(args.settings))
         paths = run_main_job(cfg)
     print(f"report: {paths['markdown']}\n        {paths['html']}")
     return 0

@@ -42,7 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_json
-from .errors import UserError, check_device, check_writable_dir
+from .data import class_id_of
+from .errors import ConfigError, UserError, check_device, check_writable_dir
+from .experiments.renderer_choice import ensure_registered
 from .report.results import (
     ENV_JSON,
     RUN_JSON,
@@ -54,6 +56,18 @@ from .report.results import (
     stage_dir,
 )
 from .runlock import run_lock
+from .settings import (
+    AblationConfig,
+    ExamplesConfig,
+    FitConfig,
+    GradientConfig,
+    Preset,
+    ReconConfig,
+    TimingConfig,
+    apply_settings,
+    get_preset,
+    with_overrides,
+)
 
 log = logging.getLogger("bench_softras.main_job")
 
@@ -68,7 +82,7 @@ class MainJobConfig:
     """What the main job runs.
 
     ``preset``: ``smoke``, ``cpu`` (default) or ``paper``
-    (:mod:`bench_softras.experiments.presets`); ``renderers``: registered names (empty:
+    (:mod:`bench_softras.settings`); ``renderers``: registered names (empty:
     the preset's ``softras, n3mr, hard``); ``categories``: ShapeNet class ids or names
     (empty: every category of the data); ``data_dir``: a directory of benchmark files
     (``{class_id}_{split}_images.npz`` / ``_voxels.npz``, e.g. the ShapeNet renderings);
@@ -79,7 +93,11 @@ class MainJobConfig:
     targets (empty: the preset's; the first is also the ablations' target); ``seeds``:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
     when finished; ``progress``: tqdm; ``wait``: when another job holds the run
-    directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing.
+    directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
+    ``settings``: overrides of the preset's fields, ``SECTION.FIELD=VALUE`` each
+    (``recon.sigma=1e-4``, ``fit.steps=50``, ``timing.repeats=3``;
+    :func:`bench_softras.settings.apply_settings`), applied in order; the fields the
+    options above own (:data:`JOB_OWNED`) are refused.
     """
 
     preset: str = "cpu"
@@ -96,6 +114,7 @@ class MainJobConfig:
     force: bool = False
     progress: bool = True
     wait: bool = False
+    settings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -114,20 +133,41 @@ class MainJobConfig:
         return dataclasses.asdict(self)
 
 
+#: Preset fields that a main-job option sets (``--set`` refuses them, naming the option).
+JOB_OWNED = {"renderers": "--renderers", "seeds": "--seeds", "fit_shapes": "--fit-shapes",
+             "recon.device": "--device", "timing.device": "--device",
+             "recon.class_ids": "--categories", "recon.data_dir": "--data-dir",
+             "recon.renderer": "--renderers", "timing.renderers": "--renderers",
+             "recon.seed": "--seeds", "recon.out_dir": "--results-root",
+             "recon.preset": "--preset"}
+
+
 @dataclass
 class Plan:
-    """The resolved configuration of every stage (JSON-ready dicts)."""
+    """The resolved settings of every stage (validated :mod:`bench_softras.settings`
+    configs); :meth:`gradient_config` / :meth:`ablation_config`: their stage records."""
 
-    preset: object
+    preset: Preset
     renderers: tuple[str, ...]
     class_ids: tuple[str, ...]
     seeds: tuple[int, ...]
     fit_shapes: tuple[str, ...]
-    fit: object
-    recon: object
-    gradients: dict
-    timing: object
-    ablations: dict
+    fit: FitConfig
+    recon: ReconConfig
+    gradients: GradientConfig
+    timing: TimingConfig
+    ablations: AblationConfig
+    examples: ExamplesConfig
+
+    def gradient_config(self) -> dict:
+        """The gradient stage's configuration (JSON-ready)."""
+        return {"renderers": list(self.renderers), **dataclasses.asdict(self.gradients),
+                "seed": self.seeds[0]}
+
+    def ablation_config(self) -> dict:
+        """The ablation stage's configuration (JSON-ready): target shape, fit, ablations."""
+        return {"shape": self.fit_shapes[0], **dataclasses.asdict(self.ablations),
+                "fit": dataclasses.asdict(self.fit)}
 
 
 def _hash(config: dict) -> str:
@@ -137,17 +177,11 @@ def _hash(config: dict) -> str:
 # -- validation and planning ------------------------------------------------------------
 def make_plan(cfg: MainJobConfig) -> Plan:
     """Check ``cfg`` (raising :class:`MainJobError` with what to change) and resolve the
-    preset's settings for every stage."""
-    from bench_softras.data import class_id_of
-    from bench_softras.experiments.presets import get_preset, with_overrides
-    from bench_softras.experiments.renderer_choice import ensure_registered
-    from bench_softras.studies import gradients as grad_study
-    from bench_softras.studies import timing as timing_study
-
+    preset's settings, with ``cfg.settings`` applied, for every stage."""
     try:
-        preset = get_preset(cfg.preset)
-    except KeyError as exc:
-        raise MainJobError(exc.args[0]) from None
+        preset = apply_settings(get_preset(cfg.preset), cfg.settings, reserved=JOB_OWNED)
+    except (KeyError, ConfigError) as exc:
+        raise MainJobError(str(exc)) from None
     bad = [s for s in cfg.stages if s not in STAGES]
     if bad:
         raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
@@ -174,23 +208,12 @@ def make_plan(cfg: MainJobConfig) -> Plan:
                            "renderings of N3MR/SoftRas), or leave --data-dir out to use the "
                            "built-in synthetic data set")
     seeds = tuple(cfg.seeds) or tuple(preset.seeds)
-    grad_preset = grad_study.PRESETS["smoke" if preset.name == "smoke" else "cpu"]
-    gradients = {"renderers": list(names), "sigmas": list(grad_preset["sigmas"]),
-                 "scenes": list(grad_preset["scenes"]),
-                 "image_size": grad_preset["image_size"], "seed": seeds[0]}
     t_names = tuple(dict.fromkeys(names + ("softras_torch", "pytorch3d_soft")))
-    timing = dataclasses.replace(timing_study.PRESETS.get(preset.name, timing_study.PRESETS["cpu"]),
-                                 renderers=t_names, device=cfg.device)
+    timing = with_overrides(preset.timing, renderers=t_names, device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
     fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
-    ablations = {"shape": fit_shapes[0], "renderer": "softras",
-                 "sigmas": [float(s) for s in preset.ablation_sigmas],
-                 "few_views": preset.ablation_views,
-                 "more_views": preset.ablation_more_views,
-                 "color_weight": preset.ablation_color_weight,
-                 "fit": dataclasses.asdict(preset.fit)}
-    return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon, gradients,
-                timing, ablations)
+    return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon,
+                preset.gradients, timing, preset.ablations, preset.examples)
 
 
 # -- stage bookkeeping ------------------------------------------------------------------
@@ -314,8 +337,6 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 
 def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
-    from bench_softras.experiments.presets import with_overrides
-
     recon = with_overrides(plan.recon, data_dir=data["dir"])
     config = {"recon": recon.to_dict(), "renderers": list(plan.renderers),
               "seeds": list(plan.seeds), "preset": plan.preset.name}
@@ -331,14 +352,13 @@ def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Call
 
 
 def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = dict(plan.gradients)
+    config = plan.gradient_config()
 
     def fn(d: Path) -> list[Path]:
-        from bench_softras.studies.gradients import run_gradient_study
+        from bench_softras.studies.gradients import run_gradient_config
 
-        run_gradient_study(renderers=config["renderers"], sigmas=config["sigmas"],
-                           scenes=config["scenes"], image_size=config["image_size"],
-                           seed=config["seed"], out_dir=d, progress=cfg.progress)
+        run_gradient_config(plan.gradients, plan.renderers, seed=plan.seeds[0], out_dir=d,
+                            progress=cfg.progress)
         return [d / f"{s}.{e}" for s in ("gradient_accuracy", "forward_fidelity")
                 for e in ("csv", "parquet")]
 
@@ -346,16 +366,13 @@ def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 
 def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = {**plan.ablations, "preset": plan.preset.name}
+    config = {**plan.ablation_config(), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
         from bench_softras.experiments.fitting import run_ablations
 
-        run_ablations(config["shape"], plan.preset, d, config=plan.fit,
-                      sigmas=config["sigmas"], few_views=config["few_views"],
-                      color_weight=config["color_weight"],
-                      more_views=config["more_views"], renderer=config["renderer"],
-                      progress=cfg.progress)
+        run_ablations(plan.fit_shapes[0], plan.preset, d, config=plan.fit,
+                      ablations=plan.ablations, progress=cfg.progress)
         outputs = [d / "ablations.csv", d / "ablations.parquet"]
         return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
 
@@ -378,8 +395,10 @@ def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
                     data: dict) -> tuple[dict, Callable]:
     fit_rec = read_stage_record(results_dir, "fitting")
     rec_rec = read_stage_record(results_dir, "reconstruction")
+    ex = plan.examples
     config = {"fitting": (fit_rec or {}).get("config_hash"),
-              "reconstruction": (rec_rec or {}).get("config_hash"), "data": data.get("dir")}
+              "reconstruction": (rec_rec or {}).get("config_hash"), "data": data.get("dir"),
+              "examples": dataclasses.asdict(ex)}
 
     def fn(d: Path) -> list[Path]:
         from bench_softras.experiments.train import latest_checkpoint
@@ -390,7 +409,8 @@ def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
         if fit_rec:
             fc = fit_rec["config"]
             arrays.update(fitting_examples(stage_dir(results_dir, "fitting"), fc["shapes"],
-                                           fc["renderers"], seed=fc["fit"]["seed"]))
+                                           fc["renderers"], seed=fc["fit"]["seed"],
+                                           image_size=ex.fit_image_size, views=ex.fit_views))
         if rec_rec:
             rc = rec_rec["config"]
             ckpts = {}
@@ -402,7 +422,7 @@ def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
             if ckpts:
                 arrays.update(recon_examples(ckpts, rc["recon"]["data_dir"],
                                              rc["recon"]["eval_split"],
-                                             rc["recon"]["class_ids"],
+                                             rc["recon"]["class_ids"], views=ex.recon_views,
                                              device=rc["recon"]["device"]))
         return [save_examples(d / "examples.npz", arrays)]
 
@@ -453,8 +473,9 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     full_config = {**cfg.to_dict(), "renderers": list(plan.renderers),
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
-                   "recon": plan.recon.to_dict(), "gradients": plan.gradients,
-                   "ablations": plan.ablations, "timing": plan.timing.to_dict(),
+                   "recon": plan.recon.to_dict(), "gradients": plan.gradient_config(),
+                   "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
+                   "examples": dataclasses.asdict(plan.examples),
                    "threads": _thread_settings()}
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
              extra={FILE_ONLY: True})

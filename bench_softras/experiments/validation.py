@@ -35,11 +35,11 @@ import torch
 
 import metrics
 from bench_softras.atomic import write_text
+from bench_softras.settings import ReconConfig
 from renderers import Camera
 
 from .model import MeshGenerator
 from .multiview import MultiViewData, load_split, training_views
-from .presets import ReconConfig
 from .renderer_choice import make_renderer
 
 #: The learning-curve file of a run directory.
