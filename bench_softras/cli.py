@@ -55,7 +55,7 @@ def _csv(text: str | None) -> tuple[str, ...]:
 def report_parser() -> argparse.ArgumentParser:
     """The options of ``softras-bench report``."""
     from bench_softras.report.results import STAGES
-    from bench_softras.settings import PRESETS, SECTIONS
+    from bench_softras.settings import OFFICIAL_DEMO_SIGMA, PRESETS, SECTIONS
 
     p = argparse.ArgumentParser(
         prog="softras-bench report",
@@ -69,7 +69,8 @@ def report_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="settings", action="append", default=[],
                    metavar="SECTION.FIELD=VALUE",
                    help="override one field of the preset (repeatable), e.g. --set "
-                        "recon.sigma=1e-4 --set fit.steps=50 --set timing.repeats=3; "
+                        f"recon.sigma={OFFICIAL_DEMO_SIGMA:g} --set fit.steps=50 --set "
+                        "timing.repeats=3; "
                         f"sections: {', '.join(SECTIONS)} (bench_softras.settings); values "
                         "are typed from the field (tuples comma-separated, booleans "
                         "true/false); a changed field reruns its stage")

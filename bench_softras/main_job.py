@@ -95,7 +95,7 @@ class MainJobConfig:
     when finished; ``progress``: tqdm; ``wait``: when another job holds the run
     directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
     ``settings``: overrides of the preset's fields, ``SECTION.FIELD=VALUE`` each
-    (``recon.sigma=1e-4``, ``fit.steps=50``, ``timing.repeats=3``;
+    (``fit.steps=50``, ``timing.repeats=3``, ``recon.sigma=<value>``;
     :func:`bench_softras.settings.apply_settings`), applied in order; the fields the
     options above own (:data:`JOB_OWNED`) are refused.
     """

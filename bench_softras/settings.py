@@ -616,11 +616,11 @@ def _assign(config, path: Sequence[str], text: str, where: str):
 
 
 def split_setting(text: str) -> tuple[tuple[str, ...], str]:
-    """``"recon.sigma=1e-4"`` -> ``(("recon", "sigma"), "1e-4")``."""
+    """``"fit.steps=50"`` -> ``(("fit", "steps"), "50")``."""
     key, eq, value = text.partition("=")
     path = tuple(p.strip() for p in key.split("."))
     if not eq or not all(path):
-        raise ConfigError(f"--set expects SECTION.FIELD=VALUE (e.g. recon.sigma=1e-4), got "
+        raise ConfigError(f"--set expects SECTION.FIELD=VALUE (e.g. fit.steps=50), got "
                           f"{text!r}")
     return path, value
 
