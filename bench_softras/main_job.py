@@ -81,7 +81,7 @@ class MainJobError(UserError):
 class MainJobConfig:
     """What the main job runs.
 
-    ``preset``: ``smoke``, ``cpu`` (default) or ``paper``
+    ``preset``: ``smoke``, ``cpu`` (default), ``gpu`` or ``paper``
     (:mod:`bench_softras.settings`); ``renderers``: registered names (empty:
     the preset's ``softras, n3mr, hard``); ``categories``: ShapeNet class ids or names
     (empty: every category of the data); ``data_dir``: a directory of benchmark files
