@@ -52,8 +52,6 @@ from renderers.peers import PEERS
 from renderers.soft_math import DEFAULT_SIGMA
 from renderers.validation import check_sigma
 
-__all__ = ["DEFAULT_SIGMA", "OFFICIAL_DEMO_SIGMA", "SIGMA_SWEEP", "GRADIENT_SIGMAS"]
-
 # -- sigma ----------------------------------------------------------------------------
 #: The official code's sigma: ``sigma_val=1e-4`` of ``ShichenLiu/SoftRas``
 #: ``examples/demo_deform.py`` (mesh fitting) and ``examples/recon/train.py``
@@ -97,24 +95,20 @@ def _check_sigmas(config, **fields: Sequence) -> None:
             raise ConfigError(problem)
 
 
-def _check_image_sizes(config, *names: str, multiple: int = 1) -> None:
-    """Each named field is a square image side (one int) that
+def _check_image_sizes(config, name: str, sizes: Sequence, multiple: int = 1) -> None:
+    """Every value of ``sizes`` (field ``name``) is a square image side, one int, that
     :func:`renderers.grid.image_hw` accepts and a multiple of ``multiple``."""
-    for name in names:
-        value = getattr(config, name)
-        sizes = value if isinstance(value, tuple) and name.endswith("sizes") else (value,)
-        for size in sizes:
-            where = f"{type(config).__name__}.{name}"
-            if isinstance(size, bool) or not isinstance(size, int | np.integer):
-                raise ConfigError(f"{where} must be an int (square images, pixels), got "
-                                  f"{size!r}")
-            try:
-                image_hw(size)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"{where}: {exc}") from None
-            if size % multiple:
-                raise ConfigError(f"{where} must be a multiple of {multiple} (3 stride-2 "
-                                  f"convs), got {size}")
+    where = f"{type(config).__name__}.{name}"
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int | np.integer):
+            raise ConfigError(f"{where} must be an int (square images, pixels), got {size!r}")
+        try:
+            image_hw(size)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if size % multiple:
+            raise ConfigError(f"{where} must be a multiple of {multiple} (3 stride-2 convs), "
+                              f"got {size}")
 
 
 # -- shared loss fields ---------------------------------------------------------------
@@ -259,7 +253,7 @@ class ReconConfig(LossConfig):
             "max_train_objects": (self.max_train_objects >= 0, ">= 0"),
             "max_test_objects": (self.max_test_objects >= 0, ">= 0"),
         })
-        _check_image_sizes(self, "image_size", multiple=8)
+        _check_image_sizes(self, "image_size", (self.image_size,), multiple=8)
 
     def to_dict(self) -> dict:
         """JSON-ready dict of every field (nested model config included)."""
@@ -319,7 +313,7 @@ class FitConfig(LossConfig):
                       "views_per_step": (1 <= self.views_per_step <= MAX_FIT_VIEWS,
                                          f"in 1..{MAX_FIT_VIEWS}"),
                       "record_every": (self.record_every >= 1, ">= 1")})
-        _check_image_sizes(self, "image_size")
+        _check_image_sizes(self, "image_size", (self.image_size,))
 
 
 @dataclass(frozen=True)
@@ -343,7 +337,7 @@ class GradientConfig:
         if not self.scenes or not self.sigmas:
             raise ConfigError("GradientConfig needs at least one scene and one of sigmas")
         _check_sigmas(self, sigmas=self.sigmas)
-        _check_image_sizes(self, "image_size")
+        _check_image_sizes(self, "image_size", (self.image_size,))
 
 
 @dataclass(frozen=True)
@@ -392,7 +386,8 @@ class TimingConfig:
             "max_dense_pairs": (self.max_dense_pairs >= 1, ">= 1"),
             "dtype": (self.dtype in ("float32", "float64"), "float32 or float64"),
         })
-        _check_image_sizes(self, "image_sizes", "base_image_size")
+        _check_image_sizes(self, "image_sizes", self.image_sizes)
+        _check_image_sizes(self, "base_image_size", (self.base_image_size,))
         _check_sigmas(self, sigmas=self.sigmas, base_sigma=(self.base_sigma,))
 
     def to_dict(self) -> dict:
@@ -445,7 +440,7 @@ class ExamplesConfig:
             "fit_views": (len(self.fit_views) > 0 and 0 <= min(views) and
                           max(views) < NUM_VIEWS, f"view ids in 0..{NUM_VIEWS - 1}"),
             "recon_views": (len(self.recon_views) == 2, "(input view, novel view)")})
-        _check_image_sizes(self, "fit_image_size")
+        _check_image_sizes(self, "fit_image_size", (self.fit_image_size,))
 
 
 # -- presets ----------------------------------------------------------------------------
