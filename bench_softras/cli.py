@@ -56,14 +56,27 @@ def _csv(text: str | None) -> tuple[str, ...]:
 
 def report_parser() -> argparse.ArgumentParser:
     """The options of ``softras-bench report``."""
+    # Imported here, not at the top: settings import renderers (hence Taichi), which must
+    # come after quiet_taichi() so that --help prints no Taichi banner.
+    from bench_softras.settings import OFFICIAL_DEMO_SIGMA, PRESETS, SECTIONS
+
     p = argparse.ArgumentParser(
         prog="softras-bench report",
         description="Run the main job (data, fitting, reconstruction, gradient accuracy, "
                     "forward fidelity, timing, examples) and write the report to "
                     "reports/<run-id>/. Finished stages are skipped when re-run with the "
                     "same options; reconstruction training resumes from checkpoints.")
-    p.add_argument("--preset", default="cpu", choices=("smoke", "cpu", "paper"),
-                   help="experiment sizes (default cpu; smoke: CI-sized; paper: GPU)")
+    p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
+                   help="experiment sizes (default cpu; smoke: CI-sized; gpu: one GPU, "
+                        "minutes; paper: GPU, the paper's schedule)")
+    p.add_argument("--set", dest="settings", action="append", default=[],
+                   metavar="SECTION.FIELD=VALUE",
+                   help="override one field of the preset (repeatable), e.g. --set "
+                        f"recon.sigma={OFFICIAL_DEMO_SIGMA:g} --set fit.steps=50 --set "
+                        "timing.repeats=3; "
+                        f"sections: {', '.join(SECTIONS)} (bench_softras.settings); values "
+                        "are typed from the field (tuples comma-separated, booleans "
+                        "true/false); a changed field reruns its stage")
     p.add_argument("--renderers", help="comma-separated registered renderer names "
                                        "(default: the preset's softras,n3mr,hard)")
     p.add_argument("--categories", help="comma-separated ShapeNet class ids or names "
@@ -120,7 +133,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
             fit_shapes=_csv(args.fit_shapes),
             seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
-            progress=args.progress, wait=args.wait)
+            progress=args.progress, wait=args.wait, settings=tuple(args.settings))
         paths = run_main_job(cfg)
     print(f"report: {paths['markdown']}\n        {paths['html']}")
     return 0
@@ -250,10 +263,10 @@ def _dispatch(cmd: str, rest: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softras-bench`` console script."""
+    quiet_taichi()  # before anything imports renderers (hence Taichi)
     from renderers.threads import prefer_passive_wait
 
     prefer_passive_wait()  # before torch (and its OpenMP runtime) loads
-    quiet_taichi()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]

@@ -43,8 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_json
+from .data import class_id_of
 from .environment import collect_environment
-from .errors import UserError, check_device, check_writable_dir
+from .errors import ConfigError, UserError, check_device, check_writable_dir
+from .experiments.renderer_choice import ensure_registered
 from .runlock import run_lock
 from .runs import (
     DATA_JSON,
@@ -55,6 +57,18 @@ from .runs import (
     read_json,
     run_stage,
     stage_dir,
+)
+from .settings import (
+    AblationConfig,
+    ExamplesConfig,
+    FitConfig,
+    GradientConfig,
+    Preset,
+    ReconConfig,
+    TimingConfig,
+    apply_settings,
+    get_preset,
+    with_overrides,
 )
 
 log = logging.getLogger("bench_softras.main_job")
@@ -69,8 +83,8 @@ class MainJobError(UserError):
 class MainJobConfig:
     """What the main job runs.
 
-    ``preset``: ``smoke``, ``cpu`` (default) or ``paper``
-    (:mod:`bench_softras.experiments.presets`); ``renderers``: registered names (empty:
+    ``preset``: ``smoke``, ``cpu`` (default), ``gpu`` or ``paper``
+    (:mod:`bench_softras.settings`); ``renderers``: registered names (empty:
     the preset's ``softras, n3mr, hard``); ``categories``: ShapeNet class ids or names
     (empty: every category of the data); ``data_dir``: a directory of benchmark files
     (``{class_id}_{split}_images.npz`` / ``_voxels.npz``, e.g. the ShapeNet renderings);
@@ -81,7 +95,11 @@ class MainJobConfig:
     targets (empty: the preset's; the first is also the ablations' target); ``seeds``:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
     when finished; ``progress``: tqdm; ``wait``: when another job holds the run
-    directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing.
+    directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
+    ``settings``: overrides of the preset's fields, ``SECTION.FIELD=VALUE`` each
+    (``fit.steps=50``, ``timing.repeats=3``, ``recon.sigma=<value>``;
+    :func:`bench_softras.settings.apply_settings`), applied in order; the fields the
+    options above own (:data:`JOB_OWNED`) are refused.
     """
 
     preset: str = "cpu"
@@ -98,6 +116,7 @@ class MainJobConfig:
     force: bool = False
     progress: bool = True
     wait: bool = False
+    settings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -116,36 +135,51 @@ class MainJobConfig:
         return dataclasses.asdict(self)
 
 
+#: Preset fields that a main-job option sets (``--set`` refuses them, naming the option).
+JOB_OWNED = {"renderers": "--renderers", "seeds": "--seeds", "fit_shapes": "--fit-shapes",
+             "recon.device": "--device", "timing.device": "--device",
+             "recon.class_ids": "--categories", "recon.data_dir": "--data-dir",
+             "recon.renderer": "--renderers", "timing.renderers": "--renderers",
+             "recon.seed": "--seeds", "recon.out_dir": "--results-root",
+             "recon.preset": "--preset"}
+
+
 @dataclass
 class Plan:
-    """The resolved configuration of every stage (JSON-ready dicts)."""
+    """The resolved settings of every stage (validated :mod:`bench_softras.settings`
+    configs); :meth:`gradient_config` / :meth:`ablation_config`: their stage records."""
 
-    preset: object
+    preset: Preset
     renderers: tuple[str, ...]
     class_ids: tuple[str, ...]
     seeds: tuple[int, ...]
     fit_shapes: tuple[str, ...]
-    fit: object
-    recon: object
-    gradients: dict
-    timing: object
-    ablations: dict
+    fit: FitConfig
+    recon: ReconConfig
+    gradients: GradientConfig
+    timing: TimingConfig
+    ablations: AblationConfig
+    examples: ExamplesConfig
+
+    def gradient_config(self) -> dict:
+        """The gradient stage's configuration (JSON-ready)."""
+        return {"renderers": list(self.renderers), **dataclasses.asdict(self.gradients),
+                "seed": self.seeds[0]}
+
+    def ablation_config(self) -> dict:
+        """The ablation stage's configuration (JSON-ready): target shape, fit, ablations."""
+        return {"shape": self.fit_shapes[0], **dataclasses.asdict(self.ablations),
+                "fit": dataclasses.asdict(self.fit)}
 
 
 # -- validation and planning ------------------------------------------------------------
 def make_plan(cfg: MainJobConfig) -> Plan:
     """Check ``cfg`` (raising :class:`MainJobError` with what to change) and resolve the
-    preset's settings for every stage."""
-    from bench_softras.data import class_id_of
-    from bench_softras.experiments.presets import get_preset, with_overrides
-    from bench_softras.experiments.renderer_choice import ensure_registered
-    from bench_softras.studies import gradients as grad_study
-    from bench_softras.studies import timing as timing_study
-
+    preset's settings, with ``cfg.settings`` applied, for every stage."""
     try:
-        preset = get_preset(cfg.preset)
-    except KeyError as exc:
-        raise MainJobError(exc.args[0]) from None
+        preset = apply_settings(get_preset(cfg.preset), cfg.settings, reserved=JOB_OWNED)
+    except (KeyError, ConfigError) as exc:
+        raise MainJobError(str(exc)) from None
     bad = [s for s in cfg.stages if s not in STAGES]
     if bad:
         raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
@@ -172,23 +206,12 @@ def make_plan(cfg: MainJobConfig) -> Plan:
                            "renderings of N3MR/SoftRas), or leave --data-dir out to use the "
                            "built-in synthetic data set")
     seeds = tuple(cfg.seeds) or tuple(preset.seeds)
-    grad_preset = grad_study.PRESETS["smoke" if preset.name == "smoke" else "cpu"]
-    gradients = {"renderers": list(names), "sigmas": list(grad_preset["sigmas"]),
-                 "scenes": list(grad_preset["scenes"]),
-                 "image_size": grad_preset["image_size"], "seed": seeds[0]}
     t_names = tuple(dict.fromkeys(names + ("softras_torch", "pytorch3d_soft")))
-    timing = dataclasses.replace(timing_study.PRESETS.get(preset.name, timing_study.PRESETS["cpu"]),
-                                 renderers=t_names, device=cfg.device)
+    timing = with_overrides(preset.timing, renderers=t_names, device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
     fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
-    ablations = {"shape": fit_shapes[0], "renderer": "softras",
-                 "sigmas": [float(s) for s in preset.ablation_sigmas],
-                 "few_views": preset.ablation_views,
-                 "more_views": preset.ablation_more_views,
-                 "color_weight": preset.ablation_color_weight,
-                 "fit": dataclasses.asdict(preset.fit)}
-    return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon, gradients,
-                timing, ablations)
+    return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon,
+                preset.gradients, timing, preset.ablations, preset.examples)
 
 
 # -- the stages -----------------------------------------------------------------------
@@ -271,8 +294,6 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 
 def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
-    from bench_softras.experiments.presets import with_overrides
-
     recon = with_overrides(plan.recon, data_dir=data["dir"])
     config = {"recon": recon.to_dict(), "renderers": list(plan.renderers),
               "seeds": list(plan.seeds), "preset": plan.preset.name}
@@ -288,14 +309,13 @@ def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Call
 
 
 def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = dict(plan.gradients)
+    config = plan.gradient_config()
 
     def fn(d: Path) -> list[Path]:
-        from bench_softras.studies.gradients import run_gradient_study
+        from bench_softras.studies.gradients import run_gradient_config
 
-        run_gradient_study(renderers=config["renderers"], sigmas=config["sigmas"],
-                           scenes=config["scenes"], image_size=config["image_size"],
-                           seed=config["seed"], out_dir=d, progress=cfg.progress)
+        run_gradient_config(plan.gradients, plan.renderers, seed=plan.seeds[0], out_dir=d,
+                            progress=cfg.progress)
         return [d / f"{s}.{e}" for s in ("gradient_accuracy", "forward_fidelity")
                 for e in ("csv", "parquet")]
 
@@ -303,16 +323,13 @@ def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 
 def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = {**plan.ablations, "preset": plan.preset.name}
+    config = {**plan.ablation_config(), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
         from bench_softras.experiments.fitting import run_ablations
 
-        run_ablations(config["shape"], plan.preset, d, config=plan.fit,
-                      sigmas=config["sigmas"], few_views=config["few_views"],
-                      color_weight=config["color_weight"],
-                      more_views=config["more_views"], renderer=config["renderer"],
-                      progress=cfg.progress)
+        run_ablations(plan.fit_shapes[0], plan.preset, d, config=plan.fit,
+                      ablations=plan.ablations, progress=cfg.progress)
         outputs = [d / "ablations.csv", d / "ablations.parquet"]
         return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
 
@@ -335,8 +352,8 @@ def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
                     data: dict) -> tuple[dict, Callable]:
     from bench_softras.experiments.examples import examples_config, run_examples
 
-    config = examples_config(results_dir, data.get("dir"))
-    return config, lambda d: run_examples(results_dir, d)
+    config = examples_config(results_dir, data.get("dir"), plan.examples)
+    return config, lambda d: run_examples(results_dir, d, plan.examples)
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -383,8 +400,9 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     full_config = {**cfg.to_dict(), "renderers": list(plan.renderers),
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
-                   "recon": plan.recon.to_dict(), "gradients": plan.gradients,
-                   "ablations": plan.ablations, "timing": plan.timing.to_dict(),
+                   "recon": plan.recon.to_dict(), "gradients": plan.gradient_config(),
+                   "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
+                   "examples": dataclasses.asdict(plan.examples),
                    "threads": _thread_settings()}
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
              extra={FILE_ONLY: True})

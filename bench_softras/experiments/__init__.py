@@ -1,8 +1,8 @@
 """Experiments of the benchmark: mesh fitting, single-view reconstruction training and
-evaluation (the paper's Table 1), their losses, the generator and the presets.
+evaluation (the paper's Table 1), their losses and the generator.  Their settings and
+presets live in :mod:`bench_softras.settings` (:class:`~bench_softras.settings.ReconConfig`,
+:class:`~bench_softras.settings.FitConfig`, :class:`~bench_softras.settings.Preset`).
 
-* :mod:`.presets`: ``smoke`` / ``cpu`` / ``paper`` (frozen dataclasses
-  :class:`~.presets.ReconConfig`, :class:`~.presets.FitConfig`, :class:`~.presets.Preset`).
 * :mod:`.losses`: IoU (Eq. 3), Laplacian (Eq. 4), flattening (Eq. 5), mesh topology.
 * :mod:`.model`: the encoder-decoder generator of Sec. 5.1 deforming a 642-vertex sphere.
 * :mod:`.multiview`: the in-memory multi-view data set and the adapter to

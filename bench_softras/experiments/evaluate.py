@@ -32,12 +32,12 @@ from bench_softras.data import category_name
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import int_list_arg
 from bench_softras.runs import recon_run_dir
+from bench_softras.settings import ReconConfig, get_preset, with_overrides
 
 from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
 from .multiview import NUM_VIEWS, MultiViewData, load_split, resolve_data_dir
 from .per_object import PER_OBJECT_STEM, PER_OBJECT_SUFFIX, per_object_table
-from .presets import ReconConfig, get_preset, with_overrides
 from .train import (
     add_config_arguments,
     config_from_args,

@@ -18,6 +18,7 @@ the run directory (their ``stage.json`` records) and writes the arrays.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import torch
 from bench_softras.atomic import write_npz
 from bench_softras.data import category_name, read_mesh
 from bench_softras.runs import EXAMPLES_NPZ, read_stage_record, recon_run_dir, stage_dir
+from bench_softras.settings import ExamplesConfig
 from renderers import Camera
 
 from .fitting import load_target
@@ -35,9 +37,9 @@ from .renderer_choice import make_renderer
 from .train import latest_checkpoint, load_generator
 
 #: Benchmark views shown for fitting (azimuths 0, -120, -240 degrees).
-FIT_VIEWS = (0, 8, 16)
+FIT_VIEWS = ExamplesConfig.fit_views
 #: Input view and novel view shown for reconstruction (90 degrees apart).
-RECON_VIEWS = (3, 9)
+RECON_VIEWS = ExamplesConfig.recon_views
 
 
 def _silhouettes(vertices, faces, views: Sequence[int], image_size: int) -> np.ndarray:
@@ -51,7 +53,7 @@ def _silhouettes(vertices, faces, views: Sequence[int], image_size: int) -> np.n
 
 
 def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names: Sequence[str],
-                     seed: int = 0, image_size: int = 64,
+                     seed: int = 0, image_size: int = ExamplesConfig.fit_image_size,
                      views: Sequence[int] = FIT_VIEWS) -> dict[str, np.ndarray]:
     """Arrays (keys prefixed ``fit_``) for the fitted meshes in ``fit_dir/meshes``.
 
@@ -141,27 +143,34 @@ def recon_examples(checkpoints: dict[str, str | Path], data_dir: str | Path, spl
             "recon_faces": faces.astype(np.int64)}
 
 
-def examples_config(results_dir: str | Path, data_dir: str | None) -> dict:
+def examples_config(results_dir: str | Path, data_dir: str | None,
+                    ex: ExamplesConfig | None = None) -> dict:
     """The ``examples`` stage's configuration: the config hashes of the ``fitting`` and
-    ``reconstruction`` stages it draws from (``None`` when absent) and the data
-    directory (so new fits, new training or other data re-run it)."""
+    ``reconstruction`` stages it draws from (``None`` when absent), the data directory
+    and the :class:`~bench_softras.settings.ExamplesConfig` (so new fits, new training,
+    other data or other views re-run it)."""
     fit_rec = read_stage_record(results_dir, "fitting") or {}
     rec_rec = read_stage_record(results_dir, "reconstruction") or {}
     return {"fitting": fit_rec.get("config_hash"),
-            "reconstruction": rec_rec.get("config_hash"), "data": data_dir}
+            "reconstruction": rec_rec.get("config_hash"), "data": data_dir,
+            "examples": dataclasses.asdict(ex or ExamplesConfig())}
 
 
-def run_examples(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def run_examples(results_dir: str | Path, out_dir: str | Path,
+                 ex: ExamplesConfig | None = None) -> list[Path]:
     """Compute the examples of the run ``results_dir`` (whatever of the ``fitting`` and
-    ``reconstruction`` stages finished) and write ``out_dir/examples.npz``; returns
-    ``[that path]`` (the stage's outputs)."""
+    ``reconstruction`` stages finished) with the views and sizes of ``ex`` (default
+    :class:`~bench_softras.settings.ExamplesConfig`) and write
+    ``out_dir/examples.npz``; returns ``[that path]`` (the stage's outputs)."""
+    ex = ex or ExamplesConfig()
     fit_rec = read_stage_record(results_dir, "fitting")
     rec_rec = read_stage_record(results_dir, "reconstruction")
     arrays: dict[str, np.ndarray] = {}
     if fit_rec:
         fc = fit_rec["config"]
         arrays.update(fitting_examples(stage_dir(results_dir, "fitting"), fc["shapes"],
-                                       fc["renderers"], seed=fc["fit"]["seed"]))
+                                       fc["renderers"], seed=fc["fit"]["seed"],
+                                       image_size=ex.fit_image_size, views=ex.fit_views))
     if rec_rec:
         rc = rec_rec["config"]
         recon_dir = stage_dir(results_dir, "reconstruction")
@@ -173,7 +182,7 @@ def run_examples(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
         if ckpts:
             arrays.update(recon_examples(ckpts, rc["recon"]["data_dir"],
                                          rc["recon"]["eval_split"], rc["recon"]["class_ids"],
-                                         device=rc["recon"]["device"]))
+                                         views=ex.recon_views, device=rc["recon"]["device"]))
     path = Path(out_dir) / EXAMPLES_NPZ
     write_npz(path, **arrays)
     return [path]

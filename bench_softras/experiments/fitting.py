@@ -40,12 +40,12 @@ from tqdm.auto import tqdm
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
 from bench_softras.data.shading import lambert_images
+from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
 from renderers import Camera, render_vertex_colors
 
 from .losses import iou_loss, mesh_topology, regularizers
 from .model import default_template, sigmoid_parametrization, squash_deform
-from .multiview import MAX_FIT_VIEWS, NUM_VIEWS, fitting_views, view_camera
-from .presets import FitConfig, get_preset, with_overrides
+from .multiview import NUM_VIEWS, fitting_views, view_camera
 from .renderer_choice import make_renderer, renderer_name
 
 FIT_COLUMNS = ["renderer", "shape", "step", "loss", "voxel_iou", "silhouette_iou", "color_mse",
@@ -181,14 +181,6 @@ class _Deformation:
         return torch.sigmoid(self.color_logit)
 
 
-def _check_fit(cfg: FitConfig) -> None:
-    if cfg.steps < 0:
-        raise ValueError(f"steps must be >= 0, got {cfg.steps}")
-    if not 1 <= cfg.views_per_step <= MAX_FIT_VIEWS:
-        raise ValueError(f"views_per_step must lie in 1..{MAX_FIT_VIEWS}, got "
-                         f"{cfg.views_per_step}")
-
-
 def _step_loss(rend, deform: _Deformation, images: _Images, pick: np.ndarray, topo,
                cfg: FitConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """``(loss, vertices)`` of one step on the training views ``pool[pick]``: 1 - IoU
@@ -242,7 +234,6 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
     cover all 24 benchmark views.  Returns a :class:`FitResult`.
     """
     cfg = config or get_preset("cpu").fit
-    _check_fit(cfg)
     ref = make_renderer(target_renderer, cfg.image_size, cfg.sigma)
     rend = make_renderer(renderer, cfg.image_size, cfg.sigma)
     images = _target_images(target, cfg, ref)
@@ -323,45 +314,46 @@ COLOR_EXAMPLE_VIEWS = (0, 6, 12, 18)
 def ablation_variants(config: FitConfig, sigmas: Sequence[float], few_views: int,
                       color_weight: float = 0.0,
                       more_views: int = 0) -> list[tuple[str, FitConfig]]:
+    """``(variant, FitConfig)`` of every ablation: :func:`variants_of` for the
+    :class:`~bench_softras.settings.AblationConfig` of these fields (``renderer``
+    aside), which checks them."""
+    return variants_of(config, AblationConfig(sigmas=tuple(sigmas), few_views=few_views,
+                                              color_weight=color_weight,
+                                              more_views=more_views))
+
+
+def variants_of(config: FitConfig, ablations: AblationConfig) -> list[tuple[str, FitConfig]]:
     """``(variant, FitConfig)`` of every ablation: ``baseline`` (``config``), ``sigma``
-    (``config`` with each other value of ``sigmas``), ``no laplacian``, ``no flatten``,
-    ``<few_views> views`` (``num_views=few_views``, evenly spaced, instead of 24),
-    when ``more_views > 24`` ``<more_views> views`` (the 24 plus views from below,
-    :func:`bench_softras.experiments.multiview.fitting_views`) and, when
+    (``config`` with each other value of ``ablations.sigmas``), ``no laplacian``,
+    ``no flatten``, ``<few_views> views`` (``num_views=few_views``, evenly spaced,
+    instead of 24), when ``more_views > 24`` ``<more_views> views`` (the 24 plus views
+    from below, :func:`bench_softras.experiments.multiview.fitting_views`) and, when
     ``color_weight > 0``, ``color`` (vertex colours fitted too, with that weight on the
     l2 image loss)."""
-    if not sigmas:
-        raise ValueError("ablation sigmas must not be empty")
-    if not 1 <= few_views <= NUM_VIEWS:
-        raise ValueError(f"few_views must lie in 1..{NUM_VIEWS}, got {few_views}")
-    if more_views and not NUM_VIEWS < more_views <= MAX_FIT_VIEWS:
-        raise ValueError(f"more_views must be 0 or lie in {NUM_VIEWS + 1}..{MAX_FIT_VIEWS}, "
-                         f"got {more_views}")
-    if color_weight < 0:
-        raise ValueError(f"color_weight must be >= 0, got {color_weight}")
+    ab = ablations
     out = [("baseline", config)]
-    out += [("sigma", with_overrides(config, sigma=float(s))) for s in sigmas
+    out += [("sigma", with_overrides(config, sigma=float(s))) for s in ab.sigmas
             if float(s) != config.sigma]
     out += [("no laplacian", with_overrides(config, use_laplacian=False)),
             ("no flatten", with_overrides(config, use_flatten=False)),
-            (f"{few_views} views", with_overrides(config, num_views=few_views))]
-    if more_views:
-        out.append((f"{more_views} views", with_overrides(config, num_views=more_views)))
-    if color_weight > 0:
-        out.append(("color", with_overrides(config, color_weight=float(color_weight))))
+            (f"{ab.few_views} views", with_overrides(config, num_views=ab.few_views))]
+    if ab.more_views:
+        out.append((f"{ab.more_views} views", with_overrides(config, num_views=ab.more_views)))
+    if ab.color_weight > 0:
+        out.append(("color", with_overrides(config, color_weight=float(ab.color_weight))))
     return out
 
 
 def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablations", *,
-                  config: FitConfig | None = None, sigmas: Sequence[float] | None = None,
-                  few_views: int | None = None, color_weight: float | None = None,
-                  more_views: int | None = None, renderer: str = "softras",
-                  progress: bool = True) -> pd.DataFrame:
-    """The paper's ablations as mesh fits of one target ``shape`` with ``renderer``:
-    every :func:`ablation_variants` variant of ``config`` (default: the preset's
-    :class:`FitConfig`; ``sigmas`` / ``few_views`` / ``more_views`` / ``color_weight``
-    default to the preset's ``ablation_sigmas`` / ``ablation_views`` /
-    ``ablation_more_views`` / ``ablation_color_weight``).
+                  config: FitConfig | None = None, ablations: AblationConfig | None = None,
+                  sigmas: Sequence[float] | None = None, few_views: int | None = None,
+                  color_weight: float | None = None, more_views: int | None = None,
+                  renderer: str | None = None, progress: bool = True) -> pd.DataFrame:
+    """The paper's ablations as mesh fits of one target ``shape``: every
+    :func:`variants_of` variant of ``config`` (default: the preset's
+    :class:`FitConfig`) for ``ablations`` (default: the preset's
+    :class:`~bench_softras.settings.AblationConfig`; ``sigmas`` / ``few_views`` /
+    ``more_views`` / ``color_weight`` / ``renderer`` replace its fields).
     Only the first and last steps are scored.  Writes ``ablations.csv`` / ``.parquet``
     (:data:`ABLATION_COLUMNS`, one row per variant: final voxel and silhouette IoU over
     all 24 views, the colour MSE at the start (mid-grey vertices) and end of a colour
@@ -371,21 +363,20 @@ def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablat
     images in [0, 1] (the target's shaded renderings, the fit's colour pass)."""
     p = get_preset(preset)
     cfg = config or p.fit
-    sigmas = tuple(p.ablation_sigmas if sigmas is None else sigmas)
-    few = p.ablation_views if few_views is None else int(few_views)
-    cw = p.ablation_color_weight if color_weight is None else float(color_weight)
-    more = p.ablation_more_views if more_views is None else int(more_views)
+    ab = with_overrides(ablations or p.ablations, few_views=few_views,
+                        sigmas=None if sigmas is None else tuple(sigmas),
+                        color_weight=color_weight, more_views=more_views, renderer=renderer)
     target = load_target(shape, cfg.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for variant, vcfg in ablation_variants(cfg, sigmas, few, cw, more):
+    for variant, vcfg in variants_of(cfg, ab):
         vcfg = with_overrides(vcfg, record_every=max(1, vcfg.steps))
-        fit = fit_mesh(target, renderer, config=vcfg, progress=progress)
+        fit = fit_mesh(target, ab.renderer, config=vcfg, progress=progress)
         df, verts, colors = fit.curve, fit.vertices, fit.colors
         last = df.iloc[-1]
         rows.append({"variant": variant, "shape": target.name,
-                     "renderer": renderer_name(renderer), "sigma": vcfg.sigma,
+                     "renderer": renderer_name(ab.renderer), "sigma": vcfg.sigma,
                      "use_laplacian": vcfg.use_laplacian, "use_flatten": vcfg.use_flatten,
                      "num_views": vcfg.num_views, "color_weight": vcfg.color_weight,
                      "voxel_iou": float(last["voxel_iou"]),

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .presets import ModelConfig
+from bench_softras.settings import ModelConfig
 
 #: Smallest ``|s u|`` fed to the logit (exact zeros would give ``-inf``).
 _LOGIT_FLOOR = 1e-6
@@ -115,8 +115,6 @@ class Decoder(nn.Module):
             raise ValueError(f"template vertices must be [V, 3], got {tuple(tv.shape)}")
         if tf.dim() != 2 or tf.shape[1] != 3:
             raise ValueError(f"template faces must be [F, 3], got {tuple(tf.shape)}")
-        if not 0.0 < config.obj_scale < 1.0:
-            raise ValueError(f"obj_scale must lie in (0, 1), got {config.obj_scale}")
         radius = tv.norm(dim=1).max()
         if not radius > 0:
             raise ValueError("template vertices are all at the origin")

@@ -218,8 +218,8 @@ def resolve_data_dir(data_dir: str | Path | None, preset,
     if data_dir:
         return Path(data_dir)
     from bench_softras.data import build_synthetic
+    from bench_softras.settings import get_preset
 
-    from .presets import get_preset
     from .renderer_choice import make_renderer
 
     p = get_preset(preset)

@@ -45,12 +45,12 @@ from bench_softras.atomic import atomic_path, write_json
 from bench_softras.errors import ConfigError, device_arg
 from bench_softras.runlock import run_lock
 from bench_softras.runs import METRICS_FILE
+from bench_softras.settings import ReconConfig, get_preset, with_overrides
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
 from .model import MeshGenerator, default_template
 from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
-from .presets import ReconConfig, get_preset, with_overrides
 from .renderer_choice import accepts_sigma, ensure_registered, make_renderer, renderer_name
 from .resume import (
     WallClock,

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 import renderers
 from bench_softras.atomic import write_table
+from bench_softras.settings import GRADIENT_SIGMAS, PRESETS, GradientConfig, get_preset
 from metrics.fidelity import forward_fidelity
 from metrics.gradient_accuracy import (
     PEER_REFERENCE,
@@ -50,17 +51,6 @@ from metrics.gradient_accuracy import (
 from renderers.peers import PEERS
 
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard", "dibr", "antialias", "edgegrad")
-DEFAULT_SIGMAS = tuple(float(s) for s in np.logspace(-6, -2, 9))
-
-#: ``smoke``: < 60 s on 2 cores; ``cpu``: a few minutes (every scene, 9 sigmas).
-PRESETS = {
-    "smoke": {
-        "scenes": ("triangle", "soup", "box", "two_boxes"),
-        "sigmas": tuple(float(s) for s in np.logspace(-6, -2, 5)),
-        "image_size": 32,
-    },
-    "cpu": {"scenes": SCENES, "sigmas": DEFAULT_SIGMAS, "image_size": 32},
-}
 
 
 def _takes_sigma(name: str) -> bool:
@@ -71,7 +61,7 @@ def _takes_sigma(name: str) -> bool:
 
 def run_gradient_study(
     renderers: Sequence[str] = DEFAULT_RENDERERS,
-    sigmas: Sequence[float] = DEFAULT_SIGMAS,
+    sigmas: Sequence[float] = GRADIENT_SIGMAS,
     scenes: Sequence[str] = SCENES,
     image_size: int = 32,
     seed: int = 0,
@@ -87,17 +77,27 @@ def run_gradient_study(
     names from :data:`metrics.gradient_accuracy.SCENES`; ``image_size``: pixels (square);
     ``seed``: scene/weight randomness; ``out_dir``: where to write
     ``gradient_accuracy.{csv,parquet}`` and ``forward_fidelity.{csv,parquet}`` (nothing
-    written if None); ``dtype``: vertex dtype given to the renderers.
+    written if None); ``dtype``: vertex dtype given to the renderers.  ``sigmas``,
+    ``scenes`` and ``image_size`` are checked as a
+    :class:`~bench_softras.settings.GradientConfig` (:func:`run_gradient_config`).
     """
+    config = GradientConfig(scenes=tuple(scenes), sigmas=tuple(sigmas), image_size=image_size)
+    return run_gradient_config(config, renderers, seed, out_dir, dtype, progress)
+
+
+def run_gradient_config(
+    config: GradientConfig,
+    renderers: Sequence[str] = DEFAULT_RENDERERS,
+    seed: int = 0,
+    out_dir: Path | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`run_gradient_study` for a (validated) ``config``."""
     names = list(renderers)
     if not names:
         raise ValueError("no renderers given")
-    sigmas = [float(s) for s in sigmas]
-    if any(not np.isfinite(s) or s <= 0 for s in sigmas):
-        raise ValueError(f"sigmas must be finite and > 0, got {sigmas}")
-    for s in scenes:
-        if s not in SCENES:
-            raise ValueError(f"unknown scene {s!r}; available: {SCENES}")
+    sigmas, scenes, image_size = list(config.sigmas), config.scenes, config.image_size
     known = _renderer_registry().available()
     missing = [n for n in names if n not in known]
     if missing:
@@ -184,17 +184,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    preset = PRESETS[args.preset]
+    preset = get_preset(args.preset).gradients
     names = tuple(args.renderers.split(",")) if args.renderers else default_renderers()
     missing = [n for n in DEFAULT_RENDERERS if n not in names and not args.renderers]
     if missing:
         print(f"note: renderers {missing} are not registered; running {list(names)}",
               file=sys.stderr)
-    sigmas = ([float(s) for s in args.sigmas.split(",")] if args.sigmas else preset["sigmas"])
-    scenes = tuple(args.scenes.split(",")) if args.scenes else preset["scenes"]
+    sigmas = [float(s) for s in args.sigmas.split(",")] if args.sigmas else preset.sigmas
+    scenes = tuple(args.scenes.split(",")) if args.scenes else preset.scenes
     grad_df, fid_df = run_gradient_study(
         renderers=names, sigmas=sigmas, scenes=scenes,
-        image_size=args.image_size or preset["image_size"], seed=args.seed,
+        image_size=args.image_size or preset.image_size, seed=args.seed,
         out_dir=args.out, progress=not args.no_progress)
     peer_cols = [f"cosine_{PEER_REFERENCE}"] if grad_df[f"cosine_{PEER_REFERENCE}"].notna(
     ).any() else []

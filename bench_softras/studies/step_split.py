@@ -1,7 +1,7 @@
 """Where a reconstruction training step spends its time (``softras-bench step-split``).
 
 One step of :func:`bench_softras.experiments.train.train_step`, done with the same
-building blocks (the preset's :class:`~bench_softras.experiments.presets.ReconConfig`,
+building blocks (the preset's :class:`~bench_softras.settings.ReconConfig`,
 :func:`~bench_softras.experiments.train.build_model`, the data set's
 ``random_batch`` / ``images_at``, :class:`renderers.Camera`, the renderer from
 :func:`~bench_softras.experiments.renderer_choice.make_renderer`,
@@ -56,7 +56,7 @@ RENDERER_SHARE_TARGET = 0.15
 
 @dataclass(frozen=True)
 class StepSplitConfig:
-    """``preset``: experiment preset (:mod:`bench_softras.experiments.presets`) whose
+    """``preset``: experiment preset (:mod:`bench_softras.settings`) whose
     reconstruction config is timed; ``renderer``: registered name; ``steps`` timed
     steps after ``warmup`` untimed ones; ``device``; ``data_dir``: benchmark files
     (empty: the preset's built-in synthetic set, built once and cached); ``seed``."""
@@ -146,9 +146,9 @@ def setup_step(cfg: StepSplitConfig) -> tuple:
         resolve_data_dir,
         training_views,
     )
-    from bench_softras.experiments.presets import get_preset, with_overrides
     from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
     from bench_softras.experiments.train import build_model
+    from bench_softras.settings import get_preset, with_overrides
 
     recon = with_overrides(get_preset(cfg.preset).recon, renderer=cfg.renderer,
                            seed=cfg.seed, device=cfg.device, color_weight=0.0)

@@ -56,7 +56,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +66,7 @@ import metrics
 import renderers
 from bench_softras.atomic import write_json, write_table
 from bench_softras.errors import device_arg
+from bench_softras.settings import PRESETS, TimingConfig, get_preset
 from renderers import Camera
 from renderers.peers import PEERS, absent_peers
 
@@ -79,74 +79,6 @@ SWEEPS = ("faces", "image_size", "batch", "sigma")
 #: Renderers that evaluate every pixel-face pair (``B*F*H*W``); capped by
 #: ``max_dense_pairs``.
 DENSE_RENDERERS = frozenset({"softras_torch"})
-
-
-@dataclass(frozen=True)
-class TimingConfig:
-    """What the study measures.
-
-    ``renderers``: registered names (optional ones that are absent are skipped with a
-    note); ``subdivisions``: icosphere subdivisions of the faces sweep (faces =
-    ``20 * 4**s``); ``image_sizes``, ``batch_sizes``, ``sigmas``: the other sweeps;
-    ``base_*``: the point the other factors are held at; ``warmup`` / ``repeats``:
-    untimed / timed calls per configuration; ``max_dense_pairs``: cap on ``B*F*H*W``
-    for :data:`DENSE_RENDERERS`; ``memory``: measure peak memory; ``device``: torch
-    device of the inputs; ``dtype``: ``float32`` or ``float64``; ``seed``: the output
-    gradient's randomness.
-    """
-
-    renderers: tuple[str, ...] = ("softras", "softras_torch", "hard", "n3mr", "dibr",
-                                  "antialias", "edgegrad", *PEERS)
-    subdivisions: tuple[int, ...] = (1, 2, 3, 4, 5)
-    image_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)
-    batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
-    sigmas: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
-    base_subdivisions: int = 3
-    base_image_size: int = 64
-    base_batch: int = 4
-    base_sigma: float = 3e-5
-    warmup: int = 1
-    repeats: int = 3
-    max_dense_pairs: int = 1 << 23
-    memory: bool = True
-    device: str = "cpu"
-    dtype: str = "float32"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("subdivisions", "image_sizes", "batch_sizes", "sigmas", "renderers"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if not self.renderers:
-            raise ValueError("TimingConfig needs at least one renderer")
-        if any(s < 0 for s in self.subdivisions) or self.base_subdivisions < 0:
-            raise ValueError(f"subdivisions must be >= 0, got {self.subdivisions}")
-        if any(s < 1 for s in self.image_sizes + self.batch_sizes) or \
-                self.base_image_size < 1 or self.base_batch < 1:
-            raise ValueError("image sizes and batch sizes must be >= 1")
-        if any(not s > 0 for s in self.sigmas + (self.base_sigma,)):
-            raise ValueError(f"sigmas must be > 0, got {self.sigmas}, base {self.base_sigma}")
-        if self.repeats < 1 or self.warmup < 0:
-            raise ValueError(f"need repeats >= 1 and warmup >= 0, got {self.repeats}, "
-                             f"{self.warmup}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict of every field."""
-        return dataclasses.asdict(self)
-
-
-#: Named study sizes.  ``smoke``: seconds; ``cpu``: a few minutes on 2 cores;
-#: ``paper``: the full grid (GPU).
-PRESETS: dict[str, TimingConfig] = {
-    "smoke": TimingConfig(subdivisions=(1, 2), image_sizes=(32,), batch_sizes=(1, 2),
-                          sigmas=(1e-4,), base_subdivisions=1, base_image_size=32,
-                          base_batch=2, base_sigma=1e-4, warmup=1, repeats=1,
-                          max_dense_pairs=1 << 18),
-    "cpu": TimingConfig(),
-    "paper": TimingConfig(batch_sizes=(1, 4, 16, 64, 256), base_batch=64, repeats=10,
-                          warmup=3, max_dense_pairs=1 << 28, device="cuda"),
-}
 
 
 # -- work counts ------------------------------------------------------------------------
@@ -310,10 +242,11 @@ def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | N
     """Run the study (module docstring); returns the tidy table (:data:`COLUMNS`, one row
     per configuration and pass) and writes the files to ``out_dir`` when given.
 
-    ``config``: a :class:`TimingConfig` or a preset name (:data:`PRESETS`).  Renderers
-    not registered raise ``KeyError``, except optional ones (noted and skipped).
+    ``config``: a :class:`TimingConfig` or a preset name (its ``timing``,
+    :data:`bench_softras.settings.PRESETS`).  Renderers not registered raise ``KeyError``,
+    except optional ones (noted and skipped).
     """
-    cfg = PRESETS[config] if isinstance(config, str) else config
+    cfg = get_preset(config).timing if isinstance(config, str) else config
     notes = absent_peers()
     names, absent = [], {}
     for name in cfg.renderers:
@@ -424,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           "memory") if getattr(args, k) is not None}
     if args.renderers:
         over["renderers"] = tuple(n for n in args.renderers.split(",") if n)
-    cfg = dataclasses.replace(PRESETS[args.preset], **over)
+    cfg = dataclasses.replace(get_preset(args.preset).timing, **over)
     df = run_timing_study(cfg, args.out, progress=args.progress)
     fb = df[df["pass"] == "forward+backward"]
     print(fb.drop_duplicates(["renderer", "faces", "image_size", "batch", "sigma"])[

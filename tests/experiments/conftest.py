@@ -9,8 +9,8 @@ import torch
 
 import metrics
 from bench_softras.experiments.multiview import NUM_VIEWS, MultiViewData
-from bench_softras.experiments.presets import ModelConfig, ReconConfig
 from bench_softras.experiments.renderer_choice import make_renderer
+from bench_softras.settings import ModelConfig, ReconConfig
 from metrics.meshes import box_mesh, template_sphere
 from renderers import Camera
 

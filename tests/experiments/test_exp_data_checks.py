@@ -10,8 +10,8 @@ import pytest
 
 import bench_softras.experiments.evaluate as ev
 from bench_softras.data import DatasetFileError, voxels_path
-from bench_softras.experiments.presets import SMOKE, with_overrides
 from bench_softras.main_job import MainJobConfig, run_main_job
+from bench_softras.settings import SMOKE, with_overrides
 
 
 def _boom(*a, **k):

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 import bench_softras.experiments.evaluate as ev
-from bench_softras.experiments.presets import SMOKE, with_overrides
+from bench_softras.settings import SMOKE, with_overrides
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from bench_softras.experiments.evaluate import (
 )
 from bench_softras.experiments.model import Decoder
 from bench_softras.experiments.multiview import MultiViewData
-from bench_softras.experiments.presets import SMOKE, with_overrides
 from bench_softras.experiments.train import build_model
+from bench_softras.settings import SMOKE, with_overrides
 
 
 def _template_generator(config, template):

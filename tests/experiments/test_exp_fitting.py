@@ -19,7 +19,7 @@ from bench_softras.experiments.fitting import (
     run_fitting,
 )
 from bench_softras.experiments.multiview import training_views
-from bench_softras.experiments.presets import FitConfig
+from bench_softras.settings import FitConfig
 from metrics.open3d_import import open3d
 from renderers import Camera
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench_softras.experiments.model import Decoder, Encoder, MeshGenerator
-from bench_softras.experiments.presets import ModelConfig
+from bench_softras.settings import ModelConfig
 
 
 def test_paper_sized_generator_shapes(template):

@@ -14,17 +14,20 @@ pin the shape of the result):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 import renderers
-from bench_softras.studies.gradients import PRESETS, main, run_gradient_study
+from bench_softras.settings import SMOKE as SMOKE_PRESET
+from bench_softras.studies.gradients import main, run_gradient_study
 from metrics.exact_coverage import center_coverage
 from renderers.base import _REGISTRY, Rasterizer
 
-SMOKE = PRESETS["smoke"]
+SMOKE = dataclasses.asdict(SMOKE_PRESET.gradients)
 
 
 class _CentreSampler(Rasterizer):

@@ -56,6 +56,7 @@ def _forbid_runs(mp: pytest.MonkeyPatch) -> None:
         ("bench_softras.experiments.fitting", "run_ablations"),
         ("bench_softras.experiments.evaluate", "run_reconstruction"),
         ("bench_softras.studies.gradients", "run_gradient_study"),
+        ("bench_softras.studies.gradients", "run_gradient_config"),
         ("bench_softras.studies.timing", "run_timing_study"),
         ("bench_softras.data", "build_synthetic"),
         ("bench_softras.experiments.examples", "fitting_examples"),

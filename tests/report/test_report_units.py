@@ -20,6 +20,7 @@ from bench_softras.report.build import (
 )
 from bench_softras.report.document import Document, markdown_table
 from bench_softras.report.paper import PAPER_METHODS, paper_table1
+from bench_softras.settings import SMOKE
 from bench_softras.studies import timing
 from renderers.hard import bbox_pixel_count
 from renderers.peers import register_peers
@@ -244,7 +245,7 @@ def test_study_caps_dense_renderers_and_writes_tables(tmp_path):
 
 def test_unknown_renderer_in_timing_raises():
     with pytest.raises(KeyError, match="unknown renderer 'nope'"):
-        timing.run_timing_study(dataclasses.replace(timing.PRESETS["smoke"],
+        timing.run_timing_study(dataclasses.replace(SMOKE.timing,
                                                     renderers=("nope",)), progress=False)
 
 

@@ -1,0 +1,649 @@
+"""Every setting of the suite in one place: the configuration of each stage and the
+presets that bundle them.
+
+One frozen dataclass per stage of the main job (:mod:`bench_softras.main_job`), each a
+*section* of a :class:`Preset`:
+
+* ``recon``: :class:`ReconConfig`, single-view reconstruction training (Sec. 4-5);
+* ``fit``: :class:`FitConfig`, mesh fitting (also the ablations' baseline fit);
+* ``gradients``: :class:`GradientConfig`, gradient accuracy and forward fidelity;
+* ``timing``: :class:`TimingConfig`, timing and scaling of the rasterizers;
+* ``ablations``: :class:`AblationConfig`, the paper's ablations as mesh fits;
+* ``examples``: :class:`ExamplesConfig`, the example images of the report.
+
+Reconstruction and fitting share their loss and sharpness fields (:class:`LossConfig`).
+Presets (:data:`PRESETS`, :func:`get_preset`): ``smoke`` (tests and CI, well under two
+minutes on two CPU cores), ``cpu`` (the default main job on two CPU cores), ``gpu``
+(one GPU, a few minutes per renderer, ``scripts/gpu_check.sh``) and ``paper`` (the
+paper's and the official code's scale, ``ShichenLiu/SoftRas``
+``examples/recon/train.py``: batch 64, 250k iterations, learning rate and sigma
+decayed by 0.3 after 150k iterations).
+
+Sigma, the sharpness of the soft renderers (squared normalized screen units), has one
+constant per meaning: :data:`DEFAULT_SIGMA` (the paper's 3e-5, owned by
+:mod:`renderers.soft_math`), :data:`OFFICIAL_DEMO_SIGMA` (the official code's 1e-4),
+:data:`SIGMA_SWEEP` (the timing and ablation sweeps) and :data:`GRADIENT_SIGMAS` (the
+denser grid of the gradient study).  Loss weights follow the paper (Sec. 5.1):
+``lambda = 0.01`` (Laplacian), ``mu = 0.001`` (flattening); the official code's
+``5e-3`` / ``5e-4`` are an override away.
+
+Validation happens once, when a config is constructed (``__post_init__``): a bad field
+raises :class:`~bench_softras.errors.ConfigError` (a ``ValueError``) naming the field,
+its value and what is accepted, using the renderers' own checks
+(:func:`renderers.validation.check_sigma`, :func:`renderers.grid.image_hw`).  Code that
+receives a config trusts it.  Change fields with :func:`with_overrides` (API) or
+:func:`apply_settings` (``SECTION.FIELD=VALUE`` text, the main job's ``--set``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench_softras.errors import ConfigError, UnknownNameError
+from bench_softras.experiments.multiview import MAX_FIT_VIEWS, NUM_VIEWS
+from metrics.gradient_accuracy import SCENES
+from renderers.grid import image_hw
+from renderers.peers import PEERS
+from renderers.soft_math import DEFAULT_SIGMA
+from renderers.validation import check_sigma
+
+# -- sigma ----------------------------------------------------------------------------
+#: The official code's sigma: ``sigma_val=1e-4`` of ``ShichenLiu/SoftRas``
+#: ``examples/demo_deform.py`` (mesh fitting) and ``examples/recon/train.py``
+#: (``SIGMA_VAL``); the paper's value is :data:`DEFAULT_SIGMA` (3e-5).
+OFFICIAL_DEMO_SIGMA = 1e-4
+#: The sigma sweep of the timing study and of the ablations (half-decade steps around
+#: the paper's and the official values, both included).
+SIGMA_SWEEP = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+#: The gradient study's sweep: nine log-spaced values 1e-6 .. 1e-2 (half decades).
+GRADIENT_SIGMAS = tuple(float(s) for s in np.logspace(-6, -2, 9))
+
+#: The renderers compared by default.
+DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
+
+
+# -- validation helpers ---------------------------------------------------------------
+def _check(config, rules: Mapping[str, tuple[bool, str]]) -> None:
+    """Raise one :class:`ConfigError` listing every field whose rule fails.
+
+    ``rules``: field name -> ``(ok, what is accepted)``."""
+    bad = [f"{k}={getattr(config, k)!r} ({need})" for k, (ok, need) in rules.items() if not ok]
+    if bad:
+        raise ConfigError(f"invalid {type(config).__name__} field(s): " + ", ".join(bad))
+
+
+def _sigma_error(config, name: str, values: Sequence) -> str | None:
+    """The first :func:`renderers.validation.check_sigma` complaint about ``values``."""
+    for v in values:
+        try:
+            check_sigma(v)
+        except (TypeError, ValueError) as exc:
+            return f"{type(config).__name__}.{name}: {exc}"
+    return None
+
+
+def _check_sigmas(config, **fields: Sequence) -> None:
+    """Every value of every named field is a valid sigma (:func:`check_sigma`)."""
+    for name, values in fields.items():
+        problem = _sigma_error(config, name, values)
+        if problem:
+            raise ConfigError(problem)
+
+
+def _check_image_sizes(config, name: str, sizes: Sequence, multiple: int = 1) -> None:
+    """Every value of ``sizes`` (field ``name``) is a square image side, one int, that
+    :func:`renderers.grid.image_hw` accepts and a multiple of ``multiple``."""
+    where = f"{type(config).__name__}.{name}"
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int | np.integer):
+            raise ConfigError(f"{where} must be an int (square images, pixels), got {size!r}")
+        try:
+            image_hw(size)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if size % multiple:
+            raise ConfigError(f"{where} must be a multiple of {multiple} (3 stride-2 convs), "
+                              f"got {size}")
+
+
+# -- shared loss fields ---------------------------------------------------------------
+@dataclass(frozen=True)
+class LossConfig:
+    """The loss and sharpness fields of reconstruction and fitting (Eq. 6).
+
+    ``L_IoU + lambda_laplacian * L_lap + lambda_flatten * L_fl``; ``use_laplacian`` /
+    ``use_flatten`` switch the terms off (ablations).  ``sigma``: sharpness (squared
+    normalized screen units) given to renderers that take one (:func:`renderers.describe`
+    ``sharpness``); ignored by the others.  ``color_weight`` > 0: the paper's colour
+    reconstruction (Sec. 4), the l2 (mean squared) image loss of a per-vertex colour
+    pass with this weight; 0 fits silhouettes only.
+    """
+
+    sigma: float = DEFAULT_SIGMA
+    lambda_laplacian: float = 0.01
+    lambda_flatten: float = 0.001
+    use_laplacian: bool = True
+    use_flatten: bool = True
+    color_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_sigmas(self, sigma=(self.sigma,))
+        _check(self, {"lambda_laplacian": (self.lambda_laplacian >= 0, ">= 0"),
+                      "lambda_flatten": (self.lambda_flatten >= 0, ">= 0"),
+                      "color_weight": (self.color_weight >= 0, ">= 0")})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the mesh generator (Sec. 5.1; :mod:`bench_softras.experiments.model`).
+
+    ``conv_channels``: channels of the first conv layer (then x2, x4; paper 64);
+    ``fc_hidden``: the encoder's two hidden FC sizes (paper 1024); ``latent``: code size
+    (paper 512); ``decoder_hidden``: the decoder's two hidden FC sizes (paper 1024, 2048);
+    ``centroid_scale``, ``bias_scale``, ``obj_scale``: the N3MR/SoftRas output
+    parametrization (0.1, 1.0, 0.5 in the official code; ``obj_scale`` in (0, 1));
+    ``in_channels``: 4 (RGB + alpha).
+    """
+
+    conv_channels: int = 64
+    fc_hidden: int = 1024
+    latent: int = 512
+    decoder_hidden: tuple[int, int] = (1024, 2048)
+    centroid_scale: float = 0.1
+    bias_scale: float = 1.0
+    obj_scale: float = 0.5
+    in_channels: int = 4
+
+    def __post_init__(self) -> None:
+        sizes = (self.conv_channels, self.fc_hidden, self.latent, *self.decoder_hidden,
+                 self.in_channels)
+        _check(self, {"obj_scale": (0 < self.obj_scale < 1, "in (0, 1)"),
+                      "decoder_hidden": (len(self.decoder_hidden) == 2, "two sizes"),
+                      "conv_channels": (min(sizes) >= 1, "every size >= 1")})
+
+
+# -- stage configs ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReconConfig(LossConfig):
+    """One single-view reconstruction training run (Sec. 4-5 of the paper); the loss
+    fields are :class:`LossConfig`'s (sigma: the paper's :data:`DEFAULT_SIGMA`).
+
+    Data: ``data_dir`` holds ``{class_id}_{split}_images.npz`` / ``_voxels.npz``;
+    ``class_ids`` (empty: every class found there); ``max_train_objects`` /
+    ``max_test_objects`` per class (0: all); ``eval_split``: the split evaluated
+    (``test``; the official ``test.py`` evaluates ``val``).  ``image_size``: pixels of
+    the network input and of the rendered silhouettes (a multiple of 8; data images are
+    area-resampled when it differs from theirs).  ``num_train_views``: how many of the
+    24 benchmark views training may sample (evenly spaced; ablation).
+
+    Optimisation: ``batch_size`` objects per step (two views each, cross-rendered:
+    ``4 * batch_size`` silhouettes per step); ``iterations``; Adam ``lr``, ``betas``;
+    ``lr_decay_at`` (iteration, 0 = never) after which lr and sigma are multiplied by
+    ``decay_factor`` (official code: 150000, 0.3).  Colour (``color_weight`` > 0): the
+    generator also predicts per-vertex colours, compared (background 0) with the RGB
+    channels of the same cross-rendered views in the data's channel convention (the
+    benchmark files store ``alpha * (1 - colour)``, so the colours learnt are inverted).
+
+    Validation (learning curves, :mod:`bench_softras.experiments.validation`): every
+    ``val_every`` steps (and at step 0 and the last step; 0 = never) the voxel IoU and
+    silhouette IoU are measured on a fixed subset of the ``val`` split: the first
+    ``val_objects`` objects of each class, each predicted from ``val_views`` evenly
+    spaced views.  Sized so that validating costs under 5% of the training time.
+
+    Bookkeeping: ``seed``; a checkpoint every ``checkpoint_every`` steps and every
+    ``checkpoint_minutes`` of wall time (0: by steps only); ``keep_checkpoints``: the
+    newest checkpoints kept per run (>= 1; 2 leaves one to fall back to when the latest
+    is damaged); ``log_every`` steps; ``eval_batch_size`` (predictions per forward
+    pass at evaluation); ``device``.
+    """
+
+    renderer: str = "softras"
+    data_dir: str = ""
+    out_dir: str = "results/recon"
+    preset: str = "custom"
+    class_ids: tuple[str, ...] = ()
+    max_train_objects: int = 0
+    max_test_objects: int = 0
+    eval_split: str = "test"
+    image_size: int = 64
+    num_train_views: int = NUM_VIEWS
+    batch_size: int = 64
+    iterations: int = 250_000
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_decay_at: int = 150_000
+    decay_factor: float = 0.3
+    val_every: int = 5_000
+    val_objects: int = 16
+    val_views: int = 4
+    seed: int = 0
+    checkpoint_every: int = 10_000
+    checkpoint_minutes: float = 10.0
+    keep_checkpoints: int = 2
+    log_every: int = 100
+    eval_batch_size: int = 96
+    device: str = "cpu"
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.renderer, str) or not self.renderer:
+            raise TypeError(f"renderer must be a registered renderer name, got {self.renderer!r}")
+        super().__post_init__()
+        views = f"in 1..{NUM_VIEWS}"
+        _check(self, {
+            "num_train_views": (1 <= self.num_train_views <= NUM_VIEWS, views),
+            "batch_size": (self.batch_size >= 1, ">= 1"),
+            "iterations": (self.iterations >= 0, ">= 0"),
+            "lr": (self.lr > 0, "> 0"),
+            "decay_factor": (self.decay_factor > 0, "> 0"),
+            "lr_decay_at": (self.lr_decay_at >= 0, ">= 0"),
+            "checkpoint_every": (self.checkpoint_every >= 1, ">= 1"),
+            "checkpoint_minutes": (self.checkpoint_minutes >= 0, ">= 0"),
+            "keep_checkpoints": (self.keep_checkpoints >= 1, ">= 1"),
+            "log_every": (self.log_every >= 1, ">= 1"),
+            "eval_batch_size": (self.eval_batch_size >= 1, ">= 1"),
+            "val_every": (self.val_every >= 0, ">= 0"),
+            "val_objects": (self.val_objects >= 1, ">= 1"),
+            "val_views": (1 <= self.val_views <= NUM_VIEWS, views),
+            "max_train_objects": (self.max_train_objects >= 0, ">= 0"),
+            "max_test_objects": (self.max_test_objects >= 0, ">= 0"),
+        })
+        _check_image_sizes(self, "image_size", (self.image_size,), multiple=8)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field (nested model config included)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ReconConfig:
+        """Inverse of :meth:`to_dict` (lists become tuples)."""
+        d = dict(d)
+        model = ModelConfig(**_tuples(d.pop("model", {})))
+        return cls(model=model, **_tuples(d))
+
+
+@dataclass(frozen=True)
+class FitConfig(LossConfig):
+    """Mesh fitting (template sphere to the silhouettes of one target mesh); the loss
+    fields are :class:`LossConfig`'s, with the official demo's sigma
+    (:data:`OFFICIAL_DEMO_SIGMA`).
+
+    ``steps`` of Adam (``lr``, ``betas``) on per-vertex displacements;
+    ``parametrization``: ``"sigmoid"`` (displacements in the squashed N3MR/SoftRas
+    space plus a centroid, as the official ``demo_deform.py``: lr 0.01, betas
+    (0.5, 0.99)) or ``"direct"`` (world-space displacements; smaller lr, e.g. 0.003);
+    ``views_per_step`` views rendered per step (a random subset of the pool; 1..48);
+    ``num_views``: how many views the fit may use at all (evenly spaced in azimuth,
+    :func:`bench_softras.experiments.multiview.training_views`; 24 = all; an ablation:
+    fewer training views, while the recorded silhouette IoU still covers all 24; 25..48
+    adds views from below, which only a fit can have,
+    :func:`bench_softras.experiments.multiview.fitting_views`); ``record_every`` steps
+    the voxel and silhouette IoU to the target are recorded; ``image_size`` (pixels,
+    square); ``template_radius`` (world units, in (0, 0.5)) of the starting sphere (0.25:
+    the generator's undeformed template); ``seed``.
+    """
+
+    sigma: float = OFFICIAL_DEMO_SIGMA
+    steps: int = 300
+    lr: float = 0.01
+    betas: tuple[float, float] = (0.5, 0.99)
+    parametrization: str = "sigmoid"
+    views_per_step: int = 8
+    num_views: int = NUM_VIEWS
+    record_every: int = 25
+    image_size: int = 64
+    template_radius: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.parametrization not in ("sigmoid", "direct"):
+            raise ConfigError(f"parametrization must be 'sigmoid' or 'direct', got "
+                              f"{self.parametrization!r}")
+        if not 0 < self.template_radius < 0.5:
+            raise ConfigError(f"template_radius must lie in (0, 0.5), got {self.template_radius}")
+        if not 1 <= self.num_views <= MAX_FIT_VIEWS:
+            raise ConfigError(f"num_views must lie in 1..{MAX_FIT_VIEWS}, got {self.num_views}")
+        _check(self, {"steps": (self.steps >= 0, ">= 0"), "lr": (self.lr > 0, "> 0"),
+                      "views_per_step": (1 <= self.views_per_step <= MAX_FIT_VIEWS,
+                                         f"in 1..{MAX_FIT_VIEWS}"),
+                      "record_every": (self.record_every >= 1, ">= 1")})
+        _check_image_sizes(self, "image_size", (self.image_size,))
+
+
+@dataclass(frozen=True)
+class GradientConfig:
+    """The gradient-accuracy and forward-fidelity study
+    (:mod:`bench_softras.studies.gradients`): ``scenes`` of
+    :data:`metrics.gradient_accuracy.SCENES`; ``sigmas``: values of each renderer's
+    sharpness parameter (squared normalized screen units; renderers without one run
+    once); ``image_size``: pixels (square)."""
+
+    scenes: tuple[str, ...] = SCENES
+    sigmas: tuple[float, ...] = GRADIENT_SIGMAS
+    image_size: int = 32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenes", tuple(self.scenes))
+        object.__setattr__(self, "sigmas", tuple(float(s) for s in self.sigmas))
+        unknown = [s for s in self.scenes if s not in SCENES]
+        if unknown:
+            raise ConfigError(f"unknown scene {unknown[0]!r}; available: {SCENES}")
+        if not self.scenes or not self.sigmas:
+            raise ConfigError("GradientConfig needs at least one scene and one of sigmas")
+        _check_sigmas(self, sigmas=self.sigmas)
+        _check_image_sizes(self, "image_size", (self.image_size,))
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """The timing and scaling study (:mod:`bench_softras.studies.timing`).
+
+    ``renderers``: registered names (optional ones that are absent are skipped with a
+    note); ``subdivisions``: icosphere subdivisions of the faces sweep (faces =
+    ``20 * 4**s``); ``image_sizes`` (pixels), ``batch_sizes``, ``sigmas`` (squared
+    normalized screen units): the other sweeps; ``base_*``: the point the other factors
+    are held at; ``warmup`` / ``repeats``: untimed / timed calls per configuration;
+    ``max_dense_pairs``: cap on ``B*F*H*W`` for the dense renderers; ``memory``: measure
+    peak memory; ``device``: torch device of the inputs; ``dtype``: ``float32`` or
+    ``float64``; ``seed``: the output gradient's randomness.
+    """
+
+    renderers: tuple[str, ...] = ("softras", "softras_torch", "hard", "n3mr", "dibr",
+                                  "antialias", "edgegrad", *PEERS)
+    subdivisions: tuple[int, ...] = (1, 2, 3, 4, 5)
+    image_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
+    sigmas: tuple[float, ...] = SIGMA_SWEEP
+    base_subdivisions: int = 3
+    base_image_size: int = 64
+    base_batch: int = 4
+    base_sigma: float = DEFAULT_SIGMA
+    warmup: int = 1
+    repeats: int = 3
+    max_dense_pairs: int = 1 << 23
+    memory: bool = True
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("subdivisions", "image_sizes", "batch_sizes", "sigmas", "renderers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        subdivisions = self.subdivisions + (self.base_subdivisions,)
+        _check(self, {
+            "renderers": (len(self.renderers) > 0, "at least one renderer"),
+            "subdivisions": (min(subdivisions) >= 0, "every value and base >= 0"),
+            "batch_sizes": (min(self.batch_sizes + (self.base_batch,)) >= 1,
+                            "every value and base_batch >= 1"),
+            "repeats": (self.repeats >= 1, ">= 1"),
+            "warmup": (self.warmup >= 0, ">= 0"),
+            "max_dense_pairs": (self.max_dense_pairs >= 1, ">= 1"),
+            "dtype": (self.dtype in ("float32", "float64"), "float32 or float64"),
+        })
+        _check_image_sizes(self, "image_sizes", self.image_sizes)
+        _check_image_sizes(self, "base_image_size", (self.base_image_size,))
+        _check_sigmas(self, sigmas=self.sigmas, base_sigma=(self.base_sigma,))
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """The paper's ablations as mesh fits of one target with ``renderer``
+    (:func:`bench_softras.experiments.fitting.run_ablations`; the baseline is the
+    preset's :class:`FitConfig`): ``sigmas``: the sigma sweep (squared normalized screen
+    units); ``few_views``: the reduced number of training views (1..24, vs all 24);
+    ``more_views``: more training views than the data set's 24 (25..48; 0 = no such
+    variant); ``color_weight``: weight of the l2 image loss of the colour-fitting
+    variant (0 leaves that variant out)."""
+
+    sigmas: tuple[float, ...] = SIGMA_SWEEP
+    few_views: int = 4
+    more_views: int = MAX_FIT_VIEWS
+    color_weight: float = 1.0
+    renderer: str = "softras"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sigmas", tuple(self.sigmas))
+        if not self.sigmas:
+            raise ConfigError("ablation sigmas must not be empty")
+        _check_sigmas(self, sigmas=self.sigmas)
+        _check(self, {
+            "few_views": (1 <= self.few_views <= NUM_VIEWS, f"in 1..{NUM_VIEWS}"),
+            "more_views": (self.more_views == 0 or NUM_VIEWS < self.more_views <= MAX_FIT_VIEWS,
+                           f"0 or in {NUM_VIEWS + 1}..{MAX_FIT_VIEWS}"),
+            "color_weight": (self.color_weight >= 0, ">= 0")})
+
+
+@dataclass(frozen=True)
+class ExamplesConfig:
+    """The example images of the report (the main job's ``examples`` stage):
+    ``fit_views``: benchmark views shown for fitting (azimuths 0, -120, -240 degrees);
+    ``recon_views``: the input view and a novel view (90 degrees apart) shown for
+    reconstruction; ``fit_image_size``: pixels of the fitting examples' silhouettes."""
+
+    fit_views: tuple[int, ...] = (0, 8, 16)
+    recon_views: tuple[int, int] = (3, 9)
+    fit_image_size: int = 64
+
+    def __post_init__(self) -> None:
+        views = self.fit_views + self.recon_views
+        _check(self, {
+            "fit_views": (len(self.fit_views) > 0 and 0 <= min(views) and
+                          max(views) < NUM_VIEWS, f"view ids in 0..{NUM_VIEWS - 1}"),
+            "recon_views": (len(self.recon_views) == 2, "(input view, novel view)")})
+        _check_image_sizes(self, "fit_image_size", (self.fit_image_size,))
+
+
+# -- presets ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Preset:
+    """A named bundle of every stage's settings: ``recon``, ``fit``, ``gradients``,
+    ``timing``, ``ablations`` (on the first fit shape), ``examples``; the renderers
+    compared, reconstruction ``seeds``, the fitting targets ``fit_shapes``
+    (:func:`bench_softras.experiments.fitting.load_target` names) and the synthetic data
+    preset (:data:`bench_softras.data.PRESETS`) built when no data directory is given."""
+
+    name: str
+    recon: ReconConfig
+    fit: FitConfig
+    gradients: GradientConfig = field(default_factory=GradientConfig)
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    ablations: AblationConfig = field(default_factory=AblationConfig)
+    examples: ExamplesConfig = field(default_factory=ExamplesConfig)
+    renderers: tuple[str, ...] = DEFAULT_RENDERERS
+    seeds: tuple[int, ...] = (0,)
+    fit_shapes: tuple[str, ...] = ("airplane", "chair", "car")
+    synthetic_data: str = "cpu"
+
+
+#: The sections of a :class:`Preset` that :func:`apply_settings` may change.
+SECTIONS = ("recon", "fit", "gradients", "timing", "ablations", "examples")
+
+SMOKE = Preset(
+    name="smoke",
+    recon=ReconConfig(
+        preset="smoke", image_size=32, batch_size=4, iterations=4, checkpoint_every=2,
+        log_every=1, lr_decay_at=0, max_train_objects=4, max_test_objects=2,
+        eval_batch_size=48, sigma=OFFICIAL_DEMO_SIGMA, val_every=2, val_objects=2,
+        val_views=2,
+        model=ModelConfig(conv_channels=8, fc_hidden=64, latent=32, decoder_hidden=(64, 64)),
+    ),
+    fit=FitConfig(steps=6, views_per_step=2, record_every=3, image_size=32),
+    gradients=GradientConfig(scenes=("triangle", "soup", "box", "two_boxes"),
+                             sigmas=GRADIENT_SIGMAS[::2]),
+    timing=TimingConfig(subdivisions=(1, 2), image_sizes=(32,), batch_sizes=(1, 2),
+                        sigmas=SIGMA_SWEEP[2:3], base_subdivisions=1, base_image_size=32,
+                        base_batch=2, base_sigma=OFFICIAL_DEMO_SIGMA, warmup=1, repeats=1,
+                        max_dense_pairs=1 << 18),
+    ablations=AblationConfig(sigmas=SIGMA_SWEEP[2::2]),
+    seeds=(0,),
+    fit_shapes=("cube",),
+    synthetic_data="smoke",
+)
+
+CPU = Preset(
+    name="cpu",
+    recon=ReconConfig(
+        preset="cpu", image_size=64, batch_size=32, iterations=800, checkpoint_every=200,
+        log_every=20, lr=1e-4, lr_decay_at=0, max_train_objects=0, max_test_objects=0,
+        eval_batch_size=96, val_every=100, val_objects=4, val_views=2,
+    ),
+    fit=FitConfig(steps=300, views_per_step=8, record_every=25),
+    seeds=(0,),
+)
+
+#: One GPU: the paper's generator, batch and image size on the ``cpu`` synthetic data,
+#: sized to a few minutes of training per renderer (``scripts/gpu_check.sh``); the
+#: gradient and timing studies of ``cpu``.
+GPU = Preset(
+    name="gpu",
+    recon=ReconConfig(preset="gpu", batch_size=64, iterations=10_000, lr_decay_at=0,
+                      checkpoint_every=2_000, log_every=100, device="cuda"),
+    fit=FitConfig(steps=1000, views_per_step=24, record_every=50),
+    seeds=(0,),
+)
+
+PAPER = Preset(
+    name="paper",
+    recon=ReconConfig(preset="paper", batch_size=64, iterations=250_000,
+                      lr_decay_at=150_000, checkpoint_every=10_000, log_every=100,
+                      device="cuda"),
+    fit=FitConfig(steps=2000, views_per_step=24, record_every=100),
+    timing=TimingConfig(batch_sizes=(1, 4, 16, 64, 256), base_batch=64, repeats=10,
+                        warmup=3, max_dense_pairs=1 << 28, device="cuda"),
+    seeds=(0, 1, 2),
+    synthetic_data="large",
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (SMOKE, CPU, GPU, PAPER)}
+
+
+def get_preset(name: str | Preset) -> Preset:
+    """The preset called ``name`` (``smoke``, ``cpu``, ``gpu``, ``paper``), or ``name``
+    itself; :class:`~bench_softras.errors.UnknownNameError` names the known ones."""
+    if isinstance(name, Preset):
+        return name
+    try:
+        return PRESETS[name]
+    except (KeyError, TypeError):
+        raise UnknownNameError(f"unknown preset {name!r}; choose one of "
+                               f"{sorted(PRESETS)}") from None
+
+
+def with_overrides(config, **overrides):
+    """A copy of a frozen config with fields replaced (validated once, as any new
+    config); ``None`` values are ignored (convenient for argparse defaults), and with
+    nothing to replace ``config`` itself is returned.  Unknown names raise ``TypeError``
+    naming them."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"{type(config).__name__} has no field(s) {unknown}")
+    if all(getattr(config, k) == v for k, v in overrides.items()):
+        return config
+    return dataclasses.replace(config, **overrides)
+
+
+def _tuples(d: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+# -- SECTION.FIELD=VALUE overrides (the main job's --set) -------------------------------
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def parse_value(text: str, kind, where: str):
+    """``text`` as a value of the annotated type ``kind``: ``int``, ``float``, ``str``,
+    ``bool`` (true/false, yes/no, on/off, 1/0) or a tuple of them (comma-separated;
+    empty for ``()``).  :class:`ConfigError` naming ``where`` when it does not parse."""
+    if typing.get_origin(kind) is tuple:
+        args = typing.get_args(kind)
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        kinds = [args[0]] * len(items) if args[-1] is Ellipsis else list(args)
+        if len(kinds) != len(items):
+            raise ConfigError(f"{where}={text!r}: expected {len(kinds)} comma-separated "
+                              f"values")
+        return tuple(parse_value(t, k, where) for t, k in zip(items, kinds, strict=True))
+    if kind is bool:
+        if text.strip().lower() in _TRUE + _FALSE:
+            return text.strip().lower() in _TRUE
+        raise ConfigError(f"{where}={text!r}: expected true or false")
+    if kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise ConfigError(f"{where}={text!r}: expected {noun}") from None
+    if kind is str:
+        return text
+    raise ConfigError(f"{where} is a group of settings, not one; set one of its fields "
+                      f"({where}.FIELD=VALUE)")
+
+
+def _field_types(config) -> dict:
+    return typing.get_type_hints(type(config))
+
+
+def _assign(config, path: Sequence[str], text: str, where: str):
+    """``config`` with the field at ``path`` (nested dataclasses) set from ``text``."""
+    types = _field_types(config)
+    name = path[0]
+    if name not in types:
+        raise ConfigError(f"{where}: {type(config).__name__} has no field {name!r}; its "
+                          f"fields: {', '.join(types)}")
+    if len(path) == 1:
+        value = parse_value(text, types[name], where)
+    elif dataclasses.is_dataclass(getattr(config, name)):
+        value = _assign(getattr(config, name), path[1:], text, where)
+    else:
+        raise ConfigError(f"{where}: {type(config).__name__}.{name} has no fields")
+    return dataclasses.replace(config, **{name: value})
+
+
+def split_setting(text: str) -> tuple[tuple[str, ...], str]:
+    """``"fit.steps=50"`` -> ``(("fit", "steps"), "50")``."""
+    key, eq, value = text.partition("=")
+    path = tuple(p.strip() for p in key.split("."))
+    if not eq or not all(path):
+        raise ConfigError(f"--set expects SECTION.FIELD=VALUE (e.g. fit.steps=50), got "
+                          f"{text!r}")
+    return path, value
+
+
+def apply_settings(preset: Preset, settings: Sequence[str],
+                   reserved: Mapping[str, str] | None = None) -> Preset:
+    """``preset`` with every ``SECTION.FIELD=VALUE`` of ``settings`` applied in order
+    (a section of :data:`SECTIONS`; nested fields as ``recon.model.latent=64``; top-level
+    fields of :class:`Preset` without a section, e.g. ``synthetic_data=smoke``).  Values
+    are typed from the field's annotation (:func:`parse_value`); each changed section is
+    validated when it is rebuilt.  ``reserved``: dotted names another option owns, with
+    that option (e.g. ``{"recon.device": "--device"}``); setting one is refused.
+    Unknown names and bad values raise :class:`ConfigError` (one line)."""
+    reserved = reserved or {}
+    for text in settings:
+        path, value = split_setting(text)
+        dotted = ".".join(path)
+        if dotted in reserved:
+            raise ConfigError(f"--set {dotted}: set it with {reserved[dotted]} instead")
+        if len(path) > 1 and path[0] not in SECTIONS:
+            raise ConfigError(f"--set {dotted}: unknown section {path[0]!r}; sections: "
+                              f"{', '.join(SECTIONS)}")
+        if path[0] == "name":
+            raise ConfigError("--set name: choose the preset with --preset")
+        try:
+            preset = _assign(preset, path, value, f"--set {dotted}")
+        except ConfigError as exc:  # a section's own validation: name the option too
+            msg = str(exc)
+            raise ConfigError(msg if msg.startswith("--set") else f"--set {text}: {msg}"
+                              ) from None
+    return preset
