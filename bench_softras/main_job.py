@@ -42,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import renderers
+
 from .atomic import write_json
 from .data import class_id_of
 from .environment import collect_environment
@@ -51,6 +53,7 @@ from .runlock import run_lock
 from .runs import (
     DATA_JSON,
     ENV_JSON,
+    RENDERERS_JSON,
     RUN_JSON,
     RUN_LOG,
     STAGES,
@@ -59,6 +62,8 @@ from .runs import (
     stage_dir,
 )
 from .settings import (
+    ALL_RENDERERS,
+    STUDY_EXCLUDED,
     AblationConfig,
     ExamplesConfig,
     FitConfig,
@@ -160,10 +165,12 @@ class Plan:
     timing: TimingConfig
     ablations: AblationConfig
     examples: ExamplesConfig
+    #: Renderers of the fitting, gradient and timing studies (:func:`plan_renderers`).
+    study_renderers: tuple[str, ...] = ()
 
     def gradient_config(self) -> dict:
         """The gradient stage's configuration (JSON-ready)."""
-        return {"renderers": list(self.renderers), **dataclasses.asdict(self.gradients),
+        return {"renderers": list(self.study_renderers), **dataclasses.asdict(self.gradients),
                 "seed": self.seeds[0]}
 
     def ablation_config(self) -> dict:
@@ -183,12 +190,7 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     bad = [s for s in cfg.stages if s not in STAGES]
     if bad:
         raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
-    names = tuple(cfg.renderers) or tuple(preset.renderers)
-    for n in names:
-        try:
-            ensure_registered(n)
-        except KeyError as exc:
-            raise MainJobError(exc.args[0]) from None
+    names, study = plan_renderers(cfg.renderers, preset.renderers)
     try:
         class_ids = tuple(dict.fromkeys(class_id_of(c) for c in cfg.categories))
     except KeyError as exc:
@@ -206,12 +208,31 @@ def make_plan(cfg: MainJobConfig) -> Plan:
                            "renderings of N3MR/SoftRas), or leave --data-dir out to use the "
                            "built-in synthetic data set")
     seeds = tuple(cfg.seeds) or tuple(preset.seeds)
-    t_names = tuple(dict.fromkeys(names + ("softras_torch", "pytorch3d_soft")))
+    t_names = tuple(dict.fromkeys(study + ("softras_torch", "pytorch3d_soft")))
     timing = with_overrides(preset.timing, renderers=t_names, device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
     fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
     return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon,
-                preset.gradients, timing, preset.ablations, preset.examples)
+                preset.gradients, timing, preset.ablations, preset.examples, study)
+
+
+def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
+                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(reconstruction renderers, study renderers)``.  Named renderers (``given``; the
+    word ``all`` stands for every registered one) run in every stage.  By default
+    reconstruction trains ``default`` (the preset's) and the fitting and gradient studies
+    run every registered renderer but :data:`~bench_softras.settings.STUDY_EXCLUDED`."""
+    every = tuple(renderers.available())
+    named = tuple(dict.fromkeys(n for g in given for n in (every if g == ALL_RENDERERS
+                                                             else (g,))))
+    for n in named + tuple(default):
+        try:
+            ensure_registered(n)
+        except KeyError as exc:
+            raise MainJobError(exc.args[0]) from None
+    if named:
+        return named, named
+    return tuple(default), tuple(n for n in every if n not in STUDY_EXCLUDED)
 
 
 # -- the stages -----------------------------------------------------------------------
@@ -281,12 +302,12 @@ def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
 
 def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {"fit": dataclasses.asdict(plan.fit), "shapes": list(plan.fit_shapes),
-              "renderers": list(plan.renderers), "preset": plan.preset.name}
+              "renderers": list(plan.study_renderers), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
         from bench_softras.experiments.fitting import run_fitting
 
-        run_fitting(plan.fit_shapes, plan.renderers, plan.preset, d, config=plan.fit,
+        run_fitting(plan.fit_shapes, plan.study_renderers, plan.preset, d, config=plan.fit,
                     progress=cfg.progress)
         return [d / "fitting.csv", d / "fitting.parquet"]
 
@@ -314,7 +335,8 @@ def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     def fn(d: Path) -> list[Path]:
         from bench_softras.studies.gradients import run_gradient_config
 
-        run_gradient_config(plan.gradients, plan.renderers, seed=plan.seeds[0], out_dir=d,
+        run_gradient_config(plan.gradients, plan.study_renderers, seed=plan.seeds[0],
+                            out_dir=d,
                             progress=cfg.progress)
         return [d / f"{s}.{e}" for s in ("gradient_accuracy", "forward_fidelity")
                 for e in ("csv", "parquet")]
@@ -398,6 +420,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     t_start = time.perf_counter()
     full_config = {**cfg.to_dict(), "renderers": list(plan.renderers),
+                   "study_renderers": list(plan.study_renderers),
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
                    "recon": plan.recon.to_dict(), "gradients": plan.gradient_config(),
@@ -434,6 +457,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
             _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         if any(v == "ran" for v in status.values()):
             _write_environment(results_dir, cfg.device)
+        _write_renderer_families(results_dir, plan)
         from .report.build import build_report  # selects matplotlib's Agg backend
 
         paths = build_report(results_dir, cfg.report_dir)
@@ -458,6 +482,28 @@ def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, da
            "started": started, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "wall_s": round(time.perf_counter() - t_start, 2)}
     write_json(results_dir / RUN_JSON, run)
+
+
+def _write_renderer_families(results_dir: Path, plan: Plan) -> None:
+    """``renderers.json``: the self-description (:func:`renderers.describe`) of every
+    renderer the run uses, for the report's "renderer families" table."""
+    names = dict.fromkeys(plan.renderers + plan.study_renderers + plan.timing.renderers)
+    rows = []
+    for name in names:
+        if name not in renderers.available():
+            continue  # an absent optional peer (the timing study notes it)
+        info = renderers.describe(name)
+        rows.append({"renderer": name, "family": info.family,
+                     "forward model": info.forward_model, "gradient rule": info.gradient_rule,
+                     "sharpness": info.sharpness or "",
+                     "options": ", ".join(f"{o.name}={o.default:g}" if o.type is not str else
+                                          f"{o.name}={o.default}" for o in info.options or ()),
+                     "paper": info.paper, "cost": info.cost,
+                     "stages": ", ".join(st for st, used in (
+                         ("reconstruction", name in plan.renderers),
+                         ("fitting, gradients", name in plan.study_renderers),
+                         ("timing", name in plan.timing.renderers)) if used)})
+    write_json(results_dir / RENDERERS_JSON, rows)
 
 
 def _write_environment(results_dir: Path, device: str) -> None:

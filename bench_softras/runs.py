@@ -48,6 +48,8 @@ STAGES = ("data", "fitting", "reconstruction", "gradients", "ablations", "timing
 RUN_JSON = "run.json"
 RUN_LOG = "run.log"
 ENV_JSON = "environment.json"
+#: The self-description of every renderer a run uses (the report's families table).
+RENDERERS_JSON = "renderers.json"
 STAGE_JSON = "stage.json"
 #: The ``data`` stage's record of the data set (kind, dir, class ids, counts).
 DATA_JSON = "data.json"

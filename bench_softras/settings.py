@@ -63,8 +63,17 @@ SIGMA_SWEEP = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
 #: The gradient study's sweep: nine log-spaced values 1e-6 .. 1e-2 (half decades).
 GRADIENT_SIGMAS = tuple(float(s) for s in np.logspace(-6, -2, 9))
 
-#: The renderers compared by default.
+#: The renderers trained in reconstruction by default (the mission's three; the cheap
+#: studies run every registered renderer, see :data:`STUDY_EXCLUDED`).
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
+#: ``--renderers all``: every registered renderer (installed peers included).
+ALL_RENDERERS = "all"
+#: Registered renderers the main job's fitting and gradient studies leave out unless
+#: named: ``softras_torch`` is the dense reference of ``softras`` (the same numbers at
+#: seconds per call) and ``mitsuba`` a Monte Carlo peer (about 0.2 s per view); the
+#: timing study still times both, and the gradient study uses ``mitsuba`` as its second
+#: reference when it is installed.
+STUDY_EXCLUDED = ("softras_torch", "mitsuba")
 
 
 # -- validation helpers ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from bench_softras.runs import (
     CURVE_FILE,
     ENV_JSON,
     METRICS_FILE,
+    RENDERERS_JSON,
     RUN_JSON,
     STAGES,
     read_json,
@@ -248,6 +249,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
              f"rebuild it with `softras-bench report --from-results {shown}` "
              f"(`{RESULTS_ROOT}`: the folder the job wrote its runs to, its "
              f"`--results-root`; `results` by default).")
+    _families_section(doc, read_json(results_dir / RENDERERS_JSON))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
     _fitting_section(doc, tables["fitting"], examples)
@@ -256,6 +258,22 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     _timing_section(doc, tables["timing"], results_dir)
     _environment_section(doc, results_dir, run, env, logs["metrics"], namer)
     return doc.write(report_dir)
+
+
+def _families_section(doc: Document, families: list | None) -> None:
+    """The "renderer families" table: each renderer's forward model, gradient rule,
+    sharpness parameter, options, source paper, cost class and the stages it ran in
+    (from ``renderers.json``, written by the main job)."""
+    doc.heading("Renderer families")
+    if not families:
+        doc.text("No renderer descriptions were saved with this run (`renderers.json`).")
+        return
+    doc.text("How each renderer gets a gradient through a silhouette, as it describes itself "
+             "(`renderers.describe`): family `soft` (a smooth forward and its exact "
+             "gradient), `approximate` (a hard forward with a hand-made gradient rule), "
+             "`exact` (the true gradient of a hard forward: zero) or `estimator` (a hard "
+             "forward and an estimate of the gradient of pixel coverage).")
+    doc.table(pd.DataFrame(families), "renderer_families", "Renderer families")
 
 
 def _missing(doc: Document, stage: str) -> None:

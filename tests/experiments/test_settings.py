@@ -207,3 +207,22 @@ def test_main_job_records_settings_and_reruns_the_changed_stage(tmp_path):
     with pytest.raises(MainJobError, match="no field 'sigmas2'"):
         job("gradients.sigmas2=1")
 
+
+
+def test_plan_renderers_default_all_and_named():
+    """Issue 11: by default reconstruction trains the preset's renderers while the cheap
+    studies run every registered renderer but the slow references; ``all`` and named
+    renderers run everywhere; unknown names are one clear error."""
+    import renderers
+    from bench_softras.main_job import plan_renderers
+    from bench_softras.settings import STUDY_EXCLUDED
+
+    recon, study = plan_renderers((), ("softras", "n3mr", "hard"))
+    assert recon == ("softras", "n3mr", "hard")
+    assert set(study) == set(renderers.available()) - set(STUDY_EXCLUDED)
+    assert {"dibr", "antialias", "edgegrad"} <= set(study)
+    every = tuple(renderers.available())
+    assert plan_renderers(("all",), ("softras",)) == (every, every)
+    assert plan_renderers(("hard", "dibr"), ("softras",)) == (("hard", "dibr"),) * 2
+    with pytest.raises(MainJobError, match="nope"):
+        plan_renderers(("nope",), ("softras",))
