@@ -70,9 +70,10 @@ DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
 ALL_RENDERERS = "all"
 #: Registered renderers the main job's fitting and gradient studies leave out unless
 #: named: ``softras_torch`` is the dense reference of ``softras`` (the same numbers at
-#: seconds per call) and ``mitsuba`` a Monte Carlo peer (about 0.2 s per view); the
-#: timing study still times both, and the gradient study uses ``mitsuba`` as its second
-#: reference when it is installed.
+#: seconds per call) and ``mitsuba`` a Monte Carlo peer (about 0.2 s per view).  The
+#: timing study still times ``softras_torch`` (up to its dense-size cap), ``nox -s bench``
+#: times every registered renderer, ``mitsuba`` included, and the gradient study uses
+#: ``mitsuba`` as its second reference when it is installed.
 STUDY_EXCLUDED = ("softras_torch", "mitsuba")
 
 
