@@ -23,7 +23,7 @@ from bench_softras.report.paper import PAPER_METHODS, paper_table1
 from bench_softras.settings import SMOKE
 from bench_softras.studies import timing
 from renderers.hard import bbox_pixel_count
-from renderers.peers import register_peers
+from renderers.peers import PEERS, register_peers
 
 
 # -- document ---------------------------------------------------------------------------
@@ -286,10 +286,12 @@ def test_optional_pytorch3d_adapter_registers_only_when_installed():
 
     notes = register_peers()
     if importlib.util.find_spec("pytorch3d") is None:
-        assert notes == {"pytorch3d_soft": "pytorch3d is not installed"}
+        assert notes["pytorch3d_soft"] == "pytorch3d is not installed"
         assert "pytorch3d_soft" not in renderers.available()
     else:  # pragma: no cover - pytorch3d is not installable on the CI machines
         assert "pytorch3d_soft" in renderers.available()
+    # Every peer is either registered or noted as absent, never both.
+    assert set(notes) == {n for n in PEERS if n not in renderers.available()}
 
 
 def test_cli_usage_and_unknown_command(capsys):
