@@ -43,12 +43,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import renderers
+from renderers import threads
 
+from . import data as datasets
 from .atomic import write_json
 from .data import class_id_of
+from .data.checks import check_data_dir
 from .environment import collect_environment
 from .errors import ConfigError, UserError, check_device, check_writable_dir
-from .experiments.renderer_choice import ensure_registered
+from .experiments import evaluate, examples, fitting
+from .experiments.renderer_choice import ensure_registered, make_renderer
+from .report import build as report_build  # selects matplotlib's Agg backend
 from .runlock import run_lock
 from .runs import (
     DATA_JSON,
@@ -75,6 +80,8 @@ from .settings import (
     get_preset,
     with_overrides,
 )
+from .studies import gradients as gradient_study
+from .studies import timing as timing_study
 
 log = logging.getLogger("bench_softras.main_job")
 
@@ -255,8 +262,6 @@ def _synthetic_args(plan: Plan) -> tuple[str, dict, object]:
     """``(params preset, overrides, renderer)`` of the synthetic build: the same renderer
     as :func:`bench_softras.experiments.multiview.resolve_data_dir`, so the cache is
     shared."""
-    from bench_softras.experiments.renderer_choice import make_renderer
-
     over = {"class_ids": plan.class_ids} if plan.class_ids else {}
     return plan.preset.synthetic_data, over, make_renderer("hard", 64)
 
@@ -264,19 +269,15 @@ def _synthetic_args(plan: Plan) -> tuple[str, dict, object]:
 def synthetic_key(plan: Plan) -> str:
     """The cache hash of the synthetic build (changes with its parameters and the
     generator / file format versions)."""
-    from bench_softras.data import cache_key, resolve_params
-
     params, over, renderer = _synthetic_args(plan)
-    return cache_key(resolve_params(params, **over), renderer)[0]
+    return datasets.cache_key(datasets.resolve_params(params, **over), renderer)[0]
 
 
 def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
     """Find or build the data set; returns ``{"kind", "dir", "class_ids", ...}``."""
-    from bench_softras.data import find_class_ids
-
     if cfg.data_dir:
         d = Path(cfg.data_dir).resolve()
-        found = find_class_ids(d, "train")
+        found = datasets.find_class_ids(d, "train")
         if not found:
             raise MainJobError(f"no *_train_images.npz files in {str(d)!r}: expected the "
                                "benchmark layout {class_id}_{train,val,test}_images.npz / "
@@ -284,16 +285,12 @@ def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
         missing = [c for c in plan.class_ids if c not in found]
         if missing:
             raise MainJobError(f"categories {missing} are not in {str(d)!r} (found {found})")
-        from bench_softras.data.checks import check_data_dir
-
         log.info("data: checking every file in %s", d)
         check_data_dir(d, plan.class_ids or found, plan.recon.eval_split)
         return {"kind": "directory", "dir": str(d), "class_ids": list(plan.class_ids or found)}
-    from bench_softras.data import build_synthetic, read_manifest
-
     params, over, renderer = _synthetic_args(plan)
-    d = build_synthetic(None, params, renderer, progress=cfg.progress, **over)
-    manifest = read_manifest(d) or {}
+    d = datasets.build_synthetic(None, params, renderer, progress=cfg.progress, **over)
+    manifest = datasets.read_manifest(d) or {}
     return {"kind": "synthetic", "dir": str(d), "preset": plan.preset.synthetic_data,
             "class_ids": list(manifest.get("categories", {})),
             "counts": manifest.get("counts", {}),
@@ -305,10 +302,8 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
               "renderers": list(plan.study_renderers), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
-        from bench_softras.experiments.fitting import run_fitting
-
-        run_fitting(plan.fit_shapes, plan.study_renderers, plan.preset, d, config=plan.fit,
-                    progress=cfg.progress)
+        fitting.run_fitting(plan.fit_shapes, plan.study_renderers, plan.preset, d,
+                            config=plan.fit, progress=cfg.progress)
         return [d / "fitting.csv", d / "fitting.parquet"]
 
     return config, fn
@@ -320,10 +315,8 @@ def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Call
               "seeds": list(plan.seeds), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
-        from bench_softras.experiments.evaluate import run_reconstruction
-
-        run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
-                           config=recon, progress=cfg.progress, force=cfg.force)
+        evaluate.run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
+                                    config=recon, progress=cfg.progress, force=cfg.force)
         return [d / "recon_iou.csv", d / "recon_iou.parquet"]
 
     return config, fn
@@ -333,11 +326,9 @@ def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = plan.gradient_config()
 
     def fn(d: Path) -> list[Path]:
-        from bench_softras.studies.gradients import run_gradient_config
-
-        run_gradient_config(plan.gradients, plan.study_renderers, seed=plan.seeds[0],
-                            out_dir=d,
-                            progress=cfg.progress)
+        gradient_study.run_gradient_config(plan.gradients, plan.study_renderers,
+                                           seed=plan.seeds[0], out_dir=d,
+                                           progress=cfg.progress)
         return [d / f"{s}.{e}" for s in ("gradient_accuracy", "forward_fidelity")
                 for e in ("csv", "parquet")]
 
@@ -348,10 +339,8 @@ def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {**plan.ablation_config(), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
-        from bench_softras.experiments.fitting import run_ablations
-
-        run_ablations(plan.fit_shapes[0], plan.preset, d, config=plan.fit,
-                      ablations=plan.ablations, progress=cfg.progress)
+        fitting.run_ablations(plan.fit_shapes[0], plan.preset, d, config=plan.fit,
+                              ablations=plan.ablations, progress=cfg.progress)
         outputs = [d / "ablations.csv", d / "ablations.parquet"]
         return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
 
@@ -362,9 +351,7 @@ def _timing_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = plan.timing.to_dict()
 
     def fn(d: Path) -> list[Path]:
-        from bench_softras.studies.timing import run_timing_study
-
-        run_timing_study(plan.timing, d, progress=cfg.progress)
+        timing_study.run_timing_study(plan.timing, d, progress=cfg.progress)
         return [d / "timing.csv", d / "timing.parquet"]
 
     return config, fn
@@ -372,10 +359,8 @@ def _timing_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
                     data: dict) -> tuple[dict, Callable]:
-    from bench_softras.experiments.examples import examples_config, run_examples
-
-    config = examples_config(results_dir, data.get("dir"), plan.examples)
-    return config, lambda d: run_examples(results_dir, d, plan.examples)
+    config = examples.examples_config(results_dir, data.get("dir"), plan.examples)
+    return config, lambda d: examples.run_examples(results_dir, d, plan.examples)
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -458,9 +443,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
         if any(v == "ran" for v in status.values()):
             _write_environment(results_dir, cfg.device)
         _write_renderer_families(results_dir, plan)
-        from .report.build import build_report  # selects matplotlib's Agg backend
-
-        paths = build_report(results_dir, cfg.report_dir)
+        paths = report_build.build_report(results_dir, cfg.report_dir)
         log.info("report: %s, %s (%.1f s in all)", paths["markdown"], paths["html"],
                  time.perf_counter() - t_start)
         return paths
@@ -470,10 +453,8 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
 
 
 def _thread_settings() -> dict:
-    from renderers.threads import ensure_configured, settings
-
-    ensure_configured()
-    return settings()
+    threads.ensure_configured()
+    return threads.settings()
 
 
 def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, data: dict,

@@ -39,8 +39,14 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
+from bench_softras.data import read_mesh
+from bench_softras.data.categories import base_color, category_name, class_id_of
+from bench_softras.data.generators import generate
 from bench_softras.data.shading import lambert_images
+from bench_softras.data.shapes import normalize
 from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
+from metrics.meshes import box_mesh
+from metrics.open3d_import import open3d
 from renderers import Camera, render_vertex_colors
 
 from .losses import iou_loss, mesh_topology, regularizers
@@ -73,21 +79,13 @@ def load_target(shape: str, seed: int = 0) -> Target:
     class id (object ``seed`` of :func:`bench_softras.data.generators.generate`)."""
     path = Path(shape)
     if path.suffix and path.is_file():
-        from bench_softras.data import read_mesh
-        from bench_softras.data.shapes import normalize
-
         m = normalize(read_mesh(path))
         return Target(path.stem, m.vertices, m.faces, None)
     if path.suffix and not path.exists() and ("/" in shape or "." in shape):
         raise FileNotFoundError(f"mesh file {shape!r} does not exist")
     if shape == "cube":
-        from metrics.meshes import box_mesh
-
         v, f = box_mesh([-0.3] * 3, [0.3] * 3)
         return Target("cube", v, f, None)
-    from bench_softras.data.categories import base_color, category_name, class_id_of
-    from bench_softras.data.generators import generate
-
     try:
         cid = class_id_of(shape)
     except (KeyError, ValueError) as exc:
@@ -394,8 +392,6 @@ def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablat
 
 def _save_color_views(path: Path, target: Target, vertices: torch.Tensor, colors: torch.Tensor,
                       image_size: int) -> None:
-    from bench_softras.data.shading import lambert_images
-
     cams = Camera.benchmark(list(COLOR_EXAMPLE_VIEWS))
     tgt, _ = lambert_images(torch.as_tensor(target.vertices, dtype=torch.float64),
                             torch.as_tensor(target.faces, dtype=torch.int64), cams,
@@ -408,8 +404,6 @@ def _save_color_views(path: Path, target: Target, vertices: torch.Tensor, colors
 
 def _save_mesh(path: Path, vertices: torch.Tensor, faces: torch.Tensor,
                colors: torch.Tensor | None = None) -> None:
-    from metrics.open3d_import import open3d
-
     o3d = open3d()
     mesh = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(vertices.double().numpy()),

@@ -39,6 +39,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench_softras.atomic import write_table
+from bench_softras.experiments.losses import mesh_topology, multiview_iou_loss, regularizers
+from bench_softras.experiments.multiview import load_split, resolve_data_dir, training_views
+from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
+from bench_softras.experiments.train import build_model
+from bench_softras.settings import get_preset, with_overrides
 from renderers import Camera
 
 #: The timed parts of a step, in order.
@@ -101,8 +107,6 @@ def split_step(model, optimizer, renderer, topo, data, rng: np.random.Generator,
     :data:`PARTS` name.  Silhouette-only configs (``color_weight == 0``)."""
     if config.color_weight > 0:
         raise ValueError("split_step times silhouette-only steps; set color_weight = 0")
-    from bench_softras.experiments.losses import multiview_iou_loss, regularizers
-
     laps = _Laps(torch.device(device))
     objects, va, vb = data.random_batch(batch_size, rng, views)
     img_a = data.images_at(objects, va, config.image_size, device)
@@ -140,16 +144,6 @@ def split_step(model, optimizer, renderer, topo, data, rng: np.random.Generator,
 def setup_step(cfg: StepSplitConfig) -> tuple:
     """Everything :func:`bench_softras.experiments.train.train` builds before its loop,
     as the argument tuple of :func:`split_step`."""
-    from bench_softras.experiments.losses import mesh_topology
-    from bench_softras.experiments.multiview import (
-        load_split,
-        resolve_data_dir,
-        training_views,
-    )
-    from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
-    from bench_softras.experiments.train import build_model
-    from bench_softras.settings import get_preset, with_overrides
-
     recon = with_overrides(get_preset(cfg.preset).recon, renderer=cfg.renderer,
                            seed=cfg.seed, device=cfg.device, color_weight=0.0)
     data_dir = resolve_data_dir(cfg.data_dir or recon.data_dir, cfg.preset, progress=False)
@@ -190,8 +184,6 @@ def run_step_split(config: StepSplitConfig | None = None,
     laps = [split_step(*args) for _ in range(cfg.warmup + cfg.steps)][cfg.warmup:]
     df = summarize(laps, cfg, args[6])
     if out_dir is not None:
-        from bench_softras.atomic import write_table
-
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         write_table(df, Path(out_dir) / "step_split.csv")
     return df
