@@ -22,6 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench_softras import data as datasets
+from renderers.camera import DEFAULT_ELEVATION, Camera
+
+from .renderer_choice import make_renderer
+
 NUM_VIEWS = 24
 
 
@@ -179,8 +184,6 @@ def view_camera(views):
     benchmark views (:meth:`renderers.Camera.benchmark`); id ``24 + k`` has view ``k``'s
     azimuth, distance and viewing angle at the mirrored elevation (-30 degrees: from
     below, where the benchmark views never look)."""
-    from renderers.camera import DEFAULT_ELEVATION, Camera
-
     ids = torch.as_tensor(np.asarray(views), dtype=torch.int64).reshape(-1)
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= MAX_FIT_VIEWS):
         raise ValueError(f"view ids must lie in 0..{MAX_FIT_VIEWS - 1}")
@@ -198,9 +201,7 @@ def load_split(data_dir: str | Path, split: str, class_ids: Sequence[str] = (),
     class present) from ``data_dir`` with :func:`bench_softras.data.load_dataset`
     (images and voxels in this project's conventions); ``max_per_class`` > 0 keeps the
     first that many objects of each class."""
-    from bench_softras.data import load_dataset
-
-    ds = load_dataset(data_dir, list(class_ids) or None, split=split)
+    ds = datasets.load_dataset(data_dir, list(class_ids) or None, split=split)
     return from_loader(ds).limit_per_class(max_per_class)
 
 
@@ -217,11 +218,9 @@ def resolve_data_dir(data_dir: str | Path | None, preset,
     renderer at 64x64 and cached (:func:`bench_softras.data.build_synthetic`)."""
     if data_dir:
         return Path(data_dir)
-    from bench_softras.data import build_synthetic
+    # Not at module level: bench_softras.settings imports this module (its view counts).
     from bench_softras.settings import get_preset
 
-    from .renderer_choice import make_renderer
-
     p = get_preset(preset)
-    return build_synthetic(None, p.synthetic_data, make_renderer("hard", 64),
-                           progress=progress)
+    return datasets.build_synthetic(None, p.synthetic_data, make_renderer("hard", 64),
+                                    progress=progress)
