@@ -72,6 +72,8 @@ class Rasterizer:
         ``vertices`` ``[B, V, 3]`` (a single ``[V, 3]`` mesh is broadcast to the camera's
         views), ``faces`` int64 ``[F, 3]`` or ``[B, F, 3]``.
         """
+        if not isinstance(camera, Camera):
+            raise TypeError(f"camera must be a renderers.Camera, got {type(camera).__name__}")
         if torch.is_tensor(vertices) and vertices.dim() == 2:
             vertices = vertices.unsqueeze(0)
         faces = check_vertices_faces(vertices, faces)

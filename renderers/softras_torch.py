@@ -75,6 +75,8 @@ class SoftRasTorch(Rasterizer):
         px, py = grid[:, 0], grid[:, 1]
         max_d2 = cull_dist2(self.sigma, self.eps)
         total = face_vertices.new_zeros(nb, h * w)
+        if nf == 0:  # still on the input's autograd graph (a zero gradient), as the others
+            total = total + face_vertices.sum()  # the sum of no values: exactly 0
         chunk = max(1, self.max_chunk_elements // max(1, nb * h * w))
         for f0 in range(0, nf, chunk):
             fv = face_vertices[:, f0:f0 + chunk]

@@ -108,8 +108,9 @@ class MitsubaSilhouette(Rasterizer):
         ``[0, 1]`` (input dtype and device; computed in float32)."""
         check_face_vertices(face_vertices)
         nb, nf = face_vertices.shape[:2]
-        if nf == 0:
-            return face_vertices.new_zeros(nb, self.height, self.width)
+        if nf == 0:  # empty image, still on the input's autograd graph (zero gradient;
+            # the sum of no values is exactly 0)
+            return face_vertices.sum() + face_vertices.new_zeros(nb, self.height, self.width)
         with torch.no_grad():
             z = face_vertices[..., 2].flatten(1)
             ratio = float((z.min(1).values / z.max(1).values).min())

@@ -79,7 +79,8 @@ def check_render(name: str, case: Case) -> None:
     assert vertices.grad is None or torch.isfinite(vertices.grad).all(), "non-finite gradient"
     with torch.no_grad():
         screen = cam.project(vertices)
-        direct = r.rasterize(renderers.gather_faces(screen, faces))
+        # A fresh instance: a Monte Carlo renderer (mitsuba) draws the same samples again.
+        direct = make_renderer(name, case).rasterize(renderers.gather_faces(screen, faces))
     assert torch.equal(out.detach(), direct), "render differs from rasterize(project)"
 
 
@@ -105,7 +106,9 @@ def _rasterize_both(name: str, c: dict, far_vertex: float = 0.0):
     fv32 = screen_faces(rng, c["batch"], c["faces"], c["scale"], far_vertex).float()
     fv32.requires_grad_(True)
     out32 = r.rasterize(fv32)
-    out64 = r.rasterize(fv32.detach().double())  # the very same values, in float64
+    # The very same values in float64, by a fresh instance (the same samples for a Monte
+    # Carlo renderer).
+    out64 = make_renderer(name, case).rasterize(fv32.detach().double())
     return case, fv32, out32, out64
 
 

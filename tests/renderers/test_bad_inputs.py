@@ -157,13 +157,15 @@ def test_coordinates_at_the_limit_render_finite(name, dtype):
 
 @pytest.mark.parametrize("name", renderers.available())
 def test_non_contiguous_and_expanded_input_render_like_contiguous(name):
-    r = renderers.get(name, image_size=16)
+    def r():  # a fresh instance per call: a Monte Carlo renderer draws the same samples
+        return renderers.get(name, image_size=16)
+
     fv = torch.cat([TRI, TRI + 0.1], dim=1)
     strided = fv.transpose(2, 3).contiguous().transpose(2, 3)  # same values, other strides
     assert not strided.is_contiguous()
-    torch.testing.assert_close(r.rasterize(strided), r.rasterize(fv))
-    torch.testing.assert_close(r.rasterize(fv[:, :1].expand(3, 1, 3, 3)),
-                               r.rasterize(fv[:, :1]).expand(3, 16, 16))
+    torch.testing.assert_close(r().rasterize(strided), r().rasterize(fv))
+    torch.testing.assert_close(r().rasterize(fv[:, :1].expand(3, 1, 3, 3)),
+                               r().rasterize(fv[:, :1]).expand(3, 16, 16))
 
 
 @pytest.mark.parametrize(("vertices", "faces", "error", "match"), [
@@ -268,3 +270,22 @@ def test_n3mr_approximate_gradient_checks_its_maps():
     with pytest.raises(ValueError, match="shape"):
         approximate_gradient(TRI, sil, idx[:, :2], grad)
     assert approximate_gradient(TRI, sil, idx, grad).shape == TRI.shape
+
+
+@pytest.mark.parametrize("name", renderers.available())
+def test_render_refuses_a_camera_that_is_not_a_camera(name):
+    with pytest.raises(TypeError, match="renderers.Camera"):
+        renderers.get(name, image_size=8).render(torch.rand(1, 3, 3),
+                                                 torch.tensor([[0, 1, 2]]), "cam")
+
+
+@pytest.mark.parametrize("name", renderers.available())
+def test_zero_faces_give_an_empty_image_with_a_gradient_path(name):
+    """No faces: an empty image, and backward through it gives a zero gradient instead
+    of failing (softras_torch raised "does not require grad")."""
+    fv = torch.zeros(2, 0, 3, 3, dtype=torch.float64, requires_grad=True)
+    out = renderers.get(name, image_size=8).rasterize(fv)
+    assert out.shape == (2, 8, 8) and float(out.abs().sum()) == 0
+    assert out.requires_grad
+    out.sum().backward()
+    assert fv.grad is None or fv.grad.shape == fv.shape
