@@ -4,12 +4,12 @@ and names in :mod:`bench_softras.runs`): tables, training logs, example arrays.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench_softras.jsonl import read_records
 from bench_softras.runs import EXAMPLES_NPZ, RECON_RUNS_GLOB, SEED_PREFIX, stage_dir
 
 #: (stage, stem) of every table a report reads.
@@ -40,19 +40,6 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     return df
 
 
-def _jsonl(path: Path) -> list[dict]:
-    """The JSON objects of a ``.jsonl`` file (unreadable lines skipped)."""
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
-
-
 def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
     """Every reconstruction run's ``name`` file (``curve.jsonl``: validation curve;
     ``metrics.jsonl``: training loss per log step) as one table with ``renderer`` and
@@ -60,7 +47,7 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
     no run has one."""
     frames = []
     for path in sorted(stage_dir(results_dir, "reconstruction").glob(f"{RECON_RUNS_GLOB}/{name}")):
-        recs = _jsonl(path)
+        recs = read_records(path)
         seed = path.parent.name.removeprefix(SEED_PREFIX)
         if not recs or not seed.isdigit():
             continue
