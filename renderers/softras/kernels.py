@@ -45,6 +45,21 @@ from ..taichi_grid import column_of, pixel_x, pixel_y, row_of
 LINE_VALUES = 16
 
 
+@ti.func
+def _unit_normal(ax, ay, bx, by):
+    """Edge ``e = b - a`` as ``(inv_len, nx, ny)``: ``1 / |e|`` (0 for a zero-length
+    edge) and its unit left normal ``(-ey, ex) / |e|`` (``(1, 0)`` for a zero-length
+    edge); the one rule of the setup and its adjoint."""
+    ex = bx - ax
+    ey = by - ay
+    len2 = ex * ex + ey * ey
+    pos = len2 > 0
+    inv_len = ti.select(pos, 1.0 / ti.sqrt(ti.select(pos, len2, 1.0)), 0.0)
+    nx = ti.select(pos, -ey * inv_len, 1.0)
+    ny = ti.select(pos, ex * inv_len, 0.0)
+    return inv_len, nx, ny
+
+
 @ti.kernel
 def edge_lines(fv: ti.types.ndarray(), lines: ti.types.ndarray()):
     """``fv`` [B, F, 3, 3] (float32/64) -> ``lines`` [B, F, 16] (module docstring),
@@ -56,13 +71,7 @@ def edge_lines(fv: ti.types.ndarray(), lines: ti.types.ndarray()):
         for k in ti.static(range(3)):
             ax, ay = xs[k], ys[k]
             bx, by = xs[(k + 1) % 3], ys[(k + 1) % 3]
-            ex = bx - ax
-            ey = by - ay
-            len2 = ex * ex + ey * ey
-            pos = len2 > 0
-            inv_len = ti.select(pos, 1.0 / ti.sqrt(ti.select(pos, len2, 1.0)), 0.0)
-            nx = ti.select(pos, -ey * inv_len, 1.0)
-            ny = ti.select(pos, ex * inv_len, 0.0)
+            _inv_len, nx, ny = _unit_normal(ax, ay, bx, by)
             lines[b, f, 5 * k + 0] = nx
             lines[b, f, 5 * k + 1] = ny
             lines[b, f, 5 * k + 2] = ti.math.clamp(-(nx * ax + ny * ay), -lim, lim)
@@ -222,13 +231,7 @@ def edge_lines_backward(fv: ti.types.ndarray(), lines_grad: ti.types.ndarray(),
         for k in ti.static(range(3)):
             k1 = (k + 1) % 3
             ax, ay, bx, by = xs[k], ys[k], xs[k1], ys[k1]
-            ex = bx - ax
-            ey = by - ay
-            len2 = ex * ex + ey * ey
-            pos = len2 > 0
-            inv_len = ti.select(pos, 1.0 / ti.sqrt(ti.select(pos, len2, 1.0)), 0.0)
-            nx = ti.select(pos, -ey * inv_len, 1.0)
-            ny = ti.select(pos, ex * inv_len, 0.0)
+            inv_len, nx, ny = _unit_normal(ax, ay, bx, by)
             gnx = ti.cast(lines_grad[b, f, 5 * k + 0], ti.f64)
             gny = ti.cast(lines_grad[b, f, 5 * k + 1], ti.f64)
             gc = ti.cast(lines_grad[b, f, 5 * k + 2], ti.f64)
