@@ -77,6 +77,7 @@ from .settings import (
     ReconConfig,
     TimingConfig,
     apply_settings,
+    generator_label,
     get_preset,
     with_overrides,
 )
@@ -408,7 +409,9 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                    "study_renderers": list(plan.study_renderers),
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
-                   "recon": plan.recon.to_dict(), "gradients": plan.gradient_config(),
+                   "recon": plan.recon.to_dict(),
+                   "generator": generator_label(plan.recon.model),
+                   "gradients": plan.gradient_config(),
                    "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
                    "examples": dataclasses.asdict(plan.examples),
                    "threads": _thread_settings()}

@@ -211,6 +211,24 @@ def describe_data(run: dict | None, namer: PathNamer | None = None) -> str:
     return "an unrecorded data set"
 
 
+def training_setup(run: dict | None) -> str:
+    """One sentence of how the reconstruction runs were trained (generator, input size,
+    batch, steps, learning rate and its decay, sigma), from ``run.json``; empty when the
+    run did not record it."""
+    cfg = (run or {}).get("config") or {}
+    recon = cfg.get("recon") or {}
+    if not recon:
+        return ""
+    decay = (f", multiplied (with sigma) by {recon.get('decay_factor')} after step "
+             f"{recon['lr_decay_at']}" if recon.get("lr_decay_at") else ", constant")
+    return (f"Training: {cfg.get('generator') or 'the generator of the run configuration'}"
+            f", {recon.get('image_size')}x{recon.get('image_size')} input, batch "
+            f"{recon.get('batch_size')} objects (two views each), {recon.get('iterations')} "
+            f"steps, Adam learning rate {recon.get('lr'):g}{decay}; sigma "
+            f"{recon.get('sigma'):g} for the renderers that take one (preset "
+            f"`{recon.get('preset')}`; the full configuration is in `run.json`).")
+
+
 # -- the report -------------------------------------------------------------------------
 def build_report(results_dir: str | Path, report_dir: str | Path | None = None, *,
                  title: str | None = None) -> dict[str, Path]:
@@ -345,6 +363,9 @@ def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
              + (" Columns marked `(still improving)` come from runs whose validation IoU "
                 "was still rising at the end (see *Learning curves and convergence*)."
                 if any(flags.values()) else ""))
+    setup = training_setup(run)
+    if setup:
+        doc.text(setup)
     table = evidence.flag_columns(voxel_iou_table(recon), flags)
     doc.table(table, "recon_voxel_iou", "Voxel IoU per category and renderer", floatfmt=".4f")
     fig, data = figures.recon_iou_bars(recon[recon["renderer"] != "template"]

@@ -126,6 +126,21 @@ def test_voxel_iou_table_beside_the_paper(smoke):
     assert "synthetic" in md and "paper" in md  # the data set is named
 
 
+def test_report_names_the_generator_and_training_setup(smoke):
+    cfg, paths = smoke
+    md = paths["markdown"].read_text()
+    # The smoke generator is none of the named ones: its sizes are stated.
+    assert "Training: a custom generator (conv 8-16-32, FC 64-64, latent 32, decoder 64-64)" in md
+    assert "batch 4 objects (two views each), 4 steps, Adam learning rate 0.0001, constant" in md
+
+
+def test_generator_labels():
+    from bench_softras.settings import CPU, GENERATORS, PAPER, generator_label
+    assert generator_label(PAPER.recon.model).startswith("the paper's generator (conv 64-128-256")
+    assert generator_label(GENERATORS["light"]).startswith("the light generator (conv 32-64-128")
+    assert generator_label(CPU.recon.model).startswith("the ")  # a named generator
+
+
 def test_stage_tables(smoke):
     cfg, _ = smoke
     res = cfg.results_dir
