@@ -243,3 +243,33 @@ def _read_any(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     return pd.read_csv(path, dtype={"class_id": str})
+
+
+# -- a main job's per-shard run records ------------------------------------------------
+def shard_record_path(results_dir: str | Path, kind: str, shard: Shard) -> Path:
+    """``<run dir>/shards/<kind>_<i>_of_<n>.json``: what shard ``shard`` of a main job
+    writes instead of the shared ``<kind>.json`` (``run`` or ``environment``)."""
+    return Path(results_dir) / PLANS_DIR / f"{kind}_{shard.file_stem}.json"
+
+
+def merged_run_record(results_dir: str | Path, kind: str = "run") -> dict | None:
+    """The newest shard's ``kind`` record of a main job (``None`` when no shard wrote
+    one); for ``run``, its ``stages`` say what every shard of the same count did
+    (``ran (shard 1/2), skipped (shard 2/2)``)."""
+    found = sorted(Path(results_dir, PLANS_DIR).glob(f"{kind}_*_of_*.json"),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    recs = [(p, r) for p in found if (r := _read_json(p)) is not None]
+    if not recs:
+        return None
+    newest = dict(recs[0][1])
+    if kind == "run":
+        count = recs[0][0].stem.rsplit("_of_", 1)[1]
+        stages: dict[str, list[str]] = {}
+        for p, r in sorted(recs, key=lambda pr: pr[0].name):
+            if p.stem.rsplit("_of_", 1)[1] != count:
+                continue
+            i = p.stem.removeprefix(f"{kind}_").split("_of_")[0]
+            for stage, status in (r.get("stages") or {}).items():
+                stages.setdefault(stage, []).append(f"{status} (shard {i}/{count})")
+        newest["stages"] = {s: ", ".join(v) for s, v in stages.items()}
+    return newest
