@@ -33,7 +33,6 @@ from pathlib import Path
 
 from bench_softras.errors import DEBUG_ENV, device_arg, int_list_arg, is_user_error, user_message
 from bench_softras.runs import RUN_JSON, STAGES, read_json
-from bench_softras.shards import add_shard_argument
 
 #: command -> (module with ``main(argv)``, one-line description).
 COMMANDS = {
@@ -60,6 +59,7 @@ def report_parser() -> argparse.ArgumentParser:
     # Imported here, not at the top: settings import renderers (hence Taichi), which must
     # come after quiet_taichi() so that --help prints no Taichi banner.
     from bench_softras.settings import OFFICIAL_DEMO_SIGMA, PRESETS, SECTIONS
+    from bench_softras.shards import add_shard_argument
 
     p = argparse.ArgumentParser(
         prog="softras-bench report",

@@ -92,12 +92,12 @@ def parse_shard(text: str) -> Shard:
     """``"i/n"`` -> :class:`Shard`; ``ValueError`` (one line, naming the fix) otherwise."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
     if not m:
-        raise ValueError(f"--shard expects i/n (the i-th of n slices, 1-based, e.g. 2/4), "
+        raise ValueError(f"shard: expected i/n (the i-th of n slices, 1-based, e.g. 2/4), "
                          f"got {text!r}")
     i, n = int(m.group(1)), int(m.group(2))
     if n < 1 or not 1 <= i <= n:
-        raise ValueError(f"--shard {text}: need 1 <= i <= n (shards are numbered 1..n, "
-                         "e.g. 1/4 .. 4/4)")
+        raise ValueError(f"shard {text!r}: need 1 <= i <= n in i/n (shards are numbered "
+                         "1..n, e.g. 1/4 .. 4/4)")
     return Shard(i, n)
 
 
