@@ -546,7 +546,7 @@ def _write_environment(results_dir: Path, device: str, shard: Shard | None) -> N
     path = (results_dir / ENV_JSON if shard is None else
             shards.shard_record_path(results_dir, "environment", shard))
     env = collect_environment(device)
-    old = read_json(path) or {}
+    old = read_json(path) or shards.merged_run_record(results_dir, "environment") or {}
     if env.get("taichi_arch") is None and old.get("taichi_arch"):
         env["taichi_arch"] = old["taichi_arch"]  # no Taichi renderer ran in this call
     write_json(path, env)
