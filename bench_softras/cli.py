@@ -59,6 +59,7 @@ def report_parser() -> argparse.ArgumentParser:
     # Imported here, not at the top: settings import renderers (hence Taichi), which must
     # come after quiet_taichi() so that --help prints no Taichi banner.
     from bench_softras.settings import OFFICIAL_DEMO_SIGMA, PRESETS, SECTIONS
+    from bench_softras.shards import add_shard_argument
 
     p = argparse.ArgumentParser(
         prog="softras-bench report",
@@ -106,7 +107,9 @@ def report_parser() -> argparse.ArgumentParser:
                         "it to finish (default: fail at once naming it)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--from-results", dest="from_results", metavar="DIR",
-                   help="only rebuild the report from the results in DIR (runs nothing)")
+                   help="only rebuild the report from the results in DIR (runs nothing; "
+                        "merges the shards' results and names the missing ones)")
+    add_shard_argument(p)
     p.add_argument("--report-dir", dest="report_dir",
                    help="with --from-results: where the report goes (default "
                         "<reports-root>/<run-id>)")
@@ -117,7 +120,10 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
     from bench_softras.main_job import MainJobConfig, run_main_job
 
-    args = report_parser().parse_args(argv)
+    p = report_parser()
+    args = p.parse_args(argv)
+    if args.from_results and args.shard is not None:
+        p.error("--shard runs part of a job; --from-results runs nothing: give one of them")
     if args.from_results:
         from bench_softras.report.build import build_report
 
@@ -133,10 +139,24 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
             fit_shapes=_csv(args.fit_shapes),
             seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
-            progress=args.progress, wait=args.wait, settings=tuple(args.settings))
+            progress=args.progress, wait=args.wait, settings=tuple(args.settings),
+            shard=args.shard)
         paths = run_main_job(cfg)
+        if args.shard is not None:
+            print(f"shard {args.shard} done; when every shard is: softras-bench report "
+                  f"--from-results {cfg.results_dir}")
+            return 0
+    _print_missing(args.from_results or cfg.results_dir)
     print(f"report: {paths['markdown']}\n        {paths['html']}")
     return 0
+
+
+def _print_missing(results_dir: str | Path) -> None:
+    """Name, on stderr, the units of a sharded sweep that have no results."""
+    from bench_softras.report.results import missing_units
+
+    for line in missing_units(results_dir):
+        print(f"softras-bench report: {line}", file=sys.stderr)
 
 
 def renderers_main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,7 @@ as JSON first), ``environment.json`` the machine and versions.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -46,6 +47,7 @@ import renderers
 from renderers import threads
 
 from . import data as datasets
+from . import shards
 from .atomic import write_json
 from .data import class_id_of
 from .data.checks import check_data_dir
@@ -61,10 +63,12 @@ from .runs import (
     RENDERERS_JSON,
     RUN_JSON,
     RUN_LOG,
+    STAGE_JSON,
     STAGES,
     read_json,
     run_stage,
     stage_dir,
+    stage_done,
 )
 from .settings import (
     ALL_RENDERERS,
@@ -81,6 +85,7 @@ from .settings import (
     get_preset,
     with_overrides,
 )
+from .shards import Shard
 from .studies import gradients as gradient_study
 from .studies import timing as timing_study
 
@@ -109,6 +114,10 @@ class MainJobConfig:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
     when finished; ``progress``: tqdm; ``wait``: when another job holds the run
     directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
+    ``shard``: run only that slice of the sweep into the shared run directory
+    (:mod:`bench_softras.shards`: fitting and reconstruction units round-robin, the
+    single-unit stages in shard 1, ``examples`` and the report only unsharded); merge
+    with ``softras-bench report --from-results DIR`` or a call without ``shard``;
     ``settings``: overrides of the preset's fields, ``SECTION.FIELD=VALUE`` each
     (``fit.steps=50``, ``timing.repeats=3``, ``recon.sigma=<value>``;
     :func:`bench_softras.settings.apply_settings`), applied in order; the fields the
@@ -130,6 +139,7 @@ class MainJobConfig:
     progress: bool = True
     wait: bool = False
     settings: tuple[str, ...] = ()
+    shard: Shard | None = None
 
     @property
     def name(self) -> str:
@@ -304,7 +314,7 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
     def fn(d: Path) -> list[Path]:
         fitting.run_fitting(plan.fit_shapes, plan.study_renderers, plan.preset, d,
-                            config=plan.fit, progress=cfg.progress)
+                            config=plan.fit, progress=cfg.progress, shard=cfg.shard)
         return [d / "fitting.csv", d / "fitting.parquet"]
 
     return config, fn
@@ -317,7 +327,8 @@ def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Call
 
     def fn(d: Path) -> list[Path]:
         evaluate.run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
-                                    config=recon, progress=cfg.progress, force=cfg.force)
+                                    config=recon, progress=cfg.progress, force=cfg.force,
+                                    shard=cfg.shard)
         return [d / "recon_iou.csv", d / "recon_iou.parquet"]
 
     return config, fn
@@ -390,13 +401,14 @@ def _setup_logging(results_dir: Path) -> logging.Handler:
 def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
     """Run the selected stages (skipping finished ones) and build the report.
 
-    Returns the report's paths ``{"markdown", "html"}``.  Raises :class:`MainJobError`
-    for configuration and input problems and
-    :class:`~bench_softras.runlock.RunLockedError` when another job is running into
-    the same run directory (unless ``cfg.wait``).
+    Returns the report's paths ``{"markdown", "html"}`` (``{}`` for a shard, which
+    builds no report).  Raises :class:`MainJobError` for configuration and input
+    problems and :class:`~bench_softras.runlock.RunLockedError` when another job is
+    running into the same run directory (unless ``cfg.wait``); shards of one sweep
+    share it (:mod:`bench_softras.runlock`).
     """
     plan = make_plan(cfg)
-    with run_lock(cfg.results_dir, wait=cfg.wait):
+    with run_lock(cfg.results_dir, wait=cfg.wait, shared=cfg.shard is not None):
         return _run_locked(cfg, plan)
 
 
@@ -423,13 +435,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
              ",".join(map(str, plan.seeds)), cfg.device, results_dir, results_dir / RUN_LOG)
     status: dict[str, str] = {}
     try:
-        data_config, data_fn = _data_stage(cfg, plan)
-        if "data" in cfg.stages or any(s in cfg.stages for s in ("reconstruction", "examples")):
-            status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, cfg.force)
-        data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
-        if data and not Path(data["dir"]).is_dir():  # e.g. the cache was cleared
-            status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, True)
-            data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
+        data = _run_data_stage(cfg, plan, status)
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         stages = {"fitting": lambda: _fitting_stage(cfg, plan),
                   "reconstruction": lambda: _recon_stage(cfg, plan, data),
@@ -440,12 +446,21 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
         for stage, make in stages.items():
             if stage not in cfg.stages:
                 continue
+            if not shards.runs_stage(stage, cfg.shard):
+                log.info("stage %s: not in shard %s (%s)", stage, cfg.shard,
+                         "runs in shard 1" if stage in shards.SINGLE_UNIT_STAGES else
+                         "runs in the unsharded call that merges the shards")
+                continue
             config, fn = make()
-            status[stage], _ = run_stage(results_dir, stage, config, fn, cfg.force)
+            status[stage] = _run_stage(cfg, stage, config, fn)
             _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         if any(v == "ran" for v in status.values()):
-            _write_environment(results_dir, cfg.device)
+            _write_environment(results_dir, cfg.device, cfg.shard)
         _write_renderer_families(results_dir, plan)
+        if cfg.shard is not None:
+            log.info("shard %s done; once every shard is: softras-bench report "
+                     "--from-results %s", cfg.shard, results_dir)
+            return {}
         paths = report_build.build_report(results_dir, cfg.report_dir)
         log.info("report: %s, %s (%.1f s in all)", paths["markdown"], paths["html"],
                  time.perf_counter() - t_start)
@@ -453,6 +468,44 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     finally:
         logging.getLogger("bench_softras").removeHandler(handler)
         handler.close()
+
+
+def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
+    """Run (or find) the data stage when a selected stage needs it; returns its
+    ``data.json``.  Shards take the data stage's lock in turn."""
+    results_dir = cfg.results_dir
+    data_config, data_fn = _data_stage(cfg, plan)
+    lock = (run_lock(stage_dir(results_dir, "data"), wait=True) if cfg.shard is not None
+            else contextlib.nullcontext())
+    with lock:
+        if "data" in cfg.stages or any(s in cfg.stages for s in ("reconstruction",
+                                                                  "examples")):
+            status["data"], _ = run_stage(results_dir, "data", data_config, data_fn,
+                                          cfg.force)
+        data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
+        if data and not Path(data["dir"]).is_dir():  # e.g. the cache was cleared
+            status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, True)
+            data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
+    return data
+
+
+def _run_stage(cfg: MainJobConfig, stage: str, config: dict, fn: Callable) -> str:
+    """:func:`~bench_softras.runs.run_stage`, except for a shard's part of a sharded
+    stage: that runs its units (each reused when finished) and writes no
+    ``stage.json``, removing one left by an unsharded call with other settings."""
+    results_dir = cfg.results_dir
+    if cfg.shard is None or stage not in shards.SHARDED_STAGES:
+        return run_stage(results_dir, stage, config, fn, cfg.force)[0]
+    if not cfg.force and stage_done(results_dir, stage, config):
+        log.info("stage %s: finished earlier with the same configuration, skipped", stage)
+        return "skipped"
+    d = stage_dir(results_dir, stage)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / STAGE_JSON).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    fn(d)
+    log.info("stage %s, shard %s: done in %.1f s", stage, cfg.shard, time.perf_counter() - t0)
+    return "ran"
 
 
 def _thread_settings() -> dict:
@@ -465,7 +518,8 @@ def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, da
     run = {"run_id": cfg.name, "config": full_config, "data": data, "stages": dict(status),
            "started": started, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "wall_s": round(time.perf_counter() - t_start, 2)}
-    write_json(results_dir / RUN_JSON, run)
+    write_json(results_dir / RUN_JSON if cfg.shard is None else
+               shards.shard_record_path(results_dir, "run", cfg.shard), run)
 
 
 def _write_renderer_families(results_dir: Path, plan: Plan) -> None:
@@ -490,9 +544,12 @@ def _write_renderer_families(results_dir: Path, plan: Plan) -> None:
     write_json(results_dir / RENDERERS_JSON, rows)
 
 
-def _write_environment(results_dir: Path, device: str) -> None:
+def _write_environment(results_dir: Path, device: str, shard: Shard | None) -> None:
+    """``environment.json`` (a shard: ``shards/environment_<i>_of_<n>.json``)."""
+    path = (results_dir / ENV_JSON if shard is None else
+            shards.shard_record_path(results_dir, "environment", shard))
     env = collect_environment(device)
-    old = read_json(results_dir / ENV_JSON) or {}
+    old = read_json(path) or shards.merged_run_record(results_dir, "environment") or {}
     if env.get("taichi_arch") is None and old.get("taichi_arch"):
         env["taichi_arch"] = old["taichi_arch"]  # no Taichi renderer ran in this call
-    write_json(results_dir / ENV_JSON, env)
+    write_json(path, env)

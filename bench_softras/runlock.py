@@ -8,6 +8,11 @@ the holder, or (``wait=True``) waits until the holder is done.  The kernel drops
 never blocks: the stale record is simply overwritten by the next holder.  (``flock``
 is advisory and local: it does not protect a run directory on NFS shared by two
 machines.)
+
+Shards of one sweep (:mod:`bench_softras.shards`) share the run directory: each takes
+it with ``shared=True`` (a shared ``flock``, no holder record), so they run side by
+side while an unsharded job, which takes it exclusively, waits or fails; each shard
+then locks every unit's own directory exclusively.
 """
 
 from __future__ import annotations
@@ -54,27 +59,30 @@ def read_holder(directory: str | Path) -> dict:
 def describe_holder(rec: dict) -> str:
     """``pid 123 on host, since 2024-01-01T10:00:00: softras-bench report ...``."""
     if not rec:
-        return "a job that has not written its record yet"
+        return "sharded jobs (--shard), or a job that has not written its record yet"
     return (f"pid {rec.get('pid')} on {rec.get('host')}, since {rec.get('started')}: "
             f"{rec.get('command')}")
 
 
 @contextmanager
 def run_lock(directory: str | Path, *, wait: bool = False,
-             command: Sequence[str] | None = None) -> Iterator[Path]:
+             command: Sequence[str] | None = None, shared: bool = False) -> Iterator[Path]:
     """Hold ``directory``'s lock for the ``with`` block (the directory is created).
 
     Raises :class:`RunLockedError` at once when another process holds it, unless
     ``wait`` (then blocks until it is free, after logging who is waited for).
-    ``command``: recorded command line (default ``sys.argv``).  Yields the lock path."""
+    ``command``: recorded command line (default ``sys.argv``).  ``shared``: a shared
+    lock (sharded jobs), held beside other shared holders and refused while an
+    exclusive one holds it; it writes no holder record.  Yields the lock path."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     path = d / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     held = False
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = describe_holder(read_holder(d))
             if not wait:
@@ -83,10 +91,11 @@ def run_lock(directory: str | Path, *, wait: bool = False,
                     "add --wait to start when it is done, or pick another --run-id"
                 ) from None
             log.warning("%s is in use by another job (%s); waiting for it to finish", d, holder)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        held = True
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder_record(command)) + "\n").encode(), 0)
+            fcntl.flock(fd, mode)
+        held = not shared
+        if held:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(holder_record(command)) + "\n").encode(), 0)
         yield path
     finally:
         if held:

@@ -11,10 +11,15 @@ Layout of ``<results-root>/<run-id>/``::
                         (bench_softras.environment.collect_environment)
     <stage>/stage.json  per stage: config, its hash, status, wall time, outputs
     data/               data.json (the data set lives in the cache or the given directory)
-    fitting/            fitting.csv|parquet, meshes/<shape>_<renderer>.obj
+    fitting/            fitting.csv|parquet, meshes/<shape>_<renderer>.obj,
+                        units/<shape>__<renderer>/ (the unit's curve, unit.json)
+    <stage>/shards/     per shard of a sharded stage, its plan (bench_softras.shards)
+    shards/             per shard of the main job, run_<i>_of_<n>.json and
+                        environment_<i>_of_<n>.json instead of run.json / environment.json
     reconstruction/     recon_iou.csv|parquet, recon_iou_summary.csv,
                         recon_per_object.csv|parquet (every object, view, seed),
-                        <renderer>/seed_<s>/ (metrics.jsonl, curve.jsonl, checkpoints)
+                        <renderer>/seed_<s>/ (metrics.jsonl, curve.jsonl, checkpoints,
+                        the unit's tables and unit.json), template/ (the floor's unit)
     gradients/          gradient_accuracy.csv|parquet, forward_fidelity.csv|parquet
     ablations/          ablations.csv|parquet (mesh-fitting ablations with softras),
                         color_views.npz

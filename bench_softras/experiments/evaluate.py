@@ -15,6 +15,7 @@ voxel_iou, n_objects, preset`` (plus ``iterations``, ``train_wall_s`` from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import time
@@ -27,12 +28,14 @@ import torch
 from tqdm.auto import tqdm
 
 import metrics
-from bench_softras import atomic
+from bench_softras import atomic, shards
 from bench_softras.data import category_name
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import int_list_arg
-from bench_softras.runs import recon_run_dir
+from bench_softras.runlock import run_lock
+from bench_softras.runs import config_hash, recon_run_dir
 from bench_softras.settings import ReconConfig, get_preset, with_overrides
+from bench_softras.shards import Shard
 
 from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
@@ -166,8 +169,8 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = "recon_iou") 
 def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                        data_dir: str | Path = "", out_dir: str | Path = "results/recon",
                        seeds: Sequence[int] | None = None, *, config: ReconConfig | None = None,
-                       template=None, progress: bool = True, force: bool = False
-                       ) -> pd.DataFrame:
+                       template=None, progress: bool = True, force: bool = False,
+                       shard: Shard | None = None) -> pd.DataFrame:
     """Train and evaluate the generator with each renderer and seed, plus the template
     floor; writes ``recon_iou.csv`` / ``.parquet`` / ``_summary.csv`` to ``out_dir``.
 
@@ -178,6 +181,12 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     (:mod:`.eval_cache`; ``force``: always evaluate again).  Without a
     ``data_dir`` the preset's synthetic data set is built (:func:`resolve_data_dir`).
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
+
+    Units (:mod:`bench_softras.shards`): the template floor (``out_dir/template``),
+    then renderer x seed; each writes its tables and ``unit.json`` in its own directory
+    under that directory's lock.  ``shard``: run only that slice of the units, and
+    write no combined table (merge: call again without ``shard``, or the report);
+    returns the slice's rows.
     """
     p = get_preset(preset)
     base = config or p.recon
@@ -185,49 +194,119 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     base = with_overrides(base, data_dir=str(data_dir))
     renderers = tuple(renderers or p.renderers)
     seeds = tuple(p.seeds if seeds is None else seeds)
-    train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
     test_data = load_split(base.data_dir, base.eval_split, base.class_ids,
                            base.max_test_objects)
     check_eval_resolution(test_data.voxels.shape[-1], base.data_dir, test_data.classes[0],
                           base.eval_split)  # before any training
-    val_data = validation_subset(base)
     out = Path(out_dir)
-    frames = [template_floor(test_data, base, template, base.preset)]
-    objects = []
-    for name in renderers:
-        for seed in seeds:
-            cfg = dataclasses.replace(base, renderer=name, seed=seed,
-                                      out_dir=str(recon_run_dir(out, name, seed)))
-            t0 = time.perf_counter()
-            ckpt = train(cfg, train_data, template=template, progress=progress,
-                         val_data=val_data)
-            wall = time.perf_counter() - t0
-            if not setup_distributed(cfg.device).is_main:
-                continue  # under torchrun only rank 0 evaluates and writes tables
-            cached = Path(cfg.out_dir) / (f"eval_{cfg.eval_split}_{Path(ckpt).stem}_"
-                                          f"{metrics.PREDICTION_RULE}_"
-                                          f"{_selection_digest(test_data)}.csv")
-            cached_objects = cached.with_name(cached.stem + PER_OBJECT_SUFFIX)
-            df = read_cached_evaluation(cached, test_data.classes, COLUMNS, force)
-            per = None if df is None else read_cached_per_object(cached_objects)
-            if per is None:
-                df, per = evaluate(ckpt, test_data, template=template,
-                                   batch_size=cfg.eval_batch_size, device=cfg.device,
-                                   progress=progress, per_object=True)
-                df["iterations"] = cfg.iterations
-                df["train_wall_s"] = round(wall, 2)
-                atomic.write_table(per, cached_objects)
-                atomic.write_table(df, cached)
-            frames.append(df)
-            objects.append(per)
-    result = pd.concat(frames, ignore_index=True)
-    if setup_distributed(base.device).is_main:
+    units = recon_units(base, renderers, seeds, _selection_digest(test_data))
+    runs = [None] + [(r, s) for r in renderers for s in seeds]
+    mine = shards.select(list(zip(units, runs, strict=True)), shard)
+    is_main = setup_distributed(base.device).is_main
+    if is_main:
+        shards.write_plan(out, "reconstruction", shard, units)
+    train_data = val_data = None
+    if any(run is not None for _, run in mine):
+        train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
+        val_data = validation_subset(base)
+    frames, objects = [], []
+    for unit, run in mine:
+        with _unit_lock(out / unit.dir, is_main):
+            if run is None:
+                if not is_main:
+                    continue
+                df, per = template_floor(test_data, base, template, base.preset), None
+            else:
+                cfg = dataclasses.replace(base, renderer=run[0], seed=run[1],
+                                          out_dir=str(recon_run_dir(out, *run)))
+                got = _train_and_evaluate(cfg, train_data, val_data, test_data, template,
+                                          progress, force)
+                if got is None:
+                    continue  # under torchrun only rank 0 evaluates and writes tables
+                df, per = got
+            _write_unit(out, unit, df, per)
+        frames.append(df)
+        objects.append(per)
+    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    if is_main and shard is None:
         write_table(result, out)
+        objects = [o for o in objects if o is not None]
         if objects:
             per = pd.concat(objects, ignore_index=True)
             for suffix in (".parquet", ".csv"):
                 atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
     return result
+
+
+def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
+                test_digest: str) -> list[shards.Unit]:
+    """The units of a reconstruction sweep, in order: ``template``, then each renderer
+    x seed.  A unit's key hashes its configuration without the machine's paths
+    (``out_dir``, ``data_dir``) but with the test set's digest, so shards on machines
+    that mount the data elsewhere still agree."""
+    portable = {k: v for k, v in base.to_dict().items() if k not in ("out_dir", "data_dir")}
+    units = [shards.Unit("template", TEMPLATE_DIR,
+                         config_hash({**portable, "unit": "template", "test": test_digest}))]
+    for name in renderers:
+        for seed in seeds:
+            d = recon_run_dir(".", name, seed)
+            units.append(shards.Unit(f"{name} seed {seed}", d.as_posix(),
+                                     config_hash({**portable, "renderer": name, "seed": seed,
+                                                  "test": test_digest})))
+    return units
+
+
+#: The template floor's unit directory under a reconstruction output directory.
+TEMPLATE_DIR = "template"
+
+
+def _unit_lock(d: Path, is_main: bool):
+    """The unit directory's lock (rank 0 only: under torchrun the ranks train together;
+    the training itself locks the run directory's own ``.lock`` inside)."""
+    return run_lock(d / UNIT_LOCK_DIR) if is_main else contextlib.nullcontext()
+
+
+#: Subdirectory of a unit whose lock guards the unit's evaluation and tables
+#: (:func:`train` holds ``<run dir>/.lock`` itself while it trains).
+UNIT_LOCK_DIR = "unit"
+
+
+def _train_and_evaluate(cfg: ReconConfig, train_data, val_data, test_data, template,
+                        progress: bool, force: bool
+                        ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Train (or resume) one run and evaluate its last checkpoint (read back from the
+    evaluation cache when done); ``None`` on a non-zero torchrun rank."""
+    t0 = time.perf_counter()
+    ckpt = train(cfg, train_data, template=template, progress=progress, val_data=val_data)
+    wall = time.perf_counter() - t0
+    if not setup_distributed(cfg.device).is_main:
+        return None
+    cached = Path(cfg.out_dir) / (f"eval_{cfg.eval_split}_{Path(ckpt).stem}_"
+                                  f"{metrics.PREDICTION_RULE}_"
+                                  f"{_selection_digest(test_data)}.csv")
+    cached_objects = cached.with_name(cached.stem + PER_OBJECT_SUFFIX)
+    df = read_cached_evaluation(cached, test_data.classes, COLUMNS, force)
+    per = None if df is None else read_cached_per_object(cached_objects)
+    if per is None:
+        df, per = evaluate(ckpt, test_data, template=template,
+                           batch_size=cfg.eval_batch_size, device=cfg.device,
+                           progress=progress, per_object=True)
+        df["iterations"] = cfg.iterations
+        df["train_wall_s"] = round(wall, 2)
+        atomic.write_table(per, cached_objects)
+        atomic.write_table(df, cached)
+    return df, per
+
+
+def _write_unit(out: Path, unit: shards.Unit, df: pd.DataFrame,
+                per: pd.DataFrame | None) -> None:
+    """A unit's tables (``recon_iou.parquet``, ``recon_per_object.parquet``) and
+    ``unit.json`` in its directory."""
+    d = out / unit.dir
+    tables = {"recon_iou": atomic.write_table(df, d / "recon_iou.parquet")}
+    if per is not None:
+        tables[PER_OBJECT_STEM] = atomic.write_table(per, d / f"{PER_OBJECT_STEM}.parquet")
+    shards.write_unit(out, unit, tables)
 
 
 def _selection_digest(data: MultiViewData) -> str:
@@ -251,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--renderers", help="comma-separated renderer names (with --train)")
     p.add_argument("--seeds", type=int_list_arg, help="comma-separated seeds (with --train)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    shards.add_shard_argument(p)
     args = p.parse_args(argv)
     config = config_from_args(args)
     if args.train:
@@ -258,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             args.preset, args.renderers.split(",") if args.renderers else None,
             config.data_dir, args.out_dir,
             [int(s) for s in args.seeds.split(",")] if args.seeds else None,
-            config=config, progress=args.progress)
+            config=config, progress=args.progress, shard=args.shard)
+        if df.empty:
+            print(f"shard {args.shard}: no units")
+            return 0
     else:
         if not args.checkpoint:
             p.error("give --checkpoint PATH (repeatable) or --train")
@@ -267,14 +350,32 @@ def main(argv: list[str] | None = None) -> int:
                           config.max_test_objects)
         check_eval_resolution(test.voxels.shape[-1], data_dir, test.classes[0],
                               config.eval_split)
-        frames = [template_floor(test, config)]
-        frames += [evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,
-                            progress=args.progress) for c in args.checkpoint]
-        df = pd.concat(frames, ignore_index=True)
-        write_table(df, args.out_dir)
+        df = _evaluate_checkpoints(args.checkpoint, test, config, args.out_dir, args.shard,
+                                   args.progress)
+        if df is None:
+            print(f"shard {args.shard}: no units")
+            return 0
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary_table(df).round(4).to_string())
     return 0
+
+
+def _evaluate_checkpoints(checkpoints: Sequence[str], test: MultiViewData, config: ReconConfig,
+                          out_dir: str, shard: Shard | None, progress: bool
+                          ) -> pd.DataFrame | None:
+    """The template floor and each checkpoint's evaluation (units, in that order; with
+    ``shard`` only its slice, written as ``recon_iou_shard_<i>_of_<n>.*`` so no two
+    shards write one file); ``None`` when the shard has no unit."""
+    units = shards.select([None, *checkpoints], shard)
+    if not units:
+        return None
+    frames = [template_floor(test, config) if c is None else
+              evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,
+                       progress=progress) for c in units]
+    df = pd.concat(frames, ignore_index=True)
+    write_table(df, out_dir, "recon_iou" if shard is None else
+                f"recon_iou_shard_{shard.file_stem}")
+    return df
 
 
 if __name__ == "__main__":  # pragma: no cover

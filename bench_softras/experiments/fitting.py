@@ -27,9 +27,10 @@ category of :mod:`bench_softras.data` (``chair``, ``airplane``, ... or a class i
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,18 @@ from bench_softras.data.categories import base_color, category_name, class_id_of
 from bench_softras.data.generators import generate
 from bench_softras.data.shading import lambert_images
 from bench_softras.data.shapes import normalize
+from bench_softras.runlock import run_lock
+from bench_softras.runs import config_hash
 from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
+from bench_softras.shards import (
+    Shard,
+    Unit,
+    add_shard_argument,
+    read_unit,
+    select,
+    write_plan,
+    write_unit,
+)
 from metrics.meshes import box_mesh
 from metrics.open3d_import import open3d
 from renderers import Camera, render_vertex_colors
@@ -270,13 +282,17 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
 
 def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | None = None,
                 preset="cpu", out_dir: str | Path = "results/fitting", *,
-                config: FitConfig | None = None, progress: bool = True) -> pd.DataFrame:
+                config: FitConfig | None = None, progress: bool = True,
+                shard: Shard | None = None) -> pd.DataFrame:
     """Fit every shape with every renderer; writes ``fitting.csv`` / ``.parquet`` and
     the fitted meshes (``meshes/<shape>_<renderer>.obj``; with colour fitting also
     ``.ply`` with the vertex colours) to ``out_dir``.
 
     ``shapes`` / ``renderers`` default to the preset's; ``config`` replaces the preset's
-    :class:`FitConfig`.
+    :class:`FitConfig`.  Units (:mod:`bench_softras.shards`): shape x renderer, each
+    fitted under its own directory's lock (``units/<shape>__<renderer>/``: its curve
+    and ``unit.json``) and reused when it finished with the same settings.  ``shard``:
+    fit only that slice and write no combined table (merge: call again without it).
     """
     p = get_preset(preset)
     cfg = config or p.fit
@@ -284,22 +300,51 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
     renderers = list(renderers or p.renderers)
     out = Path(out_dir)
     (out / "meshes").mkdir(parents=True, exist_ok=True)
-    frames = []
-    for shape in shapes:
-        target = load_target(shape, cfg.seed)
-        for r in renderers:
-            fit = fit_mesh(target, r, config=cfg, progress=progress)
-            df, verts, colors = fit.curve, fit.vertices, fit.colors
-            df["preset"] = p.name
-            frames.append(df)
-            stem = out / "meshes" / f"{target.name}_{renderer_name(r)}"
-            _save_mesh(stem.with_suffix(".obj"), verts, default_template()[1])
-            if colors is not None:
-                _save_mesh(stem.with_suffix(".ply"), verts, default_template()[1], colors)
-    result = pd.concat(frames, ignore_index=True)
-    write_table(result, out / "fitting.csv")
-    write_table(result, out / "fitting.parquet")
+    pairs = [(shape, r) for shape in shapes for r in renderers]
+    units = [fit_unit(shape, r, cfg, p.name) for shape, r in pairs]
+    write_plan(out, "fitting", shard, units)
+    frames, targets = [], {}
+    for unit, (shape, r) in select(list(zip(units, pairs, strict=True)), shard):
+        with run_lock(out / unit.dir):
+            rec = read_unit(out, unit)
+            if rec is not None:
+                frames.append(pd.read_parquet(out / unit.dir / rec["tables"]["fitting"]))
+                continue
+            if shape not in targets:
+                targets[shape] = load_target(shape, cfg.seed)
+            frames.append(_fit_one(targets[shape], r, cfg, p.name, out, unit, progress))
+    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=[*FIT_COLUMNS, "preset"])
+    if shard is None:
+        write_table(result, out / "fitting.csv")
+        write_table(result, out / "fitting.parquet")
     return result
+
+
+def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str) -> Unit:
+    """The unit fitting ``shape`` with ``renderer``: directory
+    ``units/<shape>__<renderer>`` (a file target by its name) and the key of its
+    settings."""
+    name = renderer_name(renderer)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(shape).name or shape)
+    return Unit(f"{shape} {name}", f"units/{slug}__{name}",
+                config_hash({"shape": shape, "renderer": name, "fit": asdict(cfg),
+                             "preset": preset}))
+
+
+def _fit_one(target: Target, renderer, cfg: FitConfig, preset: str, out: Path, unit: Unit,
+             progress: bool) -> pd.DataFrame:
+    """Fit one unit; writes its mesh(es), its curve and ``unit.json``; returns the curve."""
+    fit = fit_mesh(target, renderer, config=cfg, progress=progress)
+    df, verts, colors = fit.curve, fit.vertices, fit.colors
+    df["preset"] = preset
+    stem = out / "meshes" / f"{target.name}_{renderer_name(renderer)}"
+    _save_mesh(stem.with_suffix(".obj"), verts, default_template()[1])
+    if colors is not None:
+        _save_mesh(stem.with_suffix(".ply"), verts, default_template()[1], colors)
+    table = write_table(df, out / unit.dir / "fitting.parquet")
+    write_unit(out, unit, {"fitting": table})
+    return df
 
 
 ABLATION_COLUMNS = ["variant", "shape", "renderer", "sigma", "use_laplacian", "use_flatten",
@@ -436,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="fit vertex colours too, with this weight on the l2 image loss")
     p.add_argument("--seed", type=int)
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    add_shard_argument(p)
     args = p.parse_args(argv)
     preset = get_preset(args.preset)
     overrides = {k: getattr(args, k) for k in ("steps", "lr", "views_per_step", "num_views",
@@ -444,7 +490,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = with_overrides(preset.fit, **overrides)
     df = run_fitting(args.shapes.split(",") if args.shapes else None,
                      args.renderers.split(",") if args.renderers else None, preset,
-                     args.out_dir, config=cfg, progress=args.progress)
+                     args.out_dir, config=cfg, progress=args.progress, shard=args.shard)
+    if df.empty:
+        print(f"shard {args.shard}: no units")
+        return 0
     last = df.sort_values("step").groupby(["shape", "renderer"]).tail(1)
     print(last[["shape", "renderer", "step", "voxel_iou", "silhouette_iou", "color_mse",
                 "wall_s"]]

@@ -42,10 +42,11 @@ from tqdm.auto import tqdm
 
 import renderers
 from bench_softras.atomic import atomic_path, write_json
-from bench_softras.errors import ConfigError, device_arg
+from bench_softras.errors import ConfigError, device_arg, int_list_arg
 from bench_softras.runlock import run_lock
-from bench_softras.runs import METRICS_FILE
+from bench_softras.runs import METRICS_FILE, recon_run_dir
 from bench_softras.settings import ReconConfig, get_preset, with_overrides
+from bench_softras.shards import add_shard_argument, select
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
@@ -473,22 +474,36 @@ def main(argv: list[str] | None = None) -> int:
     """``softras-bench train``: train one renderer's generator (resumes if interrupted)."""
     p = argparse.ArgumentParser(prog="softras-bench train", description=main.__doc__)
     add_config_arguments(p)
-    p.add_argument("--renderer", default="softras")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", dest="out_dir", required=True, help="the run directory")
+    p.add_argument("--renderer", default="softras",
+                   help="renderer name (with --shard: comma-separated names)")
+    p.add_argument("--seed", type=int_list_arg, default="0",
+                   help="training seed (with --shard: comma-separated seeds)")
+    p.add_argument("--out-dir", dest="out_dir", required=True,
+                   help="the run directory (with --shard: the parent of "
+                        "<renderer>/seed_<s>/, as the reconstruction stage lays them out)")
     p.add_argument("--stop-after", dest="stop_after", type=int,
                    help="run at most this many steps now (a later call continues)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--wait", action="store_true",
                    help="if another job is training into --out-dir, wait for it to finish "
                         "(default: fail at once naming it)")
+    add_shard_argument(p)
     args = p.parse_args(argv)
-    config = config_from_args(args, renderer=args.renderer, seed=args.seed,
-                              out_dir=args.out_dir)
-    path = train(config, stop_after=args.stop_after, progress=args.progress, wait=args.wait)
-    d = setup_distributed(config.device)
+    names = [n.strip() for n in args.renderer.split(",") if n.strip()]
+    seeds = [int(x) for x in args.seed.split(",")]
+    if args.shard is None and (len(names) != 1 or len(seeds) != 1):
+        p.error("one --renderer and one --seed without --shard (lists go with --shard i/n)")
+    runs = ([(names[0], seeds[0], args.out_dir)] if args.shard is None else
+            [(n, s, str(recon_run_dir(args.out_dir, n, s)))
+             for n, s in select([(n, s) for n in names for s in seeds], args.shard)])
+    path = None
+    for name, seed, out_dir in runs:
+        config = config_from_args(args, renderer=name, seed=seed, out_dir=out_dir)
+        path = train(config, stop_after=args.stop_after, progress=args.progress,
+                     wait=args.wait)
+    d = setup_distributed(config_from_args(args).device)
     if d.is_main:
-        print(path)
+        print(path if runs else f"shard {args.shard}: no runs")
     if d.active:
         dist.barrier()  # every rank is done with gloo before any rank tears it down
         dist.destroy_process_group()

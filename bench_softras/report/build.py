@@ -26,12 +26,13 @@ from bench_softras.runs import (
     read_stage_record,
     stage_dir,
 )
+from bench_softras.shards import merged_run_record
 
 from . import evidence, figures
 from .document import Document, png_bytes
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
-from .results import read_examples, read_run_logs, read_table
+from .results import missing_units, read_examples, read_run_logs, read_table
 from .verdicts import run_convergence, still_improving, summed_wall, training_seconds
 
 RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
@@ -242,8 +243,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
-    run = read_json(results_dir / RUN_JSON)
-    env = read_json(results_dir / ENV_JSON)
+    run = read_json(results_dir / RUN_JSON) or merged_run_record(results_dir)
+    env = read_json(results_dir / ENV_JSON) or merged_run_record(results_dir, "environment")
     tables = {k: read_table(results_dir, k) for k in
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
                "timing")}
@@ -267,6 +268,12 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
              f"rebuild it with `softras-bench report --from-results {shown}` "
              f"(`{RESULTS_ROOT}`: the folder the job wrote its runs to, its "
              f"`--results-root`; `results` by default).")
+    missing = missing_units(results_dir)
+    if missing:
+        doc.heading("Missing results")
+        doc.text("These runs of the sweep have no results under the run directory (their "
+                 "shard has not run or not finished); the tables below leave them out:")
+        doc.code("\n".join(missing))
     _families_section(doc, read_json(results_dir / RENDERERS_JSON))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)

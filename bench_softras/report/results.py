@@ -1,5 +1,9 @@
 """The report's readers of a main-job results directory (``results/<run-id>/``, layout
 and names in :mod:`bench_softras.runs`): tables, training logs, example arrays.
+
+A sharded stage (:mod:`bench_softras.shards`) that has not finished whole (no
+``stage.json`` marked done, e.g. only shards ran) is read by merging its units' tables;
+:func:`missing_units` names the units none of the shards finished.
 """
 
 from __future__ import annotations
@@ -10,7 +14,14 @@ import numpy as np
 import pandas as pd
 
 from bench_softras.jsonl import read_records
-from bench_softras.runs import EXAMPLES_NPZ, RECON_RUNS_GLOB, SEED_PREFIX, stage_dir
+from bench_softras.runs import (
+    EXAMPLES_NPZ,
+    RECON_RUNS_GLOB,
+    SEED_PREFIX,
+    read_stage_record,
+    stage_dir,
+)
+from bench_softras.shards import SHARDED_STAGES, merge_units
 
 #: (stage, stem) of every table a report reads.
 TABLES = {
@@ -29,7 +40,11 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     ``class_id`` columns are read as strings."""
     stage, stem = TABLES[key]
     d = stage_dir(results_dir, stage)
-    if (d / f"{stem}.parquet").is_file():
+    if _merged(results_dir, stage):
+        df = merge_units(d, stem)[0]
+        if df is None:
+            return None
+    elif (d / f"{stem}.parquet").is_file():
         df = pd.read_parquet(d / f"{stem}.parquet")
     elif (d / f"{stem}.csv").is_file():
         df = pd.read_csv(d / f"{stem}.csv", dtype={"class_id": str})
@@ -38,6 +53,19 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     if "class_id" in df.columns:
         df["class_id"] = df["class_id"].astype(str)
     return df
+
+
+def _merged(results_dir: str | Path, stage: str) -> bool:
+    """Whether ``stage`` is read from its units: a sharded stage not finished whole."""
+    rec = read_stage_record(results_dir, stage) or {}
+    return stage in SHARDED_STAGES and rec.get("status") != "done"
+
+
+def missing_units(results_dir: str | Path) -> list[str]:
+    """``missing: <stage> <unit> (<why>)`` for every planned unit of a sharded stage
+    that no shard finished (none for a stage that finished whole)."""
+    return [line for stage in SHARDED_STAGES if _merged(results_dir, stage)
+            for line in merge_units(stage_dir(results_dir, stage), "")[1]]
 
 
 def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:

@@ -70,3 +70,16 @@ def test_the_same_process_can_run_again_after_release(tmp_path):
     for _ in range(2):
         with run_lock(tmp_path / "run"):
             pass
+
+
+def test_shards_share_the_run_lock_and_an_exclusive_job_is_refused(tmp_path):
+    """Shards (``shared=True``) hold the run directory together; an unsharded job
+    (exclusive) fails at once naming them, and gets it once they are done."""
+    with run_lock(tmp_path, shared=True), run_lock(tmp_path, shared=True):
+        with pytest.raises(RunLockedError, match="sharded jobs"):
+            with run_lock(tmp_path):
+                pass
+    with run_lock(tmp_path):
+        with pytest.raises(RunLockedError):
+            with run_lock(tmp_path, shared=True):
+                pass

@@ -1,0 +1,275 @@
+"""Sharding a sweep across machines: the one place that says which shard runs what and
+how the shards' results are merged.
+
+``--shard i/n`` (``softras-bench report``, ``train``, ``fit``, ``evaluate``) runs the
+``i``-th of ``n`` slices of a sweep's independent *units* into a shared results root
+(a file system every machine sees).  ``i`` is **1-based** (``1/4`` .. ``4/4``), as
+Slurm's ``$SLURM_ARRAY_TASK_ID`` with ``--array=1-n``.
+
+Units and partition.  A sweep lists its units in one canonical order: reconstruction
+the template floor, then renderer x seed (renderers outer, seeds inner); fitting
+target x renderer (targets outer); evaluation of given checkpoints one unit per
+checkpoint.  Unit ``k`` (0-based position in that order) belongs to shard
+``k % n + 1`` (round-robin, :func:`owner`), so shards get near-equal numbers of units
+and the same command line always gives the same partition.
+
+Stages that are a single unit (``gradients``, ``ablations``, ``timing``) run in shard
+``1/n`` only (:data:`SINGLE_UNIT_SHARD`); ``examples`` draws on every unit's results and
+runs only in an unsharded call (the final ``softras-bench report``); ``data`` is
+resolved by every shard that needs it (a cached, content-checked build, written under
+the data stage's own lock).
+
+Bookkeeping, so two shards never rewrite one file (every file by temp-and-rename,
+:mod:`bench_softras.atomic`):
+
+* each unit writes its own tables and ``unit.json`` (:func:`write_unit`: its label,
+  the hash of its configuration, its tables) in its own directory, under that
+  directory's lock (:mod:`bench_softras.runlock`);
+* each shard writes its plan, ``<stage dir>/shards/<i>_of_<n>.json``
+  (:func:`write_plan`): every unit of the sweep with its key and owning shard;
+* :func:`merge_units` concatenates, in the canonical order, the tables of the units of
+  the newest plan whose ``unit.json`` carries the planned key, and names the others
+  (``missing: reconstruction n3mr seed 1 (shard 2/2 not run?)``).
+
+An unsharded call is the sweep's only shard, ``1/1``; it also writes the stage's
+combined tables, and the report reads those when the stage finished whole
+(:func:`bench_softras.report.results.read_table`).
+
+This module imports neither torch nor the renderers: the report imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pandas as pd
+
+from .atomic import write_json
+
+T = TypeVar("T")
+
+#: The shard that runs the single-unit stages.
+SINGLE_UNIT_SHARD = 1
+#: Stages whose units are spread over the shards.
+SHARDED_STAGES = ("fitting", "reconstruction")
+#: Stages that are one unit: they run in shard :data:`SINGLE_UNIT_SHARD` only.
+SINGLE_UNIT_STAGES = ("gradients", "ablations", "timing")
+#: Stages that need every unit's results: they run only in an unsharded call.
+MERGE_ONLY_STAGES = ("examples",)
+UNIT_JSON = "unit.json"
+PLANS_DIR = "shards"
+_TIME = "%Y-%m-%dT%H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (1-based: ``1 <= index <= count``)."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def file_stem(self) -> str:
+        """``<i>_of_<n>``: the shard in file names."""
+        return f"{self.index}_of_{self.count}"
+
+
+#: An unsharded call: the only shard of its sweep.
+WHOLE = Shard(1, 1)
+
+
+def parse_shard(text: str) -> Shard:
+    """``"i/n"`` -> :class:`Shard`; ``ValueError`` (one line, naming the fix) otherwise."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not m:
+        raise ValueError(f"shard: expected i/n (the i-th of n slices, 1-based, e.g. 2/4), "
+                         f"got {text!r}")
+    i, n = int(m.group(1)), int(m.group(2))
+    if n < 1 or not 1 <= i <= n:
+        raise ValueError(f"shard {text!r}: need 1 <= i <= n in i/n (shards are numbered "
+                         "1..n, e.g. 1/4 .. 4/4)")
+    return Shard(i, n)
+
+
+def shard_arg(text: str) -> Shard:
+    """argparse ``type=`` for ``--shard`` (:func:`parse_shard`)."""
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_shard_argument(p: argparse.ArgumentParser) -> None:
+    """``--shard i/n`` on a command's parser (default: unsharded)."""
+    p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
+                   help="run only the I-th of N slices (1-based) of the sweep's "
+                        "independent runs, into a shared results root "
+                        "(bench_softras.shards); merge by running again without --shard "
+                        "(or softras-bench report --from-results DIR)")
+
+
+def owner(position: int, count: int) -> int:
+    """The shard (1-based) of the unit at 0-based ``position`` among ``count`` shards."""
+    return position % count + 1
+
+
+def select(items: Sequence[T], shard: Shard | None) -> list[T]:
+    """The items of ``shard`` (all of them when ``shard`` is ``None``), in order."""
+    if shard is None:
+        return list(items)
+    return [x for k, x in enumerate(items) if owner(k, shard.count) == shard.index]
+
+
+def runs_stage(stage: str, shard: Shard | None) -> bool:
+    """Whether a main-job call as ``shard`` (``None``: unsharded) runs ``stage``."""
+    if shard is None:
+        return True
+    if stage in SINGLE_UNIT_STAGES:
+        return shard.index == SINGLE_UNIT_SHARD
+    return stage not in MERGE_ONLY_STAGES
+
+
+# -- unit and plan records -----------------------------------------------------------
+@dataclass(frozen=True)
+class Unit:
+    """One independent run of a sweep: ``label`` (for people, e.g. ``n3mr seed 1``),
+    ``dir`` (its directory, relative to the stage's output directory) and ``key`` (the
+    hash of its configuration)."""
+
+    label: str
+    dir: str
+    key: str
+
+
+def write_unit(stage_out: str | Path, unit: Unit, tables: dict[str, Path]) -> Path:
+    """Record that ``unit`` finished, with its ``tables`` (name -> file), in
+    ``<stage_out>/<unit.dir>/unit.json``."""
+    base = Path(stage_out)
+    rec = {"label": unit.label, "key": unit.key, "finished": time.strftime(_TIME),
+           "tables": {k: str(Path(p).relative_to(base / unit.dir)) for k, p in tables.items()}}
+    return write_json(base / unit.dir / UNIT_JSON, rec)
+
+
+def read_unit(stage_out: str | Path, unit: Unit) -> dict | None:
+    """``unit``'s record when it finished with its planned key and its tables exist."""
+    d = Path(stage_out) / unit.dir
+    rec = _read_json(d / UNIT_JSON)
+    if not rec or rec.get("key") != unit.key:
+        return None
+    if not all((d / p).is_file() for p in rec.get("tables", {}).values()):
+        return None
+    return rec
+
+
+def write_plan(stage_out: str | Path, stage: str, shard: Shard | None,
+               units: Sequence[Unit]) -> Path:
+    """Write ``shard``'s plan of the sweep (every unit with its key and owner) to
+    ``<stage_out>/shards/<i>_of_<n>.json``."""
+    shard = shard or WHOLE
+    rec = {"stage": stage, "shard": str(shard), "written": time.time(),
+           "units": [{"label": u.label, "dir": u.dir, "key": u.key,
+                      "shard": owner(k, shard.count)} for k, u in enumerate(units)]}
+    return write_json(Path(stage_out) / PLANS_DIR / f"{shard.file_stem}.json", rec)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def read_plans(stage_out: str | Path) -> list[dict]:
+    """Every readable plan under ``stage_out``, newest first."""
+    plans = [p for p in map(_read_json, sorted((Path(stage_out) / PLANS_DIR).glob("*.json")))
+             if p and isinstance(p.get("units"), list)]
+    return sorted(plans, key=lambda p: -float(p.get("written", 0)))
+
+
+def merge_units(stage_out: str | Path, table: str, reader=None
+                ) -> tuple[pd.DataFrame | None, list[str]]:
+    """``(table, missing)``: ``table`` of every finished unit of the newest plan,
+    concatenated in the sweep's order (``None`` when none has it), and one line per
+    planned unit not finished (:func:`missing_line`).  ``reader``: ``path -> DataFrame``
+    (default: Parquet, else CSV)."""
+    plans = read_plans(stage_out)
+    if not plans:
+        return None, []
+    newest = plans[0]
+    n = int(str(newest["shard"]).split("/")[1])
+    same = {p["shard"] for p in plans
+            if p["shard"].endswith(f"/{n}") and _keys(p) == _keys(newest)}
+    frames, missing = [], []
+    for u in newest["units"]:
+        unit = Unit(u["label"], u["dir"], u["key"])
+        rec = read_unit(stage_out, unit)
+        if rec is None:
+            missing.append(missing_line(newest.get("stage", "?"), unit.label,
+                                        Shard(int(u["shard"]), n), f"{u['shard']}/{n}" in same))
+            continue
+        if table in rec["tables"]:
+            frames.append((reader or _read_any)(Path(stage_out) / unit.dir /
+                                                rec["tables"][table]))
+    return (pd.concat(frames, ignore_index=True) if frames else None), missing
+
+
+def _keys(plan: dict) -> list:
+    return [(u.get("dir"), u.get("key")) for u in plan.get("units", [])]
+
+
+def missing_line(stage: str, label: str, shard: Shard, shard_started: bool) -> str:
+    """``missing: reconstruction n3mr seed 1 (shard 2/2 not run?)``."""
+    if shard == WHOLE:
+        why = "not run yet, or interrupted"
+    elif shard_started:
+        why = f"shard {shard} started but did not finish it"
+    else:
+        why = f"shard {shard} not run?"
+    return f"missing: {stage} {label} ({why})"
+
+
+def _read_any(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype={"class_id": str})
+
+
+# -- a main job's per-shard run records ------------------------------------------------
+def shard_record_path(results_dir: str | Path, kind: str, shard: Shard) -> Path:
+    """``<run dir>/shards/<kind>_<i>_of_<n>.json``: what shard ``shard`` of a main job
+    writes instead of the shared ``<kind>.json`` (``run`` or ``environment``)."""
+    return Path(results_dir) / PLANS_DIR / f"{kind}_{shard.file_stem}.json"
+
+
+def merged_run_record(results_dir: str | Path, kind: str = "run") -> dict | None:
+    """The newest shard's ``kind`` record of a main job (``None`` when no shard wrote
+    one); for ``run``, its ``stages`` say what every shard of the same count did
+    (``ran (shard 1/2), skipped (shard 2/2)``)."""
+    found = sorted(Path(results_dir, PLANS_DIR).glob(f"{kind}_*_of_*.json"),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    recs = [(p, r) for p in found if (r := _read_json(p)) is not None]
+    if not recs:
+        return None
+    newest = dict(recs[0][1])
+    if kind == "run":
+        count = recs[0][0].stem.rsplit("_of_", 1)[1]
+        stages: dict[str, list[str]] = {}
+        for p, r in sorted(recs, key=lambda pr: pr[0].name):
+            if p.stem.rsplit("_of_", 1)[1] != count:
+                continue
+            i = p.stem.removeprefix(f"{kind}_").split("_of_")[0]
+            for stage, status in (r.get("stages") or {}).items():
+                stages.setdefault(stage, []).append(f"{status} (shard {i}/{count})")
+        newest["stages"] = {s: ", ".join(v) for s, v in stages.items()}
+    return newest
