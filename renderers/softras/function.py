@@ -12,6 +12,7 @@ from typing import NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..face_boxes import box_pixel_count
 from ..taichi_runtime import kernel_device
 from . import kernels
 
@@ -61,11 +62,7 @@ def check_index_range(nb: int, nf: int, height: int, width: int) -> None:
 def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: float) -> int:
     """Pixel-face pairs the kernels evaluate for ``face_vertices`` [B, F, 3, 3]: pixels
     in every face's bounding box grown by the cull ``radius`` (clamped to the image)."""
-    fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
-    counts = torch.zeros(fv.shape[:2], dtype=torch.int64, device=fv.device)
-    if fv.shape[1]:
-        kernels.box_pixel_counts(fv, counts, radius, height, width)
-    return int(counts.sum())
+    return box_pixel_count(face_vertices, height, width, radius)
 
 
 class KernelParams(NamedTuple):
