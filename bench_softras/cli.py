@@ -115,10 +115,12 @@ def report_parser() -> argparse.ArgumentParser:
 
 def report_main(argv: Sequence[str] | None = None) -> int:
     """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
+    # Here, not at the top: main_job imports renderers (hence Taichi) after quiet_taichi().
     from bench_softras.main_job import MainJobConfig, run_main_job
 
     args = report_parser().parse_args(argv)
     if args.from_results:
+        # Here: only a rebuild needs the plotting stack (matplotlib, seaborn: ~1.5 s).
         from bench_softras.report.build import build_report
 
         run = read_json(Path(args.from_results) / RUN_JSON) or {}
@@ -148,7 +150,7 @@ def renderers_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--describe", action="store_true",
                    help="print each renderer's self-description")
     args = p.parse_args(argv)
-    import renderers
+    import renderers  # here, not at the top: Taichi loads after quiet_taichi()
 
     for name in renderers.available():
         print(name)
@@ -222,7 +224,7 @@ def pop_threads(argv: list[str]) -> tuple[list[str], str | None]:
 def apply_threads(value: str | None) -> int:
     """Size the thread pools (:func:`renderers.threads.configure`): ``value`` from
     ``--threads``, else the defaults.  ``ValueError`` for a bad count."""
-    from renderers import threads
+    from renderers import threads  # here, not at the top: Taichi loads after quiet_taichi()
 
     if value is not None:
         threads.parse_threads(value, "--threads")
@@ -264,7 +266,7 @@ def _dispatch(cmd: str, rest: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softras-bench`` console script."""
     quiet_taichi()  # before anything imports renderers (hence Taichi)
-    from renderers.threads import prefer_passive_wait
+    from renderers.threads import prefer_passive_wait  # imports Taichi: after quiet_taichi()
 
     prefer_passive_wait()  # before torch (and its OpenMP runtime) loads
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import taichi as ti
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -43,8 +44,6 @@ def compute_dtype(precision: str, input_dtype: torch.dtype, kernel_dev: torch.de
 
 
 def _taichi_dtype(dtype: torch.dtype):
-    import taichi as ti
-
     return ti.f32 if dtype == torch.float32 else ti.f64
 
 
