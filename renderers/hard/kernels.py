@@ -44,44 +44,12 @@ def edge_weights(x0: ti.f64, y0: ti.f64, x1: ti.f64, y1: ti.f64, x2: ti.f64, y2:
 
 
 @ti.kernel
-def coverage(fv: ti.types.ndarray(), out: ti.types.ndarray()):
-    """Hard silhouettes: ``out[b, i, j] = 1`` where pixel ``(i, j)`` is covered by a face
-    of image ``b``.
-
-    ``fv`` [B, F, 3, 3] screen space (x, y normalized; z unused); ``out`` [B, H, W]
-    float, zero-initialised by the caller; only covered pixels are written."""
+def _rasterize(fv: ti.types.ndarray(), out: ti.types.ndarray(), z_buffer: ti.template()):
+    """The one pixel loop of :func:`coverage` (``z_buffer`` False: ``out`` = silhouette)
+    and :func:`nearest_face` (True: ``out`` = z-buffer keys); see those for the
+    arguments."""
     height = out.shape[1]
     width = out.shape[2]
-    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
-        y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
-        x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
-        y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
-        x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
-        y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
-        area2 = edge_function(x0, y0, x1, y1, x2, y2)
-        if area2 != 0.0:
-            i0, i1, j0, j1 = pixel_box(x0, y0, x1, y1, x2, y2, 0.0, 1, height, width)
-            for i in range(i0, i1):
-                py = pixel_y(i, height)
-                for j in range(j0, j1):
-                    covered, _e0, _e1, _e2 = edge_weights(x0, y0, x1, y1, x2, y2,
-                                                          pixel_x(j, width), py)
-                    if covered:
-                        out[b, i, j] = 1.0
-
-
-@ti.kernel
-def nearest_face(fv: ti.types.ndarray(), key: ti.types.ndarray()):
-    """z-buffer: ``key[b, i, j]`` = min over covering faces ``f`` of
-    ``(float32 bits of depth) << 32 | f``.
-
-    ``fv`` [B, F, 3, 3] screen space, z = camera depth > 0; ``key`` int64 [B, H, W]
-    initialised to the int64 maximum by the caller (left there where nothing covers).
-    Depth at a pixel is perspective-correct: ``1 / sum_k(w_k / z_k)`` with ``w`` the
-    screen-space barycentric weights."""
-    height = key.shape[1]
-    width = key.shape[2]
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
         x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
         y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
@@ -101,8 +69,31 @@ def nearest_face(fv: ti.types.ndarray(), key: ti.types.ndarray()):
                     covered, e0, e1, e2 = edge_weights(x0, y0, x1, y1, x2, y2,
                                                        pixel_x(j, width), py)
                     if covered:
-                        # barycentric weights of v0, v1, v2 (>= 0 inside, either winding)
-                        inv_z = (e1 / z0 + e2 / z1 + e0 / z2) / area2
-                        depth = ti.cast(1.0 / inv_z, ti.f32)
-                        bits = ti.cast(ti.bit_cast(depth, ti.i32), ti.i64)
-                        ti.atomic_min(key[b, i, j], (bits << 32) | ti.cast(f, ti.i64))
+                        if ti.static(z_buffer):
+                            # barycentric weights of v0, v1, v2 (>= 0 inside, either winding)
+                            inv_z = (e1 / z0 + e2 / z1 + e0 / z2) / area2
+                            depth = ti.cast(1.0 / inv_z, ti.f32)
+                            bits = ti.cast(ti.bit_cast(depth, ti.i32), ti.i64)
+                            ti.atomic_min(out[b, i, j], (bits << 32) | ti.cast(f, ti.i64))
+                        else:
+                            out[b, i, j] = 1.0
+
+
+def coverage(fv, out) -> None:
+    """Hard silhouettes: ``out[b, i, j] = 1`` where pixel ``(i, j)`` is covered by a face
+    of image ``b``.
+
+    ``fv`` [B, F, 3, 3] screen space (x, y normalized; z unused); ``out`` [B, H, W]
+    float, zero-initialised by the caller; only covered pixels are written."""
+    _rasterize(fv, out, False)
+
+
+def nearest_face(fv, key) -> None:
+    """z-buffer: ``key[b, i, j]`` = min over covering faces ``f`` of
+    ``(float32 bits of depth) << 32 | f``.
+
+    ``fv`` [B, F, 3, 3] screen space, z = camera depth > 0; ``key`` int64 [B, H, W]
+    initialised to the int64 maximum by the caller (left there where nothing covers).
+    Depth at a pixel is perspective-correct: ``1 / sum_k(w_k / z_k)`` with ``w`` the
+    screen-space barycentric weights."""
+    _rasterize(fv, key, True)
