@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
@@ -83,7 +85,6 @@ def write_npz(path: str | os.PathLike, *args: Any, **arrays: Any) -> Path:
 
     (Passing the temporary path's name to numpy would append ``.npz`` to it, so the
     archive is written through an open file handle.)"""
-    import numpy as np
 
     def writer(p: Path) -> None:
         with open(p, "wb") as fh:

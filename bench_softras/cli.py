@@ -118,6 +118,7 @@ def report_parser() -> argparse.ArgumentParser:
 
 def report_main(argv: Sequence[str] | None = None) -> int:
     """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
+    # Here, not at the top: main_job imports renderers (hence Taichi) after quiet_taichi().
     from bench_softras.main_job import MainJobConfig, run_main_job
 
     p = report_parser()
@@ -125,6 +126,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     if args.from_results and args.shard is not None:
         p.error("--shard runs part of a job; --from-results runs nothing: give one of them")
     if args.from_results:
+        # Here: only a rebuild needs the plotting stack (matplotlib, seaborn: ~1.5 s).
         from bench_softras.report.build import build_report
 
         run = read_json(Path(args.from_results) / RUN_JSON) or {}
@@ -168,7 +170,7 @@ def renderers_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--describe", action="store_true",
                    help="print each renderer's self-description")
     args = p.parse_args(argv)
-    import renderers
+    import renderers  # here, not at the top: Taichi loads after quiet_taichi()
 
     for name in renderers.available():
         print(name)
@@ -242,7 +244,7 @@ def pop_threads(argv: list[str]) -> tuple[list[str], str | None]:
 def apply_threads(value: str | None) -> int:
     """Size the thread pools (:func:`renderers.threads.configure`): ``value`` from
     ``--threads``, else the defaults.  ``ValueError`` for a bad count."""
-    from renderers import threads
+    from renderers import threads  # here, not at the top: Taichi loads after quiet_taichi()
 
     if value is not None:
         threads.parse_threads(value, "--threads")
@@ -284,7 +286,7 @@ def _dispatch(cmd: str, rest: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softras-bench`` console script."""
     quiet_taichi()  # before anything imports renderers (hence Taichi)
-    from renderers.threads import prefer_passive_wait
+    from renderers.threads import prefer_passive_wait  # imports Taichi: after quiet_taichi()
 
     prefer_passive_wait()  # before torch (and its OpenMP runtime) loads
     argv = list(sys.argv[1:] if argv is None else argv)

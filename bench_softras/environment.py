@@ -13,6 +13,12 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import psutil
+import torch
+
+from renderers.taichi_runtime import current_arch
+from renderers.threads import settings as thread_settings
+
 PACKAGES = ("torch", "taichi", "open3d", "numpy", "pandas", "matplotlib", "seaborn", "pyarrow",
             "softras-bench")
 
@@ -35,13 +41,8 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _memory_gb() -> float | None:
-    try:
-        import psutil
-
-        return round(psutil.virtual_memory().total / 2**30, 1)
-    except ImportError:  # pragma: no cover
-        return None
+def _memory_gb() -> float:
+    return round(psutil.virtual_memory().total / 2**30, 1)
 
 
 def git_commit(repo: str | Path | None = None) -> str | None:
@@ -69,11 +70,6 @@ def collect_environment(device: str = "cpu") -> dict:
     the Taichi runtime was initialised with, ``None`` when no Taichi renderer ran),
     ``device`` (what the run asked for), ``git_commit``, ``argv``.
     """
-    import torch
-
-    from renderers.taichi_runtime import current_arch
-    from renderers.threads import settings as thread_settings
-
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux

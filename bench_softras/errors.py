@@ -79,6 +79,8 @@ def check_device(device: str) -> str:
         raise UserError(f"device {device!r} is not one this suite runs on; use cpu, cuda or "
                         "cuda:N (GPU number N)")
     if m[1] == "cuda":
+        # Here: the CLI imports this module before the OpenMP env is set (torch must
+        # load after it), and the report imports it without torch.
         import torch
 
         if not torch.cuda.is_available():

@@ -15,7 +15,7 @@ import functools
 def open3d():
     """The ``open3d`` module (imported once, with libusb preloaded when needed)."""
     try:
-        import libusb_package
+        import libusb_package  # optional: only where the system lacks libusb
 
         path = libusb_package.get_library_path()
         if path is not None:
@@ -23,7 +23,7 @@ def open3d():
     except (ImportError, OSError):
         pass  # fall back to a system libusb, if any
     try:
-        import open3d as o3d
+        import open3d as o3d  # here: only after libusb is preloaded above
     except OSError as exc:  # pragma: no cover - depends on the machine
         raise ImportError(
             f"open3d failed to import ({exc}); install Debian's libusb-1.0-0 or the PyPI "

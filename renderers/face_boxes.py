@@ -2,18 +2,21 @@
 
 Per (image, face), :func:`face_pixel_bounds` finds the pixel rectangle
 ``[i0, i1) x [j0, j1)`` of the face's screen bounding box grown by a margin (normalized
-screen units); :func:`candidate_pairs` turns the rectangles into one flat list of pairs
-(a prefix sum of their pixel counts), so that a differentiated kernel can run one flat
+screen units; the one rule of :func:`renderers.taichi_grid.pixel_box`);
+:func:`candidate_pairs` turns the rectangles into one flat list of pairs (a prefix sum
+of their pixel counts), so that a differentiated kernel can run one flat
 parallel loop over pairs, with no inner loop (Taichi's reverse mode needs that).
 :func:`edge_terms` is the per-pair geometry: squared distance to an edge and its edge
-function.  Kernels compute in float64 (``default_fp``).
+function.  :func:`box_pixel_count` counts the pixels of every face's box (the pairs a
+renderer that loops over boxes evaluates).  Kernels compute in float64 (``default_fp``).
 """
 
 
 import taichi as ti
 import torch
 
-from .taichi_grid import column_of, row_of
+from .taichi_grid import face_pixel_box
+from .taichi_runtime import kernel_device
 
 _INT32_MAX = 2**31 - 1
 
@@ -25,25 +28,37 @@ def face_pixel_bounds(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
     ``(i0, i1, j0, j1, count, row_width)``: rows then columns, half-open, clamped to the
     image; ``count`` pixels in the rectangle (0 when empty) and its width (>= 1)."""
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        xmin = ti.min(fv[b, f, 0, 0], fv[b, f, 1, 0], fv[b, f, 2, 0]) - radius
-        xmax = ti.max(fv[b, f, 0, 0], fv[b, f, 1, 0], fv[b, f, 2, 0]) + radius
-        ymin = ti.min(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) - radius
-        ymax = ti.max(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) + radius
-        # continuous column / row of a screen coordinate (pixel centre at integers),
-        # clamped before the integer cast so huge coordinates cannot overflow.
-        c0 = ti.math.clamp(column_of(xmin, width), -1.0, width + 1.0)
-        c1 = ti.math.clamp(column_of(xmax, width), -1.0, width + 1.0)
-        r0 = ti.math.clamp(row_of(ymax, height), -1.0, height + 1.0)
-        r1 = ti.math.clamp(row_of(ymin, height), -1.0, height + 1.0)
-        bounds[b, f, 0] = ti.max(0, ti.cast(ti.ceil(r0), ti.i32))
-        bounds[b, f, 1] = ti.min(height, ti.cast(ti.floor(r1), ti.i32) + 1)
-        bounds[b, f, 2] = ti.max(0, ti.cast(ti.ceil(c0), ti.i32))
-        bounds[b, f, 3] = ti.min(width, ti.cast(ti.floor(c1), ti.i32) + 1)
+        i0, i1, j0, j1 = face_pixel_box(fv, b, f, radius, 0, height, width)
+        bounds[b, f, 0] = i0
+        bounds[b, f, 1] = i1
+        bounds[b, f, 2] = j0
+        bounds[b, f, 3] = j1
         rows = ti.max(0, bounds[b, f, 1] - bounds[b, f, 0])
         cols = ti.max(0, bounds[b, f, 3] - bounds[b, f, 2])
         bounds[b, f, 4] = rows * cols
         bounds[b, f, 5] = ti.max(1, cols)
 
+
+@ti.kernel
+def box_pixel_counts(fv: ti.types.ndarray(), counts: ti.types.ndarray(), radius: ti.f64,
+                     slack: ti.i32, height: ti.i32, width: ti.i32):
+    """``counts`` int64 [B, F]: pixels in each face's box
+    (:func:`renderers.taichi_grid.pixel_box` with ``radius`` and ``slack``)."""
+    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+        i0, i1, j0, j1 = face_pixel_box(fv, b, f, radius, slack, height, width)
+        counts[b, f] = ti.cast(ti.max(0, i1 - i0) * ti.max(0, j1 - j0), ti.i64)
+
+
+def box_pixel_count(face_vertices: torch.Tensor, height: int, width: int, radius: float,
+                    slack: int = 0) -> int:
+    """Pixels in the boxes of all faces ``face_vertices`` [B, F, 3, 3] (screen space):
+    each face's bounding box grown by ``radius`` (normalized screen units) and ``slack``
+    whole pixels, clamped to the image (:func:`renderers.taichi_grid.pixel_box`)."""
+    fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
+    counts = torch.zeros(fv.shape[:2], dtype=torch.int64, device=fv.device)
+    if fv.shape[1]:
+        box_pixel_counts(fv, counts, float(radius), int(slack), height, width)
+    return int(counts.sum())
 
 
 @ti.func

@@ -23,7 +23,10 @@ from __future__ import annotations
 import os
 import threading
 
+import taichi as ti
 import torch
+
+from . import threads
 
 #: GiB Taichi preallocates on CUDA for its runtime (Taichi's own default, made explicit;
 #: never a fraction of the card, which would starve torch).
@@ -37,10 +40,6 @@ _threads: int | None = None
 
 def _init(want: str) -> str:
     """``ti.init`` for ``want`` (``cpu`` / ``cuda``); returns the arch obtained."""
-    import taichi as ti
-
-    from . import threads
-
     n = threads.taichi_threads()
     common = {"default_fp": ti.f64, "log_level": ti.ERROR, "cpu_max_num_threads": n}
     arch = "cpu"

@@ -145,7 +145,7 @@ def configure(threads: int | None = None) -> int:
     initialised with another count it is re-initialised (its kernels recompile on next
     use).  Returns the count."""
     global _configured, _source
-    import torch
+    import torch  # here: prefer_passive_wait() must be able to run before torch loads
 
     n = parse_threads(threads, "threads") if threads is not None else default_threads()
     with _lock:
@@ -156,7 +156,7 @@ def configure(threads: int | None = None) -> int:
             _source = "env"
         torch.set_num_threads(n)
         _configured = n
-    from . import taichi_runtime
+    from . import taichi_runtime  # here: it imports torch (and imports this module)
 
     if taichi_runtime.current_arch() is not None and taichi_runtime.current_threads() != n:
         taichi_runtime.reinit()
@@ -179,9 +179,9 @@ def settings() -> dict:
     ``threads``, ``source`` (``option``, ``env`` or ``default``), ``available_cores``,
     ``affinity``, ``cgroup_cpu_limit``, ``torch_threads``, ``taichi_threads`` (``None``
     before Taichi starts), the OpenMP variables and whether they could take effect."""
-    import torch
+    import torch  # here: prefer_passive_wait() must be able to run before torch loads
 
-    from . import taichi_runtime
+    from . import taichi_runtime  # here: it imports torch (and imports this module)
 
     try:
         affinity = len(os.sched_getaffinity(0))

@@ -5,14 +5,14 @@
   caller passes in and voxelized (:mod:`.views`, :mod:`.shading`), built and cached by
   :func:`build_synthetic` (:mod:`.synthetic`).
 * The real ShapeNet benchmark files of N3MR / SoftRas (layout and voxel orientation in
-  :mod:`.layout`), read by :func:`load_dataset` (:mod:`.loader`) -- the same loader
-  serves the synthetic set.
+  :mod:`.layout`), read by :func:`load_split` (:mod:`.loader`) into the one in-memory
+  data set class, :class:`MultiViewData` -- the same loader serves the synthetic set.
 * User meshes (OBJ/PLY/OFF/STL) turned into the same layout: :func:`build_from_meshes`.
 
 >>> import renderers
->>> from bench_softras.data import build_synthetic, load_dataset
+>>> from bench_softras.data import build_synthetic, load_split
 >>> path = build_synthetic(None, "smoke", renderers.get("hard", image_size=64))
->>> train = load_dataset(path, split="train")   # images uint8 [N,24,4,64,64], voxels bool
+>>> train = load_split(path, "train")   # images uint8 [N,24,4,64,64], voxels bool
 """
 
 from .categories import BASE_COLORS, CATEGORIES, CLASS_IDS, base_color, category_name, class_id_of
@@ -29,7 +29,7 @@ from .layout import (
     voxels_to_file,
     write_split,
 )
-from .loader import Dataset, load_dataset, load_split
+from .loader import MultiViewData, load_split, read_category
 from .shapes import Mesh
 from .synthetic import (
     CACHE_ENV,
@@ -56,9 +56,9 @@ __all__ = [
     "PRESETS",
     "SPLITS",
     "SYNTHETIC_CLASS_IDS",
-    "Dataset",
     "DatasetFileError",
     "Mesh",
+    "MultiViewData",
     "SyntheticParams",
     "base_color",
     "build_from_meshes",
@@ -71,13 +71,13 @@ __all__ = [
     "find_meshes",
     "generate",
     "images_path",
-    "load_dataset",
     "load_split",
     "mesh_to_views",
     "mesh_to_voxels",
     "object_seed",
     "read_manifest",
     "read_mesh",
+    "read_category",
     "read_npz_array",
     "resolve_params",
     "synthetic_object",

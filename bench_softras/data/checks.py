@@ -1,6 +1,6 @@
 """Whole-data-set checks run before any expensive stage: every file of the selected
 categories and splits loads and is well formed and non-degenerate
-(:func:`~bench_softras.data.loader.load_split`), and the evaluated split's voxels have
+(:func:`~bench_softras.data.loader.read_category`), and the evaluated split's voxels have
 the resolution the evaluation voxelizes predictions at."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from metrics.voxel_grid import DEFAULT_RESOLUTION
 
 from .layout import SPLITS, DatasetFileError, find_class_ids, voxels_path
-from .loader import load_split
+from .loader import read_category
 
 #: Voxels per axis of the evaluation grid (predictions are voxelized at this resolution).
 EVAL_VOXEL_RESOLUTION = DEFAULT_RESOLUTION
@@ -41,7 +41,7 @@ def check_data_dir(directory: str | Path, class_ids: Sequence[str] = (),
         raise DatasetFileError(f"{directory}: no '{{class_id}}_train_images.npz' files found")
     for cid in ids:
         for split in splits:
-            _, voxels = load_split(directory, cid, split)
+            _, voxels = read_category(directory, cid, split)
             if split == eval_split:
                 check_eval_resolution(voxels.shape[-1], directory, cid, split)
     return ids

@@ -3,7 +3,7 @@
 Objects come from :mod:`bench_softras.data.generators`; each is rendered in the 24
 benchmark views by the renderer the caller passes in (plus Lambert shading) and
 voxelized by :func:`metrics.voxelize`; files are written as in
-:mod:`bench_softras.data.layout`, so :func:`bench_softras.data.load_dataset` reads them
+:mod:`bench_softras.data.layout`, so :func:`bench_softras.data.load_split` reads them
 exactly like the real ShapeNet files.
 
 Caching: a build is keyed by a hash of its parameters (counts, categories, seed, image

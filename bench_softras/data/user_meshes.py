@@ -83,7 +83,7 @@ def build_from_meshes(paths_or_dir: str | Path | Iterable[str | Path], out_dir: 
     ``{class_id}_{split}_images.npz``, ``..._voxels.npz`` and
     ``{class_id}_{split}_sources.json`` (the source file of each object, in order).
     ``num_threads``: torch threads while building (default 1; None: unchanged).
-    Returns ``out_dir``; load it with ``load_dataset(out_dir, [class_id], split)``.
+    Returns ``out_dir``; load it with ``load_split(out_dir, split, [class_id])``.
     """
     check_class_id(class_id)
     check_split(split)

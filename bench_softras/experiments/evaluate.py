@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras import atomic, shards
-from bench_softras.data import category_name
+from bench_softras.data import MultiViewData, category_name, load_split
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import int_list_arg
 from bench_softras.runlock import run_lock
@@ -39,7 +39,7 @@ from bench_softras.shards import Shard
 
 from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
-from .multiview import NUM_VIEWS, MultiViewData, load_split, resolve_data_dir
+from .multiview import NUM_VIEWS, resolve_data_dir
 from .per_object import PER_OBJECT_STEM, PER_OBJECT_SUFFIX, per_object_table
 from .train import (
     add_config_arguments,

@@ -26,13 +26,12 @@ import numpy as np
 import torch
 
 from bench_softras.atomic import write_npz
-from bench_softras.data import category_name, read_mesh
+from bench_softras.data import category_name, load_split, read_mesh
 from bench_softras.runs import EXAMPLES_NPZ, read_stage_record, recon_run_dir, stage_dir
 from bench_softras.settings import ExamplesConfig
 from renderers import Camera
 
 from .fitting import load_target
-from .multiview import load_split
 from .renderer_choice import make_renderer
 from .train import latest_checkpoint, load_generator
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench_softras.settings import ModelConfig
+from metrics.meshes import template_sphere
 
 #: Smallest ``|s u|`` fed to the logit (exact zeros would give ``-inf``).
 _LOGIT_FLOOR = 1e-6
@@ -34,11 +35,6 @@ _LOGIT_FLOOR = 1e-6
 def default_template() -> tuple[torch.Tensor, torch.Tensor]:
     """The benchmark template sphere: float32 vertices ``[642, 3]`` (world units) and
     int64 faces ``[1280, 3]``, from :func:`metrics.meshes.template_sphere`."""
-    try:
-        from metrics.meshes import template_sphere
-    except ImportError as exc:  # pragma: no cover - depends on the checkout
-        raise ImportError("metrics.meshes.template_sphere is not available; pass the "
-                          "template vertices and faces explicitly") from exc
     v, f = template_sphere()
     return (torch.as_tensor(np.asarray(v), dtype=torch.float32),
             torch.as_tensor(np.asarray(f), dtype=torch.int64))

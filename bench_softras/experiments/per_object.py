@@ -18,9 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench_softras.data import category_name
-
-from .multiview import MultiViewData
+from bench_softras.data import MultiViewData, category_name
 
 PER_OBJECT_COLUMNS = ["renderer", "seed", "class_id", "category", "object", "view",
                       "voxel_iou", "preset"]

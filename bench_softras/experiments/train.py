@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 import renderers
 from bench_softras.atomic import atomic_path, write_json
+from bench_softras.data import MultiViewData, load_split
 from bench_softras.errors import ConfigError, device_arg, int_list_arg
 from bench_softras.runlock import run_lock
 from bench_softras.runs import METRICS_FILE, recon_run_dir
@@ -51,7 +52,7 @@ from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
 from .model import MeshGenerator, default_template
-from .multiview import MultiViewData, load_split, resolve_data_dir, training_views
+from .multiview import resolve_data_dir, training_views
 from .renderer_choice import accepts_sigma, ensure_registered, make_renderer, renderer_name
 from .resume import (
     WallClock,

@@ -35,13 +35,14 @@ import torch
 
 import metrics
 from bench_softras.atomic import write_text
+from bench_softras.data import MultiViewData, load_split
 from bench_softras.jsonl import read_records
 from bench_softras.runs import CURVE_FILE
 from bench_softras.settings import ReconConfig
 from renderers import Camera
 
 from .model import MeshGenerator
-from .multiview import MultiViewData, load_split, training_views
+from .multiview import training_views
 from .renderer_choice import make_renderer
 
 #: The split the validation subset is drawn from.

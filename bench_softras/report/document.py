@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from bench_softras.atomic import write_bytes, write_table, write_text
@@ -50,8 +51,6 @@ def html_table(df: pd.DataFrame, floatfmt: str = ".4g", index: bool = False) -> 
 
 def png_bytes(fig, dpi: int = 110) -> bytes:
     """The matplotlib figure as PNG bytes (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)

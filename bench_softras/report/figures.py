@@ -15,6 +15,9 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from .verdicts import fit_category  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -68,8 +71,6 @@ def fitting_curves(fit: pd.DataFrame, max_shapes: int = 6):
     ``max_shapes``; with more, one panel per category of targets, mean over its shapes)
     and metric, one line per renderer: the mean over seeds (and shapes) with their
     range as a band."""
-    from .verdicts import fit_category
-
     data = fit.melt(id_vars=["renderer", "shape", "step", "seed"],
                     value_vars=["voxel_iou", "silhouette_iou"], var_name="metric",
                     value_name="iou")
@@ -236,8 +237,6 @@ def timing_scaling(timing: pd.DataFrame, value: str = "time_s",
         ax.set_title(f"vs {SWEEP_LABEL[sweep]}", fontsize="medium")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    from matplotlib.lines import Line2D
-
     handles = [Line2D([], [], color=pal[r], marker="o", ms=3.5, label=r) for r in names]
     if len(passes) > 1:
         handles += [Line2D([], [], color="0.3", ls=styles[p], label=p) for p in passes]

@@ -16,6 +16,7 @@ import pandas as pd
 from .stats import (
     LAST_FRACTION,
     STILL_IMPROVING_GAIN,
+    PairedEstimate,
     convergence,
     paired_bootstrap,
     verdict,
@@ -125,8 +126,6 @@ def paired_table(per_object: pd.DataFrame, order: list[str],
 
 def verdict_sentences(paired: pd.DataFrame, unit: str = "voxel IoU") -> list[str]:
     """One generated sentence per renderer pair, from its ``overall`` row."""
-    from .stats import PairedEstimate
-
     out = []
     for row in paired[paired["category"] == "overall"].itertuples(index=False):
         e = PairedEstimate(row.difference, row.ci_low, row.ci_high, row.n_objects, row.n_seeds)

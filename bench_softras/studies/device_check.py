@@ -36,6 +36,7 @@ import torch
 import renderers
 from metrics.meshes import template_sphere
 from renderers.soft_math import DEFAULT_SIGMA
+from renderers.taichi_runtime import ensure_init
 
 from .. import atomic
 
@@ -140,8 +141,6 @@ def cuda_usable() -> bool:
     """Whether torch sees a CUDA device and Taichi initialised its CUDA backend."""
     if not torch.cuda.is_available():
         return False
-    from renderers.taichi_runtime import ensure_init
-
     return ensure_init("cuda") == "cuda"
 
 

@@ -48,6 +48,8 @@ from metrics.gradient_accuracy import (
     renderer_gradient,
     scene_losses,
 )
+from renderers import available as registered_renderers
+from renderers import build as build_renderer
 from renderers.peers import PEERS
 
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard", "dibr", "antialias", "edgegrad")
@@ -98,7 +100,7 @@ def run_gradient_config(
     if not names:
         raise ValueError("no renderers given")
     sigmas, scenes, image_size = list(config.sigmas), config.scenes, config.image_size
-    known = _renderer_registry().available()
+    known = registered_renderers()
     missing = [n for n in names if n not in known]
     if missing:
         raise KeyError(f"renderers not registered: {missing}; available: {known}")
@@ -117,7 +119,7 @@ def run_gradient_config(
             for name in names:
                 for sigma in sig_of[name]:
                     bar.set_postfix_str(f"{scene_name} {name} sigma={sigma:g}")
-                    r = _renderer_registry().build(
+                    r = build_renderer(
                         name, image_size=image_size,
                         sharpness=None if np.isnan(sigma) else sigma)
                     sil, grads = renderer_gradient(r, scene, losses, dtype=dtype)
@@ -151,13 +153,6 @@ def _peer_columns(grad: np.ndarray, peer_ref: np.ndarray | None, k: int,
     else:
         m = compare_gradients(grad, peer_ref[k][cmp])
     return {f"{key}_{PEER_REFERENCE}": m[key] for key in ("cosine", "rel_l2")}
-
-
-def _renderer_registry():
-    # The ``renderers`` argument of run_gradient_study shadows the package name there.
-    import renderers as registry
-
-    return registry
 
 
 def default_renderers() -> tuple[str, ...]:

@@ -40,8 +40,9 @@ import pandas as pd
 import torch
 
 from bench_softras.atomic import write_table
+from bench_softras.data import load_split
 from bench_softras.experiments.losses import mesh_topology, multiview_iou_loss, regularizers
-from bench_softras.experiments.multiview import load_split, resolve_data_dir, training_views
+from bench_softras.experiments.multiview import resolve_data_dir, training_views
 from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
 from bench_softras.experiments.train import build_model
 from bench_softras.settings import get_preset, with_overrides

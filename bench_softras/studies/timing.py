@@ -51,7 +51,6 @@ import argparse
 import ctypes
 import dataclasses
 import math
-import os
 import statistics
 import threading
 import time
@@ -59,6 +58,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import torch
 from tqdm.auto import tqdm
 
@@ -66,6 +66,7 @@ import metrics
 import renderers
 from bench_softras.atomic import write_json, write_table
 from bench_softras.errors import device_arg
+from bench_softras.experiments.renderer_choice import ensure_registered
 from bench_softras.settings import PRESETS, TimingConfig, get_preset
 from renderers import Camera
 from renderers.peers import PEERS, absent_peers
@@ -91,19 +92,8 @@ def pairs_evaluated(name: str, renderer, face_vertices: torch.Tensor) -> float:
 
 # -- memory -----------------------------------------------------------------------------
 def _rss_reader() -> Callable[[], int]:
-    try:
-        import psutil
-
-        proc = psutil.Process()
-        return lambda: int(proc.memory_info().rss)
-    except ImportError:  # pragma: no cover - psutil is present where the suite runs
-        page = os.sysconf("SC_PAGE_SIZE")
-
-        def statm() -> int:
-            with open("/proc/self/statm") as fh:
-                return int(fh.read().split()[1]) * page
-
-        return statm
+    proc = psutil.Process()
+    return lambda: int(proc.memory_info().rss)
 
 
 def _malloc_trim() -> None:
@@ -290,8 +280,6 @@ def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | N
 
 
 def _known(name: str) -> bool:
-    from bench_softras.experiments.renderer_choice import ensure_registered
-
     try:
         ensure_registered(name)
     except KeyError:

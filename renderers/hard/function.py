@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..grid import column_of, image_hw, row_of
+from ..face_boxes import box_pixel_count
+from ..grid import image_hw
 from ..taichi_runtime import kernel_device
 from ..validation import check_face_vertices, check_image_batch
 from . import kernels
@@ -66,18 +67,9 @@ def rasterize_nearest_face(face_vertices: torch.Tensor, height: int,
 
 def bbox_pixel_count(face_vertices: torch.Tensor, height: int, width: int) -> int:
     """Pixels the hard kernels scan for ``face_vertices`` [B, F, 3, 3]: each face's
-    bounding box grown by one pixel and clamped to the image (as
-    :func:`renderers.hard.kernels.pixel_box`)."""
-    x, y = face_vertices[..., 0].detach().double(), face_vertices[..., 1].detach().double()
-    c0 = column_of(x.amin(-1), width).clamp(-2, width + 1)
-    c1 = column_of(x.amax(-1), width).clamp(-2, width + 1)
-    r0 = row_of(y.amax(-1), height).clamp(-2, height + 1)
-    r1 = row_of(y.amin(-1), height).clamp(-2, height + 1)
-    i0 = (torch.ceil(r0) - 1).clamp(min=0)
-    i1 = (torch.floor(r1) + 1).clamp(max=height - 1)
-    j0 = (torch.ceil(c0) - 1).clamp(min=0)
-    j1 = (torch.floor(c1) + 1).clamp(max=width - 1)
-    return int(((i1 - i0 + 1).clamp(min=0) * (j1 - j0 + 1).clamp(min=0)).sum())
+    bounding box grown by one pixel and clamped to the image
+    (:func:`renderers.taichi_grid.pixel_box` with no radius and a slack of one pixel)."""
+    return box_pixel_count(face_vertices, height, width, 0.0, slack=1)
 
 
 class HardRasterize(torch.autograd.Function):

@@ -51,6 +51,7 @@ def register_coverage_integrator(mi, dr) -> None:
     silhouette detection reads.)"""
     if mi.variant() in _registered:
         return
+    # Optional dependency; its integrators import only once a variant is set.
     from mitsuba.ad.integrators.prb_projective import PathProjectiveIntegrator
 
     class CoverageProjective(PathProjectiveIntegrator):

@@ -94,8 +94,8 @@ def import_mitsuba(probe: bool = True):
         if probe and not trusted and "mitsuba" not in sys.modules:
             probe_llvm()
         try:
-            import drjit as dr
-            import mitsuba as mi
+            import drjit as dr  # optional dependency, after the LLVM choice above
+            import mitsuba as mi  # optional dependency, after the LLVM choice above
         except Exception as exc:  # installed but broken
             raise ImportError(f"mitsuba: import failed ({exc}); reinstall with "
                               "pip install -e .[peers]") from exc

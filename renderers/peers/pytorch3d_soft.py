@@ -26,7 +26,7 @@ DEFAULT_BLUR_EPS = 1e-4
 
 
 def _import_pytorch3d():
-    try:
+    try:  # optional dependency: imported when the renderer is first built
         from pytorch3d.renderer.mesh.rasterize_meshes import rasterize_meshes
         from pytorch3d.structures import Meshes
     except Exception as exc:  # installed but broken (e.g. built for another torch)

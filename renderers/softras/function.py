@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import taichi as ti
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..face_boxes import box_pixel_count
 from ..taichi_runtime import kernel_device
 from . import kernels
 
@@ -42,8 +44,6 @@ def compute_dtype(precision: str, input_dtype: torch.dtype, kernel_dev: torch.de
 
 
 def _taichi_dtype(dtype: torch.dtype):
-    import taichi as ti
-
     return ti.f32 if dtype == torch.float32 else ti.f64
 
 
@@ -61,11 +61,7 @@ def check_index_range(nb: int, nf: int, height: int, width: int) -> None:
 def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: float) -> int:
     """Pixel-face pairs the kernels evaluate for ``face_vertices`` [B, F, 3, 3]: pixels
     in every face's bounding box grown by the cull ``radius`` (clamped to the image)."""
-    fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
-    counts = torch.zeros(fv.shape[:2], dtype=torch.int64, device=fv.device)
-    if fv.shape[1]:
-        kernels.box_pixel_counts(fv, counts, radius, height, width)
-    return int(counts.sum())
+    return box_pixel_count(face_vertices, height, width, radius)
 
 
 class KernelParams(NamedTuple):

@@ -39,7 +39,7 @@ backward is deterministic.
 import taichi as ti
 
 from ..soft_math import LINE_OFFSET_LIMIT
-from ..taichi_grid import column_of, pixel_x, pixel_y, row_of
+from ..taichi_grid import face_pixel_box, pixel_x, pixel_y
 
 #: Values per face in ``lines``: 3 edges x (n_x, n_y, c, w_a, w_b), then the area flag.
 LINE_VALUES = 16
@@ -79,28 +79,6 @@ def edge_lines(fv: ti.types.ndarray(), lines: ti.types.ndarray()):
             lines[b, f, 5 * k + 4] = ti.math.clamp(-(ny * bx - nx * by), -lim, lim)
         area2 = (xs[1] - xs[0]) * (ys[2] - ys[0]) - (xs[2] - xs[0]) * (ys[1] - ys[0])
         lines[b, f, 15] = ti.select(area2 != 0, 1.0, 0.0)
-
-
-@ti.func
-def _face_box(fv: ti.template(), b, f, radius, height, width):
-    """Half-open pixel rectangle ``(i0, i1, j0, j1)`` of face ``(b, f)``'s bounding box
-    grown by ``radius``, clamped to the image (empty when ``i0 >= i1`` or ``j0 >= j1``);
-    float64, clamped before the integer cast so huge coordinates cannot overflow."""
-    x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
-    x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
-    x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
-    y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
-    y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
-    y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
-    c0 = ti.math.clamp(column_of(ti.min(x0, x1, x2) - radius, width), -1.0, width + 1.0)
-    c1 = ti.math.clamp(column_of(ti.max(x0, x1, x2) + radius, width), -1.0, width + 1.0)
-    r0 = ti.math.clamp(row_of(ti.max(y0, y1, y2) + radius, height), -1.0, height + 1.0)
-    r1 = ti.math.clamp(row_of(ti.min(y0, y1, y2) - radius, height), -1.0, height + 1.0)
-    i0 = ti.max(0, ti.cast(ti.ceil(r0), ti.i32))
-    i1 = ti.min(height, ti.cast(ti.floor(r1), ti.i32) + 1)
-    j0 = ti.max(0, ti.cast(ti.ceil(c0), ti.i32))
-    j1 = ti.min(width, ti.cast(ti.floor(c1), ti.i32) + 1)
-    return i0, i1, j0, j1
 
 
 @ti.func
@@ -147,7 +125,7 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1 = _face_box(fv, b, f, radius, height, width)
+        i0, i1, j0, j1 = face_pixel_box(fv, b, f, radius, 0, height, width)
         ln = _load_lines(lines, b, f, dt)
         for i in range(i0, i1):
             py = ti.cast(pixel_y(i, height), dt)
@@ -176,7 +154,7 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     one = ti.cast(1, dt)
     two = ti.cast(2, dt)
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1 = _face_box(fv, b, f, radius, height, width)
+        i0, i1, j0, j1 = face_pixel_box(fv, b, f, radius, 0, height, width)
         ln = _load_lines(lines, b, f, dt)
         g = ti.Vector.zero(dt, LINE_VALUES)
         for i in range(i0, i1):
@@ -202,16 +180,6 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                             g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, ge, zero)
         for k in ti.static(range(LINE_VALUES)):
             lines_grad[b, f, k] = g[k]
-
-
-@ti.kernel
-def box_pixel_counts(fv: ti.types.ndarray(), counts: ti.types.ndarray(), radius: ti.f64,
-                     height: ti.i32, width: ti.i32):
-    """``counts`` int64 [B, F]: pixels in each face's grown bounding box, i.e. the pairs
-    :func:`soft_log_sum` evaluates (for the timing study's work count)."""
-    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        i0, i1, j0, j1 = _face_box(fv, b, f, radius, height, width)
-        counts[b, f] = ti.cast(ti.max(0, i1 - i0) * ti.max(0, j1 - j0), ti.i64)
 
 
 @ti.kernel

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from bench_softras.data import SyntheticParams, build_synthetic, load_dataset, read_manifest
+from bench_softras.data import SyntheticParams, build_synthetic, load_split, read_manifest
 from bench_softras.data.cache_check import file_sha256
 from bench_softras.data.synthetic import CACHE_ENV, MANIFEST
 
@@ -48,7 +48,7 @@ def test_damaged_file_is_rebuilt(built, renderer, monkeypatch, how, caplog):
     monkeypatch.setenv(CACHE_ENV, str(root))
     victim = d / "04379243_val_images.npz"
     good = victim.read_bytes()
-    expected = load_dataset(d, split="val").images
+    expected = load_split(d, "val").images
     untouched = d / "04379243_train_images.npz"
     mtime = untouched.stat().st_mtime_ns
     _damage(victim, how)
@@ -56,7 +56,7 @@ def test_damaged_file_is_rebuilt(built, renderer, monkeypatch, how, caplog):
     with caplog.at_level(logging.WARNING):
         assert build_synthetic(None, ONE, renderer, progress=False) == d
     assert victim.name in caplog.text and "SHA-256" in caplog.text
-    assert np.array_equal(load_dataset(d, split="val").images, expected)
+    assert np.array_equal(load_split(d, "val").images, expected)
     assert untouched.stat().st_mtime_ns == mtime  # only the damaged split was rebuilt
     assert read_manifest(d)["rebuilt"] == ["04379243_val"]
 

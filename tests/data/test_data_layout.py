@@ -8,7 +8,7 @@ import pytest
 
 from bench_softras.data import (
     DatasetFileError,
-    load_dataset,
+    load_split,
     voxels_from_file,
     voxels_to_file,
     write_split,
@@ -67,7 +67,7 @@ def test_mapping_matches_the_official_evaluation(tmp_path):
     images = tiny_images(1, 64)
     np.savez_compressed(images_path(tmp_path, "01234567", "test"), images)
     np.savez_compressed(voxels_path(tmp_path, "01234567", "test"), file_vox)
-    ds = load_dataset(tmp_path, split="test")
+    ds = load_split(tmp_path, "test")
     assert np.array_equal(ds.voxels[0], ours)
     centres = voxel_centers(R)[ds.voxels[0]]
     assert (centres[:, 0] > 0).all() and (centres[:, 1] > 0).all() and (centres[:, 2] < 0).all()
@@ -83,14 +83,14 @@ def test_round_trip_two_categories_all_splits(tmp_path):
             write_split(tmp_path, cid, split, im, vox)
             written[cid, split] = (im, vox)
     for split, n in (("train", 3), ("val", 2), ("test", 1)):
-        ds = load_dataset(tmp_path, split=split)
-        assert ds.categories == ["02691156", "03001627"] and len(ds) == 2 * n
+        ds = load_split(tmp_path, split)
+        assert ds.classes == ["02691156", "03001627"] and len(ds) == 2 * n
         assert ds.images.dtype == np.uint8 and ds.images.shape == (2 * n, 24, 4, 8, 8)
         assert ds.voxels.dtype == bool and ds.voxels.shape == (2 * n, R, R, R)
         assert list(ds.class_ids) == ["02691156"] * n + ["03001627"] * n
-        for k, cid in enumerate(ds.categories):
+        for k, cid in enumerate(ds.classes):
             im, vox = written[cid, split]
-            idx = ds.indices(cid)
+            idx = ds.indices_of(cid)
             assert np.array_equal(ds.images[idx], im) and np.array_equal(ds.voxels[idx], vox)
             assert list(ds.images[idx, 0, 0, 0, 0]) == [10 * k + i for i in range(n)]
         assert list(ds.images[0, :, 0, 0, 1]) == list(range(24))  # view order kept
@@ -99,8 +99,8 @@ def test_round_trip_two_categories_all_splits(tmp_path):
         one = ds.float_images([0, len(ds) - 1], [5, 7])
         assert one.shape == (2, 4, 8, 8) and one[1, 0, 0, 1] == pytest.approx(7 / 255)
         assert ds.silhouettes([0], [0]).shape == (1, 8, 8)
-    sub = load_dataset(tmp_path, "03001627", "val")
-    assert sub.categories == ["03001627"] and sub.category_names == ["chair"]
+    sub = load_split(tmp_path, "val", "03001627")
+    assert sub.classes == ["03001627"] and sub.class_names == ["chair"]
 
 
 def _write_pair(d, cid="03001627", split="train", images=None, voxels=None):
@@ -157,7 +157,7 @@ def test_bad_files_fail_naming_the_file(tmp_path, case):
     make, filename, what = BAD_CASES[case]
     make(tmp_path)
     with pytest.raises(DatasetFileError, match=what) as err:
-        load_dataset(tmp_path, ["03001627"], "train")
+        load_split(tmp_path, "train", ["03001627"])
     assert filename in str(err.value)
     assert "allow_pickle" not in str(err.value)
 
@@ -165,13 +165,13 @@ def test_bad_files_fail_naming_the_file(tmp_path, case):
 def test_missing_category_and_empty_directory(tmp_path):
     _write_pair(tmp_path)
     with pytest.raises(DatasetFileError, match="02691156_train_images.npz"):
-        load_dataset(tmp_path, ["03001627", "02691156"], "train")
+        load_split(tmp_path, "train", ["03001627", "02691156"])
     with pytest.raises(DatasetFileError, match="no '{class_id}_val_images.npz' files"):
-        load_dataset(tmp_path, split="val")
+        load_split(tmp_path, "val")
     with pytest.raises(DatasetFileError, match="not found"):
-        load_dataset(tmp_path / "nope")
+        load_split(tmp_path / "nope")
     with pytest.raises(ValueError, match="split"):
-        load_dataset(tmp_path, split="training")
+        load_split(tmp_path, "training")
 
 
 def test_write_split_rejects_bad_class_ids(tmp_path):

@@ -15,7 +15,7 @@ from bench_softras.data import (
     SyntheticParams,
     build_synthetic,
     cache_key,
-    load_dataset,
+    load_split,
     read_manifest,
     resolve_params,
     synthetic_object,
@@ -33,8 +33,8 @@ def test_tiny_build_layout(tiny_dir, renderer):
     assert manifest["hash"] == cache_key(TINY, renderer)[0]
     assert len(manifest["files"]) == 2 * 3 * 2
     for split, n in TINY.counts.items():
-        ds = load_dataset(tiny_dir, split=split)
-        assert ds.categories == sorted(TINY.class_ids)  # found files, sorted
+        ds = load_split(tiny_dir, split)
+        assert ds.classes == sorted(TINY.class_ids)  # found files, sorted
         assert ds.images.shape == (2 * n, 24, 4, 64, 64) and ds.images.dtype == np.uint8
         assert ds.voxels.shape == (2 * n, 32, 32, 32) and ds.voxels.dtype == bool
         assert (ds.voxels.sum(axis=(1, 2, 3)) >= TINY.min_voxels).all()
@@ -44,9 +44,9 @@ def test_tiny_build_layout(tiny_dir, renderer):
 def test_stored_views_are_the_renderers_silhouettes(tiny_dir, renderer):
     """Object i of the test split regenerated from its seed: its 24 silhouettes in
     benchmark order (view v = Camera.benchmark(v)) are the stored alpha channel."""
-    ds = load_dataset(tiny_dir, split="test")
+    ds = load_split(tiny_dir, "test")
     for cid in TINY.class_ids:
-        (i,) = ds.indices(cid)
+        (i,) = ds.indices_of(cid)
         mesh, vox = synthetic_object(TINY, cid, "test", 0)
         assert np.array_equal(ds.voxels[i], vox)
         with torch.no_grad():
@@ -95,7 +95,7 @@ def test_silhouettes_agree_with_voxels(tiny_dir):
     1 pixel, 0 misses.  Control: the same
     voxels mirrored front/back or with x and y swapped (a wrong orientation mapping)
     miss the silhouettes."""
-    ds = load_dataset(tiny_dir, split="train")
+    ds = load_split(tiny_dir, "train")
     for i in range(len(ds)):
         alpha = ds.images[i, :, 3]
         vox = ds.voxels[i]
@@ -116,10 +116,10 @@ def test_build_is_deterministic(tmp_path, renderer):
     a = build_synthetic(tmp_path / "a", ONE, renderer, progress=False)
     b = build_synthetic(tmp_path / "b", ONE, renderer, progress=False)
     for split in ONE.counts:
-        da, db = load_dataset(a, split=split), load_dataset(b, split=split)
+        da, db = load_split(a, split), load_split(b, split)
         assert np.array_equal(da.images, db.images) and np.array_equal(da.voxels, db.voxels)
-    assert not np.array_equal(load_dataset(a, split="train").voxels,
-                              load_dataset(a, split="val").voxels)
+    assert not np.array_equal(load_split(a, "train").voxels,
+                              load_split(a, "val").voxels)
 
 
 def _mtimes(directory):
@@ -155,7 +155,7 @@ def test_fixed_directory_rebuilds_on_parameter_change(tmp_path, renderer):
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["hash"] == cache_key(ONE, renderer)[0]
     assert not (out / "04090263_val_voxels.npz").exists()  # stale category removed
-    assert load_dataset(out, split="val").categories == ["04379243"]
+    assert load_split(out, "val").classes == ["04379243"]
 
 
 def test_min_voxels_redraws_small_objects():

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from bench_softras.data import build_from_meshes, find_meshes, load_dataset, read_mesh
+from bench_softras.data import build_from_meshes, find_meshes, load_split, read_mesh
 from bench_softras.data import shapes as S
 from metrics.open3d_import import open3d
 
@@ -43,7 +43,7 @@ def test_find_meshes_walks_directories_sorted(mesh_dir):
 def test_build_from_meshes_round_trip(mesh_dir, tmp_path, renderer):
     out = build_from_meshes(mesh_dir, tmp_path / "out", renderer, class_id="user",
                             progress=False)
-    ds = load_dataset(out, ["user"], "test")
+    ds = load_split(out, "test", ["user"])
     assert len(ds) == 4 and ds.images.shape == (4, 24, 4, 64, 64)
     sources = json.loads((out / "user_test_sources.json").read_text())
     assert [s.rsplit("/", 1)[-1] for s in sources] == ["a_box.obj", "b_cyl.ply", "c_ball.off",

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import metrics
-from bench_softras.experiments.multiview import NUM_VIEWS, MultiViewData
+from bench_softras.data import MultiViewData
+from bench_softras.data.layout import NUM_VIEWS
 from bench_softras.experiments.renderer_choice import make_renderer
 from bench_softras.settings import ModelConfig, ReconConfig
 from metrics.meshes import box_mesh, template_sphere

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import metrics
+from bench_softras.data import MultiViewData
 from bench_softras.experiments.evaluate import (
     COLUMNS,
     evaluate,
@@ -17,7 +18,6 @@ from bench_softras.experiments.evaluate import (
     template_floor,
 )
 from bench_softras.experiments.model import Decoder
-from bench_softras.experiments.multiview import MultiViewData
 from bench_softras.experiments.train import build_model
 from bench_softras.settings import SMOKE, with_overrides
 

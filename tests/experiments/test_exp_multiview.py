@@ -6,11 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench_softras.experiments.multiview import (
-    MultiViewData,
-    load_split,
-    training_views,
-)
+from bench_softras.data import MultiViewData, load_split
+from bench_softras.experiments.multiview import training_views
 
 
 def test_training_views_are_evenly_spaced():
