@@ -96,7 +96,8 @@ class SoftLogSum(torch.autograd.Function):
         params = KernelParams(1.0 / sigma, max_d2, max_d2 ** 0.5, _taichi_dtype(dtype))
         if nf:
             kernels.edge_lines(fv, lines)
-            kernels.soft_log_sum(fv, lines, acc, *params)
+            kernels.soft_log_sum(fv, lines, acc, *params, per_image=dev.type == "cpu",
+                                 spans=True)
         ctx.save_for_backward(fv, lines)
         ctx.params = params  # KernelParams
         ctx.out_device = out_device  # where the gradient goes back to
@@ -110,6 +111,7 @@ class SoftLogSum(torch.autograd.Function):
         if fv.shape[1]:
             lines_grad = torch.empty_like(lines)
             grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
-            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, *ctx.params)
+            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, *ctx.params,
+                                          spans=True)
             kernels.edge_lines_backward(fv, lines_grad, fv_grad)
         return fv_grad.to(ctx.out_device), None, None, None, None, None

@@ -43,6 +43,12 @@ from ..taichi_grid import column_of, pixel_x, pixel_y, row_of
 
 #: Values per face in ``lines``: 3 edges x (n_x, n_y, c, w_a, w_b), then the area flag.
 LINE_VALUES = 16
+#: Relative margin of :func:`_row_span` (per unit of ``|c| + 2``): far above the
+#: rounding of float32 lines and pair arithmetic (about 1e-7), far below a pixel.
+SPAN_MARGIN = 1e-5
+#: Faces with ``|doubled area| <= SLIVER_RATIO * longest edge^2`` get no row spans (their
+#: orientation could be lost to float64 rounding); far below any visible triangle.
+SLIVER_RATIO = 1e-10
 
 
 @ti.func
@@ -84,8 +90,10 @@ def edge_lines(fv: ti.types.ndarray(), lines: ti.types.ndarray()):
 @ti.func
 def _face_box(fv: ti.template(), b, f, radius, height, width):
     """Half-open pixel rectangle ``(i0, i1, j0, j1)`` of face ``(b, f)``'s bounding box
-    grown by ``radius``, clamped to the image (empty when ``i0 >= i1`` or ``j0 >= j1``);
-    float64, clamped before the integer cast so huge coordinates cannot overflow."""
+    grown by ``radius``, clamped to the image (empty when ``i0 >= i1`` or ``j0 >= j1``),
+    and ``sg``, the sign of its doubled signed area (0 for a degenerate face or a sliver
+    whose area is below ``SLIVER_RATIO`` x its longest edge squared); float64,
+    clamped before the integer cast so huge coordinates cannot overflow."""
     x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
     x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
     x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
@@ -100,7 +108,40 @@ def _face_box(fv: ti.template(), b, f, radius, height, width):
     i1 = ti.min(height, ti.cast(ti.floor(r1), ti.i32) + 1)
     j0 = ti.max(0, ti.cast(ti.ceil(c0), ti.i32))
     j1 = ti.min(width, ti.cast(ti.floor(c1), ti.i32) + 1)
-    return i0, i1, j0, j1
+    area2 = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+    longest2 = ti.max((x1 - x0) ** 2 + (y1 - y0) ** 2, (x2 - x1) ** 2 + (y2 - y1) ** 2,
+                      (x0 - x2) ** 2 + (y0 - y2) ** 2)
+    sure = ti.abs(area2) > SLIVER_RATIO * longest2  # the orientation's sign is exact
+    sg = ti.select(sure, ti.select(area2 > 0, 1.0, -1.0), 0.0)
+    return i0, i1, j0, j1, sg
+
+
+@ti.func
+def _row_span(lnd, sg, py, j0, j1, radius, width):
+    """Half-open column range ``(ja, jb)`` within ``[j0, j1)`` of row ``py`` (screen y)
+    that can hold pairs :func:`_pair_z` keeps: the pixels on the inner side of all three
+    edge lines shifted outward by ``radius`` (a convex superset of the face grown by
+    ``radius``), plus a margin ``SPAN_MARGIN * (|c| + 2)`` for the rounding of the
+    lines and the per-pair arithmetic; the whole ``[j0, j1)`` for a degenerate face or
+    sliver (``sg = 0``).  ``lnd``: the face's ``lines`` values in float64; float64 throughout."""
+    lo = ti.cast(j0, ti.f64)
+    hi = ti.cast(j1 - 1, ti.f64)
+    if sg != 0.0:
+        for k in ti.static(range(3)):
+            # sg * s_k >= -radius - margin with s_k = n_x x + n_y py + c, x = (2j + 1 - W) / W
+            c = lnd[5 * k + 2]
+            a = sg * lnd[5 * k + 0] * 2.0 / width
+            q = sg * (lnd[5 * k + 1] * py + c) + radius + SPAN_MARGIN * (ti.abs(c) + 2.0) \
+                + sg * lnd[5 * k + 0] * (1.0 - width) / width
+            if a > 0.0:
+                lo = ti.max(lo, ti.math.clamp(-q / a, -2.0, width + 1.0))
+            elif a < 0.0:
+                hi = ti.min(hi, ti.math.clamp(-q / a, -2.0, width + 1.0))
+            elif q < 0.0:
+                hi = lo - 1.0
+    ja = ti.max(j0, ti.cast(ti.ceil(lo), ti.i32))
+    jb = ti.min(j1, ti.cast(ti.floor(hi), ti.i32) + 1)
+    return ja, jb
 
 
 @ti.func
@@ -132,42 +173,73 @@ def _load_lines(lines: ti.template(), b, f, dt: ti.template()):
     return ti.Vector([lines[b, f, k] for k in ti.static(range(LINE_VALUES))], dt=dt)
 
 
+@ti.func
+def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(), b, f,
+              inv_sigma, max_d2, radius, spans: ti.template(), atomic: ti.template(),
+              dt: ti.template()):
+    """Add face ``(b, f)``'s ``log(1 - D)`` into ``acc[b]`` over the pixels of its grown
+    box (each row cut to :func:`_row_span` when ``spans``), with atomic adds when
+    ``atomic`` (several threads may hold faces of one image), else plain ones."""
+    height = acc.shape[1]
+    width = acc.shape[2]
+    zero = ti.cast(0, dt)
+    one = ti.cast(1, dt)
+    inv_w = 1.0 / width
+    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+    ln = _load_lines(lines, b, f, dt)
+    lnd = _load_lines(lines, b, f, ti.f64)
+    for i in range(i0, i1):
+        py64 = pixel_y(i, height)
+        ja, jb = j0, j1
+        if ti.static(spans):
+            ja, jb = _row_span(lnd, sg, py64, j0, j1, radius, width)
+        py = ti.cast(py64, dt)
+        for j in range(ja, jb):
+            px = ti.cast((2.0 * j + 1.0 - width) * inv_w, dt)
+            z, keep, _k, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+            if keep:
+                v = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
+                if ti.static(atomic):
+                    acc[b, i, j] += v
+                else:
+                    acc[b, i, j] = acc[b, i, j] + v
+
+
 @ti.kernel
 def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  acc: ti.types.ndarray(), inv_sigma_: ti.f64, max_d2_: ti.f64,
-                 radius: ti.f64, dt: ti.template()):
+                 radius: ti.f64, dt: ti.template(), per_image: ti.template(),
+                 spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3] (for the boxes); ``lines``
     [B, F, 16] from :func:`edge_lines`; ``acc`` [B, H, W] zero-initialised; ``lines``
-    and ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2."""
-    height = acc.shape[1]
-    width = acc.shape[2]
+    and ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
+    ``per_image``: one thread per image loops over its faces in order (plain adds,
+    deterministic; for the CPU), else one thread per face (atomic adds; for the GPU).
+    ``spans``: cut each box row to :func:`_row_span` (``False`` only for tests)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
-    zero = ti.cast(0, dt)
-    one = ti.cast(1, dt)
-    for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1 = _face_box(fv, b, f, radius, height, width)
-        ln = _load_lines(lines, b, f, dt)
-        for i in range(i0, i1):
-            py = ti.cast(pixel_y(i, height), dt)
-            for j in range(j0, j1):
-                px = ti.cast(pixel_x(j, width), dt)
-                z, keep, _k, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
-                if keep:
-                    acc[b, i, j] += -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
+    if ti.static(per_image):
+        ti.loop_config(block_dim=1)
+        for b in range(lines.shape[0]):
+            for f in range(lines.shape[1]):
+                _add_face(fv, lines, acc, b, f, inv_sigma, max_d2, radius, spans, False, dt)
+    else:
+        for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
+            _add_face(fv, lines, acc, b, f, inv_sigma, max_d2, radius, spans, True, dt)
 
 
 @ti.kernel
 def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                           grad_acc: ti.types.ndarray(), lines_grad: ti.types.ndarray(),
                           inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
-                          dt: ti.template()):
+                          dt: ti.template(), spans: ti.template()):
     """``lines_grad[b, f]`` = d(sum grad_acc * acc) / d lines[b, f] for the ``acc`` of
     :func:`soft_log_sum` (same arguments; ``grad_acc`` [B, H, W] and ``lines_grad``
     [B, F, 16] in ``dt``; every entry is written).  ``d log(1 - sigmoid(z)) / dz =
     -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y + c`` and
-    ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y + w_{a,b}``."""
+    ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y + w_{a,b}``; the
+    nearest edge's terms are added through 0/1 masks (no branch per edge)."""
     height = grad_acc.shape[1]
     width = grad_acc.shape[2]
     inv_sigma = ti.cast(inv_sigma_, dt)
@@ -175,14 +247,20 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
     two = ti.cast(2, dt)
+    inv_w = 1.0 / width
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1 = _face_box(fv, b, f, radius, height, width)
+        i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
         ln = _load_lines(lines, b, f, dt)
+        lnd = _load_lines(lines, b, f, ti.f64)
         g = ti.Vector.zero(dt, LINE_VALUES)
         for i in range(i0, i1):
-            py = ti.cast(pixel_y(i, height), dt)
-            for j in range(j0, j1):
-                px = ti.cast(pixel_x(j, width), dt)
+            py64 = pixel_y(i, height)
+            ja, jb = j0, j1
+            if ti.static(spans):
+                ja, jb = _row_span(lnd, sg, py64, j0, j1, radius, width)
+            py = ti.cast(py64, dt)
+            for j in range(ja, jb):
+                px = ti.cast((2.0 * j + 1.0 - width) * inv_w, dt)
                 z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
                 if keep:
                     ez = ti.exp(-ti.abs(z))
@@ -193,13 +271,14 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                     gs = two * s * gd
                     ge = two * e * gd
                     for k in ti.static(range(3)):
-                        if kmin == k:
-                            t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
-                            g[5 * k + 0] += gs * px - ge * py
-                            g[5 * k + 1] += gs * py + ge * px
-                            g[5 * k + 2] += gs
-                            g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, ge, zero)
-                            g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, ge, zero)
+                        gsk = ti.select(kmin == k, gs, zero)
+                        gek = ti.select(kmin == k, ge, zero)
+                        t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
+                        g[5 * k + 0] += gsk * px - gek * py
+                        g[5 * k + 1] += gsk * py + gek * px
+                        g[5 * k + 2] += gsk
+                        g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, gek, zero)
+                        g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, gek, zero)
         for k in ti.static(range(LINE_VALUES)):
             lines_grad[b, f, k] = g[k]
 
@@ -210,7 +289,7 @@ def box_pixel_counts(fv: ti.types.ndarray(), counts: ti.types.ndarray(), radius:
     """``counts`` int64 [B, F]: pixels in each face's grown bounding box, i.e. the pairs
     :func:`soft_log_sum` evaluates (for the timing study's work count)."""
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        i0, i1, j0, j1 = _face_box(fv, b, f, radius, height, width)
+        i0, i1, j0, j1, _sg = _face_box(fv, b, f, radius, height, width)
         counts[b, f] = ti.cast(ti.max(0, i1 - i0) * ti.max(0, j1 - j0), ti.i64)
 
 
