@@ -43,7 +43,7 @@ from ..taichi_grid import column_of, pixel_x, pixel_y, row_of
 
 #: Values per face in ``lines``: 3 edges x (n_x, n_y, c, w_a, w_b), then the area flag.
 LINE_VALUES = 16
-#: Relative margin of :func:`_row_span` (per unit of ``|c| + 2``): far above the
+#: Relative margin of :func:`_span_lines` (per unit of ``|c| + 2``): far above the
 #: rounding of float32 lines and pair arithmetic (about 1e-7), far below a pixel.
 SPAN_MARGIN = 1e-5
 #: Faces with ``|doubled area| <= SLIVER_RATIO * longest edge^2`` get no row spans (their
@@ -117,28 +117,49 @@ def _face_box(fv: ti.template(), b, f, radius, height, width):
 
 
 @ti.func
-def _row_span(lnd, sg, py, j0, j1, radius, width):
-    """Half-open column range ``(ja, jb)`` within ``[j0, j1)`` of row ``py`` (screen y)
-    that can hold pairs :func:`_pair_z` keeps: the pixels on the inner side of all three
-    edge lines shifted outward by ``radius`` (a convex superset of the face grown by
-    ``radius``), plus a margin ``SPAN_MARGIN * (|c| + 2)`` for the rounding of the
-    lines and the per-pair arithmetic; the whole ``[j0, j1)`` for a degenerate face or
-    sliver (``sg = 0``).  ``lnd``: the face's ``lines`` values in float64; float64 throughout."""
+def _span_lines(lnd, sg, radius, width):
+    """Per face, the three column bounds of :func:`_row_span` as functions of a row's
+    screen y: ``(u, v, kind)`` (3-vectors, float64); edge ``k`` bounds the kept columns
+    ``j`` of row ``y`` by ``j >= u_k + v_k y`` (``kind_k = 1``) or ``j <= u_k + v_k y``
+    (``kind_k = -1``); a horizontal edge (``kind_k = 0``) keeps the row only if
+    ``u_k + v_k y >= 0``.  Edge ``k`` keeps the pixels with ``sg * s_k >= -radius -
+    SPAN_MARGIN * (|c_k| + 2)``, ``s_k = n_x x + n_y y + c`` and ``x = (2j + 1 - W) / W``:
+    the inner side of its line shifted outward by ``radius``, plus a margin far above
+    the rounding of float32 lines and per-pair arithmetic."""
+    u = ti.Vector([0.0, 0.0, 0.0])
+    v = ti.Vector([0.0, 0.0, 0.0])
+    kind = ti.Vector([0.0, 0.0, 0.0])
+    for k in ti.static(range(3)):
+        c = lnd[5 * k + 2]
+        slope = sg * lnd[5 * k + 0] * 2.0 / width  # d(sg * s_k) / dj
+        q0 = sg * (c + lnd[5 * k + 0] * (1.0 - width) / width) + radius \
+            + SPAN_MARGIN * (ti.abs(c) + 2.0)
+        qy = sg * lnd[5 * k + 1]
+        flat = slope == 0.0
+        kind[k] = ti.select(slope > 0.0, 1.0, ti.select(slope < 0.0, -1.0, 0.0))
+        inv = 1.0 / ti.select(flat, 1.0, slope)
+        u[k] = ti.select(flat, q0, -q0 * inv)
+        v[k] = ti.select(flat, qy, -qy * inv)
+    return u, v, kind
+
+
+@ti.func
+def _row_span(u, v, kind, sg, py, j0, j1, width):
+    """Half-open column range ``(ja, jb)`` within ``[j0, j1)`` of the row at screen y
+    ``py`` that can hold pairs :func:`_pair_z` keeps: the pixels inside all three edge
+    lines shifted outward by the cull radius (bounds of :func:`_span_lines`; a convex
+    superset of the face grown by that radius); the whole ``[j0, j1)`` for a degenerate
+    face or sliver (``sg = 0``).  Float64, no division."""
     lo = ti.cast(j0, ti.f64)
     hi = ti.cast(j1 - 1, ti.f64)
     if sg != 0.0:
         for k in ti.static(range(3)):
-            # sg * s_k >= -radius - margin with s_k = n_x x + n_y py + c, x = (2j + 1 - W) / W
-            c = lnd[5 * k + 2]
-            a = sg * lnd[5 * k + 0] * 2.0 / width
-            q = sg * (lnd[5 * k + 1] * py + c) + radius + SPAN_MARGIN * (ti.abs(c) + 2.0) \
-                + sg * lnd[5 * k + 0] * (1.0 - width) / width
-            if a > 0.0:
-                lo = ti.max(lo, ti.math.clamp(-q / a, -2.0, width + 1.0))
-            elif a < 0.0:
-                hi = ti.min(hi, ti.math.clamp(-q / a, -2.0, width + 1.0))
-            elif q < 0.0:
-                hi = lo - 1.0
+            bound = u[k] + v[k] * py
+            lo = ti.max(lo, ti.select(kind[k] > 0.0, bound, -2.0))
+            hi = ti.min(hi, ti.select(kind[k] < 0.0, bound, width + 1.0))
+            hi = ti.select(kind[k] == 0.0, ti.select(bound < 0.0, -2.0, hi), hi)
+        lo = ti.min(lo, width + 1.0)
+        hi = ti.max(hi, -2.0)
     ja = ti.max(j0, ti.cast(ti.ceil(lo), ti.i32))
     jb = ti.min(j1, ti.cast(ti.floor(hi), ti.i32) + 1)
     return ja, jb
@@ -184,25 +205,27 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(), b, f,
     width = acc.shape[2]
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
-    inv_w = 1.0 / width
+    step = 2.0 / width
     i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
     ln = _load_lines(lines, b, f, dt)
-    lnd = _load_lines(lines, b, f, ti.f64)
+    u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
     for i in range(i0, i1):
         py64 = pixel_y(i, height)
         ja, jb = j0, j1
         if ti.static(spans):
-            ja, jb = _row_span(lnd, sg, py64, j0, j1, radius, width)
+            ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
         py = ti.cast(py64, dt)
+        px64 = pixel_x(ja, width) - step
         for j in range(ja, jb):
-            px = ti.cast((2.0 * j + 1.0 - width) * inv_w, dt)
+            px64 += step
+            px = ti.cast(px64, dt)
             z, keep, _k, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
             if keep:
-                v = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
+                val = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
                 if ti.static(atomic):
-                    acc[b, i, j] += v
+                    acc[b, i, j] += val
                 else:
-                    acc[b, i, j] = acc[b, i, j] + v
+                    acc[b, i, j] = acc[b, i, j] + val
 
 
 @ti.kernel
@@ -247,20 +270,22 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
     two = ti.cast(2, dt)
-    inv_w = 1.0 / width
+    step = 2.0 / width
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
         i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
         ln = _load_lines(lines, b, f, dt)
-        lnd = _load_lines(lines, b, f, ti.f64)
+        u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
         g = ti.Vector.zero(dt, LINE_VALUES)
         for i in range(i0, i1):
             py64 = pixel_y(i, height)
             ja, jb = j0, j1
             if ti.static(spans):
-                ja, jb = _row_span(lnd, sg, py64, j0, j1, radius, width)
+                ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
             py = ti.cast(py64, dt)
+            px64 = pixel_x(ja, width) - step
             for j in range(ja, jb):
-                px = ti.cast((2.0 * j + 1.0 - width) * inv_w, dt)
+                px64 += step
+                px = ti.cast(px64, dt)
                 z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
                 if keep:
                     ez = ti.exp(-ti.abs(z))
