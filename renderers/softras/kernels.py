@@ -296,14 +296,13 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                     gs = two * s * gd
                     ge = two * e * gd
                     for k in ti.static(range(3)):
-                        gsk = ti.select(kmin == k, gs, zero)
-                        gek = ti.select(kmin == k, ge, zero)
-                        t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
-                        g[5 * k + 0] += gsk * px - gek * py
-                        g[5 * k + 1] += gsk * py + gek * px
-                        g[5 * k + 2] += gsk
-                        g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, gek, zero)
-                        g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, gek, zero)
+                        if kmin == k:
+                            t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
+                            g[5 * k + 0] += gs * px - ge * py
+                            g[5 * k + 1] += gs * py + ge * px
+                            g[5 * k + 2] += gs
+                            g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, ge, zero)
+                            g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, ge, zero)
         for k in ti.static(range(LINE_VALUES)):
             lines_grad[b, f, k] = g[k]
 
