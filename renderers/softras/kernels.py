@@ -261,8 +261,7 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     :func:`soft_log_sum` (same arguments; ``grad_acc`` [B, H, W] and ``lines_grad``
     [B, F, 16] in ``dt``; every entry is written).  ``d log(1 - sigmoid(z)) / dz =
     -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y + c`` and
-    ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y + w_{a,b}``; the
-    nearest edge's terms are added through 0/1 masks (no branch per edge)."""
+    ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y + w_{a,b}``."""
     height = grad_acc.shape[1]
     width = grad_acc.shape[2]
     inv_sigma = ti.cast(inv_sigma_, dt)
