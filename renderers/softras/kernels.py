@@ -195,12 +195,14 @@ def _load_lines(lines: ti.template(), b, f, dt: ti.template()):
 
 
 @ti.func
-def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(), b, f,
-              inv_sigma, max_d2, radius, spans: ti.template(), atomic: ti.template(),
+def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
+              cache_w: ti.template(), cache_k: ti.template(), cap, b, f, inv_sigma,
+              max_d2, radius, spans: ti.template(), atomic: ti.template(),
               dt: ti.template()):
     """Add face ``(b, f)``'s ``log(1 - D)`` into ``acc[b]`` over the pixels of its grown
     box (each row cut to :func:`_row_span` when ``spans``), with atomic adds when
-    ``atomic`` (several threads may hold faces of one image), else plain ones."""
+    ``atomic`` (several threads may hold faces of one image), else plain ones; the
+    face's first ``cap`` visited pairs go to the pair cache (:func:`soft_log_sum`)."""
     height = acc.shape[1]
     width = acc.shape[2]
     zero = ti.cast(0, dt)
@@ -209,6 +211,7 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(), b, f,
     i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
     ln = _load_lines(lines, b, f, dt)
     u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+    slot = 0
     for i in range(i0, i1):
         py64 = pixel_y(i, height)
         ja, jb = j0, j1
@@ -219,24 +222,38 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(), b, f,
         for j in range(ja, jb):
             px64 += step
             px = ti.cast(px64, dt)
-            z, keep, _k, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+            z, keep, kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+            w = zero
             if keep:
-                val = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
+                ez = ti.exp(-ti.abs(z))
+                val = -(ti.max(z, zero) + ti.log(one + ez))
                 if ti.static(atomic):
                     acc[b, i, j] += val
                 else:
                     acc[b, i, j] = acc[b, i, j] + val
+                if slot < cap:
+                    sig = ti.select(z >= zero, one, ez) / (one + ez)
+                    w = ti.select(z >= zero, sig, -sig)
+            if slot < cap:
+                cache_w[b, f, slot] = w
+                cache_k[b, f, slot] = ti.cast(kmin, ti.i8)
+            slot += 1
 
 
 @ti.kernel
 def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
-                 acc: ti.types.ndarray(), inv_sigma_: ti.f64, max_d2_: ti.f64,
-                 radius: ti.f64, dt: ti.template(), per_image: ti.template(),
-                 spans: ti.template()):
+                 acc: ti.types.ndarray(), cache_w: ti.types.ndarray(),
+                 cache_k: ti.types.ndarray(), cap: ti.i32, inv_sigma_: ti.f64,
+                 max_d2_: ti.f64, radius: ti.f64, dt: ti.template(),
+                 per_image: ti.template(), spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3] (for the boxes); ``lines``
     [B, F, 16] from :func:`edge_lines`; ``acc`` [B, H, W] zero-initialised; ``lines``
     and ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
+    Pair cache for the backward: the ``n``-th pair a face visits, ``n < cap``, stores
+    ``cache_w[b, f, n]`` (``dt``) = ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled
+    pair) and ``cache_k[b, f, n]`` (int8) = its nearest edge; both [B, F, >= cap]
+    (``cap = 0``: no cache, any [1, 1, 1] arrays).
     ``per_image``: one thread per image loops over its faces in order (plain adds,
     deterministic; for the CPU), else one thread per face (atomic adds; for the GPU).
     ``spans``: cut each box row to :func:`_row_span` (``False`` only for tests)."""
@@ -246,35 +263,72 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
         ti.loop_config(block_dim=1)
         for b in range(lines.shape[0]):
             for f in range(lines.shape[1]):
-                _add_face(fv, lines, acc, b, f, inv_sigma, max_d2, radius, spans, False, dt)
+                _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
+                          radius, spans, False, dt)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-            _add_face(fv, lines, acc, b, f, inv_sigma, max_d2, radius, spans, True, dt)
+            _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
+                      radius, spans, True, dt)
+
+
+@ti.func
+def _edge_grad(g, ln, k: ti.template(), px, py, s, e, gd, dt: ti.template()):
+    """``g`` plus the gradient of ``gd * d_k^2`` w.r.t. edge ``k``'s line values, for the
+    pair at ``(px, py)`` whose nearest edge ``k`` has ``s``, ``e`` (:func:`_pair_z`)."""
+    zero = ti.cast(0, dt)
+    gs = ti.cast(2, dt) * s * gd
+    ge = ti.cast(2, dt) * e * gd
+    t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
+    g[5 * k + 0] += gs * px - ge * py
+    g[5 * k + 1] += gs * py + ge * px
+    g[5 * k + 2] += gs
+    g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, ge, zero)
+    g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, ge, zero)
+    return g
+
+
+@ti.func
+def _cached_pair_grad(g, ln, w, kmin, px, py, ga, inv_sigma, dt: ti.template()):
+    """:func:`_edge_grad` for a cached pair (``w = +-sigmoid(z)``, nearest edge
+    ``kmin``): only that edge's ``s`` and ``e`` are recomputed, as in :func:`_pair_z`."""
+    zero = ti.cast(0, dt)
+    gd = -ga * w
+    gd *= inv_sigma
+    for k in ti.static(range(3)):
+        if kmin == k:
+            s = ln[5 * k + 0] * px + ln[5 * k + 1] * py + ln[5 * k + 2]
+            t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
+            e = ti.min(t + ln[5 * k + 3], zero) + ti.max(t + ln[5 * k + 4], zero)
+            g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
+    return g
 
 
 @ti.kernel
 def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                           grad_acc: ti.types.ndarray(), lines_grad: ti.types.ndarray(),
-                          inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
+                          cache_w: ti.types.ndarray(), cache_k: ti.types.ndarray(),
+                          cap: ti.i32, inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
                           dt: ti.template(), spans: ti.template()):
     """``lines_grad[b, f]`` = d(sum grad_acc * acc) / d lines[b, f] for the ``acc`` of
-    :func:`soft_log_sum` (same arguments; ``grad_acc`` [B, H, W] and ``lines_grad``
-    [B, F, 16] in ``dt``; every entry is written).  ``d log(1 - sigmoid(z)) / dz =
-    -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y + c`` and
-    ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y + w_{a,b}``."""
+    :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] and
+    ``lines_grad`` [B, F, 16] in ``dt``; every entry is written).  ``d log(1 -
+    sigmoid(z)) / dz = -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y
+    + c`` and ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y +
+    w_{a,b}``.  A face's first ``cap`` pairs come from the cache, the rest are
+    recomputed."""
     height = grad_acc.shape[1]
     width = grad_acc.shape[2]
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
-    two = ti.cast(2, dt)
     step = 2.0 / width
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
         i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
         ln = _load_lines(lines, b, f, dt)
         u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
         g = ti.Vector.zero(dt, LINE_VALUES)
+        slot = 0
         for i in range(i0, i1):
             py64 = pixel_y(i, height)
             ja, jb = j0, j1
@@ -285,23 +339,23 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
             for j in range(ja, jb):
                 px64 += step
                 px = ti.cast(px64, dt)
-                z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
-                if keep:
-                    ez = ti.exp(-ti.abs(z))
-                    sig = ti.select(z >= zero, one, ez) / (one + ez)
-                    # d/d(d^2) of grad_acc * log(1 - sigmoid(+-d^2 / sigma))
-                    gd = -grad_acc[b, i, j] * sig * ti.select(z >= zero, one, -one)
-                    gd *= inv_sigma
-                    gs = two * s * gd
-                    ge = two * e * gd
-                    for k in ti.static(range(3)):
-                        if kmin == k:
-                            t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
-                            g[5 * k + 0] += gs * px - ge * py
-                            g[5 * k + 1] += gs * py + ge * px
-                            g[5 * k + 2] += gs
-                            g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, ge, zero)
-                            g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, ge, zero)
+                if slot < cap:
+                    w = cache_w[b, f, slot]
+                    if w != zero:
+                        g = _cached_pair_grad(g, ln, w, ti.cast(cache_k[b, f, slot], ti.i32),
+                                              px, py, grad_acc[b, i, j], inv_sigma, dt)
+                else:
+                    z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+                    if keep:
+                        ez = ti.exp(-ti.abs(z))
+                        sig = ti.select(z >= zero, one, ez) / (one + ez)
+                        # d/d(d^2) of grad_acc * log(1 - sigmoid(+-d^2 / sigma))
+                        gd = -grad_acc[b, i, j] * sig * ti.select(z >= zero, one, -one)
+                        gd *= inv_sigma
+                        for k in ti.static(range(3)):
+                            if kmin == k:
+                                g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
+                slot += 1
         for k in ti.static(range(LINE_VALUES)):
             lines_grad[b, f, k] = g[k]
 
