@@ -59,13 +59,19 @@ def check_index_range(nb: int, nf: int, height: int, width: int) -> None:
         )
 
 
-def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: float) -> int:
-    """Pixel-face pairs the kernels evaluate for ``face_vertices`` [B, F, 3, 3]: pixels
-    in every face's bounding box grown by the cull ``radius`` (clamped to the image)."""
+def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: float,
+               dtype: torch.dtype) -> int:
+    """Pixel-face pairs the kernels evaluate for ``face_vertices`` [B, F, 3, 3] in
+    ``dtype``: pixels in every face's bounding box grown by the cull ``radius``
+    (clamped to the image), each row cut to the span within the edge lines shifted out
+    by ``radius`` (:func:`kernels.pair_counts`)."""
     fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
-    counts = torch.zeros(fv.shape[:2], dtype=torch.int64, device=fv.device)
-    if fv.shape[1]:
-        kernels.box_pixel_counts(fv, counts, radius, height, width)
+    nb, nf = fv.shape[:2]
+    counts = torch.zeros(nb, nf, dtype=torch.int64, device=fv.device)
+    if nf:
+        lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dtype, device=fv.device)
+        kernels.edge_lines(fv, lines)
+        kernels.pair_counts(fv, lines, counts, radius, height, width)
     return int(counts.sum())
 
 

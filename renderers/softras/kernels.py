@@ -6,17 +6,21 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
    lines ``(n_x, n_y, c, w_a, w_b)`` (exactly :func:`renderers.soft_math.edge_lines`), stored
    in the compute dtype as ``lines [B, F, 16]`` = 3 x 5 edge values, then ``1.0`` for a
    face with nonzero area (else ``0.0``: no inside).
-2. :func:`soft_log_sum` (forward): one thread per face loops over
-   the pixels of its bounding box grown by the cull radius
-   ``sqrt(sigma * log(1/eps - 1))`` (computed from ``fv`` in float64, clamped to the
-   image) and, for each pair that is inside or within the cull radius, atomically adds
-   ``log(1 - D)`` into ``acc[b, i, j]``.  Per pair, in the compute dtype:
+2. :func:`soft_log_sum` (forward): per face, the pixels of its bounding box grown by the
+   cull radius ``sqrt(sigma * log(1/eps - 1))`` (from ``fv`` in float64, clamped to the
+   image), each row cut to the span inside the three edge lines shifted out by that
+   radius (:func:`_row_span`, float64, a margin above rounding); for each pair that is
+   inside or within the cull radius it adds ``log(1 - D)`` into ``acc[b, i, j]``.  On the
+   CPU one thread per image loops over its faces in order (plain adds), on CUDA one
+   thread per face (atomic adds).  Per pair, in the compute dtype:
    ``s = n.p + c``, ``t = u.p`` with ``u = (n_y, -n_x)``,
    ``d_k^2 = s^2 + (min(t + w_a, 0) + max(t + w_b, 0))^2``, ``d^2 = min_k d_k^2``,
-   inside = all three ``s`` of one sign (inclusive) and nonzero area.
-3. :func:`soft_log_sum_backward` (hand-written adjoint of step 2, same loops): per face,
-   the gradient of ``sum acc * grad_acc`` w.r.t. its 15 line values, summed in
-   registers and written once (no atomics); ``lines_grad[..., 15] = 0``.
+   inside = all three ``s`` of one sign (inclusive) and nonzero area.  A face's first
+   ``cap`` pairs also go to a pair cache (``+-sigmoid(z)`` and the nearest edge).
+3. :func:`soft_log_sum_backward` (hand-written adjoint of step 2, same pixels): per
+   face, the gradient of ``sum acc * grad_acc`` w.r.t. its 15 line values, summed in
+   registers and written once (no atomics); cached pairs recompute only their nearest
+   edge's ``s`` and ``e``; ``lines_grad[..., 15] = 0``.
 4. :func:`edge_lines_backward` (hand-written adjoint of step 1, float64, one thread
    per face, no atomics): ``lines_grad`` -> gradient w.r.t. ``fv``.
 
@@ -31,9 +35,12 @@ float64.  ``exp`` only sees ``-|z|``, so nothing overflows.  The compute dtype `
 every literal is cast to it (Taichi's ``default_fp`` is float64, so an uncast literal
 would promote float32 arithmetic to float64).  ``fv`` may be float32 or float64.
 
-Reproducibility: the per-pixel sums of the forward are parallel atomic adds, so their
-rounding follows the thread order and repeated calls may differ in the last bits; the
-backward is deterministic.
+Reproducibility: on the CPU both passes are deterministic; on CUDA the forward's
+per-pixel sums are parallel atomic adds, so their rounding follows the thread order.
+
+Speed (CPU): the code is scalar (Taichi's CPU backend emits no SIMD for these loops;
+``exp``/``log`` are libm calls); an inline polynomial ``exp`` and branch-free 0/1 edge
+masks were tried and measured slower.
 """
 
 import taichi as ti
@@ -208,6 +215,7 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
     step = 2.0 / width
+    x0 = pixel_x(0, width)
     i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
     ln = _load_lines(lines, b, f, dt)
     u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
@@ -218,10 +226,8 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
         if ti.static(spans):
             ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
         py = ti.cast(py64, dt)
-        px64 = pixel_x(ja, width) - step
         for j in range(ja, jb):
-            px64 += step
-            px = ti.cast(px64, dt)
+            px = ti.cast(x0 + j * step, dt)  # no division per pair
             z, keep, kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
             w = zero
             if keep:
@@ -323,6 +329,7 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
     step = 2.0 / width
+    x0 = pixel_x(0, width)
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
         i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
         ln = _load_lines(lines, b, f, dt)
@@ -335,10 +342,8 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
             if ti.static(spans):
                 ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
             py = ti.cast(py64, dt)
-            px64 = pixel_x(ja, width) - step
             for j in range(ja, jb):
-                px64 += step
-                px = ti.cast(px64, dt)
+                px = ti.cast(x0 + j * step, dt)
                 if slot < cap:
                     w = cache_w[b, f, slot]
                     if w != zero:
@@ -361,13 +366,19 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
 
 
 @ti.kernel
-def box_pixel_counts(fv: ti.types.ndarray(), counts: ti.types.ndarray(), radius: ti.f64,
-                     height: ti.i32, width: ti.i32):
-    """``counts`` int64 [B, F]: pixels in each face's grown bounding box, i.e. the pairs
-    :func:`soft_log_sum` evaluates (for the timing study's work count)."""
+def pair_counts(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
+                counts: ti.types.ndarray(), radius: ti.f64, height: ti.i32, width: ti.i32):
+    """``counts`` int64 [B, F]: the pairs :func:`soft_log_sum` evaluates per face (the
+    pixels of its grown box's rows cut to :func:`_row_span`; for the timing study's work
+    count); ``lines`` from :func:`edge_lines`."""
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        i0, i1, j0, j1, _sg = _face_box(fv, b, f, radius, height, width)
-        counts[b, f] = ti.cast(ti.max(0, i1 - i0) * ti.max(0, j1 - j0), ti.i64)
+        i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+        u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+        n = 0
+        for i in range(i0, i1):
+            ja, jb = _row_span(u, v, kind, sg, pixel_y(i, height), j0, j1, width)
+            n += ti.max(0, jb - ja)
+        counts[b, f] = ti.cast(n, ti.i64)
 
 
 @ti.kernel
