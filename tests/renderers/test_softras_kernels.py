@@ -68,7 +68,8 @@ def test_row_spans_drop_only_culled_pairs(dt, sigma):
 @pytest.mark.parametrize("dt", [torch.float32, torch.float64])
 def test_pair_cache_gives_the_recomputed_gradient(dt):
     """Backward with the cache (every pair, or only the first 3 per face, the rest
-    recomputed) equals the backward that recomputes every pair, to rounding, in the
+    recomputed; filled by the CPU layout or by the CUDA one, one thread per face)
+    equals the backward that recomputes every pair, to rounding, in the
     vertex gradient (a pixel nearest to a vertex is equally near both its edges, and
     rounding may pick either edge's line values; the vertex gradient is the same; for a
     repeated vertex only the two copies' total is)."""
@@ -76,8 +77,8 @@ def test_pair_cache_gives_the_recomputed_gradient(dt):
     fv = fv if dt == torch.float64 else fv.float()
     grad_acc = torch.rand(fv.shape[0], *SIZE, dtype=dt, generator=torch.Generator().manual_seed(1))
     grads = []
-    for cap in (0, 3, 32):
-        lines, acc, cw, ck, params = _forward(fv, dt, 1e-3, cap=cap)
+    for cap, per_image in ((0, True), (3, True), (32, True), (32, False)):
+        lines, acc, cw, ck, params = _forward(fv, dt, 1e-3, cap=cap, per_image=per_image)
         lg = torch.empty_like(lines)
         kernels.soft_log_sum_backward(fv, lines, grad_acc, lg, cw, ck, cap, *params, True)
         fv_grad = torch.empty_like(fv)
