@@ -5,8 +5,9 @@ Forward is exactly Eq. 1-2 of the paper (see :mod:`renderers.soft_math`): per
 pixel-face pair ``D = sigmoid(delta * d^2 / sigma)`` with ``d`` the distance from the
 pixel centre to the nearest triangle edge in normalized screen units, and
 ``S = 1 - prod_f (1 - D_f)``.  Pairs with ``D <= eps`` outside the triangle are culled
-(bounding box grown by the cull radius, then a distance test), so the cost grows with
-the pairs near each face, not with pixels x faces.
+(bounding box grown by the cull radius, each row cut to the span inside the three edge
+lines shifted out by that radius, then a distance test), so the cost grows with the
+pairs near each face, not with pixels x faces.
 
 Precision: the geometry is evaluated relative to each edge's line (per-face setup in
 float64, see :mod:`renderers.soft_math`), so the result for float32 input equals the
@@ -17,10 +18,11 @@ input's dtype (float32 tensors compute in float32, on the CPU and on CUDA; float
 tensors ask for float64); ``"float32"`` or ``"float64"`` force it.
 The output always has the input's dtype.
 
-Reproducibility: the per-pixel sums of the forward are parallel atomic adds, so their
+Reproducibility: on the CPU the forward sums each image's faces in order in one thread
+and the backward each face's gradient in one thread, so repeated calls agree bit for
+bit.  On CUDA the per-pixel sums of the forward are parallel atomic adds, so their
 rounding follows the thread order and repeated calls may differ in the last bits; long
-optimisations amplify this (see the README, "Seeds and reproducibility").  The backward
-sums each face's gradient in one thread (deterministic).
+optimisations amplify this (see the README, "Seeds and reproducibility").
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class SoftRas(Rasterizer):
     forward_model = SOFTRAS_FORWARD
     gradient_rule = "exact gradient of the soft forward (hand-written adjoint kernels)"
     paper = SOFTRAS_PAPER
-    cost = "candidate pairs: pixels in each face's box grown by the cull radius"
+    cost = ("candidate pairs: pixels in each face's box grown by the cull radius, each "
+            "row cut to the face's edge lines shifted out by that radius")
 
     def __init__(self, image_size=64, sigma: float = DEFAULT_SIGMA,
                  eps: float = DEFAULT_EPS, precision: str = "auto") -> None:
@@ -83,10 +86,13 @@ class SoftRas(Rasterizer):
                                 cull_dist2(self.sigma, self.eps), dtype)
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> int:
-        """Pixel-face pairs one forward evaluates (pixels in the grown bounding boxes)."""
+        """Pixel-face pairs one forward evaluates (pixels of the grown bounding boxes'
+        rows within each face's edge lines shifted out by the cull radius)."""
         check_face_vertices(face_vertices)
+        dtype = compute_dtype(self.precision, face_vertices.dtype,
+                              kernel_device(face_vertices.device))
         return pair_count(face_vertices, self.height, self.width,
-                          cull_dist2(self.sigma, self.eps) ** 0.5)
+                          cull_dist2(self.sigma, self.eps) ** 0.5, dtype)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> soft silhouettes ``[B, H, W]`` in [0, 1]."""

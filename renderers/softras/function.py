@@ -2,8 +2,9 @@
 (:mod:`renderers.softras.kernels`): forward = ``edge_lines`` then ``soft_log_sum``;
 backward = their hand-written adjoints ``soft_log_sum_backward`` (gradient w.r.t. the
 lines) then ``edge_lines_backward`` (w.r.t. the face vertices).  Per call it allocates
-``lines`` [B, F, 16] and ``acc`` [B, H, W] (forward), their gradients (backward), and
-makes no host round trip."""
+``lines`` [B, F, 16], ``acc`` [B, H, W] and the pair cache (:func:`cache_slots`, kept
+for the backward; at most :data:`CACHE_BYTES`) in the forward, their gradients in the
+backward, and makes no host round trip."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import taichi as ti
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..face_boxes import box_pixel_count
 from ..taichi_runtime import kernel_device
 from . import kernels
 
@@ -58,10 +58,38 @@ def check_index_range(nb: int, nf: int, height: int, width: int) -> None:
         )
 
 
-def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: float) -> int:
-    """Pixel-face pairs the kernels evaluate for ``face_vertices`` [B, F, 3, 3]: pixels
-    in every face's bounding box grown by the cull ``radius`` (clamped to the image)."""
-    return box_pixel_count(face_vertices, height, width, radius)
+def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: float,
+               dtype: torch.dtype) -> int:
+    """Pixel-face pairs the kernels evaluate for ``face_vertices`` [B, F, 3, 3] in
+    ``dtype``: pixels in every face's bounding box grown by the cull ``radius``
+    (clamped to the image), each row cut to the span within the edge lines shifted out
+    by ``radius`` (:func:`kernels.pair_counts`)."""
+    fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
+    nb, nf = fv.shape[:2]
+    counts = torch.zeros(nb, nf, dtype=torch.int64, device=fv.device)
+    if nf:
+        lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dtype, device=fv.device)
+        kernels.edge_lines(fv, lines)
+        kernels.pair_counts(fv, lines, counts, radius, height, width)
+    return int(counts.sum())
+
+
+#: Most slots per face of the forward's pair cache (:func:`kernels.soft_log_sum`): a
+#: face's first pairs keep ``+-sigmoid(z)`` and their nearest edge, so the backward
+#: recomputes neither the distances nor ``exp`` for them (the rest are recomputed).
+#: 32 holds every pair of the paper setting's faces (about 7 per face on average).
+CACHE_SLOTS = 32
+#: Memory bound of that cache per call (bytes); fewer slots per face beyond it.
+CACHE_BYTES = 64 * 2**20
+
+
+def cache_slots(nb: int, nf: int, value_bytes: int) -> int:
+    """Slots per face of the pair cache for ``nb`` images of ``nf`` faces with
+    ``value_bytes``-byte values (plus one byte for the edge): :data:`CACHE_SLOTS`,
+    fewer where the cache would exceed :data:`CACHE_BYTES` or the int32 index range
+    (0 = no cache)."""
+    per_slot = max(1, nb * nf) * (value_bytes + 1)
+    return int(min(CACHE_SLOTS, CACHE_BYTES // per_slot, _INT32_MAX // max(1, nb * nf)))
 
 
 class KernelParams(NamedTuple):
@@ -90,10 +118,16 @@ class SoftLogSum(torch.autograd.Function):
         acc = torch.zeros(nb, height, width, dtype=dtype, device=dev)
         lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dtype, device=dev)
         params = KernelParams(1.0 / sigma, max_d2, max_d2 ** 0.5, _taichi_dtype(dtype))
+        cap = cache_slots(nb, nf, torch.finfo(dtype).bits // 8)
+        cache_w = torch.empty(nb, nf, cap, dtype=dtype, device=dev) if cap else \
+            torch.empty(1, 1, 1, dtype=dtype, device=dev)
+        cache_k = torch.empty(cache_w.shape, dtype=torch.int8, device=dev)
         if nf:
             kernels.edge_lines(fv, lines)
-            kernels.soft_log_sum(fv, lines, acc, *params)
-        ctx.save_for_backward(fv, lines)
+            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, cap, *params,
+                                 per_image=dev.type == "cpu", spans=True)
+        ctx.save_for_backward(fv, lines, cache_w, cache_k)
+        ctx.cap = cap  # slots per face in the pair cache
         ctx.params = params  # KernelParams
         ctx.out_device = out_device  # where the gradient goes back to
         return acc.to(out_device, face_vertices.dtype)
@@ -101,11 +135,12 @@ class SoftLogSum(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_acc):
-        fv, lines = ctx.saved_tensors
+        fv, lines, cache_w, cache_k = ctx.saved_tensors
         fv_grad = torch.empty_like(fv)
         if fv.shape[1]:
             lines_grad = torch.empty_like(lines)
             grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
-            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, *ctx.params)
+            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, cache_w, cache_k,
+                                          ctx.cap, *ctx.params, spans=True)
             kernels.edge_lines_backward(fv, lines_grad, fv_grad)
         return fv_grad.to(ctx.out_device), None, None, None, None, None

@@ -6,17 +6,21 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
    lines ``(n_x, n_y, c, w_a, w_b)`` (exactly :func:`renderers.soft_math.edge_lines`), stored
    in the compute dtype as ``lines [B, F, 16]`` = 3 x 5 edge values, then ``1.0`` for a
    face with nonzero area (else ``0.0``: no inside).
-2. :func:`soft_log_sum` (forward): one thread per face loops over
-   the pixels of its bounding box grown by the cull radius
-   ``sqrt(sigma * log(1/eps - 1))`` (computed from ``fv`` in float64, clamped to the
-   image) and, for each pair that is inside or within the cull radius, atomically adds
-   ``log(1 - D)`` into ``acc[b, i, j]``.  Per pair, in the compute dtype:
+2. :func:`soft_log_sum` (forward): per face, the pixels of its bounding box grown by the
+   cull radius ``sqrt(sigma * log(1/eps - 1))`` (from ``fv`` in float64, clamped to the
+   image), each row cut to the span inside the three edge lines shifted out by that
+   radius (:func:`_row_span`, float64, a margin above rounding); for each pair that is
+   inside or within the cull radius it adds ``log(1 - D)`` into ``acc[b, i, j]``.  On the
+   CPU one thread per image loops over its faces in order (plain adds), on CUDA one
+   thread per face (atomic adds).  Per pair, in the compute dtype:
    ``s = n.p + c``, ``t = u.p`` with ``u = (n_y, -n_x)``,
    ``d_k^2 = s^2 + (min(t + w_a, 0) + max(t + w_b, 0))^2``, ``d^2 = min_k d_k^2``,
-   inside = all three ``s`` of one sign (inclusive) and nonzero area.
-3. :func:`soft_log_sum_backward` (hand-written adjoint of step 2, same loops): per face,
-   the gradient of ``sum acc * grad_acc`` w.r.t. its 15 line values, summed in
-   registers and written once (no atomics); ``lines_grad[..., 15] = 0``.
+   inside = all three ``s`` of one sign (inclusive) and nonzero area.  A face's first
+   ``cap`` pairs also go to a pair cache (``+-sigmoid(z)`` and the nearest edge).
+3. :func:`soft_log_sum_backward` (hand-written adjoint of step 2, same pixels): per
+   face, the gradient of ``sum acc * grad_acc`` w.r.t. its 15 line values, summed in
+   registers and written once (no atomics); cached pairs recompute only their nearest
+   edge's ``s`` and ``e``; ``lines_grad[..., 15] = 0``.
 4. :func:`edge_lines_backward` (hand-written adjoint of step 1, float64, one thread
    per face, no atomics): ``lines_grad`` -> gradient w.r.t. ``fv``.
 
@@ -31,9 +35,12 @@ float64.  ``exp`` only sees ``-|z|``, so nothing overflows.  The compute dtype `
 every literal is cast to it (Taichi's ``default_fp`` is float64, so an uncast literal
 would promote float32 arithmetic to float64).  ``fv`` may be float32 or float64.
 
-Reproducibility: the per-pixel sums of the forward are parallel atomic adds, so their
-rounding follows the thread order and repeated calls may differ in the last bits; the
-backward is deterministic.
+Reproducibility: on the CPU both passes are deterministic; on CUDA the forward's
+per-pixel sums are parallel atomic adds, so their rounding follows the thread order.
+
+Speed (CPU): the code is scalar (Taichi's CPU backend emits no SIMD for these loops;
+``exp``/``log`` are libm calls); an inline polynomial ``exp`` and branch-free 0/1 edge
+masks were tried and measured slower.
 """
 
 import taichi as ti
@@ -43,6 +50,12 @@ from ..taichi_grid import face_pixel_box, pixel_x, pixel_y
 
 #: Values per face in ``lines``: 3 edges x (n_x, n_y, c, w_a, w_b), then the area flag.
 LINE_VALUES = 16
+#: Relative margin of :func:`_span_lines` (per unit of ``|c| + 2``): far above the
+#: rounding of float32 lines and pair arithmetic (about 1e-7), far below a pixel.
+SPAN_MARGIN = 1e-5
+#: Faces with ``|doubled area| <= SLIVER_RATIO * longest edge^2`` get no row spans (their
+#: orientation could be lost to float64 rounding); far below any visible triangle.
+SLIVER_RATIO = 1e-10
 
 
 @ti.func
@@ -82,6 +95,77 @@ def edge_lines(fv: ti.types.ndarray(), lines: ti.types.ndarray()):
 
 
 @ti.func
+def _face_box(fv: ti.template(), b, f, radius, height, width):
+    """Half-open pixel rectangle ``(i0, i1, j0, j1)`` of face ``(b, f)``'s bounding box
+    grown by ``radius`` (:func:`renderers.taichi_grid.face_pixel_box`, the one box rule,
+    no slack), and ``sg``, the sign of its doubled signed area (0 for a degenerate face
+    or a sliver whose area is below ``SLIVER_RATIO`` x its longest edge squared);
+    float64."""
+    i0, i1, j0, j1 = face_pixel_box(fv, b, f, radius, 0, height, width)
+    x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
+    x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
+    x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
+    y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
+    y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
+    y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
+    area2 = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+    longest2 = ti.max((x1 - x0) ** 2 + (y1 - y0) ** 2, (x2 - x1) ** 2 + (y2 - y1) ** 2,
+                      (x0 - x2) ** 2 + (y0 - y2) ** 2)
+    sure = ti.abs(area2) > SLIVER_RATIO * longest2  # the orientation's sign is exact
+    sg = ti.select(sure, ti.select(area2 > 0, 1.0, -1.0), 0.0)
+    return i0, i1, j0, j1, sg
+
+
+@ti.func
+def _span_lines(lnd, sg, radius, width):
+    """Per face, the three column bounds of :func:`_row_span` as functions of a row's
+    screen y: ``(u, v, kind)`` (3-vectors, float64); edge ``k`` bounds the kept columns
+    ``j`` of row ``y`` by ``j >= u_k + v_k y`` (``kind_k = 1``) or ``j <= u_k + v_k y``
+    (``kind_k = -1``); a horizontal edge (``kind_k = 0``) keeps the row only if
+    ``u_k + v_k y >= 0``.  Edge ``k`` keeps the pixels with ``sg * s_k >= -radius -
+    SPAN_MARGIN * (|c_k| + 2)``, ``s_k = n_x x + n_y y + c`` and ``x = (2j + 1 - W) / W``:
+    the inner side of its line shifted outward by ``radius``, plus a margin far above
+    the rounding of float32 lines and per-pair arithmetic."""
+    u = ti.Vector([0.0, 0.0, 0.0])
+    v = ti.Vector([0.0, 0.0, 0.0])
+    kind = ti.Vector([0.0, 0.0, 0.0])
+    for k in ti.static(range(3)):
+        c = lnd[5 * k + 2]
+        slope = sg * lnd[5 * k + 0] * 2.0 / width  # d(sg * s_k) / dj
+        q0 = sg * (c + lnd[5 * k + 0] * (1.0 - width) / width) + radius \
+            + SPAN_MARGIN * (ti.abs(c) + 2.0)
+        qy = sg * lnd[5 * k + 1]
+        flat = slope == 0.0
+        kind[k] = ti.select(slope > 0.0, 1.0, ti.select(slope < 0.0, -1.0, 0.0))
+        inv = 1.0 / ti.select(flat, 1.0, slope)
+        u[k] = ti.select(flat, q0, -q0 * inv)
+        v[k] = ti.select(flat, qy, -qy * inv)
+    return u, v, kind
+
+
+@ti.func
+def _row_span(u, v, kind, sg, py, j0, j1, width):
+    """Half-open column range ``(ja, jb)`` within ``[j0, j1)`` of the row at screen y
+    ``py`` that can hold pairs :func:`_pair_z` keeps: the pixels inside all three edge
+    lines shifted outward by the cull radius (bounds of :func:`_span_lines`; a convex
+    superset of the face grown by that radius); the whole ``[j0, j1)`` for a degenerate
+    face or sliver (``sg = 0``).  Float64, no division."""
+    lo = ti.cast(j0, ti.f64)
+    hi = ti.cast(j1 - 1, ti.f64)
+    if sg != 0.0:
+        for k in ti.static(range(3)):
+            bound = u[k] + v[k] * py
+            lo = ti.max(lo, ti.select(kind[k] > 0.0, bound, -2.0))
+            hi = ti.min(hi, ti.select(kind[k] < 0.0, bound, width + 1.0))
+            hi = ti.select(kind[k] == 0.0, ti.select(bound < 0.0, -2.0, hi), hi)
+        lo = ti.min(lo, width + 1.0)
+        hi = ti.max(hi, -2.0)
+    ja = ti.max(j0, ti.cast(ti.ceil(lo), ti.i32))
+    jb = ti.min(j1, ti.cast(ti.floor(hi), ti.i32) + 1)
+    return ja, jb
+
+
+@ti.func
 def _pair_z(ln, px, py, max_d2, inv_sigma, dt: ti.template()):
     """Per pair: ``(z, keep, kmin, s, e)`` with ``z = +-d^2 / sigma``, ``keep`` = inside
     or ``d^2 < max_d2``, ``kmin`` the nearest edge, and that edge's ``s`` (signed
@@ -110,76 +194,184 @@ def _load_lines(lines: ti.template(), b, f, dt: ti.template()):
     return ti.Vector([lines[b, f, k] for k in ti.static(range(LINE_VALUES))], dt=dt)
 
 
+@ti.func
+def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
+              cache_w: ti.template(), cache_k: ti.template(), cap, b, f, inv_sigma,
+              max_d2, radius, spans: ti.template(), atomic: ti.template(),
+              dt: ti.template()):
+    """Add face ``(b, f)``'s ``log(1 - D)`` into ``acc[b]`` over the pixels of its grown
+    box (each row cut to :func:`_row_span` when ``spans``), with atomic adds when
+    ``atomic`` (several threads may hold faces of one image), else plain ones; the
+    face's first ``cap`` visited pairs go to the pair cache (:func:`soft_log_sum`)."""
+    height = acc.shape[1]
+    width = acc.shape[2]
+    zero = ti.cast(0, dt)
+    one = ti.cast(1, dt)
+    step = 2.0 / width
+    x0 = pixel_x(0, width)
+    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+    ln = _load_lines(lines, b, f, dt)
+    u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+    slot = 0
+    for i in range(i0, i1):
+        py64 = pixel_y(i, height)
+        ja, jb = j0, j1
+        if ti.static(spans):
+            ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
+        py = ti.cast(py64, dt)
+        for j in range(ja, jb):
+            px = ti.cast(x0 + j * step, dt)  # no division per pair
+            z, keep, kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+            w = zero
+            if keep:
+                ez = ti.exp(-ti.abs(z))
+                val = -(ti.max(z, zero) + ti.log(one + ez))
+                if ti.static(atomic):
+                    acc[b, i, j] += val
+                else:
+                    acc[b, i, j] = acc[b, i, j] + val
+                if slot < cap:
+                    sig = ti.select(z >= zero, one, ez) / (one + ez)
+                    w = ti.select(z >= zero, sig, -sig)
+            if slot < cap:
+                cache_w[b, f, slot] = w
+                cache_k[b, f, slot] = ti.cast(kmin, ti.i8)
+            slot += 1
+
+
 @ti.kernel
 def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
-                 acc: ti.types.ndarray(), inv_sigma_: ti.f64, max_d2_: ti.f64,
-                 radius: ti.f64, dt: ti.template()):
+                 acc: ti.types.ndarray(), cache_w: ti.types.ndarray(),
+                 cache_k: ti.types.ndarray(), cap: ti.i32, inv_sigma_: ti.f64,
+                 max_d2_: ti.f64, radius: ti.f64, dt: ti.template(),
+                 per_image: ti.template(), spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3] (for the boxes); ``lines``
     [B, F, 16] from :func:`edge_lines`; ``acc`` [B, H, W] zero-initialised; ``lines``
-    and ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2."""
-    height = acc.shape[1]
-    width = acc.shape[2]
+    and ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
+    Pair cache for the backward: the ``n``-th pair a face visits, ``n < cap``, stores
+    ``cache_w[b, f, n]`` (``dt``) = ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled
+    pair) and ``cache_k[b, f, n]`` (int8) = its nearest edge; both [B, F, >= cap]
+    (``cap = 0``: no cache, any [1, 1, 1] arrays).
+    ``per_image``: one thread per image loops over its faces in order (plain adds,
+    deterministic; for the CPU), else one thread per face (atomic adds; for the GPU).
+    ``spans``: cut each box row to :func:`_row_span` (``False`` only for tests)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
+    if ti.static(per_image):
+        ti.loop_config(block_dim=1)
+        for b in range(lines.shape[0]):
+            for f in range(lines.shape[1]):
+                _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
+                          radius, spans, False, dt)
+    else:
+        for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
+            _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
+                      radius, spans, True, dt)
+
+
+@ti.func
+def _edge_grad(g, ln, k: ti.template(), px, py, s, e, gd, dt: ti.template()):
+    """``g`` plus the gradient of ``gd * d_k^2`` w.r.t. edge ``k``'s line values, for the
+    pair at ``(px, py)`` whose nearest edge ``k`` has ``s``, ``e`` (:func:`_pair_z`)."""
     zero = ti.cast(0, dt)
-    one = ti.cast(1, dt)
-    for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1 = face_pixel_box(fv, b, f, radius, 0, height, width)
-        ln = _load_lines(lines, b, f, dt)
-        for i in range(i0, i1):
-            py = ti.cast(pixel_y(i, height), dt)
-            for j in range(j0, j1):
-                px = ti.cast(pixel_x(j, width), dt)
-                z, keep, _k, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
-                if keep:
-                    acc[b, i, j] += -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
+    gs = ti.cast(2, dt) * s * gd
+    ge = ti.cast(2, dt) * e * gd
+    t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
+    g[5 * k + 0] += gs * px - ge * py
+    g[5 * k + 1] += gs * py + ge * px
+    g[5 * k + 2] += gs
+    g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, ge, zero)
+    g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, ge, zero)
+    return g
+
+
+@ti.func
+def _cached_pair_grad(g, ln, w, kmin, px, py, ga, inv_sigma, dt: ti.template()):
+    """:func:`_edge_grad` for a cached pair (``w = +-sigmoid(z)``, nearest edge
+    ``kmin``): only that edge's ``s`` and ``e`` are recomputed, as in :func:`_pair_z`."""
+    zero = ti.cast(0, dt)
+    gd = -ga * w
+    gd *= inv_sigma
+    for k in ti.static(range(3)):
+        if kmin == k:
+            s = ln[5 * k + 0] * px + ln[5 * k + 1] * py + ln[5 * k + 2]
+            t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
+            e = ti.min(t + ln[5 * k + 3], zero) + ti.max(t + ln[5 * k + 4], zero)
+            g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
+    return g
 
 
 @ti.kernel
 def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                           grad_acc: ti.types.ndarray(), lines_grad: ti.types.ndarray(),
-                          inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
-                          dt: ti.template()):
+                          cache_w: ti.types.ndarray(), cache_k: ti.types.ndarray(),
+                          cap: ti.i32, inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
+                          dt: ti.template(), spans: ti.template()):
     """``lines_grad[b, f]`` = d(sum grad_acc * acc) / d lines[b, f] for the ``acc`` of
-    :func:`soft_log_sum` (same arguments; ``grad_acc`` [B, H, W] and ``lines_grad``
-    [B, F, 16] in ``dt``; every entry is written).  ``d log(1 - sigmoid(z)) / dz =
-    -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y + c`` and
-    ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y + w_{a,b}``."""
+    :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] and
+    ``lines_grad`` [B, F, 16] in ``dt``; every entry is written).  ``d log(1 -
+    sigmoid(z)) / dz = -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y
+    + c`` and ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y +
+    w_{a,b}``.  A face's first ``cap`` pairs come from the cache, the rest are
+    recomputed."""
     height = grad_acc.shape[1]
     width = grad_acc.shape[2]
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
-    two = ti.cast(2, dt)
+    step = 2.0 / width
+    x0 = pixel_x(0, width)
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1 = face_pixel_box(fv, b, f, radius, 0, height, width)
+        i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
         ln = _load_lines(lines, b, f, dt)
+        u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
         g = ti.Vector.zero(dt, LINE_VALUES)
+        slot = 0
         for i in range(i0, i1):
-            py = ti.cast(pixel_y(i, height), dt)
-            for j in range(j0, j1):
-                px = ti.cast(pixel_x(j, width), dt)
-                z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
-                if keep:
-                    ez = ti.exp(-ti.abs(z))
-                    sig = ti.select(z >= zero, one, ez) / (one + ez)
-                    # d/d(d^2) of grad_acc * log(1 - sigmoid(+-d^2 / sigma))
-                    gd = -grad_acc[b, i, j] * sig * ti.select(z >= zero, one, -one)
-                    gd *= inv_sigma
-                    gs = two * s * gd
-                    ge = two * e * gd
-                    for k in ti.static(range(3)):
-                        if kmin == k:
-                            t = ln[5 * k + 1] * px - ln[5 * k + 0] * py
-                            g[5 * k + 0] += gs * px - ge * py
-                            g[5 * k + 1] += gs * py + ge * px
-                            g[5 * k + 2] += gs
-                            g[5 * k + 3] += ti.select(t + ln[5 * k + 3] < zero, ge, zero)
-                            g[5 * k + 4] += ti.select(t + ln[5 * k + 4] > zero, ge, zero)
+            py64 = pixel_y(i, height)
+            ja, jb = j0, j1
+            if ti.static(spans):
+                ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
+            py = ti.cast(py64, dt)
+            for j in range(ja, jb):
+                px = ti.cast(x0 + j * step, dt)
+                if slot < cap:
+                    w = cache_w[b, f, slot]
+                    if w != zero:
+                        g = _cached_pair_grad(g, ln, w, ti.cast(cache_k[b, f, slot], ti.i32),
+                                              px, py, grad_acc[b, i, j], inv_sigma, dt)
+                else:
+                    z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+                    if keep:
+                        ez = ti.exp(-ti.abs(z))
+                        sig = ti.select(z >= zero, one, ez) / (one + ez)
+                        # d/d(d^2) of grad_acc * log(1 - sigmoid(+-d^2 / sigma))
+                        gd = -grad_acc[b, i, j] * sig * ti.select(z >= zero, one, -one)
+                        gd *= inv_sigma
+                        for k in ti.static(range(3)):
+                            if kmin == k:
+                                g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
+                slot += 1
         for k in ti.static(range(LINE_VALUES)):
             lines_grad[b, f, k] = g[k]
+
+
+@ti.kernel
+def pair_counts(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
+                counts: ti.types.ndarray(), radius: ti.f64, height: ti.i32, width: ti.i32):
+    """``counts`` int64 [B, F]: the pairs :func:`soft_log_sum` evaluates per face (the
+    pixels of its grown box's rows cut to :func:`_row_span`; for the timing study's work
+    count); ``lines`` from :func:`edge_lines`."""
+    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+        i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+        u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+        n = 0
+        for i in range(i0, i1):
+            ja, jb = _row_span(u, v, kind, sg, pixel_y(i, height), j0, j1, width)
+            n += ti.max(0, jb - ja)
+        counts[b, f] = ti.cast(n, ti.i64)
 
 
 @ti.kernel

@@ -1,0 +1,113 @@
+"""The work-saving parts of the softras kernels change no result: the row spans drop
+only pairs the distance test culls, the pair cache gives the gradient of the recomputed
+pairs, and the CPU forward is deterministic.  Faces: random, slivers, one far vertex,
+zero-area, both windings, huge off-screen; float32 and float64 arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+import taichi as ti
+import torch
+from conftest import random_faces
+
+from renderers.soft_math import cull_dist2
+from renderers.softras import function, kernels
+from renderers.taichi_runtime import ensure_init
+
+SIZE = (23, 31)  # H, W: not powers of two, not square
+REPEATED = slice(30, 35)  # faces of _hard_faces() whose vertices 1 and 2 coincide
+
+
+def _hard_faces() -> torch.Tensor:
+    """[2, 60, 3, 3] float64 faces: random, then slivers (a vertex 1e-6..1e-13 off the
+    opposite edge), far vertices (1e3..1e7), zero-area and repeated-vertex faces, all
+    in both windings."""
+    fv = random_faces(2, 60, seed=5).double()
+    g = torch.Generator().manual_seed(9)
+    a, b = fv[:, 10:20, 0, :2], fv[:, 10:20, 1, :2]
+    t = torch.rand(2, 10, 1, generator=g, dtype=torch.float64)
+    off = 10.0 ** -torch.randint(6, 14, (2, 10, 1), generator=g).double()
+    fv[:, 10:20, 2, :2] = a + t * (b - a) + off * torch.randn(2, 10, 2, generator=g,
+                                                                    dtype=torch.float64)
+    fv[:, 20:30, 0, :2] *= 10.0 ** torch.randint(3, 8, (2, 10, 1), generator=g).double()
+    fv[:, REPEATED, 2] = fv[:, REPEATED, 1]
+    fv[:, 35:40, 2, :2] = 2 * fv[:, 35:40, 1, :2] - fv[:, 35:40, 0, :2]  # collinear
+    fv[:, 40:50] = fv[:, 10:20].flip(2)  # slivers, other winding
+    fv[:, 50:55] = fv[:, 20:25].flip(2)
+    return fv
+
+
+def _forward(fv, dt, sigma, spans=True, per_image=True, cap=0):
+    ensure_init("cpu")
+    tdt = {torch.float32: ti.f32, torch.float64: ti.f64}
+    nb, nf = fv.shape[:2]
+    lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dt)
+    kernels.edge_lines(fv, lines)
+    acc = torch.zeros(nb, *SIZE, dtype=dt)
+    cw = torch.empty(nb, nf, max(cap, 1), dtype=dt)
+    ck = torch.empty(cw.shape, dtype=torch.int8)
+    max_d2 = cull_dist2(sigma)
+    kernels.soft_log_sum(fv, lines, acc, cw, ck, cap, 1.0 / sigma, max_d2, max_d2 ** 0.5,
+                         tdt[dt], per_image, spans)
+    return lines, acc, cw, ck, (1.0 / sigma, max_d2, max_d2 ** 0.5, tdt[dt])
+
+
+@pytest.mark.parametrize("dt", [torch.float32, torch.float64])
+@pytest.mark.parametrize("sigma", [3e-5, 1e-3, 3e-2])
+def test_row_spans_drop_only_culled_pairs(dt, sigma):
+    """Same faces with and without the row spans, one thread per image (faces added in
+    the same order): equal bit for bit, so no kept pair was dropped."""
+    fv = _hard_faces()
+    fv = fv if dt == torch.float64 else fv.float()
+    _, with_spans, *_ = _forward(fv, dt, sigma, spans=True)
+    _, box_only, *_ = _forward(fv, dt, sigma, spans=False)
+    assert (box_only != 0).any()
+    assert torch.equal(with_spans, box_only)
+
+
+@pytest.mark.parametrize("dt", [torch.float32, torch.float64])
+def test_pair_cache_gives_the_recomputed_gradient(dt):
+    """Backward with the cache (every pair, or only the first 3 per face, the rest
+    recomputed; filled by the CPU layout or by the CUDA one, one thread per face)
+    equals the backward that recomputes every pair, to rounding, in the
+    vertex gradient (a pixel nearest to a vertex is equally near both its edges, and
+    rounding may pick either edge's line values; the vertex gradient is the same; for a
+    repeated vertex only the two copies' total is)."""
+    fv = _hard_faces()
+    fv = fv if dt == torch.float64 else fv.float()
+    grad_acc = torch.rand(fv.shape[0], *SIZE, dtype=dt, generator=torch.Generator().manual_seed(1))
+    grads = []
+    for cap, per_image in ((0, True), (3, True), (32, True), (32, False)):
+        lines, acc, cw, ck, params = _forward(fv, dt, 1e-3, cap=cap, per_image=per_image)
+        lg = torch.empty_like(lines)
+        kernels.soft_log_sum_backward(fv, lines, grad_acc, lg, cw, ck, cap, *params, True)
+        fv_grad = torch.empty_like(fv)
+        kernels.edge_lines_backward(fv, lg, fv_grad)
+        # faces 30:35 repeat a vertex: only the coincident pair's total is defined
+        fv_grad[:, REPEATED, 1] += fv_grad[:, REPEATED, 2]
+        fv_grad[:, REPEATED, 2] = 0
+        grads.append(fv_grad)
+    tol = 1e-5 if dt == torch.float32 else 1e-12
+    scale = grads[0].abs().max()
+    assert scale > 0
+    for g in grads[1:]:
+        assert (g - grads[0]).abs().max() <= tol * scale
+
+
+def test_cpu_forward_is_deterministic_and_equals_per_face_layout():
+    """One thread per image (the CPU layout) twice: bit-equal; one thread per face
+    (atomic adds, the CUDA layout): equal to rounding."""
+    fv = random_faces(3, 200, seed=2).float()
+    a = _forward(fv, torch.float32, 3e-4)[1]
+    b = _forward(fv, torch.float32, 3e-4)[1]
+    c = _forward(fv, torch.float32, 3e-4, per_image=False)[1]
+    assert torch.equal(a, b)
+    assert torch.allclose(a, c, rtol=1e-5, atol=1e-5)
+
+
+def test_cache_slots_respect_the_memory_bound():
+    assert function.cache_slots(64, 1280, 4) == function.CACHE_SLOTS
+    small = function.cache_slots(64, 200_000, 4)
+    assert 0 < small < function.CACHE_SLOTS
+    assert small * 64 * 200_000 * 5 <= function.CACHE_BYTES
+    assert function.cache_slots(4096, 2**20, 8) == 0
