@@ -20,13 +20,18 @@ alone; ``color_mse`` records the colour error over all 24 views on the pixels co
 by the target or the fit.
 
 Targets: a mesh file (anything open3d reads: .obj, .ply, .off, .stl, ...), a synthetic
-category of :mod:`bench_softras.data` (``chair``, ``airplane``, ... or a class id), or
-``cube``.  Files are normalized as ShapeNet is (bounding box centred, diagonal 1).
+category of :mod:`bench_softras.data` (``chair``, ``airplane``, ... or a class id),
+``cube``, or an object of a data set directory (``<split>/<class_id>/<index>``, with
+``data_dir``: its 24 stored silhouettes and voxels are the target, no mesh needed; see
+:func:`data_target_spec`).  Files are normalized as ShapeNet is (bounding box centred,
+diagonal 1).  The fitting benchmark over many targets, with per-renderer tuning, is
+:mod:`.fit_bench`.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,11 +40,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
-from bench_softras.data import read_mesh
+from bench_softras.data import load_split, read_mesh
 from bench_softras.data.categories import base_color, category_name, class_id_of
 from bench_softras.data.generators import generate
 from bench_softras.data.shading import lambert_images
@@ -54,45 +60,97 @@ from .model import default_template, sigmoid_parametrization, squash_deform
 from .multiview import NUM_VIEWS, fitting_views, view_camera
 from .renderer_choice import make_renderer, renderer_name
 
-FIT_COLUMNS = ["renderer", "shape", "step", "loss", "voxel_iou", "silhouette_iou", "color_mse",
-               "seed", "wall_s"]
+FIT_COLUMNS = ["renderer", "shape", "category", "step", "loss", "voxel_iou", "silhouette_iou",
+               "color_mse", "seed", "wall_s"]
+#: Category of targets read from mesh files the user names.
+USER_CATEGORY = "user mesh"
+_DATA_SPEC = re.compile(r"^(train|val|test)/([^/]+)/(\d+)$")
 #: Base colour (RGB in [0, 1]) of targets without one (mesh files, ``cube``).
 DEFAULT_TARGET_COLOR = (0.7, 0.7, 0.7)
 
 
 @dataclass(frozen=True)
 class Target:
-    """A target mesh: ``vertices`` float64 ``[V, 3]`` (world units, inside the voxel
-    cube), ``faces`` int64 ``[F, 3]``, ``parts`` int64 ``[F]`` closed-part ids or
-    ``None`` (connected components), ``color`` its base RGB in [0, 1] (the colour of its
-    shaded renderings)."""
+    """A fitting target.  A mesh: ``vertices`` float64 ``[V, 3]`` (world units, inside
+    the voxel cube), ``faces`` int64 ``[F, 3]``, ``parts`` int64 ``[F]`` closed-part ids
+    or ``None`` (connected components), ``color`` its base RGB in [0, 1] (the colour of
+    its shaded renderings).  Or a data-set object (``vertices``/``faces`` ``None``):
+    ``silhouettes`` float32 ``[24, S, S]`` in [0, 1] (the stored alpha of the 24
+    benchmark views) and ``voxels`` bool ``[R, R, R]`` (this project's convention).
+    ``category``: the stratum of paired comparisons (a category name, ``cube`` or
+    :data:`USER_CATEGORY`)."""
 
     name: str
-    vertices: np.ndarray
-    faces: np.ndarray
+    vertices: np.ndarray | None
+    faces: np.ndarray | None
     parts: np.ndarray | None = None
     color: tuple[float, float, float] = DEFAULT_TARGET_COLOR
+    silhouettes: np.ndarray | None = None
+    voxels: np.ndarray | None = None
+    category: str = ""
 
 
-def load_target(shape: str, seed: int = 0) -> Target:
-    """Resolve ``shape``: an existing mesh file, ``cube``, or a synthetic category name /
-    class id (object ``seed`` of :func:`bench_softras.data.generators.generate`)."""
+def data_target_spec(split: str, class_id: str, index: int) -> str:
+    """The :func:`load_target` name of object ``index`` of ``class_id`` in ``split`` of
+    a data set directory (``"test/02691156/3"``)."""
+    return f"{split}/{class_id}/{int(index)}"
+
+
+def data_target_name(class_id: str, index: int) -> str:
+    """The shape name of a data-set target (``airplane_3``: its category, then its index)."""
+    return f"{category_name(class_id)}_{int(index)}"
+
+
+def data_targets(data_dir: str | Path, split: str, class_id: str,
+                 indices) -> list[Target]:
+    """Objects ``indices`` of ``class_id`` in ``split`` of the data set ``data_dir`` as
+    image targets (one read of the category's files; ``ValueError`` naming the split
+    when an index is past its end)."""
+    images, voxels = load_split(data_dir, class_id, split)
+    out = []
+    for index in (int(i) for i in indices):
+        if not 0 <= index < images.shape[0]:
+            raise ValueError(f"target {data_target_spec(split, class_id, index)!r}: "
+                             f"{class_id} {split} holds {images.shape[0]} objects in "
+                             f"{data_dir}")
+        sil = images[index, :, 3].astype(np.float32) / np.float32(255.0)
+        out.append(Target(data_target_name(class_id, index), None, None, silhouettes=sil,
+                          voxels=voxels[index], category=category_name(class_id)))
+    return out
+
+
+def _data_target(match: re.Match, data_dir: str | Path | None) -> Target:
+    if not data_dir:
+        raise ValueError(f"target {match.group(0)!r} is a data-set object: give the data "
+                         "directory (data_dir / --data-dir)")
+    return data_targets(data_dir, match.group(1), match.group(2), [match.group(3)])[0]
+
+
+def load_target(shape: str, seed: int = 0, data_dir: str | Path | None = None) -> Target:
+    """Resolve ``shape``: an existing mesh file, ``cube``, a synthetic category name /
+    class id (object ``seed`` of :func:`bench_softras.data.generators.generate`), or a
+    data-set object ``<split>/<class_id>/<index>`` of ``data_dir``
+    (:func:`data_target_spec`)."""
+    match = _DATA_SPEC.match(shape)
+    if match:
+        return _data_target(match, data_dir)
     path = Path(shape)
     if path.suffix and path.is_file():
         m = normalize(read_mesh(path))
-        return Target(path.stem, m.vertices, m.faces, None)
+        return Target(path.stem, m.vertices, m.faces, None, category=USER_CATEGORY)
     if path.suffix and not path.exists() and ("/" in shape or "." in shape):
         raise FileNotFoundError(f"mesh file {shape!r} does not exist")
     if shape == "cube":
         v, f = box_mesh([-0.3] * 3, [0.3] * 3)
-        return Target("cube", v, f, None)
+        return Target("cube", v, f, None, category="cube")
     try:
         cid = class_id_of(shape)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"unknown shape {shape!r}: not a mesh file, 'cube' or a category "
                          "name / class id") from exc
     m = generate(cid, seed)
-    return Target(category_name(cid), m.vertices, m.faces, m.part_ids, base_color(cid))
+    return Target(category_name(cid), m.vertices, m.faces, m.part_ids, base_color(cid),
+                  category=category_name(cid))
 
 
 def _template(radius: float, template=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,9 +187,34 @@ class _Images:
     pool_rgb: torch.Tensor | None = None
 
 
+def target_silhouettes(target: Target, image_size: int) -> torch.Tensor:
+    """The stored silhouettes float32 ``[24, S, S]`` of a data-set target at
+    ``image_size`` (area-resampled when the data's size differs, as reconstruction
+    resamples its inputs)."""
+    sil = torch.from_numpy(np.ascontiguousarray(target.silhouettes, dtype=np.float32))
+    if sil.shape[-1] != image_size:
+        sil = F.interpolate(sil[None], size=(image_size, image_size), mode="area")[0]
+    return sil
+
+
+def _stored_images(target: Target, cfg: FitConfig) -> _Images:
+    """A data-set target's images: its 24 stored silhouettes (the pool is a subset of
+    them) and stored voxels; colour fitting and views from below need a mesh."""
+    if cfg.num_views > NUM_VIEWS or cfg.color_weight > 0:
+        raise ValueError(f"target {target.name!r} is a data-set object (24 stored views, no "
+                         f"mesh): num_views must be <= {NUM_VIEWS} and color_weight 0, got "
+                         f"{cfg.num_views} and {cfg.color_weight}")
+    sil = target_silhouettes(target, cfg.image_size)
+    pool = fitting_views(cfg.num_views)
+    return _Images(sil, sil[torch.from_numpy(pool)], pool, np.asarray(target.voxels, bool))
+
+
 def _target_images(target: Target, cfg: FitConfig, ref) -> _Images:
     """Render ``target`` once over the 24 recorded views and the training pool together
-    (``ref``: the exact renderer), voxelize it, and shade it when fitting colours."""
+    (``ref``: the exact renderer), voxelize it, and shade it when fitting colours; a
+    data-set target brings its own (:func:`_stored_images`)."""
+    if target.vertices is None:
+        return _stored_images(target, cfg)
     tv = torch.as_tensor(np.asarray(target.vertices), dtype=torch.float32)
     tf = torch.as_tensor(np.asarray(target.faces), dtype=torch.int64)
     pool = fitting_views(cfg.num_views)  # the views the fit may train on (ids 0..47)
@@ -257,7 +340,8 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
             opt.step()
         wall += time.perf_counter() - t0
         if step % cfg.record_every == 0 or step == cfg.steps:
-            rows.append({"renderer": name, "shape": target.name, "step": step,
+            rows.append({"renderer": name, "shape": target.name,
+                         "category": target.category or target.name, "step": step,
                          "loss": float(loss.detach()), **_record(ref, deform, images, cfg),
                          "seed": cfg.seed, "wall_s": round(wall, 4)})
             bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}",
@@ -268,37 +352,47 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
                          deform.colors() if cfg.color_weight > 0 else None)
 
 
+def fit_targets(targets: Sequence[Target], configs: dict[str, FitConfig], out_dir: str | Path,
+                preset_name: str, *, progress: bool = True) -> pd.DataFrame:
+    """Fit every target with every renderer (``configs``: renderer name -> its
+    :class:`FitConfig`); saves the fitted meshes to ``out_dir/meshes/<shape>_<renderer>
+    .obj`` (with colour fitting also ``.ply`` with the vertex colours) and returns the
+    curves (:data:`FIT_COLUMNS` plus ``preset``)."""
+    (Path(out_dir) / "meshes").mkdir(parents=True, exist_ok=True)
+    frames = []
+    for target in targets:
+        for r, cfg in configs.items():
+            fit = fit_mesh(target, r, config=cfg, progress=progress)
+            frames.append(fit.curve.assign(preset=preset_name))
+            stem = Path(out_dir) / "meshes" / f"{target.name}_{renderer_name(r)}"
+            _save_mesh(stem.with_suffix(".obj"), fit.vertices, default_template()[1])
+            if fit.colors is not None:
+                _save_mesh(stem.with_suffix(".ply"), fit.vertices, default_template()[1],
+                           fit.colors)
+    return pd.concat(frames, ignore_index=True)
+
+
 def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | None = None,
                 preset="cpu", out_dir: str | Path = "results/fitting", *,
-                config: FitConfig | None = None, progress: bool = True) -> pd.DataFrame:
-    """Fit every shape with every renderer; writes ``fitting.csv`` / ``.parquet`` and
-    the fitted meshes (``meshes/<shape>_<renderer>.obj``; with colour fitting also
-    ``.ply`` with the vertex colours) to ``out_dir``.
+                config: FitConfig | None = None, data_dir: str | Path | None = None,
+                progress: bool = True) -> pd.DataFrame:
+    """Fit every shape (:func:`load_target` names; data-set objects need ``data_dir``)
+    with every renderer at one configuration; writes ``fitting.csv`` / ``.parquet`` and
+    the fitted meshes (:func:`fit_targets`) to ``out_dir``.  The benchmark over a data
+    set's objects with per-renderer tuning is
+    :func:`bench_softras.experiments.fit_bench.run_fit_benchmark`.
 
-    ``shapes`` / ``renderers`` default to the preset's; ``config`` replaces the preset's
-    :class:`FitConfig`.
+    ``shapes`` / ``renderers`` default to the preset's (its ablation target when it names
+    no fitting shapes); ``config`` replaces the preset's :class:`FitConfig`.
     """
     p = get_preset(preset)
     cfg = config or p.fit
-    shapes = list(shapes or p.fit_shapes)
-    renderers = list(renderers or p.renderers)
-    out = Path(out_dir)
-    (out / "meshes").mkdir(parents=True, exist_ok=True)
-    frames = []
-    for shape in shapes:
-        target = load_target(shape, cfg.seed)
-        for r in renderers:
-            fit = fit_mesh(target, r, config=cfg, progress=progress)
-            df, verts, colors = fit.curve, fit.vertices, fit.colors
-            df["preset"] = p.name
-            frames.append(df)
-            stem = out / "meshes" / f"{target.name}_{renderer_name(r)}"
-            _save_mesh(stem.with_suffix(".obj"), verts, default_template()[1])
-            if colors is not None:
-                _save_mesh(stem.with_suffix(".ply"), verts, default_template()[1], colors)
-    result = pd.concat(frames, ignore_index=True)
-    write_table(result, out / "fitting.csv")
-    write_table(result, out / "fitting.parquet")
+    shapes = list(shapes or p.fit_shapes or (p.ablations.shape,))
+    targets = [load_target(s, cfg.seed, data_dir) for s in shapes]
+    result = fit_targets(targets, dict.fromkeys(renderers or p.renderers, cfg), out_dir,
+                         p.name, progress=progress)
+    write_table(result, Path(out_dir) / "fitting.csv")
+    write_table(result, Path(out_dir) / "fitting.parquet")
     return result
 
 
