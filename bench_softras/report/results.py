@@ -15,6 +15,9 @@ from bench_softras.runs import EXAMPLES_NPZ, RECON_RUNS_GLOB, SEED_PREFIX, stage
 #: (stage, stem) of every table a report reads.
 TABLES = {
     "fitting": ("fitting", "fitting"),
+    "fit_choices": ("fitting", "fit_choices"),
+    "fit_tuning": ("fitting", "fit_tuning"),
+    "fit_targets": ("fitting", "fit_targets"),
     "recon": ("reconstruction", "recon_iou"),
     "gradient_accuracy": ("gradients", "gradient_accuracy"),
     "forward_fidelity": ("gradients", "forward_fidelity"),
