@@ -360,7 +360,7 @@ class FitBenchConfig:
     split: str = "test"
     tuning_targets: int = 2
     tuning_split: str = "val"
-    tuning_steps: int = 0
+    tuning_steps: int = 40
     lr_scales: tuple[float, ...] = (0.3, 1.0, 3.0)
     sigmas: tuple[float, ...] = (DEFAULT_SIGMA, OFFICIAL_DEMO_SIGMA, 3e-4)
     slow_renderers: tuple[str, ...] = ("softras_torch", "mitsuba")
@@ -573,8 +573,9 @@ SMOKE = Preset(
                         sigmas=SIGMA_SWEEP[2:3], base_subdivisions=1, base_image_size=32,
                         base_batch=2, base_sigma=OFFICIAL_DEMO_SIGMA, warmup=1, repeats=1,
                         max_dense_pairs=1 << 18),
-    fit_bench=FitBenchConfig(per_category=1, tuning_targets=1, lr_scales=(1.0, 3.0),
-                             sigmas=(OFFICIAL_DEMO_SIGMA,), slow_targets=1, slow_steps=3),
+    fit_bench=FitBenchConfig(per_category=1, tuning_targets=1, tuning_steps=0,
+                             lr_scales=(1.0, 3.0), sigmas=(OFFICIAL_DEMO_SIGMA,),
+                             slow_targets=1, slow_steps=3),
     ablations=AblationConfig(sigmas=SIGMA_SWEEP[2::2], shape="cube"),
     seeds=(0,),
     synthetic_data="smoke",
@@ -587,7 +588,10 @@ CPU = Preset(
         log_every=20, lr=1e-4, lr_decay_at=0, max_train_objects=0, max_test_objects=0,
         eval_batch_size=96, val_every=100, val_objects=4, val_views=2,
     ),
-    fit=FitConfig(steps=300, views_per_step=8, record_every=25),
+    # Fitting sized so the whole stage (sweep + 13 targets x every renderer + the slow
+    # references) stays near 6 minutes on 2 idle cores; see FitBenchConfig's defaults.
+    fit=FitConfig(steps=80, views_per_step=4, record_every=20),
+    fit_bench=FitBenchConfig(),
     seeds=(0,),
 )
 
@@ -599,6 +603,8 @@ GPU = Preset(
     recon=ReconConfig(preset="gpu", batch_size=64, iterations=10_000, lr_decay_at=0,
                       checkpoint_every=2_000, log_every=100, device="cuda"),
     fit=FitConfig(steps=1000, views_per_step=24, record_every=50),
+    fit_bench=FitBenchConfig(per_category=2, tuning_targets=4, tuning_steps=300,
+                             slow_steps=300, slow_views_per_step=4),
     seeds=(0,),
 )
 
@@ -608,6 +614,8 @@ PAPER = Preset(
                       lr_decay_at=150_000, checkpoint_every=10_000, log_every=100,
                       device="cuda"),
     fit=FitConfig(steps=2000, views_per_step=24, record_every=100),
+    fit_bench=FitBenchConfig(per_category=5, tuning_targets=13, tuning_steps=500,
+                             slow_targets=5, slow_views_per_step=8),
     timing=TimingConfig(batch_sizes=(1, 4, 16, 64, 256), base_batch=64, repeats=10,
                         warmup=3, max_dense_pairs=1 << 28, device="cuda"),
     seeds=(0, 1, 2),

@@ -236,7 +236,7 @@ def test_fitting_settings_tables_in_the_report(smoke):
     assert set(choices["renderer"]) == set(fit["renderer"])
     row = choices.set_index("renderer")
     assert row.loc["softras", "chosen_by"] == "sweep"  # smoke grid: lr x1, x3
-    assert row.loc["softras", "lr"] in pytest.approx([0.01, 0.03])
+    assert any(row.loc["softras", "lr"] == pytest.approx(lr) for lr in (0.01, 0.03))
     assert row.loc["hard", "chosen_by"].startswith("preset values")
     assert row.loc["softras_torch", "lr"] == pytest.approx(row.loc["softras", "lr"])
     sweep = pd.read_csv(data / "fit_tuning_sweep.csv")
