@@ -11,7 +11,9 @@ Layout of ``<results-root>/<run-id>/``::
                         (bench_softras.environment.collect_environment)
     <stage>/stage.json  per stage: config, its hash, status, wall time, outputs
     data/               data.json (the data set lives in the cache or the given directory)
-    fitting/            fitting.csv|parquet, meshes/<shape>_<renderer>.obj
+    fitting/            fitting.csv|parquet (curves), fit_tuning, fit_choices, fit_targets
+                        (.csv|parquet: the sweep, each renderer's settings, the targets),
+                        meshes/<shape>_<renderer>.obj
     reconstruction/     recon_iou.csv|parquet, recon_iou_summary.csv,
                         recon_per_object.csv|parquet (every object, view, seed),
                         <renderer>/seed_<s>/ (metrics.jsonl, curve.jsonl, checkpoints)

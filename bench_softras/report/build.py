@@ -88,9 +88,11 @@ def seed_table(recon: pd.DataFrame) -> pd.DataFrame:
 
 
 def fitting_final_table(fit: pd.DataFrame) -> pd.DataFrame:
-    """The last recorded step of every (shape, renderer): IoUs and optimisation time."""
+    """The last recorded step of every (shape, renderer): its category (when recorded),
+    IoUs and optimisation time."""
     last = fit.sort_values("step").groupby(["shape", "renderer"], sort=False).tail(1)
-    cols = ["shape", "renderer", "step", "voxel_iou", "silhouette_iou", "loss", "wall_s"]
+    cols = ["shape", *(["category"] if "category" in fit else []), "renderer", "step",
+            "voxel_iou", "silhouette_iou", "loss", "wall_s"]
     last = last[cols].copy()
     last["_r"] = last["renderer"].map({n: i for i, n in enumerate(_ordered(last["renderer"]))})
     return last.sort_values(["shape", "_r"]).drop(columns="_r").reset_index(drop=True)
