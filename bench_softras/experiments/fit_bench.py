@@ -39,6 +39,7 @@ from .fitting import (
     data_targets,
     fit_mesh,
     fit_targets,
+    is_data_spec,
     load_target,
 )
 from .renderer_choice import accepts_sigma, ensure_registered
@@ -104,7 +105,7 @@ def load_targets(specs: Sequence[str], data_dir: str | Path | None, seed: int) -
     groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for spec in specs:
         parts = spec.split("/")
-        if len(parts) == 3 and parts[2].isdigit() and data_dir:
+        if is_data_spec(spec) and data_dir:
             groups.setdefault((parts[0], parts[1]), []).append((spec, int(parts[2])))
         else:
             out[spec] = load_target(spec, seed, data_dir)
@@ -281,7 +282,7 @@ def example_specs(specs: Sequence[str], limit: int = 3) -> list[str]:
     """At most ``limit`` of the fitted ``specs``, one per category, for example figures."""
     seen, out = set(), []
     for s in specs:
-        key = s.split("/")[1] if s.count("/") == 2 else s
+        key = s.split("/")[1] if is_data_spec(s) else s
         if key not in seen:
             seen.add(key)
             out.append(s)

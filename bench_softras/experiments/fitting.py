@@ -96,6 +96,11 @@ def data_target_spec(split: str, class_id: str, index: int) -> str:
     return f"{split}/{class_id}/{int(index)}"
 
 
+def is_data_spec(spec: str) -> bool:
+    """Whether ``spec`` names a data-set object (``<split>/<class_id>/<index>``)."""
+    return bool(_DATA_SPEC.match(str(spec)))
+
+
 def data_target_name(class_id: str, index: int) -> str:
     """The shape name of a data-set target (``airplane_3``: its category, then its index)."""
     return f"{category_name(class_id)}_{int(index)}"

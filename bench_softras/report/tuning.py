@@ -63,7 +63,7 @@ def _targets_text(targets: pd.DataFrame | None, bench: dict) -> str:
         return ""
     b = targets[targets["role"] == "benchmark"]
     t = targets[targets["role"] == "tuning"]
-    data = b[b["spec"].str.count("/") == 2]
+    data = b[b["spec"].str.fullmatch(r"(train|val|test)/[^/]+/\d+")]
     cats = data["category"].nunique()
     user = [s for s in b["shape"] if s not in set(data["shape"])]
     text = (f"Targets: {len(b)} in all, {len(data)} objects of the data set's "
@@ -73,7 +73,7 @@ def _targets_text(targets: pd.DataFrame | None, bench: dict) -> str:
     if len(t):
         overlap = set(t["spec"]) & set(b["spec"])
         text += (f" Tuning used {_n(len(t), 'other object')}, of the `{bench.get('tuning_split')}` "
-                 f"split ({', '.join(f'`{s}`' for s in t['shape'])}), "
+                 f"split ({', '.join(f'`{s}`' for s in t['spec'])}), "
                  + ("never a benchmark target." if not overlap else
                     f"WARNING: {len(overlap)} of them are also benchmark targets."))
     return text
