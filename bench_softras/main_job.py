@@ -7,15 +7,19 @@ Stages (:data:`bench_softras.runs.STAGES`), each writing its tables under
 1. ``data``: the built-in synthetic data set of the preset's size (built once, cached,
    :func:`bench_softras.data.build_synthetic`) or a directory of benchmark files
    (e.g. the ShapeNet renderings of N3MR / SoftRas);
-2. ``fitting``: :func:`bench_softras.experiments.fitting.run_fitting`;
+2. ``fitting``: the fitting benchmark over the data set's test objects, each renderer
+   tuned on its val objects first
+   (:func:`bench_softras.experiments.fit_bench.run_fit_benchmark`; redone when the data
+   set's files change, :func:`bench_softras.data.data_fingerprint`);
 3. ``reconstruction``: training and evaluation of the generator per renderer and seed
    (:func:`bench_softras.experiments.evaluate.run_reconstruction`; resumes from its
    checkpoints);
 4. ``gradients``: gradient accuracy and forward fidelity vs sigma
    (:func:`bench_softras.studies.gradients.run_gradient_study`);
 5. ``ablations``: the paper's ablations (sigma sweep, no Laplacian, no flattening,
-   fewer or more training views, colour reconstruction) as mesh fits of the first fitting
-   target with ``softras`` (:func:`bench_softras.experiments.fitting.run_ablations`);
+   fewer or more training views, colour reconstruction) as mesh fits of one mesh target
+   (the preset's ``ablations.shape``, or the first ``--fit-shapes``) with ``softras``
+   (:func:`bench_softras.experiments.fitting.run_ablations`);
 6. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
 7. ``examples``: example silhouettes and meshes for the report
    (:func:`bench_softras.experiments.examples.run_examples`);
@@ -49,11 +53,11 @@ from renderers import threads
 from . import data as datasets
 from . import shards
 from .atomic import write_json
-from .data import class_id_of
+from .data import class_id_of, data_fingerprint
 from .data.checks import check_data_dir
 from .environment import collect_environment
 from .errors import ConfigError, UserError, check_device, check_writable_dir
-from .experiments import evaluate, examples, fitting
+from .experiments import evaluate, examples, fit_bench, fitting
 from .experiments.renderer_choice import ensure_registered, make_renderer
 from .report import build as report_build  # selects matplotlib's Agg backend
 from .runlock import run_lock
@@ -109,8 +113,9 @@ class MainJobConfig:
     empty: the built-in synthetic data set; ``device``: ``cpu`` or ``cuda`` (training,
     timing); ``run_id``: name of the run (default: the preset's name); ``results_root``
     / ``reports_root``: parents of ``<run-id>``; ``stages``: the stages to run (the
-    report is always rebuilt from whatever results exist); ``fit_shapes``: fitting
-    targets (empty: the preset's; the first is also the ablations' target); ``seeds``:
+    report is always rebuilt from whatever results exist); ``fit_shapes``: mesh targets
+    fitted besides the data set's objects (empty: the preset's; the first is also the
+    ablations' target); ``seeds``:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
     when finished; ``progress``: tqdm; ``wait``: when another job holds the run
     directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
@@ -185,6 +190,17 @@ class Plan:
     examples: ExamplesConfig
     #: Renderers of the fitting, gradient and timing studies (:func:`plan_renderers`).
     study_renderers: tuple[str, ...] = ()
+    #: Whether the renderers were named (``--renderers``) rather than the defaults.
+    renderers_named: bool = False
+
+    @property
+    def fit_renderers(self) -> tuple[str, ...]:
+        """The fitting benchmark's renderers: the study renderers plus, by default, the
+        installed slow references of ``fit_bench.slow_renderers`` (on their reduced
+        budget); only the named ones when renderers were named."""
+        extra = () if self.renderers_named else tuple(
+            n for n in self.preset.fit_bench.slow_renderers if n in renderers.available())
+        return tuple(dict.fromkeys(self.study_renderers + extra))
 
     def gradient_config(self) -> dict:
         """The gradient stage's configuration (JSON-ready)."""
@@ -193,8 +209,7 @@ class Plan:
 
     def ablation_config(self) -> dict:
         """The ablation stage's configuration (JSON-ready): target shape, fit, ablations."""
-        return {"shape": self.fit_shapes[0], **dataclasses.asdict(self.ablations),
-                "fit": dataclasses.asdict(self.fit)}
+        return {**dataclasses.asdict(self.ablations), "fit": dataclasses.asdict(self.fit)}
 
 
 # -- validation and planning ------------------------------------------------------------
@@ -230,8 +245,11 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     timing = with_overrides(preset.timing, renderers=t_names, device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
     fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
+    ablations = with_overrides(preset.ablations,
+                               shape=cfg.fit_shapes[0] if cfg.fit_shapes else None)
     return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon,
-                preset.gradients, timing, preset.ablations, preset.examples, study)
+                preset.gradients, timing, ablations, preset.examples, study,
+                renderers_named=bool(cfg.renderers))
 
 
 def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
@@ -308,14 +326,22 @@ def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
             "build_seconds": manifest.get("build_seconds")}
 
 
-def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = {"fit": dataclasses.asdict(plan.fit), "shapes": list(plan.fit_shapes),
-              "renderers": list(plan.study_renderers), "preset": plan.preset.name}
+def _fitting_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
+    data_dir = data.get("dir") or ""
+    specs = fit_bench.benchmark_specs(data_dir, plan.preset.fit_bench, plan.class_ids)
+    config = {"fit": dataclasses.asdict(plan.fit),
+              "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
+              "shapes": specs + list(plan.fit_shapes), "user_shapes": list(plan.fit_shapes),
+              "renderers": list(plan.fit_renderers), "preset": plan.preset.name,
+              "data_dir": data_dir, "class_ids": list(plan.class_ids),
+              "data_fingerprint": data_fingerprint(data_dir) if data_dir else ""}
 
     def fn(d: Path) -> list[Path]:
-        fitting.run_fitting(plan.fit_shapes, plan.study_renderers, plan.preset, d,
-                            config=plan.fit, progress=cfg.progress, shard=cfg.shard)
-        return [d / "fitting.csv", d / "fitting.parquet"]
+        fit_bench.run_fit_benchmark(plan.fit_renderers, plan.preset, d, config=plan.fit,
+                                    bench=plan.preset.fit_bench, data_dir=data_dir or None,
+                                    class_ids=plan.class_ids, shapes=plan.fit_shapes,
+                                    progress=cfg.progress, shard=cfg.shard)
+        return fit_bench.output_paths(d)
 
     return config, fn
 
@@ -351,7 +377,7 @@ def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {**plan.ablation_config(), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
-        fitting.run_ablations(plan.fit_shapes[0], plan.preset, d, config=plan.fit,
+        fitting.run_ablations(plan.ablations.shape, plan.preset, d, config=plan.fit,
                               ablations=plan.ablations, progress=cfg.progress)
         outputs = [d / "ablations.csv", d / "ablations.parquet"]
         return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
@@ -421,6 +447,8 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                    "study_renderers": list(plan.study_renderers),
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
+                   "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
+                   "fit_renderers": list(plan.fit_renderers),
                    "recon": plan.recon.to_dict(),
                    "generator": generator_label(plan.recon.model),
                    "gradients": plan.gradient_config(),
@@ -437,7 +465,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     try:
         data = _run_data_stage(cfg, plan, status)
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
-        stages = {"fitting": lambda: _fitting_stage(cfg, plan),
+        stages = {"fitting": lambda: _fitting_stage(cfg, plan, data),
                   "reconstruction": lambda: _recon_stage(cfg, plan, data),
                   "gradients": lambda: _gradient_stage(cfg, plan),
                   "ablations": lambda: _ablation_stage(cfg, plan),
@@ -478,8 +506,7 @@ def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
     lock = (run_lock(stage_dir(results_dir, "data"), wait=True) if cfg.shard is not None
             else contextlib.nullcontext())
     with lock:
-        if "data" in cfg.stages or any(s in cfg.stages for s in ("reconstruction",
-                                                                  "examples")):
+        if any(s in cfg.stages for s in ("data", "fitting", "reconstruction", "examples")):
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn,
                                           cfg.force)
         data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
@@ -539,7 +566,8 @@ def _write_renderer_families(results_dir: Path, plan: Plan) -> None:
                      "paper": info.paper, "cost": info.cost,
                      "stages": ", ".join(st for st, used in (
                          ("reconstruction", name in plan.renderers),
-                         ("fitting, gradients", name in plan.study_renderers),
+                         ("fitting", name in plan.fit_renderers),
+                         ("gradients", name in plan.study_renderers),
                          ("timing", name in plan.timing.renderers)) if used)})
     write_json(results_dir / RENDERERS_JSON, rows)
 

@@ -11,8 +11,10 @@ Layout of ``<results-root>/<run-id>/``::
                         (bench_softras.environment.collect_environment)
     <stage>/stage.json  per stage: config, its hash, status, wall time, outputs
     data/               data.json (the data set lives in the cache or the given directory)
-    fitting/            fitting.csv|parquet, meshes/<shape>_<renderer>.obj,
-                        units/<shape>__<renderer>/ (the unit's curve, unit.json)
+    fitting/            fitting.csv|parquet (curves), fit_tuning, fit_choices, fit_targets
+                        (.csv|parquet: the sweep, each renderer's settings, the targets),
+                        meshes/<shape>_<renderer>.obj, units/tuning/ (the sweep's unit),
+                        units/<shape>__<renderer>/ (each fit's curve, unit.json)
     <stage>/shards/     per shard of a sharded stage, its plan (bench_softras.shards)
     shards/             per shard of the main job, run_<i>_of_<n>.json and
                         environment_<i>_of_<n>.json instead of run.json / environment.json

@@ -6,6 +6,8 @@ One frozen dataclass per stage of the main job (:mod:`bench_softras.main_job`), 
 
 * ``recon``: :class:`ReconConfig`, single-view reconstruction training (Sec. 4-5);
 * ``fit``: :class:`FitConfig`, mesh fitting (also the ablations' baseline fit);
+* ``fit_bench``: :class:`FitBenchConfig`, the fitting benchmark's targets, its
+  per-renderer tuning sweep and the slow references' reduced budget;
 * ``gradients``: :class:`GradientConfig`, gradient accuracy and forward fidelity;
 * ``timing``: :class:`TimingConfig`, timing and scaling of the rasterizers;
 * ``ablations``: :class:`AblationConfig`, the paper's ablations as mesh fits;
@@ -350,6 +352,75 @@ class FitConfig(LossConfig):
 
 
 @dataclass(frozen=True)
+class FitBenchConfig:
+    """The fitting benchmark (:mod:`bench_softras.experiments.fit_bench`).
+
+    Targets: the first ``per_category`` objects of every category of ``split`` of the
+    data set in use (its stored silhouettes and voxels; 0: none), plus the mesh targets
+    the user names (``Preset.fit_shapes`` / ``--fit-shapes``).
+
+    Tuning (before the benchmark, per renderer): every renderer with a gradient is fitted
+    to ``tuning_targets`` objects of ``tuning_split`` (never the benchmark's split; the
+    first object of that many categories, spread evenly over the data set's categories)
+    for ``tuning_steps`` steps (0: the fit's ``steps``) at every learning rate
+    ``lr_scales x FitConfig.lr`` and, for renderers with a sharpness parameter
+    (:func:`renderers.describe` ``sharpness``), every sigma of ``sigmas`` (squared
+    normalized screen units).  Rule: the grid point with the best mean final
+    silhouette IoU (24 views) over the tuning targets; exact ties go to the preset's own
+    values, then to the first in grid order.  Renderers without a gradient (family
+    ``exact``) keep the preset's values.  0 ``tuning_targets``: no sweep, every renderer
+    keeps the preset's values.
+
+    Slow references (``slow_renderers``, e.g. the dense ``softras_torch`` and the Monte
+    Carlo ``mitsuba`` peer): no sweep of their own; ``tuned_from`` entries
+    ``"<slow>=<source>"`` give them the values chosen for ``source`` (softras_torch is
+    numerically the same function as softras); they fit only the first
+    ``slow_targets`` targets, with ``slow_views_per_step`` views per step and
+    ``slow_steps`` steps (0: the fit's ``steps``).
+    """
+
+    per_category: int = 1
+    split: str = "test"
+    tuning_targets: int = 2
+    tuning_split: str = "val"
+    tuning_steps: int = 50
+    lr_scales: tuple[float, ...] = (0.3, 1.0, 3.0)
+    sigmas: tuple[float, ...] = (DEFAULT_SIGMA, OFFICIAL_DEMO_SIGMA, 3e-4)
+    slow_renderers: tuple[str, ...] = ("softras_torch", "mitsuba")
+    tuned_from: tuple[str, ...] = ("softras_torch=softras", "mitsuba=edgegrad")
+    slow_targets: int = 1
+    slow_steps: int = 60
+    slow_views_per_step: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("lr_scales", "sigmas", "slow_renderers", "tuned_from"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        splits = ("train", "val", "test")
+        _check(self, {
+            "per_category": (self.per_category >= 0, ">= 0"),
+            "split": (self.split in splits, f"one of {splits}"),
+            "tuning_split": (self.tuning_split in splits and self.tuning_split != self.split,
+                             "a split other than `split` (tuning never sees the benchmark's "
+                             "targets)"),
+            "tuning_targets": (self.tuning_targets >= 0, ">= 0"),
+            "tuning_steps": (self.tuning_steps >= 0, ">= 0"),
+            "lr_scales": (len(self.lr_scales) > 0 and min(self.lr_scales) > 0,
+                          "at least one, every value > 0"),
+            "sigmas": (len(self.sigmas) > 0, "at least one"),
+            "tuned_from": (all(t.count("=") == 1 and all(t.split("="))
+                               for t in self.tuned_from), "entries 'slow=source'"),
+            "slow_targets": (self.slow_targets >= 0, ">= 0"),
+            "slow_steps": (self.slow_steps >= 0, ">= 0"),
+            "slow_views_per_step": (1 <= self.slow_views_per_step <= MAX_FIT_VIEWS,
+                                    f"in 1..{MAX_FIT_VIEWS}")})
+        _check_sigmas(self, sigmas=self.sigmas)
+
+    def borrowed(self) -> dict[str, str]:
+        """``{slow renderer: renderer whose tuned values it takes}``."""
+        return dict(t.split("=") for t in self.tuned_from)
+
+
+@dataclass(frozen=True)
 class GradientConfig:
     """The gradient-accuracy and forward-fidelity study
     (:mod:`bench_softras.studies.gradients`): ``scenes`` of
@@ -436,18 +507,24 @@ class AblationConfig:
     units); ``few_views``: the reduced number of training views (1..24, vs all 24);
     ``more_views``: more training views than the data set's 24 (25..48; 0 = no such
     variant); ``color_weight``: weight of the l2 image loss of the colour-fitting
-    variant (0 leaves that variant out)."""
+    variant (0 leaves that variant out); ``shape``: the target
+    (:func:`bench_softras.experiments.fitting.load_target` name; a mesh is needed, for
+    the colour and below-views variants; the main job's first ``--fit-shapes`` entry
+    replaces it)."""
 
     sigmas: tuple[float, ...] = SIGMA_SWEEP
     few_views: int = 4
     more_views: int = MAX_FIT_VIEWS
     color_weight: float = 1.0
     renderer: str = "softras"
+    shape: str = "airplane"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sigmas", tuple(self.sigmas))
         if not self.sigmas:
             raise ConfigError("ablation sigmas must not be empty")
+        if not isinstance(self.shape, str) or not self.shape:
+            raise ConfigError(f"AblationConfig.shape must name a target, got {self.shape!r}")
         _check_sigmas(self, sigmas=self.sigmas)
         _check(self, {
             "few_views": (1 <= self.few_views <= NUM_VIEWS, f"in 1..{NUM_VIEWS}"),
@@ -479,27 +556,29 @@ class ExamplesConfig:
 # -- presets ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Preset:
-    """A named bundle of every stage's settings: ``recon``, ``fit``, ``gradients``,
-    ``timing``, ``ablations`` (on the first fit shape), ``examples``; the renderers
-    compared, reconstruction ``seeds``, the fitting targets ``fit_shapes``
-    (:func:`bench_softras.experiments.fitting.load_target` names) and the synthetic data
-    preset (:data:`bench_softras.data.PRESETS`) built when no data directory is given."""
+    """A named bundle of every stage's settings: ``recon``, ``fit``, ``fit_bench``,
+    ``gradients``, ``timing``, ``ablations``, ``examples``; the renderers compared,
+    reconstruction ``seeds``, extra fitting targets ``fit_shapes``
+    (:func:`bench_softras.experiments.fitting.load_target` names, fitted besides the
+    data set's objects) and the synthetic data preset
+    (:data:`bench_softras.data.PRESETS`) built when no data directory is given."""
 
     name: str
     recon: ReconConfig
     fit: FitConfig
+    fit_bench: FitBenchConfig = field(default_factory=FitBenchConfig)
     gradients: GradientConfig = field(default_factory=GradientConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     ablations: AblationConfig = field(default_factory=AblationConfig)
     examples: ExamplesConfig = field(default_factory=ExamplesConfig)
     renderers: tuple[str, ...] = DEFAULT_RENDERERS
     seeds: tuple[int, ...] = (0,)
-    fit_shapes: tuple[str, ...] = ("airplane", "chair", "car")
+    fit_shapes: tuple[str, ...] = ()
     synthetic_data: str = "cpu"
 
 
 #: The sections of a :class:`Preset` that :func:`apply_settings` may change.
-SECTIONS = ("recon", "fit", "gradients", "timing", "ablations", "examples")
+SECTIONS = ("recon", "fit", "fit_bench", "gradients", "timing", "ablations", "examples")
 
 SMOKE = Preset(
     name="smoke",
@@ -517,9 +596,11 @@ SMOKE = Preset(
                         sigmas=SIGMA_SWEEP[2:3], base_subdivisions=1, base_image_size=32,
                         base_batch=2, base_sigma=OFFICIAL_DEMO_SIGMA, warmup=1, repeats=1,
                         max_dense_pairs=1 << 18),
-    ablations=AblationConfig(sigmas=SIGMA_SWEEP[2::2]),
+    fit_bench=FitBenchConfig(per_category=1, tuning_targets=1, tuning_steps=0,
+                             lr_scales=(1.0, 3.0), sigmas=(OFFICIAL_DEMO_SIGMA,),
+                             slow_targets=1, slow_steps=3),
+    ablations=AblationConfig(sigmas=SIGMA_SWEEP[2::2], shape="cube"),
     seeds=(0,),
-    fit_shapes=("cube",),
     synthetic_data="smoke",
 )
 
@@ -535,7 +616,11 @@ CPU = Preset(
         eval_batch_size=96, val_every=100, val_objects=4, val_views=2,
         model=GENERATORS["light"],
     ),
-    fit=FitConfig(steps=300, views_per_step=8, record_every=25),
+    # Fitting sized so the whole stage (the sweep, 13 targets x every renderer, the slow
+    # references; FitBenchConfig's defaults) stays within about 6 minutes on 2 idle cores:
+    # estimated 2.5-6 min from per-step costs measured against a calibration fit.
+    fit=FitConfig(steps=120, views_per_step=4, record_every=30),
+    fit_bench=FitBenchConfig(),
     seeds=(0,),
 )
 
@@ -547,6 +632,8 @@ GPU = Preset(
     recon=ReconConfig(preset="gpu", batch_size=64, iterations=10_000, lr_decay_at=0,
                       checkpoint_every=2_000, log_every=100, device="cuda"),
     fit=FitConfig(steps=1000, views_per_step=24, record_every=50),
+    fit_bench=FitBenchConfig(per_category=2, tuning_targets=4, tuning_steps=300,
+                             slow_steps=300, slow_views_per_step=4),
     seeds=(0,),
 )
 
@@ -556,6 +643,8 @@ PAPER = Preset(
                       lr_decay_at=150_000, checkpoint_every=10_000, log_every=100,
                       device="cuda"),
     fit=FitConfig(steps=2000, views_per_step=24, record_every=100),
+    fit_bench=FitBenchConfig(per_category=5, tuning_targets=13, tuning_steps=500,
+                             slow_targets=5, slow_steps=0, slow_views_per_step=8),
     timing=TimingConfig(batch_sizes=(1, 4, 16, 64, 256), base_batch=64, repeats=10,
                         warmup=3, max_dense_pairs=1 << 28, device="cuda"),
     seeds=(0, 1, 2),

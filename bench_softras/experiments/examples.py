@@ -3,10 +3,11 @@ computed once here and saved as ``examples/examples.npz``
 (:data:`bench_softras.runs.EXAMPLES_NPZ`), so the report only plots them and can be
 rebuilt without torch models or renderers.
 
-* Fitting: for every fitted shape, the target's silhouettes and those of each
-  renderer's fitted mesh (``fitting/meshes/<shape>_<renderer>.obj``) in a few benchmark
-  views, all drawn by the exact ``hard`` renderer, plus the fitted vertices (for 3-D
-  plots).
+* Fitting: for up to three fitted shapes (one per category,
+  :func:`bench_softras.experiments.fit_bench.example_specs`), the target's silhouettes
+  (drawn by ``hard``, or a data-set object's stored ones) and those of each renderer's
+  fitted mesh (``fitting/meshes/<shape>_<renderer>.obj``) in a few benchmark views,
+  drawn by the exact ``hard`` renderer, plus the fitted vertices (for 3-D plots).
 * Reconstruction: for the first test object of every category, the input image (one
   benchmark view), the ground-truth silhouette in that view and in a novel view, and
   each renderer's predicted mesh (first seed, latest checkpoint) drawn by ``hard`` in
@@ -31,7 +32,8 @@ from bench_softras.runs import EXAMPLES_NPZ, read_stage_record, recon_run_dir, s
 from bench_softras.settings import ExamplesConfig
 from renderers import Camera
 
-from .fitting import load_target
+from .fit_bench import example_specs
+from .fitting import load_target, target_silhouettes
 from .renderer_choice import make_renderer
 from .train import latest_checkpoint, load_generator
 
@@ -53,11 +55,13 @@ def _silhouettes(vertices, faces, views: Sequence[int], image_size: int) -> np.n
 
 def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names: Sequence[str],
                      seed: int = 0, image_size: int = ExamplesConfig.fit_image_size,
-                     views: Sequence[int] = FIT_VIEWS) -> dict[str, np.ndarray]:
+                     views: Sequence[int] = FIT_VIEWS,
+                     data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """Arrays (keys prefixed ``fit_``) for the fitted meshes in ``fit_dir/meshes``.
 
     ``shapes``: the target specs the fitting stage was given (names, class ids or mesh
-    files, :func:`bench_softras.experiments.fitting.load_target`); ``seed``: the
+    files, data-set objects of ``data_dir``,
+    :func:`bench_softras.experiments.fitting.load_target`); ``seed``: the
     fitting config's seed.  Keys: ``fit_shapes`` str ``[S]``, ``fit_renderers`` str
     ``[R]``, ``fit_views`` int ``[K]``, ``fit_target`` float32 ``[S, K, H, W]``,
     ``fit_pred`` float32 ``[S, R, K, H, W]`` (NaN where a mesh is missing),
@@ -65,9 +69,11 @@ def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names:
     """
     names, targets, preds, verts, faces = [], [], [], [], None
     for spec in shapes:
-        target = load_target(spec, seed)
+        target = load_target(spec, seed, data_dir)
         names.append(target.name)
-        targets.append(_silhouettes(target.vertices, target.faces, views, image_size))
+        targets.append(_silhouettes(target.vertices, target.faces, views, image_size)
+                       if target.vertices is not None else
+                       target_silhouettes(target, image_size)[list(views)].numpy())
         row_p, row_v = [], []
         for r in renderer_names:
             path = Path(fit_dir) / "meshes" / f"{target.name}_{r}.obj"
@@ -167,9 +173,10 @@ def run_examples(results_dir: str | Path, out_dir: str | Path,
     arrays: dict[str, np.ndarray] = {}
     if fit_rec:
         fc = fit_rec["config"]
-        arrays.update(fitting_examples(stage_dir(results_dir, "fitting"), fc["shapes"],
-                                       fc["renderers"], seed=fc["fit"]["seed"],
-                                       image_size=ex.fit_image_size, views=ex.fit_views))
+        arrays.update(fitting_examples(stage_dir(results_dir, "fitting"),
+                                       example_specs(fc["shapes"]), fc["renderers"],
+                                       seed=fc["fit"]["seed"], image_size=ex.fit_image_size,
+                                       views=ex.fit_views, data_dir=fc.get("data_dir")))
     if rec_rec:
         rc = rec_rec["config"]
         recon_dir = stage_dir(results_dir, "reconstruction")

@@ -20,8 +20,12 @@ alone; ``color_mse`` records the colour error over all 24 views on the pixels co
 by the target or the fit.
 
 Targets: a mesh file (anything open3d reads: .obj, .ply, .off, .stl, ...), a synthetic
-category of :mod:`bench_softras.data` (``chair``, ``airplane``, ... or a class id), or
-``cube``.  Files are normalized as ShapeNet is (bounding box centred, diagonal 1).
+category of :mod:`bench_softras.data` (``chair``, ``airplane``, ... or a class id),
+``cube``, or an object of a data set directory (``<split>/<class_id>/<index>``, with
+``data_dir``: its 24 stored silhouettes and voxels are the target, no mesh needed; see
+:func:`data_target_spec`).  Files are normalized as ShapeNet is (bounding box centred,
+diagonal 1).  The fitting benchmark over many targets, with per-renderer tuning, is
+:mod:`.fit_bench`.
 """
 
 from __future__ import annotations
@@ -36,25 +40,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
-from bench_softras.data import read_mesh
+from bench_softras.data import load_split, read_mesh
 from bench_softras.data.categories import base_color, category_name, class_id_of
 from bench_softras.data.generators import generate
 from bench_softras.data.shading import lambert_images
 from bench_softras.data.shapes import normalize
-from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash
 from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
 from bench_softras.shards import (
-    Shard,
     Unit,
     add_shard_argument,
-    read_unit,
-    select,
-    write_plan,
     write_unit,
 )
 from metrics.meshes import box_mesh
@@ -66,45 +66,102 @@ from .model import default_template, sigmoid_parametrization, squash_deform
 from .multiview import NUM_VIEWS, fitting_views, view_camera
 from .renderer_choice import make_renderer, renderer_name
 
-FIT_COLUMNS = ["renderer", "shape", "step", "loss", "voxel_iou", "silhouette_iou", "color_mse",
-               "seed", "wall_s"]
+FIT_COLUMNS = ["renderer", "shape", "category", "step", "loss", "voxel_iou", "silhouette_iou",
+               "color_mse", "seed", "wall_s"]
+#: Category of targets read from mesh files the user names.
+USER_CATEGORY = "user mesh"
+_DATA_SPEC = re.compile(r"^(train|val|test)/([^/]+)/(\d+)$")
 #: Base colour (RGB in [0, 1]) of targets without one (mesh files, ``cube``).
 DEFAULT_TARGET_COLOR = (0.7, 0.7, 0.7)
 
 
 @dataclass(frozen=True)
 class Target:
-    """A target mesh: ``vertices`` float64 ``[V, 3]`` (world units, inside the voxel
-    cube), ``faces`` int64 ``[F, 3]``, ``parts`` int64 ``[F]`` closed-part ids or
-    ``None`` (connected components), ``color`` its base RGB in [0, 1] (the colour of its
-    shaded renderings)."""
+    """A fitting target.  A mesh: ``vertices`` float64 ``[V, 3]`` (world units, inside
+    the voxel cube), ``faces`` int64 ``[F, 3]``, ``parts`` int64 ``[F]`` closed-part ids
+    or ``None`` (connected components), ``color`` its base RGB in [0, 1] (the colour of
+    its shaded renderings).  Or a data-set object (``vertices``/``faces`` ``None``):
+    ``silhouettes`` float32 ``[24, S, S]`` in [0, 1] (the stored alpha of the 24
+    benchmark views) and ``voxels`` bool ``[R, R, R]`` (this project's convention).
+    ``category``: the stratum of paired comparisons (a category name, ``cube`` or
+    :data:`USER_CATEGORY`)."""
 
     name: str
-    vertices: np.ndarray
-    faces: np.ndarray
+    vertices: np.ndarray | None
+    faces: np.ndarray | None
     parts: np.ndarray | None = None
     color: tuple[float, float, float] = DEFAULT_TARGET_COLOR
+    silhouettes: np.ndarray | None = None
+    voxels: np.ndarray | None = None
+    category: str = ""
 
 
-def load_target(shape: str, seed: int = 0) -> Target:
-    """Resolve ``shape``: an existing mesh file, ``cube``, or a synthetic category name /
-    class id (object ``seed`` of :func:`bench_softras.data.generators.generate`)."""
+def data_target_spec(split: str, class_id: str, index: int) -> str:
+    """The :func:`load_target` name of object ``index`` of ``class_id`` in ``split`` of
+    a data set directory (``"test/02691156/3"``)."""
+    return f"{split}/{class_id}/{int(index)}"
+
+
+def is_data_spec(spec: str) -> bool:
+    """Whether ``spec`` names a data-set object (``<split>/<class_id>/<index>``)."""
+    return bool(_DATA_SPEC.match(str(spec)))
+
+
+def data_target_name(class_id: str, index: int) -> str:
+    """The shape name of a data-set target (``airplane_3``: its category, then its index)."""
+    return f"{category_name(class_id)}_{int(index)}"
+
+
+def data_targets(data_dir: str | Path, split: str, class_id: str,
+                 indices) -> list[Target]:
+    """Objects ``indices`` of ``class_id`` in ``split`` of the data set ``data_dir`` as
+    image targets (one read of the category's files; ``ValueError`` naming the split
+    when an index is past its end)."""
+    images, voxels = load_split(data_dir, class_id, split)
+    out = []
+    for index in (int(i) for i in indices):
+        if not 0 <= index < images.shape[0]:
+            raise ValueError(f"target {data_target_spec(split, class_id, index)!r}: "
+                             f"{class_id} {split} holds {images.shape[0]} objects in "
+                             f"{data_dir}")
+        sil = images[index, :, 3].astype(np.float32) / np.float32(255.0)
+        out.append(Target(data_target_name(class_id, index), None, None, silhouettes=sil,
+                          voxels=voxels[index], category=category_name(class_id)))
+    return out
+
+
+def _data_target(match: re.Match, data_dir: str | Path | None) -> Target:
+    if not data_dir:
+        raise ValueError(f"target {match.group(0)!r} is a data-set object: give the data "
+                         "directory (data_dir / --data-dir)")
+    return data_targets(data_dir, match.group(1), match.group(2), [match.group(3)])[0]
+
+
+def load_target(shape: str, seed: int = 0, data_dir: str | Path | None = None) -> Target:
+    """Resolve ``shape``: an existing mesh file, ``cube``, a synthetic category name /
+    class id (object ``seed`` of :func:`bench_softras.data.generators.generate`), or a
+    data-set object ``<split>/<class_id>/<index>`` of ``data_dir``
+    (:func:`data_target_spec`)."""
+    match = _DATA_SPEC.match(shape)
+    if match:
+        return _data_target(match, data_dir)
     path = Path(shape)
     if path.suffix and path.is_file():
         m = normalize(read_mesh(path))
-        return Target(path.stem, m.vertices, m.faces, None)
+        return Target(path.stem, m.vertices, m.faces, None, category=USER_CATEGORY)
     if path.suffix and not path.exists() and ("/" in shape or "." in shape):
         raise FileNotFoundError(f"mesh file {shape!r} does not exist")
     if shape == "cube":
         v, f = box_mesh([-0.3] * 3, [0.3] * 3)
-        return Target("cube", v, f, None)
+        return Target("cube", v, f, None, category="cube")
     try:
         cid = class_id_of(shape)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"unknown shape {shape!r}: not a mesh file, 'cube' or a category "
                          "name / class id") from exc
     m = generate(cid, seed)
-    return Target(category_name(cid), m.vertices, m.faces, m.part_ids, base_color(cid))
+    return Target(category_name(cid), m.vertices, m.faces, m.part_ids, base_color(cid),
+                  category=category_name(cid))
 
 
 def _template(radius: float, template=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,9 +198,34 @@ class _Images:
     pool_rgb: torch.Tensor | None = None
 
 
+def target_silhouettes(target: Target, image_size: int) -> torch.Tensor:
+    """The stored silhouettes float32 ``[24, S, S]`` of a data-set target at
+    ``image_size`` (area-resampled when the data's size differs, as reconstruction
+    resamples its inputs)."""
+    sil = torch.from_numpy(np.ascontiguousarray(target.silhouettes, dtype=np.float32))
+    if sil.shape[-1] != image_size:
+        sil = F.interpolate(sil[None], size=(image_size, image_size), mode="area")[0]
+    return sil
+
+
+def _stored_images(target: Target, cfg: FitConfig) -> _Images:
+    """A data-set target's images: its 24 stored silhouettes (the pool is a subset of
+    them) and stored voxels; colour fitting and views from below need a mesh."""
+    if cfg.num_views > NUM_VIEWS or cfg.color_weight > 0:
+        raise ValueError(f"target {target.name!r} is a data-set object (24 stored views, no "
+                         f"mesh): num_views must be <= {NUM_VIEWS} and color_weight 0, got "
+                         f"{cfg.num_views} and {cfg.color_weight}")
+    sil = target_silhouettes(target, cfg.image_size)
+    pool = fitting_views(cfg.num_views)
+    return _Images(sil, sil[torch.from_numpy(pool)], pool, np.asarray(target.voxels, bool))
+
+
 def _target_images(target: Target, cfg: FitConfig, ref) -> _Images:
     """Render ``target`` once over the 24 recorded views and the training pool together
-    (``ref``: the exact renderer), voxelize it, and shade it when fitting colours."""
+    (``ref``: the exact renderer), voxelize it, and shade it when fitting colours; a
+    data-set target brings its own (:func:`_stored_images`)."""
+    if target.vertices is None:
+        return _stored_images(target, cfg)
     tv = torch.as_tensor(np.asarray(target.vertices), dtype=torch.float32)
     tf = torch.as_tensor(np.asarray(target.faces), dtype=torch.int64)
     pool = fitting_views(cfg.num_views)  # the views the fit may train on (ids 0..47)
@@ -269,7 +351,8 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
             opt.step()
         wall += time.perf_counter() - t0
         if step % cfg.record_every == 0 or step == cfg.steps:
-            rows.append({"renderer": name, "shape": target.name, "step": step,
+            rows.append({"renderer": name, "shape": target.name,
+                         "category": target.category or target.name, "step": step,
                          "loss": float(loss.detach()), **_record(ref, deform, images, cfg),
                          "seed": cfg.seed, "wall_s": round(wall, 4)})
             bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}",
@@ -280,71 +363,76 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
                          deform.colors() if cfg.color_weight > 0 else None)
 
 
+def fit_targets(targets: Sequence[Target], configs: dict[str, FitConfig], out_dir: str | Path,
+                preset_name: str, *, progress: bool = True) -> pd.DataFrame:
+    """Fit every target with every renderer (``configs``: renderer name -> its
+    :class:`FitConfig`); saves the fitted meshes to ``out_dir/meshes/<shape>_<renderer>
+    .obj`` (with colour fitting also ``.ply`` with the vertex colours) and returns the
+    curves (:data:`FIT_COLUMNS` plus ``preset``)."""
+    (Path(out_dir) / "meshes").mkdir(parents=True, exist_ok=True)
+    frames = []
+    for target in targets:
+        for r, cfg in configs.items():
+            fit = fit_mesh(target, r, config=cfg, progress=progress)
+            frames.append(fit.curve.assign(preset=preset_name))
+            _save_fit_meshes(Path(out_dir), target, r, fit)
+    return pd.concat(frames, ignore_index=True)
+
+
 def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | None = None,
                 preset="cpu", out_dir: str | Path = "results/fitting", *,
-                config: FitConfig | None = None, progress: bool = True,
-                shard: Shard | None = None) -> pd.DataFrame:
-    """Fit every shape with every renderer; writes ``fitting.csv`` / ``.parquet`` and
-    the fitted meshes (``meshes/<shape>_<renderer>.obj``; with colour fitting also
-    ``.ply`` with the vertex colours) to ``out_dir``.
+                config: FitConfig | None = None, data_dir: str | Path | None = None,
+                progress: bool = True) -> pd.DataFrame:
+    """Fit every shape (:func:`load_target` names; data-set objects need ``data_dir``)
+    with every renderer at one configuration; writes ``fitting.csv`` / ``.parquet`` and
+    the fitted meshes (:func:`fit_targets`) to ``out_dir``.  The benchmark over a data
+    set's objects with per-renderer tuning is
+    :func:`bench_softras.experiments.fit_bench.run_fit_benchmark`.
 
-    ``shapes`` / ``renderers`` default to the preset's; ``config`` replaces the preset's
-    :class:`FitConfig`.  Units (:mod:`bench_softras.shards`): shape x renderer, each
-    fitted under its own directory's lock (``units/<shape>__<renderer>/``: its curve
-    and ``unit.json``) and reused when it finished with the same settings.  ``shard``:
-    fit only that slice and write no combined table (merge: call again without it).
+    ``shapes`` / ``renderers`` default to the preset's (its ablation target when it names
+    no fitting shapes); ``config`` replaces the preset's :class:`FitConfig`.
     """
     p = get_preset(preset)
     cfg = config or p.fit
-    shapes = list(shapes or p.fit_shapes)
-    renderers = list(renderers or p.renderers)
-    out = Path(out_dir)
-    (out / "meshes").mkdir(parents=True, exist_ok=True)
-    pairs = [(shape, r) for shape in shapes for r in renderers]
-    units = [fit_unit(shape, r, cfg, p.name) for shape, r in pairs]
-    write_plan(out, "fitting", shard, units)
-    frames, targets = [], {}
-    for unit, (shape, r) in select(list(zip(units, pairs, strict=True)), shard):
-        with run_lock(out / unit.dir):
-            rec = read_unit(out, unit)
-            if rec is not None:
-                frames.append(pd.read_parquet(out / unit.dir / rec["tables"]["fitting"]))
-                continue
-            if shape not in targets:
-                targets[shape] = load_target(shape, cfg.seed)
-            frames.append(_fit_one(targets[shape], r, cfg, p.name, out, unit, progress))
-    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=[*FIT_COLUMNS, "preset"])
-    if shard is None:
-        write_table(result, out / "fitting.csv")
-        write_table(result, out / "fitting.parquet")
+    shapes = list(shapes or p.fit_shapes or (p.ablations.shape,))
+    targets = [load_target(s, cfg.seed, data_dir) for s in shapes]
+    result = fit_targets(targets, dict.fromkeys(renderers or p.renderers, cfg), out_dir,
+                         p.name, progress=progress)
+    write_table(result, Path(out_dir) / "fitting.csv")
+    write_table(result, Path(out_dir) / "fitting.parquet")
     return result
 
 
-def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str) -> Unit:
+def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str, data_key: str = "") -> Unit:
     """The unit fitting ``shape`` with ``renderer``: directory
     ``units/<shape>__<renderer>`` (a file target by its name) and the key of its
-    settings."""
+    settings (``data_key``: the fingerprint of the data set a data target comes from)."""
     name = renderer_name(renderer)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(shape).name or shape)
     return Unit(f"{shape} {name}", f"units/{slug}__{name}",
                 config_hash({"shape": shape, "renderer": name, "fit": asdict(cfg),
-                             "preset": preset}))
+                             "preset": preset, "data": data_key}))
 
 
-def _fit_one(target: Target, renderer, cfg: FitConfig, preset: str, out: Path, unit: Unit,
-             progress: bool) -> pd.DataFrame:
+def fit_recorded(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
+                 unit: Unit, progress: bool) -> pd.DataFrame:
     """Fit one unit; writes its mesh(es), its curve and ``unit.json``; returns the curve."""
     fit = fit_mesh(target, renderer, config=cfg, progress=progress)
-    df, verts, colors = fit.curve, fit.vertices, fit.colors
+    df = fit.curve
     df["preset"] = preset
-    stem = out / "meshes" / f"{target.name}_{renderer_name(renderer)}"
-    _save_mesh(stem.with_suffix(".obj"), verts, default_template()[1])
-    if colors is not None:
-        _save_mesh(stem.with_suffix(".ply"), verts, default_template()[1], colors)
+    _save_fit_meshes(out, target, renderer, fit)
     table = write_table(df, out / unit.dir / "fitting.parquet")
     write_unit(out, unit, {"fitting": table})
     return df
+
+
+def _save_fit_meshes(out: Path, target: Target, renderer, fit: FitResult) -> None:
+    """``out/meshes/<target>_<renderer>.obj`` (and ``.ply`` with the vertex colours of a
+    colour fit)."""
+    stem = out / "meshes" / f"{target.name}_{renderer_name(renderer)}"
+    _save_mesh(stem.with_suffix(".obj"), fit.vertices, default_template()[1])
+    if fit.colors is not None:
+        _save_mesh(stem.with_suffix(".ply"), fit.vertices, default_template()[1], fit.colors)
 
 
 ABLATION_COLUMNS = ["variant", "shape", "renderer", "sigma", "use_laplacian", "use_flatten",
@@ -460,11 +548,22 @@ def _save_mesh(path: Path, vertices: torch.Tensor, faces: torch.Tensor,
             raise OSError(f"{path}: open3d could not write the mesh")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``softras-bench fit``: fit the template sphere to target shapes with each renderer."""
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="softras-bench fit", description=main.__doc__)
     p.add_argument("--preset", default="cpu")
-    p.add_argument("--shapes", help="comma-separated: mesh files, category names, cube")
+    p.add_argument("--data-dir", dest="data_dir",
+                   help="data set whose objects are the targets and whose tuning split tunes "
+                        "each renderer (default: the preset's built-in synthetic data set)")
+    p.add_argument("--categories", help="comma-separated class ids or names (default: all)")
+    p.add_argument("--per-category", dest="per_category", type=int,
+                   help="targets per category of the data set (default: the preset's; 0 "
+                        "when --shapes is given)")
+    p.add_argument("--tuning-targets", dest="tuning_targets", type=int,
+                   help="objects of the tuning split each renderer's sweep fits")
+    p.add_argument("--no-tune", dest="tune", action="store_false",
+                   help="no sweep: every renderer fits with the preset's lr and sigma")
+    p.add_argument("--shapes", help="comma-separated extra targets: mesh files, category "
+                                    "names, cube")
     p.add_argument("--renderers", help="comma-separated renderer names")
     p.add_argument("--out-dir", dest="out_dir", default="results/fitting")
     p.add_argument("--steps", type=int)
@@ -472,32 +571,52 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--views-per-step", dest="views_per_step", type=int)
     p.add_argument("--num-views", dest="num_views", type=int,
                    help="training views the fit may use: up to 24 evenly spaced benchmark "
-                        "views (default 24), 25..48 adds views from below")
+                        "views (default 24), 25..48 adds views from below (mesh targets)")
     p.add_argument("--record-every", dest="record_every", type=int)
     p.add_argument("--sigma", type=float)
     p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)
     p.add_argument("--no-flatten", dest="use_flatten", action="store_const", const=False)
     p.add_argument("--color-weight", dest="color_weight", type=float,
-                   help="fit vertex colours too, with this weight on the l2 image loss")
+                   help="fit vertex colours too, with this weight on the l2 image loss "
+                        "(mesh targets)")
     p.add_argument("--seed", type=int)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     add_shard_argument(p)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``softras-bench fit``: the fitting benchmark: tune each renderer on the data set's
+    val objects, then fit its test objects (k per category) and any named shapes."""
+    from bench_softras.data import class_id_of
+
+    from .fit_bench import run_fit_benchmark
+    from .multiview import resolve_data_dir
+
+    args = _parser().parse_args(argv)
     preset = get_preset(args.preset)
     overrides = {k: getattr(args, k) for k in ("steps", "lr", "views_per_step", "num_views",
                                               "record_every", "sigma", "use_laplacian",
                                               "use_flatten", "color_weight", "seed")}
     cfg = with_overrides(preset.fit, **overrides)
-    df = run_fitting(args.shapes.split(",") if args.shapes else None,
-                     args.renderers.split(",") if args.renderers else None, preset,
-                     args.out_dir, config=cfg, progress=args.progress, shard=args.shard)
+    shapes = args.shapes.split(",") if args.shapes else []
+    per_category = args.per_category if args.per_category is not None else (
+        0 if shapes else None)
+    bench = with_overrides(preset.fit_bench, per_category=per_category,
+                           tuning_targets=0 if not args.tune else args.tuning_targets)
+    need_data = bench.per_category > 0 or bench.tuning_targets > 0
+    data_dir = resolve_data_dir(args.data_dir, preset, args.progress) if need_data else None
+    class_ids = [class_id_of(c) for c in args.categories.split(",")] if args.categories else []
+    df = run_fit_benchmark(args.renderers.split(",") if args.renderers else None, preset,
+                           args.out_dir, config=cfg, bench=bench, data_dir=data_dir,
+                           class_ids=class_ids, shapes=shapes, progress=args.progress,
+                           shard=args.shard)
     if df.empty:
-        print(f"shard {args.shard}: no units")
+        print(f"shard {args.shard}: no fitting units")
         return 0
     last = df.sort_values("step").groupby(["shape", "renderer"]).tail(1)
-    print(last[["shape", "renderer", "step", "voxel_iou", "silhouette_iou", "color_mse",
-                "wall_s"]]
-          .to_string(index=False))
+    print(last[["shape", "category", "renderer", "step", "voxel_iou", "silhouette_iou",
+                "color_mse", "wall_s"]].to_string(index=False))
     return 0
 
 

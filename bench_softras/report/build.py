@@ -28,7 +28,7 @@ from bench_softras.runs import (
 )
 from bench_softras.shards import merged_run_record
 
-from . import evidence, figures
+from . import evidence, figures, tuning
 from .document import Document, png_bytes
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
@@ -89,9 +89,11 @@ def seed_table(recon: pd.DataFrame) -> pd.DataFrame:
 
 
 def fitting_final_table(fit: pd.DataFrame) -> pd.DataFrame:
-    """The last recorded step of every (shape, renderer): IoUs and optimisation time."""
+    """The last recorded step of every (shape, renderer): its category (when recorded),
+    IoUs and optimisation time."""
     last = fit.sort_values("step").groupby(["shape", "renderer"], sort=False).tail(1)
-    cols = ["shape", "renderer", "step", "voxel_iou", "silhouette_iou", "loss", "wall_s"]
+    cols = ["shape", *(["category"] if "category" in fit else []), "renderer", "step",
+            "voxel_iou", "silhouette_iou", "loss", "wall_s"]
     last = last[cols].copy()
     last["_r"] = last["renderer"].map({n: i for i, n in enumerate(_ordered(last["renderer"]))})
     return last.sort_values(["shape", "_r"]).drop(columns="_r").reset_index(drop=True)
@@ -249,6 +251,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
                "timing")}
     tables["recon_per_object"] = read_table(results_dir, "recon_per_object")
+    fit_settings = {k: read_table(results_dir, k) for k in ("fit_choices", "fit_tuning",
+                                                             "fit_targets")}
     logs = {"curves": read_run_logs(results_dir, CURVE_FILE),
             "metrics": read_run_logs(results_dir, METRICS_FILE)}
     examples = read_examples(results_dir)
@@ -277,7 +281,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     _families_section(doc, read_json(results_dir / RENDERERS_JSON))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
-    _fitting_section(doc, tables["fitting"], examples)
+    _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
     _ablation_section(doc, tables["ablations"], results_dir)
     _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"])
     _timing_section(doc, tables["timing"], results_dir)
@@ -393,7 +397,7 @@ def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
         doc.figure(png_bytes(fig), "recon_meshes", "The predicted meshes of these examples.")
 
 
-def _fitting_section(doc: Document, fit, ex: dict) -> None:
+def _fitting_section(doc: Document, fit, ex: dict, settings: dict, cfg: dict) -> None:
     doc.heading("Mesh fitting")
     if fit is None:
         _missing(doc, "fitting")
@@ -403,6 +407,8 @@ def _fitting_section(doc: Document, fit, ex: dict) -> None:
              "silhouettes; voxel IoU and the hard silhouette IoU are recorded along the "
              "way. The `hard` renderer has zero gradients, so its curve stays at the "
              "sphere (a control).")
+    tuning.tuning_section(doc, settings.get("fit_choices"), settings.get("fit_tuning"),
+                          settings.get("fit_targets"), cfg)
     conv = evidence.fitting_convergence(fit)
     final = fitting_final_table(fit).merge(
         conv[["shape", "renderer", "status"]].rename(columns={"status": "convergence"}),

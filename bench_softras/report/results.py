@@ -26,6 +26,9 @@ from bench_softras.shards import SHARDED_STAGES, merge_units
 #: (stage, stem) of every table a report reads.
 TABLES = {
     "fitting": ("fitting", "fitting"),
+    "fit_choices": ("fitting", "fit_choices"),
+    "fit_tuning": ("fitting", "fit_tuning"),
+    "fit_targets": ("fitting", "fit_targets"),
     "recon": ("reconstruction", "recon_iou"),
     "gradient_accuracy": ("gradients", "gradient_accuracy"),
     "forward_fidelity": ("gradients", "forward_fidelity"),

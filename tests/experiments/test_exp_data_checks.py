@@ -45,6 +45,7 @@ def test_corrupt_data_file_is_found_before_fitting(data_copy, tmp_path, monkeypa
     else:
         np.savez_compressed(victim, np.zeros((2, 32, 32, 32), bool))
     monkeypatch.setattr("bench_softras.experiments.fitting.run_fitting", _boom)
+    monkeypatch.setattr("bench_softras.experiments.fit_bench.run_fit_benchmark", _boom)
     cfg = MainJobConfig(preset="smoke", data_dir=str(data_copy), progress=False,
                         results_root=str(tmp_path / "results"),
                         reports_root=str(tmp_path / "reports"))

@@ -25,6 +25,7 @@ def _boom(*a, **k):
 @pytest.fixture
 def no_work(monkeypatch):
     for target in ("bench_softras.experiments.fitting.run_fitting",
+                   "bench_softras.experiments.fit_bench.run_fit_benchmark",
                    "bench_softras.experiments.evaluate.run_reconstruction",
                    "bench_softras.experiments.train._train_locked",
                    "bench_softras.data.build_synthetic",

@@ -22,7 +22,7 @@ from bench_softras.main_job import MainJobConfig, MainJobError, run_main_job
 from bench_softras.report.paper import paper_table1
 from bench_softras.report.verdicts import threshold_sentence, verdict_sentences
 from bench_softras.runs import STAGES
-from bench_softras.settings import STUDY_EXCLUDED
+from bench_softras.settings import SMOKE, STUDY_EXCLUDED
 from bench_softras.studies.timing import COLUMNS as TIMING_COLUMNS
 from renderers.peers import register_peers
 
@@ -49,6 +49,11 @@ def smoke(tmp_path_factory):
         yield cfg, paths
 
 
+def fit_slow() -> set[str]:
+    """The slow references the fitting stage adds (installed ones only)."""
+    return set(SMOKE.fit_bench.slow_renderers) & set(renderers.available())
+
+
 def _forbid_runs(mp: pytest.MonkeyPatch) -> None:
     """Make every experiment / study runner raise if called."""
     def boom(*a, **k):
@@ -56,6 +61,7 @@ def _forbid_runs(mp: pytest.MonkeyPatch) -> None:
 
     targets = [
         ("bench_softras.experiments.fitting", "run_fitting"),
+        ("bench_softras.experiments.fit_bench", "run_fit_benchmark"),
         ("bench_softras.experiments.fitting", "run_ablations"),
         ("bench_softras.experiments.evaluate", "run_reconstruction"),
         ("bench_softras.studies.gradients", "run_gradient_study"),
@@ -155,7 +161,12 @@ def test_stage_tables(smoke):
     study = set(renderers.available()) - set(STUDY_EXCLUDED)
     assert {"dibr", "antialias", "edgegrad"} | set(RENDERERS) <= study
     fit = pd.read_csv(res / "fitting" / "fitting.csv")
-    assert set(fit["renderer"]) == study and set(fit["shape"]) == {"cube"}
+    # Fitting also runs the installed slow references, on their reduced budget.
+    assert set(fit["renderer"]) == study | fit_slow()
+    # Targets: the first test object of each category of the data set in use.
+    assert set(fit["shape"]) == {"airplane_0", "chair_0"}
+    assert set(zip(fit["shape"], fit["category"], strict=True)) == {
+        ("airplane_0", "airplane"), ("chair_0", "chair")}
     grad = pd.read_csv(res / "gradients" / "gradient_accuracy.csv")
     fid = pd.read_csv(res / "gradients" / "forward_fidelity.csv")
     assert set(grad["renderer"]) == set(fid["renderer"]) == study
@@ -213,8 +224,8 @@ def test_paired_tables_and_generated_verdicts(smoke):
     assert set(per["renderer"]) == set(RENDERERS)
     assert per.groupby("renderer").size().to_dict() == dict.fromkeys(RENDERERS, 2 * 2 * 24)
     md = (cfg.report_dir / "report.md").read_text()
-    n_study = len(set(renderers.available()) - set(STUDY_EXCLUDED))
-    for name, n_pairs in (("recon_paired", 3), ("fitting_paired", math.comb(n_study, 2))):
+    n_fit = len((set(renderers.available()) - set(STUDY_EXCLUDED)) | fit_slow())
+    for name, n_pairs in (("recon_paired", 3), ("fitting_paired", math.comb(n_fit, 2))):
         t = pd.read_csv(cfg.report_dir / "data" / f"{name}.csv")
         overall = t[t["category"] == "overall"]
         assert len(overall) == n_pairs
@@ -224,8 +235,35 @@ def test_paired_tables_and_generated_verdicts(smoke):
             assert sentence in md
     rec = pd.read_csv(cfg.report_dir / "data" / "recon_paired.csv")
     assert set(rec["category"]) == {"airplane", "chair", "overall"}
+    fit = pd.read_csv(cfg.report_dir / "data" / "fitting_paired.csv")
+    assert set(fit["category"]) == {"airplane", "chair", "overall"}  # stratified by category
     assert (rec["ci_low"] <= rec["difference"] + 1e-12).all()
     assert (rec["difference"] <= rec["ci_high"] + 1e-12).all()
+
+
+def test_fitting_settings_tables_in_the_report(smoke):
+    """Part 3 of issue 10: the chosen settings and the sweep are tables of the report,
+    the sweep fitted only val objects, and each renderer has its generated sentence."""
+    cfg, _ = smoke
+    data = cfg.report_dir / "data"
+    choices = pd.read_csv(data / "fit_choices.csv")
+    fit = pd.read_csv(cfg.results_dir / "fitting" / "fitting.csv")
+    assert set(choices["renderer"]) == set(fit["renderer"])
+    row = choices.set_index("renderer")
+    assert row.loc["softras", "chosen_by"] == "sweep"  # smoke grid: lr x1, x3
+    assert any(row.loc["softras", "lr"] == pytest.approx(lr) for lr in (0.01, 0.03))
+    assert row.loc["hard", "chosen_by"].startswith("preset values")
+    assert row.loc["softras_torch", "lr"] == pytest.approx(row.loc["softras", "lr"])
+    sweep = pd.read_csv(data / "fit_tuning_sweep.csv")
+    assert set(sweep["renderer"]) == set(choices.loc[choices["chosen_by"] == "sweep",
+                                                     "renderer"])
+    assert sweep.groupby("renderer")["chosen"].sum().eq(1).all()
+    tuning = pd.read_parquet(cfg.results_dir / "fitting" / "fit_tuning.parquet")
+    assert tuning["target"].str.startswith("val/").all()
+    md = (cfg.report_dir / "report.md").read_text()
+    assert "Targets and per-renderer settings" in md and "data/fit_choices.csv" in md
+    assert "`softras` fitted with learning rate" in md
+    assert "Reconstruction does not reuse these choices" in md
 
 
 def test_ablation_table_and_section(smoke):

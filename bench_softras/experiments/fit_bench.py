@@ -1,0 +1,354 @@
+"""The fitting benchmark: every renderer fits the template sphere to many targets of the
+data set in use, each renderer at settings chosen by its own small sweep.
+
+Targets (:class:`~bench_softras.settings.FitBenchConfig`): the first ``per_category``
+objects of every category of the data set's ``split`` (``test``), each given by its
+24 stored silhouettes and its voxels (:func:`.fitting.data_targets`), plus the mesh
+targets the user names.  The category of each target labels it for the report's
+category-stratified paired comparison.
+
+Tuning: before the benchmark, each renderer with a gradient is fitted to a few objects
+of ``tuning_split`` (``val``; never the benchmark's targets) at every learning rate
+``lr_scales x FitConfig.lr`` and, for renderers with a sharpness parameter, every sigma
+of ``sigmas``.  :func:`choose` keeps the grid point with the best mean final silhouette
+IoU over the tuning targets.  Slow references take another renderer's choice
+(``tuned_from``) and fit only the first targets on a reduced budget.
+
+Outputs of :func:`run_fit_benchmark` (tables as CSV and Parquet): ``fitting`` (every
+fit's curve, :data:`.fitting.FIT_COLUMNS`), ``fit_tuning`` (every sweep fit,
+:data:`TUNING_COLUMNS`), ``fit_choices`` (the settings each renderer used,
+:data:`CHOICE_COLUMNS`) and ``fit_targets`` (every target, :data:`TARGET_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+import renderers
+from bench_softras.atomic import write_table
+from bench_softras.data import (
+    category_name,
+    data_fingerprint,
+    find_class_ids,
+    read_npz_array,
+    voxels_path,
+)
+from bench_softras.runlock import run_lock
+from bench_softras.runs import config_hash
+from bench_softras.settings import FitBenchConfig, FitConfig, get_preset, with_overrides
+from bench_softras.shards import Shard, Unit, merge_units, read_unit, select, write_plan, write_unit
+
+from .fitting import (
+    FIT_COLUMNS,
+    Target,
+    data_target_spec,
+    data_targets,
+    fit_mesh,
+    fit_recorded,
+    fit_unit,
+    is_data_spec,
+    load_target,
+)
+from .renderer_choice import accepts_sigma, ensure_registered
+
+TUNING_COLUMNS = ["renderer", "lr_scale", "lr", "sigma", "target", "category",
+                  "silhouette_iou", "voxel_iou", "steps", "wall_s"]
+CHOICE_COLUMNS = ["renderer", "lr_scale", "lr", "sigma", "chosen_by", "tuning_silhouette_iou",
+                  "grid_points", "tuning_targets", "targets", "steps", "views_per_step"]
+TARGET_COLUMNS = ["role", "spec", "shape", "category"]
+#: The tables :func:`run_fit_benchmark` writes (stem -> what it holds).
+TABLES = ("fitting", "fit_tuning", "fit_choices", "fit_targets")
+
+
+# -- targets --------------------------------------------------------------------------
+def benchmark_specs(data_dir: str | Path | None, bench: FitBenchConfig,
+                    class_ids: Sequence[str] = ()) -> list[str]:
+    """Names (:func:`.fitting.data_target_spec`) of the first ``bench.per_category``
+    objects of every category (``class_ids``, default every one in ``data_dir``) of
+    ``bench.split``; empty without a data directory or with ``per_category`` 0."""
+    if not data_dir or bench.per_category == 0:
+        return []
+    specs = []
+    for cid in _categories(data_dir, bench.split, class_ids):
+        n = _object_count(data_dir, bench.split, cid)
+        specs += [data_target_spec(bench.split, cid, i) for i in range(min(bench.per_category, n))]
+    return specs
+
+
+def tuning_specs(data_dir: str | Path | None, bench: FitBenchConfig,
+                 class_ids: Sequence[str] = ()) -> list[str]:
+    """Names of the ``bench.tuning_targets`` tuning objects of ``bench.tuning_split``:
+    the first object of that many categories spread evenly over the categories (more
+    than one per category only when there are more targets than categories)."""
+    if not data_dir or bench.tuning_targets == 0:
+        return []
+    cats = _categories(data_dir, bench.tuning_split, class_ids)
+    n, c = bench.tuning_targets, len(cats)
+    picks = ([(cats[(i * c) // n], 0) for i in range(n)] if n <= c else
+             [(cats[i % c], i // c) for i in range(n)])
+    return [data_target_spec(bench.tuning_split, cid, k) for cid, k in picks
+            if k < _object_count(data_dir, bench.tuning_split, cid)]
+
+
+def _categories(data_dir, split: str, class_ids: Sequence[str]) -> list[str]:
+    found = find_class_ids(data_dir, split)
+    if not found:
+        raise FileNotFoundError(f"no *_{split}_images.npz files in {str(data_dir)!r}: the "
+                                f"fitting benchmark takes its targets from the {split} split")
+    missing = [c for c in class_ids if c not in found]
+    if missing:
+        raise ValueError(f"categories {missing} have no {split} split in {str(data_dir)!r}")
+    return list(class_ids) or list(found)
+
+
+def _object_count(data_dir, split: str, class_id: str) -> int:
+    """Objects of one category and split (read from its voxels file, the small one)."""
+    return int(read_npz_array(voxels_path(data_dir, class_id, split)).shape[0])
+
+
+def load_targets(specs: Sequence[str], data_dir: str | Path | None, seed: int) -> list[Target]:
+    """The targets named by ``specs`` (each category's data file read once)."""
+    out: dict[str, Target] = {}
+    groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for spec in specs:
+        parts = spec.split("/")
+        if is_data_spec(spec) and data_dir:
+            groups.setdefault((parts[0], parts[1]), []).append((spec, int(parts[2])))
+        else:
+            out[spec] = load_target(spec, seed, data_dir)
+    for (split, cid), items in groups.items():
+        for (spec, _), t in zip(items, data_targets(data_dir, split, cid,
+                                                    [i for _, i in items]), strict=True):
+            out[spec] = t
+    return [out[s] for s in specs]
+
+
+# -- tuning ---------------------------------------------------------------------------
+def renderer_grid(name: str, fit: FitConfig, bench: FitBenchConfig) -> list[tuple[float, float]]:
+    """``(lr_scale, sigma)`` points swept for ``name``: every lr scale, times every
+    sigma of ``bench`` for renderers with a sharpness parameter (else the fit's sigma,
+    which they ignore)."""
+    sigmas = bench.sigmas if accepts_sigma(name) else (fit.sigma,)
+    return [(float(s), float(g)) for s in bench.lr_scales for g in sigmas]
+
+
+def sweep(name: str, targets: Sequence[Target], fit: FitConfig, bench: FitBenchConfig,
+          specs: Sequence[str], *, progress: bool = False) -> pd.DataFrame:
+    """Fit every tuning target at every :func:`renderer_grid` point for
+    ``bench.tuning_steps`` steps (0: the fit's); one row per fit (:data:`TUNING_COLUMNS`,
+    final step, ``target`` its spec)."""
+    steps = bench.tuning_steps or fit.steps
+    rows = []
+    for scale, sigma in renderer_grid(name, fit, bench):
+        cfg = with_overrides(fit, lr=fit.lr * scale, sigma=sigma, steps=steps,
+                             record_every=max(1, steps))
+        for spec, target in zip(specs, targets, strict=True):
+            last = fit_mesh(target, name, config=cfg, progress=progress).curve.iloc[-1]
+            rows.append({"renderer": name, "lr_scale": scale, "lr": cfg.lr,
+                         "sigma": sigma if accepts_sigma(name) else math.nan,
+                         "target": spec, "category": target.category,
+                         "silhouette_iou": float(last["silhouette_iou"]),
+                         "voxel_iou": float(last["voxel_iou"]), "steps": steps,
+                         "wall_s": float(last["wall_s"])})
+    return pd.DataFrame(rows, columns=TUNING_COLUMNS)
+
+
+def choose(table: pd.DataFrame, fit: FitConfig) -> pd.Series:
+    """The selection rule: the grid point of one renderer's sweep ``table`` with the
+    highest mean final silhouette IoU over the tuning targets; exact ties go to the
+    preset's values (lr scale 1, the fit's sigma), then to the first in grid order.
+    Returns that point's ``lr_scale``, ``lr``, ``sigma`` and ``silhouette_iou`` (mean)."""
+    keys = ["lr_scale", "lr", "sigma"]
+    mean = (table.groupby(keys, sort=False, dropna=False)["silhouette_iou"].mean()
+            .reset_index())
+    preset = (mean["lr_scale"] == 1.0) & (mean["sigma"].isna() | (mean["sigma"] == fit.sigma))
+    mean["_rank"] = list(zip(-mean["silhouette_iou"], ~preset, range(len(mean)), strict=True))
+    return mean.loc[mean["_rank"].idxmin()].drop("_rank")
+
+
+def tune(names: Sequence[str], targets: Sequence[Target], specs: Sequence[str],
+         fit: FitConfig, bench: FitBenchConfig, *,
+         progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(sweep table, choices table)`` for ``names``: each renderer with a gradient and
+    not slow is swept (:func:`sweep`, :func:`choose`); slow ones take their
+    ``tuned_from`` source's choice; the rest keep the preset's values."""
+    frames, choices = [], {}
+    fast = [n for n in names if n not in bench.slow_renderers]
+    for name in fast:
+        ensure_registered(name)
+        if not targets or renderers.describe(name).family == "exact":
+            why = "no gradient: nothing to tune" if targets else "no tuning targets"
+            choices[name] = _choice(name, 1.0, fit, f"preset values ({why})")
+            continue
+        table = sweep(name, targets, fit, bench, specs, progress=progress)
+        frames.append(table)
+        best = choose(table, fit)
+        choices[name] = _choice(name, float(best["lr_scale"]), fit, "sweep",
+                                best["sigma"], float(best["silhouette_iou"]),
+                                len(table) // len(targets), len(targets))
+    for name in (n for n in names if n in bench.slow_renderers):
+        source = bench.borrowed().get(name)
+        if source in choices and choices[source]["chosen_by"] == "sweep":
+            src = choices[source]
+            choices[name] = _choice(name, src["lr_scale"], fit, f"{source}'s sweep (tuned_from)",
+                                    src["sigma"] if accepts_sigma(name) else math.nan)
+        else:
+            choices[name] = _choice(name, 1.0, fit, "preset values (slow reference; "
+                                    f"{source or 'no source'} not swept in this run)")
+    sweep_table = (pd.concat(frames, ignore_index=True) if frames
+                   else pd.DataFrame(columns=TUNING_COLUMNS))
+    return sweep_table, pd.DataFrame(list(choices.values()), columns=CHOICE_COLUMNS)
+
+
+def _choice(name: str, scale: float, fit: FitConfig, how: str, sigma: float | None = None,
+            score: float = math.nan, points: int = 0, n_targets: int = 0) -> dict:
+    has_sigma = accepts_sigma(name)
+    sig = (fit.sigma if sigma is None or pd.isna(sigma) else float(sigma)) if has_sigma \
+        else math.nan
+    return {"renderer": name, "lr_scale": scale, "lr": fit.lr * scale, "sigma": sig,
+            "chosen_by": how, "tuning_silhouette_iou": score, "grid_points": points,
+            "tuning_targets": n_targets}
+
+
+def chosen_configs(choices: pd.DataFrame, fit: FitConfig,
+                   bench: FitBenchConfig) -> dict[str, FitConfig]:
+    """The :class:`FitConfig` each renderer fits the benchmark with: the fit's, at its
+    chosen lr and sigma; slow references on their reduced budget."""
+    out = {}
+    for row in choices.itertuples(index=False):
+        cfg = with_overrides(fit, lr=float(row.lr),
+                             sigma=None if pd.isna(row.sigma) else float(row.sigma))
+        if row.renderer in bench.slow_renderers:
+            steps = bench.slow_steps or fit.steps
+            cfg = with_overrides(cfg, steps=steps, record_every=min(fit.record_every, steps),
+                                 views_per_step=bench.slow_views_per_step)
+        out[row.renderer] = cfg
+    return out
+
+
+# -- the benchmark ----------------------------------------------------------------------
+def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
+                      out_dir: str | Path = "results/fitting", *,
+                      config: FitConfig | None = None, bench: FitBenchConfig | None = None,
+                      data_dir: str | Path | None = None, class_ids: Sequence[str] = (),
+                      shapes: Sequence[str] = (), progress: bool = True,
+                      shard: Shard | None = None) -> pd.DataFrame:
+    """Tune every renderer of ``names`` (default the preset's) on ``data_dir``'s tuning
+    split, then fit the benchmark targets (:func:`benchmark_specs` plus ``shapes``) with
+    each at its chosen settings; writes the :data:`TABLES` (CSV and Parquet) and the
+    fitted meshes to ``out_dir`` and returns the fitting curves.
+
+    Units (:mod:`bench_softras.shards`): the tuning sweep (one unit, ``units/tuning``:
+    it also holds the choices and targets tables), then target x renderer.  Each runs
+    under its own directory's lock and is reused when it finished with the same
+    settings (its key includes the data's fingerprint).  Every shard needs the choices,
+    so a shard whose tuning unit is not finished runs it, or waits for the shard that
+    holds its lock.  ``shard``: run only that slice of the benchmark units and write no
+    combined table (merge: call again without it)."""
+    p = get_preset(preset)
+    fit, bench = config or p.fit, bench or p.fit_bench
+    names = list(dict.fromkeys(names or p.renderers))
+    specs = benchmark_specs(data_dir, bench, class_ids) + list(shapes)
+    if not specs:
+        raise ValueError("no fitting targets: give a data set (per_category > 0) or shapes")
+    out = Path(out_dir)
+    (out / "meshes").mkdir(parents=True, exist_ok=True)
+    data_key = data_fingerprint(data_dir) if data_dir else ""
+    tuning = Unit("tuning", "units/tuning",
+                  config_hash({"renderers": names, "fit": asdict(fit), "bench": asdict(bench),
+                               "specs": specs, "class_ids": list(class_ids),
+                               "preset": p.name, "data": data_key}))
+    with run_lock(out / tuning.dir, wait=True):
+        choices = _tuning_unit(out, tuning, names, specs, fit, bench, data_dir, class_ids,
+                               progress)
+    configs = chosen_configs(choices, fit, bench)
+    jobs = [(spec, n) for k, spec in enumerate(specs) for n in names
+            if n not in bench.slow_renderers or k < bench.slow_targets]
+    units = [tuning] + [fit_unit(spec, n, configs[n], p.name, data_key) for spec, n in jobs]
+    write_plan(out, "fitting", shard, units)
+    frames, targets = [], {}
+    for unit, job in select(list(zip(units, [None, *jobs], strict=True)), shard):
+        if job is None:
+            continue  # the tuning unit: done above
+        spec, name = job
+        with run_lock(out / unit.dir):
+            rec = read_unit(out, unit)
+            if rec is not None:
+                frames.append(pd.read_parquet(out / unit.dir / rec["tables"]["fitting"]))
+                continue
+            if spec not in targets:
+                targets[spec] = load_targets([spec], data_dir, fit.seed)[0]
+            frames.append(fit_recorded(targets[spec], name, configs[name], p.name, out, unit,
+                                       progress))
+    if shard is not None:
+        return (pd.concat(frames, ignore_index=True) if frames
+                else pd.DataFrame(columns=[*FIT_COLUMNS, "preset"]))
+    for stem in TABLES:  # the combined tables, in the sweep's order (as a merge of shards)
+        table = merge_units(out, stem)[0]
+        write_table(table, out / f"{stem}.csv")
+        write_table(table, out / f"{stem}.parquet")
+    return pd.read_parquet(out / "fitting.parquet")
+
+
+def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[str],
+                 fit: FitConfig, bench: FitBenchConfig, data_dir, class_ids: Sequence[str],
+                 progress: bool) -> pd.DataFrame:
+    """The choices table of the tuning ``unit``: read when it finished with the same
+    key, else the sweep runs (:func:`tune`) and the unit's ``fit_tuning``,
+    ``fit_choices`` and ``fit_targets`` tables are written.  The caller holds the
+    unit's lock."""
+    rec = read_unit(out, unit)
+    if rec is not None:
+        return pd.read_parquet(out / unit.dir / rec["tables"]["fit_choices"])
+    t_specs = tuning_specs(data_dir, bench, class_ids)
+    sweep_table, choices = tune(names, load_targets(t_specs, data_dir, fit.seed), t_specs, fit,
+                                bench, progress=progress)
+    configs = chosen_configs(choices, fit, bench)
+    slow = set(bench.slow_renderers)
+    choices["targets"] = [min(len(specs), bench.slow_targets) if n in slow else len(specs)
+                          for n in choices["renderer"]]
+    choices["steps"] = [configs[n].steps for n in choices["renderer"]]
+    choices["views_per_step"] = [configs[n].views_per_step for n in choices["renderer"]]
+    targets = load_targets(specs, data_dir, fit.seed)
+    roles = [("benchmark", s, t) for s, t in zip(specs, targets, strict=True)]
+    roles += [("tuning", s, None) for s in t_specs]
+    target_table = pd.DataFrame([{"role": r, "spec": s,
+                                  "shape": t.name if t else _spec_name(s),
+                                  "category": t.category if t else _spec_category(s)}
+                                 for r, s, t in roles], columns=TARGET_COLUMNS)
+    tables = {stem: write_table(table, out / unit.dir / f"{stem}.parquet")
+              for stem, table in (("fit_tuning", sweep_table), ("fit_choices", choices),
+                                  ("fit_targets", target_table))}
+    write_unit(out, unit, tables)
+    return choices
+
+
+def _spec_name(spec: str) -> str:
+    _, cid, index = spec.split("/")
+    return f"{category_name(cid)}_{index}"
+
+
+def _spec_category(spec: str) -> str:
+    return category_name(spec.split("/")[1])
+
+
+def output_paths(out_dir: str | Path) -> list[Path]:
+    """Every table file :func:`run_fit_benchmark` leaves in ``out_dir``."""
+    return [Path(out_dir) / f"{s}.{e}" for s in TABLES for e in ("csv", "parquet")]
+
+
+def example_specs(specs: Sequence[str], limit: int = 3) -> list[str]:
+    """At most ``limit`` of the fitted ``specs``, one per category, for example figures."""
+    seen, out = set(), []
+    for s in specs:
+        key = s.split("/")[1] if is_data_spec(s) else s
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out[:limit]
+
