@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
-from bench_softras.data import load_split, read_mesh
+from bench_softras.data import read_category, read_mesh
 from bench_softras.data.categories import base_color, category_name, class_id_of
 from bench_softras.data.generators import generate
 from bench_softras.data.shading import lambert_images
@@ -117,7 +117,7 @@ def data_targets(data_dir: str | Path, split: str, class_id: str,
     """Objects ``indices`` of ``class_id`` in ``split`` of the data set ``data_dir`` as
     image targets (one read of the category's files; ``ValueError`` naming the split
     when an index is past its end)."""
-    images, voxels = load_split(data_dir, class_id, split)
+    images, voxels = read_category(data_dir, class_id, split)
     out = []
     for index in (int(i) for i in indices):
         if not 0 <= index < images.shape[0]:
@@ -405,10 +405,12 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
 
 def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str, data_key: str = "") -> Unit:
     """The unit fitting ``shape`` with ``renderer``: directory
-    ``units/<shape>__<renderer>`` (a file target by its name) and the key of its
+    ``units/<shape>__<renderer>`` (a file target by its name, a data-set target
+    ``<split>_<class_id>_<index>``) and the key of its
     settings (``data_key``: the fingerprint of the data set a data target comes from)."""
     name = renderer_name(renderer)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(shape).name or shape)
+    base = shape if is_data_spec(shape) else (Path(shape).name or shape)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", base)  # test/02691156/0 -> test_02691156_0
     return Unit(f"{shape} {name}", f"units/{slug}__{name}",
                 config_hash({"shape": shape, "renderer": name, "fit": asdict(cfg),
                              "preset": preset, "data": data_key}))

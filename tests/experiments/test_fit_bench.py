@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_tiny_data
+from tiny_data import make_tiny_data
 
 import bench_softras.experiments.fit_bench as fb
-from bench_softras.data import write_split
+from bench_softras.data import read_category, write_split
 from bench_softras.experiments import fitting
 from bench_softras.experiments.fitting import data_targets, load_target
 from bench_softras.main_job import MainJobConfig, run_main_job
@@ -40,9 +40,7 @@ def data_dir(tmp_path_factory):
 
 
 def test_data_targets_are_the_stored_silhouettes_and_voxels(data_dir):
-    from bench_softras.data import load_split
-
-    images, voxels = load_split(data_dir, "ball", "test")
+    images, voxels = read_category(data_dir, "ball", "test")
     t = load_target("test/ball/1", data_dir=data_dir)
     assert t.name == "ball_1" and t.category == "ball" and t.vertices is None
     np.testing.assert_array_equal(t.silhouettes, images[1, :, 3] / np.float32(255))

@@ -13,7 +13,8 @@ from bench_softras import cli
 from bench_softras.data import CACHE_ENV
 from bench_softras.shards import Shard, owner, parse_shard, runs_stage, select
 
-#: A small sweep: fitting cube x (hard, n3mr), reconstruction template + hard, n3mr.
+#: A small sweep: fitting (the smoke data's two test objects and cube) x (hard, n3mr),
+#: reconstruction template + hard, n3mr.
 JOB = ["--preset", "smoke", "--stages", "data,fitting,reconstruction", "--renderers",
        "hard,n3mr", "--seeds", "0", "--fit-shapes", "cube", "--no-progress", "--threads", "1"]
 #: Report tables that are bookkeeping of the calls (which call ran what, when).
@@ -93,9 +94,12 @@ def test_two_shards_then_one_report_give_the_unsharded_tables(runs):
 def test_missing_shard_units_are_named(runs, capsys):
     md = (runs["half"] / "report.md").read_text()
     assert "## Missing results" in md
-    # canonical order: fitting cube hard (1), cube n3mr (2); reconstruction template (1),
-    # hard seed 0 (2), n3mr seed 0 (1)
-    for line in ("missing: fitting cube n3mr (shard 2/2 not run?)",
+    # canonical order: fitting: the tuning sweep (1), then per target (the smoke data's
+    # airplane and chair test objects, then cube) hard (2), n3mr (1); reconstruction:
+    # template (1), hard seed 0 (2), n3mr seed 0 (1)
+    for line in ("missing: fitting test/02691156/0 hard (shard 2/2 not run?)",
+                 "missing: fitting test/03001627/0 hard (shard 2/2 not run?)",
+                 "missing: fitting cube hard (shard 2/2 not run?)",
                  "missing: reconstruction hard seed 0 (shard 2/2 not run?)"):
         assert line in md
     assert not re.search(r"missing: .*\(shard 1/2", md)
