@@ -44,6 +44,7 @@ from pathlib import Path
 
 import renderers
 from renderers import threads
+from renderers.peers import PEERS
 
 from . import data as datasets
 from .atomic import write_json
@@ -172,8 +173,10 @@ class Plan:
     timing: TimingConfig
     ablations: AblationConfig
     examples: ExamplesConfig
-    #: Renderers of the fitting, gradient and timing studies (:func:`plan_renderers`).
+    #: Renderers of the gradient study, and of fitting (:func:`plan_renderers`; timing's
+    #: are ``timing.renderers``).
     study_renderers: tuple[str, ...] = ()
+    fit_renderers: tuple[str, ...] = ()
 
     def gradient_config(self) -> dict:
         """The gradient stage's configuration (JSON-ready)."""
@@ -197,7 +200,7 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     bad = [s for s in cfg.stages if s not in STAGES]
     if bad:
         raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
-    names, study = plan_renderers(cfg.renderers, preset.renderers)
+    names, studies = plan_renderers(cfg.renderers, preset.renderers)
     try:
         class_ids = tuple(dict.fromkeys(class_id_of(c) for c in cfg.categories))
     except KeyError as exc:
@@ -215,20 +218,23 @@ def make_plan(cfg: MainJobConfig) -> Plan:
                            "renderings of N3MR/SoftRas), or leave --data-dir out to use the "
                            "built-in synthetic data set")
     seeds = tuple(cfg.seeds) or tuple(preset.seeds)
-    t_names = tuple(dict.fromkeys(study + ("softras_torch", "pytorch3d_soft")))
-    timing = with_overrides(preset.timing, renderers=t_names, device=cfg.device)
+    timing = with_overrides(preset.timing, renderers=studies["timing"], device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
     fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
     return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon,
-                preset.gradients, timing, preset.ablations, preset.examples, study)
+                preset.gradients, timing, preset.ablations, preset.examples,
+                studies["gradients"], studies["fitting"])
 
 
 def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
-                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``(reconstruction renderers, study renderers)``.  Named renderers (``given``; the
-    word ``all`` stands for every registered one) run in every stage.  By default
-    reconstruction trains ``default`` (the preset's) and the fitting and gradient studies
-    run every registered renderer but :data:`~bench_softras.settings.STUDY_EXCLUDED`."""
+                   ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """``(reconstruction renderers, {study: its renderers})`` for the studies ``fitting``,
+    ``gradients`` and ``timing``.  Named renderers (``given``; the word ``all`` stands for
+    every registered one) run in every stage (timing adds ``softras_torch`` and
+    ``pytorch3d_soft``, noted when absent).  By default
+    reconstruction trains ``default`` (the preset's) and each study runs every registered
+    renderer but its :data:`~bench_softras.settings.STUDY_EXCLUDED` (timing: and the
+    absent peers, to note them)."""
     every = tuple(renderers.available())
     named = tuple(dict.fromkeys(n for g in given for n in (every if g == ALL_RENDERERS
                                                              else (g,))))
@@ -238,8 +244,13 @@ def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
         except KeyError as exc:
             raise MainJobError(exc.args[0]) from None
     if named:
-        return named, named
-    return tuple(default), tuple(n for n in every if n not in STUDY_EXCLUDED)
+        studies = dict.fromkeys(STUDY_EXCLUDED, named)
+        studies["timing"] = tuple(dict.fromkeys(named + ("softras_torch", "pytorch3d_soft")))
+        return named, studies
+    studies = {study: tuple(n for n in every if n not in out)
+               for study, out in STUDY_EXCLUDED.items()}
+    studies["timing"] = tuple(dict.fromkeys(studies["timing"] + tuple(PEERS)))
+    return tuple(default), studies
 
 
 # -- the stages -----------------------------------------------------------------------
@@ -299,10 +310,10 @@ def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
 
 def _fitting_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {"fit": dataclasses.asdict(plan.fit), "shapes": list(plan.fit_shapes),
-              "renderers": list(plan.study_renderers), "preset": plan.preset.name}
+              "renderers": list(plan.fit_renderers), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
-        fitting.run_fitting(plan.fit_shapes, plan.study_renderers, plan.preset, d,
+        fitting.run_fitting(plan.fit_shapes, plan.fit_renderers, plan.preset, d,
                             config=plan.fit, progress=cfg.progress)
         return [d / "fitting.csv", d / "fitting.parquet"]
 
@@ -406,6 +417,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     t_start = time.perf_counter()
     full_config = {**cfg.to_dict(), "renderers": list(plan.renderers),
                    "study_renderers": list(plan.study_renderers),
+                   "fit_renderers": list(plan.fit_renderers),
                    "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
                    "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
                    "recon": plan.recon.to_dict(), "gradients": plan.gradient_config(),
@@ -482,7 +494,8 @@ def _write_renderer_families(results_dir: Path, plan: Plan) -> None:
                      "paper": info.paper, "cost": info.cost,
                      "stages": ", ".join(st for st, used in (
                          ("reconstruction", name in plan.renderers),
-                         ("fitting, gradients", name in plan.study_renderers),
+                         ("fitting", name in plan.fit_renderers),
+                         ("gradients", name in plan.study_renderers),
                          ("timing", name in plan.timing.renderers)) if used)})
     write_json(results_dir / RENDERERS_JSON, rows)
 
