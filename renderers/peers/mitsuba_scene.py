@@ -102,8 +102,9 @@ def build_scene(mi, vertices: np.ndarray, faces: np.ndarray, height: int, width:
 class Topology:
     """One image's faces ``[F, 3, 3]`` as a shared-vertex mesh: ``vertices`` float64
     ``[V, 3]`` (the distinct corners, screen space), ``faces`` uint32 ``[F', 3]`` (the
-    non-degenerate faces: three distinct corners), ``corner`` int64 ``[F, 3]`` (each
-    input corner's vertex) and ``copies`` float64 ``[V]`` (input corners per vertex)."""
+    faces that can cover a pixel, each once: :meth:`of`), ``corner`` int64 ``[F, 3]``
+    (each input corner's vertex) and ``copies`` float64 ``[V]`` (input corners per
+    vertex)."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -112,12 +113,21 @@ class Topology:
 
     @classmethod
     def of(cls, fv: np.ndarray) -> Topology:
+        """Merge equal corners; keep the faces whose projected triangle has nonzero
+        area (a face seen edge-on, or with a repeated corner, covers nothing: coverage and
+        its gradient are the same without it), each corner set once (a repeated face adds
+        nothing to the union; kept twice, the pair would close the mesh with no
+        silhouette edge, and Mitsuba's silhouette distribution would be empty)."""
         vertices, inverse, counts = np.unique(fv.reshape(-1, 3), axis=0, return_inverse=True,
                                               return_counts=True)
         corner = inverse.reshape(-1, 3)
+        ab, ac = fv[:, 1, :2] - fv[:, 0, :2], fv[:, 2, :2] - fv[:, 0, :2]
+        area2 = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
         distinct = ((corner[:, 0] != corner[:, 1]) & (corner[:, 1] != corner[:, 2])
-                    & (corner[:, 0] != corner[:, 2]))
-        return cls(vertices, corner[distinct].astype(np.uint32), corner,
+                    & (corner[:, 0] != corner[:, 2]) & (area2 != 0))
+        kept = corner[distinct]
+        _, first = np.unique(np.sort(kept, axis=1), axis=0, return_index=True)
+        return cls(vertices, kept[np.sort(first)].astype(np.uint32), corner,
                    counts.astype(np.float64))
 
     def key(self) -> tuple[int, bytes]:

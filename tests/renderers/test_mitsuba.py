@@ -163,6 +163,34 @@ def test_any_accepted_depth_range_renders_the_coverage():
     assert float(fv.grad[..., :2].abs().max()) > 0
 
 
+def test_degenerate_and_repeated_faces():
+    """Faces with no projected area cover nothing: an image of only those is 0 with a zero
+    gradient; a repeated face (either orientation) renders and differentiates like one
+    face (it used to raise Dr.Jit's "empty distribution", or double the gradient)."""
+    tri = _faces(SHAPES["triangle"])
+    flat = _faces([[[-0.5, -0.5], [0.0, 0.0], [0.5, 0.5]], [[0.1, 0.2], [0.1, 0.2], [0.3, 0.1]]])
+    flat.requires_grad_(True)
+    out = renderers.build("mitsuba", image_size=16).rasterize(flat)
+    out.sum().backward()
+    assert float(out.detach().abs().max()) == 0.0 == float(flat.grad.abs().max())
+    w = torch.linspace(-1, 1, 32 * 32, dtype=torch.float64).reshape(32, 32)
+
+    def image_and_vertex_grad(fv, order):
+        fv = fv.clone().requires_grad_(True)
+        s = renderers.build("mitsuba", image_size=32, spp=SPP).rasterize(fv)
+        (s * w).sum().backward()
+        g = fv.grad[0, 0].clone()
+        if fv.shape[1] == 2:  # the copy's corner k is the triangle's corner order[k]
+            g[order] += fv.grad[0, 1]
+        return s.detach()[0], g
+
+    img1, g1 = image_and_vertex_grad(tri, None)
+    for order in ([0, 1, 2], [0, 2, 1]):
+        img, g = image_and_vertex_grad(torch.cat([tri, tri[:, :, order]], 1), order)
+        assert abs(float(img.mean() - img1.mean())) < 0.01
+        assert float((g - g1).norm() / g1.norm()) < 0.25, (order, g, g1)
+
+
 def test_a_broken_llvm_is_a_python_error_not_an_abort(monkeypatch):
     """The probe runs the adapter's own render in a child process, so a missing (or,
     with Debian's libllvm15, aborting) LLVM gives a RuntimeError naming the fix."""
