@@ -13,7 +13,8 @@ baseline (minutes per call on 2 cores), so it gets a single round, which is also
 the call whose memory is measured (RSS sampling barely slows a minutes-long call);
 ``mitsuba`` traces 64 x 64 x 64 x 64 spp = 16.8M rays per call (tens of seconds), so it
 gets one untimed warm-up call (Dr.Jit compiles its kernels) and then the same single
-measured round.
+measured round; ``pytorch3d_soft`` (PyTorch3D's CPU rasterizer: about 16 s per call,
+idle) also gets the single measured round.
 The terminal summary (``conftest.py``) prints the memory figures, the loaded/idle ratio
 per renderer and the PyTorch3D ratio.
 """
@@ -37,7 +38,7 @@ ABSENT = absent_peers()  # optional peer name -> why it is absent
 NAMES = renderers.available() + [n for n in PEERS if n not in renderers.available()]
 #: Slow renderers timed in one round -> whether they need an untimed warm-up call first
 #: (a JIT compile).
-SINGLE_ROUND = {"softras_torch": False, "mitsuba": True}
+SINGLE_ROUND = {"softras_torch": False, "mitsuba": True, "pytorch3d_soft": False}
 
 
 @pytest.fixture(scope="module")
