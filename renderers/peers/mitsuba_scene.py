@@ -18,8 +18,8 @@
   (:func:`camera_depths`) is chosen for float32, not taken from ``z``: the screen depths
   ``z`` mapped monotonically into ``[1e-3, 1]`` (``(z / max z) ** p``, ``p <= 1`` just
   small enough; identical to ``z / max z`` when ``min z / max z >= 1e-3``), so occlusion
-  follows the depth order of the vertices, then divided by ``max(1, |x|, |y| H / W)``, so
-  that a vertex far off screen stays a finite float32 point (on its camera ray, nearer).
+  follows the depth order of the vertices; a vertex more than 1e15 screen units off screen
+  is moved nearer along its camera ray, so that it stays a finite float32 point.
   The camera's clip range is set from these depths (:func:`clip_range`): any input the
   validation accepts renders.  (Mitsuba's projective integrators accept only
   perspective sensors.)
@@ -138,22 +138,27 @@ class Topology:
 #: Smallest camera depth :func:`camera_depths` maps the nearest screen depth to (before
 #: the off-screen division), as a fraction of the farthest.
 DEPTH_RANGE = 1e-3
-#: Smallest near clip distance (float32 normal numbers end at 1.2e-38): only vertices
-#: more than about 1e27 screen units off screen are nearer than twice this.
-MIN_NEAR_CLIP = 1e-30
+#: Largest camera-space |x|, |y| of a vertex (float32: the ray-triangle test multiplies
+#: two of them; a vertex farther off screen is moved nearer along its camera ray).
+MAX_CAMERA_COORD = 1e15
+#: Smallest near clip distance.  Measured (one triangle at depth 1, 16 px): Mitsuba's
+#: perspective camera renders with near clips down to 1e-15 and nothing at 1e-20.  Only
+#: a face whose three corners are all more than about 1e23 screen units off screen can
+#: be nearer than this where it crosses the image (and is then clipped).
+MIN_NEAR_CLIP = 1e-12
 
 
 def camera_depths(vertices: np.ndarray, height: int, width: int) -> np.ndarray:
     """Camera depths ``d`` float64 ``[V]`` of screen-space vertices ``[V, 3]`` (``z > 0``;
     module docstring): ``(z / max z) ** p`` with ``p = min(1, log 1e-3 / log(min z /
     max z))`` (in ``[DEPTH_RANGE, 1]``, the order of ``z`` kept), divided by
-    ``max(1, |x|, |y| H / W)``."""
+    ``max(1, |x| / C, |y| H / W / C)``, ``C`` = :data:`MAX_CAMERA_COORD`."""
     z = vertices[:, 2]
     rel = z / z.max()
     lo = float(rel.min())
     p = 1.0 if lo >= DEPTH_RANGE else float(np.log(DEPTH_RANGE) / np.log(lo))
-    reach = np.maximum(1.0, np.maximum(np.abs(vertices[:, 0]),
-                                       np.abs(vertices[:, 1]) * (height / width)))
+    reach = np.maximum(1.0, np.maximum(np.abs(vertices[:, 0]), np.abs(vertices[:, 1])
+                                       * (height / width)) / MAX_CAMERA_COORD)
     return rel ** p / reach
 
 
@@ -203,8 +208,10 @@ class CoverageScene:
 
     def _load(self, topo: Topology, grad: bool = False):
         """Load the mesh ``topo`` into its scene (and the clip range its depths need);
-        with ``grad``, its vertices' screen ``(x, y)`` as Dr.Jit variables with gradients
-        enabled (their camera depths are constants: coverage does not depend on depth)."""
+        with ``grad``, its vertices' ``(d x, d y)`` (``d``: :func:`camera_depths`, so
+        ``|d x|, |d y| <= 1``: finite in float32 for any input) as Dr.Jit variables with
+        gradients enabled, and ``d`` (the camera depths are constants: coverage does not
+        depend on depth)."""
         mi, dr = self._mitsuba()
         scene, params = self._scene(topo)
         d = camera_depths(topo.vertices, self.height, self.width)
@@ -213,16 +220,15 @@ class CoverageScene:
             params["soup.vertex_positions"] = mi.Float(
                 camera_positions(topo.vertices, self.height, self.width).ravel())
             params.update()
-            return scene, params, None
-        xy = [mi.Float(topo.vertices[:, c].astype(np.float32)) for c in range(2)]
-        dr.enable_grad(xy)
-        depth = mi.Float(d.astype(np.float32))
+            return scene, params, None, d
+        dxy = [mi.Float((topo.vertices[:, c] * d).astype(np.float32)) for c in range(2)]
+        dr.enable_grad(dxy)
         # An opaque aspect factor: a literal would compile a new kernel per image shape.
         aspect = dr.opaque(mi.Float, self.height / self.width)
-        params["soup.vertex_positions"] = dr.ravel(mi.Point3f(-xy[0] * depth,
-                                                              xy[1] * depth * aspect, depth))
+        params["soup.vertex_positions"] = dr.ravel(mi.Point3f(
+            -dxy[0], dxy[1] * aspect, mi.Float(d.astype(np.float32))))
         params.update()
-        return scene, params, xy
+        return scene, params, dxy, d
 
     def render(self, fv: np.ndarray, seed: int) -> np.ndarray:
         """Coverage estimate float32 ``[H, W]`` of one image's faces ``[F, 3, 3]``
@@ -231,7 +237,7 @@ class CoverageScene:
         if len(topo.faces) == 0:
             return np.zeros((self.height, self.width), np.float32)
         mi, _ = self._mitsuba()
-        scene, _, _ = self._load(topo)
+        scene, _, _, _ = self._load(topo)
         img = mi.render(scene, spp=self.spp, seed=seed)
         return np.asarray(img, dtype=np.float32)[..., 0]
 
@@ -245,12 +251,12 @@ class CoverageScene:
         if len(topo.faces) == 0:
             return np.zeros(fv.shape)
         mi, dr = self._mitsuba()
-        scene, params, xy = self._load(topo, grad=True)
+        scene, params, dxy, d = self._load(topo, grad=True)
         g_img = mi.TensorXf(np.ascontiguousarray(grad_image[..., None], dtype=np.float32))
         scene.integrator().render_backward(scene, params, g_img, seed=seed, spp=self.spp)
         per_vertex = np.zeros((len(topo.vertices), 3))
-        for c, v in enumerate(xy):
-            per_vertex[:, c] = np.asarray(dr.grad(v), dtype=np.float64)
+        for c, v in enumerate(dxy):  # d(d x) / dx = d
+            per_vertex[:, c] = np.asarray(dr.grad(v), dtype=np.float64) * d
         return (per_vertex / topo.copies[:, None])[topo.corner]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -146,19 +147,26 @@ def test_batch_images_are_rendered_separately():
         np.testing.assert_array_equal(s[b].numpy()[exact == 0], 0.0)
 
 
-def test_any_accepted_depth_range_renders_the_coverage():
-    """Depth ratios far below float32's comfort (1e-6 / 1e4) and vertices far off screen:
-    still the exact coverage within Monte Carlo noise, and a zero depth gradient."""
+@pytest.mark.parametrize("far", [5e7, 1e18, 1e150])
+def test_any_accepted_depth_range_renders_the_coverage(far):
+    """Depth ratios far below float32's comfort (1e-6 / 1e4) and vertices far off screen
+    (1e150: beyond float32): still the exact coverage within Monte Carlo noise, a zero
+    depth gradient, and no overflow on the way."""
     h = 20
-    xy = [[[-0.7, -0.5], [0.45, -0.2], [-0.1, 0.65]], [[0.55, 0.9], [5e7, 0.9], [0.55, -3e8]]]
+    xy = [[[-0.7, -0.5], [0.45, -0.2], [-0.1, 0.65]], [[0.55, 0.9], [far, 0.9], [0.55, -far]]]
     fv = _faces(xy, depth=(1e-6, 1e4, 3.0)).requires_grad_(True)
-    exact = clip_coverage(fv[0, ..., :2].detach().numpy(), h)
-    est = renderers.build("mitsuba", image_size=h, spp=SPP).rasterize(fv)
+    # In the image, the far triangle is the quadrant x > 0.55, y < 0.9 for any far >= 5e7
+    # (the reference itself overflows beyond about 1e15).
+    near_xy = [xy[0], [[0.55, 0.9], [5e7, 0.9], [0.55, -5e7]]]
+    exact = clip_coverage(np.array(near_xy), h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = renderers.build("mitsuba", image_size=h, spp=SPP).rasterize(fv)
+        est.sum().backward()
     e = est[0].detach().numpy()
     np.testing.assert_array_equal(e[exact == 0], 0.0)
     np.testing.assert_array_equal(e[exact > 1 - 1e-9], 1.0)
     assert np.abs(e - exact).mean() < 0.01
-    est.sum().backward()
     assert torch.isfinite(fv.grad).all() and float(fv.grad[..., 2].abs().max()) == 0.0
     assert float(fv.grad[..., :2].abs().max()) > 0
 
