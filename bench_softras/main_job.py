@@ -49,6 +49,7 @@ from pathlib import Path
 
 import renderers
 from renderers import threads
+from renderers.peers import PEERS
 
 from . import data as datasets
 from . import shards
@@ -188,19 +189,10 @@ class Plan:
     timing: TimingConfig
     ablations: AblationConfig
     examples: ExamplesConfig
-    #: Renderers of the fitting, gradient and timing studies (:func:`plan_renderers`).
+    #: Renderers of the gradient study, and of fitting (:func:`plan_renderers`; timing's
+    #: are ``timing.renderers``).
     study_renderers: tuple[str, ...] = ()
-    #: Whether the renderers were named (``--renderers``) rather than the defaults.
-    renderers_named: bool = False
-
-    @property
-    def fit_renderers(self) -> tuple[str, ...]:
-        """The fitting benchmark's renderers: the study renderers plus, by default, the
-        installed slow references of ``fit_bench.slow_renderers`` (on their reduced
-        budget); only the named ones when renderers were named."""
-        extra = () if self.renderers_named else tuple(
-            n for n in self.preset.fit_bench.slow_renderers if n in renderers.available())
-        return tuple(dict.fromkeys(self.study_renderers + extra))
+    fit_renderers: tuple[str, ...] = ()
 
     def gradient_config(self) -> dict:
         """The gradient stage's configuration (JSON-ready)."""
@@ -223,7 +215,7 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     bad = [s for s in cfg.stages if s not in STAGES]
     if bad:
         raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
-    names, study = plan_renderers(cfg.renderers, preset.renderers)
+    names, studies = plan_renderers(cfg.renderers, preset.renderers)
     try:
         class_ids = tuple(dict.fromkeys(class_id_of(c) for c in cfg.categories))
     except KeyError as exc:
@@ -241,23 +233,25 @@ def make_plan(cfg: MainJobConfig) -> Plan:
                            "renderings of N3MR/SoftRas), or leave --data-dir out to use the "
                            "built-in synthetic data set")
     seeds = tuple(cfg.seeds) or tuple(preset.seeds)
-    t_names = tuple(dict.fromkeys(study + ("softras_torch", "pytorch3d_soft")))
-    timing = with_overrides(preset.timing, renderers=t_names, device=cfg.device)
+    timing = with_overrides(preset.timing, renderers=studies["timing"], device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
     fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
     ablations = with_overrides(preset.ablations,
                                shape=cfg.fit_shapes[0] if cfg.fit_shapes else None)
     return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon,
-                preset.gradients, timing, ablations, preset.examples, study,
-                renderers_named=bool(cfg.renderers))
+                preset.gradients, timing, ablations, preset.examples,
+                studies["gradients"], studies["fitting"])
 
 
 def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
-                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``(reconstruction renderers, study renderers)``.  Named renderers (``given``; the
-    word ``all`` stands for every registered one) run in every stage.  By default
-    reconstruction trains ``default`` (the preset's) and the fitting and gradient studies
-    run every registered renderer but :data:`~bench_softras.settings.STUDY_EXCLUDED`."""
+                   ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """``(reconstruction renderers, {study: its renderers})`` for the studies ``fitting``,
+    ``gradients`` and ``timing``.  Named renderers (``given``; the word ``all`` stands for
+    every registered one) run in every stage (timing adds ``softras_torch`` and
+    ``pytorch3d_soft``, noted when absent).  By default
+    reconstruction trains ``default`` (the preset's) and each study runs every registered
+    renderer but its :data:`~bench_softras.settings.STUDY_EXCLUDED` (timing: and the
+    absent peers, to note them)."""
     every = tuple(renderers.available())
     named = tuple(dict.fromkeys(n for g in given for n in (every if g == ALL_RENDERERS
                                                              else (g,))))
@@ -267,8 +261,13 @@ def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
         except KeyError as exc:
             raise MainJobError(exc.args[0]) from None
     if named:
-        return named, named
-    return tuple(default), tuple(n for n in every if n not in STUDY_EXCLUDED)
+        studies = dict.fromkeys(STUDY_EXCLUDED, named)
+        studies["timing"] = tuple(dict.fromkeys(named + ("softras_torch", "pytorch3d_soft")))
+        return named, studies
+    studies = {study: tuple(n for n in every if n not in out)
+               for study, out in STUDY_EXCLUDED.items()}
+    studies["timing"] = tuple(dict.fromkeys(studies["timing"] + tuple(PEERS)))
+    return tuple(default), studies
 
 
 # -- the stages -----------------------------------------------------------------------

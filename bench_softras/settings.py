@@ -43,6 +43,7 @@ import dataclasses
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -66,17 +67,20 @@ SIGMA_SWEEP = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
 GRADIENT_SIGMAS = tuple(float(s) for s in np.logspace(-6, -2, 9))
 
 #: The renderers trained in reconstruction by default (the mission's three; the cheap
-#: studies run every registered renderer, see :data:`STUDY_EXCLUDED`).
+#: studies run every registered renderer, but see :data:`STUDY_EXCLUDED`).
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
 #: ``--renderers all``: every registered renderer (installed peers included).
 ALL_RENDERERS = "all"
-#: Registered renderers the main job's fitting and gradient studies leave out unless
-#: named: ``softras_torch`` is the dense reference of ``softras`` (the same numbers at
-#: seconds per call) and ``mitsuba`` a Monte Carlo peer (about 0.2 s per view).  The
-#: timing study still times ``softras_torch`` (up to its dense-size cap), ``nox -s bench``
-#: times every registered renderer, ``mitsuba`` included, and the gradient study uses
-#: ``mitsuba`` as its second reference when it is installed.
-STUDY_EXCLUDED = ("softras_torch", "mitsuba")
+#: Per study of the main job, the registered renderers it leaves out unless they are
+#: named (``--renderers``): none.  The gradient (and forward-fidelity) study and the
+#: timing study run every registered renderer (timing caps the costly ones' sweep:
+#: ``TimingConfig.max_dense_pairs``, :data:`bench_softras.studies.timing.COST_CAPPED`);
+#: fitting runs the slow references ``softras_torch`` (the dense reference of
+#: ``softras``) and ``mitsuba`` (a Monte Carlo peer) on the reduced budget of
+#: :class:`FitBenchConfig` (``slow_renderers``).  A study that must leave a renderer out
+#: names it here.
+STUDY_EXCLUDED: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "gradients": (), "timing": (), "fitting": ()})
 
 
 # -- validation helpers ---------------------------------------------------------------

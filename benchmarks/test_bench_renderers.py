@@ -10,7 +10,11 @@ Each runs ``idle`` and ``loaded`` (two busy background processes; the ``load`` f
 of ``conftest.py``).  Run with ``nox -s bench``; each result carries the peak RSS
 increase of one forward+backward in ``extra_info``.  ``softras_torch`` is the dense
 baseline (minutes per call on 2 cores), so it gets a single round, which is also
-the call whose memory is measured (RSS sampling barely slows a minutes-long call).
+the call whose memory is measured (RSS sampling barely slows a minutes-long call);
+``mitsuba`` traces 64 x 64 x 64 x 64 spp = 16.8M rays per call (tens of seconds), so it
+gets one untimed warm-up call (Dr.Jit compiles its kernels) and then the same single
+measured round; ``pytorch3d_soft`` (PyTorch3D's CPU rasterizer: about 16 s per call,
+idle) also gets the single measured round.
 The terminal summary (``conftest.py``) prints the memory figures, the loaded/idle ratio
 per renderer and the PyTorch3D ratio.
 """
@@ -32,7 +36,9 @@ BATCH, IMAGE, SIGMA = 64, 64, DEFAULT_SIGMA
 DEVICE = os.environ.get("SOFTRAS_BENCH_DEVICE", "cpu")
 ABSENT = absent_peers()  # optional peer name -> why it is absent
 NAMES = renderers.available() + [n for n in PEERS if n not in renderers.available()]
-SINGLE_ROUND = {"softras_torch"}
+#: Slow renderers timed in one round -> whether they need an untimed warm-up call first
+#: (a JIT compile).
+SINGLE_ROUND = {"softras_torch": False, "mitsuba": True, "pytorch3d_soft": False}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,9 @@ def test_forward_backward(benchmark, scene, name, load):
             torch.cuda.synchronize()
         return v.grad
 
-    if name in SINGLE_ROUND:  # nothing to compile: the one timed call is also measured
+    if name in SINGLE_ROUND:  # the one timed call is also measured
+        if SINGLE_ROUND[name]:
+            assert torch.isfinite(step()).all()
         _malloc_trim()
         with PeakRSS() as mem:
             benchmark.pedantic(step, rounds=1, iterations=1)

@@ -553,8 +553,10 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if skipped_path.is_file():
         skipped = pd.read_csv(skipped_path)
         if len(skipped):
-            doc.text(f"{len(skipped)} configurations were skipped (dense renderers above the "
-                     f"`max_dense_pairs` cap); listed in `data/timing_skipped.csv`.")
+            who = ", ".join(f"`{n}`" for n in sorted(skipped["renderer"].unique()))
+            doc.text(f"{len(skipped)} configurations were skipped: over the cost cap "
+                     f"(`max_dense_pairs`) of the costly renderers ({who}); listed in "
+                     "`data/timing_skipped.csv`.")
             doc.data["timing_skipped"] = skipped
 
 

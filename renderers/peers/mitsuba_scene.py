@@ -9,11 +9,19 @@
   a front- and a back-facing face) and not once per face: as a triangle soup each
   outline edge would be sampled twice and its gradient doubled (measured: norm ratio 2.0
   against finite differences on the ``box`` scene);
-* screen ``(x, y)`` at depth ``z`` is placed at camera-space ``s (-x z, y z H / W, z)``,
-  ``s = 1 / max z``: a pinhole camera at the origin looking along +z with a 90 degree
-  horizontal field of view (Mitsuba's camera +x is the image's left) projects it back
-  to ``(x, y)``, and a planar face to the triangle of its projected corners; occlusion
-  follows the perspective-correct depth.  (Mitsuba's projective integrators accept only
+* screen ``(x, y)`` of a vertex is placed at camera-space ``d (-x, y H / W, 1)``: a
+  pinhole camera at the origin looking along +z with a 90 degree horizontal field of view
+  (Mitsuba's camera +x is the image's left) projects it back to ``(x, y)`` for any
+  ``d > 0``, and a face to the triangle of its projected corners.  Coverage does not
+  depend on depth (a face's projection is its corners' projection; which of two faces is
+  in front changes no pixel of a union of faces of radiance 1), so ``d``
+  (:func:`camera_depths`) is chosen for float32, not taken from ``z``: the screen depths
+  ``z`` mapped monotonically into ``[1e-3, 1]`` (``(z / max z) ** p``, ``p <= 1`` just
+  small enough; identical to ``z / max z`` when ``min z / max z >= 1e-3``), so occlusion
+  follows the depth order of the vertices; a vertex more than 1e15 screen units off screen
+  is moved nearer along its camera ray, so that it stays a finite float32 point.
+  The camera's clip range is set from these depths (:func:`clip_range`): any input the
+  validation accepts renders.  (Mitsuba's projective integrators accept only
   perspective sensors.)
 * the integrator (:func:`register_coverage_integrator`) is ``prb_projective`` with the
   radiance of a ray 1 where it hits any face, from either side, else 0: coverage.
@@ -95,8 +103,9 @@ def build_scene(mi, vertices: np.ndarray, faces: np.ndarray, height: int, width:
 class Topology:
     """One image's faces ``[F, 3, 3]`` as a shared-vertex mesh: ``vertices`` float64
     ``[V, 3]`` (the distinct corners, screen space), ``faces`` uint32 ``[F', 3]`` (the
-    non-degenerate faces: three distinct corners), ``corner`` int64 ``[F, 3]`` (each
-    input corner's vertex) and ``copies`` float64 ``[V]`` (input corners per vertex)."""
+    faces that can cover a pixel, each once: :meth:`of`), ``corner`` int64 ``[F, 3]``
+    (each input corner's vertex) and ``copies`` float64 ``[V]`` (input corners per
+    vertex)."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -105,12 +114,21 @@ class Topology:
 
     @classmethod
     def of(cls, fv: np.ndarray) -> Topology:
+        """Merge equal corners; keep the faces whose projected triangle has nonzero
+        area (a face seen edge-on, or with a repeated corner, covers nothing: coverage and
+        its gradient are the same without it), each corner set once (a repeated face adds
+        nothing to the union; kept twice, the pair would close the mesh with no
+        silhouette edge, and Mitsuba's silhouette distribution would be empty)."""
         vertices, inverse, counts = np.unique(fv.reshape(-1, 3), axis=0, return_inverse=True,
                                               return_counts=True)
         corner = inverse.reshape(-1, 3)
+        ab, ac = fv[:, 1, :2] - fv[:, 0, :2], fv[:, 2, :2] - fv[:, 0, :2]
+        area2 = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
         distinct = ((corner[:, 0] != corner[:, 1]) & (corner[:, 1] != corner[:, 2])
-                    & (corner[:, 0] != corner[:, 2]))
-        return cls(vertices, corner[distinct].astype(np.uint32), corner,
+                    & (corner[:, 0] != corner[:, 2]) & (area2 != 0))
+        kept = corner[distinct]
+        _, first = np.unique(np.sort(kept, axis=1), axis=0, return_index=True)
+        return cls(vertices, kept[np.sort(first)].astype(np.uint32), corner,
                    counts.astype(np.float64))
 
     def key(self) -> tuple[int, bytes]:
@@ -118,12 +136,46 @@ class Topology:
         return len(self.vertices), self.faces.tobytes()
 
 
+#: Smallest camera depth :func:`camera_depths` maps the nearest screen depth to (before
+#: the off-screen division), as a fraction of the farthest.
+DEPTH_RANGE = 1e-3
+#: Largest camera-space |x|, |y| of a vertex (float32: the ray-triangle test multiplies
+#: two of them; a vertex farther off screen is moved nearer along its camera ray).
+MAX_CAMERA_COORD = 1e15
+#: Smallest near clip distance.  Measured (one triangle at depth 1, 16 px): Mitsuba's
+#: perspective camera renders with near clips down to 1e-15 and nothing at 1e-20.  Only
+#: a face whose three corners are all more than about 1e23 screen units off screen can
+#: be nearer than this where it crosses the image (and is then clipped).
+MIN_NEAR_CLIP = 1e-12
+
+
+def camera_depths(vertices: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Camera depths ``d`` float64 ``[V]`` of screen-space vertices ``[V, 3]`` (``z > 0``;
+    module docstring): ``(z / max z) ** p`` with ``p = min(1, log 1e-3 / log(min z /
+    max z))`` (in ``[DEPTH_RANGE, 1]``, the order of ``z`` kept), divided by
+    ``max(1, |x| / C, |y| H / W / C)``, ``C`` = :data:`MAX_CAMERA_COORD`."""
+    z = vertices[:, 2]
+    rel = z / z.max()
+    lo = float(rel.min())
+    p = 1.0 if lo >= DEPTH_RANGE else float(np.log(DEPTH_RANGE) / np.log(lo))
+    reach = np.maximum(1.0, np.maximum(np.abs(vertices[:, 0]), np.abs(vertices[:, 1])
+                                       * (height / width)) / MAX_CAMERA_COORD)
+    return rel ** p / reach
+
+
 def camera_positions(vertices: np.ndarray, height: int, width: int) -> np.ndarray:
     """Camera-space points float32 ``[V, 3]`` of screen-space vertices ``[V, 3]``
-    (module docstring: ``s (-x z, y z H / W, z)``, ``s = 1 / max z``)."""
-    z = vertices[:, 2]
-    pos = np.stack([-vertices[:, 0] * z, vertices[:, 1] * z * (height / width), z], axis=-1)
-    return (pos / z.max()).astype(np.float32)
+    (module docstring: ``d (-x, y H / W, 1)``, ``d`` from :func:`camera_depths`)."""
+    d = camera_depths(vertices, height, width)
+    pos = np.stack([-vertices[:, 0] * d, vertices[:, 1] * d * (height / width), d], axis=-1)
+    return pos.astype(np.float32)
+
+
+def clip_range(depths: np.ndarray) -> tuple[float, float]:
+    """``(near, far)`` clip distances for camera depths ``[V]`` (:func:`camera_depths`):
+    half the nearest (at least :data:`MIN_NEAR_CLIP`) and twice the farthest, so every
+    point of every face is inside (a face's depths lie between its corners')."""
+    return max(0.5 * float(depths.min()), MIN_NEAR_CLIP), 2.0 * float(depths.max())
 
 
 class CoverageScene:
@@ -157,27 +209,27 @@ class CoverageScene:
 
     def _load(self, topo: Topology, grad: bool = False):
         """Load the mesh ``topo`` into its scene (and the clip range its depths need);
-        with ``grad``, its vertices' screen coordinates as Dr.Jit variables
-        ``(x, y, z)`` with gradients enabled."""
+        with ``grad``, its vertices' ``(d x, d y)`` (``d``: :func:`camera_depths`, so
+        ``|d x|, |d y| <= 1``: finite in float32 for any input) as Dr.Jit variables with
+        gradients enabled, and ``d`` (the camera depths are constants: coverage does not
+        depend on depth)."""
         mi, dr = self._mitsuba()
         scene, params = self._scene(topo)
-        z = topo.vertices[:, 2]
-        params["sensor.near_clip"] = 0.5 * float(z.min() / z.max())
-        params["sensor.far_clip"] = 2.0
+        d = camera_depths(topo.vertices, self.height, self.width)
+        params["sensor.near_clip"], params["sensor.far_clip"] = clip_range(d)
         if not grad:
             params["soup.vertex_positions"] = mi.Float(
                 camera_positions(topo.vertices, self.height, self.width).ravel())
             params.update()
-            return scene, params, None
-        xyz = [mi.Float(topo.vertices[:, c].astype(np.float32)) for c in range(3)]
-        dr.enable_grad(xyz)
-        x, y, depth = xyz
-        # Opaque scale factors: literals would compile a new kernel for every new value.
-        sx, sy = (dr.opaque(mi.Float, f / float(z.max())) for f in (1.0, self.height / self.width))
-        params["soup.vertex_positions"] = dr.ravel(mi.Point3f(-x * depth * sx, y * depth * sy,
-                                                              depth * sx))
+            return scene, params, None, d
+        dxy = [mi.Float((topo.vertices[:, c] * d).astype(np.float32)) for c in range(2)]
+        dr.enable_grad(dxy)
+        # An opaque aspect factor: a literal would compile a new kernel per image shape.
+        aspect = dr.opaque(mi.Float, self.height / self.width)
+        params["soup.vertex_positions"] = dr.ravel(mi.Point3f(
+            -dxy[0], dxy[1] * aspect, mi.Float(d.astype(np.float32))))
         params.update()
-        return scene, params, xyz
+        return scene, params, dxy, d
 
     def render(self, fv: np.ndarray, seed: int) -> np.ndarray:
         """Coverage estimate float32 ``[H, W]`` of one image's faces ``[F, 3, 3]``
@@ -186,7 +238,7 @@ class CoverageScene:
         if len(topo.faces) == 0:
             return np.zeros((self.height, self.width), np.float32)
         mi, _ = self._mitsuba()
-        scene, _, _ = self._load(topo)
+        scene, _, _, _ = self._load(topo)
         img = mi.render(scene, spp=self.spp, seed=seed)
         return np.asarray(img, dtype=np.float32)[..., 0]
 
@@ -194,15 +246,18 @@ class CoverageScene:
         """Projective-sampling estimate of ``d(sum(grad_image * S)) / d fv``, float64
         ``[F, 3, 3]``, for one image's faces ``fv`` and ``grad_image`` ``[H, W]``; a
         vertex's gradient is shared equally by its copies in ``fv`` (so a gather of
-        shared vertices, as in ``render``, sums it back)."""
+        shared vertices, as in ``render``, sums it back).  Its depth (``z``) component is
+        exactly 0: coverage does not depend on screen depth."""
         topo = Topology.of(fv)
         if len(topo.faces) == 0:
             return np.zeros(fv.shape)
         mi, dr = self._mitsuba()
-        scene, params, xyz = self._load(topo, grad=True)
+        scene, params, dxy, d = self._load(topo, grad=True)
         g_img = mi.TensorXf(np.ascontiguousarray(grad_image[..., None], dtype=np.float32))
         scene.integrator().render_backward(scene, params, g_img, seed=seed, spp=self.spp)
-        per_vertex = np.stack([np.asarray(dr.grad(v), dtype=np.float64) for v in xyz], axis=-1)
+        per_vertex = np.zeros((len(topo.vertices), 3))
+        for c, v in enumerate(dxy):  # d(d x) / dx = d
+            per_vertex[:, c] = np.asarray(dr.grad(v), dtype=np.float64) * d
         return (per_vertex / topo.copies[:, None])[topo.corner]
 
 

@@ -30,6 +30,8 @@ installed; imported on first render (:mod:`renderers.peers.mitsuba_setup`).
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -41,8 +43,6 @@ from .mitsuba_scene import CoverageScene
 
 #: Samples per pixel of the forward estimate and of the silhouette-edge estimate.
 DEFAULT_SPP = 64
-#: Nearest camera depth kept, as a fraction of the farthest (Mitsuba's near clip).
-DEPTH_RATIO_LIMIT = 1e-5
 
 
 class _MitsubaRasterize(torch.autograd.Function):
@@ -52,7 +52,7 @@ class _MitsubaRasterize(torch.autograd.Function):
     @staticmethod
     def forward(ctx, face_vertices: torch.Tensor, renderer: MitsubaSilhouette):
         fv = face_vertices.detach().to("cpu", torch.float64).numpy()
-        seeds = renderer._next_seeds(len(fv))
+        seeds = [renderer.image_seed(image) for image in fv]
         sil = np.stack([renderer.scene.render(fv[b], seeds[b]) for b in range(len(fv))])
         ctx.renderer, ctx.fv, ctx.seeds = renderer, fv, seeds
         ctx.out = (face_vertices.device, face_vertices.dtype)
@@ -73,18 +73,20 @@ class MitsubaSilhouette(Rasterizer):
     """Mitsuba 3 silhouette: Monte Carlo pixel coverage, projective-sampling gradient.
 
     ``spp``: samples per pixel, for the forward coverage estimate and for the
-    silhouette-edge samples of the gradient (the integrator's ``sppp``); ``seed``: seed of
-    the first image's samples: the ``n``-th image this instance renders (counting
-    across calls and batches from 0) uses seed ``seed + 2 n`` for its forward and
-    ``seed + 2 n + 1`` for its gradient, so successive calls draw fresh samples and a
-    new instance repeats them.
+    silhouette-edge samples of the gradient (the integrator's ``sppp``); ``seed``: with
+    the image's own faces, it fixes the image's samples (:meth:`image_seed`): the same
+    faces give the same image and gradient in any call, batch position or instance (a
+    batch of copies is a batch of equal images, float32 input equals float64 input of the
+    same values), and other faces (an optimization's next step) or another ``seed`` draw
+    other samples.
     """
 
     name = "mitsuba"
     family = "estimator"
     options = (Option("spp", int, DEFAULT_SPP, "samples per pixel of the forward coverage "
                       "estimate and of the silhouette-edge gradient estimate", low=1),
-               Option("seed", int, 0, "seed of the first call's samples", low=0,
+               Option("seed", int, 0, "seed of the samples (with each image's faces: the "
+                      "same faces and seed draw the same samples)", low=0,
                       high=2**31 - 1))
     sharpness = None
     forward_model = ("Monte Carlo pixel coverage: an emitting mesh (radiance 1, two-sided) "
@@ -99,7 +101,6 @@ class MitsubaSilhouette(Rasterizer):
         super().__init__(image_size)
         self.spp = self.options[0].validate(spp)
         self.seed = self.options[1].validate(seed)
-        self._images = 0
         #: The Mitsuba side (imports Mitsuba on first render).
         self.scene = CoverageScene(self.height, self.width, self.spp)
 
@@ -111,21 +112,15 @@ class MitsubaSilhouette(Rasterizer):
         if nf == 0:  # empty image, still on the input's autograd graph (zero gradient;
             # the sum of no values is exactly 0)
             return face_vertices.sum() + face_vertices.new_zeros(nb, self.height, self.width)
-        with torch.no_grad():
-            z = face_vertices[..., 2].flatten(1)
-            ratio = float((z.min(1).values / z.max(1).values).min())
-        if ratio < DEPTH_RATIO_LIMIT:
-            raise ValueError(f"mitsuba: nearest / farthest camera depth of an image is "
-                             f"{ratio:.3g} < {DEPTH_RATIO_LIMIT:g} (outside its clip "
-                             "range); clip the mesh or move the camera")
         return _MitsubaRasterize.apply(face_vertices, self)
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """``B * H * W * spp`` primary rays (one BVH traversal each, not one face)."""
         return float(face_vertices.shape[0] * self.height * self.width * self.spp)
 
-    def _next_seeds(self, batch: int) -> list[int]:
-        """Forward seeds of the next ``batch`` images (class docstring)."""
-        first = self.seed + 2 * self._images
-        self._images += batch
-        return [(first + 2 * b) % 2**32 for b in range(batch)]
+    def image_seed(self, faces: np.ndarray) -> int:
+        """The forward seed (uint32) of one image's faces float64 ``[F, 3, 3]``: a hash of
+        ``seed`` and the faces' values; its gradient uses the next seed."""
+        digest = hashlib.blake2b(np.ascontiguousarray(faces, dtype=np.float64).tobytes(),
+                                 digest_size=4, key=self.seed.to_bytes(4, "little"))
+        return int.from_bytes(digest.digest(), "little") & 0xFFFFFFFE

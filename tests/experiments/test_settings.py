@@ -213,19 +213,25 @@ def test_main_job_records_settings_and_reruns_the_changed_stage(tmp_path):
 
 
 def test_plan_renderers_default_all_and_named():
-    """Issue 11: by default reconstruction trains the preset's renderers while the cheap
-    studies run every registered renderer but the slow references; ``all`` and named
-    renderers run everywhere; unknown names are one clear error."""
+    """Issue 11: by default reconstruction trains the preset's renderers while the
+    gradient and timing studies run every registered renderer (timing also names the
+    absent peers, to note them) and fitting every one but its exclusions; ``all`` and
+    named renderers run everywhere; unknown names are one clear error."""
     import renderers
     from bench_softras.main_job import plan_renderers
     from bench_softras.settings import STUDY_EXCLUDED
+    from renderers.peers import PEERS
 
-    recon, study = plan_renderers((), ("softras", "n3mr", "hard"))
-    assert recon == ("softras", "n3mr", "hard")
-    assert set(study) == set(renderers.available()) - set(STUDY_EXCLUDED)
-    assert {"dibr", "antialias", "edgegrad"} <= set(study)
     every = tuple(renderers.available())
-    assert plan_renderers(("all",), ("softras",)) == (every, every)
-    assert plan_renderers(("hard", "dibr"), ("softras",)) == (("hard", "dibr"),) * 2
+    recon, studies = plan_renderers((), ("softras", "n3mr", "hard"))
+    assert recon == ("softras", "n3mr", "hard")
+    assert studies["gradients"] == every and set(studies["timing"]) == set(every) | set(PEERS)
+    assert set(studies["fitting"]) == set(every) - set(STUDY_EXCLUDED["fitting"])
+    assert {"dibr", "antialias", "edgegrad"} <= set(studies["fitting"])
+    _, studies = plan_renderers(("all",), ("softras",))
+    assert studies["gradients"] == studies["fitting"] == every
+    recon, studies = plan_renderers(("hard", "dibr"), ("softras",))
+    assert recon == studies["gradients"] == studies["fitting"] == ("hard", "dibr")
+    assert studies["timing"] == ("hard", "dibr", "softras_torch", "pytorch3d_soft")
     with pytest.raises(MainJobError, match="nope"):
         plan_renderers(("nope",), ("softras",))

@@ -243,6 +243,21 @@ def test_study_caps_dense_renderers_and_writes_tables(tmp_path):
     assert set(base["renderer"]) == {"softras_torch", "hard"} and len(base) == 6
 
 
+def test_cost_cap_counts_each_costly_renderers_own_work():
+    """``softras_torch`` is capped by its pixel-face pairs, ``mitsuba`` by its rays
+    (B*H*W*spp); the others are never capped."""
+    cap = 4 * 1280 * 64 * 64
+    assert timing.over_cost_cap("softras_torch", 4, 1280, 64, cap) is None
+    assert "over the cost cap: B*F*H*W" in timing.over_cost_cap("softras_torch", 4, 1280, 65,
+                                                                cap)
+    assert timing.over_cost_cap("softras", 64, 20480, 512, 1) is None
+    if "mitsuba" in renderers.available():
+        spp = renderers.describe("mitsuba").defaults()["spp"]
+        assert timing.over_cost_cap("mitsuba", 4, 1280, 64, 4 * 64 * 64 * spp) is None
+        reason = timing.over_cost_cap("mitsuba", 4, 1280, 64, 4 * 64 * 64 * spp - 1)
+        assert reason.startswith("over the cost cap: B*H*W*spp rays")
+
+
 def test_unknown_renderer_in_timing_raises():
     with pytest.raises(KeyError, match="unknown renderer 'nope'"):
         timing.run_timing_study(dataclasses.replace(SMOKE.timing,
