@@ -39,7 +39,9 @@ Every registered renderer is timed, but the costly ones only up to a cost cap
 (:data:`COST_CAPPED`): ``softras_torch`` evaluates every pixel-face pair (``B*F*H*W``;
 seconds per call at 64 images of 1280 faces at 64x64) and ``mitsuba`` traces
 ``B*H*W*spp`` rays (measured side by side at 32x32, 1280 faces, forward+backward: about
-2 softras_torch pairs' time per ray); a configuration whose count is over
+2 softras_torch pairs' time per ray); ``pytorch3d_soft``'s CPU rasterizer also visits
+every pixel-face pair (``B*F*H*W``; 30-100 s per call at the paper setting, README
+"Performance"); a configuration whose count is over
 ``max_dense_pairs`` is skipped ("over the cost cap") and listed in ``timing_skipped.csv``
 with the count.  Optional renderers
 (:mod:`renderers.peers`) are included where installed; the others are listed in
@@ -86,6 +88,7 @@ SWEEPS = ("faces", "image_size", "batch", "sigma")
 COST_CAPPED: dict[str, tuple[str, Callable[[int, int, int], int]]] = {
     "softras_torch": ("B*F*H*W pixel-face pairs", lambda b, f, size: b * f * size * size),
     "mitsuba": ("B*H*W*spp rays", lambda b, f, size: b * size * size * _default_spp()),
+    "pytorch3d_soft": ("B*F*H*W pixel-face pairs", lambda b, f, size: b * f * size * size),
 }
 
 

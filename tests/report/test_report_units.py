@@ -244,13 +244,18 @@ def test_study_caps_dense_renderers_and_writes_tables(tmp_path):
 
 
 def test_cost_cap_counts_each_costly_renderers_own_work():
-    """``softras_torch`` is capped by its pixel-face pairs, ``mitsuba`` by its rays
+    """``softras_torch`` and ``pytorch3d_soft`` are capped by their pixel-face pairs,
+    ``mitsuba`` by its rays
     (B*H*W*spp); the others are never capped."""
     cap = 4 * 1280 * 64 * 64
     assert timing.over_cost_cap("softras_torch", 4, 1280, 64, cap) is None
     assert "over the cost cap: B*F*H*W" in timing.over_cost_cap("softras_torch", 4, 1280, 65,
                                                                 cap)
     assert timing.over_cost_cap("softras", 64, 20480, 512, 1) is None
+    # PyTorch3D's CPU rasterizer visits every pixel-face pair too (the name is capped
+    # whether or not pytorch3d is installed: the rule needs no import).
+    assert timing.over_cost_cap("pytorch3d_soft", 4, 1280, 64, cap) is None
+    assert "B*F*H*W" in timing.over_cost_cap("pytorch3d_soft", 4, 1280, 65, cap)
     if "mitsuba" in renderers.available():
         spp = renderers.describe("mitsuba").defaults()["spp"]
         assert timing.over_cost_cap("mitsuba", 4, 1280, 64, 4 * 64 * 64 * spp) is None
