@@ -375,10 +375,12 @@ class FitBenchConfig:
     ``exact``) keep the preset's values.  0 ``tuning_targets``: no sweep, every renderer
     keeps the preset's values.
 
-    Slow references (``slow_renderers``, e.g. the dense ``softras_torch`` and the Monte
-    Carlo ``mitsuba`` peer): no sweep of their own; ``tuned_from`` entries
+    Slow references (``slow_renderers``: the dense ``softras_torch``, the Monte Carlo
+    ``mitsuba`` peer and the ``pytorch3d_soft`` peer, whose CPU rasterizer visits every
+    pixel-face pair): no sweep of their own; ``tuned_from`` entries
     ``"<slow>=<source>"`` give them the values chosen for ``source`` (softras_torch is
-    numerically the same function as softras); they fit only the first
+    numerically the same function as softras, pytorch3d_soft the same formula with top-K
+    truncation); they fit only the first
     ``slow_targets`` targets, with ``slow_views_per_step`` views per step and
     ``slow_steps`` steps (0: the fit's ``steps``).
     """
@@ -390,8 +392,9 @@ class FitBenchConfig:
     tuning_steps: int = 50
     lr_scales: tuple[float, ...] = (0.3, 1.0, 3.0)
     sigmas: tuple[float, ...] = (DEFAULT_SIGMA, OFFICIAL_DEMO_SIGMA, 3e-4)
-    slow_renderers: tuple[str, ...] = ("softras_torch", "mitsuba")
-    tuned_from: tuple[str, ...] = ("softras_torch=softras", "mitsuba=edgegrad")
+    slow_renderers: tuple[str, ...] = ("softras_torch", "mitsuba", "pytorch3d_soft")
+    tuned_from: tuple[str, ...] = ("softras_torch=softras", "mitsuba=edgegrad",
+                                   "pytorch3d_soft=softras")
     slow_targets: int = 1
     slow_steps: int = 60
     slow_views_per_step: int = 1
