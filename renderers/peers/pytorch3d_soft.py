@@ -38,15 +38,20 @@ def _import_pytorch3d():
 class PyTorch3DSoftSilhouette(Rasterizer):
     """PyTorch3D soft silhouette.
 
-    ``image_size``: square images only (PyTorch3D's NDC spans [-1, 1] along the shorter
-    side; this project's screen space spans [-1, 1] along both); ``sigma``: squared
-    normalized screen units, as in ``softras``; ``faces_per_pixel``: K nearest faces
+    ``image_size``: pixels, ``(H, W)`` or one int.  PyTorch3D's NDC spans [-1, 1] along
+    the shorter side and has square pixels, while this project's screen space spans
+    [-1, 1] along both sides: x is scaled by ``W / min(H, W)`` and y by
+    ``H / min(H, W)``, so the pixel centres coincide.  ``sigma``: squared normalized
+    screen units, as in ``softras``; for a non-square image the distances are
+    PyTorch3D's, in units of the shorter side (square images: exactly this project's
+    units, and the same function as ``softras``).  ``faces_per_pixel``: K nearest faces
     blended per pixel; ``eps``: PyTorch3D's recipe for the blur radius,
     ``blur_radius = log(1 / eps - 1) * sigma`` (where the sigmoid falls to ``eps``).
 
     Coordinates: this project's screen x points right, PyTorch3D's NDC +X points left,
     so x is negated; y (up) and z (depth > 0) are shared; PyTorch3D's pixel centres
-    then coincide with :mod:`renderers.grid`'s.
+    then coincide with :mod:`renderers.grid`'s.  PyTorch3D's CPU rasterizer computes in
+    float32: float64 input is rounded to float32, the silhouette returned in float64.
     """
 
     name = "pytorch3d_soft"
@@ -66,9 +71,6 @@ class PyTorch3DSoftSilhouette(Rasterizer):
                  faces_per_pixel: int = DEFAULT_FACES_PER_PIXEL,
                  eps: float = DEFAULT_BLUR_EPS) -> None:
         super().__init__(image_size)
-        if self.height != self.width:
-            raise ValueError(f"pytorch3d_soft renders square images only, got "
-                             f"{self.height}x{self.width}")
         self.sigma = check_sigma(sigma)
         self.faces_per_pixel = self.options[1].validate(faces_per_pixel)
         self.eps = self.options[2].validate(eps)
@@ -78,16 +80,23 @@ class PyTorch3DSoftSilhouette(Rasterizer):
         check_face_vertices(face_vertices)
         rasterize_meshes, Meshes = _import_pytorch3d()
         nb, nf = face_vertices.shape[:2]
-        verts = face_vertices.reshape(nb, nf * 3, 3) * face_vertices.new_tensor([-1.0, 1, 1])
+        if nb == 0 or nf == 0:  # nothing to draw: zeros, on the input's graph
+            return face_vertices.sum() * 0 + face_vertices.new_zeros(nb, self.height,
+                                                                      self.width)
+        short = min(self.height, self.width)
+        scale = face_vertices.new_tensor([-self.width / short, self.height / short, 1.0])
+        # x negated: PyTorch3D's +X points left.  Its CPU rasterizer takes float32 only:
+        # float64 input is rounded to float32 and the silhouette cast back.
+        verts = (face_vertices.reshape(nb, nf * 3, 3) * scale).float()
         faces = torch.arange(nf * 3, device=verts.device).reshape(nf, 3)
         meshes = Meshes(verts=list(verts), faces=[faces] * nb)
         blur = math.log(1.0 / self.eps - 1.0) * self.sigma
         pix_to_face, _, _, dists = rasterize_meshes(
-            meshes, image_size=self.height, blur_radius=blur,
+            meshes, image_size=(self.height, self.width), blur_radius=blur,
             faces_per_pixel=self.faces_per_pixel)
         # dists: signed squared distances (< 0 inside); empty slots have pix_to_face -1.
         prob = torch.sigmoid(-dists / self.sigma) * (pix_to_face >= 0)
-        return 1.0 - torch.prod(1.0 - prob, dim=-1)
+        return (1.0 - torch.prod(1.0 - prob, dim=-1)).to(face_vertices.dtype)
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """``B * H * W * K`` blended pairs."""
