@@ -195,6 +195,30 @@ def _load_lines(lines: ti.template(), b, f, dt: ti.template()):
 
 
 @ti.func
+def _face_setup(fv: ti.template(), lines: ti.template(), b, f, radius, height, width,
+                dt: ti.template()):
+    """Face ``(b, f)``'s pixel box and area sign (:func:`_face_box`), its line values in
+    ``dt`` and its row-span bounds (:func:`_span_lines`, from the float64 line values):
+    ``(i0, i1, j0, j1, sg, ln, u, v, kind)``."""
+    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+    ln = _load_lines(lines, b, f, dt)
+    u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+    return i0, i1, j0, j1, sg, ln, u, v, kind
+
+
+@ti.func
+def _row_range(u, v, kind, sg, i, j0, j1, height, width, spans: ti.template(),
+               dt: ti.template()):
+    """Row ``i``'s screen y in ``dt`` and its column range ``[ja, jb)``: the box's
+    ``[j0, j1)``, cut to :func:`_row_span` when ``spans``."""
+    py64 = pixel_y(i, height)
+    ja, jb = j0, j1
+    if ti.static(spans):
+        ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
+    return ti.cast(py64, dt), ja, jb
+
+
+@ti.func
 def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
               cache_w: ti.template(), cache_k: ti.template(), cap, b, f, inv_sigma,
               max_d2, radius, spans: ti.template(), atomic: ti.template(),
@@ -209,16 +233,11 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
     one = ti.cast(1, dt)
     step = 2.0 / width
     x0 = pixel_x(0, width)
-    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
-    ln = _load_lines(lines, b, f, dt)
-    u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+    i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
+                                                     width, dt)
     slot = 0
     for i in range(i0, i1):
-        py64 = pixel_y(i, height)
-        ja, jb = j0, j1
-        if ti.static(spans):
-            ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
-        py = ti.cast(py64, dt)
+        py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
         for j in range(ja, jb):
             px = ti.cast(x0 + j * step, dt)  # no division per pair
             z, keep, kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
@@ -324,17 +343,12 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     step = 2.0 / width
     x0 = pixel_x(0, width)
     for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
-        ln = _load_lines(lines, b, f, dt)
-        u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+        i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
+                                                         width, dt)
         g = ti.Vector.zero(dt, LINE_VALUES)
         slot = 0
         for i in range(i0, i1):
-            py64 = pixel_y(i, height)
-            ja, jb = j0, j1
-            if ti.static(spans):
-                ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
-            py = ti.cast(py64, dt)
+            py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
             for j in range(ja, jb):
                 px = ti.cast(x0 + j * step, dt)
                 if slot < cap:
