@@ -10,6 +10,7 @@ from . import figures
 from .document import Document, png_bytes
 from .stats import BOOTSTRAP_SAMPLES, CONFIDENCE
 from .verdicts import (
+    convergence_sentence,
     fitting_per_object,
     paired_table,
     run_convergence,
@@ -50,6 +51,7 @@ def recon_convergence(doc: Document, curves: pd.DataFrame | None,
     conv = run_convergence(curves)
     doc.table(conv, "recon_convergence", "Convergence of each reconstruction run "
               "(validation voxel IoU)", ".4f")
+    doc.text(convergence_sentence(conv))
     cost = validation_cost(curves)
     total = 100 * cost["val_s"].sum() / cost["train_s"].sum() if len(cost) else float("nan")
     doc.text(f"Validation cost: {cost['val_s'].sum():.1f} s of validation for "

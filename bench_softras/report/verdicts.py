@@ -52,6 +52,25 @@ def run_convergence(curves: pd.DataFrame, value: str = "val_voxel_iou",
     return pd.DataFrame(rows)
 
 
+def convergence_sentence(conv: pd.DataFrame) -> str:
+    """One plain sentence of how many runs of a :func:`run_convergence` table converged
+    within the job, naming each run still improving with its gain and window."""
+    n = len(conv)
+    late = conv[conv["status"] == "still improving"]
+    if not n:
+        return ""
+    if late.empty:
+        return (f"All {n} runs plateaued within this job (validation-IoU gain over the last "
+                f"{LAST_FRACTION:.0%} of steps at most {STILL_IMPROVING_GAIN:g}).")
+    runs = "; ".join(
+        f"`{r.renderer}` seed {r.seed}: +{r.gain_last_quarter:.4f} over the last "
+        f"{LAST_FRACTION:.0%} of {r.last_step} steps" for r in late.itertuples(index=False))
+    return (f"Not converged within this job: {len(late)} of {n} runs still improving "
+            f"(gain above {STILL_IMPROVING_GAIN:g}): {runs}. Their IoU is not final; a "
+            f"longer schedule (`--set recon.iterations=N`) would settle it, beyond this "
+            f"preset's time budget.")
+
+
 def summed_wall(df: pd.DataFrame, column: str) -> float:
     """Seconds summed over the calls of one run: the largest ``column`` of each call
     (calls told apart by ``resumed_at``; in older logs without it, by ``column``

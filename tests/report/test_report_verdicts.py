@@ -17,6 +17,7 @@ from bench_softras.report.evidence import flag_columns
 from bench_softras.report.results import read_run_logs
 from bench_softras.report.stats import STILL_IMPROVING_GAIN
 from bench_softras.report.verdicts import (
+    convergence_sentence,
     fitting_per_object,
     paired_table,
     run_convergence,
@@ -51,6 +52,17 @@ def test_run_convergence_flags_the_run_still_improving():
     assert flags == {"n3mr": [], "softras": [0, 1]}
     t = flag_columns(pd.DataFrame(columns=["category", "ours: softras", "ours: n3mr"]), flags)
     assert list(t.columns) == ["category", "ours: softras (still improving)", "ours: n3mr"]
+
+
+def test_convergence_sentence_names_each_run_still_improving():
+    conv = run_convergence(_curves())
+    text = convergence_sentence(conv)
+    # softras rises 0.0005 per step: a gain of 0.1 over the last 200 of 800 steps.
+    assert text.startswith("Not converged within this job: 2 of 4 runs still improving")
+    assert "`softras` seed 0: +0.1000 over the last 25% of 800 steps" in text
+    assert "`n3mr`" not in text
+    flat = conv[conv["renderer"] == "n3mr"]
+    assert convergence_sentence(flat).startswith("All 2 runs plateaued within this job")
 
 
 def test_validation_cost_is_validation_over_training_time():
