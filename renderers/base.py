@@ -24,7 +24,7 @@ import torch
 from .camera import Camera
 from .grid import image_hw
 from .options import FAMILIES, Option, RendererInfo
-from .validation import check_vertices_faces
+from .validation import MAX_COORDINATE, check_vertices_faces
 
 
 def gather_faces(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -56,6 +56,9 @@ class Rasterizer:
     forward_model = ""
     gradient_rule = ""
     paper = ""
+    #: Largest coordinate magnitude accepted per dtype (screen units;
+    #: :data:`renderers.validation.MAX_COORDINATE` unless the renderer declares less).
+    max_coordinate: dict | None = MAX_COORDINATE
     #: How :meth:`pairs_evaluated` counts work, in words.
     cost = ""
 

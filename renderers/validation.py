@@ -55,12 +55,14 @@ def check_storage(name: str, tensor: torch.Tensor) -> None:
 
 
 def check_face_vertices(face_vertices: torch.Tensor,
-                        max_coordinate: dict | None = MAX_COORDINATE) -> None:
+                        max_coordinate: dict | None = MAX_COORDINATE,
+                        limit_name: str = "renderers.validation.MAX_COORDINATE") -> None:
     """``face_vertices``: float32/float64 dense CPU/CUDA tensor ``[B, F, 3, 3]`` in screen
     space (x, y normalized, z = camera depth >= :data:`MIN_DEPTH`), finite, every
     coordinate within ``max_coordinate[dtype]`` (default :data:`MAX_COORDINATE`; ``None`` for
     renderers exact for any finite input, as ``hard`` and ``n3mr``, which only compare
-    signs), at most :data:`MAX_KERNEL_ELEMENTS` elements."""
+    signs; ``limit_name`` names it in the error), at most :data:`MAX_KERNEL_ELEMENTS`
+    elements."""
     if not torch.is_tensor(face_vertices):
         raise TypeError(f"face_vertices must be a torch.Tensor, got {type(face_vertices).__name__}")
     if face_vertices.dtype not in FLOAT_DTYPES:
@@ -84,7 +86,7 @@ def check_face_vertices(face_vertices: torch.Tensor,
         if limit is not None and biggest > limit:
             raise ValueError(
                 f"face_vertices hold a coordinate of magnitude {biggest:.3g}, beyond "
-                f"renderers.validation.MAX_COORDINATE = {limit:g} for {face_vertices.dtype} "
+                f"{limit_name} = {limit:g} for {face_vertices.dtype} "
                 "in this renderer; scale the mesh or clip geometry this far off screen"
             )
         z = face_vertices[..., 2]

@@ -17,12 +17,17 @@ import torch
 from ..base import Rasterizer
 from ..options import Option
 from ..soft_math import DEFAULT_SIGMA, SIGMA_OPTION
-from ..validation import check_face_vertices, check_sigma
+from ..validation import check_eps, check_face_vertices, check_sigma
 
 #: PyTorch3D's ``RasterizationSettings.faces_per_pixel`` as the adapter uses it.
 DEFAULT_FACES_PER_PIXEL = 50
 #: Blur radius = distance where the sigmoid falls to ``eps`` (PyTorch3D's recipe).
 DEFAULT_BLUR_EPS = 1e-4
+#: Largest coordinate magnitude accepted (screen units, either dtype): PyTorch3D's CPU
+#: rasterizer computes areas and squared distances in float32, which overflow for
+#: vertices much farther than this (NaN silhouettes at 1e30); farther geometry is
+#: refused in one line (:func:`renderers.validation.check_face_vertices`).
+MAX_COORDINATE = {torch.float32: 1e15, torch.float64: 1e15}
 
 
 def _import_pytorch3d():
@@ -62,6 +67,7 @@ class PyTorch3DSoftSilhouette(Rasterizer):
                Option("eps", float, DEFAULT_BLUR_EPS, "blur radius: where the sigmoid is eps",
                       low=0.0, high=0.5, low_open=True, high_open=True))
     sharpness = "sigma"
+    max_coordinate = MAX_COORDINATE
     forward_model = "S = 1 - prod over the K nearest faces of (1 - sigmoid(-d^2 / sigma))"
     gradient_rule = "exact gradient of the soft forward (PyTorch3D's CUDA/C++ backward)"
     paper = "Ravi et al. 2020, Accelerating 3D Deep Learning with PyTorch3D (arXiv)"
@@ -73,11 +79,11 @@ class PyTorch3DSoftSilhouette(Rasterizer):
         super().__init__(image_size)
         self.sigma = check_sigma(sigma)
         self.faces_per_pixel = self.options[1].validate(faces_per_pixel)
-        self.eps = self.options[2].validate(eps)
+        self.eps = check_eps(eps)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> soft silhouettes ``[B, H, W]``."""
-        check_face_vertices(face_vertices)
+        check_face_vertices(face_vertices, MAX_COORDINATE, "pytorch3d_soft.MAX_COORDINATE")
         rasterize_meshes, Meshes = _import_pytorch3d()
         nb, nf = face_vertices.shape[:2]
         if nb == 0 or nf == 0:  # nothing to draw: zeros, on the input's graph
