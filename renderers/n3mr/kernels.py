@@ -139,6 +139,21 @@ def _pixel(u, v, axis):
 
 
 @ti.func
+def _pixel_term(alpha: ti.template(), grad_alpha: ti.template(), b, i, j, alpha_ref, dv,
+                t_a, t_b, inward, scale, eps):
+    """One scanned pixel's contribution ``(dL/da, dL/db)`` for both rules: the loss
+    decrease ``(alpha[b, i, j] - alpha_ref) * grad_alpha[b, i, j]`` if the edge moved to
+    cover (out) or uncover (in) it, when positive (:func:`_vertex_gradients`), else 0."""
+    diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_ref) * ti.cast(grad_alpha[b, i, j],
+                                                                  ti.f64)
+    da = 0.0
+    db = 0.0
+    if diff > 0:
+        da, db = _vertex_gradients(dv, t_a, t_b, inward, scale, eps, diff)
+    return da, db
+
+
+@ti.func
 def _scanline(face_index: ti.template(), alpha: ti.template(), grad_alpha: ti.template(),
               b, f, u, axis, au, av, bu, bv, n_v, outward, v_far, scale, eps):
     """Gradient contributions ``(dL/da, dL/db)`` of one scanline ``u`` crossing the edge
@@ -167,21 +182,17 @@ def _scanline(face_index: ti.template(), alpha: ti.template(), grad_alpha: ti.te
             for s in range(ti.abs(v_end - v_out) + 1):
                 v = v_out + s * outward
                 i, j = _pixel(u, v, axis)
-                diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_in) * ti.cast(
-                    grad_alpha[b, i, j], ti.f64)
-                if diff > 0:
-                    da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale, eps, diff)
-                    ga += da
-                    gb += db
+                da, db = _pixel_term(alpha, grad_alpha, b, i, j, alpha_in, v - vc, t_a, t_b,
+                                     inward, scale, eps)
+                ga += da
+                gb += db
         # in: the face shrinks off the pixels it owns behind its edge
         for s in range(ti.max(0, (v_far - v_in) * inward + 1)):
             v = v_in + s * inward
             i, j = _pixel(u, v, axis)
             if face_index[b, i, j] == f:
-                diff = (ti.cast(alpha[b, i, j], ti.f64) - alpha_out) * ti.cast(
-                    grad_alpha[b, i, j], ti.f64)
-                if diff > 0:
-                    da, db = _vertex_gradients(v - vc, t_a, t_b, inward, scale, eps, diff)
-                    ga += da
-                    gb += db
+                da, db = _pixel_term(alpha, grad_alpha, b, i, j, alpha_out, v - vc, t_a, t_b,
+                                     inward, scale, eps)
+                ga += da
+                gb += db
     return ga, gb
