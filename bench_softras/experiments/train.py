@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import time
@@ -138,8 +139,20 @@ def build_model(config: ReconConfig, template=None) -> MeshGenerator:
 
 
 def decay(config: ReconConfig, step: int) -> float:
-    """The lr / sigma multiplier at 0-based iteration ``step``."""
+    """The sigma multiplier at 0-based iteration ``step`` (and the learning rate's with
+    ``lr_schedule="step"``): ``decay_factor`` from ``lr_decay_at`` on, else 1."""
     return config.decay_factor if config.lr_decay_at and step >= config.lr_decay_at else 1.0
+
+
+def lr_factor(config: ReconConfig, step: int) -> float:
+    """The learning-rate multiplier at 0-based iteration ``step`` under
+    ``config.lr_schedule`` (:data:`~bench_softras.settings.LR_SCHEDULES`): ``step``:
+    :func:`decay`; ``cosine``: ``(1 + cos(pi * step / iterations)) / 2``, 1 at step 0
+    and 0 at ``iterations`` (the closed form of PyTorch's ``CosineAnnealingLR``, a pure
+    function of the step so that a resumed run continues the same curve)."""
+    if config.lr_schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / max(config.iterations, 1)))
+    return decay(config, step)
 
 
 def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewData,
@@ -236,8 +249,11 @@ def _check_resumable(saved: dict, config: ReconConfig) -> None:
     # Fields added after a checkpoint was written take their defaults.
     saved = ReconConfig.from_dict(saved).to_dict()
     now = config.to_dict()
+    # A cosine schedule is a function of ``iterations``: extending such a run would
+    # bend the curve it has already followed.
+    free = RESUMABLE_CHANGES - ({"iterations"} if now["lr_schedule"] == "cosine" else set())
     diff = sorted(k for k in set(saved) | set(now)
-                  if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
+                  if k not in free and saved.get(k) != now.get(k))
     if diff:
         raise ConfigError(
             "the run directory holds a checkpoint of a different configuration (fields "
@@ -322,9 +338,9 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
         if curve is not None:
             curve.maybe(step, model)
         while step < end:
-            factor = decay(config, step)
+            lr_now, factor = config.lr * lr_factor(config, step), decay(config, step)
             for group in optimizer.param_groups:
-                group["lr"] = config.lr * factor
+                group["lr"] = lr_now
             if renderer is None or (soft and sigma_now != config.sigma * factor):
                 sigma_now = config.sigma * factor if soft else None
                 renderer = make_renderer(config.renderer, config.image_size, sigma_now)
@@ -334,7 +350,7 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
             bar.update(1)
             bar.set_postfix(loss=f"{terms['loss']:.4f}", iou=f"{terms['iou']:.3f}")
             if logger is not None and (step % config.log_every == 0 or step == end):
-                rec = {"step": step, **terms, "lr": config.lr * factor, "sigma": sigma_now,
+                rec = {"step": step, **terms, "lr": lr_now, "sigma": sigma_now,
                        "wall_s": round(time.perf_counter() - t0, 3),
                        "resumed_at": start_step}
                 _log_step(logger, run_dir, rec)

@@ -224,6 +224,10 @@ def training_setup(run: dict | None) -> str:
         return ""
     decay = (f", multiplied (with sigma) by {recon.get('decay_factor')} after step "
              f"{recon['lr_decay_at']}" if recon.get("lr_decay_at") else ", constant")
+    if recon.get("lr_schedule") == "cosine":
+        decay = (", cosine-annealed to 0 at the last step" + (
+            f" (sigma multiplied by {recon.get('decay_factor')} after step "
+            f"{recon['lr_decay_at']})" if recon.get("lr_decay_at") else ""))
     return (f"Training: {cfg.get('generator') or 'the generator of the run configuration'}"
             f", {recon.get('image_size')}x{recon.get('image_size')} input, batch "
             f"{recon.get('batch_size')} objects (two views each), {recon.get('iterations')} "

@@ -13,8 +13,10 @@ from bench_softras.experiments.multiview import training_views
 from bench_softras.experiments.renderer_choice import make_renderer
 from bench_softras.experiments.train import (
     build_model,
+    decay,
     latest_checkpoint,
     load_generator,
+    lr_factor,
     train,
     train_step,
 )
@@ -159,3 +161,41 @@ def test_unknown_renderer_is_named(make_config, tiny_data, template):
     with pytest.raises(KeyError, match="no_such_renderer"):
         train(make_config(renderer="no_such_renderer"), tiny_data, template=template,
               progress=False)
+
+
+def test_cosine_schedule_anneals_the_logged_lr_and_steps_sigma(make_config, tiny_data,
+                                                               template):
+    config = make_config(iterations=4, lr=1e-3, lr_schedule="cosine", lr_decay_at=2,
+                         decay_factor=0.5)
+    train(config, tiny_data, template=template, progress=False)
+    records = [json.loads(line) for line in open(f"{config.out_dir}/metrics.jsonl")]
+    # the record of step s (1-based) carries the lr and sigma used for 0-based step s-1
+    lrs = [r["lr"] for r in records]
+    np.testing.assert_allclose(lrs, [1e-3 * (1 + np.cos(np.pi * s / 4)) / 2
+                                     for s in range(4)], rtol=1e-12)
+    assert lrs[0] == 1e-3 and lrs == sorted(lrs, reverse=True)
+    assert [r["sigma"] for r in records] == [1e-3, 1e-3, 5e-4, 5e-4]
+
+
+def test_step_schedule_multiplies_lr_and_sigma_together(make_config):
+    config = make_config(iterations=10, lr_decay_at=6, decay_factor=0.3)
+    assert [lr_factor(config, s) for s in (0, 5, 6, 9)] == [1.0, 1.0, 0.3, 0.3]
+    assert [decay(config, s) for s in (0, 5, 6, 9)] == [1.0, 1.0, 0.3, 0.3]
+    cosine = make_config(iterations=10, lr_decay_at=6, lr_schedule="cosine")
+    assert lr_factor(cosine, 0) == 1.0 and lr_factor(cosine, 10) < 1e-15
+    assert lr_factor(cosine, 5) == pytest.approx(0.5)
+    assert decay(cosine, 5) == 1.0 and decay(cosine, 6) == 0.3
+
+
+def test_a_cosine_run_refuses_to_be_extended(make_config, tiny_data, template):
+    config = make_config(iterations=1, lr_schedule="cosine")
+    train(config, tiny_data, template=template, progress=False)
+    with pytest.raises(ValueError, match="iterations"):
+        train(make_config(iterations=2, lr_schedule="cosine"), tiny_data,
+              template=template, progress=False)
+
+
+def test_unknown_lr_schedule_is_named_with_the_choices(make_config):
+    with pytest.raises(ValueError, match=r"lr_schedule='linear' \(one of \('step', "
+                                         r"'cosine'\)\)"):
+        make_config(lr_schedule="linear")
