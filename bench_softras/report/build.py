@@ -33,7 +33,7 @@ from .document import Document, png_bytes
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
 from .results import missing_units, read_examples, read_run_logs, read_table
-from .verdicts import run_convergence, still_improving, summed_wall, training_seconds
+from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
 
 RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
 
@@ -368,15 +368,16 @@ def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
         return
     curves = logs.get("curves")
     conv = run_convergence(curves) if curves is not None and len(curves) else None
-    flags = still_improving(conv)
+    flags = unsettled(conv)
     doc.text(f"Mean voxel IoU (32^3 grid, every test object predicted from each of its 24 "
              f"views) on {describe_data(run, namer)}. The `paper:` columns are the numbers of Liu "
              f"et al. (2019), Table 1, on real ShapeNet (N3MR renderings, 24 views, 64x64): "
              f"they are the paper's, not results of this code, and only comparable when "
              f"this run used the ShapeNet files. `ours: template` is the undeformed "
              f"sphere (a floor)."
-             + (" Columns marked `(still improving)` come from runs whose validation IoU "
-                "was still rising at the end (see *Learning curves and convergence*)."
+             + (" Columns marked `(still improving)` / `(still declining)` come from runs "
+                "whose validation IoU was still rising / falling at the end (see *Learning "
+                "curves and convergence*)."
                 if any(flags.values()) else ""))
     setup = training_setup(run)
     if setup:

@@ -12,20 +12,22 @@ from .stats import BOOTSTRAP_SAMPLES, CONFIDENCE
 from .verdicts import (
     convergence_sentence,
     fitting_per_object,
+    flag_words,
     paired_table,
     run_convergence,
-    still_improving,
     threshold_sentence,
+    unsettled,
     validation_cost,
     verdict_sentences,
 )
 
 
-def flag_columns(table: pd.DataFrame, flags: dict[str, list],
+def flag_columns(table: pd.DataFrame, flags: dict[str, dict],
                  prefix: str = "ours: ") -> pd.DataFrame:
     """``table`` with ``<prefix><renderer>`` columns renamed ``... (still improving)``
-    for renderers with a run still improving."""
-    ren = {f"{prefix}{r}": f"{prefix}{r} (still improving)" for r, s in flags.items() if s}
+    (or ``still declining``) for renderers with such a run (``flags``:
+    :func:`~bench_softras.report.verdicts.unsettled`)."""
+    ren = {f"{prefix}{r}": f"{prefix}{r} ({flag_words(s)})" for r, s in flags.items() if s}
     return table.rename(columns=ren)
 
 
@@ -81,7 +83,7 @@ def paired_section(doc: Document, per_object: pd.DataFrame | None, order: list[s
         doc.text("No paired comparison: per-object results of at least two renderers are "
                  "needed (runs evaluated before per-object results were saved lack them).")
         return
-    table = paired_table(per_object, order, still_improving(conv))
+    table = paired_table(per_object, order, unsettled(conv))
     doc.text(_ci_text())
     for sentence in verdict_sentences(table):
         doc.text("- " + sentence)

@@ -5,8 +5,10 @@ Convergence (:func:`convergence`): a run's gain is the rise of its validation Io
 the last 25% of its steps (:data:`LAST_FRACTION`), measured as the least-squares slope
 of the curve's points in that window (the window's first point interpolated on the
 curve) times the window's length in steps; with two points this is their difference.
-A run whose gain is above :data:`STILL_IMPROVING_GAIN` is "still improving": its
-numbers are not final, and every table that uses it says so.
+A run whose gain is above :data:`STILL_IMPROVING_GAIN` is "still improving", one whose
+gain is below minus that threshold "still declining" (e.g. a renderer without a
+silhouette gradient, whose meshes only the regularizers move): either way its numbers
+are not final, and every table that uses it says so.
 
 Paired comparison (:func:`paired_bootstrap`): renderers ``a`` and ``b`` are compared on
 the same objects, views and seeds.  Per seed ``s`` and object ``o`` of category ``c``,
@@ -46,18 +48,23 @@ BOOTSTRAP_SEED = 0
 class Convergence:
     """``gain``: validation-IoU gain over the last :data:`LAST_FRACTION` of the steps
     (NaN when the curve has fewer than two points); ``still_improving``: ``gain`` above
-    the threshold; ``window``: ``(first step, last step)`` of the window."""
+    the threshold; ``window``: ``(first step, last step)`` of the window;
+    ``still_declining``: ``gain`` below minus the threshold."""
 
     gain: float
     still_improving: bool
     window: tuple[float, float]
+    still_declining: bool = False
 
     @property
     def label(self) -> str:
-        """``still improving``, ``plateaued`` or ``unknown`` (too few points)."""
+        """``still improving``, ``still declining``, ``plateaued`` or ``unknown`` (too
+        few points)."""
         if math.isnan(self.gain):
             return "unknown"
-        return "still improving" if self.still_improving else "plateaued"
+        if self.still_improving:
+            return "still improving"
+        return "still declining" if self.still_declining else "plateaued"
 
 
 def convergence(steps: Sequence[float], values: Sequence[float],
@@ -78,7 +85,7 @@ def convergence(steps: Sequence[float], values: Sequence[float],
     ys = np.concatenate([[np.interp(start, x, y)], y[inside]])
     slope = np.polyfit(xs - start, ys, 1)[0] if xs.size > 2 else (ys[-1] - ys[0]) / (last - start)
     gain = float(slope * (last - start))
-    return Convergence(gain, gain > threshold, (start, last))
+    return Convergence(gain, gain > threshold, (start, last), gain < -threshold)
 
 
 # -- paired bootstrap ---------------------------------------------------------------------

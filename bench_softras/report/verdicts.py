@@ -33,14 +33,16 @@ def threshold_sentence() -> str:
     return (f"A run is flagged **still improving** when its validation voxel IoU rose by "
             f"more than {STILL_IMPROVING_GAIN:g} (absolute IoU) over the last "
             f"{LAST_FRACTION:.0%} of its steps (least-squares slope over that window times "
-            f"its length; `bench_softras.report.stats.STILL_IMPROVING_GAIN`): its numbers "
-            f"are not final, and a longer run may change the comparison.")
+            f"its length; `bench_softras.report.stats.STILL_IMPROVING_GAIN`), and **still "
+            f"declining** when it fell by more than that: either way its numbers are not "
+            f"final, and a longer run may change the comparison.")
 
 
 def run_convergence(curves: pd.DataFrame, value: str = "val_voxel_iou",
                     keys: tuple[str, ...] = ("renderer", "seed")) -> pd.DataFrame:
     """Per run (``keys``): last step, first and last ``value``, the gain over the last
-    quarter and the status (``still improving`` / ``plateaued`` / ``unknown``)."""
+    quarter and the status (``still improving`` / ``still declining`` / ``plateaued`` /
+    ``unknown``)."""
     rows = []
     for key, g in curves.groupby(list(keys), sort=True, dropna=False):
         c = convergence(g["step"], g[value])
@@ -52,23 +54,38 @@ def run_convergence(curves: pd.DataFrame, value: str = "val_voxel_iou",
     return pd.DataFrame(rows)
 
 
+def _run_gains(runs: pd.DataFrame) -> str:
+    return "; ".join(
+        f"`{r.renderer}` seed {r.seed}: {r.gain_last_quarter:+.4f} over the last "
+        f"{LAST_FRACTION:.0%} of {r.last_step} steps" for r in runs.itertuples(index=False))
+
+
 def convergence_sentence(conv: pd.DataFrame) -> str:
-    """One plain sentence of how many runs of a :func:`run_convergence` table converged
-    within the job, naming each run still improving with its gain and window."""
+    """Plain sentences of how many runs of a :func:`run_convergence` table converged
+    within the job, naming each run still improving or still declining with its gain
+    and window."""
     n = len(conv)
     late = conv[conv["status"] == "still improving"]
+    down = conv[conv["status"] == "still declining"]
     if not n:
         return ""
     if late.empty:
-        return (f"All {n} runs plateaued within this job (validation-IoU gain over the last "
-                f"{LAST_FRACTION:.0%} of steps at most {STILL_IMPROVING_GAIN:g}).")
-    runs = "; ".join(
-        f"`{r.renderer}` seed {r.seed}: +{r.gain_last_quarter:.4f} over the last "
-        f"{LAST_FRACTION:.0%} of {r.last_step} steps" for r in late.itertuples(index=False))
-    return (f"Not converged within this job: {len(late)} of {n} runs still improving "
-            f"(gain above {STILL_IMPROVING_GAIN:g}): {runs}. Their IoU is not final; a "
-            f"longer schedule (`--set recon.iterations=N`) would settle it, beyond this "
-            f"preset's time budget.")
+        out = (f"All {n} runs met the convergence criterion within this job "
+               f"(validation-IoU gain over the last {LAST_FRACTION:.0%} of steps at most "
+               f"{STILL_IMPROVING_GAIN:g})")
+        out += "." if down.empty else (f", but {len(down)} still declining (a fall of "
+                                       f"more than {STILL_IMPROVING_GAIN:g})")
+    else:
+        out = (f"Not converged within this job: {len(late)} of {n} runs still improving "
+               f"(gain above {STILL_IMPROVING_GAIN:g}): {_run_gains(late)}. Their IoU is "
+               f"not final; a longer schedule (`--set recon.iterations=N`) would settle "
+               f"it, beyond this preset's time budget.")
+        out += "" if down.empty else f" {len(down)} still declining"
+    if not down.empty:
+        out += (f": {_run_gains(down)}; a declining run's IoU is not settled either (e.g. "
+                f"a renderer without a silhouette gradient, whose meshes only the "
+                f"regularizers move).")
+    return out
 
 
 def summed_wall(df: pd.DataFrame, column: str) -> float:
@@ -106,27 +123,44 @@ def training_seconds(metrics: pd.DataFrame | None) -> float:
                      for _, g in metrics.groupby(["renderer", "seed"])))
 
 
-def still_improving(conv: pd.DataFrame | None) -> dict[str, list]:
-    """``{renderer: [seeds flagged still improving]}`` (empty lists when none)."""
+#: The convergence statuses that make a run's numbers not final.
+UNSETTLED = ("still improving", "still declining")
+
+
+def unsettled(conv: pd.DataFrame | None) -> dict[str, dict]:
+    """``{renderer: {seed: status}}`` of the runs flagged still improving or still
+    declining (:data:`UNSETTLED`; empty dicts for renderers with none)."""
     if conv is None or conv.empty:
         return {}
-    out: dict[str, list] = {r: [] for r in conv["renderer"].unique()}
+    out: dict[str, dict] = {r: {} for r in conv["renderer"].unique()}
     for row in conv.itertuples(index=False):
-        if row.status == "still improving" and row.seed not in out[row.renderer]:
-            out[row.renderer].append(row.seed)
+        if row.status in UNSETTLED:
+            out[row.renderer].setdefault(row.seed, row.status)
     return out
 
 
-def _caution(flags: dict[str, list], names: tuple[str, ...]) -> str:
-    bad = [f"{n} (seed {', '.join(str(s) for s in flags[n])})" for n in names if flags.get(n)]
-    return ("still improving: " + "; ".join(bad)) if bad else ""
+def flag_words(seeds: dict) -> str:
+    """``still improving`` / ``still declining`` / both, of one renderer's flagged runs
+    (``{seed: status}`` of :func:`unsettled`); empty when none."""
+    return " / ".join(s for s in UNSETTLED if s in seeds.values())
+
+
+def _caution(flags: dict[str, dict], names: tuple[str, ...]) -> str:
+    parts = []
+    for status in UNSETTLED:
+        bad = [f"{n} (seed {', '.join(str(s) for s, st in flags[n].items() if st == status)})"
+               for n in names if status in flags.get(n, {}).values()]
+        if bad:
+            parts.append(f"{status}: " + "; ".join(bad))
+    return "; ".join(parts)
 
 
 def paired_table(per_object: pd.DataFrame, order: list[str],
-                 flags: dict[str, list] | None = None) -> pd.DataFrame:
+                 flags: dict[str, dict] | None = None) -> pd.DataFrame:
     """Every pair of renderers (``a`` earlier in ``order``): the difference ``a - b`` of
     voxel IoU per category and ``overall``, its 95% CI, the verdict word and a caution
-    naming runs still improving (:data:`PAIRED_COLUMNS`)."""
+    naming runs still improving or still declining (:data:`PAIRED_COLUMNS`; ``flags``:
+    :func:`unsettled`)."""
     flags = flags or {}
     names = [n for n in order if n in set(per_object["renderer"])]
     rows = []

@@ -140,6 +140,19 @@ def test_report_names_the_generator_and_training_setup(smoke):
     assert "batch 4 objects (two views each), 4 steps, Adam learning rate 0.0001, constant" in md
 
 
+def test_training_setup_describes_each_schedule():
+    from bench_softras.report.build import training_setup
+    recon = {"image_size": 64, "batch_size": 32, "iterations": 2400, "lr": 1e-4,
+             "sigma": 3e-5, "preset": "cpu", "decay_factor": 0.3, "lr_decay_at": 1440}
+    step = training_setup({"config": {"generator": "g", "recon": recon}})
+    assert "learning rate 0.0001, multiplied (with sigma) by 0.3 after step 1440;" in step
+    cosine = training_setup({"config": {"generator": "g",
+                                        "recon": {**recon, "lr_schedule": "cosine"}}})
+    assert ("learning rate 0.0001, cosine-annealed to 0 at the last step (sigma multiplied "
+            "by 0.3 after step 1440);") in cosine
+    assert training_setup({}) == ""
+
+
 def test_generator_labels():
     from bench_softras.settings import CPU, GENERATORS, PAPER, generator_label
     assert generator_label(PAPER.recon.model).startswith("the paper's generator (conv 64-128-256")
@@ -204,7 +217,7 @@ def test_learning_curves_convergence_flags_and_validation_cost(smoke):
     assert threshold_sentence() in md  # the report states the threshold
     conv = pd.read_csv(cfg.report_dir / "data" / "recon_convergence.csv")
     assert set(conv["renderer"]) == set(RENDERERS) and set(conv["seed"]) == {0}
-    assert set(conv["status"]) <= {"still improving", "plateaued"}
+    assert set(conv["status"]) <= {"still improving", "still declining", "plateaued"}
     curve = (cfg.results_dir / "reconstruction" / "softras" / "seed_0" / "curve.jsonl")
     steps = [json.loads(x)["step"] for x in curve.read_text().splitlines()]
     assert steps == [0, 2, 4]  # smoke: val_every 2, 4 iterations

@@ -49,6 +49,15 @@ def test_a_run_still_rising_in_its_last_quarter_is_flagged():
     assert c.window == (600.0, 800.0)
 
 
+def test_a_run_falling_in_its_last_quarter_is_flagged_declining():
+    steps = np.arange(0, 801, 100)
+    c = convergence(steps, 0.5 - 0.0002 * steps)  # falls 0.04 over steps 600..800
+    assert c.gain == pytest.approx(-0.04)
+    assert c.still_declining and not c.still_improving and c.label == "still declining"
+    small = convergence(steps, 0.5 - 0.00002 * steps)  # -0.004: within the threshold
+    assert not small.still_declining and small.label == "plateaued"
+
+
 def test_a_plateaued_run_is_not_flagged():
     steps = np.arange(0, 801, 100)
     plateau = 0.6 - 0.4 * np.exp(-steps / 80.0)  # rises fast, flat by step 600

@@ -21,9 +21,9 @@ from bench_softras.report.verdicts import (
     fitting_per_object,
     paired_table,
     run_convergence,
-    still_improving,
     summed_wall,
     training_seconds,
+    unsettled,
     validation_cost,
     verdict_sentences,
 )
@@ -48,8 +48,8 @@ def test_run_convergence_flags_the_run_still_improving():
     assert status[("n3mr", 0)] == "plateaued"
     assert (conv.loc[conv["renderer"] == "softras", "gain_last_quarter"]
             > STILL_IMPROVING_GAIN).all()
-    flags = still_improving(conv)
-    assert flags == {"n3mr": [], "softras": [0, 1]}
+    flags = unsettled(conv)
+    assert flags == {"n3mr": {}, "softras": {0: "still improving", 1: "still improving"}}
     t = flag_columns(pd.DataFrame(columns=["category", "ours: softras", "ours: n3mr"]), flags)
     assert list(t.columns) == ["category", "ours: softras (still improving)", "ours: n3mr"]
 
@@ -62,7 +62,43 @@ def test_convergence_sentence_names_each_run_still_improving():
     assert "`softras` seed 0: +0.1000 over the last 25% of 800 steps" in text
     assert "`n3mr`" not in text
     flat = conv[conv["renderer"] == "n3mr"]
-    assert convergence_sentence(flat).startswith("All 2 runs plateaued within this job")
+    assert convergence_sentence(flat).startswith(
+        "All 2 runs met the convergence criterion within this job")
+
+
+def _with_declining_hard():
+    steps = np.arange(0, 801, 100)
+    hard = pd.DataFrame({"renderer": "hard", "seed": 0, "step": steps,
+                         "val_voxel_iou": 0.22 - 0.0002 * steps})  # -0.04 over 600..800
+    return pd.concat([_curves(), hard], ignore_index=True)
+
+
+def test_a_run_still_declining_is_flagged_in_columns_cautions_and_sentence():
+    conv = run_convergence(_with_declining_hard())
+    status = conv.set_index(["renderer", "seed"])["status"]
+    assert status[("hard", 0)] == "still declining"
+    flags = unsettled(conv)
+    assert flags["hard"] == {0: "still declining"}
+    t = flag_columns(pd.DataFrame(columns=["ours: softras", "ours: hard", "ours: n3mr"]),
+                     flags)
+    assert list(t.columns) == ["ours: softras (still improving)",
+                               "ours: hard (still declining)", "ours: n3mr"]
+    text = convergence_sentence(conv)
+    assert "2 of 5 runs still improving" in text
+    assert "1 still declining: `hard` seed 0: -0.0400 over the last 25% of 800 steps" in text
+    only_down = convergence_sentence(conv[conv["renderer"] != "softras"])
+    assert only_down.startswith("All 3 runs met the convergence criterion within this job")
+    assert "but 1 still declining" in only_down and "`hard` seed 0: -0.0400" in only_down
+    rng = np.random.default_rng(0)
+    per_object = pd.DataFrame([
+        {"renderer": r, "seed": s, "category": "c", "object": o, "view": 0,
+         "voxel_iou": rng.uniform()} for r in ("softras", "hard", "n3mr") for s in (0, 1)
+        for o in range(4)])
+    paired = paired_table(per_object, ["softras", "n3mr", "hard"], flags).set_index(["a", "b"])
+    assert paired.loc[("softras", "hard"), "caution"].iloc[0] == (
+        "still improving: softras (seed 0, 1); still declining: hard (seed 0)")
+    assert paired.loc[("n3mr", "hard"), "caution"].iloc[0] == (
+        "still declining: hard (seed 0)")
 
 
 def test_validation_cost_is_validation_over_training_time():
@@ -116,7 +152,7 @@ def test_paired_table_and_sentences_from_per_object_results():
                           "view": v, "voxel_iou": base + 0.05},
                          {"renderer": "n3mr", "seed": 0, "category": cat, "object": o,
                           "view": v, "voxel_iou": base}]
-    t = paired_table(pd.DataFrame(rows), ["softras", "n3mr"], {"softras": [0]})
+    t = paired_table(pd.DataFrame(rows), ["softras", "n3mr"], {"softras": {0: "still improving"}})
     assert list(t["category"]) == ["car", "chair", "overall"]
     assert t["difference"].to_numpy() == pytest.approx([0.05] * 3)
     assert (t["verdict"] == "ahead").all()
