@@ -255,9 +255,11 @@ def _check_resumable(saved: dict, config: ReconConfig) -> None:
     diff = sorted(k for k in set(saved) | set(now)
                   if k not in free and saved.get(k) != now.get(k))
     if diff:
+        why = (" (lr_schedule='cosine' anneals over `iterations`, so such a run cannot be "
+               "extended)" if "iterations" in diff else "")
         raise ConfigError(
             "the run directory holds a checkpoint of a different configuration (fields "
-            f"{diff} differ); use another out_dir or delete the old checkpoints"
+            f"{diff} differ{why}); use another out_dir or delete the old checkpoints"
         )
 
 

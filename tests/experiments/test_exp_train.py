@@ -190,7 +190,8 @@ def test_step_schedule_multiplies_lr_and_sigma_together(make_config):
 def test_a_cosine_run_refuses_to_be_extended(make_config, tiny_data, template):
     config = make_config(iterations=1, lr_schedule="cosine")
     train(config, tiny_data, template=template, progress=False)
-    with pytest.raises(ValueError, match="iterations"):
+    with pytest.raises(ValueError, match=r"'iterations'\] differ \(lr_schedule='cosine' "
+                                         r"anneals over `iterations`"):
         train(make_config(iterations=2, lr_schedule="cosine"), tiny_data,
               template=template, progress=False)
 
