@@ -68,12 +68,10 @@ from .runs import (
     RENDERERS_JSON,
     RUN_JSON,
     RUN_LOG,
-    STAGE_JSON,
     STAGES,
     read_json,
     run_stage,
     stage_dir,
-    stage_done,
 )
 from .settings import (
     ALL_RENDERERS,
@@ -516,22 +514,12 @@ def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
 
 
 def _run_stage(cfg: MainJobConfig, stage: str, config: dict, fn: Callable) -> str:
-    """:func:`~bench_softras.runs.run_stage`, except for a shard's part of a sharded
-    stage: that runs its units (each reused when finished) and writes no
-    ``stage.json``, removing one left by an unsharded call with other settings."""
-    results_dir = cfg.results_dir
-    if cfg.shard is None or stage not in shards.SHARDED_STAGES:
-        return run_stage(results_dir, stage, config, fn, cfg.force)[0]
-    if not cfg.force and stage_done(results_dir, stage, config):
-        log.info("stage %s: finished earlier with the same configuration, skipped", stage)
-        return "skipped"
-    d = stage_dir(results_dir, stage)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / STAGE_JSON).unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    fn(d)
-    log.info("stage %s, shard %s: done in %.1f s", stage, cfg.shard, time.perf_counter() - t0)
-    return "ran"
+    """:func:`~bench_softras.runs.run_stage`; a shard's part of a sharded stage runs its
+    units (each reused when finished) and writes no ``stage.json``, removing one left by
+    an unsharded call with other settings."""
+    whole = cfg.shard is None or stage not in shards.SHARDED_STAGES
+    return run_stage(cfg.results_dir, stage, config, fn, cfg.force, record=whole,
+                     label="" if whole else f", shard {cfg.shard}")[0]
 
 
 def _thread_settings() -> dict:

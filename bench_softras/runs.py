@@ -131,11 +131,15 @@ def write_stage_record(results_dir: Path, stage: str, config: dict, wall_s: floa
 
 
 def run_stage(results_dir: Path, stage: str, config: dict,
-              fn: Callable[[Path], list[Path]], force: bool = False) -> tuple[str, dict]:
+              fn: Callable[[Path], list[Path]], force: bool = False, *,
+              record: bool = True, label: str = "") -> tuple[str, dict]:
     """Run ``fn(stage_dir)`` unless :func:`stage_done`; records ``stage.json``.
 
     ``fn`` returns the output paths the stage must leave behind.  Returns
-    ``("ran" | "skipped", stage record)``.
+    ``("ran" | "skipped", stage record)``.  ``record=False`` (a shard's part of a sharded
+    stage, :mod:`bench_softras.shards`): the stage runs, a ``stage.json`` left by an
+    earlier call is still removed, but none is written (the record is ``{}``);
+    ``label`` is added to the log lines (e.g. ``, shard 1/2``).
     """
     d = stage_dir(results_dir, stage)
     if not force and stage_done(results_dir, stage, config):
@@ -143,10 +147,10 @@ def run_stage(results_dir: Path, stage: str, config: dict,
         return "skipped", read_stage_record(results_dir, stage)
     d.mkdir(parents=True, exist_ok=True)
     (d / STAGE_JSON).unlink(missing_ok=True)
-    log.info("stage %s: running (config hash %s)", stage, config_hash(config))
+    log.info("stage %s%s: running (config hash %s)", stage, label, config_hash(config))
     t0 = time.perf_counter()
     outputs = fn(d)
     wall = time.perf_counter() - t0
-    rec = write_stage_record(results_dir, stage, config, wall, outputs)
-    log.info("stage %s: done in %.1f s", stage, wall)
+    rec = write_stage_record(results_dir, stage, config, wall, outputs) if record else {}
+    log.info("stage %s%s: done in %.1f s", stage, label, wall)
     return "ran", rec

@@ -41,7 +41,6 @@ This module imports neither torch nor the renderers: the report imports it.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from collections.abc import Sequence
@@ -52,6 +51,7 @@ from typing import TypeVar
 import pandas as pd
 
 from .atomic import write_json
+from .runs import read_json
 
 T = TypeVar("T")
 
@@ -183,10 +183,7 @@ def write_plan(stage_out: str | Path, stage: str, shard: Shard | None,
 
 
 def _read_json(path: Path) -> dict | None:
-    try:
-        rec = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    rec = read_json(path)
     return rec if isinstance(rec, dict) else None
 
 
