@@ -46,6 +46,7 @@ from bench_softras.shards import Shard, Unit, merge_units, read_unit, select, wr
 from .fitting import (
     FIT_COLUMNS,
     Target,
+    data_target_name,
     data_target_spec,
     data_targets,
     fit_mesh,
@@ -314,13 +315,9 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
                           for n in choices["renderer"]]
     choices["steps"] = [configs[n].steps for n in choices["renderer"]]
     choices["views_per_step"] = [configs[n].views_per_step for n in choices["renderer"]]
-    targets = load_targets(specs, data_dir, fit.seed)
-    roles = [("benchmark", s, t) for s, t in zip(specs, targets, strict=True)]
-    roles += [("tuning", s, None) for s in t_specs]
-    target_table = pd.DataFrame([{"role": r, "spec": s,
-                                  "shape": t.name if t else _spec_name(s),
-                                  "category": t.category if t else _spec_category(s)}
-                                 for r, s, t in roles], columns=TARGET_COLUMNS)
+    roles = [("benchmark", s) for s in specs] + [("tuning", s) for s in t_specs]
+    target_table = pd.DataFrame([_target_row(r, s, data_dir, fit.seed) for r, s in roles],
+                                columns=TARGET_COLUMNS)
     tables = {stem: write_table(table, out / unit.dir / f"{stem}.parquet")
               for stem, table in (("fit_tuning", sweep_table), ("fit_choices", choices),
                                   ("fit_targets", target_table))}
@@ -328,13 +325,15 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
     return choices
 
 
-def _spec_name(spec: str) -> str:
-    _, cid, index = spec.split("/")
-    return f"{category_name(cid)}_{index}"
-
-
-def _spec_category(spec: str) -> str:
-    return category_name(spec.split("/")[1])
+def _target_row(role: str, spec: str, data_dir, seed: int) -> dict:
+    """One :data:`TARGET_COLUMNS` row: a data-set object is named from its spec (its
+    files are read only by the fits), a mesh target is loaded for its name."""
+    if is_data_spec(spec) and (data_dir or role == "tuning"):
+        _, cid, index = spec.split("/")
+        return {"role": role, "spec": spec, "shape": data_target_name(cid, int(index)),
+                "category": category_name(cid)}
+    t = load_target(spec, seed, data_dir)
+    return {"role": role, "spec": spec, "shape": t.name, "category": t.category}
 
 
 def output_paths(out_dir: str | Path) -> list[Path]:
