@@ -63,7 +63,7 @@ from renderers import Camera, render_vertex_colors
 
 from .losses import iou_loss, mesh_topology, regularizers
 from .model import default_template, sigmoid_parametrization, squash_deform
-from .multiview import NUM_VIEWS, fitting_views, view_camera
+from .multiview import NUM_VIEWS, fitting_views, resolve_data_dir, view_camera
 from .renderer_choice import make_renderer, renderer_name
 
 FIT_COLUMNS = ["renderer", "shape", "category", "step", "loss", "voxel_iou", "silhouette_iou",
@@ -370,13 +370,9 @@ def fit_targets(targets: Sequence[Target], configs: dict[str, FitConfig], out_di
     .obj`` (with colour fitting also ``.ply`` with the vertex colours) and returns the
     curves (:data:`FIT_COLUMNS` plus ``preset``)."""
     (Path(out_dir) / "meshes").mkdir(parents=True, exist_ok=True)
-    frames = []
-    for target in targets:
-        for r, cfg in configs.items():
-            fit = fit_mesh(target, r, config=cfg, progress=progress)
-            frames.append(fit.curve.assign(preset=preset_name))
-            _save_fit_meshes(Path(out_dir), target, r, fit)
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([_fit_and_save(target, r, cfg, preset_name, Path(out_dir), progress)
+                      for target in targets for r, cfg in configs.items()],
+                     ignore_index=True)
 
 
 def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | None = None,
@@ -419,13 +415,19 @@ def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str, data_key: str = 
 def fit_recorded(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
                  unit: Unit, progress: bool) -> pd.DataFrame:
     """Fit one unit; writes its mesh(es), its curve and ``unit.json``; returns the curve."""
-    fit = fit_mesh(target, renderer, config=cfg, progress=progress)
-    df = fit.curve
-    df["preset"] = preset
-    _save_fit_meshes(out, target, renderer, fit)
+    df = _fit_and_save(target, renderer, cfg, preset, out, progress)
     table = write_table(df, out / unit.dir / "fitting.parquet")
     write_unit(out, unit, {"fitting": table})
     return df
+
+
+def _fit_and_save(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
+                  progress: bool) -> pd.DataFrame:
+    """Fit ``target`` with ``renderer``, save the fitted mesh(es) under ``out/meshes``
+    and return the curve with a ``preset`` column."""
+    fit = fit_mesh(target, renderer, config=cfg, progress=progress)
+    _save_fit_meshes(out, target, renderer, fit)
+    return fit.curve.assign(preset=preset)
 
 
 def _save_fit_meshes(out: Path, target: Target, renderer, fit: FitResult) -> None:
@@ -590,10 +592,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """``softras-bench fit``: the fitting benchmark: tune each renderer on the data set's
     val objects, then fit its test objects (k per category) and any named shapes."""
-    from bench_softras.data import class_id_of
-
-    from .fit_bench import run_fit_benchmark
-    from .multiview import resolve_data_dir
+    from .fit_bench import run_fit_benchmark  # here: fit_bench imports this module
 
     args = _parser().parse_args(argv)
     preset = get_preset(args.preset)
