@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
-from bench_softras.data import read_category, read_mesh
+from bench_softras.data import SPLITS, read_category, read_mesh
 from bench_softras.data.categories import base_color, category_name, class_id_of
 from bench_softras.data.generators import generate
 from bench_softras.data.shading import lambert_images
@@ -70,7 +70,7 @@ FIT_COLUMNS = ["renderer", "shape", "category", "step", "loss", "voxel_iou", "si
                "color_mse", "seed", "wall_s"]
 #: Category of targets read from mesh files the user names.
 USER_CATEGORY = "user mesh"
-_DATA_SPEC = re.compile(r"^(train|val|test)/([^/]+)/(\d+)$")
+_DATA_SPEC = re.compile(rf"^({'|'.join(SPLITS)})/([^/]+)/(\d+)$")
 #: Base colour (RGB in [0, 1]) of targets without one (mesh files, ``cube``).
 DEFAULT_TARGET_COLOR = (0.7, 0.7, 0.7)
 
