@@ -22,6 +22,9 @@ A renderer's gradient is autograd through ``rasterize`` (screen scenes: leaf = s
   renderer's component has the same (nonzero) sign; ``n_signif`` counts them;
 * ``norm_ratio``: ``|g| / |g_ref|``.
 
+A gradient or reference holding NaN/Inf is not scored: :func:`compare_gradients` raises
+``ValueError`` naming it (a NaN gradient is not a zero gradient).
+
 A second, independent reference where Mitsuba 3 is installed
 (:func:`peer_reference_gradient`): the ``mitsuba`` renderer's projective-sampling
 estimate (:mod:`renderers.peers.mitsuba_silhouette`), an unbiased Monte Carlo estimate
@@ -55,6 +58,7 @@ from .exact_coverage import (
     scanline_positions,
     scanline_rows,
 )
+from .finite import check_finite
 from .iou import silhouette_iou
 from .meshes import box_mesh, template_sphere
 
@@ -377,11 +381,13 @@ def compare_gradients(grad: np.ndarray, ref: np.ndarray,
                       tolerance: float = SIGN_TOLERANCE) -> dict[str, float]:
     """Agreement of a gradient with the reference (module docstring): ``cosine``,
     ``rel_l2``, ``sign_agree``, ``norm_ratio``, ``n_signif``.  Any matching shapes; the
-    arrays are flattened."""
+    arrays are flattened.  NaN/Inf in either raises ``ValueError`` naming it."""
     g = np.asarray(grad, dtype=np.float64).ravel()
     r = np.asarray(ref, dtype=np.float64).ravel()
     if g.shape != r.shape:
         raise ValueError(f"gradient shapes differ: {np.shape(grad)} vs {np.shape(ref)}")
+    check_finite("compare_gradients", "the gradient", g)
+    check_finite("compare_gradients", "the reference gradient", r)
     gn, rn = np.linalg.norm(g), np.linalg.norm(r)
     if rn == 0:
         cos = rel = ratio = sign = float("nan")

@@ -5,12 +5,16 @@ IoU of two sets is ``|A and B| / |A or B|``; it is defined as 1.0 when both are 
 thresholded (``value >= threshold`` is foreground: a pixel centre exactly on a SoftRas
 edge has ``D = 0.5`` and counts as inside, like the hard rasterizer's inclusive edges)
 or enter the soft IoU ``sum(a*b) / sum(a + b - a*b)`` used as SoftRas's training loss.
+Non-finite inputs raise ``ValueError`` (:mod:`metrics.finite`): a NaN would threshold to
+empty and an empty pair scores 1.0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from .finite import check_finite
 
 
 def _binarize(a, threshold: float | None):
@@ -50,6 +54,8 @@ def _check_pair(pred, target, ndim: int, what: str):
             f"{what}: expected shape [N, ...] with {ndim} trailing dims (or a single one), got "
             f"{tuple(pred.shape)}"
         )
+    check_finite(what, "pred", pred)
+    check_finite(what, "target", target)
     return pred, target
 
 
@@ -59,7 +65,7 @@ def voxel_iou(pred, target, threshold: float | None = None):
     ``pred``, ``target``: occupancy ``[N, R, R, R]`` or ``[R, R, R]`` (numpy or torch),
     bool, or float probabilities binarized at ``value >= threshold`` when ``threshold`` is
     given.  Returns float64 ``[N]`` (numpy, or torch for torch inputs), or a float for a
-    single grid; 1.0 where both are empty.
+    single grid; 1.0 where both are empty.  NaN/Inf in either raises ``ValueError``.
     """
     pred, target = _check_pair(pred, target, 3, "voxel_iou")
     a, b = _binarize(pred, threshold), _binarize(target, threshold)
@@ -80,7 +86,7 @@ def silhouette_iou(pred, target, threshold: float | None = None):
     ``sum(a*b) / sum(a + b - a*b)`` (which equals the hard IoU on binary inputs and is
     differentiable for torch inputs).  Returns float64 ``[B]`` (numpy, or torch for torch
     inputs; torch keeps the input dtype for the soft IoU), or a float for a single image;
-    1.0 where both are empty.
+    1.0 where both are empty.  NaN/Inf in either raises ``ValueError`` naming it.
     """
     pred, target = _check_pair(pred, target, 2, "silhouette_iou")
     axes = (-2, -1)
