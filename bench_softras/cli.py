@@ -206,16 +206,25 @@ PLUGINS_ENV = "SOFTRAS_BENCH_PLUGINS"
 def load_plugins(spec: str | None = None) -> list[str]:
     """Import the modules listed in ``spec`` (default: ``$SOFTRAS_BENCH_PLUGINS``,
     comma-separated import paths) so the renderers they register are available.
-    Returns the imported module names; a module that fails to import raises
-    ``ImportError`` naming it."""
+    Returns the imported module names.  A module that is missing or fails while it is
+    imported (an error in it, a renderer name already taken) raises
+    :class:`~bench_softras.errors.UserError` naming the module: one line, exit status 2
+    (``--debug`` shows the plugin's traceback)."""
+    from bench_softras.errors import UserError
+
     spec = os.environ.get(PLUGINS_ENV, "") if spec is None else spec
     names = [n.strip() for n in spec.split(",") if n.strip()]
     for name in names:
         try:
             importlib.import_module(name)
-        except ImportError as exc:
-            raise ImportError(f"{PLUGINS_ENV}: cannot import renderer plugin {name!r}: {exc}"
-                              ) from exc
+        except Exception as exc:
+            if isinstance(exc, ModuleNotFoundError) and exc.name and \
+                    (name + ".").startswith(exc.name + "."):
+                why = "not found on the Python path (check the name, or install it)"
+            else:
+                why = f"failed while importing: {type(exc).__name__}: {exc}"
+            raise UserError(f"{PLUGINS_ENV}: renderer plugin module {name!r} {why}; fix it "
+                            f"or remove it from {PLUGINS_ENV}") from exc
     return names
 
 

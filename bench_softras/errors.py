@@ -45,10 +45,11 @@ USER_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, e
 
 
 def is_user_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a user mistake (:class:`UserError`, or a file-system error
-    such as a read-only directory or a full disk) rather than a bug."""
-    if isinstance(exc, UserError):
-        return True
+    """Whether ``exc`` is a user mistake (:class:`UserError`, an exception class marked
+    ``user_error = True`` such as :class:`renderers.contract.RendererContractError`, or
+    a file-system error such as a read-only directory or a full disk) rather than a bug."""
+    if isinstance(exc, UserError) or getattr(type(exc), "user_error", False) is True:
+        return True  # the latter: errors of packages that cannot import this module
     if isinstance(exc, (FileNotFoundError, NotADirectoryError)) and exc.errno is None:
         return True  # raised by this suite with a message, e.g. "results directory ..."
     return isinstance(exc, OSError) and exc.errno in USER_ERRNOS

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import torch
 
+from . import contract
 from .camera import Camera
 from .grid import image_hw
 from .options import FAMILIES, Option, RendererInfo
@@ -112,10 +113,13 @@ def register(name: str, factory: Callable[..., object] | None = None):
 
     The class must provide ``rasterize`` and ``render`` (subclass :class:`Rasterizer`);
     a declared ``family`` must be one of :data:`renderers.options.FAMILIES` and a
-    declared ``sharpness`` one of its ``options``.
+    declared ``sharpness`` one of its ``options``.  A name already registered to another
+    renderer (a built-in's, say) is refused naming both.  The output of each instance's
+    first call is checked against the interface contract (:mod:`renderers.contract`).
     """
 
     def _do(f):
+        _check_name_free(name, f)
         if isinstance(f, type):
             for method in ("rasterize", "render"):
                 if not callable(getattr(f, method, None)):
@@ -127,10 +131,26 @@ def register(name: str, factory: Callable[..., object] | None = None):
             if sharp is not None and sharp not in {o.name for o in opts or ()}:
                 raise ValueError(f"renderer {name!r}: sharpness {sharp!r} is not one of "
                                  "its declared options")
+            contract.install(f)
         _REGISTRY[name] = f
         return f
 
     return _do(factory) if factory is not None else _do
+
+
+def _qualified(f) -> str:
+    """``module.Qualname`` of a registered class or factory."""
+    return f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', type(f).__name__)}"
+
+
+def _check_name_free(name: str, f) -> None:
+    """Refuse to register ``f`` under a ``name`` another renderer holds (re-registering
+    the same definition, e.g. a reloaded module, is allowed)."""
+    old = _REGISTRY.get(name)
+    if old is None or old is f or _qualified(old) == _qualified(f):
+        return
+    raise ValueError(f"renderer name {name!r} is already registered by {_qualified(old)}; "
+                     f"{_qualified(f)} may not replace it: register it under another name")
 
 
 def available() -> list[str]:
@@ -139,11 +159,20 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def unknown_message(name: str) -> str:
+    """Why ``name`` is not a registered renderer, in one line: an optional peer whose
+    package is missing says so and how to install it (:func:`renderers.peers.not_installed`),
+    anything else is unknown (the registered names listed)."""
+    from .peers import not_installed  # here: the peers module imports this one
+
+    return not_installed(name) or f"unknown renderer {name!r}; available: {available()}"
+
+
 def _factory(name: str):
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise KeyError(f"unknown renderer {name!r}; available: {available()}") from None
+        raise KeyError(unknown_message(name)) from None
 
 
 def describe(name: str) -> RendererInfo:
@@ -188,7 +217,8 @@ def build(name: str, image_size=_DEFAULT_SIZE, sharpness: float | None = None, *
     ``sharpness``: value of the renderer's sharpness option (``sigma`` for ``softras``;
     ignored by renderers without one, e.g. ``hard``); ``options``: the renderer's other
     declared options.  An unknown option raises ``TypeError`` listing the accepted ones;
-    bad values raise the renderer's own ``ValueError`` / ``TypeError``.
+    bad values raise the renderer's own ``ValueError`` / ``TypeError``.  The instance's
+    first output is checked against the interface contract (:mod:`renderers.contract`).
     """
     info = describe(name)
     _check_option_names(info, options)
@@ -199,7 +229,13 @@ def build(name: str, image_size=_DEFAULT_SIZE, sharpness: float | None = None, *
         options[info.sharpness] = sharpness
     if image_size is not _DEFAULT_SIZE:
         options["image_size"] = image_size
-    return _factory(name)(**options)
+    renderer = _factory(name)(**options)
+    contract.install(type(renderer))  # e.g. a factory's class, or one put in the registry
+    try:
+        setattr(renderer, contract.NAME_ATTRIBUTE, name)
+    except AttributeError:  # __slots__: messages name the class
+        pass
+    return renderer
 
 
 def get(name: str, **options):

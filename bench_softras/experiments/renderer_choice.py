@@ -17,7 +17,8 @@ def renderer_name(renderer) -> str:
 
 def ensure_registered(name: str) -> None:
     """Register ``name`` by importing ``renderers.<name>`` when the package's
-    ``__init__`` does not import that renderer module itself; ``KeyError`` if unknown."""
+    ``__init__`` does not import that renderer module itself; ``KeyError`` if unknown
+    (an optional peer that is not installed: saying so and how to install it)."""
     if name in renderers.available():
         return
     if name.isidentifier():
@@ -26,9 +27,8 @@ def ensure_registered(name: str) -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"renderers.{name}":
                 raise
-    if name not in renderers.available():
-        raise UnknownNameError(f"unknown renderer {name!r}; available: "
-                               f"{renderers.available()}")
+    if name not in renderers.available():  # an absent peer: "not installed" and how
+        raise UnknownNameError(renderers.base.unknown_message(name))
 
 
 def accepts_sigma(name: str) -> bool:

@@ -20,6 +20,11 @@ the renderer's sharpness parameter (``sigma`` for ``softras``, ``dibr`` and
   sil_iou_hard, image_size, seed.
 
 Both are written to ``out_dir`` as ``.csv`` and ``.parquet``.
+
+Non-finite values: a renderer whose silhouette or gradient holds NaN/Inf stops the study
+with one line naming it (exit status 2 on the command line; :func:`check_finite_output`)
+and nothing is written: a non-finite value has no score, and a table silently missing a
+renderer would mislead.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from tqdm import tqdm
 
 import renderers
 from bench_softras.atomic import write_table
+from bench_softras.errors import UnknownNameError
 from bench_softras.settings import GRADIENT_SIGMAS, PRESETS, GradientConfig, get_preset
 from metrics.fidelity import forward_fidelity
 from metrics.gradient_accuracy import (
@@ -50,6 +56,8 @@ from metrics.gradient_accuracy import (
 )
 from renderers import available as registered_renderers
 from renderers import build as build_renderer
+from renderers.base import unknown_message
+from renderers.contract import RendererContractError
 from renderers.peers import PEERS
 
 DEFAULT_RENDERERS = ("softras", "n3mr", "hard", "dibr", "antialias", "edgegrad")
@@ -102,8 +110,8 @@ def run_gradient_config(
     sigmas, scenes, image_size = list(config.sigmas), config.scenes, config.image_size
     known = registered_renderers()
     missing = [n for n in names if n not in known]
-    if missing:
-        raise KeyError(f"renderers not registered: {missing}; available: {known}")
+    if missing:  # unknown, or an optional peer not installed (saying how to install it)
+        raise UnknownNameError("; ".join(unknown_message(n) for n in missing))
     sig_of = {n: (sigmas if _takes_sigma(n) else [float("nan")]) for n in names}
     total = len(scenes) * sum(len(v) for v in sig_of.values())
     grad_rows, fid_rows = [], []
@@ -123,6 +131,7 @@ def run_gradient_config(
                         name, image_size=image_size,
                         sharpness=None if np.isnan(sigma) else sigma)
                     sil, grads = renderer_gradient(r, scene, losses, dtype=dtype)
+                    check_finite_output(name, scene_name, sigma, grads, losses)
                     common = {"renderer": name, "scene": scene_name, "sigma": sigma}
                     for k, loss in enumerate(losses):
                         m = compare_gradients(grads[k][cmp], ref[k][cmp])
@@ -142,6 +151,25 @@ def run_gradient_config(
             write_table(df, out / f"{stem}.csv")
             write_table(df, out / f"{stem}.parquet")
     return grad_df, fid_df
+
+
+def check_finite_output(name: str, scene: str, sigma: float, grads: np.ndarray,
+                        losses: Sequence) -> None:
+    """Stop the study when renderer ``name``'s gradients (float64 ``[n_losses, V, D]``)
+    hold NaN/Inf: :class:`~renderers.contract.RendererContractError` (one line, exit
+    status 2) naming the renderer, scene, sigma and loss.  A non-finite value has no
+    score (a NaN gradient is not a zero gradient), and a table with a renderer's rows
+    missing would mislead, so the study records nothing rather than a partial table.
+    (Non-finite silhouettes are refused by the contract check of the renderer's first
+    call, :mod:`renderers.contract`, and by the metrics.)"""
+    for k, loss in enumerate(losses):
+        bad = int((~np.isfinite(grads[k])).sum())
+        if bad:
+            at = "" if np.isnan(sigma) else f", sigma {sigma:g}"
+            raise RendererContractError(
+                f"renderer {name!r} gave a gradient with {bad} NaN/Inf values (scene "
+                f"{scene}{at}, loss {loss.name}); the gradient study scores no non-finite "
+                "value: fix the renderer, or leave it out of --renderers")
 
 
 def _peer_columns(grad: np.ndarray, peer_ref: np.ndarray | None, k: int,

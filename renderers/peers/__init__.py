@@ -3,7 +3,8 @@
 Each peer is an adapter module here that imports its package only when it renders.
 :func:`register_peers` (run when :mod:`renderers` is imported) registers every peer
 whose package is installed, so every command and study sees the same renderers;
-:func:`absent_peers` says, for the others, why they are absent.  Install them as described in
+:func:`absent_peers` says, for the others, why they are absent, and
+:func:`not_installed` how to install them.  Install them as described in
 the README (``pip install -e .[peers]``; PyTorch3D has no CPU wheel: build it from
 source).
 
@@ -24,6 +25,15 @@ PEERS = {
     "pytorch3d_soft": ("renderers.peers.pytorch3d_soft", "PyTorch3DSoftSilhouette",
                        "pytorch3d"),
     "mitsuba": ("renderers.peers.mitsuba_silhouette", "MitsubaSilhouette", "mitsuba"),
+}
+
+#: Peer name -> how to install it (the versions are pinned in pyproject.toml's ``peers``
+#: extra; docs/renderers.md, "Optional peers").
+INSTALL = {
+    "pytorch3d_soft": "PyTorch3D has no CPU wheel: build it from a PyTorch3D source checkout "
+                      "(docs/renderers.md, 'Optional peers')",
+    "mitsuba": "pip install -e .[peers] (Mitsuba 3 and Dr.Jit, pinned in pyproject.toml; on a "
+               "CPU also an LLVM library: docs/renderers.md, 'Mitsuba 3')",
 }
 
 
@@ -52,3 +62,14 @@ def absent_peers() -> dict[str, str]:
         if name not in available():
             notes[name] = _missing(package) or "not registered"
     return notes
+
+
+def not_installed(name: str) -> str | None:
+    """For an optional peer that is not registered, one line saying so, why and how to
+    install it, e.g. ``renderer 'mitsuba' is not installed (mitsuba is not installed);
+    install it: pip install -e .[peers] ...``; ``None`` for any other name."""
+    note = absent_peers().get(name) if isinstance(name, str) else None
+    if note is None:
+        return None
+    return (f"renderer {name!r} is an optional peer that is not installed here ({note}); "
+            f"install it: {INSTALL[name]}; softras-bench renderers lists what is installed")

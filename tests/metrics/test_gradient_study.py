@@ -126,7 +126,7 @@ def test_cli_and_bad_arguments(tmp_path, capsys):
     assert "cosine" in capsys.readouterr().out
     df = pd.read_csv(tmp_path / "gradient_accuracy.csv")
     assert sorted(df["sigma"].unique()) == [1e-4, 1e-3]
-    with pytest.raises(KeyError, match="not registered"):
+    with pytest.raises(KeyError, match="unknown renderer 'no_such_renderer'"):
         run_gradient_study(renderers=["no_such_renderer"], progress=False)
     with pytest.raises(ValueError, match="sigmas"):
         run_gradient_study(renderers=["softras_torch"], sigmas=[-1.0], progress=False)

@@ -32,7 +32,7 @@ def test_every_study_resolves_peers_through_renderers():
         if name in renderers.available():
             assert make_renderer(name, 16, sigma=1e-4).height == 16
         else:
-            with pytest.raises(KeyError, match="unknown renderer"):
+            with pytest.raises(KeyError, match="optional peer that is not installed here"):
                 make_renderer(name, 16, sigma=1e-4)
 
 
