@@ -192,3 +192,32 @@ def test_absent_peer_says_not_installed_and_how(name, package, monkeypatch, caps
     err = capsys.readouterr().err
     assert code == 2 and "not installed" in err and "unknown renderer" not in err, err
     assert ("pip install -e .[peers]" if name == "mitsuba" else "source checkout") in err
+
+
+class _NanBackward(torch.autograd.Function):
+    """Identity forward whose backward is NaN."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.full_like(grad, float("nan"))
+
+
+def test_nan_gradient_with_a_finite_silhouette_stops_the_study(registered):
+    """The forward meets the contract but the gradient is NaN: before, compare_gradients
+    scored it cosine 0.0 (a 'zero gradient'); now the study stops naming it."""
+    from bench_softras.studies.gradients import run_gradient_study
+
+    def output(self, fv):
+        cover = _NanBackward.apply(fv[..., 0]).mean() * 0.0 + 0.5
+        return cover * fv.new_ones(fv.shape[0], self.height, self.width)
+
+    registered("_contract_nan_grad", _plugin(output))
+    with pytest.raises(RendererContractError, match=r"'_contract_nan_grad' gave a gradient "
+                                                    r"with \d+ NaN/Inf values \(scene "
+                                                    r"triangle, loss weighted\)"):
+        run_gradient_study(renderers=["_contract_nan_grad"], scenes=["triangle"],
+                           image_size=8, progress=False)
