@@ -39,6 +39,17 @@ BENCHMARK_VIEWING_ANGLE = 15.0
 BENCHMARK_NUM_VIEWS = 24
 #: Below this norm of ``up x z`` an eye counts as on the up axis (generic look-at).
 POLE_TOLERANCE = 1e-9
+#: Largest camera distance (world units).  Eye positions and camera depths are computed
+#: in the render dtype, float32 for most inputs (largest value 3.4e38); this bound keeps
+#: them and their sums finite with a wide margin (at such a distance any mesh is far
+#: below a pixel anyway).
+MAX_DISTANCE = 1e30
+#: Smallest half field of view (degrees).  Screen coordinates are divided by
+#: ``tan(viewing_angle)``: below 0.01 degree the float32 rounding of the camera-frame
+#: coordinates (relative 1.2e-7) reaches a pixel of the largest image (4096 pixels
+#: across, ``renderers.grid.MAX_IMAGE_PIXELS``), and far below it the projection
+#: overflows to Inf (``tan(1e-300 degrees)`` is 0 in float32).
+MIN_VIEWING_ANGLE = 0.01
 
 
 def benchmark_azimuths(views: torch.Tensor | list[int] | int | None = None) -> torch.Tensor:
@@ -121,7 +132,9 @@ def _check_parameter(name: str, value) -> int:
     if not torch.is_tensor(value) and not isinstance(value, numbers.Real | np.ndarray):
         raise TypeError(f"camera {name} must be a number or a 1-d float tensor, "
                         f"got {type(value).__name__}")
-    t = torch.as_tensor(value) if not torch.is_tensor(value) else value.detach()
+    # Python numbers in float64: torch's default float32 would turn 1e200 into Inf.
+    t = value.detach() if torch.is_tensor(value) else torch.as_tensor(
+        value, dtype=torch.float64 if isinstance(value, numbers.Real) else None)
     if t.dtype == torch.bool or t.is_complex():
         raise TypeError(f"camera {name} must be real, got dtype {t.dtype}")
     if t.dim() > 1 or t.numel() == 0:
@@ -129,7 +142,24 @@ def _check_parameter(name: str, value) -> int:
                          f"got shape {tuple(t.shape)}")
     if not torch.isfinite(t.double()).all():
         raise ValueError(f"camera {name} must be finite, got {value}")
+    if name == "distance":
+        _check_distance(t.double())
     return t.numel()
+
+
+def _check_distance(d: torch.Tensor) -> None:
+    """Camera distances (float64, finite) in ``(0, MAX_DISTANCE]``, else ``ValueError``
+    saying the range and why."""
+    if (d <= 0).any():
+        raise ValueError(f"camera distance must be in (0, {MAX_DISTANCE:g}] world units, got "
+                         f"{float(d.min()):g}: the eye sits that far from the origin it looks "
+                         "at, so it must be positive")
+    if (d > MAX_DISTANCE).any():
+        raise ValueError(
+            f"camera distance must be in (0, {MAX_DISTANCE:g}] world units, got "
+            f"{float(d.max()):g}: eye positions and depths are computed in the render dtype "
+            "(float32: largest value 3.4e38), so far larger distances overflow to Inf "
+            "(renderers.camera.MAX_DISTANCE)")
 
 
 @dataclass
@@ -138,7 +168,9 @@ class Camera:
 
     Each of ``distance`` (world units), ``elevation``, ``azimuth`` (degrees) is a
     Python number or a ``[B]`` tensor; ``viewing_angle`` is the half field of view in
-    degrees.  A camera with ``B`` azimuths renders a batch of ``B`` images.
+    degrees.  Ranges: distance in ``(0, MAX_DISTANCE]``, viewing angle in
+    ``[MIN_VIEWING_ANGLE, 90)`` (why: :data:`MAX_DISTANCE`,
+    :data:`MIN_VIEWING_ANGLE`).  A camera with ``B`` azimuths renders a batch of ``B`` images.
     """
 
     distance: float | torch.Tensor = DEFAULT_DISTANCE
@@ -156,16 +188,19 @@ class Camera:
         if isinstance(va, bool) or not isinstance(va, numbers.Real) and not (
                 torch.is_tensor(va) and va.numel() == 1 and va.dtype.is_floating_point):
             raise TypeError(f"viewing_angle must be a number of degrees, got {va!r}")
-        if not (0.0 < float(va) < 90.0):
-            raise ValueError(f"viewing_angle must be in (0, 90) degrees, got {float(va)}")
+        if not (MIN_VIEWING_ANGLE <= float(va) < 90.0):
+            raise ValueError(
+                f"viewing_angle (the half field of view) must be in [{MIN_VIEWING_ANGLE:g}, "
+                f"90) degrees, got {float(va):g}: 90 and beyond is no perspective view, and "
+                "screen coordinates are divided by tan(viewing_angle), so a narrower one "
+                "magnifies float32 rounding past a pixel and then overflows to Inf "
+                "(renderers.camera.MIN_VIEWING_ANGLE)")
         sizes = {name: _check_parameter(name, getattr(self, name))
                  for name in ("distance", "elevation", "azimuth")}
         batches = {n for n in sizes.values() if n != 1}
         if len(batches) > 1:
             raise ValueError(f"camera distance, elevation and azimuth must have one batch size "
                              f"B (or 1), got {sizes}")
-        if (torch.as_tensor(self.distance, dtype=torch.float64) <= 0).any():
-            raise ValueError("camera distance must be > 0")
 
     def batch_size(self) -> int:
         """Number of views ``B`` (the longest of distance, elevation, azimuth)."""
