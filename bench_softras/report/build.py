@@ -30,6 +30,7 @@ from bench_softras.shards import merged_run_record
 
 from . import evidence, figures, tuning
 from .document import Document, png_bytes
+from .nonfinite import nonfinite_section
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
 from .results import missing_units, read_examples, read_run_logs, read_table
@@ -282,6 +283,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
         doc.text("These runs of the sweep have no results under the run directory (their "
                  "shard has not run or not finished); the tables below leave them out:")
         doc.code("\n".join(missing))
+    nonfinite_section(doc, {**tables, **fit_settings})
     _families_section(doc, read_json(results_dir / RENDERERS_JSON))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
