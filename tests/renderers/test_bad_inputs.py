@@ -197,7 +197,7 @@ def test_render_refuses_bad_meshes(name, vertices, faces, error, match):
     ({"azimuth": torch.zeros(0)}, ValueError, "non-empty"),
     ({"azimuth": torch.zeros(3, dtype=torch.complex64)}, TypeError, "real"),
     ({"azimuth": torch.zeros(3), "elevation": torch.zeros(2)}, ValueError, "one batch size"),
-    ({"distance": torch.tensor([1.0, -2.0])}, ValueError, "distance must be > 0"),
+    ({"distance": torch.tensor([1.0, -2.0])}, ValueError, r"distance must be in \(0, .* must be positive"),
     ({"distance": float("inf")}, ValueError, "finite"),
     ({"viewing_angle": "30"}, TypeError, "viewing_angle"),
     ({"viewing_angle": 90.0}, ValueError, "viewing_angle"),
