@@ -16,8 +16,9 @@ synthetic; layout ``{class_id}_{split}_images.npz`` / ``_voxels.npz`` in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ class MultiViewData:
     images: np.ndarray
     voxels: np.ndarray
     class_ids: np.ndarray
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)
@@ -73,6 +75,18 @@ class MultiViewData:
     def __getitem__(self, i: int):
         img = torch.from_numpy(self.images[i].astype(np.float32) / 255.0)
         return img, torch.from_numpy(self.voxels[i].copy()), str(self.class_ids[i])
+
+    def fingerprint(self) -> str:
+        """16 hex digits of the SHA-256 of the content (class ids, images, voxels;
+        neither where it was read from nor when), so a checkpoint records what it was
+        trained on.  Computed once per object: the arrays are treated as read-only."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for part in (self.class_ids.astype(str), self.images, self.voxels):
+                h.update(f"{part.dtype.str}{part.shape}".encode())
+                h.update(np.ascontiguousarray(part).data)
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
 
     # -- properties and selections ----------------------------------------------------
     @property
