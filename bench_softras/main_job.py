@@ -55,6 +55,7 @@ from . import data as datasets
 from . import shards
 from .atomic import write_json
 from .data import class_id_of, data_fingerprint
+from .data.cache_check import verify_manifest
 from .data.checks import check_data_dir
 from .environment import collect_environment
 from .errors import ConfigError, UserError, check_device, check_writable_dir
@@ -271,6 +272,7 @@ def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
 # -- the stages -----------------------------------------------------------------------
 def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {"data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else "",
+              "fingerprint": data_fingerprint(cfg.data_dir) if cfg.data_dir else "",
               "synthetic": "" if cfg.data_dir else plan.preset.synthetic_data,
               "synthetic_key": "" if cfg.data_dir else synthetic_key(plan),
               "class_ids": list(plan.class_ids)}
@@ -329,15 +331,16 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Ca
     config = {"fit": dataclasses.asdict(plan.fit),
               "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
               "shapes": specs + list(plan.fit_shapes), "user_shapes": list(plan.fit_shapes),
+              "user_shape_content": [fitting.target_identity(s)[1] for s in plan.fit_shapes],
               "renderers": list(plan.fit_renderers), "preset": plan.preset.name,
               "data_dir": data_dir, "class_ids": list(plan.class_ids),
-              "data_fingerprint": data_fingerprint(data_dir) if data_dir else ""}
+              "data_fingerprint": data.get("fingerprint", "")}
 
     def fn(d: Path) -> list[Path]:
         fit_bench.run_fit_benchmark(plan.fit_renderers, plan.preset, d, config=plan.fit,
                                     bench=plan.preset.fit_bench, data_dir=data_dir or None,
                                     class_ids=plan.class_ids, shapes=plan.fit_shapes,
-                                    progress=cfg.progress, shard=cfg.shard)
+                                    progress=cfg.progress, shard=cfg.shard, force=cfg.force)
         return fit_bench.output_paths(d)
 
     return config, fn
@@ -346,7 +349,8 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Ca
 def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
     recon = with_overrides(plan.recon, data_dir=data["dir"])
     config = {"recon": recon.to_dict(), "renderers": list(plan.renderers),
-              "seeds": list(plan.seeds), "preset": plan.preset.name}
+              "seeds": list(plan.seeds), "preset": plan.preset.name,
+              "data_fingerprint": data.get("fingerprint", "")}
 
     def fn(d: Path) -> list[Path]:
         evaluate.run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
@@ -497,7 +501,10 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
 
 def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
     """Run (or find) the data stage when a selected stage needs it; returns its
-    ``data.json``.  Shards take the data stage's lock in turn."""
+    ``data.json`` with ``fingerprint``, the data's content fingerprint now
+    (:func:`~bench_softras.data.data_fingerprint`), which the stages fed by the data
+    record.  Data found is checked before it is used (:func:`_data_usable`); the stage
+    runs again when it is not.  Shards take the data stage's lock in turn."""
     results_dir = cfg.results_dir
     data_config, data_fn = _data_stage(cfg, plan)
     lock = (run_lock(stage_dir(results_dir, "data"), wait=True) if cfg.shard is not None
@@ -507,10 +514,27 @@ def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn,
                                           cfg.force)
         data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
-        if data and not Path(data["dir"]).is_dir():  # e.g. the cache was cleared
+        if data and not _data_usable(data):
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, True)
             data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
+    if data:
+        data["fingerprint"] = data_fingerprint(data["dir"])
     return data
+
+
+def _data_usable(data: dict) -> bool:
+    """Whether the data a finished data stage found can be used as it is: its directory
+    exists (the cache may have been cleared) and a cached build's files still match the
+    SHA-256 its manifest records (:func:`~bench_softras.data.cache_check.verify_manifest`;
+    checked on every use, not only when the data stage runs).  Logs why not."""
+    if not Path(data["dir"]).is_dir():
+        log.warning("data: %s is gone; finding or building the data again", data["dir"])
+        return False
+    bad = verify_manifest(data["dir"]) if data.get("kind") == "synthetic" else []
+    if bad:
+        log.warning("data: %s in %s no longer match the SHA-256 of the cache's manifest "
+                    "(edited or damaged); rebuilding them", ", ".join(bad), data["dir"])
+    return not bad
 
 
 def _run_stage(cfg: MainJobConfig, stage: str, config: dict, fn: Callable) -> str:

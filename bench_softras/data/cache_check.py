@@ -109,10 +109,11 @@ def npz_content_digest(path: str | Path) -> str:
     return _remembered(path, "npz", _npz_digest)
 
 
-def verify_manifest(directory: str | Path) -> list[str]:
-    """Names of the data files whose content no longer matches the SHA-256 recorded in
-    ``directory``'s :data:`MANIFEST` (missing, truncated, edited); empty when all match
-    or when the directory has no manifest (a data set given by the user)."""
+def verify_manifest(directory: str | Path, names: Iterable[str] | None = None) -> list[str]:
+    """Names of the data files (``names`` only, when given) whose content no longer
+    matches the SHA-256 recorded in ``directory``'s :data:`MANIFEST` (missing,
+    truncated, edited); empty when all match or when the directory has no manifest (a
+    data set given by the user) or the manifest does not list them."""
     try:
         manifest = json.loads((Path(directory) / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -120,6 +121,10 @@ def verify_manifest(directory: str | Path) -> list[str]:
     hashes = manifest.get("sha256") if isinstance(manifest, dict) else None
     if not isinstance(hashes, dict):
         return []
-    return [name for name, digest in hashes.items()
-            if not (Path(directory) / name).is_file()
-            or content_sha256(Path(directory) / name) != digest]
+    wanted = set(hashes) if names is None else set(names) & set(hashes)
+    bad = []
+    for name in sorted(wanted):
+        path = Path(directory) / name
+        if not path.is_file() or content_sha256(path) != hashes[name]:
+            bad.append(name)
+    return bad

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cache_check import MANIFEST, verify_manifest
 from .categories import category_name
 from .layout import (
     NUM_VIEWS,
@@ -209,8 +210,15 @@ def read_category(directory: str | Path, class_id: str, split: str) -> tuple[np.
     """One category's files of one split: ``(images uint8 [N, 24, 4, S, S], voxels bool
     [N, R, R, R] in this project's convention)``.  Raises
     :class:`~bench_softras.data.layout.DatasetFileError` naming a missing or malformed
-    file."""
+    file, or a file of a cached build that no longer matches the SHA-256 its manifest
+    records (:func:`~.cache_check.verify_manifest`: checked on every read)."""
     ip, vp = images_path(directory, class_id, split), voxels_path(directory, class_id, split)
+    bad = verify_manifest(directory, [ip.name, vp.name])
+    if bad:
+        raise DatasetFileError(
+            f"{Path(directory) / bad[0]}: does not match the SHA-256 recorded in its "
+            f"{MANIFEST} (edited or damaged since it was built); rebuild the data set (the "
+            "main job rebuilds it; or delete the directory and run again)")
     images = check_images(read_npz_array(ip), ip)
     voxels = check_voxels(read_npz_array(vp), vp)
     if voxels.shape[0] != images.shape[0]:
