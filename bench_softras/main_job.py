@@ -455,7 +455,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                    "gradients": plan.gradient_config(),
                    "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
                    "examples": dataclasses.asdict(plan.examples),
-                   "threads": _thread_settings()}
+                   "threads": _thread_settings(), "sweep": sweep_options(cfg, plan)}
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
              extra={FILE_ONLY: True})
     log.info("main job %s: preset %s, renderers %s, %s, seeds %s, device %s; results in %s "
@@ -464,6 +464,9 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
              ",".join(map(str, plan.seeds)), cfg.device, results_dir, results_dir / RUN_LOG)
     status: dict[str, str] = {}
     try:
+        _check_shard_options(cfg, full_config["sweep"])
+        if cfg.shard is not None:  # recorded at once, for the other shards to check
+            _write_run_json(results_dir, cfg, full_config, {}, status, started, t_start)
         data = _run_data_stage(cfg, plan, status)
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         stages = {"fitting": lambda: _fitting_stage(cfg, plan, data),
@@ -497,6 +500,43 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     finally:
         logging.getLogger("bench_softras").removeHandler(handler)
         handler.close()
+
+
+def sweep_options(cfg: MainJobConfig, plan: Plan) -> dict:
+    """The options every shard of a main job's sweep must be given alike (recorded in
+    each shard's run record, :func:`_check_shard_options`): the preset, ``--set``
+    values, renderers, categories, seeds, fit targets (mesh files by content), where the
+    data comes from and every stage's resolved settings, without the machine's paths."""
+    paths = ("data_dir", "out_dir")
+    return {"preset": plan.preset.name, "settings": list(cfg.settings),
+            "renderers": list(plan.renderers), "study_renderers": list(plan.study_renderers),
+            "fit_renderers": list(plan.fit_renderers), "class_ids": list(plan.class_ids),
+            "seeds": list(plan.seeds), "device": cfg.device,
+            "fit_shapes": [f"{s} ({fitting.target_identity(s)[1][:24]})"
+                           for s in plan.fit_shapes],
+            "data": "--data-dir" if cfg.data_dir else f"synthetic {synthetic_key(plan)}",
+            "fit": dataclasses.asdict(plan.fit),
+            "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
+            "recon": {k: v for k, v in plan.recon.to_dict().items() if k not in paths},
+            "gradients": plan.gradient_config(), "ablations": plan.ablation_config(),
+            "timing": plan.timing.to_dict(), "examples": dataclasses.asdict(plan.examples)}
+
+
+def _check_shard_options(cfg: MainJobConfig, options: dict) -> None:
+    """A shard whose :func:`sweep_options` differ from another shard's of the same
+    sweep (its run record) is refused (:class:`~bench_softras.shards.ShardMismatchError`,
+    naming the difference); an unsharded call with other options than the shards' is
+    warned: it runs every unit its own options need."""
+    records = {s: (r.get("config") or {}).get("sweep")
+               for s, r in shards.shard_records(cfg.results_dir).items()}
+    if cfg.shard is not None:
+        shards.check_sibling_options(records, cfg.shard, options)
+        return
+    for other, theirs in sorted(records.items(), key=lambda kv: (kv[0].count, kv[0].index)):
+        why = shards.option_differences(theirs, options) if isinstance(theirs, dict) else ""
+        if why:
+            log.warning("options differ from shard %s's (%s, this call's first): this call "
+                        "runs every unit its own options need", other, why)
 
 
 def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:

@@ -341,6 +341,20 @@ def shard_record_path(results_dir: str | Path, kind: str, shard: Shard) -> Path:
     return Path(results_dir) / PLANS_DIR / f"{kind}_{shard.file_stem}.json"
 
 
+def shard_records(results_dir: str | Path, kind: str = "run") -> dict[Shard, dict]:
+    """Every readable per-shard ``kind`` record of a main job (:func:`shard_record_path`),
+    by shard."""
+    out = {}
+    for path in Path(results_dir, PLANS_DIR).glob(f"{kind}_*_of_*.json"):
+        try:
+            shard = parse_shard(path.stem.removeprefix(f"{kind}_").replace("_of_", "/"))
+        except ValueError:
+            continue
+        if (rec := _read_json(path)) is not None:
+            out[shard] = rec
+    return out
+
+
 def merged_run_record(results_dir: str | Path, kind: str = "run") -> dict | None:
     """The newest shard's ``kind`` record of a main job (``None`` when no shard wrote
     one); for ``run``, its ``stages`` say what every shard of the same count did
