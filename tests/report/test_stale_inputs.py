@@ -36,9 +36,11 @@ NO_BENCH = FitBenchConfig(per_category=0, tuning_targets=0, slow_renderers=(),
                           tuned_from=())
 
 
-def _obj(path: Path, half: float) -> Path:
-    """A box mesh of half-size ``half`` as an OBJ file."""
-    v, f = box_mesh([-half] * 3, [half] * 3)
+def _obj(path: Path, half: float, long: float = 1.0) -> Path:
+    """A box mesh of half-size ``half`` (``long`` times that along x) as an OBJ file
+    (targets are normalized, so only the proportions tell two boxes apart)."""
+    size = np.array([half * long, half, half])
+    v, f = box_mesh(-size, size)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in f]
@@ -105,12 +107,11 @@ def test_fit_shape_edited_in_place_is_refitted(tmp_path):
     first = pd.read_csv(tmp_path / "r" / "smoke" / "fitting" / "fitting.csv")
     run_main_job(cfg)
     assert _stages(tmp_path)["fitting"] == "skipped"
-    _obj(mesh, 0.4)  # the same file, another mesh
+    _obj(mesh, 0.2, long=2.0)  # the same file, another mesh
     run_main_job(cfg)
     assert _stages(tmp_path)["fitting"] == "ran"
     second = pd.read_csv(tmp_path / "r" / "smoke" / "fitting" / "fitting.csv")
-    assert first["voxel_iou"].iloc[0] == second["voxel_iou"].iloc[0]  # step 0: sphere
-    assert not np.allclose(first["voxel_iou"], second["voxel_iou"])
+    assert not np.allclose(first["voxel_iou"], second["voxel_iou"])  # the new target
 
 
 def test_force_redoes_the_fitting_units(tmp_path, monkeypatch):
@@ -168,7 +169,7 @@ def test_tampered_cache_is_rebuilt_when_used_by_a_finished_run(tmp_path, monkeyp
 def test_targets_sharing_a_name_get_unique_labels(tmp_path):
     a = _obj(tmp_path / "a" / "mesh.obj", 0.2)
     b = _obj(tmp_path / "b" / "mesh.obj", 0.3)
-    c = _obj(tmp_path / "c" / "cube.obj", 0.25)
+    c = _obj(tmp_path / "c" / "cube.obj", 0.25, long=1.5)
     labels = target_labels([str(a), str(b), "cube", str(c), "chair"])
     assert len(set(labels.values())) == 5
     assert labels["chair"] == "chair"  # unique names stay as they are
@@ -182,7 +183,7 @@ def test_targets_sharing_a_name_get_unique_labels(tmp_path):
 
 def test_two_files_of_one_name_are_both_fitted(tmp_path):
     a = _obj(tmp_path / "a" / "mesh.obj", 0.2)
-    b = _obj(tmp_path / "b" / "mesh.obj", 0.3)
+    b = _obj(tmp_path / "b" / "mesh.obj", 0.2, long=2.0)
     c = _obj(tmp_path / "c" / "cube.obj", 0.25)
     out = tmp_path / "fit"
     df = fb.run_fit_benchmark(["n3mr"], "smoke", out, config=FIT, bench=NO_BENCH,
