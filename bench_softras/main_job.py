@@ -435,6 +435,8 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
     share it (:mod:`bench_softras.runlock`).
     """
     plan = make_plan(cfg)
+    if cfg.shard is not None:  # before anything is logged or run
+        _check_shard_options(cfg, sweep_options(cfg, plan))
     with run_lock(cfg.results_dir, wait=cfg.wait, shared=cfg.shard is not None):
         return _run_locked(cfg, plan)
 
@@ -464,8 +466,9 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
              ",".join(map(str, plan.seeds)), cfg.device, results_dir, results_dir / RUN_LOG)
     status: dict[str, str] = {}
     try:
-        _check_shard_options(cfg, full_config["sweep"])
-        if cfg.shard is not None:  # recorded at once, for the other shards to check
+        if cfg.shard is None:
+            _check_shard_options(cfg, full_config["sweep"])
+        else:  # recorded at once, for the other shards to check
             _write_run_json(results_dir, cfg, full_config, {}, status, started, t_start)
         data = _run_data_stage(cfg, plan, status)
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)

@@ -47,6 +47,7 @@ This module imports neither torch nor the renderers: the report imports it.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -225,10 +226,14 @@ def _plan_difference(a: dict, b: dict) -> str:
 def option_differences(theirs: dict, mine: dict, limit: int = 3) -> str:
     """``"renderers ['hard'] vs ['hard', 'n3mr']; fit.steps 5 vs 10"``: the first
     ``limit`` options (dotted keys) whose values differ, ``mine`` first ("" when
-    none)."""
-    diffs = _differences(theirs, mine, "")
+    none; compared as JSON, so a tuple equals the list it is saved as)."""
+    diffs = _differences(_as_json(theirs), _as_json(mine), "")
     more = f"; and {len(diffs) - limit} more" if len(diffs) > limit else ""
     return "; ".join(f"{k} {m!r} vs {t!r}" for k, t, m in diffs[:limit]) + more
+
+
+def _as_json(value):
+    return json.loads(json.dumps(value, default=str))
 
 
 def _differences(a, b, prefix: str) -> list[tuple[str, object, object]]:
