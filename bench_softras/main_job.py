@@ -117,7 +117,8 @@ class MainJobConfig:
     fitted besides the data set's objects (empty: the preset's; the first is also the
     ablations' target); ``seeds``:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
-    when finished; ``progress``: tqdm; ``wait``: when another job holds the run
+    when finished (fitting refits every unit of its slice; reconstruction evaluates
+    again and keeps its checkpoints); ``progress``: tqdm; ``wait``: when another job holds the run
     directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
     ``shard``: run only that slice of the sweep into the shared run directory
     (:mod:`bench_softras.shards`: fitting and reconstruction units round-robin, the
@@ -375,7 +376,8 @@ def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 
 def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = {**plan.ablation_config(), "preset": plan.preset.name}
+    config = {**plan.ablation_config(), "preset": plan.preset.name,
+              "shape_content": fitting.target_identity(plan.ablations.shape)[1]}
 
     def fn(d: Path) -> list[Path]:
         fitting.run_ablations(plan.ablations.shape, plan.preset, d, config=plan.fit,
