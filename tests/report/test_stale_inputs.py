@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import bench_softras.experiments.fit_bench as fb
+import bench_softras.main_job as main_job
 from bench_softras.data import (
     CACHE_ENV,
     DatasetFileError,
@@ -25,7 +26,7 @@ from bench_softras.data.cache_check import MANIFEST, file_sha256, hash_files, ve
 from bench_softras.errors import ConfigError
 from bench_softras.experiments.fitting import target_labels
 from bench_softras.main_job import MainJobConfig, run_main_job
-from bench_softras.runs import read_stage_record
+from bench_softras.runs import config_hash, read_stage_record
 from bench_softras.settings import FitBenchConfig, FitConfig
 from metrics.meshes import box_mesh
 
@@ -112,6 +113,15 @@ def test_fit_shape_edited_in_place_is_refitted(tmp_path):
     assert _stages(tmp_path)["fitting"] == "ran"
     second = pd.read_csv(tmp_path / "r" / "smoke" / "fitting" / "fitting.csv")
     assert not np.allclose(first["voxel_iou"], second["voxel_iou"])  # the new target
+
+
+def test_ablation_stage_config_follows_its_targets_content(tmp_path):
+    mesh = _obj(tmp_path / "thing.obj", 0.2)
+    cfg = _job(tmp_path, fit_shapes=(str(mesh),), stages=("ablations",))
+    plan = main_job.make_plan(cfg)
+    before = config_hash(main_job._ablation_stage(cfg, plan)[0])
+    _obj(mesh, 0.2, long=2.0)  # the ablations' target edited in place
+    assert config_hash(main_job._ablation_stage(cfg, plan)[0]) != before
 
 
 def test_force_redoes_the_fitting_units(tmp_path, monkeypatch):
