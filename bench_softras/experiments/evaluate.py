@@ -40,6 +40,7 @@ from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
 from .multiview import NUM_VIEWS, resolve_data_dir
 from .per_object import PER_OBJECT_STEM, PER_OBJECT_SUFFIX, per_object_table
+from .resume import UNIT_LOCK_DIR
 from .train import (
     add_config_arguments,
     config_from_args,
@@ -282,9 +283,6 @@ def _unit_lock(d: Path, is_main: bool):
     return run_lock(d / UNIT_LOCK_DIR) if is_main else contextlib.nullcontext()
 
 
-#: Subdirectory of a unit whose lock guards the unit's evaluation and tables
-#: (:func:`train` holds ``<run dir>/.lock`` itself while it trains).
-UNIT_LOCK_DIR = "unit"
 
 
 def _train_and_evaluate(cfg: ReconConfig, train_data, val_data, test_data, template,

@@ -28,6 +28,7 @@ import torch
 
 from bench_softras.atomic import write_text
 from bench_softras.jsonl import read_records
+from bench_softras.runlock import LOCK_NAME
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,12 @@ CORRUPT_SUFFIX = ".corrupt"
 DATA_FINGERPRINT_KEY = "data_fingerprint"
 #: Subdirectory of a run directory holding runs set aside (:func:`set_aside`).
 SUPERSEDED_DIR = "superseded"
+#: Subdirectory of a reconstruction unit (a run directory) whose lock guards the unit's
+#: evaluation and tables (:mod:`.evaluate`; :func:`.train.train` holds
+#: ``<run dir>/.lock`` itself while it trains).
+UNIT_LOCK_DIR = "unit"
 #: Entries of a run directory :func:`set_aside` leaves in place (locks, earlier runs).
-KEEP_IN_PLACE = frozenset({".lock", "unit", SUPERSEDED_DIR})
+KEEP_IN_PLACE = frozenset({LOCK_NAME, UNIT_LOCK_DIR, SUPERSEDED_DIR})
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
