@@ -55,6 +55,7 @@ from . import data as datasets
 from . import shards
 from .atomic import write_json
 from .data import class_id_of, data_fingerprint
+from .data.cache_check import verify_manifest
 from .data.checks import check_data_dir
 from .environment import collect_environment
 from .errors import ConfigError, UserError, check_device, check_writable_dir
@@ -116,7 +117,8 @@ class MainJobConfig:
     fitted besides the data set's objects (empty: the preset's; the first is also the
     ablations' target); ``seeds``:
     reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
-    when finished; ``progress``: tqdm; ``wait``: when another job holds the run
+    when finished (fitting refits every unit of its slice; reconstruction evaluates
+    again and keeps its checkpoints); ``progress``: tqdm; ``wait``: when another job holds the run
     directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
     ``shard``: run only that slice of the sweep into the shared run directory
     (:mod:`bench_softras.shards`: fitting and reconstruction units round-robin, the
@@ -271,6 +273,7 @@ def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
 # -- the stages -----------------------------------------------------------------------
 def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {"data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else "",
+              "fingerprint": data_fingerprint(cfg.data_dir) if cfg.data_dir else "",
               "synthetic": "" if cfg.data_dir else plan.preset.synthetic_data,
               "synthetic_key": "" if cfg.data_dir else synthetic_key(plan),
               "class_ids": list(plan.class_ids)}
@@ -329,15 +332,16 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Ca
     config = {"fit": dataclasses.asdict(plan.fit),
               "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
               "shapes": specs + list(plan.fit_shapes), "user_shapes": list(plan.fit_shapes),
+              "user_shape_content": [fitting.target_identity(s)[1] for s in plan.fit_shapes],
               "renderers": list(plan.fit_renderers), "preset": plan.preset.name,
               "data_dir": data_dir, "class_ids": list(plan.class_ids),
-              "data_fingerprint": data_fingerprint(data_dir) if data_dir else ""}
+              "data_fingerprint": data.get("fingerprint", "")}
 
     def fn(d: Path) -> list[Path]:
         fit_bench.run_fit_benchmark(plan.fit_renderers, plan.preset, d, config=plan.fit,
                                     bench=plan.preset.fit_bench, data_dir=data_dir or None,
                                     class_ids=plan.class_ids, shapes=plan.fit_shapes,
-                                    progress=cfg.progress, shard=cfg.shard)
+                                    progress=cfg.progress, shard=cfg.shard, force=cfg.force)
         return fit_bench.output_paths(d)
 
     return config, fn
@@ -346,7 +350,8 @@ def _fitting_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Ca
 def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
     recon = with_overrides(plan.recon, data_dir=data["dir"])
     config = {"recon": recon.to_dict(), "renderers": list(plan.renderers),
-              "seeds": list(plan.seeds), "preset": plan.preset.name}
+              "seeds": list(plan.seeds), "preset": plan.preset.name,
+              "data_fingerprint": data.get("fingerprint", "")}
 
     def fn(d: Path) -> list[Path]:
         evaluate.run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
@@ -371,7 +376,8 @@ def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 
 def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = {**plan.ablation_config(), "preset": plan.preset.name}
+    config = {**plan.ablation_config(), "preset": plan.preset.name,
+              "shape_content": fitting.target_identity(plan.ablations.shape)[1]}
 
     def fn(d: Path) -> list[Path]:
         fitting.run_ablations(plan.ablations.shape, plan.preset, d, config=plan.fit,
@@ -431,6 +437,8 @@ def run_main_job(cfg: MainJobConfig) -> dict[str, Path]:
     share it (:mod:`bench_softras.runlock`).
     """
     plan = make_plan(cfg)
+    if cfg.shard is not None:  # before anything is logged or run
+        _check_shard_options(cfg, sweep_options(cfg, plan))
     with run_lock(cfg.results_dir, wait=cfg.wait, shared=cfg.shard is not None):
         return _run_locked(cfg, plan)
 
@@ -451,7 +459,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                    "gradients": plan.gradient_config(),
                    "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
                    "examples": dataclasses.asdict(plan.examples),
-                   "threads": _thread_settings()}
+                   "threads": _thread_settings(), "sweep": sweep_options(cfg, plan)}
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
              extra={FILE_ONLY: True})
     log.info("main job %s: preset %s, renderers %s, %s, seeds %s, device %s; results in %s "
@@ -460,6 +468,10 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
              ",".join(map(str, plan.seeds)), cfg.device, results_dir, results_dir / RUN_LOG)
     status: dict[str, str] = {}
     try:
+        if cfg.shard is None:
+            _check_shard_options(cfg, full_config["sweep"])
+        else:  # recorded at once, for the other shards to check
+            _write_run_json(results_dir, cfg, full_config, {}, status, started, t_start)
         data = _run_data_stage(cfg, plan, status)
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         stages = {"fitting": lambda: _fitting_stage(cfg, plan, data),
@@ -495,9 +507,49 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
         handler.close()
 
 
+def sweep_options(cfg: MainJobConfig, plan: Plan) -> dict:
+    """The options every shard of a main job's sweep must be given alike (recorded in
+    each shard's run record, :func:`_check_shard_options`): the preset, ``--set``
+    values, renderers, categories, seeds, fit targets (mesh files by content), where the
+    data comes from and every stage's resolved settings, without the machine's paths."""
+    paths = ("data_dir", "out_dir")
+    return {"preset": plan.preset.name, "settings": list(cfg.settings),
+            "renderers": list(plan.renderers), "study_renderers": list(plan.study_renderers),
+            "fit_renderers": list(plan.fit_renderers), "class_ids": list(plan.class_ids),
+            "seeds": list(plan.seeds), "device": cfg.device,
+            "fit_shapes": [f"{s} ({fitting.target_identity(s)[1][:24]})"
+                           for s in plan.fit_shapes],
+            "data": "--data-dir" if cfg.data_dir else f"synthetic {synthetic_key(plan)}",
+            "fit": dataclasses.asdict(plan.fit),
+            "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
+            "recon": {k: v for k, v in plan.recon.to_dict().items() if k not in paths},
+            "gradients": plan.gradient_config(), "ablations": plan.ablation_config(),
+            "timing": plan.timing.to_dict(), "examples": dataclasses.asdict(plan.examples)}
+
+
+def _check_shard_options(cfg: MainJobConfig, options: dict) -> None:
+    """A shard whose :func:`sweep_options` differ from another shard's of the same
+    sweep (its run record) is refused (:class:`~bench_softras.shards.ShardMismatchError`,
+    naming the difference); an unsharded call with other options than the shards' is
+    warned: it runs every unit its own options need."""
+    records = {s: (r.get("config") or {}).get("sweep")
+               for s, r in shards.shard_records(cfg.results_dir).items()}
+    if cfg.shard is not None:
+        shards.check_sibling_options(records, cfg.shard, options)
+        return
+    for other, theirs in sorted(records.items(), key=lambda kv: (kv[0].count, kv[0].index)):
+        why = shards.option_differences(theirs, options) if isinstance(theirs, dict) else ""
+        if why:
+            log.warning("options differ from shard %s's (%s, this call's first): this call "
+                        "runs every unit its own options need", other, why)
+
+
 def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
     """Run (or find) the data stage when a selected stage needs it; returns its
-    ``data.json``.  Shards take the data stage's lock in turn."""
+    ``data.json`` with ``fingerprint``, the data's content fingerprint now
+    (:func:`~bench_softras.data.data_fingerprint`), which the stages fed by the data
+    record.  Data found is checked before it is used (:func:`_data_usable`); the stage
+    runs again when it is not.  Shards take the data stage's lock in turn."""
     results_dir = cfg.results_dir
     data_config, data_fn = _data_stage(cfg, plan)
     lock = (run_lock(stage_dir(results_dir, "data"), wait=True) if cfg.shard is not None
@@ -507,10 +559,27 @@ def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn,
                                           cfg.force)
         data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
-        if data and not Path(data["dir"]).is_dir():  # e.g. the cache was cleared
+        if data and not _data_usable(data):
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn, True)
             data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
+    if data:
+        data["fingerprint"] = data_fingerprint(data["dir"])
     return data
+
+
+def _data_usable(data: dict) -> bool:
+    """Whether the data a finished data stage found can be used as it is: its directory
+    exists (the cache may have been cleared) and a cached build's files still match the
+    SHA-256 its manifest records (:func:`~bench_softras.data.cache_check.verify_manifest`;
+    checked on every use, not only when the data stage runs).  Logs why not."""
+    if not Path(data["dir"]).is_dir():
+        log.warning("data: %s is gone; finding or building the data again", data["dir"])
+        return False
+    bad = verify_manifest(data["dir"]) if data.get("kind") == "synthetic" else []
+    if bad:
+        log.warning("data: %s in %s no longer match the SHA-256 of the cache's manifest "
+                    "(edited or damaged); rebuilding them", ", ".join(bad), data["dir"])
+    return not bad
 
 
 def _run_stage(cfg: MainJobConfig, stage: str, config: dict, fn: Callable) -> str:

@@ -31,7 +31,10 @@ Layout of ``<results-root>/<run-id>/``::
 
 A stage is resumable: :func:`run_stage` records its configuration, a hash of it, its
 wall time and outputs (relative to the run directory) in ``<stage>/stage.json`` when it
-finishes; :func:`stage_done` finds it later and the stage is skipped.
+finishes; :func:`stage_done` finds it later and the stage is skipped.  A stage's
+configuration holds the content fingerprints of the inputs it reads (the data's,
+:func:`bench_softras.data.data_fingerprint`; mesh files' SHA-256), so an input changed
+in place gives another hash and the stage runs again.
 
 This module imports neither torch nor the renderers: the report imports it.
 """

@@ -26,10 +26,16 @@ Bookkeeping, so two shards never rewrite one file (every file by temp-and-rename
   the hash of its configuration, its tables) in its own directory, under that
   directory's lock (:mod:`bench_softras.runlock`);
 * each shard writes its plan, ``<stage dir>/shards/<i>_of_<n>.json``
-  (:func:`write_plan`): every unit of the sweep with its key and owning shard;
+  (:func:`write_plan`): every unit of the sweep with its key and owning shard, and the
+  options that define the sweep (renderers, seeds, settings, the data's fingerprint);
+* shards of one sweep must be given the same options: a shard whose options differ
+  from those another shard of the sweep recorded is refused before it runs anything
+  (:class:`ShardMismatchError`, one line naming the difference; the main job also
+  checks its per-shard run records, :func:`check_sibling_options`);
 * :func:`merge_units` concatenates, in the canonical order, the tables of the units of
-  the newest plan whose ``unit.json`` carries the planned key, and names the others
-  (``missing: reconstruction n3mr seed 1 (shard 2/2 not run?)``).
+  the newest plan whose ``unit.json`` carries the planned key, and names every other
+  unit any shard of the sweep planned (``missing: reconstruction n3mr seed 1 (shard
+  2/2 not run?)``; a shard that ran with other options is named with the difference).
 
 An unsharded call is the sweep's only shard, ``1/1``; it also writes the stage's
 combined tables, and the report reads those when the stage finished whole
@@ -41,6 +47,7 @@ This module imports neither torch nor the renderers: the report imports it.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -51,6 +58,7 @@ from typing import TypeVar
 import pandas as pd
 
 from .atomic import write_json
+from .errors import UserError
 from .runs import read_json
 
 T = TypeVar("T")
@@ -171,15 +179,83 @@ def read_unit(stage_out: str | Path, unit: Unit) -> dict | None:
     return rec
 
 
+class ShardMismatchError(UserError):
+    """Shards of one sweep were given different options; the message names the
+    difference and the fix."""
+
+
 def write_plan(stage_out: str | Path, stage: str, shard: Shard | None,
-               units: Sequence[Unit]) -> Path:
-    """Write ``shard``'s plan of the sweep (every unit with its key and owner) to
-    ``<stage_out>/shards/<i>_of_<n>.json``."""
+               units: Sequence[Unit], options: dict | None = None) -> Path:
+    """Write ``shard``'s plan of the sweep (every unit with its key and owner, and the
+    sweep's ``options``, JSON-ready) to ``<stage_out>/shards/<i>_of_<n>.json``.  Raises
+    :class:`ShardMismatchError` first when another shard of the same count planned the
+    sweep with other options (or, without recorded options, other units)."""
     shard = shard or WHOLE
-    rec = {"stage": stage, "shard": str(shard), "written": time.time(),
+    mine = {"options": options, "units": [{"dir": u.dir, "key": u.key} for u in units]}
+    for other in read_plans(stage_out):
+        why = _plan_difference(other, mine) if _count(other) == shard.count and \
+            other.get("shard") != str(shard) else ""
+        if why:
+            raise ShardMismatchError(
+                f"{stage} shard {shard}: options differ from shard {other['shard']}'s "
+                f"({why}, this shard's first); give every shard of a sweep the same options "
+                f"(or remove {Path(stage_out) / PLANS_DIR} to start a new sweep)")
+    rec = {"stage": stage, "shard": str(shard), "written": time.time(), "options": options,
            "units": [{"label": u.label, "dir": u.dir, "key": u.key,
                       "shard": owner(k, shard.count)} for k, u in enumerate(units)]}
     return write_json(Path(stage_out) / PLANS_DIR / f"{shard.file_stem}.json", rec)
+
+
+def _count(plan: dict) -> int:
+    """The shard count of a plan (``"i/n"`` -> ``n``; 0 when unreadable)."""
+    try:
+        return int(str(plan.get("shard", "")).split("/")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _plan_difference(a: dict, b: dict) -> str:
+    """How plan ``b`` differs from plan ``a``: :func:`option_differences` of their
+    options when both recorded some, else whether they plan other units ("" when
+    neither)."""
+    if isinstance(a.get("options"), dict) and isinstance(b.get("options"), dict):
+        return option_differences(a["options"], b["options"])
+    return "other units planned" if _keys(a) != _keys(b) else ""
+
+
+def option_differences(theirs: dict, mine: dict, limit: int = 3) -> str:
+    """``"renderers ['hard'] vs ['hard', 'n3mr']; fit.steps 5 vs 10"``: the first
+    ``limit`` options (dotted keys) whose values differ, ``mine`` first ("" when
+    none; compared as JSON, so a tuple equals the list it is saved as)."""
+    diffs = _differences(_as_json(theirs), _as_json(mine), "")
+    more = f"; and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    return "; ".join(f"{k} {m!r} vs {t!r}" for k, t, m in diffs[:limit]) + more
+
+
+def _as_json(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _differences(a, b, prefix: str) -> list[tuple[str, object, object]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [(prefix.rstrip("."), a, b)]
+
+
+def check_sibling_options(records: dict[Shard, dict], shard: Shard, options: dict,
+                          what: str = "main job") -> None:
+    """Raise :class:`ShardMismatchError` when a record of another shard of ``shard``'s
+    sweep (``records``: shard -> its recorded ``options``) differs from ``options``."""
+    for other, theirs in sorted(records.items(), key=lambda kv: kv[0].index):
+        if other.count != shard.count or other == shard or not isinstance(theirs, dict):
+            continue
+        why = option_differences(theirs, options)
+        if why:
+            raise ShardMismatchError(
+                f"{what} shard {shard}: options differ from shard {other}'s ({why}, this "
+                "shard's first); give every shard of a sweep the same options (--renderers, "
+                "--seeds, --set, ...) or use another --run-id")
 
 
 def _read_json(path: Path) -> dict | None:
@@ -198,36 +274,57 @@ def merge_units(stage_out: str | Path, table: str, reader=None
                 ) -> tuple[pd.DataFrame | None, list[str]]:
     """``(table, missing)``: ``table`` of every finished unit of the newest plan,
     concatenated in the sweep's order (``None`` when none has it), and one line per
-    planned unit not finished (:func:`missing_line`).  ``reader``: ``path -> DataFrame``
-    (default: Parquet, else CSV)."""
+    unit not finished that the newest plan or any other shard of its sweep planned
+    (:func:`missing_line`; a shard that planned it with other options is named, with
+    the difference).  ``reader``: ``path -> DataFrame`` (default: Parquet, else CSV)."""
     plans = read_plans(stage_out)
     if not plans:
         return None, []
     newest = plans[0]
-    n = int(str(newest["shard"]).split("/")[1])
-    same = {p["shard"] for p in plans
-            if p["shard"].endswith(f"/{n}") and _keys(p) == _keys(newest)}
+    n = _count(newest)
+    siblings = {p["shard"]: p for p in reversed(plans) if _count(p) == n}
     frames, missing = [], []
-    for u in newest["units"]:
+    for u, plan in _planned_units(newest, siblings):
         unit = Unit(u["label"], u["dir"], u["key"])
         rec = read_unit(stage_out, unit)
         if rec is None:
+            owner_plan = siblings.get(f"{u['shard']}/{n}")
+            why = "" if owner_plan is None else (_plan_difference(newest, plan) or
+                                                 _plan_difference(newest, owner_plan))
             missing.append(missing_line(newest.get("stage", "?"), unit.label,
-                                        Shard(int(u["shard"]), n), f"{u['shard']}/{n}" in same))
+                                        Shard(int(u["shard"]), n), owner_plan is not None,
+                                        other_options=why))
             continue
-        if table in rec["tables"]:
+        if plan is newest and table in rec["tables"]:
             frames.append((reader or _read_any)(Path(stage_out) / unit.dir /
                                                 rec["tables"][table]))
     return (pd.concat(frames, ignore_index=True) if frames else None), missing
+
+
+def _planned_units(newest: dict, siblings: dict[str, dict]) -> list[tuple[dict, dict]]:
+    """``(unit, plan)``: the newest plan's units, then those only other shards of its
+    sweep planned (each once, by directory and key)."""
+    out = [(u, newest) for u in newest["units"]]
+    seen = {(u.get("dir"), u.get("key")) for u in newest["units"]}
+    for plan in siblings.values():
+        for u in plan.get("units", []):
+            if (u.get("dir"), u.get("key")) not in seen:
+                seen.add((u.get("dir"), u.get("key")))
+                out.append((u, plan))
+    return out
 
 
 def _keys(plan: dict) -> list:
     return [(u.get("dir"), u.get("key")) for u in plan.get("units", [])]
 
 
-def missing_line(stage: str, label: str, shard: Shard, shard_started: bool) -> str:
-    """``missing: reconstruction n3mr seed 1 (shard 2/2 not run?)``."""
-    if shard == WHOLE:
+def missing_line(stage: str, label: str, shard: Shard, shard_started: bool,
+                 other_options: str = "") -> str:
+    """``missing: reconstruction n3mr seed 1 (shard 2/2 not run?)``; ``other_options``:
+    how the options the unit's shard ran with differ from the newest plan's."""
+    if other_options:
+        why = f"shard {shard} ran with other options: {other_options}, its first"
+    elif shard == WHOLE:
         why = "not run yet, or interrupted"
     elif shard_started:
         why = f"shard {shard} started but did not finish it"
@@ -247,6 +344,20 @@ def shard_record_path(results_dir: str | Path, kind: str, shard: Shard) -> Path:
     """``<run dir>/shards/<kind>_<i>_of_<n>.json``: what shard ``shard`` of a main job
     writes instead of the shared ``<kind>.json`` (``run`` or ``environment``)."""
     return Path(results_dir) / PLANS_DIR / f"{kind}_{shard.file_stem}.json"
+
+
+def shard_records(results_dir: str | Path, kind: str = "run") -> dict[Shard, dict]:
+    """Every readable per-shard ``kind`` record of a main job (:func:`shard_record_path`),
+    by shard."""
+    out = {}
+    for path in Path(results_dir, PLANS_DIR).glob(f"{kind}_*_of_*.json"):
+        try:
+            shard = parse_shard(path.stem.removeprefix(f"{kind}_").replace("_of_", "/"))
+        except ValueError:
+            continue
+        if (rec := _read_json(path)) is not None:
+            out[shard] = rec
+    return out
 
 
 def merged_run_record(results_dir: str | Path, kind: str = "run") -> dict | None:

@@ -44,6 +44,8 @@ import numpy as np
 from bench_softras.atomic import write_npz
 from bench_softras.errors import UserError
 
+from .cache_check import npz_content_digest
+
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 NUM_VIEWS = 24
 NUM_CHANNELS = 4
@@ -215,10 +217,11 @@ def write_split(directory: str | Path, class_id: str, split: str, images: np.nda
 
 
 def data_fingerprint(data_dir: str | Path) -> str:
-    """16 hex digits identifying a data directory's content: the SHA-256 of the name,
-    size and modification time (ns) of every benchmark ``.npz`` in it, so another
-    folder, or a file rewritten in this one, gives another fingerprint (without
-    reading gigabytes of ShapeNet files)."""
+    """16 hex digits identifying a data directory's content, not its path: the SHA-256
+    of the name and content digest (:func:`~.cache_check.npz_content_digest`: the
+    arrays it holds, not the archive's time stamps) of every benchmark ``.npz`` in it.
+    The same files in another folder or on another machine give the same fingerprint;
+    a file replaced in place, added or removed gives another."""
     files = sorted(Path(data_dir).glob("*.npz"))
-    listing = json.dumps([[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files])
+    listing = json.dumps([[f.name, npz_content_digest(f)] for f in files])
     return hashlib.sha256(listing.encode()).hexdigest()[:16]

@@ -16,14 +16,16 @@ synthetic; layout ``{class_id}_{split}_images.npz`` / ``_voxels.npz`` in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cache_check import MANIFEST, verify_manifest
 from .categories import category_name
 from .layout import (
     NUM_VIEWS,
@@ -47,6 +49,7 @@ class MultiViewData:
     images: np.ndarray
     voxels: np.ndarray
     class_ids: np.ndarray
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)
@@ -73,6 +76,18 @@ class MultiViewData:
     def __getitem__(self, i: int):
         img = torch.from_numpy(self.images[i].astype(np.float32) / 255.0)
         return img, torch.from_numpy(self.voxels[i].copy()), str(self.class_ids[i])
+
+    def fingerprint(self) -> str:
+        """16 hex digits of the SHA-256 of the content (class ids, images, voxels;
+        neither where it was read from nor when), so a checkpoint records what it was
+        trained on.  Computed once per object: the arrays are treated as read-only."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for part in (self.class_ids.astype(str), self.images, self.voxels):
+                h.update(f"{part.dtype.str}{part.shape}".encode())
+                h.update(np.ascontiguousarray(part).data)
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
 
     # -- properties and selections ----------------------------------------------------
     @property
@@ -195,8 +210,15 @@ def read_category(directory: str | Path, class_id: str, split: str) -> tuple[np.
     """One category's files of one split: ``(images uint8 [N, 24, 4, S, S], voxels bool
     [N, R, R, R] in this project's convention)``.  Raises
     :class:`~bench_softras.data.layout.DatasetFileError` naming a missing or malformed
-    file."""
+    file, or a file of a cached build that no longer matches the SHA-256 its manifest
+    records (:func:`~.cache_check.verify_manifest`: checked on every read)."""
     ip, vp = images_path(directory, class_id, split), voxels_path(directory, class_id, split)
+    bad = verify_manifest(directory, [ip.name, vp.name])
+    if bad:
+        raise DatasetFileError(
+            f"{Path(directory) / bad[0]}: does not match the SHA-256 recorded in its "
+            f"{MANIFEST} (edited or damaged since it was built); rebuild the data set (the "
+            "main job rebuilds it; or delete the directory and run again)")
     images = check_images(read_npz_array(ip), ip)
     voxels = check_voxels(read_npz_array(vp), vp)
     if voxels.shape[0] != images.shape[0]:

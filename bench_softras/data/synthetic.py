@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from bench_softras.atomic import write_json
 
-from .cache_check import hash_files, mismatched_files
+from .cache_check import MANIFEST, hash_files, mismatched_files
 from .categories import base_color, category_name, class_id_of
 from .generators import GENERATOR_VERSION, SYNTHETIC_CLASS_IDS, generate, object_seed
 from .layout import (
@@ -53,7 +53,6 @@ from .views import mesh_to_views, mesh_to_voxels, torch_threads
 FORMAT_VERSION = "2"  # 2: surface-inclusive ground-truth voxels
 #: Environment variable overriding the cache root.
 CACHE_ENV = "SOFTRAS_BENCH_DATA"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +28,7 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras import atomic, shards
-from bench_softras.data import MultiViewData, category_name, load_split
+from bench_softras.data import MultiViewData, category_name, data_fingerprint, load_split
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import int_list_arg
 from bench_softras.runlock import run_lock
@@ -41,6 +40,7 @@ from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
 from .multiview import NUM_VIEWS, resolve_data_dir
 from .per_object import PER_OBJECT_STEM, PER_OBJECT_SUFFIX, per_object_table
+from .resume import UNIT_LOCK_DIR
 from .train import (
     add_config_arguments,
     config_from_args,
@@ -199,12 +199,14 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     check_eval_resolution(test_data.voxels.shape[-1], base.data_dir, test_data.classes[0],
                           base.eval_split)  # before any training
     out = Path(out_dir)
-    units = recon_units(base, renderers, seeds, _selection_digest(test_data))
+    data_key = data_fingerprint(base.data_dir)
+    units = recon_units(base, renderers, seeds, f"{_selection_digest(test_data)}:{data_key}")
     runs = [None] + [(r, s) for r in renderers for s in seeds]
     mine = shards.select(list(zip(units, runs, strict=True)), shard)
     is_main = setup_distributed(base.device).is_main
     if is_main:
-        shards.write_plan(out, "reconstruction", shard, units)
+        shards.write_plan(out, "reconstruction", shard, units,
+                          options=recon_options(base, renderers, seeds, data_key))
     train_data = val_data = None
     if any(run is not None for _, run in mine):
         train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
@@ -242,9 +244,10 @@ def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int
                 test_digest: str) -> list[shards.Unit]:
     """The units of a reconstruction sweep, in order: ``template``, then each renderer
     x seed.  A unit's key hashes its configuration without the machine's paths
-    (``out_dir``, ``data_dir``) but with the test set's digest, so shards on machines
-    that mount the data elsewhere still agree."""
-    portable = {k: v for k, v in base.to_dict().items() if k not in ("out_dir", "data_dir")}
+    (``out_dir``, ``data_dir``) but with ``test_digest`` (the test set's digest and the
+    data's fingerprint, by content), so shards on machines that mount the data elsewhere
+    still agree, and data replaced in place runs the units again."""
+    portable = _portable(base)
     units = [shards.Unit("template", TEMPLATE_DIR,
                          config_hash({**portable, "unit": "template", "test": test_digest}))]
     for name in renderers:
@@ -254,6 +257,20 @@ def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int
                                      config_hash({**portable, "renderer": name, "seed": seed,
                                                   "test": test_digest})))
     return units
+
+
+def _portable(base: ReconConfig) -> dict:
+    """``base`` without the machine's paths (``out_dir``, ``data_dir``)."""
+    return {k: v for k, v in base.to_dict().items() if k not in ("out_dir", "data_dir")}
+
+
+def recon_options(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
+                  data_key: str) -> dict:
+    """What a reconstruction sweep's shards must agree on (recorded in each shard's
+    plan, :func:`bench_softras.shards.write_plan`): renderers, seeds, the settings
+    without paths and the data's fingerprint."""
+    return {"renderers": list(renderers), "seeds": [int(s) for s in seeds],
+            "recon": _portable(base), "data": data_key}
 
 
 #: The template floor's unit directory under a reconstruction output directory.
@@ -266,9 +283,6 @@ def _unit_lock(d: Path, is_main: bool):
     return run_lock(d / UNIT_LOCK_DIR) if is_main else contextlib.nullcontext()
 
 
-#: Subdirectory of a unit whose lock guards the unit's evaluation and tables
-#: (:func:`train` holds ``<run dir>/.lock`` itself while it trains).
-UNIT_LOCK_DIR = "unit"
 
 
 def _train_and_evaluate(cfg: ReconConfig, train_data, val_data, test_data, template,
@@ -310,11 +324,10 @@ def _write_unit(out: Path, unit: shards.Unit, df: pd.DataFrame,
 
 
 def _selection_digest(data: MultiViewData) -> str:
-    """Short hash of which objects an evaluation covers (class ids, their order and
-    counts, the voxels), so a cached evaluation is reused only for the same test set."""
-    h = hashlib.sha1(",".join(data.class_ids.tolist()).encode())
-    h.update(np.packbits(data.voxels).tobytes())
-    return h.hexdigest()[:10]
+    """Short hash of the objects an evaluation covers, by content (class ids, images and
+    voxels: :meth:`~bench_softras.data.MultiViewData.fingerprint`), so a cached
+    evaluation is reused only for the same test set."""
+    return data.fingerprint()[:10]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from bench_softras.settings import ExamplesConfig
 from renderers import Camera
 
 from .fit_bench import example_specs
-from .fitting import load_target, target_silhouettes
+from .fitting import load_target, target_labels, target_silhouettes
 from .renderer_choice import make_renderer
 from .train import latest_checkpoint, load_generator
 
@@ -56,8 +56,11 @@ def _silhouettes(vertices, faces, views: Sequence[int], image_size: int) -> np.n
 def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names: Sequence[str],
                      seed: int = 0, image_size: int = ExamplesConfig.fit_image_size,
                      views: Sequence[int] = FIT_VIEWS,
-                     data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
-    """Arrays (keys prefixed ``fit_``) for the fitted meshes in ``fit_dir/meshes``.
+                     data_dir: str | Path | None = None,
+                     labels: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Arrays (keys prefixed ``fit_``) for the fitted meshes in ``fit_dir/meshes``
+    (``labels``: each spec's unique label in the fitting run,
+    :func:`bench_softras.experiments.fitting.target_labels`; default its name).
 
     ``shapes``: the target specs the fitting stage was given (names, class ids or mesh
     files, data-set objects of ``data_dir``,
@@ -70,6 +73,7 @@ def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names:
     names, targets, preds, verts, faces = [], [], [], [], None
     for spec in shapes:
         target = load_target(spec, seed, data_dir)
+        target = dataclasses.replace(target, name=(labels or {}).get(spec, target.name))
         names.append(target.name)
         targets.append(_silhouettes(target.vertices, target.faces, views, image_size)
                        if target.vertices is not None else
@@ -176,7 +180,8 @@ def run_examples(results_dir: str | Path, out_dir: str | Path,
         arrays.update(fitting_examples(stage_dir(results_dir, "fitting"),
                                        example_specs(fc["shapes"]), fc["renderers"],
                                        seed=fc["fit"]["seed"], image_size=ex.fit_image_size,
-                                       views=ex.fit_views, data_dir=fc.get("data_dir")))
+                                       views=ex.fit_views, data_dir=fc.get("data_dir"),
+                                       labels=target_labels(fc["shapes"])))
     if rec_rec:
         rc = rec_rec["config"]
         recon_dir = stage_dir(results_dir, "reconstruction")

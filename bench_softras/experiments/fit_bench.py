@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -41,12 +41,22 @@ from bench_softras.data import (
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash
 from bench_softras.settings import FitBenchConfig, FitConfig, get_preset, with_overrides
-from bench_softras.shards import Shard, Unit, merge_units, read_unit, select, write_plan, write_unit
+from bench_softras.shards import (
+    WHOLE,
+    Shard,
+    Unit,
+    merge_units,
+    owner,
+    read_unit,
+    select,
+    write_plan,
+    write_unit,
+)
 
 from .fitting import (
     FIT_COLUMNS,
+    USER_CATEGORY,
     Target,
-    data_target_name,
     data_target_spec,
     data_targets,
     fit_mesh,
@@ -54,6 +64,8 @@ from .fitting import (
     fit_unit,
     is_data_spec,
     load_target,
+    target_identity,
+    target_labels,
 )
 from .renderer_choice import accepts_sigma, ensure_registered
 
@@ -112,8 +124,10 @@ def _object_count(data_dir, split: str, class_id: str) -> int:
     return int(read_npz_array(voxels_path(data_dir, class_id, split)).shape[0])
 
 
-def load_targets(specs: Sequence[str], data_dir: str | Path | None, seed: int) -> list[Target]:
-    """The targets named by ``specs`` (each category's data file read once)."""
+def load_targets(specs: Sequence[str], data_dir: str | Path | None, seed: int,
+                 labels: dict[str, str] | None = None) -> list[Target]:
+    """The targets named by ``specs`` (each category's data file read once), each named
+    ``labels[spec]`` where given (:func:`.fitting.target_labels`)."""
     out: dict[str, Target] = {}
     groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for spec in specs:
@@ -126,7 +140,8 @@ def load_targets(specs: Sequence[str], data_dir: str | Path | None, seed: int) -
         for (spec, _), t in zip(items, data_targets(data_dir, split, cid,
                                                     [i for _, i in items]), strict=True):
             out[spec] = t
-    return [out[s] for s in specs]
+    labels = labels or {}
+    return [replace(out[s], name=labels.get(s, out[s].name)) for s in specs]
 
 
 # -- tuning ---------------------------------------------------------------------------
@@ -238,7 +253,7 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
                       config: FitConfig | None = None, bench: FitBenchConfig | None = None,
                       data_dir: str | Path | None = None, class_ids: Sequence[str] = (),
                       shapes: Sequence[str] = (), progress: bool = True,
-                      shard: Shard | None = None) -> pd.DataFrame:
+                      shard: Shard | None = None, force: bool = False) -> pd.DataFrame:
     """Tune every renderer of ``names`` (default the preset's) on ``data_dir``'s tuning
     split, then fit the benchmark targets (:func:`benchmark_specs` plus ``shapes``) with
     each at its chosen settings; writes the :data:`TABLES` (CSV and Parquet) and the
@@ -247,43 +262,47 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
     Units (:mod:`bench_softras.shards`): the tuning sweep (one unit, ``units/tuning``:
     it also holds the choices and targets tables), then target x renderer.  Each runs
     under its own directory's lock and is reused when it finished with the same
-    settings (its key includes the data's fingerprint).  Every shard needs the choices,
-    so a shard whose tuning unit is not finished runs it, or waits for the shard that
-    holds its lock.  ``shard``: run only that slice of the benchmark units and write no
-    combined table (merge: call again without it)."""
+    settings (its key includes the data's fingerprint and each mesh target's content,
+    :func:`.fitting.fit_unit`); ``force``: the units of this call's slice are fitted
+    again (the tuning unit belongs to shard 1).  Every target gets a unique label
+    (:func:`.fitting.target_labels`).  Every shard needs the choices, so a shard whose
+    tuning unit is not finished runs it, or waits for the shard that holds its lock.
+    ``shard``: run only that slice of the benchmark units and write no combined table
+    (merge: call again without it)."""
     p = get_preset(preset)
     fit, bench = config or p.fit, bench or p.fit_bench
     names = list(dict.fromkeys(names or p.renderers))
-    specs = benchmark_specs(data_dir, bench, class_ids) + list(shapes)
+    specs = list(dict.fromkeys(benchmark_specs(data_dir, bench, class_ids) + list(shapes)))
     if not specs:
         raise ValueError("no fitting targets: give a data set (per_category > 0) or shapes")
+    labels = target_labels(specs)
     out = Path(out_dir)
     (out / "meshes").mkdir(parents=True, exist_ok=True)
     data_key = data_fingerprint(data_dir) if data_dir else ""
-    tuning = Unit("tuning", "units/tuning",
-                  config_hash({"renderers": names, "fit": asdict(fit), "bench": asdict(bench),
-                               "specs": specs, "class_ids": list(class_ids),
-                               "preset": p.name, "data": data_key}))
-    with run_lock(out / tuning.dir, wait=True):
+    tuning = _tuning_key(names, specs, fit, bench, class_ids, p.name, data_key)
+    me = shard or WHOLE
+    with run_lock(out / tuning.dir, wait=True):  # position 0: forced by its owner only
         choices = _tuning_unit(out, tuning, names, specs, fit, bench, data_dir, class_ids,
-                               progress)
+                               progress, force and me.index == owner(0, me.count))
     configs = chosen_configs(choices, fit, bench)
     jobs = [(spec, n) for k, spec in enumerate(specs) for n in names
             if n not in bench.slow_renderers or k < bench.slow_targets]
-    units = [tuning] + [fit_unit(spec, n, configs[n], p.name, data_key) for spec, n in jobs]
-    write_plan(out, "fitting", shard, units)
+    units = [tuning] + [fit_unit(spec, n, configs[n], p.name, data_key, labels[spec])
+                        for spec, n in jobs]
+    write_plan(out, "fitting", shard, units, options=fit_options(
+        names, specs, fit, bench, class_ids, p.name, data_key))
     frames, targets = [], {}
     for unit, job in select(list(zip(units, [None, *jobs], strict=True)), shard):
         if job is None:
             continue  # the tuning unit: done above
         spec, name = job
         with run_lock(out / unit.dir):
-            rec = read_unit(out, unit)
+            rec = None if force else read_unit(out, unit)
             if rec is not None:
                 frames.append(pd.read_parquet(out / unit.dir / rec["tables"]["fitting"]))
                 continue
             if spec not in targets:
-                targets[spec] = load_targets([spec], data_dir, fit.seed)[0]
+                targets[spec] = load_targets([spec], data_dir, fit.seed, labels)[0]
             frames.append(fit_recorded(targets[spec], name, configs[name], p.name, out, unit,
                                        progress))
     if shard is not None:
@@ -296,14 +315,39 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
     return pd.read_parquet(out / "fitting.parquet")
 
 
+def fit_options(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
+                bench: FitBenchConfig, class_ids: Sequence[str], preset: str,
+                data_key: str) -> dict:
+    """What a fitting sweep's shards must agree on (recorded in each shard's plan,
+    :func:`bench_softras.shards.write_plan`): renderers, targets (by content), the fit
+    and benchmark settings, categories, preset and the data's fingerprint."""
+    return {"renderers": list(names),
+            "targets": [f"{s} ({target_identity(s)[1][:24]})" for s in specs],
+            "fit": asdict(fit), "fit_bench": asdict(bench), "class_ids": list(class_ids),
+            "preset": preset, "data": data_key}
+
+
+def _tuning_key(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
+                bench: FitBenchConfig, class_ids: Sequence[str], preset: str,
+                data_key: str) -> Unit:
+    """The tuning sweep's unit: its key hashes the renderers, the settings, the targets
+    by content (:func:`.fitting.target_identity`) and the data's fingerprint."""
+    return Unit("tuning", "units/tuning",
+                config_hash({"renderers": list(names), "fit": asdict(fit),
+                             "bench": asdict(bench),
+                             "targets": [target_identity(s)[1] for s in specs],
+                             "class_ids": list(class_ids), "preset": preset,
+                             "data": data_key}))
+
+
 def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[str],
                  fit: FitConfig, bench: FitBenchConfig, data_dir, class_ids: Sequence[str],
-                 progress: bool) -> pd.DataFrame:
+                 progress: bool, force: bool = False) -> pd.DataFrame:
     """The choices table of the tuning ``unit``: read when it finished with the same
-    key, else the sweep runs (:func:`tune`) and the unit's ``fit_tuning``,
-    ``fit_choices`` and ``fit_targets`` tables are written.  The caller holds the
-    unit's lock."""
-    rec = read_unit(out, unit)
+    key (and not ``force``), else the sweep runs (:func:`tune`) and the unit's
+    ``fit_tuning``, ``fit_choices`` and ``fit_targets`` tables are written.  The caller
+    holds the unit's lock."""
+    rec = None if force else read_unit(out, unit)
     if rec is not None:
         return pd.read_parquet(out / unit.dir / rec["tables"]["fit_choices"])
     t_specs = tuning_specs(data_dir, bench, class_ids)
@@ -315,8 +359,9 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
                           for n in choices["renderer"]]
     choices["steps"] = [configs[n].steps for n in choices["renderer"]]
     choices["views_per_step"] = [configs[n].views_per_step for n in choices["renderer"]]
+    labels = target_labels(specs)
     roles = [("benchmark", s) for s in specs] + [("tuning", s) for s in t_specs]
-    target_table = pd.DataFrame([_target_row(r, s, data_dir, fit.seed) for r, s in roles],
+    target_table = pd.DataFrame([_target_row(r, s, data_dir, labels) for r, s in roles],
                                 columns=TARGET_COLUMNS)
     tables = {stem: write_table(table, out / unit.dir / f"{stem}.parquet")
               for stem, table in (("fit_tuning", sweep_table), ("fit_choices", choices),
@@ -325,15 +370,19 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
     return choices
 
 
-def _target_row(role: str, spec: str, data_dir, seed: int) -> dict:
-    """One :data:`TARGET_COLUMNS` row: a data-set object is named from its spec (its
-    files are read only by the fits), a mesh target is loaded for its name."""
-    if is_data_spec(spec) and (data_dir or role == "tuning"):
-        _, cid, index = spec.split("/")
-        return {"role": role, "spec": spec, "shape": data_target_name(cid, int(index)),
-                "category": category_name(cid)}
-    t = load_target(spec, seed, data_dir)
-    return {"role": role, "spec": spec, "shape": t.name, "category": t.category}
+def _target_row(role: str, spec: str, data_dir, labels: dict[str, str]) -> dict:
+    """One :data:`TARGET_COLUMNS` row: a benchmark target under its unique label
+    (``labels``, :func:`.fitting.target_labels`), a tuning target under its name; a
+    data-set object is named from its spec (its files are read only by the fits)."""
+    name, identity = target_identity(spec)
+    shape = labels.get(spec, name) if role == "benchmark" else name
+    if identity.startswith("data:"):
+        category = category_name(spec.split("/")[1])
+    elif identity.startswith("file:"):
+        category = USER_CATEGORY
+    else:
+        category = name
+    return {"role": role, "spec": spec, "shape": shape, "category": category}
 
 
 def output_paths(out_dir: str | Path) -> list[Path]:

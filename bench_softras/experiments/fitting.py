@@ -31,6 +31,8 @@ diagonal 1).  The fitting benchmark over many targets, with per-renderer tuning,
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -46,10 +48,12 @@ from tqdm.auto import tqdm
 import metrics
 from bench_softras.atomic import atomic_path, write_npz, write_table
 from bench_softras.data import SPLITS, read_category, read_mesh
+from bench_softras.data.cache_check import content_sha256
 from bench_softras.data.categories import base_color, category_name, class_id_of
-from bench_softras.data.generators import generate
+from bench_softras.data.generators import GENERATOR_VERSION, generate
 from bench_softras.data.shading import lambert_images
 from bench_softras.data.shapes import normalize
+from bench_softras.errors import ConfigError
 from bench_softras.runs import config_hash
 from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
 from bench_softras.shards import (
@@ -145,23 +149,64 @@ def load_target(shape: str, seed: int = 0, data_dir: str | Path | None = None) -
     match = _DATA_SPEC.match(shape)
     if match:
         return _data_target(match, data_dir)
+    name, identity = target_identity(shape)
+    if identity.startswith("file:"):
+        m = normalize(read_mesh(Path(shape)))
+        return Target(name, m.vertices, m.faces, None, category=USER_CATEGORY)
+    if identity == "cube":
+        v, f = box_mesh([-0.3] * 3, [0.3] * 3)
+        return Target("cube", v, f, None, category="cube")
+    cid = identity.split(":")[1]
+    m = generate(cid, seed)
+    return Target(name, m.vertices, m.faces, m.part_ids, base_color(cid), category=name)
+
+
+def target_identity(shape: str) -> tuple[str, str]:
+    """``(name, identity)`` of the target ``shape`` names, without loading it: ``name``
+    as :func:`load_target` gives it (a file's stem, ``cube``, a category name,
+    ``airplane_3``); ``identity`` what makes it that target, by content where it has a
+    file: ``file:<SHA-256 of the file>``, ``data:<spec>`` (its data set's fingerprint is
+    keyed separately), ``cube``, ``category:<class id>:<generator version>``.  Raises
+    as :func:`load_target` for a missing file or an unknown name."""
+    if _DATA_SPEC.match(shape):
+        _, cid, index = shape.split("/")
+        return data_target_name(cid, int(index)), f"data:{shape}"
     path = Path(shape)
     if path.suffix and path.is_file():
-        m = normalize(read_mesh(path))
-        return Target(path.stem, m.vertices, m.faces, None, category=USER_CATEGORY)
+        return path.stem, f"file:{content_sha256(path)}"
     if path.suffix and not path.exists() and ("/" in shape or "." in shape):
         raise FileNotFoundError(f"mesh file {shape!r} does not exist")
     if shape == "cube":
-        v, f = box_mesh([-0.3] * 3, [0.3] * 3)
-        return Target("cube", v, f, None, category="cube")
+        return "cube", "cube"
     try:
         cid = class_id_of(shape)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"unknown shape {shape!r}: not a mesh file, 'cube' or a category "
                          "name / class id") from exc
-    m = generate(cid, seed)
-    return Target(category_name(cid), m.vertices, m.faces, m.part_ids, base_color(cid),
-                  category=category_name(cid))
+    return category_name(cid), f"category:{cid}:{GENERATOR_VERSION}"
+
+
+def target_labels(shapes: Sequence[str]) -> dict[str, str]:
+    """A unique label for every target of one run (``shapes``: :func:`load_target`
+    names): its name (:func:`target_identity`), or, where targets that differ share a
+    name (``a/mesh.obj`` and ``b/mesh.obj``; ``cube`` and ``x/cube.obj``), the name plus
+    ``-`` and 8 hex digits of the target's identity (a file's: of its content), for each
+    of them.  The same target named twice (one file by two paths, a category by name
+    and by id) raises :class:`~bench_softras.errors.ConfigError` naming both; a name
+    repeated verbatim counts once."""
+    found: dict[str, tuple[str, str]] = {}
+    seen: dict[str, str] = {}
+    for shape in dict.fromkeys(shapes):
+        name, ident = target_identity(shape)
+        if ident in seen:
+            raise ConfigError(f"fitting targets {seen[ident]!r} and {shape!r} are the same "
+                              "target (same content); give it once")
+        seen[ident] = shape
+        found[shape] = (name, ident)
+    names = [n for n, _ in found.values()]
+    return {shape: name if names.count(name) == 1 else
+            f"{name}-{hashlib.sha256(ident.encode()).hexdigest()[:8]}"
+            for shape, (name, ident) in found.items()}
 
 
 def _template(radius: float, template=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -391,7 +436,9 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
     p = get_preset(preset)
     cfg = config or p.fit
     shapes = list(shapes or p.fit_shapes or (p.ablations.shape,))
-    targets = [load_target(s, cfg.seed, data_dir) for s in shapes]
+    labels = target_labels(shapes)
+    targets = [dataclasses.replace(load_target(s, cfg.seed, data_dir), name=labels[s])
+               for s in labels]
     result = fit_targets(targets, dict.fromkeys(renderers or p.renderers, cfg), out_dir,
                          p.name, progress=progress)
     write_table(result, Path(out_dir) / "fitting.csv")
@@ -399,17 +446,20 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
     return result
 
 
-def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str, data_key: str = "") -> Unit:
+def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str, data_key: str = "",
+             label: str = "") -> Unit:
     """The unit fitting ``shape`` with ``renderer``: directory
-    ``units/<shape>__<renderer>`` (a file target by its name, a data-set target
-    ``<split>_<class_id>_<index>``) and the key of its
-    settings (``data_key``: the fingerprint of the data set a data target comes from)."""
+    ``units/<label>__<renderer>`` (``label``: the target's unique label in its run,
+    :func:`target_labels`; default its name) and the key of its settings and of the
+    target by content (:func:`target_identity`: a mesh file edited in place gets
+    another key, the same file at another path the same one; ``data_key``: the
+    fingerprint of the data set a data target comes from)."""
     name = renderer_name(renderer)
-    base = shape if is_data_spec(shape) else (Path(shape).name or shape)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", base)  # test/02691156/0 -> test_02691156_0
+    base, identity = target_identity(shape)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", label or base)
     return Unit(f"{shape} {name}", f"units/{slug}__{name}",
-                config_hash({"shape": shape, "renderer": name, "fit": asdict(cfg),
-                             "preset": preset, "data": data_key}))
+                config_hash({"target": identity, "label": label or base, "renderer": name,
+                             "fit": asdict(cfg), "preset": preset, "data": data_key}))
 
 
 def fit_recorded(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,

@@ -10,7 +10,11 @@ cut-off last line).  Resuming survives both:
   is moved aside (``*.pt.corrupt``) with a warning naming it, and the previous one is
   used (``keep_checkpoints >= 2`` keeps one to fall back to);
 * :func:`read_metrics` skips lines that are not JSON objects, with a warning naming the
-  file and the line.
+  file and the line;
+* a checkpoint records the fingerprint of the data it was trained on
+  (:data:`DATA_FINGERPRINT_KEY`, by content, not path): a run resumes on the same data
+  wherever it lives, and a run whose data changed is set aside (:func:`set_aside`) and
+  trained afresh.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 
 from bench_softras.atomic import write_text
 from bench_softras.jsonl import read_records
+from bench_softras.runlock import LOCK_NAME
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,17 @@ log = logging.getLogger(__name__)
 CHECKPOINT_KEYS = frozenset({"model", "optimizer", "step", "numpy_rng", "torch_rng", "config"})
 #: Suffix a checkpoint that does not load is renamed to (kept for inspection).
 CORRUPT_SUFFIX = ".corrupt"
+#: Checkpoint key of the training data's content fingerprint
+#: (:meth:`bench_softras.data.MultiViewData.fingerprint`); absent in older checkpoints.
+DATA_FINGERPRINT_KEY = "data_fingerprint"
+#: Subdirectory of a run directory holding runs set aside (:func:`set_aside`).
+SUPERSEDED_DIR = "superseded"
+#: Subdirectory of a reconstruction unit (a run directory) whose lock guards the unit's
+#: evaluation and tables (:mod:`.evaluate`; :func:`.train.train` holds
+#: ``<run dir>/.lock`` itself while it trains).
+UNIT_LOCK_DIR = "unit"
+#: Entries of a run directory :func:`set_aside` leaves in place (locks, earlier runs).
+KEEP_IN_PLACE = frozenset({LOCK_NAME, UNIT_LOCK_DIR, SUPERSEDED_DIR})
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
@@ -123,3 +139,23 @@ class WallClock:
 
     def due(self) -> bool:
         return self.seconds > 0 and time.monotonic() - self.start >= self.seconds
+
+
+def set_aside(run_dir: str | Path, why: str) -> Path:
+    """Move everything a run left in ``run_dir`` (checkpoints, logs, curves, saved
+    evaluations, unit tables; not :data:`KEEP_IN_PLACE`) to
+    ``run_dir/superseded/<time>/`` and log a warning naming ``why`` and where it went;
+    returns that directory.  For a run whose inputs changed: its work is kept, never
+    resumed."""
+    run_dir = Path(run_dir)
+    dest = run_dir / SUPERSEDED_DIR / time.strftime("%Y%m%dT%H%M%S")
+    k = 1
+    while dest.exists():
+        dest = dest.with_name(f"{dest.name.split('.')[0]}.{k}")
+        k += 1
+    dest.mkdir(parents=True)
+    for entry in sorted(run_dir.iterdir()):
+        if entry.name not in KEEP_IN_PLACE:
+            entry.replace(dest / entry.name)
+    log.warning("resume: %s; the earlier run moved to %s, training from step 0", why, dest)
+    return dest

@@ -56,19 +56,21 @@ from .model import MeshGenerator, default_template
 from .multiview import resolve_data_dir, training_views
 from .renderer_choice import accepts_sigma, ensure_registered, make_renderer, renderer_name
 from .resume import (
+    DATA_FINGERPRINT_KEY,
     WallClock,
     checkpoint_dir,
     drop_metrics_after,
     latest_checkpoint,
     load_latest_intact,
     prune_checkpoints,
+    set_aside,
 )
 from .validation import CurveRecorder, validation_subset
 
 #: Config fields that may change between an interrupted run and its resumption.
-#: ``data_dir`` is not one: the synthetic set's directory names the hash of its
-#: parameters, so another directory means other data, and continuing a run on it would
-#: mix two data sets silently.
+#: ``data_dir`` may change too when the checkpoint's data fingerprint (by content) is the
+#: training data's (another machine's cache path, a moved copy); other data is never
+#: resumed (:func:`_resume`).
 RESUMABLE_CHANGES = frozenset({
     "iterations", "checkpoint_every", "log_every", "eval_batch_size", "device", "out_dir",
     "keep_checkpoints", "checkpoint_minutes", "val_every", "val_objects", "val_views",
@@ -196,7 +198,7 @@ def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewDa
 
 # -- checkpoints (reading them back: :mod:`.resume`) ---------------------------------
 def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: list,
-                     config: ReconConfig) -> Path:
+                     config: ReconConfig, data_fingerprint: str = "") -> Path:
     path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
@@ -206,6 +208,7 @@ def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: lis
         "numpy_rng": rng_states,
         "torch_rng": torch.get_rng_state(),
         "config": config.to_dict(),
+        DATA_FINGERPRINT_KEY: data_fingerprint,
     }
     with atomic_path(path) as tmp:  # an interruption never leaves half a checkpoint
         torch.save(state, tmp)
@@ -228,13 +231,21 @@ def _training_data(config: ReconConfig, data: MultiViewData | None, d: Dist,
 
 
 def _resume(run_dir: Path, config: ReconConfig, model, optimizer, rng: np.random.Generator,
-            device, d: Dist) -> tuple[Path | None, int]:
+            device, d: Dist, data_fp: str = "") -> tuple[Path | None, int]:
     """Restore model, optimizer and random states from the newest intact checkpoint;
-    returns ``(its path, its step)`` or ``(None, 0)`` for a fresh run."""
+    returns ``(its path, its step)`` or ``(None, 0)`` for a fresh run.  A checkpoint
+    trained on other data (``data_fp``: the training data's fingerprint) is not resumed:
+    rank 0 sets the run aside (:func:`~.resume.set_aside`) and training starts again."""
     ckpt, state = load_latest_intact(run_dir, device, move_aside=d.is_main)
     if ckpt is None:
         return None, 0
-    _check_resumable(state["config"], config)
+    saved_fp = state.get(DATA_FINGERPRINT_KEY) or ""
+    if saved_fp and data_fp and saved_fp != data_fp:
+        if d.is_main:
+            set_aside(run_dir, f"{ckpt} was trained on other data (fingerprint {saved_fp}, "
+                               f"now {data_fp})")
+        return None, 0
+    _check_resumable(state["config"], config, same_data=bool(saved_fp) and saved_fp == data_fp)
     if len(state["numpy_rng"]) != d.world:
         raise ConfigError(f"checkpoint {ckpt} was written by {len(state['numpy_rng'])} "
                           f"processes; resume it with as many (now {d.world})")
@@ -245,13 +256,16 @@ def _resume(run_dir: Path, config: ReconConfig, model, optimizer, rng: np.random
     return ckpt, int(state["step"])
 
 
-def _check_resumable(saved: dict, config: ReconConfig) -> None:
+def _check_resumable(saved: dict, config: ReconConfig, same_data: bool = False) -> None:
+    """Refuse to resume a checkpoint of another configuration (``same_data``: its data
+    fingerprint is the training data's, so the data's path may differ)."""
     # Fields added after a checkpoint was written take their defaults.
     saved = ReconConfig.from_dict(saved).to_dict()
     now = config.to_dict()
     # A cosine schedule is a function of ``iterations``: extending such a run would
     # bend the curve it has already followed.
     free = RESUMABLE_CHANGES - ({"iterations"} if now["lr_schedule"] == "cosine" else set())
+    free = free | ({"data_dir"} if same_data else set())
     diff = sorted(k for k in set(saved) | set(now)
                   if k not in free and saved.get(k) != now.get(k))
     if diff:
@@ -314,7 +328,8 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
     faces = model.faces
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     rng = np.random.default_rng([config.seed, d.rank])
-    ckpt, step = _resume(run_dir, config, model, optimizer, rng, device, d)
+    data_fp = data.fingerprint()
+    ckpt, step = _resume(run_dir, config, model, optimizer, rng, device, d, data_fp)
     start_step = step
     logger = _open_log(run_dir, config, d, resumed_from=ckpt) if d.is_main else None
     curve = _curve(run_dir, config, val_data, step, device) if logger is not None else None
@@ -359,11 +374,11 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
             if curve is not None:
                 curve.maybe(step, model)
             if step % config.checkpoint_every == 0 or step == end or _agree(clock.due(), d):
-                path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
+                path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d, data_fp)
                 last_saved = step
                 clock.reset()
         if last_saved != step or path is None:
-            path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d)
+            path = _checkpoint_all(run_dir, model, optimizer, step, rng, config, d, data_fp)
         _check_ranks_agree(model, d, logger, step, path)
     finally:
         bar.close()
@@ -412,11 +427,12 @@ def _agree(flag: bool, d: Dist) -> bool:
     return bool(t.item())
 
 
-def _checkpoint_all(run_dir, model, optimizer, step, rng, config, d: Dist) -> Path:
+def _checkpoint_all(run_dir, model, optimizer, step, rng, config, d: Dist,
+                    data_fp: str = "") -> Path:
     states = _gather(rng.bit_generator.state, d)
     path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
     if d.is_main:
-        path = _save_checkpoint(run_dir, model, optimizer, step, states, config)
+        path = _save_checkpoint(run_dir, model, optimizer, step, states, config, data_fp)
     if d.active:
         dist.barrier()
     return path
