@@ -31,6 +31,7 @@ diagonal 1).  The fitting benchmark over many targets, with per-renderer tuning,
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -50,6 +51,7 @@ from bench_softras.data.categories import base_color, category_name, class_id_of
 from bench_softras.data.generators import generate
 from bench_softras.data.shading import lambert_images
 from bench_softras.data.shapes import normalize
+from bench_softras.errors import ConfigError
 from bench_softras.runs import config_hash
 from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
 from bench_softras.shards import (
@@ -146,19 +148,19 @@ def load_target(shape: str, seed: int = 0, data_dir: str | Path | None = None) -
     if match:
         return _data_target(match, data_dir)
     path = Path(shape)
-    if path.suffix and path.is_file():
+    if path.suffix or "/" in shape or os.sep in shape or path.is_dir():
+        # a path: read_mesh names a missing, empty or unusable file (MeshFileError)
         m = normalize(read_mesh(path))
         return Target(path.stem, m.vertices, m.faces, None, category=USER_CATEGORY)
-    if path.suffix and not path.exists() and ("/" in shape or "." in shape):
-        raise FileNotFoundError(f"mesh file {shape!r} does not exist")
     if shape == "cube":
         v, f = box_mesh([-0.3] * 3, [0.3] * 3)
         return Target("cube", v, f, None, category="cube")
     try:
         cid = class_id_of(shape)
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"unknown shape {shape!r}: not a mesh file, 'cube' or a category "
-                         "name / class id") from exc
+    except (KeyError, ValueError):
+        raise ConfigError(f"unknown shape {shape!r}: not a mesh file, 'cube', a category "
+                          "name / class id or a data-set object <split>/<class_id>/<index>"
+                          ) from None
     m = generate(cid, seed)
     return Target(category_name(cid), m.vertices, m.faces, m.part_ids, base_color(cid),
                   category=category_name(cid))
