@@ -22,21 +22,6 @@ from bench_softras.settings import (
 from bench_softras.studies import timing
 
 
-def _boom(*a, **k):
-    raise AssertionError("a stage ran before the options were checked")
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    for target in ("bench_softras.experiments.fit_bench.run_fit_benchmark",
-                   "bench_softras.experiments.evaluate.run_reconstruction",
-                   "bench_softras.experiments.fitting.run_ablations",
-                   "bench_softras.studies.gradients.run_gradient_config",
-                   "bench_softras.data.build_synthetic",
-                   "bench_softras.studies.timing.run_timing_study"):
-        monkeypatch.setattr(target, _boom)
-
-
 def _report(tmp_path, capsys, *argv: str) -> str:
     code = cli.main(["report", "--preset", "smoke", "--results-root", str(tmp_path / "r"),
                      "--reports-root", str(tmp_path / "p"), "--no-progress", *argv])
