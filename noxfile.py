@@ -5,12 +5,15 @@
 they share one environment, ``.nox/shared`` (the package installed editable with its
 ``test`` extras; about 2.6 GB, torch included), built by the first of them and
 reinstalled only when ``pyproject.toml`` or the Python version changes.  ``lint`` has
-its own (ruff).
+its own (ruff).  ``report_peers`` (the main job with the optional peer renderers) has its
+own small environment, ``.nox/peers``, on top of the shared one: only the ``peers``
+extra (Mitsuba 3, Dr.Jit) is installed there, so the tests' environment stays lean.
 """
 
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import os
 import subprocess
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 
 import nox
+import tomllib
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -82,7 +86,10 @@ def fuzz(session: nox.Session) -> None:
     """The long fuzz profile: 1,000 hypothesis examples per property and renderer, each
     renderer in its own child process (a segfault is reported with its seed and example);
     ``tests/fuzz/run_fuzz.py``.  Options after ``--``, e.g. ``--renderers softras``,
-    ``--seed N``, ``--examples N``, ``--replay JSON``."""
+    ``--seed N``, ``--examples N``, ``--replay JSON``, ``--no-cli``.  Then, once, the
+    command-line fuzz (``tests/fuzz/test_fuzz_cli.py``: random option values, run ids and
+    damaged results directories; exit status 0 or 2, no traceback, no write outside the
+    temporary roots)."""
     _install(session)
     session.run("python", "tests/fuzz/run_fuzz.py", *session.posargs)
 
@@ -124,3 +131,52 @@ def report(session: nox.Session) -> None:
     lists them all."""
     _install(session)
     session.run("softras-bench", "report", *session.posargs)
+
+
+#: The environment of ``report_peers``: the shared one plus the ``peers`` extra.
+PEERS_VENV = Path(".nox") / "peers"
+#: Debian's LLVM 19 (package ``libllvm19``), which Mitsuba's CPU variant needs
+#: (``renderers.peers.mitsuba_setup``; LLVM 15 makes Dr.Jit's JIT abort).
+LLVM19_GLOBS = ("/usr/lib/*-linux-gnu/libLLVM.so.19*", "/usr/lib/llvm-19/lib/libLLVM.so*")
+
+
+def _peers_env(session: nox.Session) -> Path:
+    """``.nox/peers``: a virtualenv that sees the shared environment's packages (a
+    ``.pth`` file naming its site-packages) and holds the ``peers`` extra of
+    ``pyproject.toml``; returns its python."""
+    shared_bin = _ensure_shared_env(session)
+    shared_site = subprocess.run(
+        [str(shared_bin / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
+         "['purelib'])"], check=True, capture_output=True, text=True).stdout.strip()
+    venv = PEERS_VENV.absolute()
+    python = venv / "bin" / "python"
+    pins = tomllib.loads(Path("pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["peers"]
+    key = hashlib.sha256(("\n".join(pins) + shared_site).encode()).hexdigest()
+    stamp = venv / ".installed"
+    if not stamp.exists() or stamp.read_text() != key:
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig."
+                               "get_paths()['purelib'])"], check=True, capture_output=True,
+                              text=True).stdout.strip()
+        Path(site, "softras_shared.pth").write_text(shared_site + "\n")
+        session.log(f"installing the peers extra {pins} into {venv}")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
+        stamp.write_text(key)
+    return python
+
+
+@nox.session(python=PYTHON, venv_backend="none")
+def report_peers(session: nox.Session) -> None:
+    """The main job with the optional peer renderers: ``softras-bench report`` (options
+    after ``--``, as ``report``) in ``.nox/peers``, the shared environment plus the
+    ``peers`` extra (``mitsuba==3.9.1``, ``drjit==1.5.0``).  Mitsuba's CPU variant needs
+    Debian's ``libllvm19`` (checked first).  PyTorch3D (``pytorch3d_soft``) has no CPU
+    wheel: build it as docs/renderers.md says; it is used where it imports."""
+    if not any(glob.glob(g) for g in LLVM19_GLOBS):
+        session.error("libllvm19 is missing (Mitsuba's CPU variant needs LLVM 19): run "
+                      "apt-get install libllvm19, then rerun nox -s report_peers")
+    python = _peers_env(session)
+    session.run(str(python), "-m", "bench_softras", "report", *session.posargs,
+                external=True)

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench_softras.errors import DEBUG_ENV, device_arg, int_list_arg, is_user_error, user_message
-from bench_softras.runs import RUN_JSON, STAGES, read_json
+from bench_softras.runs import RUN_JSON, STAGES
 
 #: command -> (module with ``main(argv)``, one-line description).
 COMMANDS = {
@@ -128,8 +128,9 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     if args.from_results:
         # Here: only a rebuild needs the plotting stack (matplotlib, seaborn: ~1.5 s).
         from bench_softras.report.build import build_report
+        from bench_softras.report.results import read_record
 
-        run = read_json(Path(args.from_results) / RUN_JSON) or {}
+        run = read_record(Path(args.from_results) / RUN_JSON) or {}
         run_id = args.run_id or run.get("run_id") or Path(args.from_results).name
         out = args.report_dir or str(Path(args.reports_root) / run_id)
         paths = build_report(args.from_results, out)

@@ -207,9 +207,13 @@ class Plan:
 # -- validation and planning ------------------------------------------------------------
 def make_plan(cfg: MainJobConfig) -> Plan:
     """Check ``cfg`` (raising :class:`MainJobError` with what to change) and resolve the
-    preset's settings, with ``cfg.settings`` applied, for every stage."""
+    preset's settings, with ``cfg.settings`` applied, for every stage.  Everything a
+    stage would refuse later is checked here, before any stage runs
+    (:func:`check_plan`)."""
     try:
-        preset = apply_settings(get_preset(cfg.preset), cfg.settings, reserved=JOB_OWNED)
+        preset = with_overrides(get_preset(cfg.preset), seeds=tuple(cfg.seeds) or None,
+                                fit_shapes=tuple(cfg.fit_shapes) or None)
+        preset = apply_settings(preset, cfg.settings, reserved=JOB_OWNED)
     except (KeyError, ConfigError) as exc:
         raise MainJobError(str(exc)) from None
     bad = [s for s in cfg.stages if s not in STAGES]
@@ -217,13 +221,11 @@ def make_plan(cfg: MainJobConfig) -> Plan:
         raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
     names, studies = plan_renderers(cfg.renderers, preset.renderers)
     try:
-        class_ids = tuple(dict.fromkeys(class_id_of(c) for c in cfg.categories))
-    except KeyError as exc:
-        raise MainJobError(exc.args[0]) from None
-    try:
         check_device(cfg.device)
         check_writable_dir(cfg.results_root, "--results-root")
         check_writable_dir(cfg.reports_root, "--reports-root")
+        if not cfg.data_dir:
+            datasets.default_cache_root()  # $SOFTRAS_BENCH_DATA naming a file
     except UserError as exc:
         raise MainJobError(str(exc)) from None
     if cfg.data_dir and not Path(cfg.data_dir).is_dir():
@@ -232,15 +234,59 @@ def make_plan(cfg: MainJobConfig) -> Plan:
                            "({class_id}_{split}_images.npz and _voxels.npz, e.g. the ShapeNet "
                            "renderings of N3MR/SoftRas), or leave --data-dir out to use the "
                            "built-in synthetic data set")
-    seeds = tuple(cfg.seeds) or tuple(preset.seeds)
+    # Class ids the data directory holds are accepted as they are (not only ShapeNet's).
+    found = datasets.find_class_ids(cfg.data_dir, "train") if cfg.data_dir else ()
+    try:
+        class_ids = tuple(dict.fromkeys(class_id_of(c, found) for c in cfg.categories))
+    except KeyError as exc:
+        raise MainJobError(f"--categories: {exc.args[0]}") from None
     timing = with_overrides(preset.timing, renderers=studies["timing"], device=cfg.device)
     recon = with_overrides(preset.recon, device=cfg.device, class_ids=class_ids or None)
-    fit_shapes = tuple(cfg.fit_shapes) or preset.fit_shapes
     ablations = with_overrides(preset.ablations,
                                shape=cfg.fit_shapes[0] if cfg.fit_shapes else None)
-    return Plan(preset, names, class_ids, seeds, fit_shapes, preset.fit, recon,
+    plan = Plan(preset, names, class_ids, preset.seeds, preset.fit_shapes, preset.fit, recon,
                 preset.gradients, timing, ablations, preset.examples,
                 studies["gradients"], studies["fitting"])
+    check_plan(plan, cfg.stages)
+    return plan
+
+
+def check_plan(plan: Plan, stages: tuple[str, ...]) -> None:
+    """Refuse, before any stage runs, what the selected ``stages`` would refuse later:
+    a ``--fit-shapes`` target that does not resolve (a missing or unusable mesh file, an
+    unknown name), an ablation target or renderer that does not, a timing sweep with
+    no configuration under the cost cap.  :class:`MainJobError` naming the option."""
+    if "fitting" in stages:
+        for shape in plan.fit_shapes:
+            _check_target(shape, "--fit-shapes", data_objects=True)
+    if "ablations" in stages:
+        where = "--fit-shapes (its first target is the ablations')" if plan.fit_shapes else \
+            "ablations.shape"
+        _check_target(plan.ablations.shape, where, data_objects=False)
+        try:
+            ensure_registered(plan.ablations.renderer)
+        except KeyError as exc:
+            raise MainJobError(f"ablations.renderer: {exc.args[0]}") from None
+    if "timing" in stages:
+        try:
+            timing_study.check_some_point_runs(plan.timing)
+        except ConfigError as exc:
+            raise MainJobError(str(exc)) from None
+
+
+def _check_target(shape: str, where: str, data_objects: bool) -> None:
+    """``shape`` resolves as a fitting target (:func:`fitting.load_target`: a mesh file is
+    read, a category generated); a data-set object only when ``data_objects`` (its
+    index is checked when the data set is there)."""
+    if fitting.is_data_spec(shape):
+        if data_objects:
+            return
+        raise MainJobError(f"{where} {shape!r}: a data-set object has no mesh; the ablations "
+                           "fit a mesh target (a mesh file, cube or a category name)")
+    try:
+        fitting.load_target(shape)
+    except (UserError, ValueError) as exc:
+        raise MainJobError(f"{where} {shape!r}: {exc}") from None
 
 
 def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]

@@ -40,6 +40,7 @@ receives a config trusts it.  Change fields with :func:`with_overrides` (API) or
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from bench_softras.data import PRESETS as SYNTHETIC_PRESETS
+from bench_softras.data import SPLITS
 from bench_softras.errors import ConfigError, UnknownNameError
 from bench_softras.experiments.multiview import MAX_FIT_VIEWS, NUM_VIEWS
 from metrics.gradient_accuracy import SCENES
@@ -91,6 +94,30 @@ def _check(config, rules: Mapping[str, tuple[bool, str]]) -> None:
     bad = [f"{k}={getattr(config, k)!r} ({need})" for k, (ok, need) in rules.items() if not ok]
     if bad:
         raise ConfigError(f"invalid {type(config).__name__} field(s): " + ", ".join(bad))
+
+
+def _non_finite(value) -> bool:
+    """Whether ``value`` (a number or a tuple of them) holds a NaN or an infinity."""
+    values = value if isinstance(value, tuple) else (value,)
+    return any(isinstance(v, float | np.floating) and not math.isfinite(v) for v in values)
+
+
+def _check_finite(config) -> None:
+    """Every float field of ``config`` (and every float of a tuple field) is finite: a
+    NaN or infinite learning rate, weight or scale is refused when the config is built,
+    not found as a NaN loss later."""
+    _check(config, {f.name: (not _non_finite(getattr(config, f.name)), "a finite number")
+                    for f in dataclasses.fields(config)})
+
+
+def _betas_rule(betas: Sequence[float]) -> tuple[bool, str]:
+    """Adam's ``betas``: two values in ``[0, 1)`` (torch refuses others at the first step)."""
+    return (len(betas) == 2 and all(0 <= b < 1 for b in betas), "two values in [0, 1)")
+
+
+def _seed_rule(seed: int) -> tuple[bool, str]:
+    """A seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
+    return (seed >= 0, "an integer >= 0")
 
 
 def _sigma_error(config, name: str, values: Sequence) -> str | None:
@@ -148,6 +175,7 @@ class LossConfig:
     color_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_finite(self)
         _check_sigmas(self, sigma=(self.sigma,))
         _check(self, {"lambda_laplacian": (self.lambda_laplacian >= 0, ">= 0"),
                       "lambda_flatten": (self.lambda_flatten >= 0, ">= 0"),
@@ -178,6 +206,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         sizes = (self.conv_channels, self.fc_hidden, self.latent, *self.decoder_hidden,
                  self.in_channels)
+        _check_finite(self)
         _check(self, {"obj_scale": (0 < self.obj_scale < 1, "in (0, 1)"),
                       "decoder_hidden": (len(self.decoder_hidden) == 2, "two sizes"),
                       "conv_channels": (min(sizes) >= 1, "every size >= 1")})
@@ -290,6 +319,9 @@ class ReconConfig(LossConfig):
             "batch_size": (self.batch_size >= 1, ">= 1"),
             "iterations": (self.iterations >= 0, ">= 0"),
             "lr": (self.lr > 0, "> 0"),
+            "betas": _betas_rule(self.betas),
+            "eval_split": (self.eval_split in SPLITS, f"one of {SPLITS}"),
+            "seed": _seed_rule(self.seed),
             "decay_factor": (self.decay_factor > 0, "> 0"),
             "lr_decay_at": (self.lr_decay_at >= 0, ">= 0"),
             "lr_schedule": (self.lr_schedule in LR_SCHEDULES, f"one of {LR_SCHEDULES}"),
@@ -361,6 +393,7 @@ class FitConfig(LossConfig):
         if not 1 <= self.num_views <= MAX_FIT_VIEWS:
             raise ConfigError(f"num_views must lie in 1..{MAX_FIT_VIEWS}, got {self.num_views}")
         _check(self, {"steps": (self.steps >= 0, ">= 0"), "lr": (self.lr > 0, "> 0"),
+                      "betas": _betas_rule(self.betas), "seed": _seed_rule(self.seed),
                       "views_per_step": (1 <= self.views_per_step <= MAX_FIT_VIEWS,
                                          f"in 1..{MAX_FIT_VIEWS}"),
                       "record_every": (self.record_every >= 1, ">= 1")})
@@ -414,11 +447,11 @@ class FitBenchConfig:
     def __post_init__(self) -> None:
         for name in ("lr_scales", "sigmas", "slow_renderers", "tuned_from"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        splits = ("train", "val", "test")
+        _check_finite(self)
         _check(self, {
             "per_category": (self.per_category >= 0, ">= 0"),
-            "split": (self.split in splits, f"one of {splits}"),
-            "tuning_split": (self.tuning_split in splits and self.tuning_split != self.split,
+            "split": (self.split in SPLITS, f"one of {SPLITS}"),
+            "tuning_split": (self.tuning_split in SPLITS and self.tuning_split != self.split,
                              "a split other than `split` (tuning never sees the benchmark's "
                              "targets)"),
             "tuning_targets": (self.tuning_targets >= 0, ">= 0"),
@@ -454,6 +487,7 @@ class GradientConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenes", tuple(self.scenes))
         object.__setattr__(self, "sigmas", tuple(float(s) for s in self.sigmas))
+        _check_finite(self)
         unknown = [s for s in self.scenes if s not in SCENES]
         if unknown:
             raise ConfigError(f"unknown scene {unknown[0]!r}; available: {SCENES}")
@@ -499,7 +533,9 @@ class TimingConfig:
         for name in ("subdivisions", "image_sizes", "batch_sizes", "sigmas", "renderers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         subdivisions = self.subdivisions + (self.base_subdivisions,)
+        _check_finite(self)
         _check(self, {
+            "seed": _seed_rule(self.seed),
             "renderers": (len(self.renderers) > 0, "at least one renderer"),
             "subdivisions": (min(subdivisions) >= 0, "every value and base >= 0"),
             "batch_sizes": (min(self.batch_sizes + (self.base_batch,)) >= 1,
@@ -544,6 +580,7 @@ class AblationConfig:
             raise ConfigError("ablation sigmas must not be empty")
         if not isinstance(self.shape, str) or not self.shape:
             raise ConfigError(f"AblationConfig.shape must name a target, got {self.shape!r}")
+        _check_finite(self)
         _check_sigmas(self, sigmas=self.sigmas)
         _check(self, {
             "few_views": (1 <= self.few_views <= NUM_VIEWS, f"in 1..{NUM_VIEWS}"),
@@ -594,6 +631,20 @@ class Preset:
     seeds: tuple[int, ...] = (0,)
     fit_shapes: tuple[str, ...] = ()
     synthetic_data: str = "cpu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "fit_shapes", tuple(self.fit_shapes))
+        _check(self, {
+            "seeds": (len(self.seeds) > 0 and all(_seed_rule(s)[0] for s in self.seeds),
+                      "at least one seed, every seed an integer >= 0 (--seeds)"),
+            "synthetic_data": (self.synthetic_data in SYNTHETIC_PRESETS,
+                               f"one of {tuple(SYNTHETIC_PRESETS)}"),
+            "renderers": (len(self.renderers) > 0, "at least one renderer (--renderers)")})
+        if self.fit_bench.per_category == 0 and not self.fit_shapes:
+            raise ConfigError("fit_bench.per_category=0 and no fit shapes: the fitting "
+                              "benchmark would have no target; give --fit-shapes (e.g. "
+                              "cube,chair or mesh files) or fit_bench.per_category >= 1")
 
 
 #: The sections of a :class:`Preset` that :func:`apply_settings` may change.

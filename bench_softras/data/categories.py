@@ -7,6 +7,10 @@ class ids, so a synthetic data set and the real benchmark files share one loader
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from bench_softras.errors import UnknownNameError
+
 #: ShapeNet synset id -> name, as in the official SoftRas ``datasets.py``.
 CATEGORIES: dict[str, str] = {
     "02691156": "airplane",
@@ -53,16 +57,21 @@ def category_name(class_id: str) -> str:
     return CATEGORIES.get(class_id, class_id)
 
 
-def class_id_of(name_or_id: str) -> str:
-    """The ShapeNet class id for a category name ("chair") or id ("03001627")."""
-    if name_or_id in CATEGORIES:
+def class_id_of(name_or_id: str, extra_ids: Iterable[str] = ()) -> str:
+    """The ShapeNet class id for a category name ("chair") or id ("03001627");
+    ``extra_ids``: further class ids accepted as they are (e.g. those a data directory
+    holds, :func:`bench_softras.data.find_class_ids`).  ``KeyError`` (a
+    :class:`~bench_softras.errors.UnknownNameError`) lists the known ones."""
+    extra = tuple(extra_ids)
+    if name_or_id in CATEGORIES or name_or_id in extra:
         return name_or_id
     for cid, name in CATEGORIES.items():
-        if name == name_or_id.lower():
+        if name == str(name_or_id).lower():
             return cid
-    raise KeyError(
+    found = f"; in the data directory: {', '.join(extra)}" if extra else ""
+    raise UnknownNameError(
         f"unknown category {name_or_id!r}; known: "
-        + ", ".join(f"{cid} ({n})" for cid, n in CATEGORIES.items())
+        + ", ".join(f"{cid} ({n})" for cid, n in CATEGORIES.items()) + found
     )
 
 

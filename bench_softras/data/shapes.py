@@ -78,6 +78,27 @@ class Mesh:
         return self.vertices.min(axis=0), self.vertices.max(axis=0)
 
 
+def mesh_problem(vertices: np.ndarray, faces: np.ndarray) -> str | None:
+    """What makes ``vertices`` ``[V, 3]`` / ``faces`` ``[F, 3]`` (as read from a file)
+    unusable as a target mesh, in words, or ``None`` when they are usable: no vertices,
+    no triangles (a point cloud), NaN/Inf coordinates, a face index out of range, or
+    every face's vertices at one point (nothing to normalize, render or voxelize)."""
+    v = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
+    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    if v.shape[0] == 0:
+        return "no vertices or triangles could be read (an empty, text or malformed file)"
+    if f.shape[0] == 0:
+        return f"{v.shape[0]} point(s) and no triangles (a point cloud, not a mesh)"
+    if not np.isfinite(v).all():
+        return "vertex coordinates contain NaN or Inf"
+    if f.min() < 0 or f.max() >= v.shape[0]:
+        return f"a face index is out of range (faces must index its {v.shape[0]} vertices)"
+    used = v[np.unique(f)]
+    if not np.ptp(used, axis=0).any():
+        return "every triangle's vertices lie at one point (a zero-size mesh)"
+    return None
+
+
 def merge(parts: Sequence[Mesh]) -> Mesh:
     """Concatenate meshes into one; part ids are renumbered consecutively across
     ``parts`` (a multi-part input keeps its parts distinct)."""

@@ -32,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bench_softras.atomic import write_json
+from bench_softras.errors import UserError
 
 from .cache_check import MANIFEST, hash_files, mismatched_files
 from .categories import base_color, category_name, class_id_of
@@ -156,9 +157,14 @@ def cache_key(params: SyntheticParams, renderer) -> tuple[str, dict]:
 
 
 def default_cache_root() -> Path:
-    """``$SOFTRAS_BENCH_DATA`` if set, else ``~/.cache/softras-bench``."""
+    """``$SOFTRAS_BENCH_DATA`` if set, else ``~/.cache/softras-bench``.  A
+    ``$SOFTRAS_BENCH_DATA`` that names a file raises :class:`UserError` naming it."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "softras-bench"
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "softras-bench"
+    if env and root.exists() and not root.is_dir():
+        raise UserError(f"${CACHE_ENV}={env!r} is a file, not a directory; point "
+                        f"{CACHE_ENV} at a directory for the synthetic data cache, or unset it")
+    return root
 
 
 def read_manifest(directory: str | Path) -> dict | None:

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bench_softras.atomic import write_json
+from bench_softras.errors import UserError
 from metrics.open3d_import import open3d
 
 from .categories import base_color
@@ -23,17 +24,30 @@ from .layout import (
     check_split,
     write_split,
 )
-from .shapes import Mesh, normalize
+from .shapes import Mesh, mesh_problem, normalize
 from .views import mesh_to_views, mesh_to_voxels, torch_threads
 
 #: File suffixes read by open3d's ``read_triangle_mesh``.
 MESH_SUFFIXES: tuple[str, ...] = (".obj", ".ply", ".off", ".stl")
 
 
+#: What a mesh file must be, for messages.
+EXPECTED_MESH = f"a triangle mesh file ({', '.join(MESH_SUFFIXES)})"
+
+
+class MeshFileError(UserError, ValueError):
+    """A mesh file the user named is missing or not a usable triangle mesh; the message
+    names the file and what is expected."""
+
+
+class MissingMeshError(MeshFileError, FileNotFoundError):
+    """A mesh file the user named does not exist."""
+
+
 def find_meshes(paths_or_dir: str | Path | Iterable[str | Path]) -> list[Path]:
     """Mesh files from a directory (searched recursively, sorted), a single file, or a
-    list of files and directories.  Raises ``FileNotFoundError`` for a missing path and
-    ``ValueError`` when no mesh file is found or a file has an unsupported suffix."""
+    list of files and directories.  Raises :class:`MeshFileError` for a missing path, a
+    file with an unsupported suffix, or when no mesh file is found."""
     items = [paths_or_dir] if isinstance(paths_or_dir, (str, Path)) else list(paths_or_dir)
     found: list[Path] = []
     for item in items:
@@ -41,31 +55,48 @@ def find_meshes(paths_or_dir: str | Path | Iterable[str | Path]) -> list[Path]:
         if p.is_dir():
             found += sorted(f for f in p.rglob("*")
                             if f.is_file() and f.suffix.lower() in MESH_SUFFIXES)
-        elif p.is_file():
-            if p.suffix.lower() not in MESH_SUFFIXES:
-                raise ValueError(f"{p}: unsupported mesh format {p.suffix!r}; expected one "
-                                 f"of {MESH_SUFFIXES}")
-            found.append(p)
         else:
-            raise FileNotFoundError(f"{p}: no such mesh file or directory")
+            found.append(check_mesh_path(p))
     if not found:
-        raise ValueError(f"no mesh files ({', '.join(MESH_SUFFIXES)}) found in "
-                         f"{[str(i) for i in items]}")
+        raise MeshFileError(f"no mesh files ({', '.join(MESH_SUFFIXES)}) found in "
+                            f"{[str(i) for i in items]}")
     return found
+
+
+def check_mesh_path(path: str | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it names an existing, non-empty file with
+    a mesh suffix (:data:`MESH_SUFFIXES`); else :class:`MeshFileError` naming it."""
+    p = Path(path)
+    if p.is_dir():
+        raise MeshFileError(f"{p}: is a directory; expected {EXPECTED_MESH}")
+    if not p.exists():
+        raise MissingMeshError(f"{p}: no such mesh file; expected {EXPECTED_MESH}")
+    if p.suffix.lower() not in MESH_SUFFIXES:
+        what = repr(p.suffix) if p.suffix else "a name without a suffix"
+        raise MeshFileError(f"{p}: unsupported mesh format ({what}); expected {EXPECTED_MESH}")
+    if p.stat().st_size == 0:
+        raise MeshFileError(f"{p}: the file is empty; expected {EXPECTED_MESH}")
+    return p
 
 
 def read_mesh(path: str | Path) -> Mesh:
     """Read a triangle mesh with open3d; vertices float64 ``[V, 3]``, faces int64
     ``[F, 3]``, one part (ids all 0; voxelization uses connected components).
-    Raises ``ValueError`` naming the file when it holds no triangles."""
+    Raises :class:`MeshFileError` naming the file when it is missing, empty, of another
+    format, or holds no usable triangles (:func:`~bench_softras.data.shapes.mesh_problem`:
+    a point cloud, NaN vertices, a face index out of range, a single point)."""
     o3d = open3d()
-    path = Path(path)
-    mesh = o3d.io.read_triangle_mesh(str(path))
+    p = check_mesh_path(path)
+    # open3d reports a failed read as a warning on stdout (and returns an empty mesh):
+    # silenced here, the error below says what is wrong instead.
+    with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):
+        mesh = o3d.io.read_triangle_mesh(str(p))
     v = np.asarray(mesh.vertices, dtype=np.float64)
     f = np.asarray(mesh.triangles, dtype=np.int64)
-    if v.shape[0] == 0 or f.shape[0] == 0:
-        raise ValueError(f"{path}: no triangles could be read (is it a triangle mesh in "
-                         f"one of {MESH_SUFFIXES}?)")
+    problem = mesh_problem(v, f)
+    if problem:
+        raise MeshFileError(f"{p}: {problem}; expected {EXPECTED_MESH} with finite "
+                            "vertices and at least one triangle of non-zero size")
     return Mesh(v, f, np.zeros(f.shape[0], dtype=np.int64))
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -172,17 +173,19 @@ def target_identity(shape: str) -> tuple[str, str]:
         _, cid, index = shape.split("/")
         return data_target_name(cid, int(index)), f"data:{shape}"
     path = Path(shape)
-    if path.suffix and path.is_file():
+    if path.suffix or "/" in shape or os.sep in shape or path.is_dir():
+        # a path: read_mesh names a missing, empty or unusable file (MeshFileError)
+        if not path.is_file():
+            read_mesh(path)
         return path.stem, f"file:{content_sha256(path)}"
-    if path.suffix and not path.exists() and ("/" in shape or "." in shape):
-        raise FileNotFoundError(f"mesh file {shape!r} does not exist")
     if shape == "cube":
         return "cube", "cube"
     try:
         cid = class_id_of(shape)
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"unknown shape {shape!r}: not a mesh file, 'cube' or a category "
-                         "name / class id") from exc
+    except (KeyError, ValueError):
+        raise ConfigError(f"unknown shape {shape!r}: not a mesh file, 'cube', a category "
+                          "name / class id or a data-set object <split>/<class_id>/<index>"
+                          ) from None
     return category_name(cid), f"category:{cid}:{GENERATOR_VERSION}"
 
 

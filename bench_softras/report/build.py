@@ -22,7 +22,6 @@ from bench_softras.runs import (
     RENDERERS_JSON,
     RUN_JSON,
     STAGES,
-    read_json,
     read_stage_record,
     stage_dir,
 )
@@ -33,7 +32,16 @@ from .document import Document, png_bytes
 from .nonfinite import nonfinite_section
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
-from .results import missing_units, read_examples, read_run_logs, read_table
+from .results import (
+    TABLES,
+    empty_tables,
+    missing_units,
+    read_examples,
+    read_record,
+    read_run_logs,
+    read_table,
+    read_table_file,
+)
 from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
 
 RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
@@ -250,14 +258,17 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
-    run = read_json(results_dir / RUN_JSON) or merged_run_record(results_dir)
-    env = read_json(results_dir / ENV_JSON) or merged_run_record(results_dir, "environment")
+    run = read_record(results_dir / RUN_JSON) or merged_run_record(results_dir)
+    env = read_record(results_dir / ENV_JSON) or merged_run_record(results_dir, "environment")
     tables = {k: read_table(results_dir, k) for k in
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
                "timing")}
     tables["recon_per_object"] = read_table(results_dir, "recon_per_object")
     fit_settings = {k: read_table(results_dir, k) for k in ("fit_choices", "fit_tuning",
                                                              "fit_targets")}
+    empty = empty_tables({**tables, **fit_settings})
+    for key in empty:  # their sections then say "no results"; _empty_section says why
+        (tables if key in tables else fit_settings)[key] = None
     logs = {"curves": read_run_logs(results_dir, CURVE_FILE),
             "metrics": read_run_logs(results_dir, METRICS_FILE)}
     examples = read_examples(results_dir)
@@ -284,7 +295,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
                  "shard has not run or not finished); the tables below leave them out:")
         doc.code("\n".join(missing))
     nonfinite_section(doc, {**tables, **fit_settings})
-    _families_section(doc, read_json(results_dir / RENDERERS_JSON))
+    _empty_section(doc, empty, results_dir)
+    _families_section(doc, read_record(results_dir / RENDERERS_JSON, list))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
     _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
@@ -293,6 +305,26 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     _timing_section(doc, tables["timing"], results_dir)
     _environment_section(doc, results_dir, run, env, logs["metrics"], namer)
     return doc.write(report_dir)
+
+
+def _empty_section(doc: Document, empty: list[str], results_dir: Path) -> None:
+    """Name the tables saved without rows (:func:`.results.empty_tables`); a timing table
+    emptied by the cost cap says so."""
+    if not empty:
+        return
+    doc.heading("Empty results")
+    lines = []
+    for key in empty:
+        stage, stem = TABLES[key]
+        why = ""
+        skipped = stage_dir(results_dir, "timing") / "timing_skipped.csv"
+        if key == "timing" and skipped.is_file():
+            n = len(read_table_file(skipped))
+            why = f" (timing_skipped.csv lists {n} configurations over the cost cap)"
+        lines.append(f"{stage}/{stem}: no rows{why}")
+    doc.text("These tables were saved without rows, so their sections below show no "
+             "results; rerun their stage with settings that produce some:")
+    doc.code("\n".join(lines))
 
 
 def _families_section(doc: Document, families: list | None) -> None:
@@ -312,7 +344,8 @@ def _families_section(doc: Document, families: list | None) -> None:
 
 
 def _missing(doc: Document, stage: str) -> None:
-    doc.text(f"No results: the `{stage}` stage has not run (or its tables are missing).")
+    doc.text(f"No results: the `{stage}` stage has not run (or its tables are missing or "
+             "empty).")
 
 
 def _with_convergence(table: pd.DataFrame, conv: pd.DataFrame | None) -> pd.DataFrame:
@@ -524,7 +557,7 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if timing is None:
         _missing(doc, "timing")
         return
-    notes = read_json(stage_dir(results_dir, "timing") / "timing_notes.json") or {}
+    notes = read_record(stage_dir(results_dir, "timing") / "timing_notes.json") or {}
     cfg = notes.get("config") or {}
     doc.text("Median wall time (`time.perf_counter`, after warm-up) of `rasterize` on "
              "screen-space faces of the icosphere template, its backward pass and both, "

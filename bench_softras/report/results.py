@@ -4,20 +4,32 @@ and names in :mod:`bench_softras.runs`): tables, training logs, example arrays.
 A sharded stage (:mod:`bench_softras.shards`) that has not finished whole (no
 ``stage.json`` marked done, e.g. only shards ran) is read by merging its units' tables;
 :func:`missing_units` names the units none of the shards finished.
+
+Damaged results (results are data from elsewhere, e.g. a copy a team shares): a file
+that cannot be read as what it should be (a Parquet file that is not one, a CSV cut
+short or empty, a ``run.json`` that is not a JSON object, an ``examples.npz`` that is
+not an archive or holds object arrays, read with ``allow_pickle=False``) raises
+:class:`DamagedResultsError` naming the file and the fix (the CLI: one line, exit
+status 2).  A table that reads but has no rows is not damaged: :func:`read_table`
+returns it, and the report says it is empty (:func:`empty_tables`).
 """
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench_softras.errors import UserError
 from bench_softras.jsonl import read_records
 from bench_softras.runs import (
     EXAMPLES_NPZ,
     RECON_RUNS_GLOB,
     SEED_PREFIX,
+    STAGES,
     read_stage_record,
     stage_dir,
 )
@@ -38,9 +50,54 @@ TABLES = {
 }
 
 
+class DamagedResultsError(UserError):
+    """A saved result file cannot be read as what it should be; the message names the
+    file and the fix."""
+
+
+def damaged(path: str | Path, why: str) -> DamagedResultsError:
+    """The :class:`DamagedResultsError` of ``path`` (``why``: what is wrong with it); the
+    fix names the stage when ``path`` lies in a stage's directory."""
+    path = Path(path)
+    stage = next((p for p in reversed(path.parent.parts) if p in STAGES), None)
+    rerun = (f"rerun the {stage} stage (the run's command with --stages {stage} --force)"
+             if stage else "rerun the job (the run's command)")
+    return DamagedResultsError(f"{path}: {why}; the results file is damaged: restore it "
+                               f"from a good copy, or {rerun}")
+
+
+def _parquet_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import pyarrow
+
+        return (OSError, ValueError, pyarrow.ArrowException)
+    except ImportError:  # pragma: no cover - pandas then reads Parquet another way
+        return (OSError, ValueError)
+
+
+def read_table_file(path: Path) -> pd.DataFrame:
+    """A Parquet or CSV table (``class_id`` read as strings);
+    :class:`DamagedResultsError` when it is not a readable table (a CSV must end with a
+    newline: the writer always ends it so, a file cut short does not)."""
+    if path.suffix == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except _parquet_errors() as exc:
+            raise damaged(path, f"not a readable Parquet table ({type(exc).__name__})"
+                          ) from None
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        raise damaged(path, "the CSV table is empty or cut short (no final newline)")
+    try:
+        return pd.read_csv(path, dtype={"class_id": str})
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise damaged(path, f"not a readable CSV table ({type(exc).__name__})") from None
+
+
 def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     """Table ``key`` of :data:`TABLES` (Parquet, else CSV), or ``None`` when absent.
-    ``class_id`` columns are read as strings."""
+    ``class_id`` columns are read as strings.  :class:`DamagedResultsError` names a
+    file that is not a readable table; a table without rows is returned as it is."""
     stage, stem = TABLES[key]
     d = stage_dir(results_dir, stage)
     if _merged(results_dir, stage):
@@ -48,9 +105,9 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
         if df is None:
             return None
     elif (d / f"{stem}.parquet").is_file():
-        df = pd.read_parquet(d / f"{stem}.parquet")
+        df = read_table_file(d / f"{stem}.parquet")
     elif (d / f"{stem}.csv").is_file():
-        df = pd.read_csv(d / f"{stem}.csv", dtype={"class_id": str})
+        df = read_table_file(d / f"{stem}.csv")
     else:
         return None
     if "class_id" in df.columns:
@@ -58,10 +115,34 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     return df
 
 
+def empty_tables(tables: dict[str, pd.DataFrame | None]) -> list[str]:
+    """The keys of ``tables`` whose table was read but has no rows (e.g. a timing study
+    whose every configuration was over the cost cap)."""
+    return [k for k, t in tables.items() if t is not None and t.empty]
+
+
+def read_record(path: str | Path, kind: type = dict) -> dict | list | None:
+    """A JSON record of the run (``run.json``, ``environment.json``, ...): ``None``
+    when absent, else its content, which must be a ``kind`` (``dict``: a JSON object;
+    ``list``: an array); :class:`DamagedResultsError` naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise damaged(path, f"not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(value, kind):
+        what = "a JSON object" if kind is dict else "a JSON array"
+        raise damaged(path, f"holds a JSON {type(value).__name__}, not {what}")
+    return value
+
+
 def _merged(results_dir: str | Path, stage: str) -> bool:
     """Whether ``stage`` is read from its units: a sharded stage not finished whole."""
-    rec = read_stage_record(results_dir, stage) or {}
-    return stage in SHARDED_STAGES and rec.get("status") != "done"
+    rec = read_stage_record(results_dir, stage)
+    done = isinstance(rec, dict) and rec.get("status") == "done"
+    return stage in SHARDED_STAGES and not done
 
 
 def missing_units(results_dir: str | Path) -> list[str]:
@@ -92,9 +173,24 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
 def read_examples(results_dir: str | Path) -> dict[str, np.ndarray]:
     """The arrays of the ``examples`` stage
     (:func:`bench_softras.experiments.examples.run_examples`), or an empty dict when the
-    stage has not run."""
+    stage has not run.  :class:`DamagedResultsError` names a file that is not an
+    archive of numeric arrays (object arrays are refused: ``allow_pickle=False``)."""
     path = stage_dir(results_dir, "examples") / EXAMPLES_NPZ
     if not path.is_file():
         return {}
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    errors = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except errors:  # not an archive (np.load then sees a pickle: refused), cut short
+        raise damaged(path, "not a readable .npz archive of numeric arrays") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise damaged(path, "a single .npy array, not a .npz archive")
+    with archive:
+        try:
+            return {k: archive[k] for k in archive.files}
+        except ValueError as exc:
+            why = ("holds object arrays (read without allow_pickle)" if "allow_pickle" in
+                   str(exc) else "a member is not a readable numeric array")
+            raise damaged(path, why) from None
+        except (OSError, EOFError, zipfile.BadZipFile):
+            raise damaged(path, "a member of the archive is cut short or damaged") from None

@@ -71,7 +71,7 @@ from tqdm.auto import tqdm
 import metrics
 import renderers
 from bench_softras.atomic import write_json, write_table
-from bench_softras.errors import device_arg
+from bench_softras.errors import ConfigError, device_arg
 from bench_softras.experiments.renderer_choice import ensure_registered
 from bench_softras.settings import PRESETS, TimingConfig, get_preset
 from renderers import Camera
@@ -261,17 +261,7 @@ def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | N
     except optional ones (noted and skipped).
     """
     cfg = get_preset(config).timing if isinstance(config, str) else config
-    notes = absent_peers()
-    names, absent = [], {}
-    for name in cfg.renderers:
-        if name in notes:
-            absent[name] = notes[name]
-        elif name in renderers.available() or _known(name):
-            names.append(name)
-        elif name in PEERS:
-            absent[name] = "not registered"
-        else:
-            raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
+    names, absent = check_some_point_runs(cfg)
     device = torch.device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("the timing study was asked for device 'cuda' but torch sees no "
@@ -301,6 +291,50 @@ def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | N
     if out_dir is not None:
         write_outputs(df, skipped_df, absent, cfg, out_dir)
     return df
+
+
+def resolve_renderers(cfg: TimingConfig) -> tuple[list[str], dict[str, str]]:
+    """``(renderers timed, {absent optional renderer: why})`` of ``cfg.renderers``;
+    ``KeyError`` for a name that is neither registered nor an optional peer."""
+    notes = absent_peers()
+    names, absent = [], {}
+    for name in cfg.renderers:
+        if name in notes:
+            absent[name] = notes[name]
+        elif name in renderers.available() or _known(name):
+            names.append(name)
+        elif name in PEERS:
+            absent[name] = "not registered"
+        else:
+            raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
+    return names, absent
+
+
+def check_some_point_runs(cfg: TimingConfig) -> tuple[list[str], dict[str, str]]:
+    """:func:`resolve_renderers`, after checking that at least one configuration of the
+    sweep (:func:`plan`) is under the cost cap (:func:`over_cost_cap`), so the study's
+    table cannot come out empty; else :class:`~bench_softras.errors.ConfigError` naming
+    ``timing.max_dense_pairs`` and the smallest count it would have to allow."""
+    names, absent = resolve_renderers(cfg)
+    if not names:
+        raise ConfigError(f"timing.renderers {list(cfg.renderers)}: none is installed "
+                          f"({absent}); time a registered renderer (--renderers)")
+    counts = []
+    for item in plan(cfg, names):
+        name, batch, size = item["renderer"], item["batch"], item["image_size"]
+        faces = 20 * 4 ** item["s"]
+        if not over_cost_cap(name, batch, faces, size, cfg.max_dense_pairs):
+            return names, absent
+        what, count = COST_CAPPED[name]
+        counts.append((count(batch, faces, size), what, name))
+    if not counts:
+        raise ConfigError("timing: subdivisions, image_sizes, batch_sizes and sigmas are all "
+                          "empty, so nothing would be timed; give at least one value")
+    n, what, name = min(counts)
+    raise ConfigError(f"timing: every configuration of {', '.join(names)} is over the cost "
+                      f"cap timing.max_dense_pairs={cfg.max_dense_pairs} (the smallest, "
+                      f"{name}, counts {what} = {n}), so nothing would be timed; set "
+                      f"timing.max_dense_pairs >= {n} or time other renderers (--renderers)")
 
 
 def _known(name: str) -> bool:

@@ -4,9 +4,12 @@ Runs ``pytest tests/fuzz`` under the hypothesis profile ``long`` once per render
 in its own child process, so a segfault, abort or hang in one renderer is reported
 (renderer, hypothesis seed, the example that was running) instead of killing the run.
 Prints the number of examples per renderer and every failure with the command that
-replays it.  Exit status 0 when every renderer passed, 1 otherwise.
+replays it.  Then the command-line fuzz (``tests/fuzz/test_fuzz_cli.py``: random option
+values, run ids and damaged results directories; exit status 0 or 2, no traceback,
+nothing written outside the temporary roots) runs once, in its own child process, under
+the same profile.  Exit status 0 when every part passed, 1 otherwise.
 
-    python tests/fuzz/run_fuzz.py [--renderers a,b] [--seed N] [--examples 1000]
+    python tests/fuzz/run_fuzz.py [--renderers a,b] [--seed N] [--examples 1000] [--no-cli]
     python tests/fuzz/run_fuzz.py --replay '<the JSON of "example running when it died">'
 """
 
@@ -23,6 +26,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The command-line fuzz (run once, not per renderer).
+CLI_FUZZ = "tests/fuzz/test_fuzz_cli.py"
 _COUNTS = re.compile(r"(\d+) passing(?: examples)?, (\d+) failing")
 
 
@@ -45,7 +50,8 @@ def run_one(name: str, seed: int, examples: int, timeout: float) -> dict:
         trace = Path(tmp) / "last_case.json"
         env = {**os.environ, "HYPOTHESIS_PROFILE": "long", "FUZZ_RENDERER": name,
                "FUZZ_EXAMPLES": str(examples), "FUZZ_TRACE": str(trace)}
-        cmd = [sys.executable, "-m", "pytest", "tests/fuzz", "-q", "-p", "no:cacheprovider",
+        target = [CLI_FUZZ] if name == "cli" else ["tests/fuzz", f"--ignore={CLI_FUZZ}"]
+        cmd = [sys.executable, "-m", "pytest", *target, "-q", "-p", "no:cacheprovider",
                "--benchmark-disable", "--hypothesis-show-statistics",
                f"--hypothesis-seed={seed}"]
         replay = (f"HYPOTHESIS_PROFILE=long FUZZ_RENDERER={name} FUZZ_EXAMPLES={examples} "
@@ -89,11 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples", type=int, default=1000, help="examples per property")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per renderer")
     ap.add_argument("--replay", metavar="JSON", help="run one recorded example and exit")
+    ap.add_argument("--no-cli", dest="cli", action="store_false",
+                    help="leave out the command-line fuzz")
     args = ap.parse_args(argv)
     if args.replay:
         replay(args.replay)
         return 0
     names = args.renderers.split(",") if args.renderers else _renderers()
+    names += ["cli"] if args.cli else []  # the command-line fuzz, once
     ok = True
     for name in names:
         res = run_one(name, args.seed, args.examples, args.timeout)

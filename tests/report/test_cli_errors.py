@@ -18,21 +18,6 @@ from bench_softras.data.synthetic import CACHE_ENV
 from bench_softras.runlock import run_lock
 
 
-def _boom(*a, **k):
-    raise AssertionError("an expensive stage ran before the input was checked")
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    for target in ("bench_softras.experiments.fitting.run_fitting",
-                   "bench_softras.experiments.fit_bench.run_fit_benchmark",
-                   "bench_softras.experiments.evaluate.run_reconstruction",
-                   "bench_softras.experiments.train._train_locked",
-                   "bench_softras.data.build_synthetic",
-                   "bench_softras.studies.timing.run_timing_study"):
-        monkeypatch.setattr(target, _boom)
-
-
 def _one_line_error(capsys, *needles: str) -> str:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
