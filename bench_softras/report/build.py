@@ -32,7 +32,14 @@ from . import evidence, figures, tuning
 from .document import Document, png_bytes
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
-from .results import missing_units, read_examples, read_run_logs, read_table
+from .results import (
+    missing_units,
+    read_examples,
+    read_run_logs,
+    read_run_record,
+    read_table,
+    run_id_of,
+)
 from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
 
 RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
@@ -238,9 +245,12 @@ def training_setup(run: dict | None) -> str:
 
 # -- the report -------------------------------------------------------------------------
 def build_report(results_dir: str | Path, report_dir: str | Path | None = None, *,
-                 title: str | None = None) -> dict[str, Path]:
+                 title: str | None = None, reports_root: str | Path = "reports"
+                 ) -> dict[str, Path]:
     """Write the report of the results in ``results_dir`` to ``report_dir`` (default:
-    ``reports/<run-id>`` with the run id from ``run.json``, else the directory name).
+    ``<reports_root>/<run-id>`` with the run id from ``run.json``, else the directory
+    name; a run id that is not one safe folder name is refused,
+    :func:`.results.run_id_of`).
 
     Sections are written for the stages whose tables exist; missing ones are noted.
     Returns ``{"markdown": path, "html": path}``.  Raises ``FileNotFoundError`` when
@@ -249,7 +259,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
-    run = read_json(results_dir / RUN_JSON) or merged_run_record(results_dir)
+    run = read_run_record(results_dir)
     env = read_json(results_dir / ENV_JSON) or merged_run_record(results_dir, "environment")
     tables = {k: read_table(results_dir, k) for k in
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
@@ -263,8 +273,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     if run is None and all(t is None for t in tables.values()):
         raise FileNotFoundError(f"{results_dir} holds no main-job results (no {RUN_JSON}, no "
                                 "stage tables)")
-    run_id = (run or {}).get("run_id") or results_dir.name
-    report_dir = Path(report_dir) if report_dir is not None else Path("reports") / run_id
+    run_id = run_id_of(results_dir, run)  # one safe folder name, or refused
+    report_dir = Path(report_dir) if report_dir is not None else Path(reports_root) / run_id
     cfg = (run or {}).get("config") or {}
     namer = PathNamer.for_run(results_dir, run)
     doc = Document(title or f"softras-bench report: {run_id}")

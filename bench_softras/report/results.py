@@ -1,6 +1,10 @@
 """The report's readers of a main-job results directory (``results/<run-id>/``, layout
 and names in :mod:`bench_softras.runs`): tables, training logs, example arrays.
 
+Every file is read only when it lies inside the run directory once symlinks are
+resolved (:func:`bench_softras.safe_paths.contained`): a results directory from
+elsewhere cannot make the report read another file of this machine.
+
 A sharded stage (:mod:`bench_softras.shards`) that has not finished whole (no
 ``stage.json`` marked done, e.g. only shards ran) is read by merging its units' tables;
 :func:`missing_units` names the units none of the shards finished.
@@ -17,11 +21,14 @@ from bench_softras.jsonl import read_records
 from bench_softras.runs import (
     EXAMPLES_NPZ,
     RECON_RUNS_GLOB,
+    RUN_JSON,
     SEED_PREFIX,
+    read_json,
     read_stage_record,
     stage_dir,
 )
-from bench_softras.shards import SHARDED_STAGES, merge_units
+from bench_softras.safe_paths import check_run_id, contained
+from bench_softras.shards import PLANS_DIR, SHARDED_STAGES, merge_units, merged_run_record
 
 #: (stage, stem) of every table a report reads.
 TABLES = {
@@ -38,24 +45,50 @@ TABLES = {
 }
 
 
+def read_run_record(results_dir: str | Path) -> dict | None:
+    """The run's ``run.json``, else the newest shard's run record
+    (:func:`~bench_softras.shards.merged_run_record`), else ``None``."""
+    return read_json(contained(results_dir, RUN_JSON)) or merged_run_record(results_dir)
+
+
+def run_id_of(results_dir: str | Path, run: dict | None) -> str:
+    """The run id of the run record ``run`` (:func:`read_run_record`), else the name of
+    ``results_dir``; either must be one safe folder name
+    (:func:`~bench_softras.safe_paths.check_run_id`: ``UnsafePathError`` naming the
+    file it came from), since it names the report's folder."""
+    recorded = (run or {}).get("run_id")
+    if recorded:
+        has_json = contained(results_dir, RUN_JSON).is_file()
+        return check_run_id(recorded, Path(results_dir) / (RUN_JSON if has_json else
+                                                           f"{PLANS_DIR}/run_*.json"))
+    return check_run_id(Path(results_dir).resolve().name, results_dir)
+
+
 def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     """Table ``key`` of :data:`TABLES` (Parquet, else CSV), or ``None`` when absent.
     ``class_id`` columns are read as strings."""
     stage, stem = TABLES[key]
     d = stage_dir(results_dir, stage)
+    parquet, csv = (_inside(results_dir, d / f"{stem}{ext}") for ext in (".parquet", ".csv"))
     if _merged(results_dir, stage):
-        df = merge_units(d, stem)[0]
+        df = merge_units(_inside(results_dir, d), stem)[0]
         if df is None:
             return None
-    elif (d / f"{stem}.parquet").is_file():
-        df = pd.read_parquet(d / f"{stem}.parquet")
-    elif (d / f"{stem}.csv").is_file():
-        df = pd.read_csv(d / f"{stem}.csv", dtype={"class_id": str})
+    elif parquet.is_file():
+        df = pd.read_parquet(parquet)
+    elif csv.is_file():
+        df = pd.read_csv(csv, dtype={"class_id": str})
     else:
         return None
     if "class_id" in df.columns:
         df["class_id"] = df["class_id"].astype(str)
     return df
+
+
+def _inside(results_dir: str | Path, path: Path) -> Path:
+    """``path`` (under ``results_dir``) resolved, when it stays inside the run directory;
+    else :class:`~bench_softras.safe_paths.UnsafePathError` naming it."""
+    return contained(results_dir, Path(path).relative_to(results_dir))
 
 
 def _merged(results_dir: str | Path, stage: str) -> bool:
@@ -78,7 +111,7 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
     no run has one."""
     frames = []
     for path in sorted(stage_dir(results_dir, "reconstruction").glob(f"{RECON_RUNS_GLOB}/{name}")):
-        recs = read_records(path)
+        recs = read_records(_inside(results_dir, path))
         seed = path.parent.name.removeprefix(SEED_PREFIX)
         if not recs or not seed.isdigit():
             continue
@@ -93,7 +126,7 @@ def read_examples(results_dir: str | Path) -> dict[str, np.ndarray]:
     """The arrays of the ``examples`` stage
     (:func:`bench_softras.experiments.examples.run_examples`), or an empty dict when the
     stage has not run."""
-    path = stage_dir(results_dir, "examples") / EXAMPLES_NPZ
+    path = _inside(results_dir, stage_dir(results_dir, "examples") / EXAMPLES_NPZ)
     if not path.is_file():
         return {}
     with np.load(path, allow_pickle=False) as z:
