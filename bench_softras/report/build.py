@@ -38,6 +38,7 @@ from .results import (
     read_run_logs,
     read_run_record,
     read_table,
+    run_file,
     run_id_of,
 )
 from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
@@ -260,7 +261,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
     run = read_run_record(results_dir)
-    env = read_json(results_dir / ENV_JSON) or merged_run_record(results_dir, "environment")
+    env = (read_json(run_file(results_dir, ENV_JSON))
+           or merged_run_record(results_dir, "environment"))
     tables = {k: read_table(results_dir, k) for k in
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
                "timing")}
@@ -292,7 +294,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
         doc.text("These runs of the sweep have no results under the run directory (their "
                  "shard has not run or not finished); the tables below leave them out:")
         doc.code("\n".join(missing))
-    _families_section(doc, read_json(results_dir / RENDERERS_JSON))
+    _families_section(doc, read_json(run_file(results_dir, RENDERERS_JSON)))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
     _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
@@ -493,7 +495,7 @@ def _ablation_section(doc: Document, abl, results_dir: Path) -> None:
                  f"{row['color_mse']:.4f} after the fit. Vertex colours cannot reproduce "
                  f"the target's view-dependent (headlight) shading, so the error does not "
                  f"reach zero.")
-        npz = stage_dir(results_dir, "ablations") / "color_views.npz"
+        npz = run_file(results_dir, stage_dir(results_dir, "ablations") / "color_views.npz")
         if npz.exists():
             with np.load(npz) as z:
                 fig, data = figures.color_views(z["views"], z["target"], z["fitted"])
@@ -532,7 +534,8 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if timing is None:
         _missing(doc, "timing")
         return
-    notes = read_json(stage_dir(results_dir, "timing") / "timing_notes.json") or {}
+    notes = read_json(run_file(results_dir, stage_dir(results_dir, "timing") /
+                               "timing_notes.json")) or {}
     cfg = notes.get("config") or {}
     doc.text("Median wall time (`time.perf_counter`, after warm-up) of `rasterize` on "
              "screen-space faces of the icosphere template, its backward pass and both, "
@@ -564,7 +567,7 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if absent:
         doc.text("Optional renderers not measured: " + "; ".join(
             f"`{k}` ({v})" for k, v in absent.items()) + ".")
-    skipped_path = stage_dir(results_dir, "timing") / "timing_skipped.csv"
+    skipped_path = run_file(results_dir, stage_dir(results_dir, "timing") / "timing_skipped.csv")
     if skipped_path.is_file():
         skipped = pd.read_csv(skipped_path)
         if len(skipped):

@@ -48,7 +48,7 @@ TABLES = {
 def read_run_record(results_dir: str | Path) -> dict | None:
     """The run's ``run.json``, else the newest shard's run record
     (:func:`~bench_softras.shards.merged_run_record`), else ``None``."""
-    return read_json(contained(results_dir, RUN_JSON)) or merged_run_record(results_dir)
+    return read_json(run_file(results_dir, RUN_JSON)) or merged_run_record(results_dir)
 
 
 def run_id_of(results_dir: str | Path, run: dict | None) -> str:
@@ -58,7 +58,7 @@ def run_id_of(results_dir: str | Path, run: dict | None) -> str:
     file it came from), since it names the report's folder."""
     recorded = (run or {}).get("run_id")
     if recorded:
-        has_json = contained(results_dir, RUN_JSON).is_file()
+        has_json = run_file(results_dir, RUN_JSON).is_file()
         return check_run_id(recorded, Path(results_dir) / (RUN_JSON if has_json else
                                                            f"{PLANS_DIR}/run_*.json"))
     return check_run_id(Path(results_dir).resolve().name, results_dir)
@@ -69,9 +69,9 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     ``class_id`` columns are read as strings."""
     stage, stem = TABLES[key]
     d = stage_dir(results_dir, stage)
-    parquet, csv = (_inside(results_dir, d / f"{stem}{ext}") for ext in (".parquet", ".csv"))
+    parquet, csv = (run_file(results_dir, d / f"{stem}{ext}") for ext in (".parquet", ".csv"))
     if _merged(results_dir, stage):
-        df = merge_units(_inside(results_dir, d), stem)[0]
+        df = merge_units(run_file(results_dir, d), stem)[0]
         if df is None:
             return None
     elif parquet.is_file():
@@ -85,10 +85,15 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     return df
 
 
-def _inside(results_dir: str | Path, path: Path) -> Path:
-    """``path`` (under ``results_dir``) resolved, when it stays inside the run directory;
-    else :class:`~bench_softras.safe_paths.UnsafePathError` naming it."""
-    return contained(results_dir, Path(path).relative_to(results_dir))
+def run_file(results_dir: str | Path, path: str | Path) -> Path:
+    """``path`` (relative to ``results_dir``, or a path under it as globbed there)
+    resolved, when it stays inside the run directory; else
+    :class:`~bench_softras.safe_paths.UnsafePathError` naming it.  The report reads
+    every file of a run directory through here."""
+    path = Path(path)
+    if path.is_relative_to(results_dir):
+        path = path.relative_to(results_dir)
+    return contained(results_dir, path)
 
 
 def _merged(results_dir: str | Path, stage: str) -> bool:
@@ -111,7 +116,7 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
     no run has one."""
     frames = []
     for path in sorted(stage_dir(results_dir, "reconstruction").glob(f"{RECON_RUNS_GLOB}/{name}")):
-        recs = read_records(_inside(results_dir, path))
+        recs = read_records(run_file(results_dir, path))
         seed = path.parent.name.removeprefix(SEED_PREFIX)
         if not recs or not seed.isdigit():
             continue
@@ -126,7 +131,7 @@ def read_examples(results_dir: str | Path) -> dict[str, np.ndarray]:
     """The arrays of the ``examples`` stage
     (:func:`bench_softras.experiments.examples.run_examples`), or an empty dict when the
     stage has not run."""
-    path = _inside(results_dir, stage_dir(results_dir, "examples") / EXAMPLES_NPZ)
+    path = run_file(results_dir, stage_dir(results_dir, "examples") / EXAMPLES_NPZ)
     if not path.is_file():
         return {}
     with np.load(path, allow_pickle=False) as z:

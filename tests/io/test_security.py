@@ -20,6 +20,7 @@ import pytest
 
 from bench_softras import atomic, cli, runs, shards
 from bench_softras.main_job import MainJobConfig
+from bench_softras.report.build import build_report
 from bench_softras.report.results import read_run_logs, read_table
 from bench_softras.safe_paths import UnsafePathError, check_run_id, contained
 
@@ -155,6 +156,12 @@ def test_fixed_name_symlinked_out_of_the_run_is_refused(tmp_path):
     (run / "reconstruction" / "softras" / "seed_0" / "curve.jsonl").symlink_to(secret)
     with pytest.raises(UnsafePathError, match="curve.jsonl"):
         read_run_logs(run, "curve.jsonl")
+    (run / "timing" / "timing.csv").unlink()
+    (run / "reconstruction" / "softras" / "seed_0" / "curve.jsonl").unlink()
+    (run / "run.json").write_text(json.dumps({"run_id": "run", "config": {}}))
+    (run / "environment.json").symlink_to(secret)
+    with pytest.raises(UnsafePathError, match="environment.json"):
+        build_report(run, tmp_path / "report")
 
 
 def test_stage_json_outputs_outside_are_refused(tmp_path):
