@@ -12,8 +12,10 @@ Commands (``softras-bench <command> --help`` for the options of each):
 
 Every command takes ``--threads N`` (before or after the command's name): the threads
 of torch and Taichi (default: ``$SOFTRAS_BENCH_THREADS``, else the cores this process
-may use; :mod:`renderers.threads`).  The setting is recorded in the main job's
-``run.json`` and ``environment.json``.
+may use; at most 4 per available core, :mod:`renderers.threads`).  The setting is
+recorded in the main job's ``run.json`` and ``environment.json``.  A ``~`` in a path
+option means the home directory, and ``--run-id`` must be one safe folder name
+(:mod:`bench_softras.safe_paths`).
 
 A user mistake (bad option value, bad data file, run directory in use, unwritable
 directory; :mod:`bench_softras.errors`) prints one line ``softras-bench <command>:
