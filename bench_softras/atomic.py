@@ -5,10 +5,22 @@ file or the new complete file, never a partial one: each writer fills a temporar
 in the destination's folder (same file system), flushes and fsyncs it, then
 ``os.replace``-s it over the destination, which POSIX makes atomic.  A crash leaves at
 most a stray ``.<name>.<random>.tmp`` file, which nothing reads.
+
+Permissions follow the umask, as for any file a program creates: ``0666 & ~umask``
+(``-rw-r--r--`` under the usual ``022``, group-writable under ``002``), not the
+owner-only ``0600`` of :func:`tempfile.mkstemp`; folders are created with
+``mkdir``'s usual ``0777 & ~umask``.
+
+A write that fails in the file system (a full disk, a read-only or vanished folder, no
+permission) raises :class:`WriteError`: one line naming the destination and the
+system's reason (e.g. ``cannot write results/cpu/timing/timing.csv: no space left on
+device (ENOSPC); free some space or write elsewhere``), which the command line prints
+with exit status 2.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -19,6 +31,48 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UserError
+
+
+class WriteError(UserError, OSError):
+    """A file that could not be written (``OSError(errno, strerror, filename)`` with
+    ``filename`` the destination); ``str()`` is one line naming it, the system's reason
+    and what to do."""
+
+    def __str__(self) -> str:
+        code = errno.errorcode.get(self.errno or -1)
+        reason = (self.strerror or "write failed").lower() + (f" ({code})" if code else "")
+        fix = ("free some space or write elsewhere" if self.errno in (errno.ENOSPC,
+                                                                       errno.EDQUOT)
+               else "choose a folder you can write (e.g. --results-root, --out-dir)")
+        return f"cannot write {self.filename}: {reason}; {fix}"
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it where Linux shows it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        pass
+    mask = os.umask(0o022)  # pragma: no cover
+    os.umask(mask)  # pragma: no cover
+    return mask  # pragma: no cover
+
+
+def _write_error(exc: OSError, dest: Path, tmp: Path | None) -> OSError:
+    """``exc`` as a :class:`WriteError` naming ``dest`` when it is about writing it (no
+    file named, or the temporary file, the destination or its folders); an error about
+    another file (e.g. an input the writer reads) is returned unchanged."""
+    named = exc.filename
+    ours = {None, str(dest), *(str(p) for p in dest.parents)} | ({str(tmp)} if tmp else set())
+    if isinstance(exc, WriteError) or (named is not None and str(named) not in ours):
+        return exc
+    text = exc.strerror or (str(exc).strip().splitlines() or ["write failed"])[0]
+    return WriteError(exc.errno if exc.errno is not None else 0, text, str(dest))
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
@@ -26,20 +80,31 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
 
     Write the whole file to the yielded path (any library's own writer works, e.g.
     ``df.to_parquet(tmp)``).  On an exception the temporary file is removed and
-    ``path`` keeps its old content.  ``suffix`` ends the temporary name (e.g.
-    ``".tmp.obj"`` for writers that pick the format from the extension)."""
+    ``path`` keeps its old content; a file-system error writing it is raised as
+    :class:`WriteError` naming ``path``.  The file gets ``0666 & ~umask``.  ``suffix``
+    ends the temporary name (e.g. ``".tmp.obj"`` for writers that pick the format from
+    the extension)."""
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
-    os.close(fd)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix,
+                                        dir=dest.parent)
+        try:
+            os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 -> what open() gives
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _write_error(exc, dest, None) from exc
     tmp = Path(tmp_name)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:  # the writer may have closed it without fsync
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(exc, dest, tmp) from exc
         raise
 
 

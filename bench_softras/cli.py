@@ -12,8 +12,10 @@ Commands (``softras-bench <command> --help`` for the options of each):
 
 Every command takes ``--threads N`` (before or after the command's name): the threads
 of torch and Taichi (default: ``$SOFTRAS_BENCH_THREADS``, else the cores this process
-may use; :mod:`renderers.threads`).  The setting is recorded in the main job's
-``run.json`` and ``environment.json``.
+may use; at most 4 per available core, :mod:`renderers.threads`).  The setting is
+recorded in the main job's ``run.json`` and ``environment.json``.  A ``~`` in a path
+option means the home directory, and ``--run-id`` must be one safe folder name
+(:mod:`bench_softras.safe_paths`).
 
 A user mistake (bad option value, bad data file, run directory in use, unwritable
 directory; :mod:`bench_softras.errors`) prints one line ``softras-bench <command>:
@@ -32,7 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench_softras.errors import DEBUG_ENV, device_arg, int_list_arg, is_user_error, user_message
-from bench_softras.runs import RUN_JSON, STAGES
+from bench_softras.runs import STAGES
+from bench_softras.safe_paths import path_arg, run_id_arg
 
 #: command -> (module with ``main(argv)``, one-line description).
 COMMANDS = {
@@ -82,17 +85,18 @@ def report_parser() -> argparse.ArgumentParser:
                                        "(default: the preset's softras,n3mr,hard)")
     p.add_argument("--categories", help="comma-separated ShapeNet class ids or names "
                                         "(default: every category of the data)")
-    p.add_argument("--data-dir", dest="data_dir", default="",
+    p.add_argument("--data-dir", dest="data_dir", default="", type=path_arg,
                    help="directory of benchmark files ({class_id}_{split}_images.npz / "
                         "_voxels.npz, e.g. the ShapeNet renderings); default: the built-in "
                         "synthetic data set")
     p.add_argument("--device", default="cpu", type=device_arg,
                    help="torch device: cpu (default) or cuda")
-    p.add_argument("--run-id", dest="run_id", default="",
-                   help="name of the run (default: the preset name)")
-    p.add_argument("--results-root", dest="results_root", default="results",
+    p.add_argument("--run-id", dest="run_id", default="", type=run_id_arg,
+                   help="name of the run (default: the preset name): one folder name of "
+                        "letters, digits, '.', '_', '-' (bench_softras.safe_paths)")
+    p.add_argument("--results-root", dest="results_root", default="results", type=path_arg,
                    help="results go to <results-root>/<run-id>/ (default results)")
-    p.add_argument("--reports-root", dest="reports_root", default="reports",
+    p.add_argument("--reports-root", dest="reports_root", default="reports", type=path_arg,
                    help="the report goes to <reports-root>/<run-id>/ (default reports)")
     p.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)} "
                                     "(default: all)")
@@ -106,11 +110,11 @@ def report_parser() -> argparse.ArgumentParser:
                    help="if another job is running into the same run directory, wait for "
                         "it to finish (default: fail at once naming it)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--from-results", dest="from_results", metavar="DIR",
+    p.add_argument("--from-results", dest="from_results", type=path_arg, metavar="DIR",
                    help="only rebuild the report from the results in DIR (runs nothing; "
                         "merges the shards' results and names the missing ones)")
     add_shard_argument(p)
-    p.add_argument("--report-dir", dest="report_dir",
+    p.add_argument("--report-dir", dest="report_dir", type=path_arg,
                    help="with --from-results: where the report goes (default "
                         "<reports-root>/<run-id>)")
     return p
@@ -128,12 +132,11 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     if args.from_results:
         # Here: only a rebuild needs the plotting stack (matplotlib, seaborn: ~1.5 s).
         from bench_softras.report.build import build_report
-        from bench_softras.report.results import read_record
 
-        run = read_record(Path(args.from_results) / RUN_JSON) or {}
-        run_id = args.run_id or run.get("run_id") or Path(args.from_results).name
-        out = args.report_dir or str(Path(args.reports_root) / run_id)
-        paths = build_report(args.from_results, out)
+        # Default <reports-root>/<run id>: --run-id, else run.json's (checked there).
+        out = args.report_dir or (str(Path(args.reports_root) / args.run_id) if args.run_id
+                                  else None)
+        paths = build_report(args.from_results, out, reports_root=args.reports_root)
     else:
         cfg = MainJobConfig(
             preset=args.preset, renderers=_csv(args.renderers),

@@ -74,6 +74,7 @@ from .runs import (
     run_stage,
     stage_dir,
 )
+from .safe_paths import check_run_id, user_path
 from .settings import (
     ALL_RENDERERS,
     STUDY_EXCLUDED,
@@ -146,6 +147,15 @@ class MainJobConfig:
     wait: bool = False
     settings: tuple[str, ...] = ()
     shard: Shard | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse an unsafe ``run_id`` (:func:`~bench_softras.safe_paths.check_run_id`:
+        ``ValueError``, one line) and expand ``~`` in the path fields, once, so that
+        every check and every write uses the same folder."""
+        if self.run_id:
+            check_run_id(self.run_id)
+        for field in ("results_root", "reports_root", "data_dir"):
+            object.__setattr__(self, field, user_path(getattr(self, field)))
 
     @property
     def name(self) -> str:

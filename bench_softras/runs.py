@@ -49,6 +49,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .atomic import write_json
+from .safe_paths import contained
 
 log = logging.getLogger("bench_softras.runs")
 
@@ -95,8 +96,9 @@ def read_json(path: str | Path) -> dict | None:
 
 
 def read_stage_record(results_dir: str | Path, stage: str) -> dict | None:
-    """``<stage>/stage.json`` or ``None``."""
-    return read_json(stage_dir(results_dir, stage) / STAGE_JSON)
+    """``<stage>/stage.json`` or ``None``; one that resolves outside ``results_dir`` (a
+    symlink pointing out) is refused (:func:`~bench_softras.safe_paths.contained`)."""
+    return read_json(contained(stage_dir(results_dir, stage).parent, Path(stage, STAGE_JSON)))
 
 
 def config_hash(config: dict) -> str:
@@ -111,8 +113,9 @@ def stage_done(results_dir: Path, stage: str, config: dict) -> bool:
     rec = read_stage_record(results_dir, stage)
     if not rec or rec.get("status") != "done" or rec.get("config_hash") != config_hash(config):
         return False
+    source = stage_dir(results_dir, stage) / STAGE_JSON
     for p in rec.get("outputs", []):
-        path = Path(results_dir) / p
+        path = contained(results_dir, p, source)
         if not path.is_file() or path.stat().st_size == 0:
             log.warning("stage %s: output %s is missing or empty; running the stage again",
                         stage, path)
@@ -145,6 +148,7 @@ def run_stage(results_dir: Path, stage: str, config: dict,
     ``label`` is added to the log lines (e.g. ``, shard 1/2``).
     """
     d = stage_dir(results_dir, stage)
+    contained(results_dir, stage)  # its outputs stay in the run directory (no symlink out)
     if not force and stage_done(results_dir, stage, config):
         log.info("stage %s: finished earlier with the same configuration, skipped", stage)
         return "skipped", read_stage_record(results_dir, stage)

@@ -60,6 +60,7 @@ import pandas as pd
 from .atomic import write_json
 from .errors import UserError
 from .runs import read_json
+from .safe_paths import contained
 
 T = TypeVar("T")
 
@@ -163,18 +164,23 @@ def write_unit(stage_out: str | Path, unit: Unit, tables: dict[str, Path]) -> Pa
     """Record that ``unit`` finished, with its ``tables`` (name -> file), in
     ``<stage_out>/<unit.dir>/unit.json``."""
     base = Path(stage_out)
+    contained(base, unit.dir)  # not through a symlink out of the stage directory
     rec = {"label": unit.label, "key": unit.key, "finished": time.strftime(_TIME),
            "tables": {k: str(Path(p).relative_to(base / unit.dir)) for k, p in tables.items()}}
     return write_json(base / unit.dir / UNIT_JSON, rec)
 
 
 def read_unit(stage_out: str | Path, unit: Unit) -> dict | None:
-    """``unit``'s record when it finished with its planned key and its tables exist."""
-    d = Path(stage_out) / unit.dir
-    rec = _read_json(d / UNIT_JSON)
+    """``unit``'s record when it finished with its planned key and its tables exist.
+    Its directory and tables must lie inside ``stage_out`` (:func:`unit_table`):
+    :class:`~bench_softras.safe_paths.UnsafePathError` naming ``unit.json`` otherwise."""
+    rec = _read_json(contained(stage_out, Path(unit.dir, UNIT_JSON)))
     if not rec or rec.get("key") != unit.key:
         return None
-    if not all((d / p).is_file() for p in rec.get("tables", {}).values()):
+    tables = rec.get("tables", {})
+    if not isinstance(tables, dict):
+        return None
+    if not all(unit_table(stage_out, unit, rec, name).is_file() for name in tables):
         return None
     return rec
 
@@ -182,6 +188,14 @@ def read_unit(stage_out: str | Path, unit: Unit) -> dict | None:
 class ShardMismatchError(UserError):
     """Shards of one sweep were given different options; the message names the
     difference and the fix."""
+
+
+def unit_table(stage_out: str | Path, unit: Unit, rec: dict, name: str) -> Path:
+    """The file of table ``name`` that ``unit``'s record ``rec`` (its ``unit.json``)
+    names, resolved; :class:`~bench_softras.safe_paths.UnsafePathError` naming that
+    ``unit.json`` when it leads outside ``stage_out``."""
+    source = Path(stage_out) / unit.dir / UNIT_JSON
+    return contained(stage_out, Path(unit.dir) / rec["tables"][name], source)
 
 
 def write_plan(stage_out: str | Path, stage: str, shard: Shard | None,
@@ -263,10 +277,26 @@ def _read_json(path: Path) -> dict | None:
     return rec if isinstance(rec, dict) else None
 
 
+def _plan_files(root: str | Path, pattern: str) -> list[Path]:
+    """The files ``root/shards/<pattern>``, sorted; one that resolves outside ``root`` (a
+    symlink pointing out) is refused (:func:`~bench_softras.safe_paths.contained`)."""
+    found = sorted((Path(root) / PLANS_DIR).glob(pattern))
+    for path in found:
+        contained(root, Path(PLANS_DIR, path.name))
+    return found
+
+
 def read_plans(stage_out: str | Path) -> list[dict]:
-    """Every readable plan under ``stage_out``, newest first."""
-    plans = [p for p in map(_read_json, sorted((Path(stage_out) / PLANS_DIR).glob("*.json")))
-             if p and isinstance(p.get("units"), list)]
+    """Every readable plan under ``stage_out``, newest first.  A plan file that resolves
+    outside ``stage_out``, or names a unit directory outside it, is refused
+    (:class:`~bench_softras.safe_paths.UnsafePathError` naming the file)."""
+    plans = []
+    for path in _plan_files(stage_out, "*.json"):
+        plan = _read_json(path)
+        if plan and isinstance(plan.get("units"), list):
+            for u in plan["units"]:
+                contained(stage_out, u.get("dir") if isinstance(u, dict) else u, path)
+            plans.append(plan)
     return sorted(plans, key=lambda p: -float(p.get("written", 0)))
 
 
@@ -296,8 +326,7 @@ def merge_units(stage_out: str | Path, table: str, reader=None
                                         other_options=why))
             continue
         if plan is newest and table in rec["tables"]:
-            frames.append((reader or _read_any)(Path(stage_out) / unit.dir /
-                                                rec["tables"][table]))
+            frames.append((reader or _read_any)(unit_table(stage_out, unit, rec, table)))
     return (pd.concat(frames, ignore_index=True) if frames else None), missing
 
 
@@ -364,7 +393,7 @@ def merged_run_record(results_dir: str | Path, kind: str = "run") -> dict | None
     """The newest shard's ``kind`` record of a main job (``None`` when no shard wrote
     one); for ``run``, its ``stages`` say what every shard of the same count did
     (``ran (shard 1/2), skipped (shard 2/2)``)."""
-    found = sorted(Path(results_dir, PLANS_DIR).glob(f"{kind}_*_of_*.json"),
+    found = sorted(_plan_files(results_dir, f"{kind}_*_of_*.json"),
                    key=lambda p: p.stat().st_mtime, reverse=True)
     recs = [(p, r) for p in found if (r := _read_json(p)) is not None]
     if not recs:

@@ -19,7 +19,9 @@ Three pools run this project's CPU work:
 Thread count (:func:`default_threads`): ``$SOFTRAS_BENCH_THREADS`` when set (the
 command line's ``--threads N`` sets it), else every core this process may actually use
 (:func:`available_cores`: the CPU affinity mask and the cgroup v2 / v1 CPU quota, not the
-machine's core count), with passive waiting.  Measured on two pinned cores against two
+machine's core count), with passive waiting.  A count is at most
+:data:`MAX_THREADS_PER_CORE` times the available cores (:func:`max_threads`; more is
+refused with one line naming the maximum).  Measured on two pinned cores against two
 busy processes (README, "Threads, and steady under load"): a ``cpu``-preset training
 step ran 2.8x slower loaded than idle this way, 5.1x with OpenMP's default waiting; one
 thread was slower both idle and loaded.
@@ -36,6 +38,11 @@ from pathlib import Path
 
 #: Environment variable: thread count of torch and Taichi (a positive integer).
 THREADS_ENV = "SOFTRAS_BENCH_THREADS"
+#: The most threads a count may ask for, per available core (:func:`max_threads`): more
+#: only oversubscribes the cores, and a huge count (``--threads 100000``) makes torch's
+#: OpenMP pool try to start that many threads (it crashed the process).  A count above
+#: it is refused with one line naming the maximum, before torch or Taichi is sized.
+MAX_THREADS_PER_CORE = 4
 #: OpenMP settings that stop idle threads from spinning (set only when unset).
 PASSIVE_WAIT_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
 
@@ -117,9 +124,16 @@ def available_cores() -> int:
 
 
 # -- the thread count ----------------------------------------------------------------------
+def max_threads() -> int:
+    """The largest thread count :func:`parse_threads` accepts:
+    :data:`MAX_THREADS_PER_CORE` times :func:`available_cores`."""
+    return MAX_THREADS_PER_CORE * available_cores()
+
+
 def parse_threads(value: object, what: str = THREADS_ENV) -> int:
-    """A positive thread count from ``value`` (int or decimal string); ``ValueError``
-    naming ``what`` otherwise."""
+    """A thread count from ``value`` (int or decimal string) in ``1 ..``
+    :func:`max_threads`; ``ValueError`` naming ``what`` and the allowed range
+    otherwise (checked before any pool is sized)."""
     try:
         n = int(str(value).strip())
     except ValueError:
@@ -127,6 +141,10 @@ def parse_threads(value: object, what: str = THREADS_ENV) -> int:
     if n < 1:
         raise ValueError(f"{what} must be a positive integer (threads), got {value!r}; "
                          f"unset it to use the available cores ({available_cores()})")
+    if n > max_threads():
+        raise ValueError(f"{what} {n} is too many threads: at most {max_threads()} "
+                         f"({MAX_THREADS_PER_CORE} per available core, "
+                         f"{available_cores()} cores); unset it to use the available cores")
     return n
 
 

@@ -33,6 +33,7 @@ from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import int_list_arg
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash, recon_run_dir
+from bench_softras.safe_paths import path_arg
 from bench_softras.settings import ReconConfig, get_preset, with_overrides
 from bench_softras.shards import Shard
 
@@ -335,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate every renderer of a preset (``run_reconstruction``)."""
     p = argparse.ArgumentParser(prog="softras-bench evaluate", description=main.__doc__)
     add_config_arguments(p)
-    p.add_argument("--out-dir", dest="out_dir", required=True, help="where tables go")
-    p.add_argument("--checkpoint", action="append", default=[],
+    p.add_argument("--out-dir", dest="out_dir", required=True, type=path_arg,
+                   help="where tables go")
+    p.add_argument("--checkpoint", action="append", default=[], type=path_arg,
                    help="a checkpoint to evaluate (repeatable)")
     p.add_argument("--train", action="store_true",
                    help="train (or resume) the preset's renderers first, then evaluate")

@@ -28,7 +28,14 @@ import torch
 
 from bench_softras.atomic import write_npz
 from bench_softras.data import category_name, load_split, read_mesh
-from bench_softras.runs import EXAMPLES_NPZ, read_stage_record, recon_run_dir, stage_dir
+from bench_softras.runs import (
+    EXAMPLES_NPZ,
+    STAGE_JSON,
+    read_stage_record,
+    recon_run_dir,
+    stage_dir,
+)
+from bench_softras.safe_paths import contained
 from bench_softras.settings import ExamplesConfig
 from renderers import Camera
 
@@ -80,7 +87,7 @@ def fitting_examples(fit_dir: str | Path, shapes: Sequence[str], renderer_names:
                        target_silhouettes(target, image_size)[list(views)].numpy())
         row_p, row_v = [], []
         for r in renderer_names:
-            path = Path(fit_dir) / "meshes" / f"{target.name}_{r}.obj"
+            path = contained(fit_dir, Path("meshes", f"{target.name}_{r}.obj"))
             if path.is_file():
                 m = read_mesh(path)
                 faces = m.faces if faces is None else faces
@@ -186,8 +193,10 @@ def run_examples(results_dir: str | Path, out_dir: str | Path,
         rc = rec_rec["config"]
         recon_dir = stage_dir(results_dir, "reconstruction")
         ckpts = {}
-        for r in rc["renderers"]:
-            path = latest_checkpoint(recon_run_dir(recon_dir, r, rc["seeds"][0]))
+        for r in rc["renderers"]:  # names from stage.json: must stay in the stage's folder
+            run = contained(recon_dir, recon_run_dir(".", r, rc["seeds"][0]),
+                            recon_dir / STAGE_JSON)
+            path = latest_checkpoint(run)  # read weights only (train.load_generator)
             if path is not None:
                 ckpts[r] = path
         if ckpts:

@@ -56,6 +56,7 @@ from bench_softras.data.shading import lambert_images
 from bench_softras.data.shapes import normalize
 from bench_softras.errors import ConfigError
 from bench_softras.runs import config_hash
+from bench_softras.safe_paths import path_arg
 from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
 from bench_softras.shards import (
     Unit,
@@ -608,7 +609,7 @@ def _save_mesh(path: Path, vertices: torch.Tensor, faces: torch.Tensor,
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="softras-bench fit", description=main.__doc__)
     p.add_argument("--preset", default="cpu")
-    p.add_argument("--data-dir", dest="data_dir",
+    p.add_argument("--data-dir", dest="data_dir", type=path_arg,
                    help="data set whose objects are the targets and whose tuning split tunes "
                         "each renderer (default: the preset's built-in synthetic data set)")
     p.add_argument("--categories", help="comma-separated class ids or names (default: all)")
@@ -622,7 +623,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shapes", help="comma-separated extra targets: mesh files, category "
                                     "names, cube")
     p.add_argument("--renderers", help="comma-separated renderer names")
-    p.add_argument("--out-dir", dest="out_dir", default="results/fitting")
+    p.add_argument("--out-dir", dest="out_dir", default="results/fitting", type=path_arg)
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--views-per-step", dest="views_per_step", type=int)

@@ -9,6 +9,11 @@ cut-off last line).  Resuming survives both:
 * :func:`load_latest_intact` tries the checkpoints newest first; one that does not load
   is moved aside (``*.pt.corrupt``) with a warning naming it, and the previous one is
   used (``keep_checkpoints >= 2`` keeps one to fall back to);
+* every checkpoint is read weights only (:func:`load_checkpoint`: ``torch.load(...,
+  weights_only=True)``): tensors and plain containers of numbers and strings, which is
+  all a training checkpoint holds.  A file that holds anything else (a pickle that
+  would run code when loaded, e.g. one planted in a shared results directory) is
+  refused unread, like a damaged one, and runs nothing;
 * :func:`read_metrics` skips lines that are not JSON objects, with a warning naming the
   file and the line;
 * a checkpoint records the fingerprint of the data it was trained on
@@ -21,12 +26,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 from bench_softras.atomic import write_text
+from bench_softras.errors import UserError
 from bench_softras.jsonl import read_records
 from bench_softras.runlock import LOCK_NAME
 
@@ -65,17 +73,44 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: str | Path, device="cpu") -> dict:
-    """The state dict saved at ``path``; raises ``ValueError`` naming the file when it
-    cannot be read or lacks a training checkpoint's keys."""
+class CheckpointError(UserError, ValueError):
+    """A checkpoint file that cannot be used: unreadable, cut short, not a checkpoint of
+    this suite, or holding objects a weights-only load refuses; the message (one line)
+    names the file."""
+
+
+def _why_unreadable(exc: BaseException) -> str:
+    """One line saying why ``torch.load(..., weights_only=True)`` refused a file."""
+    text = str(exc)
+    found = re.search(r"unsupported GLOBAL (\S+)", text)
+    if found:
+        return (f"it holds a Python object ({found[1]}) beyond tensors and plain data; "
+                "refused unread, since loading it could run code")
+    if "Weights only load failed" in text:
+        detail = re.search(r"WeightsUnpickler error: \s*(.+)", text)
+        return ("not a weights-only checkpoint" + (f" ({detail[1].strip()})" if detail else "")
+                + "; refused unread, since loading it could run code")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"not a readable checkpoint ({type(exc).__name__}: {first})"
+
+
+def load_checkpoint(path: str | Path, device="cpu",
+                    keys: frozenset[str] = CHECKPOINT_KEYS) -> dict:
+    """The state dict saved at ``path``, read weights only (tensors and plain
+    containers; nothing in the file can run code).  Raises :class:`CheckpointError` (a
+    ``ValueError``; one line naming the file) when it cannot be read, holds other
+    objects, or lacks any of ``keys`` (default: a training checkpoint's)."""
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        with warnings.catch_warnings():  # e.g. torch's note on a file's pickle protocol
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
-        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
-                         f"{exc})") from exc
-    missing = CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else CHECKPOINT_KEYS
+        raise CheckpointError(f"{path}: {_why_unreadable(exc)}") from exc
+    missing = keys - set(state) if isinstance(state, dict) else keys
     if missing:
-        raise ValueError(f"{path}: not a training checkpoint (missing {sorted(missing)})")
+        raise CheckpointError(f"{path}: not a checkpoint this suite can use (missing "
+                              f"{sorted(missing)}); give a file the suite wrote, e.g. "
+                              "checkpoints/step_*.pt of softras-bench train")
     return state
 
 

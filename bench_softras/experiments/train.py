@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import logging
 import math
@@ -42,11 +43,12 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 import renderers
-from bench_softras.atomic import atomic_path, write_json
+from bench_softras.atomic import write_bytes, write_json
 from bench_softras.data import MultiViewData, load_split
 from bench_softras.errors import ConfigError, device_arg, int_list_arg
 from bench_softras.runlock import run_lock
 from bench_softras.runs import METRICS_FILE, recon_run_dir
+from bench_softras.safe_paths import path_arg
 from bench_softras.settings import ReconConfig, get_preset, with_overrides
 from bench_softras.shards import add_shard_argument, select
 from renderers import Camera, render_vertex_colors
@@ -57,10 +59,12 @@ from .multiview import resolve_data_dir, training_views
 from .renderer_choice import accepts_sigma, ensure_registered, make_renderer, renderer_name
 from .resume import (
     DATA_FINGERPRINT_KEY,
+    CheckpointError,
     WallClock,
     checkpoint_dir,
     drop_metrics_after,
     latest_checkpoint,
+    load_checkpoint,
     load_latest_intact,
     prune_checkpoints,
     set_aside,
@@ -201,17 +205,22 @@ def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: lis
                      config: ReconConfig, data_fingerprint: str = "") -> Path:
     path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Tensors and plain data only (the config through JSON: lists, strings, numbers),
+    # so that the weights-only load of a resume (resume.load_checkpoint) reads it back.
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "step": step,
-        "numpy_rng": rng_states,
+        "step": int(step),
+        "numpy_rng": json.loads(json.dumps(rng_states)),
         "torch_rng": torch.get_rng_state(),
-        "config": config.to_dict(),
-        DATA_FINGERPRINT_KEY: data_fingerprint,
+        "config": json.loads(json.dumps(config.to_dict(), default=str)),
+        DATA_FINGERPRINT_KEY: str(data_fingerprint),
     }
-    with atomic_path(path) as tmp:  # an interruption never leaves half a checkpoint
-        torch.save(state, tmp)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    # Temp-and-rename: an interruption never leaves half a checkpoint, and a full disk
+    # is an OSError naming the file (not a torch traceback).
+    write_bytes(path, buf.getbuffer())
     prune_checkpoints(run_dir, config.keep_checkpoints)
     return path
 
@@ -279,11 +288,20 @@ def _check_resumable(saved: dict, config: ReconConfig, same_data: bool = False) 
 
 def load_generator(checkpoint: str | Path, template=None,
                    device="cpu") -> tuple[MeshGenerator, ReconConfig]:
-    """The trained generator (in eval mode) and its config from a checkpoint file."""
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
-    config = ReconConfig.from_dict(state["config"])
-    model = build_model(config, template).to(device)
-    model.load_state_dict(state["model"])
+    """The trained generator (in eval mode) and its config from a checkpoint file, read
+    weights only (:func:`~bench_softras.experiments.resume.load_checkpoint`).  Raises
+    :class:`~bench_softras.experiments.resume.CheckpointError` (one line naming the
+    file) when it is no generator checkpoint of this suite."""
+    state = load_checkpoint(checkpoint, device, keys=frozenset({"model", "config"}))
+    try:
+        config = ReconConfig.from_dict(state["config"])
+        model = build_model(config, template).to(device)
+        model.load_state_dict(state["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{checkpoint}: its config and weights do not make a "
+                              f"generator of this suite ({type(exc).__name__}: {first})"
+                              ) from exc
     model.eval()
     return model, config
 
@@ -466,7 +484,7 @@ def _open_log(run_dir: Path, config: ReconConfig, d: Dist, resumed_from) -> logg
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """Options that override fields of the preset's :class:`ReconConfig`."""
     p.add_argument("--preset", default="cpu", help="smoke, cpu or paper (default cpu)")
-    p.add_argument("--data-dir", dest="data_dir", help="directory of the npz files")
+    p.add_argument("--data-dir", dest="data_dir", type=path_arg, help="directory of the npz files")
     p.add_argument("--class-ids", dest="class_ids", help="comma-separated class ids")
     p.add_argument("--iterations", type=int)
     p.add_argument("--batch-size", dest="batch_size", type=int)
@@ -513,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="renderer name (with --shard: comma-separated names)")
     p.add_argument("--seed", type=int_list_arg, default="0",
                    help="training seed (with --shard: comma-separated seeds)")
-    p.add_argument("--out-dir", dest="out_dir", required=True,
+    p.add_argument("--out-dir", dest="out_dir", required=True, type=path_arg,
                    help="the run directory (with --shard: the parent of "
                         "<renderer>/seed_<s>/, as the reconstruction stage lays them out)")
     p.add_argument("--stop-after", dest="stop_after", type=int,

@@ -39,8 +39,11 @@ from .results import (
     read_examples,
     read_record,
     read_run_logs,
+    read_run_record,
     read_table,
     read_table_file,
+    run_file,
+    run_id_of,
 )
 from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
 
@@ -247,9 +250,12 @@ def training_setup(run: dict | None) -> str:
 
 # -- the report -------------------------------------------------------------------------
 def build_report(results_dir: str | Path, report_dir: str | Path | None = None, *,
-                 title: str | None = None) -> dict[str, Path]:
+                 title: str | None = None, reports_root: str | Path = "reports"
+                 ) -> dict[str, Path]:
     """Write the report of the results in ``results_dir`` to ``report_dir`` (default:
-    ``reports/<run-id>`` with the run id from ``run.json``, else the directory name).
+    ``<reports_root>/<run-id>`` with the run id from ``run.json``, else the directory
+    name; a run id that is not one safe folder name is refused,
+    :func:`.results.run_id_of`).
 
     Sections are written for the stages whose tables exist; missing ones are noted.
     Returns ``{"markdown": path, "html": path}``.  Raises ``FileNotFoundError`` when
@@ -258,8 +264,9 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
-    run = read_record(results_dir / RUN_JSON) or merged_run_record(results_dir)
-    env = read_record(results_dir / ENV_JSON) or merged_run_record(results_dir, "environment")
+    run = read_run_record(results_dir)
+    env = (read_record(run_file(results_dir, ENV_JSON))
+           or merged_run_record(results_dir, "environment"))
     tables = {k: read_table(results_dir, k) for k in
               ("fitting", "recon", "gradient_accuracy", "forward_fidelity", "ablations",
                "timing")}
@@ -275,8 +282,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     if run is None and all(t is None for t in tables.values()):
         raise FileNotFoundError(f"{results_dir} holds no main-job results (no {RUN_JSON}, no "
                                 "stage tables)")
-    run_id = (run or {}).get("run_id") or results_dir.name
-    report_dir = Path(report_dir) if report_dir is not None else Path("reports") / run_id
+    run_id = run_id_of(results_dir, run)  # one safe folder name, or refused
+    report_dir = Path(report_dir) if report_dir is not None else Path(reports_root) / run_id
     cfg = (run or {}).get("config") or {}
     namer = PathNamer.for_run(results_dir, run)
     doc = Document(title or f"softras-bench report: {run_id}")
@@ -296,7 +303,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
         doc.code("\n".join(missing))
     nonfinite_section(doc, {**tables, **fit_settings})
     _empty_section(doc, empty, results_dir)
-    _families_section(doc, read_record(results_dir / RENDERERS_JSON, list))
+    _families_section(doc, read_record(run_file(results_dir, RENDERERS_JSON), list))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
     _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
@@ -518,7 +525,7 @@ def _ablation_section(doc: Document, abl, results_dir: Path) -> None:
                  f"{row['color_mse']:.4f} after the fit. Vertex colours cannot reproduce "
                  f"the target's view-dependent (headlight) shading, so the error does not "
                  f"reach zero.")
-        npz = stage_dir(results_dir, "ablations") / "color_views.npz"
+        npz = run_file(results_dir, stage_dir(results_dir, "ablations") / "color_views.npz")
         if npz.exists():
             with np.load(npz) as z:
                 fig, data = figures.color_views(z["views"], z["target"], z["fitted"])
@@ -557,7 +564,8 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if timing is None:
         _missing(doc, "timing")
         return
-    notes = read_record(stage_dir(results_dir, "timing") / "timing_notes.json") or {}
+    notes = read_record(run_file(results_dir, stage_dir(results_dir, "timing") /
+                                 "timing_notes.json")) or {}
     cfg = notes.get("config") or {}
     doc.text("Median wall time (`time.perf_counter`, after warm-up) of `rasterize` on "
              "screen-space faces of the icosphere template, its backward pass and both, "
@@ -589,7 +597,7 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
     if absent:
         doc.text("Optional renderers not measured: " + "; ".join(
             f"`{k}` ({v})" for k, v in absent.items()) + ".")
-    skipped_path = stage_dir(results_dir, "timing") / "timing_skipped.csv"
+    skipped_path = run_file(results_dir, stage_dir(results_dir, "timing") / "timing_skipped.csv")
     if skipped_path.is_file():
         skipped = pd.read_csv(skipped_path)
         if len(skipped):

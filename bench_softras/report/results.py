@@ -1,6 +1,10 @@
 """The report's readers of a main-job results directory (``results/<run-id>/``, layout
 and names in :mod:`bench_softras.runs`): tables, training logs, example arrays.
 
+Every file is read only when it lies inside the run directory once symlinks are
+resolved (:func:`bench_softras.safe_paths.contained`): a results directory from
+elsewhere cannot make the report read another file of this machine.
+
 A sharded stage (:mod:`bench_softras.shards`) that has not finished whole (no
 ``stage.json`` marked done, e.g. only shards ran) is read by merging its units' tables;
 :func:`missing_units` names the units none of the shards finished.
@@ -28,12 +32,14 @@ from bench_softras.jsonl import read_records
 from bench_softras.runs import (
     EXAMPLES_NPZ,
     RECON_RUNS_GLOB,
+    RUN_JSON,
     SEED_PREFIX,
     STAGES,
     read_stage_record,
     stage_dir,
 )
-from bench_softras.shards import SHARDED_STAGES, merge_units
+from bench_softras.safe_paths import check_run_id, contained
+from bench_softras.shards import PLANS_DIR, SHARDED_STAGES, merge_units, merged_run_record
 
 #: (stage, stem) of every table a report reads.
 TABLES = {
@@ -94,20 +100,40 @@ def read_table_file(path: Path) -> pd.DataFrame:
         raise damaged(path, f"not a readable CSV table ({type(exc).__name__})") from None
 
 
+def read_run_record(results_dir: str | Path) -> dict | None:
+    """The run's ``run.json``, else the newest shard's run record
+    (:func:`~bench_softras.shards.merged_run_record`), else ``None``."""
+    return read_record(run_file(results_dir, RUN_JSON)) or merged_run_record(results_dir)
+
+
+def run_id_of(results_dir: str | Path, run: dict | None) -> str:
+    """The run id of the run record ``run`` (:func:`read_run_record`), else the name of
+    ``results_dir``; either must be one safe folder name
+    (:func:`~bench_softras.safe_paths.check_run_id`: ``UnsafePathError`` naming the
+    file it came from), since it names the report's folder."""
+    recorded = (run or {}).get("run_id")
+    if recorded:
+        has_json = run_file(results_dir, RUN_JSON).is_file()
+        return check_run_id(recorded, Path(results_dir) / (RUN_JSON if has_json else
+                                                           f"{PLANS_DIR}/run_*.json"))
+    return check_run_id(Path(results_dir).resolve().name, results_dir)
+
+
 def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     """Table ``key`` of :data:`TABLES` (Parquet, else CSV), or ``None`` when absent.
     ``class_id`` columns are read as strings.  :class:`DamagedResultsError` names a
     file that is not a readable table; a table without rows is returned as it is."""
     stage, stem = TABLES[key]
     d = stage_dir(results_dir, stage)
+    parquet, csv = (run_file(results_dir, d / f"{stem}{ext}") for ext in (".parquet", ".csv"))
     if _merged(results_dir, stage):
-        df = merge_units(d, stem)[0]
+        df = merge_units(run_file(results_dir, d), stem)[0]
         if df is None:
             return None
-    elif (d / f"{stem}.parquet").is_file():
-        df = read_table_file(d / f"{stem}.parquet")
-    elif (d / f"{stem}.csv").is_file():
-        df = read_table_file(d / f"{stem}.csv")
+    elif parquet.is_file():
+        df = read_table_file(parquet)
+    elif csv.is_file():
+        df = read_table_file(csv)
     else:
         return None
     if "class_id" in df.columns:
@@ -138,6 +164,17 @@ def read_record(path: str | Path, kind: type = dict) -> dict | list | None:
     return value
 
 
+def run_file(results_dir: str | Path, path: str | Path) -> Path:
+    """``path`` (relative to ``results_dir``, or a path under it as globbed there)
+    resolved, when it stays inside the run directory; else
+    :class:`~bench_softras.safe_paths.UnsafePathError` naming it.  The report reads
+    every file of a run directory through here."""
+    path = Path(path)
+    if path.is_relative_to(results_dir):
+        path = path.relative_to(results_dir)
+    return contained(results_dir, path)
+
+
 def _merged(results_dir: str | Path, stage: str) -> bool:
     """Whether ``stage`` is read from its units: a sharded stage not finished whole."""
     rec = read_stage_record(results_dir, stage)
@@ -159,7 +196,7 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
     no run has one."""
     frames = []
     for path in sorted(stage_dir(results_dir, "reconstruction").glob(f"{RECON_RUNS_GLOB}/{name}")):
-        recs = read_records(path)
+        recs = read_records(run_file(results_dir, path))
         seed = path.parent.name.removeprefix(SEED_PREFIX)
         if not recs or not seed.isdigit():
             continue
@@ -175,7 +212,7 @@ def read_examples(results_dir: str | Path) -> dict[str, np.ndarray]:
     (:func:`bench_softras.experiments.examples.run_examples`), or an empty dict when the
     stage has not run.  :class:`DamagedResultsError` names a file that is not an
     archive of numeric arrays (object arrays are refused: ``allow_pickle=False``)."""
-    path = stage_dir(results_dir, "examples") / EXAMPLES_NPZ
+    path = run_file(results_dir, stage_dir(results_dir, "examples") / EXAMPLES_NPZ)
     if not path.is_file():
         return {}
     errors = (OSError, ValueError, EOFError, zipfile.BadZipFile)

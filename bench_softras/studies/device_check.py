@@ -39,6 +39,8 @@ from renderers.soft_math import DEFAULT_SIGMA
 from renderers.taichi_runtime import ensure_init
 
 from .. import atomic
+from ..experiments.resume import load_checkpoint
+from ..safe_paths import path_arg
 
 #: (setting name, batch, image size) of the timing table.
 SETTINGS = (("paper", 64, 64), ("256px", 16, 256))
@@ -147,7 +149,7 @@ def cuda_usable() -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench_softras.studies.device_check",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True, type=path_arg, help="output directory")
     p.add_argument("--renderers", default="", help="comma-separated names (default: all)")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--reference-only", action="store_true",
@@ -170,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "bench_softras.studies.device_check", "--out",
                     str(out), "--renderers", ",".join(names), "--reference-only"],
                    env=env, check=True)
-    agree = agreement(torch.load(ref_path), "cuda")
+    # Weights only (tensors and plain containers): the file runs no code when read.
+    agree = agreement(load_checkpoint(ref_path, keys=frozenset(names)), "cuda")
     atomic.write_table(agree, out / "agreement.csv")
     print(agree.to_string(index=False))
     df = timing(names, "cuda", repeats=args.repeats)

@@ -42,6 +42,7 @@ from tqdm import tqdm
 import renderers
 from bench_softras.atomic import write_table
 from bench_softras.errors import UnknownNameError
+from bench_softras.safe_paths import path_type
 from bench_softras.settings import GRADIENT_SIGMAS, PRESETS, GradientConfig, get_preset
 from metrics.fidelity import forward_fidelity
 from metrics.gradient_accuracy import (
@@ -196,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="softras-bench gradients",
                                 description="Gradient accuracy and forward fidelity of "
                                             "rasterizers against exact pixel coverage.")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--out", type=path_type, required=True, help="output directory")
     p.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
     p.add_argument("--renderers", default=None,
                    help="comma-separated registered names (default: the registered ones of "

@@ -45,6 +45,7 @@ from bench_softras.experiments.losses import mesh_topology, multiview_iou_loss, 
 from bench_softras.experiments.multiview import resolve_data_dir, training_views
 from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
 from bench_softras.experiments.train import build_model
+from bench_softras.safe_paths import path_arg, path_type
 from bench_softras.settings import get_preset, with_overrides
 from renderers import Camera
 
@@ -216,8 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=defaults.steps)
     p.add_argument("--warmup", type=int, default=defaults.warmup)
     p.add_argument("--device", default=defaults.device)
-    p.add_argument("--data-dir", dest="data_dir", default="")
-    p.add_argument("--out", type=Path, help="write step_split.csv here")
+    p.add_argument("--data-dir", dest="data_dir", default="", type=path_arg)
+    p.add_argument("--out", type=path_type, help="write step_split.csv here")
     args = p.parse_args(argv)
     fields = {f.name for f in dataclasses.fields(StepSplitConfig)}
     try:

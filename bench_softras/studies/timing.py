@@ -73,6 +73,7 @@ import renderers
 from bench_softras.atomic import write_json, write_table
 from bench_softras.errors import ConfigError, device_arg
 from bench_softras.experiments.renderer_choice import ensure_registered
+from bench_softras.safe_paths import path_type
 from bench_softras.settings import PRESETS, TimingConfig, get_preset
 from renderers import Camera
 from renderers.peers import PEERS, absent_peers
@@ -389,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 description="Forward/backward time and peak memory of the "
                                             "rasterizers versus faces, image size, batch "
                                             "and sigma.")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--out", type=path_type, required=True, help="output directory")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--renderers", help="comma-separated registered names")
     p.add_argument("--device", type=device_arg, help="torch device of the inputs (cpu, cuda)")
