@@ -14,8 +14,8 @@ from bench_softras.report import figures
 from bench_softras.report.build import seed_table, stage_table
 from bench_softras.report.document import html_table
 from bench_softras.report.evidence import flag_columns
-from bench_softras.report.stats import CONDITIONAL, CROSSED
 from bench_softras.report.results import read_run_logs
+from bench_softras.report.stats import CONDITIONAL, CROSSED
 from bench_softras.report.verdicts import (
     convergence_sentence,
     fitting_per_object,
