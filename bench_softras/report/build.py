@@ -28,7 +28,7 @@ from bench_softras.runs import (
 )
 from bench_softras.shards import merged_run_record
 
-from . import evidence, figures, tuning
+from . import evidence, figures, synthesis, tuning
 from .document import Document, png_bytes
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
@@ -283,6 +283,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
                  "shard has not run or not finished); the tables below leave them out:")
         doc.code("\n".join(missing))
     _families_section(doc, read_json(results_dir / RENDERERS_JSON))
+    synthesis.synthesis_section(doc, tables, logs, cfg)
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
     _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
