@@ -172,11 +172,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="replications for the bootstrap methods (slower)")
     p.add_argument("--object-sd", type=float, default=Design.object_sd,
                    help="SD of the objects' own effect (0: the test set fixed)")
+    p.add_argument("--seed-sd", type=float, default=Design.seed_sd,
+                   help="SD of a seed's effect on every object")
+    p.add_argument("--seed-category-sd", type=float, default=Design.seed_category_sd,
+                   help="SD of a seed's effect on one category")
     p.add_argument("--check", action="store_true", help="assert the band at 3 and 5 seeds")
     args = p.parse_args(argv)
     if args.reps < 100 or args.bootstrap_reps < 1:
         p.error("--reps must be at least 100 and --bootstrap-reps at least 1")
-    design = Design(object_sd=args.object_sd)
+    design = Design(object_sd=args.object_sd, seed_sd=args.seed_sd,
+                    seed_category_sd=args.seed_category_sd)
     table = coverage_table(design, (1, 2, 3, 5), args.reps, args.bootstrap_reps)
     print(f"Design: {design}; SD of the per-seed mean difference {design.seed_mean_sd():.4f}; "
           f"{args.reps} replications ({args.bootstrap_reps} for the bootstrap methods)")
