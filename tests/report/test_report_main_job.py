@@ -34,7 +34,7 @@ FIGURES = ("recon_iou_bars", "learning_curves", "recon_examples", "recon_meshes"
            "fitting_silhouettes", "fitting_meshes", "ablation_iou", "color_fit",
            "gradient_accuracy",
            "forward_fidelity", "timing_time_s", "timing_peak_mem_mb", "timing_images_per_s",
-           "timing_ns_per_pair")
+           "timing_ns_per_pair", "synthesis")
 
 
 @pytest.fixture(scope="module")
