@@ -25,9 +25,9 @@ treats the training seeds and the test objects as two crossed random samples (ev
 seed is evaluated on the same objects): :func:`crossed_interval`, a t interval whose
 variance is the between-seed variance of the per-seed means plus the between-object
 variance of the per-object means (stratified by category), with Satterthwaite's
-degrees of freedom.  The verdict is
-then ``ahead`` / ``behind`` / ``tie``.  With fewer seeds the between-seed spread cannot
-be measured well enough (the simulation under-covers): the interval is the percentile
+degrees of freedom.  The verdict is then ``ahead`` / ``behind`` / ``tie``.  With fewer
+seeds the between-seed spread cannot be measured well enough (the simulation
+under-covers): the interval is the percentile
 interval of :data:`BOOTSTRAP_SAMPLES` stratified bootstrap resamples of the objects
 with the seeds held fixed (:func:`object_bootstrap`), conditional on the seeds that
 ran, and the verdict says ``indicative``.
