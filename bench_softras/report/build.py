@@ -27,7 +27,7 @@ from bench_softras.runs import (
 )
 from bench_softras.shards import merged_run_record
 
-from . import evidence, figures, tuning
+from . import evidence, figures, synthesis, tuning
 from .document import Document, png_bytes
 from .nonfinite import nonfinite_section
 from .paper import paper_table1
@@ -304,6 +304,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     nonfinite_section(doc, {**tables, **fit_settings})
     _empty_section(doc, empty, results_dir)
     _families_section(doc, read_record(run_file(results_dir, RENDERERS_JSON), list))
+    synthesis.synthesis_section(doc, tables, logs, cfg)
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
     _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)

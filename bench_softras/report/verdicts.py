@@ -14,35 +14,42 @@ import numpy as np
 import pandas as pd
 
 from .stats import (
+    CONFIDENCE,
     LAST_FRACTION,
-    STILL_IMPROVING_GAIN,
+    MIN_GAIN,
+    MIN_WINDOW_POINTS,
     PairedEstimate,
     convergence,
-    paired_bootstrap,
+    paired_estimates,
     verdict,
     verdict_word,
 )
 
 #: Columns of :func:`paired_table`.
-PAIRED_COLUMNS = ["a", "b", "category", "difference", "ci_low", "ci_high", "n_objects",
-                  "n_seeds", "verdict", "caution"]
+PAIRED_COLUMNS = ["a", "b", "category", "difference", "ci_low", "ci_high", "method", "df",
+                  "n_objects", "n_categories", "n_seeds", "seeds", "verdict", "caution"]
 
 
-def threshold_sentence() -> str:
-    """The documented convergence rule, for the report."""
-    return (f"A run is flagged **still improving** when its validation voxel IoU rose by "
-            f"more than {STILL_IMPROVING_GAIN:g} (absolute IoU) over the last "
-            f"{LAST_FRACTION:.0%} of its steps (least-squares slope over that window times "
-            f"its length; `bench_softras.report.stats.STILL_IMPROVING_GAIN`), and **still "
-            f"declining** when it fell by more than that: either way its numbers are not "
-            f"final, and a longer run may change the comparison.")
+def threshold_sentence(what: str = "validation voxel IoU") -> str:
+    """The documented convergence rule, for the report (``what``: the curve judged)."""
+    return (f"A run is flagged **still improving** when its {what} rose "
+            f"over the last {LAST_FRACTION:.0%} of its steps (at least the last "
+            f"{MIN_WINDOW_POINTS} recorded points) by more than the curve's own noise "
+            f"allows: the gain (least-squares slope over that window times its length) "
+            f"exceeds its margin, the larger of the {CONFIDENCE:.0%} t quantile times "
+            f"the gain's standard error (from the scatter of the window's points about "
+            f"the line) and {MIN_GAIN:g} IoU (`bench_softras.report.stats.MIN_GAIN`, "
+            f"below which a change is immaterial); **still declining** when it fell by "
+            f"more than its margin. Either way its numbers are not final, and a longer "
+            f"run may change the comparison.")
 
 
 def run_convergence(curves: pd.DataFrame, value: str = "val_voxel_iou",
                     keys: tuple[str, ...] = ("renderer", "seed")) -> pd.DataFrame:
-    """Per run (``keys``): last step, first and last ``value``, the gain over the last
-    quarter and the status (``still improving`` / ``still declining`` / ``plateaued`` /
-    ``unknown``)."""
+    """Per run (``keys``): last step, first and last ``value``, the gain over the
+    window (the last quarter, widened to the last :data:`MIN_WINDOW_POINTS` points),
+    its margin, the window's first step and points, and the status (``still
+    improving`` / ``still declining`` / ``plateaued`` / ``unknown``)."""
     rows = []
     for key, g in curves.groupby(list(keys), sort=True, dropna=False):
         c = convergence(g["step"], g[value])
@@ -50,36 +57,38 @@ def run_convergence(curves: pd.DataFrame, value: str = "val_voxel_iou",
         rows.append({**dict(zip(keys, key, strict=True)), "last_step": int(g["step"].max()),
                      f"first {value}": float(g[value].iloc[0]),
                      f"last {value}": float(g[value].iloc[-1]),
-                     "gain_last_quarter": c.gain, "status": c.label})
+                     "gain_last_quarter": c.gain, "gain_margin": c.margin,
+                     "window_from": c.window[0], "window_points": c.points,
+                     "status": c.label})
     return pd.DataFrame(rows)
 
 
 def _run_gains(runs: pd.DataFrame) -> str:
     return "; ".join(
-        f"`{r.renderer}` seed {r.seed}: {r.gain_last_quarter:+.4f} over the last "
-        f"{LAST_FRACTION:.0%} of {r.last_step} steps" for r in runs.itertuples(index=False))
+        f"`{r.renderer}` seed {r.seed}: {r.gain_last_quarter:+.4f} (margin "
+        f"{r.gain_margin:.4f}) over steps {r.window_from:g}-{r.last_step}"
+        for r in runs.itertuples(index=False))
 
 
 def convergence_sentence(conv: pd.DataFrame) -> str:
     """Plain sentences of how many runs of a :func:`run_convergence` table converged
-    within the job, naming each run still improving or still declining with its gain
-    and window."""
+    within the job, naming each run still improving or still declining with its gain,
+    margin and window."""
     n = len(conv)
     late = conv[conv["status"] == "still improving"]
     down = conv[conv["status"] == "still declining"]
     if not n:
         return ""
     if late.empty:
-        out = (f"All {n} runs met the convergence criterion within this job "
-               f"(validation-IoU gain over the last {LAST_FRACTION:.0%} of steps at most "
-               f"{STILL_IMPROVING_GAIN:g})")
-        out += "." if down.empty else (f", but {len(down)} still declining (a fall of "
-                                       f"more than {STILL_IMPROVING_GAIN:g})")
+        out = (f"All {n} runs met the convergence criterion within this job (no "
+               f"validation-IoU rise over the last {LAST_FRACTION:.0%} of steps beyond "
+               f"its margin)")
+        out += "." if down.empty else f", but {len(down)} still declining"
     else:
         out = (f"Not converged within this job: {len(late)} of {n} runs still improving "
-               f"(gain above {STILL_IMPROVING_GAIN:g}): {_run_gains(late)}. Their IoU is "
-               f"not final; a longer schedule (`--set recon.iterations=N`) would settle "
-               f"it, beyond this preset's time budget.")
+               f"(gain above its margin): {_run_gains(late)}. Their IoU is not final; a "
+               f"longer schedule (`--set recon.iterations=N`) would settle it, beyond "
+               f"this preset's time budget.")
         out += "" if down.empty else f" {len(down)} still declining"
     if not down.empty:
         out += (f": {_run_gains(down)}; a declining run's IoU is not settled either (e.g. "
@@ -158,32 +167,45 @@ def _caution(flags: dict[str, dict], names: tuple[str, ...]) -> str:
 def paired_table(per_object: pd.DataFrame, order: list[str],
                  flags: dict[str, dict] | None = None) -> pd.DataFrame:
     """Every pair of renderers (``a`` earlier in ``order``): the difference ``a - b`` of
-    voxel IoU per category and ``overall``, its 95% CI, the verdict word and a caution
-    naming runs still improving or still declining (:data:`PAIRED_COLUMNS`; ``flags``:
-    :func:`unsettled`)."""
+    voxel IoU per category and ``overall``, its 95% interval and how it was formed
+    (:func:`~bench_softras.report.stats.paired_estimates`), the counts, the verdict
+    word and a caution naming runs still improving or still declining
+    (:data:`PAIRED_COLUMNS`; ``flags``: :func:`unsettled`)."""
     flags = flags or {}
     names = [n for n in order if n in set(per_object["renderer"])]
     rows = []
     for a, b in itertools.combinations(names, 2):
-        res = paired_bootstrap(per_object, a, b)
+        res = paired_estimates(per_object, a, b)
         for cat in [*sorted(k for k in res if k != "overall"), "overall"]:
             if cat not in res:
                 continue
             e = res[cat]
             rows.append({"a": a, "b": b, "category": cat, "difference": e.estimate,
-                         "ci_low": e.low, "ci_high": e.high, "n_objects": e.n_objects,
-                         "n_seeds": e.n_seeds, "verdict": verdict_word(e),
+                         "ci_low": e.low, "ci_high": e.high, "method": e.method,
+                         "df": e.df, "n_objects": e.n_objects,
+                         "n_categories": e.n_categories, "n_seeds": e.n_seeds,
+                         "seeds": e.seeds, "verdict": verdict_word(e),
                          "caution": _caution(flags, (a, b))})
     return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+def _text(value) -> str:
+    """A cell as text: empty when missing (NaN when read back from CSV), a number read
+    back from CSV (a single seed) as its integer."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None or pd.isna(value) else str(int(value))
 
 
 def verdict_sentences(paired: pd.DataFrame, unit: str = "voxel IoU") -> list[str]:
     """One generated sentence per renderer pair, from its ``overall`` row."""
     out = []
     for row in paired[paired["category"] == "overall"].itertuples(index=False):
-        e = PairedEstimate(row.difference, row.ci_low, row.ci_high, row.n_objects, row.n_seeds)
+        e = PairedEstimate(row.difference, row.ci_low, row.ci_high, int(row.n_objects),
+                           int(row.n_seeds), row.method, row.df, int(row.n_categories),
+                           _text(row.seeds))
         s = verdict(row.a, row.b, e, unit)
-        if isinstance(row.caution, str) and row.caution:  # NaN when read back from CSV
+        if _text(row.caution):
             s += f" Caution, {row.caution}: the gap may change with longer training."
         out.append(s)
     return out

@@ -34,7 +34,7 @@ FIGURES = ("recon_iou_bars", "learning_curves", "recon_examples", "recon_meshes"
            "fitting_silhouettes", "fitting_meshes", "ablation_iou", "color_fit",
            "gradient_accuracy",
            "forward_fidelity", "timing_time_s", "timing_peak_mem_mb", "timing_images_per_s",
-           "timing_ns_per_pair")
+           "timing_ns_per_pair", "synthesis")
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +244,8 @@ def test_paired_tables_and_generated_verdicts(smoke):
         t = pd.read_csv(cfg.report_dir / "data" / f"{name}.csv")
         overall = t[t["category"] == "overall"]
         assert len(overall) == n_pairs
-        assert set(t["verdict"]) <= {"ahead", "behind", "tie", "no CI"}
+        # One seed: no verdict, only indicative comparisons (docs/statistics.md).
+        assert set(t["verdict"]) <= {"indicative", "no CI"}
         # The sentences in the report are the ones generated from the saved table.
         for sentence in verdict_sentences(t):
             assert sentence in md

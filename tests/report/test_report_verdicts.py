@@ -15,7 +15,7 @@ from bench_softras.report.build import seed_table, stage_table
 from bench_softras.report.document import html_table
 from bench_softras.report.evidence import flag_columns
 from bench_softras.report.results import read_run_logs
-from bench_softras.report.stats import STILL_IMPROVING_GAIN
+from bench_softras.report.stats import CONDITIONAL, CROSSED
 from bench_softras.report.verdicts import (
     convergence_sentence,
     fitting_per_object,
@@ -46,8 +46,9 @@ def test_run_convergence_flags_the_run_still_improving():
     status = conv.set_index(["renderer", "seed"])["status"]
     assert status[("softras", 0)] == status[("softras", 1)] == "still improving"
     assert status[("n3mr", 0)] == "plateaued"
-    assert (conv.loc[conv["renderer"] == "softras", "gain_last_quarter"]
-            > STILL_IMPROVING_GAIN).all()
+    soft = conv[conv["renderer"] == "softras"]
+    assert (soft["gain_last_quarter"] > soft["gain_margin"]).all()
+    assert (soft["window_from"] == 500).all() and (soft["window_points"] == 4).all()
     flags = unsettled(conv)
     assert flags == {"n3mr": {}, "softras": {0: "still improving", 1: "still improving"}}
     t = flag_columns(pd.DataFrame(columns=["category", "ours: softras", "ours: n3mr"]), flags)
@@ -57,9 +58,10 @@ def test_run_convergence_flags_the_run_still_improving():
 def test_convergence_sentence_names_each_run_still_improving():
     conv = run_convergence(_curves())
     text = convergence_sentence(conv)
-    # softras rises 0.0005 per step: a gain of 0.1 over the last 200 of 800 steps.
+    # softras rises 0.0005 per step: a gain of 0.15 over its last four points (steps
+    # 500..800); an exact line, so its margin is the resolution floor.
     assert text.startswith("Not converged within this job: 2 of 4 runs still improving")
-    assert "`softras` seed 0: +0.1000 over the last 25% of 800 steps" in text
+    assert "`softras` seed 0: +0.1500 (margin 0.0010) over steps 500-800" in text
     assert "`n3mr`" not in text
     flat = conv[conv["renderer"] == "n3mr"]
     assert convergence_sentence(flat).startswith(
@@ -85,10 +87,11 @@ def test_a_run_still_declining_is_flagged_in_columns_cautions_and_sentence():
                                "ours: hard (still declining)", "ours: n3mr"]
     text = convergence_sentence(conv)
     assert "2 of 5 runs still improving" in text
-    assert "1 still declining: `hard` seed 0: -0.0400 over the last 25% of 800 steps" in text
+    assert ("1 still declining: `hard` seed 0: -0.0600 (margin 0.0010) over steps 500-800"
+            in text)
     only_down = convergence_sentence(conv[conv["renderer"] != "softras"])
     assert only_down.startswith("All 3 runs met the convergence criterion within this job")
-    assert "but 1 still declining" in only_down and "`hard` seed 0: -0.0400" in only_down
+    assert "but 1 still declining" in only_down and "`hard` seed 0: -0.0600" in only_down
     rng = np.random.default_rng(0)
     per_object = pd.DataFrame([
         {"renderer": r, "seed": s, "category": "c", "object": o, "view": 0,
@@ -141,24 +144,45 @@ def test_per_seed_html_table_has_no_stray_header():
     assert "column" not in html_table(t)
 
 
-def test_paired_table_and_sentences_from_per_object_results():
-    rng = np.random.default_rng(0)
+def _per_object(seeds, rng):
     rows = []
     for cat in ("chair", "car"):
         for o in range(6):
             for v in range(3):
                 base = rng.uniform(0.3, 0.6)
-                rows += [{"renderer": "softras", "seed": 0, "category": cat, "object": o,
-                          "view": v, "voxel_iou": base + 0.05},
-                         {"renderer": "n3mr", "seed": 0, "category": cat, "object": o,
-                          "view": v, "voxel_iou": base}]
-    t = paired_table(pd.DataFrame(rows), ["softras", "n3mr"], {"softras": {0: "still improving"}})
+                for s in seeds:
+                    rows += [{"renderer": "softras", "seed": s, "category": cat, "object": o,
+                              "view": v, "voxel_iou": base + 0.05 + rng.normal(0, 0.002)},
+                             {"renderer": "n3mr", "seed": s, "category": cat, "object": o,
+                              "view": v, "voxel_iou": base}]
+    return pd.DataFrame(rows)
+
+
+def test_paired_table_and_sentences_from_per_object_results(tmp_path):
+    rng = np.random.default_rng(0)
+    t = paired_table(_per_object((0, 1, 2), rng), ["softras", "n3mr"],
+                     {"softras": {0: "still improving"}})
     assert list(t["category"]) == ["car", "chair", "overall"]
-    assert t["difference"].to_numpy() == pytest.approx([0.05] * 3)
-    assert (t["verdict"] == "ahead").all()
+    assert t["difference"].to_numpy() == pytest.approx([0.05] * 3, abs=0.002)
+    assert (t["verdict"] == "ahead").all() and (t["method"] == CROSSED).all()
+    assert (t["n_seeds"] == 3).all() and list(t["n_categories"]) == [1, 1, 2]
     [sentence] = verdict_sentences(t)
-    assert sentence.startswith("`softras` is ahead of `n3mr` by 0.0500 voxel IoU")
+    assert sentence.startswith("`softras` is ahead of `n3mr` by 0.05")
+    assert "12 objects in 2 categories x 3 seeds, t interval with" in sentence
     assert "still improving: softras (seed 0)" in sentence
+    # The sentences are the same from the table read back from its CSV.
+    t.to_csv(tmp_path / "p.csv", index=False)
+    assert verdict_sentences(pd.read_csv(tmp_path / "p.csv")) == [sentence]
+
+
+def test_one_seed_gives_an_indicative_sentence_conditional_on_it(tmp_path):
+    t = paired_table(_per_object((4,), np.random.default_rng(0)), ["softras", "n3mr"])
+    assert (t["verdict"] == "indicative").all() and (t["method"] == CONDITIONAL).all()
+    [sentence] = verdict_sentences(t)
+    assert "indicative only" in sentence and "conditional on seed 4" in sentence
+    assert "above 0" in sentence and "ahead" not in sentence
+    t.to_csv(tmp_path / "p.csv", index=False)
+    assert verdict_sentences(pd.read_csv(tmp_path / "p.csv")) == [sentence]
 
 
 def test_fitting_results_become_per_object_rows():
