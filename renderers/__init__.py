@@ -31,6 +31,7 @@ from .base import (  # noqa: E402
     available,
     build,
     describe,
+    descriptions,
     gather_faces,
     get,
     names,
@@ -53,6 +54,7 @@ from .vertex_colors import interpolate_face_colors, render_vertex_colors  # noqa
 register_peers()
 
 __all__ = ["COST_CLASSES", "FAMILIES", "Camera", "Option", "Rasterizer", "RendererInfo",
-           "absent_peers", "accepts_option", "available", "build", "describe", "gather_faces",
+           "absent_peers", "accepts_option", "available", "build", "describe", "descriptions",
+           "gather_faces",
            "get", "interpolate_face_colors", "names", "register", "register_peers",
            "render_vertex_colors"]

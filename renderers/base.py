@@ -189,20 +189,26 @@ def note_absent(name: str, cls: type) -> None:
     _ABSENT[name] = cls
 
 
-def names(*, slow: bool | None = None, family: str | None = None,
-          cost_class: str | None = None, absent: bool = False) -> list[str]:
-    """Renderer names in display order (``order``, then name), filtered by the facts
-    each renderer declares (:mod:`renderers.options`): ``slow``, ``family``,
-    ``cost_class`` (``None``: any).  ``absent``: include the optional peers that are
-    known but not installed (:mod:`renderers.peers`); by default only the registered.
-    E.g. ``names(slow=False)``: the renderers the main job trains by default."""
+def descriptions(*, absent: bool = False) -> list[RendererInfo]:
+    """The self-description of every registered renderer in display order (``order``,
+    then name); ``absent``: also the optional peers known but not installed
+    (:mod:`renderers.peers`, described by their adapters)."""
     infos = [describe(n) for n in available()]
     if absent:
         infos += [c.describe(n) for n, c in _ABSENT.items() if n not in _REGISTRY]
-    keep = [i for i in infos if (slow is None or i.slow == slow)
-            and (family is None or i.family == family)
+    return sorted(infos, key=lambda i: (i.order, i.name))
+
+
+def names(*, slow: bool | None = None, family: str | None = None,
+          cost_class: str | None = None, absent: bool = False) -> list[str]:
+    """Renderer names in display order (:func:`descriptions`), filtered by the facts
+    each renderer declares (:mod:`renderers.options`): ``slow``, ``family``,
+    ``cost_class`` (``None``: any).  ``absent``: include the optional peers that are
+    known but not installed; by default only the registered.  E.g.
+    ``names(slow=False)``: the renderers the main job trains by default."""
+    return [i.name for i in descriptions(absent=absent)
+            if (slow is None or i.slow == slow) and (family is None or i.family == family)
             and (cost_class is None or i.cost_class == cost_class)]
-    return [i.name for i in sorted(keep, key=lambda i: (i.order, i.name))]
 
 
 def accepts_option(name: str, option: str) -> bool:
