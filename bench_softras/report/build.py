@@ -28,20 +28,15 @@ from bench_softras.runs import (
 )
 from bench_softras.shards import merged_run_record
 
-from . import evidence, figures, tuning
+from . import evidence, figures, order, recon_tuning, tuning
 from .document import Document, png_bytes
 from .paper import paper_table1
 from .paths import RESULTS_ROOT, PathNamer
 from .results import missing_units, read_examples, read_run_logs, read_table
 from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
 
-RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
-
-
-def _ordered(names) -> list[str]:
-    names = list(dict.fromkeys(names))
-    first = [n for n in RENDERER_ORDER if n in names]
-    return first + sorted(set(names) - set(first))
+#: Renderers in display order: the order each declares, read from ``renderers.json``.
+_ordered = order.ordered
 
 
 # -- tables ---------------------------------------------------------------------------
@@ -249,6 +244,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
+    order.use_run(results_dir)
     run = read_json(results_dir / RUN_JSON) or merged_run_record(results_dir)
     env = read_json(results_dir / ENV_JSON) or merged_run_record(results_dir, "environment")
     tables = {k: read_table(results_dir, k) for k in
@@ -285,6 +281,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     _families_section(doc, read_json(results_dir / RENDERERS_JSON))
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
+    recon_tuning.recon_tuning_section(doc, read_table(results_dir, "recon_choices"),
+                                      read_table(results_dir, "recon_tuning"), cfg)
     _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
     _ablation_section(doc, tables["ablations"], results_dir)
     _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"])
