@@ -83,7 +83,7 @@ ALL_RENDERERS = "all"
 #: Per study of the main job, the registered renderers it leaves out unless they are
 #: named (``--renderers``): none.  The gradient (and forward-fidelity) study and the
 #: timing study run every registered renderer (timing caps the costly ones' sweep:
-#: ``TimingConfig.max_dense_pairs``, :data:`bench_softras.studies.timing.COST_CAPPED`);
+#: ``TimingConfig.max_dense_pairs``, :func:`bench_softras.studies.timing.over_cost_cap`);
 #: fitting runs the slow references ``softras_torch`` (the dense reference of
 #: ``softras``) and ``mitsuba`` (a Monte Carlo peer) on the reduced budget of
 #: :class:`FitBenchConfig` (``slow_renderers``).  A study that must leave a renderer out
