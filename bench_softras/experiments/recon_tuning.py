@@ -35,6 +35,7 @@ import renderers
 from bench_softras import shards
 from bench_softras.atomic import write_table
 from bench_softras.data import MultiViewData, load_split
+from bench_softras.errors import ConfigError
 from bench_softras.runs import config_hash
 from bench_softras.settings import ReconConfig, ReconTuningConfig, with_overrides
 
@@ -145,8 +146,10 @@ def run_tuning(out: Path, unit: shards.Unit, names: Sequence[str], base: ReconCo
     if rec is not None:
         return pd.read_parquet(out / unit.dir / rec["tables"]["recon_choices"])
     if base.eval_split == tuning.split:
-        raise ValueError(f"recon_tuning.split {tuning.split!r} is the evaluated split: "
-                         "tuning must never see the objects it is scored on")
+        raise ConfigError(f"recon_tuning.split {tuning.split!r} is the evaluated split "
+                          "(recon.eval_split): tuning must never see the objects the runs "
+                          "are scored on; set recon_tuning.split=train, or "
+                          "recon_tuning.steps=0 to train every renderer at the preset's values")
     train_data = val_data = None
     if tuning.steps:
         train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
