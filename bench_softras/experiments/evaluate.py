@@ -243,18 +243,23 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
         objects.append(per)
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     if is_main and shard is None:
-        write_table(result, out)
-        for stem in recon_tuning.TABLES:
-            table = shards.merge_units(out, stem)[0]
-            if table is not None:
-                atomic.write_table(table, out / f"{stem}.csv")
-                atomic.write_table(table, out / f"{stem}.parquet")
-        objects = [o for o in objects if o is not None]
-        if objects:
-            per = pd.concat(objects, ignore_index=True)
-            for suffix in (".parquet", ".csv"):
-                atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
+        _write_combined(out, result, [o for o in objects if o is not None])
     return result
+
+
+def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]) -> None:
+    """The combined tables of an unsharded call: ``recon_iou`` (:func:`write_table`),
+    the sweep's ``recon_tuning`` / ``recon_choices`` and ``recon_per_object``."""
+    write_table(result, out)
+    for stem in recon_tuning.TABLES:
+        table = shards.merge_units(out, stem)[0]
+        if table is not None:
+            atomic.write_table(table, out / f"{stem}.csv")
+            atomic.write_table(table, out / f"{stem}.parquet")
+    if objects:
+        per = pd.concat(objects, ignore_index=True)
+        for suffix in (".parquet", ".csv"):
+            atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
 
 
 def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
