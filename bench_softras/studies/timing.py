@@ -89,7 +89,9 @@ def over_cost_cap(name: str, batch: int, faces: int, size: int, cap: int) -> str
     ``None`` when it is timed: the renderers whose cost class is ``dense`` or
     ``monte_carlo`` (their description, :meth:`renderers.RendererInfo.capped_work`) are
     capped at ``cap`` counted pixel-face pairs or rays per call."""
-    work = renderers.describe(name).capped_work(batch, faces, size)
+    known = {i.name: i for i in renderers.descriptions(absent=True)}  # absent peers too
+    info = known[name] if name in known else renderers.describe(name)
+    work = info.capped_work(batch, faces, size)
     if work is None:
         return None
     what, n = work
