@@ -228,7 +228,10 @@ def training_setup(run: dict | None) -> str:
             f"{recon.get('batch_size')} objects (two views each), {recon.get('iterations')} "
             f"steps, Adam learning rate {recon.get('lr'):g}{decay}; sigma "
             f"{recon.get('sigma'):g} for the renderers that take one (preset "
-            f"`{recon.get('preset')}`; the full configuration is in `run.json`).")
+            f"`{recon.get('preset')}`; the full configuration is in `run.json`)"
+            + (". These are the preset's values: each renderer trained at the learning rate "
+               "and sigma its sweep on val objects chose (*Per-renderer settings* below)."
+               if (cfg.get("recon_tuning") or {}).get("steps") else "."))
 
 
 # -- the report -------------------------------------------------------------------------
