@@ -82,7 +82,8 @@ def report_parser() -> argparse.ArgumentParser:
                         "are typed from the field (tuples comma-separated, booleans "
                         "true/false); a changed field reruns its stage")
     p.add_argument("--renderers", help="comma-separated registered renderer names "
-                                       "(default: the preset's softras,n3mr,hard)")
+                                       "(default: every registered renderer but the slow "
+                                       "references)")
     p.add_argument("--categories", help="comma-separated ShapeNet class ids or names "
                                         "(default: every category of the data)")
     p.add_argument("--data-dir", dest="data_dir", default="", type=path_arg,

@@ -49,7 +49,6 @@ from pathlib import Path
 
 import renderers
 from renderers import threads
-from renderers.peers import PEERS
 
 from . import data as datasets
 from . import shards
@@ -59,7 +58,7 @@ from .data.cache_check import verify_manifest
 from .data.checks import check_data_dir
 from .environment import collect_environment
 from .errors import ConfigError, UserError, check_device, check_writable_dir
-from .experiments import evaluate, examples, fit_bench, fitting
+from .experiments import evaluate, examples, fit_bench, fitting, recon_tuning
 from .experiments.renderer_choice import ensure_registered, make_renderer
 from .report import build as report_build  # selects matplotlib's Agg backend
 from .runlock import run_lock
@@ -107,28 +106,28 @@ class MainJobConfig:
     """What the main job runs.
 
     ``preset``: ``smoke``, ``cpu`` (default), ``gpu`` or ``paper``
-    (:mod:`bench_softras.settings`); ``renderers``: registered names (empty:
-    the preset's ``softras, n3mr, hard``); ``categories``: ShapeNet class ids or names
-    (empty: every category of the data); ``data_dir``: a directory of benchmark files
-    (``{class_id}_{split}_images.npz`` / ``_voxels.npz``, e.g. the ShapeNet renderings);
-    empty: the built-in synthetic data set; ``device``: ``cpu`` or ``cuda`` (training,
-    timing); ``run_id``: name of the run (default: the preset's name); ``results_root``
-    / ``reports_root``: parents of ``<run-id>``; ``stages``: the stages to run (the
-    report is always rebuilt from whatever results exist); ``fit_shapes``: mesh targets
-    fitted besides the data set's objects (empty: the preset's; the first is also the
-    ablations' target); ``seeds``:
-    reconstruction seeds (empty: the preset's); ``force``: re-run selected stages even
-    when finished (fitting refits every unit of its slice; reconstruction evaluates
-    again and keeps its checkpoints); ``progress``: tqdm; ``wait``: when another job holds the run
-    directory's lock (:mod:`bench_softras.runlock`), wait for it instead of failing;
-    ``shard``: run only that slice of the sweep into the shared run directory
-    (:mod:`bench_softras.shards`: fitting and reconstruction units round-robin, the
-    single-unit stages in shard 1, ``examples`` and the report only unsharded); merge
+    (:mod:`bench_softras.settings`); ``renderers``: registered names (empty: the preset's:
+    every registered renderer but the slow references); ``categories``: ShapeNet class ids
+    or names (empty: every category of the data); ``data_dir``: a directory of benchmark
+    files (``{class_id}_{split}_images.npz`` / ``_voxels.npz``, e.g. the ShapeNet
+    renderings); empty: the built-in synthetic data set; ``device``: ``cpu`` or ``cuda``
+    (training, timing); ``run_id``: name of the run (default: the preset's name);
+    ``results_root`` / ``reports_root``: parents of ``<run-id>``; ``stages``: the stages to
+    run (the report is always rebuilt from whatever results exist); ``fit_shapes``: mesh
+    targets fitted besides the data set's objects (empty: the preset's; the first is also
+    the ablations' target); ``seeds``: reconstruction seeds (empty: the preset's);
+    ``force``: re-run selected stages even when finished (fitting refits every unit of its
+    slice; reconstruction evaluates again and keeps its checkpoints); ``progress``: tqdm;
+    ``wait``: when another job holds the run directory's lock
+    (:mod:`bench_softras.runlock`), wait for it instead of failing; ``shard``: run only
+    that slice of the sweep into the shared run directory (:mod:`bench_softras.shards`:
+    fitting and reconstruction units round-robin, the single-unit stages in shard 1,
+    ``examples`` and the report only unsharded); merge
     with ``softras-bench report --from-results DIR`` or a call without ``shard``;
     ``settings``: overrides of the preset's fields, ``SECTION.FIELD=VALUE`` each
     (``fit.steps=50``, ``timing.repeats=3``, ``recon.sigma=<value>``;
-    :func:`bench_softras.settings.apply_settings`), applied in order; the fields the
-    options above own (:data:`JOB_OWNED`) are refused.
+    :func:`bench_softras.settings.apply_settings`), applied in order; the fields the options
+    above own (:data:`JOB_OWNED`) are refused.
     """
 
     preset: str = "cpu"
@@ -303,8 +302,8 @@ def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
                    ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     """``(reconstruction renderers, {study: its renderers})`` for the studies ``fitting``,
     ``gradients`` and ``timing``.  Named renderers (``given``; the word ``all`` stands for
-    every registered one) run in every stage (timing adds ``softras_torch`` and
-    ``pytorch3d_soft``, noted when absent).  By default
+    every registered one) run in every stage (timing adds the dense references,
+    ``renderers.names(cost_class="dense")``, noted when absent).  By default
     reconstruction trains ``default`` (the preset's) and each study runs every registered
     renderer but its :data:`~bench_softras.settings.STUDY_EXCLUDED` (timing: and the
     absent peers, to note them)."""
@@ -318,11 +317,13 @@ def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
             raise MainJobError(exc.args[0]) from None
     if named:
         studies = dict.fromkeys(STUDY_EXCLUDED, named)
-        studies["timing"] = tuple(dict.fromkeys(named + ("softras_torch", "pytorch3d_soft")))
+        dense = tuple(renderers.names(cost_class="dense", absent=True))
+        studies["timing"] = tuple(dict.fromkeys(named + dense))
         return named, studies
     studies = {study: tuple(n for n in every if n not in out)
                for study, out in STUDY_EXCLUDED.items()}
-    studies["timing"] = tuple(dict.fromkeys(studies["timing"] + tuple(PEERS)))
+    known = tuple(n for n in renderers.names(absent=True) if n not in STUDY_EXCLUDED["timing"])
+    studies["timing"] = tuple(dict.fromkeys(studies["timing"] + known))
     return tuple(default), studies
 
 
@@ -407,13 +408,15 @@ def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Call
     recon = with_overrides(plan.recon, data_dir=data["dir"])
     config = {"recon": recon.to_dict(), "renderers": list(plan.renderers),
               "seeds": list(plan.seeds), "preset": plan.preset.name,
-              "data_fingerprint": data.get("fingerprint", "")}
+              "data_fingerprint": data.get("fingerprint", ""),
+              "recon_tuning": dataclasses.asdict(plan.preset.recon_tuning)}
 
     def fn(d: Path) -> list[Path]:
         evaluate.run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
-                                    config=recon, progress=cfg.progress, force=cfg.force,
-                                    shard=cfg.shard)
-        return [d / "recon_iou.csv", d / "recon_iou.parquet"]
+                                    config=recon, tuning=plan.preset.recon_tuning,
+                                    progress=cfg.progress, force=cfg.force, shard=cfg.shard)
+        return [d / "recon_iou.csv", d / "recon_iou.parquet",
+                *recon_tuning.output_paths(d)]
 
     return config, fn
 
@@ -511,6 +514,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                    "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
                    "fit_renderers": list(plan.fit_renderers),
                    "recon": plan.recon.to_dict(),
+                   "recon_tuning": dataclasses.asdict(plan.preset.recon_tuning),
                    "generator": generator_label(plan.recon.model),
                    "gradients": plan.gradient_config(),
                    "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
@@ -663,7 +667,8 @@ def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, da
 
 def _write_renderer_families(results_dir: Path, plan: Plan) -> None:
     """``renderers.json``: the self-description (:func:`renderers.describe`) of every
-    renderer the run uses, for the report's "renderer families" table."""
+    renderer the run uses, in display order (``order``), for the report's "renderer
+    families" table and its display order (the report imports no renderer code)."""
     names = dict.fromkeys(plan.renderers + plan.study_renderers + plan.timing.renderers)
     rows = []
     for name in names:
@@ -675,13 +680,16 @@ def _write_renderer_families(results_dir: Path, plan: Plan) -> None:
                      "sharpness": info.sharpness or "",
                      "options": ", ".join(f"{o.name}={o.default:g}" if o.type is not str else
                                           f"{o.name}={o.default}" for o in info.options or ()),
-                     "paper": info.paper, "cost": info.cost,
+                     "paper": info.paper, "cost": info.cost, "cost class": info.cost_class,
+                     "slow": info.slow, "tuned from": info.tuned_from or "",
+                     "order": info.order,
                      "stages": ", ".join(st for st, used in (
                          ("reconstruction", name in plan.renderers),
                          ("fitting", name in plan.fit_renderers),
                          ("gradients", name in plan.study_renderers),
                          ("timing", name in plan.timing.renderers)) if used)})
-    write_json(results_dir / RENDERERS_JSON, rows)
+    write_json(results_dir / RENDERERS_JSON,
+               sorted(rows, key=lambda r: (r["order"], r["renderer"])))  # display order
 
 
 def _write_environment(results_dir: Path, device: str, shard: Shard | None) -> None:

@@ -8,6 +8,8 @@ One frozen dataclass per stage of the main job (:mod:`bench_softras.main_job`), 
 * ``fit``: :class:`FitConfig`, mesh fitting (also the ablations' baseline fit);
 * ``fit_bench``: :class:`FitBenchConfig`, the fitting benchmark's targets, its
   per-renderer tuning sweep and the slow references' reduced budget;
+* ``recon_tuning``: :class:`ReconTuningConfig`, reconstruction's per-renderer sweep of
+  learning rate and sigma on ``val`` objects;
 * ``gradients``: :class:`GradientConfig`, gradient accuracy and forward fidelity;
 * ``timing``: :class:`TimingConfig`, timing and scaling of the rasterizers;
 * ``ablations``: :class:`AblationConfig`, the paper's ablations as mesh fits;
@@ -53,8 +55,9 @@ from bench_softras.data import SPLITS
 from bench_softras.errors import ConfigError, UnknownNameError
 from bench_softras.experiments.multiview import MAX_FIT_VIEWS, NUM_VIEWS
 from metrics.gradient_accuracy import SCENES
+from renderers import descriptions as renderer_descriptions
+from renderers import names as renderer_names
 from renderers.grid import image_hw
-from renderers.peers import PEERS
 from renderers.soft_math import DEFAULT_SIGMA
 from renderers.validation import check_sigma
 
@@ -69,15 +72,21 @@ SIGMA_SWEEP = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
 #: The gradient study's sweep: nine log-spaced values 1e-6 .. 1e-2 (half decades).
 GRADIENT_SIGMAS = tuple(float(s) for s in np.logspace(-6, -2, 9))
 
-#: The renderers trained in reconstruction by default (the mission's three; the cheap
-#: studies run every registered renderer, but see :data:`STUDY_EXCLUDED`).
-DEFAULT_RENDERERS = ("softras", "n3mr", "hard")
+#: The renderers trained in reconstruction by default: every registered renderer that
+#: is not a slow reference (a query over their descriptions, :func:`renderers.names`;
+#: the six Taichi families).  The slow references (``slow``: the dense
+#: ``softras_torch``, the ``pytorch3d_soft`` and ``mitsuba`` peers) are opt-in
+#: (``--renderers``): a training step renders ``4 * batch_size`` silhouettes, and their
+#: dense ``B*F*H*W`` pairs or ``B*H*W*spp`` rays make one run cost many times a Taichi
+#: renderer's whole budget.  The cheap studies run every registered renderer, but see
+#: :data:`STUDY_EXCLUDED`.
+DEFAULT_RENDERERS = tuple(renderer_names(slow=False))
 #: ``--renderers all``: every registered renderer (installed peers included).
 ALL_RENDERERS = "all"
 #: Per study of the main job, the registered renderers it leaves out unless they are
 #: named (``--renderers``): none.  The gradient (and forward-fidelity) study and the
 #: timing study run every registered renderer (timing caps the costly ones' sweep:
-#: ``TimingConfig.max_dense_pairs``, :data:`bench_softras.studies.timing.COST_CAPPED`);
+#: ``TimingConfig.max_dense_pairs``, :func:`bench_softras.studies.timing.over_cost_cap`);
 #: fitting runs the slow references ``softras_torch`` (the dense reference of
 #: ``softras``) and ``mitsuba`` (a Monte Carlo peer) on the reduced budget of
 #: :class:`FitBenchConfig` (``slow_renderers``).  A study that must leave a renderer out
@@ -420,12 +429,14 @@ class FitBenchConfig:
     ``exact``) keep the preset's values.  0 ``tuning_targets``: no sweep, every renderer
     keeps the preset's values.
 
-    Slow references (``slow_renderers``: the dense ``softras_torch``, the Monte Carlo
+    Slow references (``slow_renderers``, default: every renderer whose description says
+    ``slow``, :func:`renderers.names`: the dense ``softras_torch``, the Monte Carlo
     ``mitsuba`` peer and the ``pytorch3d_soft`` peer, whose CPU rasterizer visits every
     pixel-face pair): no sweep of their own; ``tuned_from`` entries
-    ``"<slow>=<source>"`` give them the values chosen for ``source`` (softras_torch is
-    numerically the same function as softras, pytorch3d_soft the same formula with top-K
-    truncation); they fit only the first
+    ``"<slow>=<source>"`` (default: each description's ``tuned_from``) give them the
+    values chosen for ``source`` (softras_torch is numerically the same function as
+    softras, pytorch3d_soft the same formula with top-K truncation); they fit only the
+    first
     ``slow_targets`` targets, with ``slow_views_per_step`` views per step and
     ``slow_steps`` steps (0: the fit's ``steps``).
     """
@@ -437,9 +448,10 @@ class FitBenchConfig:
     tuning_steps: int = 50
     lr_scales: tuple[float, ...] = (0.3, 1.0, 3.0)
     sigmas: tuple[float, ...] = (DEFAULT_SIGMA, OFFICIAL_DEMO_SIGMA, 3e-4)
-    slow_renderers: tuple[str, ...] = ("softras_torch", "mitsuba", "pytorch3d_soft")
-    tuned_from: tuple[str, ...] = ("softras_torch=softras", "mitsuba=edgegrad",
-                                   "pytorch3d_soft=softras")
+    slow_renderers: tuple[str, ...] = tuple(renderer_names(slow=True, absent=True))
+    tuned_from: tuple[str, ...] = tuple(f"{i.name}={i.tuned_from}"
+                                        for i in renderer_descriptions(absent=True)
+                                        if i.tuned_from)
     slow_targets: int = 1
     slow_steps: int = 60
     slow_views_per_step: int = 1
@@ -470,6 +482,45 @@ class FitBenchConfig:
     def borrowed(self) -> dict[str, str]:
         """``{slow renderer: renderer whose tuned values it takes}``."""
         return dict(t.split("=") for t in self.tuned_from)
+
+
+@dataclass(frozen=True)
+class ReconTuningConfig:
+    """The reconstruction sweep (:mod:`bench_softras.experiments.recon_tuning`): before
+    the reconstruction runs, each renderer with a gradient that is not a slow reference
+    trains the generator for ``steps`` steps (the preset's :class:`ReconConfig` with
+    ``iterations = steps``, sigma never decayed) at every learning rate ``lr_scales x
+    ReconConfig.lr`` and, for renderers with a sharpness parameter, every sigma of
+    ``sigmas`` (squared normalized screen units); each short run is scored by the mean
+    voxel IoU on the first ``val_objects`` objects of each class of ``split`` (``val``;
+    never the evaluated ``test``), each predicted from ``val_views`` evenly spaced
+    views.  Rule: the best mean val voxel IoU; exact ties go to the preset's values,
+    then to the first grid point.  Renderers without a gradient (family ``exact``) keep
+    the preset's values; slow references take their ``tuned_from`` source's choice
+    (:func:`renderers.describe`).  ``steps`` 0: no sweep, every renderer trains with the
+    preset's values.  The defaults are the ``cpu`` preset's: 14 grid points over the six
+    Taichi families x 60 steps = 840 steps, about 6% of its 6 x 2400 training steps."""
+
+    steps: int = 60
+    lr_scales: tuple[float, ...] = (1.0, 3.0)
+    sigmas: tuple[float, ...] = (DEFAULT_SIGMA, OFFICIAL_DEMO_SIGMA)
+    split: str = "val"
+    val_objects: int = 4
+    val_views: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("lr_scales", "sigmas"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        _check(self, {
+            "steps": (self.steps >= 0, ">= 0"),
+            "lr_scales": (len(self.lr_scales) > 0 and min(self.lr_scales) > 0,
+                          "at least one, every value > 0"),
+            "sigmas": (len(self.sigmas) > 0, "at least one"),
+            "split": (self.split in ("train", "val"), "train or val (never the evaluated "
+                      "test split)"),
+            "val_objects": (self.val_objects >= 1, ">= 1"),
+            "val_views": (1 <= self.val_views <= NUM_VIEWS, f"in 1..{NUM_VIEWS}")})
+        _check_sigmas(self, sigmas=self.sigmas)
 
 
 @dataclass(frozen=True)
@@ -511,8 +562,7 @@ class TimingConfig:
     ``float64``; ``seed``: the output gradient's randomness.
     """
 
-    renderers: tuple[str, ...] = ("softras", "softras_torch", "hard", "n3mr", "dibr",
-                                  "antialias", "edgegrad", *PEERS)
+    renderers: tuple[str, ...] = tuple(renderer_names(absent=True))
     subdivisions: tuple[int, ...] = (1, 2, 3, 4, 5)
     image_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)
     batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
@@ -612,7 +662,8 @@ class ExamplesConfig:
 # -- presets ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Preset:
-    """A named bundle of every stage's settings: ``recon``, ``fit``, ``fit_bench``,
+    """A named bundle of every stage's settings: ``recon``, ``recon_tuning``, ``fit``,
+    ``fit_bench``,
     ``gradients``, ``timing``, ``ablations``, ``examples``; the renderers compared,
     reconstruction ``seeds``, extra fitting targets ``fit_shapes``
     (:func:`bench_softras.experiments.fitting.load_target` names, fitted besides the
@@ -623,6 +674,7 @@ class Preset:
     recon: ReconConfig
     fit: FitConfig
     fit_bench: FitBenchConfig = field(default_factory=FitBenchConfig)
+    recon_tuning: ReconTuningConfig = field(default_factory=ReconTuningConfig)
     gradients: GradientConfig = field(default_factory=GradientConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     ablations: AblationConfig = field(default_factory=AblationConfig)
@@ -648,7 +700,8 @@ class Preset:
 
 
 #: The sections of a :class:`Preset` that :func:`apply_settings` may change.
-SECTIONS = ("recon", "fit", "fit_bench", "gradients", "timing", "ablations", "examples")
+SECTIONS = ("recon", "recon_tuning", "fit", "fit_bench", "gradients", "timing", "ablations",
+            "examples")
 
 SMOKE = Preset(
     name="smoke",
@@ -669,6 +722,8 @@ SMOKE = Preset(
     fit_bench=FitBenchConfig(per_category=1, tuning_targets=1, tuning_steps=0,
                              lr_scales=(1.0, 3.0), sigmas=(OFFICIAL_DEMO_SIGMA,),
                              slow_targets=1, slow_steps=3),
+    recon_tuning=ReconTuningConfig(steps=2, lr_scales=(1.0, 3.0),
+                                   sigmas=(OFFICIAL_DEMO_SIGMA,), val_objects=1, val_views=1),
     ablations=AblationConfig(sigmas=SIGMA_SWEEP[2::2], shape="cube"),
     seeds=(0,),
     synthetic_data="smoke",
@@ -706,6 +761,9 @@ GPU = Preset(
     fit=FitConfig(steps=1000, views_per_step=24, record_every=50),
     fit_bench=FitBenchConfig(per_category=2, tuning_targets=4, tuning_steps=300,
                              slow_steps=300, slow_views_per_step=4),
+    recon_tuning=ReconTuningConfig(steps=300, lr_scales=(0.3, 1.0, 3.0),
+                                   sigmas=(DEFAULT_SIGMA, OFFICIAL_DEMO_SIGMA),
+                                   val_objects=8, val_views=4),
     seeds=(0,),
 )
 
@@ -717,6 +775,9 @@ PAPER = Preset(
     fit=FitConfig(steps=2000, views_per_step=24, record_every=100),
     fit_bench=FitBenchConfig(per_category=5, tuning_targets=13, tuning_steps=500,
                              slow_targets=5, slow_steps=0, slow_views_per_step=8),
+    recon_tuning=ReconTuningConfig(steps=5_000, lr_scales=(0.3, 1.0, 3.0),
+                                   sigmas=(DEFAULT_SIGMA, OFFICIAL_DEMO_SIGMA, 3e-4),
+                                   val_objects=16, val_views=4),
     timing=TimingConfig(batch_sizes=(1, 4, 16, 64, 256), base_batch=64, repeats=10,
                         warmup=3, max_dense_pairs=1 << 28, device="cuda"),
     seeds=(0, 1, 2),

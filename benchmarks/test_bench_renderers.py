@@ -29,13 +29,13 @@ import torch
 import renderers
 from bench_softras.studies.timing import PeakRSS, _malloc_trim
 from metrics.meshes import template_sphere
-from renderers.peers import PEERS, absent_peers
+from renderers.peers import absent_peers
 from renderers.soft_math import DEFAULT_SIGMA
 
 BATCH, IMAGE, SIGMA = 64, 64, DEFAULT_SIGMA
 DEVICE = os.environ.get("SOFTRAS_BENCH_DEVICE", "cpu")
 ABSENT = absent_peers()  # optional peer name -> why it is absent
-NAMES = renderers.available() + [n for n in PEERS if n not in renderers.available()]
+NAMES = renderers.names(absent=True)  # every known renderer, in display order
 #: Slow renderers timed in one round -> whether they need an untimed warm-up call first
 #: (a JIT compile).
 SINGLE_ROUND = {"softras_torch": False, "mitsuba": True, "pytorch3d_soft": False}

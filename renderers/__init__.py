@@ -6,6 +6,7 @@
 >>> sil = r.rasterize(face_vertices)            # [B, F, 3, 3] screen space -> [B, H, W]
 >>> sil = r.render(vertices, faces, renderers.Camera(azimuth=az))
 >>> renderers.describe("softras").sharpness    # "sigma"; None for hard / n3mr
+>>> renderers.names(slow=False)                # the default list: a query, in display order
 
 Every renderer describes itself (options, sharpness parameter, family, forward model,
 gradient rule, paper, work count): :mod:`renderers.options`.  Optional third-party
@@ -30,12 +31,14 @@ from .base import (  # noqa: E402
     available,
     build,
     describe,
+    descriptions,
     gather_faces,
     get,
+    names,
     register,
 )
 from .camera import Camera  # noqa: E402
-from .options import FAMILIES, Option, RendererInfo  # noqa: E402
+from .options import COST_CLASSES, FAMILIES, Option, RendererInfo  # noqa: E402
 
 # Importing a renderer module registers it.
 from . import softras_torch  # noqa: E402,F401  isort: skip
@@ -50,6 +53,8 @@ from .vertex_colors import interpolate_face_colors, render_vertex_colors  # noqa
 
 register_peers()
 
-__all__ = ["FAMILIES", "Camera", "Option", "Rasterizer", "RendererInfo", "absent_peers",
-           "accepts_option", "available", "build", "describe", "gather_faces", "get",
-           "interpolate_face_colors", "register", "register_peers", "render_vertex_colors"]
+__all__ = ["COST_CLASSES", "FAMILIES", "Camera", "Option", "Rasterizer", "RendererInfo",
+           "absent_peers", "accepts_option", "available", "build", "describe", "descriptions",
+           "gather_faces",
+           "get", "interpolate_face_colors", "names", "register", "register_peers",
+           "render_vertex_colors"]

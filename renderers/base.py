@@ -24,7 +24,7 @@ import torch
 from . import contract
 from .camera import Camera
 from .grid import image_hw
-from .options import FAMILIES, Option, RendererInfo
+from .options import FAMILIES, UNORDERED, Option, RendererInfo
 from .validation import MAX_COORDINATE, check_vertices_faces
 
 
@@ -62,6 +62,16 @@ class Rasterizer:
     max_coordinate: dict | None = MAX_COORDINATE
     #: How :meth:`pairs_evaluated` counts work, in words.
     cost = ""
+    #: How the work grows: one of :data:`renderers.options.COST_CLASSES`.
+    cost_class = "culled"
+    #: The option counting samples per pixel (``monte_carlo`` renderers), or ``None``.
+    samples: str | None = None
+    #: A slow reference: opt-in in reconstruction, a reduced budget in fitting.
+    slow = False
+    #: The renderer whose tuned settings this one borrows (``None``: tuned itself).
+    tuned_from: str | None = None
+    #: Display order in tables and figures (smaller first; ties by name).
+    order = UNORDERED
 
     def __init__(self, image_size: int | tuple[int, int] = 64) -> None:
         self.image_size = image_size
@@ -97,7 +107,15 @@ class Rasterizer:
         return RendererInfo(name=name or cls.name, family=cls.family,
                             sharpness=cls.sharpness, options=cls.options,
                             forward_model=cls.forward_model, gradient_rule=cls.gradient_rule,
-                            paper=cls.paper, cost=cls.cost)
+                            paper=cls.paper, cost=cls.cost, cost_class=cls.cost_class,
+                            samples=cls.samples, slow=cls.slow, tuned_from=cls.tuned_from,
+                            order=cls.order)
+
+    @classmethod
+    def check_option(cls, option: str, value):
+        """``value`` validated by the declared option named ``option``
+        (:meth:`renderers.options.Option.validate`); ``KeyError`` when undeclared."""
+        return cls.describe().option(option).validate(value)
 
     def __repr__(self) -> str:
         opts = "".join(f", {o.name}={getattr(self, o.name, o.default)!r}"
@@ -132,6 +150,8 @@ def register(name: str, factory: Callable[..., object] | None = None):
                 raise ValueError(f"renderer {name!r}: sharpness {sharp!r} is not one of "
                                  "its declared options")
             contract.install(f)
+            if issubclass(f, Rasterizer):
+                f.describe(name)  # the description's own checks (cost class, ...)
         _REGISTRY[name] = f
         return f
 
@@ -185,6 +205,39 @@ def describe(name: str) -> RendererInfo:
     return RendererInfo(name=name, family=str(getattr(f, "family", "")),
                         sharpness=getattr(f, "sharpness", None),
                         options=getattr(f, "options", None))
+
+
+#: Optional renderers known but not registered (an absent peer's adapter class, which
+#: describes itself without its package): name -> class (:func:`note_absent`).
+_ABSENT: dict[str, type] = {}
+
+
+def note_absent(name: str, cls: type) -> None:
+    """Record ``cls`` as the description of the optional renderer ``name`` that is not
+    registered here (its package is absent), for :func:`names` with ``absent=True``."""
+    _ABSENT[name] = cls
+
+
+def descriptions(*, absent: bool = False) -> list[RendererInfo]:
+    """The self-description of every registered renderer in display order (``order``,
+    then name); ``absent``: also the optional peers known but not installed
+    (:mod:`renderers.peers`, described by their adapters)."""
+    infos = [describe(n) for n in available()]
+    if absent:
+        infos += [c.describe(n) for n, c in _ABSENT.items() if n not in _REGISTRY]
+    return sorted(infos, key=lambda i: (i.order, i.name))
+
+
+def names(*, slow: bool | None = None, family: str | None = None,
+          cost_class: str | None = None, absent: bool = False) -> list[str]:
+    """Renderer names in display order (:func:`descriptions`), filtered by the facts
+    each renderer declares (:mod:`renderers.options`): ``slow``, ``family``,
+    ``cost_class`` (``None``: any).  ``absent``: include the optional peers that are
+    known but not installed; by default only the registered.  E.g.
+    ``names(slow=False)``: the renderers the main job trains by default."""
+    return [i.name for i in descriptions(absent=absent)
+            if (slow is None or i.slow == slow) and (family is None or i.family == family)
+            and (cost_class is None or i.cost_class == cost_class)]
 
 
 def accepts_option(name: str, option: str) -> bool:

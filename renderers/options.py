@@ -9,7 +9,18 @@ Every registered renderer class declares (as class attributes, see
   (``sigma`` for ``softras``), or ``None`` for renderers without one (``hard``, ``n3mr``);
 * ``family``: one of :data:`FAMILIES`;
 * ``forward_model`` / ``gradient_rule``: one line each; ``paper``: the source;
-* ``pairs_evaluated(face_vertices)``: the pixel-face pairs one forward call evaluates.
+* ``pairs_evaluated(face_vertices)``: the pixel-face pairs one forward call evaluates;
+* ``cost_class``: one of :data:`COST_CLASSES` (``culled``, ``dense``, ``monte_carlo``;
+  the timing study caps the last two, :meth:`RendererInfo.capped_work`), with
+  ``samples``: the option counting samples per pixel of a ``monte_carlo`` renderer;
+* ``slow``: a slow reference (opt-in in reconstruction, a reduced budget in fitting);
+* ``tuned_from``: the renderer whose tuned settings a slow reference borrows (``None``:
+  swept itself);
+* ``order``: display order in tables and figures (smaller first; ties by name).
+
+Every default list of renderers in :mod:`bench_softras` is a query over these facts
+(:func:`renderers.names`), so adding a renderer touches its own package and the one
+line of :mod:`renderers` that imports it.
 
 :func:`renderers.describe` turns a registered name into a :class:`RendererInfo`.
 """
@@ -24,6 +35,15 @@ from dataclasses import dataclass
 #: hard forward: zero) and ``estimator`` (a hard forward, an estimate of the gradient of
 #: the pixel-area coverage).
 FAMILIES = ("soft", "approximate", "exact", "estimator")
+
+#: How a renderer's work per call grows (``cost_class``): ``culled`` (only pixel-face
+#: pairs near each face: cheap, never capped), ``dense`` (every pixel-face pair,
+#: ``B*F*H*W``) and ``monte_carlo`` (``B*H*W*spp`` samples); name -> what the timing
+#: study counts for the cost cap (empty: not capped).
+COST_CLASSES = {"culled": "", "dense": "B*F*H*W pixel-face pairs",
+                "monte_carlo": "B*H*W*spp rays"}
+#: ``order`` of a renderer that declares none (after every built-in one).
+UNORDERED = 1000
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,34 @@ class RendererInfo:
     gradient_rule: str = ""
     paper: str = ""
     cost: str = ""
+    cost_class: str = "culled"
+    samples: str | None = None
+    slow: bool = False
+    tuned_from: str | None = None
+    order: int = UNORDERED
+
+    def __post_init__(self) -> None:
+        if self.cost_class not in COST_CLASSES:
+            raise ValueError(f"renderer {self.name!r}: cost_class {self.cost_class!r} not in "
+                             f"{tuple(COST_CLASSES)}")
+        if self.cost_class == "monte_carlo":
+            names = {o.name for o in self.options or ()}
+            if self.samples not in names:
+                raise ValueError(f"renderer {self.name!r}: a monte_carlo renderer names its "
+                                 f"samples-per-pixel option in `samples` (one of {sorted(names)})")
+        if self.tuned_from == self.name:
+            raise ValueError(f"renderer {self.name!r} cannot borrow its tuning from itself")
+
+    def capped_work(self, batch: int, faces: int, size: int) -> tuple[str, int] | None:
+        """``(what is counted, its count)`` per call at ``batch`` images of ``faces``
+        faces at ``size`` x ``size`` pixels for the cost classes the timing study caps
+        (``dense``, ``monte_carlo``: :data:`COST_CLASSES`); ``None`` for ``culled``."""
+        what = COST_CLASSES[self.cost_class]
+        if not what:
+            return None
+        if self.cost_class == "dense":
+            return what, batch * faces * size * size
+        return what, batch * size * size * int(self.option(self.samples).default)
 
     def option(self, name: str) -> Option:
         """The declared :class:`Option` ``name`` (``KeyError`` when absent)."""

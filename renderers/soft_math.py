@@ -31,7 +31,7 @@ import math
 import torch
 
 from .options import Option
-from .validation import SIGMA_RANGE
+from .validation import EPS_RANGE, SIGMA_RANGE
 
 #: Default culling threshold on a face's probability D (see module docstring).
 DEFAULT_EPS = 1e-3
@@ -45,7 +45,7 @@ SIGMA_OPTION = Option("sigma", float, DEFAULT_SIGMA,
 #: The ``eps`` option of the soft renderers (culling threshold on D).
 EPS_OPTION = Option("eps", float, DEFAULT_EPS,
                     "pairs outside a face with probability D <= eps are culled",
-                    low=0.0, high=0.5, low_open=True, high_open=True)
+                    low=EPS_RANGE[0], high=EPS_RANGE[1], low_open=True, high_open=True)
 
 SOFTRAS_PAPER = ("Liu et al. 2019, Soft Rasterizer: A Differentiable Renderer for "
                  "Image-based 3D Reasoning (ICCV)")

@@ -51,6 +51,10 @@ class SoftRasTorch(Rasterizer):
     """
 
     name = "softras_torch"
+    order = 35
+    cost_class = "dense"
+    slow = True
+    tuned_from = "softras"  # numerically the same function
     family = "soft"
     options = (SIGMA_OPTION, EPS_OPTION, MAX_CHUNK_OPTION)
     sharpness = "sigma"

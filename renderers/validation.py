@@ -165,9 +165,14 @@ def check_sigma(sigma: float) -> float:
     return s
 
 
+#: Accepted ``eps`` of the soft renderers (a probability threshold), an open interval:
+#: the one statement of it (their ``eps`` options and :func:`check_eps` read it).
+EPS_RANGE = (0.0, 0.5)
+
+
 def check_eps(eps: float) -> float:
-    """``eps``: culling threshold on a face's probability, in (0, 0.5)."""
+    """``eps``: culling threshold on a face's probability, in :data:`EPS_RANGE` (open)."""
     e = check_real("eps", eps)
-    if not (0.0 < e < 0.5):
-        raise ValueError(f"eps must lie in (0, 0.5), got {eps}")
+    if not (EPS_RANGE[0] < e < EPS_RANGE[1]):
+        raise ValueError(f"eps must lie in ({EPS_RANGE[0]:g}, {EPS_RANGE[1]:g}), got {eps}")
     return e

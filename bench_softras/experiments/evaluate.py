@@ -34,9 +34,11 @@ from bench_softras.errors import int_list_arg
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash, recon_run_dir
 from bench_softras.safe_paths import path_arg
-from bench_softras.settings import ReconConfig, get_preset, with_overrides
+from bench_softras.settings import ReconConfig, ReconTuningConfig, get_preset, with_overrides
 from bench_softras.shards import Shard
+from renderers import names as renderer_names
 
+from . import recon_tuning
 from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
 from .multiview import NUM_VIEWS, resolve_data_dir
@@ -151,7 +153,8 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     wide = df.pivot_table(index="renderer", columns="category", values="voxel_iou",
                           aggfunc="mean")
     wide["mean"] = wide.mean(axis=1)
-    order = [r for r in ("template", "hard", "n3mr", "softras") if r in wide.index]
+    known = ["template", *renderer_names(absent=True)]  # the display order
+    order = [r for r in known if r in wide.index]
     order += sorted(set(wide.index) - set(order))
     return wide.loc[order]
 
@@ -170,20 +173,27 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = "recon_iou") 
 def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                        data_dir: str | Path = "", out_dir: str | Path = "results/recon",
                        seeds: Sequence[int] | None = None, *, config: ReconConfig | None = None,
-                       template=None, progress: bool = True, force: bool = False,
+                       tuning: ReconTuningConfig | None = None, template=None,
+                       progress: bool = True, force: bool = False,
                        shard: Shard | None = None) -> pd.DataFrame:
     """Train and evaluate the generator with each renderer and seed, plus the template
     floor; writes ``recon_iou.csv`` / ``.parquet`` / ``_summary.csv`` to ``out_dir``.
 
     ``preset``: name or :class:`Preset` (its ``recon`` config, renderers and seeds are
-    the defaults); ``config`` replaces the preset's recon config.  Each run lives in
+    the defaults); ``config`` replaces the preset's recon config and ``tuning`` its
+    ``recon_tuning``.  First each renderer's learning rate and sigma are chosen by a
+    short sweep scored on ``val`` objects (:mod:`.recon_tuning`, one unit in
+    ``out_dir/tuning``; never the test split); every run trains at its renderer's
+    choice.  The tables ``recon_tuning`` and ``recon_choices`` (CSV and Parquet) go to
+    ``out_dir``.  Each run lives in
     ``out_dir/<renderer>/seed_<s>`` and resumes from its checkpoints when re-run; an
     evaluation already done for the final checkpoint is read back when whole
     (:mod:`.eval_cache`; ``force``: always evaluate again).  Without a
     ``data_dir`` the preset's synthetic data set is built (:func:`resolve_data_dir`).
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
 
-    Units (:mod:`bench_softras.shards`): the template floor (``out_dir/template``),
+    Units (:mod:`bench_softras.shards`): the tuning sweep (run by the first shard that
+    needs it, the others wait for its lock), the template floor (``out_dir/template``),
     then renderer x seed; each writes its tables and ``unit.json`` in its own directory
     under that directory's lock.  ``shard``: run only that slice of the units, and
     write no combined table (merge: call again without ``shard``, or the report);
@@ -201,10 +211,14 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                           base.eval_split)  # before any training
     out = Path(out_dir)
     data_key = data_fingerprint(base.data_dir)
-    units = recon_units(base, renderers, seeds, f"{_selection_digest(test_data)}:{data_key}")
-    runs = [None] + [(r, s) for r in renderers for s in seeds]
-    mine = shards.select(list(zip(units, runs, strict=True)), shard)
     is_main = setup_distributed(base.device).is_main
+    tune_unit, configs = _tuned_configs(out, base, tuning or p.recon_tuning, renderers,
+                                        template, progress, is_main)
+    units = [tune_unit, *recon_units(base, renderers, seeds,
+                                     f"{_selection_digest(test_data)}:{data_key}", configs)]
+    runs = ["tuning", None] + [(r, s) for r in renderers for s in seeds]
+    mine = [u for u in shards.select(list(zip(units, runs, strict=True)), shard)
+            if u[1] != "tuning"]  # the tuning unit: done above
     if is_main:
         shards.write_plan(out, "reconstruction", shard, units,
                           options=recon_options(base, renderers, seeds, data_key))
@@ -220,7 +234,7 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
                     continue
                 df, per = template_floor(test_data, base, template, base.preset), None
             else:
-                cfg = dataclasses.replace(base, renderer=run[0], seed=run[1],
+                cfg = dataclasses.replace(configs[run[0]], renderer=run[0], seed=run[1],
                                           out_dir=str(recon_run_dir(out, *run)))
                 got = _train_and_evaluate(cfg, train_data, val_data, test_data, template,
                                           progress, force)
@@ -232,26 +246,39 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
         objects.append(per)
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     if is_main and shard is None:
-        write_table(result, out)
-        objects = [o for o in objects if o is not None]
-        if objects:
-            per = pd.concat(objects, ignore_index=True)
-            for suffix in (".parquet", ".csv"):
-                atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
+        _write_combined(out, result, [o for o in objects if o is not None])
     return result
 
 
+def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]) -> None:
+    """The combined tables of an unsharded call: ``recon_iou`` (:func:`write_table`),
+    the sweep's ``recon_tuning`` / ``recon_choices`` and ``recon_per_object``."""
+    write_table(result, out)
+    for stem in recon_tuning.TABLES:
+        table = shards.merge_units(out, stem)[0]
+        if table is not None:
+            atomic.write_table(table, out / f"{stem}.csv")
+            atomic.write_table(table, out / f"{stem}.parquet")
+    if objects:
+        per = pd.concat(objects, ignore_index=True)
+        for suffix in (".parquet", ".csv"):
+            atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
+
+
 def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
-                test_digest: str) -> list[shards.Unit]:
+                test_digest: str, configs: dict[str, ReconConfig] | None = None
+                ) -> list[shards.Unit]:
     """The units of a reconstruction sweep, in order: ``template``, then each renderer
-    x seed.  A unit's key hashes its configuration without the machine's paths
+    x seed (trained with ``configs[renderer]``, default ``base``: its tuned learning
+    rate and sigma).  A unit's key hashes its configuration without the machine's paths
     (``out_dir``, ``data_dir``) but with ``test_digest`` (the test set's digest and the
     data's fingerprint, by content), so shards on machines that mount the data elsewhere
     still agree, and data replaced in place runs the units again."""
-    portable = _portable(base)
     units = [shards.Unit("template", TEMPLATE_DIR,
-                         config_hash({**portable, "unit": "template", "test": test_digest}))]
+                         config_hash({**_portable(base), "unit": "template",
+                                      "test": test_digest}))]
     for name in renderers:
+        portable = _portable((configs or {}).get(name, base))
         for seed in seeds:
             d = recon_run_dir(".", name, seed)
             units.append(shards.Unit(f"{name} seed {seed}", d.as_posix(),
@@ -260,9 +287,9 @@ def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int
     return units
 
 
-def _portable(base: ReconConfig) -> dict:
-    """``base`` without the machine's paths (``out_dir``, ``data_dir``)."""
-    return {k: v for k, v in base.to_dict().items() if k not in ("out_dir", "data_dir")}
+def _portable(config: ReconConfig) -> dict:
+    """``config`` as a dict without the machine's paths (``out_dir``, ``data_dir``)."""
+    return {k: v for k, v in config.to_dict().items() if k not in ("out_dir", "data_dir")}
 
 
 def recon_options(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
@@ -272,6 +299,21 @@ def recon_options(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[i
     without paths and the data's fingerprint."""
     return {"renderers": list(renderers), "seeds": [int(s) for s in seeds],
             "recon": _portable(base), "data": data_key}
+
+
+def _tuned_configs(out: Path, base: ReconConfig, tuning: ReconTuningConfig,
+                   names: Sequence[str], template, progress: bool, is_main: bool
+                   ) -> tuple[shards.Unit, dict[str, ReconConfig]]:
+    """The tuning unit and each renderer's config at its chosen learning rate and sigma
+    (:mod:`.recon_tuning`; the unit runs, or is read back, under its lock: a shard
+    waits for another that holds it)."""
+    unit = recon_tuning.tuning_unit(base, tuning, names, data_fingerprint(base.data_dir))
+    lock = (run_lock(out / unit.dir / UNIT_LOCK_DIR, wait=True) if is_main
+            else contextlib.nullcontext())
+    with lock:
+        choices = recon_tuning.run_tuning(out, unit, names, base, tuning, template=template,
+                                          progress=progress, write=is_main)
+    return unit, recon_tuning.chosen_configs(choices, base)
 
 
 #: The template floor's unit directory under a reconstruction output directory.

@@ -23,7 +23,7 @@ fit's curve, :data:`.fitting.FIT_COLUMNS`), ``fit_tuning`` (every sweep fit,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -40,7 +40,13 @@ from bench_softras.data import (
 )
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash
-from bench_softras.settings import FitBenchConfig, FitConfig, get_preset, with_overrides
+from bench_softras.settings import (
+    FitBenchConfig,
+    FitConfig,
+    LossConfig,
+    get_preset,
+    with_overrides,
+)
 from bench_softras.shards import (
     WHOLE,
     Shard,
@@ -145,12 +151,14 @@ def load_targets(specs: Sequence[str], data_dir: str | Path | None, seed: int,
 
 
 # -- tuning ---------------------------------------------------------------------------
-def renderer_grid(name: str, fit: FitConfig, bench: FitBenchConfig) -> list[tuple[float, float]]:
-    """``(lr_scale, sigma)`` points swept for ``name``: every lr scale, times every
-    sigma of ``bench`` for renderers with a sharpness parameter (else the fit's sigma,
-    which they ignore)."""
-    sigmas = bench.sigmas if accepts_sigma(name) else (fit.sigma,)
-    return [(float(s), float(g)) for s in bench.lr_scales for g in sigmas]
+def renderer_grid(name: str, config: LossConfig, grid) -> list[tuple[float, float]]:
+    """``(lr_scale, sigma)`` points swept for ``name``: every ``grid.lr_scales``, times
+    every ``grid.sigmas`` for renderers with a sharpness parameter (else the config's
+    sigma, which they ignore).  ``config``: the stage's :class:`FitConfig` or
+    :class:`~bench_softras.settings.ReconConfig`; ``grid``: its :class:`FitBenchConfig`
+    or :class:`~bench_softras.settings.ReconTuningConfig`."""
+    sigmas = grid.sigmas if accepts_sigma(name) else (config.sigma,)
+    return [(float(s), float(g)) for s in grid.lr_scales for g in sigmas]
 
 
 def sweep(name: str, targets: Sequence[Target], fit: FitConfig, bench: FitBenchConfig,
@@ -174,17 +182,59 @@ def sweep(name: str, targets: Sequence[Target], fit: FitConfig, bench: FitBenchC
     return pd.DataFrame(rows, columns=TUNING_COLUMNS)
 
 
-def choose(table: pd.DataFrame, fit: FitConfig) -> pd.Series:
+def choose(table: pd.DataFrame, config: LossConfig, score: str = "silhouette_iou") -> pd.Series:
     """The selection rule: the grid point of one renderer's sweep ``table`` with the
-    highest mean final silhouette IoU over the tuning targets; exact ties go to the
-    preset's values (lr scale 1, the fit's sigma), then to the first in grid order.
-    Returns that point's ``lr_scale``, ``lr``, ``sigma`` and ``silhouette_iou`` (mean)."""
+    highest mean ``score`` (fitting: final silhouette IoU over the tuning targets;
+    reconstruction: val voxel IoU); exact ties go to the preset's values (lr scale 1,
+    ``config``'s sigma), then to the first in grid order.  Returns that point's
+    ``lr_scale``, ``lr``, ``sigma`` and ``score`` (mean)."""
     keys = ["lr_scale", "lr", "sigma"]
-    mean = (table.groupby(keys, sort=False, dropna=False)["silhouette_iou"].mean()
-            .reset_index())
-    preset = (mean["lr_scale"] == 1.0) & (mean["sigma"].isna() | (mean["sigma"] == fit.sigma))
-    mean["_rank"] = list(zip(-mean["silhouette_iou"], ~preset, range(len(mean)), strict=True))
+    mean = table.groupby(keys, sort=False, dropna=False)[score].mean().reset_index()
+    preset = (mean["lr_scale"] == 1.0) & (mean["sigma"].isna() | (mean["sigma"] == config.sigma))
+    mean["_rank"] = list(zip(-mean[score], ~preset, range(len(mean)), strict=True))
     return mean.loc[mean["_rank"].idxmin()].drop("_rank")
+
+
+def tune_renderers(names: Sequence[str], sweep_one: Callable[[str], pd.DataFrame],
+                   config: LossConfig, slow: Sequence[str], borrowed: Mapping[str, str], *,
+                   score: str, nothing_to_sweep: str = "") -> tuple[list[pd.DataFrame], dict]:
+    """The tuning rule shared by fitting and reconstruction: ``(sweep tables, {name:
+    choice})`` for ``names``.  Each renderer with a gradient and not in ``slow`` is swept
+    (``sweep_one(name)``, one row per run with a ``score`` column) and the best point
+    kept (:func:`choose`); ``slow`` ones take their ``borrowed`` source's choice; the
+    rest keep ``config``'s values.  ``nothing_to_sweep``: why no renderer is swept (e.g.
+    no tuning targets; empty: sweep).  A choice holds ``renderer, lr_scale, lr, sigma,
+    chosen_by, score, grid_points`` (``grid_points``: runs of the sweep / runs per
+    point is the caller's)."""
+    frames, choices = [], {}
+    for name in (n for n in names if n not in slow):
+        ensure_registered(name)
+        if nothing_to_sweep or renderers.describe(name).family == "exact":
+            why = nothing_to_sweep or "no gradient: nothing to tune"
+            choices[name] = _choice(name, 1.0, config, f"preset values ({why})")
+            continue
+        table = sweep_one(name)
+        frames.append(table)
+        best = choose(table, config, score)
+        choices[name] = _choice(name, float(best["lr_scale"]), config, "sweep",
+                                best["sigma"], float(best[score]),
+                                len(renderer_grid_points(table)))
+    for name in (n for n in names if n in slow):
+        source = borrowed.get(name)
+        if source in choices and choices[source]["chosen_by"] == "sweep":
+            src = choices[source]
+            choices[name] = _choice(name, src["lr_scale"], config,
+                                    f"{source}'s sweep (tuned_from)",
+                                    src["sigma"] if accepts_sigma(name) else math.nan)
+        else:
+            choices[name] = _choice(name, 1.0, config, "preset values (slow reference; "
+                                    f"{source or 'no source'} not swept in this run)")
+    return frames, choices
+
+
+def renderer_grid_points(table: pd.DataFrame) -> pd.DataFrame:
+    """The distinct ``(lr_scale, sigma)`` points of a sweep table."""
+    return table[["lr_scale", "sigma"]].drop_duplicates()
 
 
 def tune(names: Sequence[str], targets: Sequence[Target], specs: Sequence[str],
@@ -192,43 +242,28 @@ def tune(names: Sequence[str], targets: Sequence[Target], specs: Sequence[str],
          progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(sweep table, choices table)`` for ``names``: each renderer with a gradient and
     not slow is swept (:func:`sweep`, :func:`choose`); slow ones take their
-    ``tuned_from`` source's choice; the rest keep the preset's values."""
-    frames, choices = [], {}
-    fast = [n for n in names if n not in bench.slow_renderers]
-    for name in fast:
-        ensure_registered(name)
-        if not targets or renderers.describe(name).family == "exact":
-            why = "no gradient: nothing to tune" if targets else "no tuning targets"
-            choices[name] = _choice(name, 1.0, fit, f"preset values ({why})")
-            continue
-        table = sweep(name, targets, fit, bench, specs, progress=progress)
-        frames.append(table)
-        best = choose(table, fit)
-        choices[name] = _choice(name, float(best["lr_scale"]), fit, "sweep",
-                                best["sigma"], float(best["silhouette_iou"]),
-                                len(table) // len(targets), len(targets))
-    for name in (n for n in names if n in bench.slow_renderers):
-        source = bench.borrowed().get(name)
-        if source in choices and choices[source]["chosen_by"] == "sweep":
-            src = choices[source]
-            choices[name] = _choice(name, src["lr_scale"], fit, f"{source}'s sweep (tuned_from)",
-                                    src["sigma"] if accepts_sigma(name) else math.nan)
-        else:
-            choices[name] = _choice(name, 1.0, fit, "preset values (slow reference; "
-                                    f"{source or 'no source'} not swept in this run)")
+    ``tuned_from`` source's choice; the rest keep the preset's values
+    (:func:`tune_renderers`)."""
+    frames, choices = tune_renderers(
+        names, lambda n: sweep(n, targets, fit, bench, specs, progress=progress), fit,
+        bench.slow_renderers, bench.borrowed(), score="silhouette_iou",
+        nothing_to_sweep="" if targets else "no tuning targets")
+    rows = [{**{k: v for k, v in c.items() if k != "score"},
+             "tuning_silhouette_iou": c["score"],
+             "tuning_targets": len(targets) if c["chosen_by"] == "sweep" else 0}
+            for c in choices.values()]
     sweep_table = (pd.concat(frames, ignore_index=True) if frames
                    else pd.DataFrame(columns=TUNING_COLUMNS))
-    return sweep_table, pd.DataFrame(list(choices.values()), columns=CHOICE_COLUMNS)
+    return sweep_table, pd.DataFrame(rows, columns=CHOICE_COLUMNS)
 
 
-def _choice(name: str, scale: float, fit: FitConfig, how: str, sigma: float | None = None,
-            score: float = math.nan, points: int = 0, n_targets: int = 0) -> dict:
+def _choice(name: str, scale: float, config: LossConfig, how: str,
+            sigma: float | None = None, score: float = math.nan, points: int = 0) -> dict:
     has_sigma = accepts_sigma(name)
-    sig = (fit.sigma if sigma is None or pd.isna(sigma) else float(sigma)) if has_sigma \
+    sig = (config.sigma if sigma is None or pd.isna(sigma) else float(sigma)) if has_sigma \
         else math.nan
-    return {"renderer": name, "lr_scale": scale, "lr": fit.lr * scale, "sigma": sig,
-            "chosen_by": how, "tuning_silhouette_iou": score, "grid_points": points,
-            "tuning_targets": n_targets}
+    return {"renderer": name, "lr_scale": scale, "lr": config.lr * scale, "sigma": sig,
+            "chosen_by": how, "score": score, "grid_points": points}
 
 
 def chosen_configs(choices: pd.DataFrame, fit: FitConfig,

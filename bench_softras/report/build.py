@@ -27,7 +27,7 @@ from bench_softras.runs import (
 )
 from bench_softras.shards import merged_run_record
 
-from . import evidence, figures, synthesis, tuning
+from . import evidence, figures, order, recon_tuning, synthesis, tuning
 from .document import Document, png_bytes
 from .nonfinite import nonfinite_section
 from .paper import paper_table1
@@ -47,13 +47,8 @@ from .results import (
 )
 from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
 
-RENDERER_ORDER = ("template", "hard", "n3mr", "softras", "softras_torch")
-
-
-def _ordered(names) -> list[str]:
-    names = list(dict.fromkeys(names))
-    first = [n for n in RENDERER_ORDER if n in names]
-    return first + sorted(set(names) - set(first))
+#: Renderers in display order: the order each declares, read from ``renderers.json``.
+_ordered = order.ordered
 
 
 # -- tables ---------------------------------------------------------------------------
@@ -245,7 +240,10 @@ def training_setup(run: dict | None) -> str:
             f"{recon.get('batch_size')} objects (two views each), {recon.get('iterations')} "
             f"steps, Adam learning rate {recon.get('lr'):g}{decay}; sigma "
             f"{recon.get('sigma'):g} for the renderers that take one (preset "
-            f"`{recon.get('preset')}`; the full configuration is in `run.json`).")
+            f"`{recon.get('preset')}`; the full configuration is in `run.json`)"
+            + (". These are the preset's values: each renderer trained at the learning rate "
+               "and sigma its sweep on val objects chose (*Per-renderer settings* below)."
+               if (cfg.get("recon_tuning") or {}).get("steps") else "."))
 
 
 # -- the report -------------------------------------------------------------------------
@@ -264,6 +262,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
+    order.use_run(results_dir)
     run = read_run_record(results_dir)
     env = (read_record(run_file(results_dir, ENV_JSON))
            or merged_run_record(results_dir, "environment"))
@@ -307,6 +306,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     synthesis.synthesis_section(doc, tables, logs, cfg)
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
                    namer)
+    recon_tuning.recon_tuning_section(doc, read_table(results_dir, "recon_choices"),
+                                      read_table(results_dir, "recon_tuning"), cfg)
     _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
     _ablation_section(doc, tables["ablations"], results_dir)
     _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"])

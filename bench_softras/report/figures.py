@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from . import order  # noqa: E402
 from .verdicts import fit_category  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -61,9 +62,9 @@ SWEEP_LABEL = {"faces": "faces", "image_size": "image size (pixels)",
                "batch": "batch (images)", "sigma": "sigma"}
 
 
-def _order(names) -> list[str]:
-    first = [n for n in ("softras", "softras_torch", "n3mr", "hard", "template") if n in names]
-    return first + sorted(set(names) - set(first))
+#: Renderers in display order (:mod:`.order`: the order each declares, from
+#: ``renderers.json``).
+_order = order.ordered
 
 
 def fitting_curves(fit: pd.DataFrame, max_shapes: int = 6):

@@ -48,6 +48,8 @@ TABLES = {
     "fit_tuning": ("fitting", "fit_tuning"),
     "fit_targets": ("fitting", "fit_targets"),
     "recon": ("reconstruction", "recon_iou"),
+    "recon_choices": ("reconstruction", "recon_choices"),
+    "recon_tuning": ("reconstruction", "recon_tuning"),
     "gradient_accuracy": ("gradients", "gradient_accuracy"),
     "forward_fidelity": ("gradients", "forward_fidelity"),
     "ablations": ("ablations", "ablations"),

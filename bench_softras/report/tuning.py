@@ -83,6 +83,10 @@ def _recon_text(cfg: dict) -> str:
     recon = cfg.get("recon") or {}
     if not recon:
         return ""
+    if cfg.get("recon_tuning"):
+        return ("Reconstruction does not reuse these choices (the fitting sweep tunes a "
+                "642-vertex deformation, not the generator network): it has its own sweep "
+                "on val objects, shown with the reconstruction results.")
     return (f"Reconstruction does not reuse these choices: every renderer trained with the "
             f"preset's sigma {recon.get('sigma', math.nan):.3g} and learning rate "
             f"{recon.get('lr', math.nan):.3g} (the fitting sweep tunes a 642-vertex "

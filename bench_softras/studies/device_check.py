@@ -46,8 +46,9 @@ from ..safe_paths import path_arg
 SETTINGS = (("paper", 64, 64), ("256px", 16, 256))
 #: Sharpness of every renderer that has one (the paper's sigma).
 SIGMA = DEFAULT_SIGMA
-#: Renderers too slow for the 256x256 setting (dense pixels x faces).
-DENSE = ("softras_torch",)
+#: Renderers too slow for the 256x256 setting: those whose description says they
+#: evaluate every pixel-face pair (cost class ``dense``, :func:`renderers.names`).
+DENSE = tuple(renderers.names(cost_class="dense", absent=True))
 
 
 def _make(name: str, image_size: int):

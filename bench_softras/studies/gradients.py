@@ -59,9 +59,10 @@ from renderers import available as registered_renderers
 from renderers import build as build_renderer
 from renderers.base import unknown_message
 from renderers.contract import RendererContractError
-from renderers.peers import PEERS
 
-DEFAULT_RENDERERS = ("softras", "n3mr", "hard", "dibr", "antialias", "edgegrad")
+#: The study's default renderers: every registered one, as the main job's gradient stage
+#: runs (a query over the registry, in display order: :func:`renderers.names`).
+DEFAULT_RENDERERS = tuple(renderers.names())
 
 
 def _takes_sigma(name: str) -> bool:
@@ -185,10 +186,9 @@ def _peer_columns(grad: np.ndarray, peer_ref: np.ndarray | None, k: int,
 
 
 def default_renderers() -> tuple[str, ...]:
-    """The registered ones of :data:`DEFAULT_RENDERERS` and the installed peers
-    (:mod:`renderers.peers`); ``softras_torch`` if none of them is registered."""
-    have = [n for n in DEFAULT_RENDERERS + tuple(PEERS) if n in renderers.available()]
-    return tuple(have) if have else ("softras_torch",)
+    """Every registered renderer (installed peers included), in display order; the same
+    list as the main job's gradient stage (:func:`renderers.names`)."""
+    return tuple(renderers.names())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,8 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=path_type, required=True, help="output directory")
     p.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
     p.add_argument("--renderers", default=None,
-                   help="comma-separated registered names (default: the registered ones of "
-                        f"{','.join(DEFAULT_RENDERERS)} and the installed peers)")
+                   help="comma-separated registered names (default: every registered "
+                        "renderer, installed peers included, as the main job)")
     p.add_argument("--sigmas", default=None, help="comma-separated sigmas (overrides preset)")
     p.add_argument("--scenes", default=None, help=f"comma-separated, from {','.join(SCENES)}")
     p.add_argument("--image-size", type=int, default=None)
@@ -210,9 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     preset = get_preset(args.preset).gradients
     names = tuple(args.renderers.split(",")) if args.renderers else default_renderers()
-    missing = [n for n in DEFAULT_RENDERERS if n not in names and not args.renderers]
-    if missing:
-        print(f"note: renderers {missing} are not registered; running {list(names)}",
+    absent = renderers.absent_peers()
+    if absent and not args.renderers:
+        print(f"note: optional renderers not installed: {absent}; running {list(names)}",
               file=sys.stderr)
     sigmas = [float(s) for s in args.sigmas.split(",")] if args.sigmas else preset.sigmas
     scenes = tuple(args.scenes.split(",")) if args.scenes else preset.scenes

@@ -36,7 +36,8 @@ described by :func:`renderers.describe`'s ``cost``; NaN when a renderer does not
 ``ns_per_pair`` = ``time_s / pairs_evaluated``, ``images_per_s`` = ``batch / time_s``.
 
 Every registered renderer is timed, but the costly ones only up to a cost cap
-(:data:`COST_CAPPED`): ``softras_torch`` evaluates every pixel-face pair (``B*F*H*W``;
+(cost class ``dense`` or ``monte_carlo`` in their description,
+:data:`renderers.COST_CLASSES`): ``softras_torch`` evaluates every pixel-face pair (``B*F*H*W``;
 seconds per call at 64 images of 1280 faces at 64x64) and ``mitsuba`` traces
 ``B*H*W*spp`` rays (measured side by side at 32x32, 1280 faces, forward+backward: about
 2 softras_torch pairs' time per ray); ``pytorch3d_soft``'s CPU rasterizer also visits
@@ -84,27 +85,27 @@ COLUMNS = ["renderer", "sweep", "faces", "image_size", "batch", "sigma", "pass",
 SKIPPED_COLUMNS = ["renderer", "sweep", "faces", "image_size", "batch", "sigma", "reason"]
 PASSES = ("forward", "backward", "forward+backward")
 SWEEPS = ("faces", "image_size", "batch", "sigma")
-#: The cost-capped renderers (module docstring): name -> (what is counted, its count
-#: per call at ``(batch, faces, image size)``), capped by ``max_dense_pairs``.
-COST_CAPPED: dict[str, tuple[str, Callable[[int, int, int], int]]] = {
-    "softras_torch": ("B*F*H*W pixel-face pairs", lambda b, f, size: b * f * size * size),
-    "mitsuba": ("B*H*W*spp rays", lambda b, f, size: b * size * size * _default_spp()),
-    "pytorch3d_soft": ("B*F*H*W pixel-face pairs", lambda b, f, size: b * f * size * size),
-}
-
-
-def _default_spp() -> int:
-    return int(renderers.describe("mitsuba").defaults()["spp"])
 
 
 def over_cost_cap(name: str, batch: int, faces: int, size: int, cap: int) -> str | None:
-    """Why configuration ``(batch, faces, size)`` of renderer ``name`` is skipped
-    (:data:`COST_CAPPED`), or ``None`` when it is timed."""
-    if name not in COST_CAPPED:
+    """Why configuration ``(batch, faces, size)`` of renderer ``name`` is skipped, or
+    ``None`` when it is timed: the renderers whose cost class is ``dense`` or
+    ``monte_carlo`` (their description, :meth:`renderers.RendererInfo.capped_work`) are
+    capped at ``cap`` counted pixel-face pairs or rays per call."""
+    work = capped_work(name, batch, faces, size)
+    if work is None:
         return None
-    what, count = COST_CAPPED[name]
-    n = count(batch, faces, size)
+    what, n = work
     return f"over the cost cap: {what} = {n} > max_dense_pairs = {cap}" if n > cap else None
+
+
+def capped_work(name: str, batch: int, faces: int, size: int) -> tuple[str, int] | None:
+    """``(what is counted, count)`` per call of renderer ``name`` (installed or an absent
+    peer) at ``(batch, faces, size)``, for the cost classes the study caps; ``None`` for
+    the others (:meth:`renderers.RendererInfo.capped_work`)."""
+    known = {i.name: i for i in renderers.descriptions(absent=True)}  # absent peers too
+    info = known[name] if name in known else renderers.describe(name)
+    return info.capped_work(batch, faces, size)
 
 
 # -- work counts ------------------------------------------------------------------------
@@ -326,8 +327,8 @@ def check_some_point_runs(cfg: TimingConfig) -> tuple[list[str], dict[str, str]]
         faces = 20 * 4 ** item["s"]
         if not over_cost_cap(name, batch, faces, size, cfg.max_dense_pairs):
             return names, absent
-        what, count = COST_CAPPED[name]
-        counts.append((count(batch, faces, size), what, name))
+        what, n = capped_work(name, batch, faces, size)
+        counts.append((n, what, name))
     if not counts:
         raise ConfigError("timing: subdivisions, image_sizes, batch_sizes and sigmas are all "
                           "empty, so nothing would be timed; give at least one value")

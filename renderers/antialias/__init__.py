@@ -41,6 +41,7 @@ class AntialiasRasterizer(Rasterizer):
     docstring).  ``image_size``: pixels, int or ``(H, W)``; no other options."""
 
     name = "antialias"
+    order = 50
     family = "approximate"
     options = ()
     sharpness = None

@@ -55,6 +55,7 @@ class DIBRRasterizer(Rasterizer):
     boxlen); ``max_faces`` >= 1 (Kaolin's knum)."""
 
     name = "dibr"
+    order = 40
     family = "soft"
     options = (
         Option("sigma", float, DEFAULT_SIGMA,
@@ -79,8 +80,8 @@ class DIBRRasterizer(Rasterizer):
                  max_faces: int = DEFAULT_MAX_FACES) -> None:
         super().__init__(image_size)
         self.sigma = check_sigma(sigma)
-        self.box_margin = self.options[1].validate(box_margin)
-        self.max_faces = self.options[2].validate(max_faces)
+        self.box_margin = self.check_option("box_margin", box_margin)
+        self.max_faces = self.check_option("max_faces", max_faces)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> soft masks ``[B, H, W]`` in [0, 1]

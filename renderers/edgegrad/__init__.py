@@ -64,6 +64,7 @@ class EdgeGradRasterizer(Rasterizer):
     ``image_size``: pixels, int or ``(H, W)``; no other options."""
 
     name = "edgegrad"
+    order = 60
     family = "estimator"
     options = ()
     sharpness = None

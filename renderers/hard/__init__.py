@@ -29,6 +29,7 @@ class HardRasterizer(Rasterizer):
     ``(H, W)``."""
 
     name = "hard"
+    order = 10
     family = "exact"
     options = ()
     sharpness = None

@@ -64,6 +64,7 @@ class N3MRRasterizer(Rasterizer):
     """
 
     name = "n3mr"
+    order = 20
     family = "approximate"
     options = (EPS_OPTION,)
     sharpness = None

@@ -2,7 +2,8 @@
 
 Each peer is an adapter module here that imports its package only when it renders.
 :func:`register_peers` (run when :mod:`renderers` is imported) registers every peer
-whose package is installed, so every command and study sees the same renderers;
+whose package is installed (the others' adapters still describe them:
+``renderers.names(absent=True)``), so every command and study sees the same renderers;
 :func:`absent_peers` says, for the others, why they are absent, and
 :func:`not_installed` how to install them.  Install them as described in
 the README (``pip install -e .[peers]``; PyTorch3D has no CPU wheel: build it from
@@ -18,7 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from ..base import available, register
+from ..base import available, note_absent, register
 
 #: Peer name -> (adapter module, adapter class, the package it needs).
 PEERS = {
@@ -49,8 +50,11 @@ def register_peers() -> dict[str, str]:
     """Register every peer whose package is installed (its adapter is imported, the
     package itself only on first render).  Returns :func:`absent_peers`."""
     for name, (module, cls, package) in PEERS.items():
+        adapter = getattr(importlib.import_module(module), cls)
         if name not in available() and _missing(package) is None:
-            register(name, getattr(importlib.import_module(module), cls))
+            register(name, adapter)
+        else:
+            note_absent(name, adapter)  # described (renderers.names(absent=True)) only
     return absent_peers()
 
 

@@ -82,6 +82,11 @@ class MitsubaSilhouette(Rasterizer):
     """
 
     name = "mitsuba"
+    order = 80
+    cost_class = "monte_carlo"
+    samples = "spp"
+    slow = True
+    tuned_from = "edgegrad"  # the other estimator of the coverage gradient
     family = "estimator"
     options = (Option("spp", int, DEFAULT_SPP, "samples per pixel of the forward coverage "
                       "estimate and of the silhouette-edge gradient estimate", low=1),
@@ -99,8 +104,8 @@ class MitsubaSilhouette(Rasterizer):
 
     def __init__(self, image_size=64, spp: int = DEFAULT_SPP, seed: int = 0) -> None:
         super().__init__(image_size)
-        self.spp = self.options[0].validate(spp)
-        self.seed = self.options[1].validate(seed)
+        self.spp = self.check_option("spp", spp)
+        self.seed = self.check_option("seed", seed)
         #: The Mitsuba side (imports Mitsuba on first render).
         self.scene = CoverageScene(self.height, self.width, self.spp)
 

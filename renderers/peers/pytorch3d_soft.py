@@ -17,7 +17,7 @@ import torch
 from ..base import Rasterizer
 from ..options import Option
 from ..soft_math import DEFAULT_SIGMA, SIGMA_OPTION
-from ..validation import check_eps, check_face_vertices, check_sigma
+from ..validation import EPS_RANGE, check_eps, check_face_vertices, check_sigma
 
 #: PyTorch3D's ``RasterizationSettings.faces_per_pixel`` as the adapter uses it.
 DEFAULT_FACES_PER_PIXEL = 50
@@ -60,12 +60,17 @@ class PyTorch3DSoftSilhouette(Rasterizer):
     """
 
     name = "pytorch3d_soft"
+    order = 70
+    cost_class = "dense"  # its CPU rasterizer visits every pixel-face pair
+    slow = True
+    tuned_from = "softras"  # the same formula with top-K truncation
     family = "soft"
     options = (SIGMA_OPTION,
                Option("faces_per_pixel", int, DEFAULT_FACES_PER_PIXEL,
                       "K nearest faces blended per pixel", low=1),
                Option("eps", float, DEFAULT_BLUR_EPS, "blur radius: where the sigmoid is eps",
-                      low=0.0, high=0.5, low_open=True, high_open=True))
+                      low=EPS_RANGE[0], high=EPS_RANGE[1], low_open=True,
+                      high_open=True))
     sharpness = "sigma"
     max_coordinate = MAX_COORDINATE
     forward_model = "S = 1 - prod over the K nearest faces of (1 - sigmoid(-d^2 / sigma))"
@@ -78,7 +83,7 @@ class PyTorch3DSoftSilhouette(Rasterizer):
                  eps: float = DEFAULT_BLUR_EPS) -> None:
         super().__init__(image_size)
         self.sigma = check_sigma(sigma)
-        self.faces_per_pixel = self.options[1].validate(faces_per_pixel)
+        self.faces_per_pixel = self.check_option("faces_per_pixel", faces_per_pixel)
         self.eps = check_eps(eps)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:

@@ -61,6 +61,7 @@ class SoftRas(Rasterizer):
     """
 
     name = "softras"
+    order = 30
     family = "soft"
     options = (SIGMA_OPTION, EPS_OPTION, PRECISION_OPTION)
     sharpness = "sigma"

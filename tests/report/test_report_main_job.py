@@ -28,7 +28,9 @@ from renderers.peers import register_peers
 
 pytestmark = pytest.mark.slow
 
-RENDERERS = ("softras", "n3mr", "hard")
+#: Reconstruction's default: every registered renderer but the slow references (a query
+#: over their descriptions, issue 19): the six Taichi families.
+RENDERERS = tuple(renderers.names(slow=False))
 FIGURES = ("recon_iou_bars", "learning_curves", "recon_examples", "recon_meshes",
            "fitting_curves",
            "fitting_silhouettes", "fitting_meshes", "ablation_iou", "color_fit",
@@ -151,6 +153,10 @@ def test_training_setup_describes_each_schedule():
     assert ("learning rate 0.0001, cosine-annealed to 0 at the last step (sigma multiplied "
             "by 0.3 after step 1440);") in cosine
     assert training_setup({}) == ""
+    assert "chose" not in step  # a run without the reconstruction sweep
+    tuned = training_setup({"config": {"generator": "g", "recon": recon,
+                                       "recon_tuning": {"steps": 60}}})
+    assert "each renderer trained at the learning rate and sigma its sweep" in tuned
 
 
 def test_generator_labels():
@@ -170,7 +176,7 @@ def test_stage_tables(smoke):
     assert (timing["time_s"] > 0).all() and (timing["pairs_evaluated"] > 0).all()
     assert timing.loc[timing["renderer"] == "hard", "sigma"].isna().all()
     # The gradient and timing studies run every registered renderer, fitting every one
-    # but its exclusions (issue 11); reconstruction keeps the preset's three.
+    # but its exclusions (issue 11); reconstruction every renderer but the slow references.
     every = set(renderers.available())
     fitted = every - set(STUDY_EXCLUDED["fitting"])
     assert {"dibr", "antialias", "edgegrad"} | set(RENDERERS) <= fitted
@@ -188,6 +194,17 @@ def test_stage_tables(smoke):
     assert every == set(timing["renderer"])
     recon = pd.read_csv(res / "reconstruction" / "recon_iou.csv")
     assert set(recon["renderer"]) - {"template"} == set(RENDERERS)
+    assert {"softras", "n3mr", "hard", "dibr", "antialias", "edgegrad"} <= set(RENDERERS)
+    assert not set(RENDERERS) & set(renderers.names(slow=True, absent=True))
+    # Each renderer trained at the settings its sweep on val objects chose (issue 19).
+    choices = pd.read_csv(res / "reconstruction" / "recon_choices.csv")
+    assert set(choices["renderer"]) == set(RENDERERS)
+    swept = pd.read_csv(res / "reconstruction" / "recon_tuning.csv")
+    assert set(swept["renderer"]) == set(RENDERERS) - {"hard"}
+    assert set(swept["split"]) == {"val"}
+    md = (cfg.report_dir / "report.md").read_text()
+    assert "Per-renderer settings (a sweep on val objects)" in md
+    assert "never the evaluated `test` split" in md
     families = pd.read_csv(cfg.report_dir / "data" / "renderer_families.csv")
     assert every | set(RENDERERS) <= set(families["renderer"])
     assert set(families["family"]) <= set(renderers.FAMILIES)
@@ -240,7 +257,8 @@ def test_paired_tables_and_generated_verdicts(smoke):
     assert per.groupby("renderer").size().to_dict() == dict.fromkeys(RENDERERS, 2 * 2 * 24)
     md = (cfg.report_dir / "report.md").read_text()
     n_study = len(set(renderers.available()) - set(STUDY_EXCLUDED["fitting"]))
-    for name, n_pairs in (("recon_paired", 3), ("fitting_paired", math.comb(n_study, 2))):
+    for name, n_pairs in (("recon_paired", math.comb(len(RENDERERS), 2)),
+                          ("fitting_paired", math.comb(n_study, 2))):
         t = pd.read_csv(cfg.report_dir / "data" / f"{name}.csv")
         overall = t[t["category"] == "overall"]
         assert len(overall) == n_pairs

@@ -96,12 +96,13 @@ def test_missing_shard_units_are_named(runs, capsys):
     assert "## Missing results" in md
     # canonical order: fitting: the tuning sweep (1), then per target (the smoke data's
     # airplane and chair test objects, then cube) hard (2), n3mr (1); reconstruction:
-    # template (1), hard seed 0 (2), n3mr seed 0 (1)
+    # the tuning sweep (1), template (2), hard seed 0 (1), n3mr seed 0 (2)
     for line in ("missing: fitting test/02691156/0 hard (shard 2/2 not run?)",
                  "missing: fitting test/03001627/0 hard (shard 2/2 not run?)",
                  "missing: fitting cube hard (shard 2/2 not run?)",
-                 "missing: reconstruction hard seed 0 (shard 2/2 not run?)"):
+                 "missing: reconstruction template (shard 2/2 not run?)",
+                 "missing: reconstruction n3mr seed 0 (shard 2/2 not run?)"):
         assert line in md
     assert not re.search(r"missing: .*\(shard 1/2", md)
     recon = pd.read_csv(runs["half"] / "data" / "recon_voxel_iou.csv")
-    assert "ours: n3mr" in recon.columns and "ours: hard" not in recon.columns
+    assert "ours: hard" in recon.columns and "ours: n3mr" not in recon.columns
