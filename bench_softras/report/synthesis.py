@@ -230,7 +230,8 @@ def cost_sentence(table: pd.DataFrame, per_object: pd.DataFrame | None) -> str:
 def synthesis_figure(table: pd.DataFrame):
     """Three panels, one point per renderer (colour; legend below the panels):
     reconstruction IoU (with its interval) and fitting IoU against gradient cosine, and
-    reconstruction (else fitting) IoU against time (log axis)."""
+    reconstruction (else fitting) IoU against time (log axis).  The figure is ``None``
+    when no renderer has both coordinates of any panel."""
     names = list(table["renderer"])
     palette = figures._palette(names)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
@@ -262,6 +263,9 @@ def synthesis_figure(table: pd.DataFrame):
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(lab, h)
+    if not handles:  # no renderer has both coordinates of any panel
+        plt.close(fig)
+        return None, table
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 6),
                frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.08 * math.ceil(len(handles) / 6) + 0.04, 1, 1))
@@ -292,6 +296,10 @@ def synthesis_section(doc: Document, tables: dict, logs: dict, cfg: dict) -> Non
     doc.text(cost_sentence(table, tables.get("recon_per_object")))
     doc.table(table, "synthesis", "Synthesis: one row per renderer", ".4g")
     fig, _ = synthesis_figure(table)
+    if fig is None:
+        doc.text("No synthesis figure: no renderer has both an IoU and a gradient "
+                 "accuracy or a time in this run's results.")
+        return
     doc.figure(png_bytes(fig), "synthesis",
                "Reconstruction and fitting IoU against gradient accuracy, and against "
                "time, one point per renderer (bars: the reconstruction interval); the "
