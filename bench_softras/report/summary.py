@@ -5,6 +5,8 @@ budget, what converged, which renderers were absent, and links to every section.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from .document import Document
@@ -117,4 +119,22 @@ def summary_document(doc: Document, run: dict | None, namer: PathNamer,
             f"`{k}` ({v})" for k, v in absent.items()) + ".")
     out.text("**Contents**")
     out.toc()
+    return out
+
+
+def headline_lines(report_dir: str | Path) -> list[str]:
+    """The headline verdicts of a written report as plain lines for the console (from
+    its saved ``data/recon_paired.csv`` and ``data/fitting_paired.csv``; the same
+    sentences as the report's summary)."""
+    out = []
+    for name, what in ((RECON_PAIRED, "reconstruction"), (FIT_PAIRED, "mesh fitting")):
+        path = Path(report_dir) / "data" / f"{name}.csv"
+        if not path.is_file():
+            continue
+        paired = pd.read_csv(path)
+        if not len(paired):
+            continue
+        lead = None if name == RECON_PAIRED else str(paired["a"].iloc[0])
+        out += [f"headline, {what}: " + s.replace("`", "")
+                for s in verdict_sentences(headline_pairs(paired, lead))]
     return out
