@@ -122,7 +122,10 @@ def _styles(names) -> dict[str, dict]:
 def _legend_below(fig, handles, labels, ncol: int = 5, fontsize: str = "small") -> float:
     """One legend for the figure, below its panels (off the data); returns the fraction
     of the figure's height to leave for it (``tight_layout(rect=(0, that, 1, 1))``)."""
-    ncol = max(1, min(ncol, len(handles)))
+    # As many columns as fit the page at about 14 characters an inch (long labels such
+    # as "hard (= n3mr, edgegrad)" take fewer), so the legend never widens the figure.
+    longest = max((len(str(lb)) for lb in labels), default=1)
+    ncol = max(1, min(ncol, len(handles), int(PAGE_WIDTH_IN * 14) // (longest + 8)))
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False,
                fontsize=fontsize, bbox_to_anchor=(0.5, 0.0))
     rows = math.ceil(len(handles) / ncol)
@@ -226,12 +229,13 @@ def _same_as(curves: dict[str, pd.Series], name: str, atol: float = 1e-12) -> li
             and np.allclose(v.to_numpy(), y.to_numpy(), rtol=1e-9, atol=atol)]
 
 
-def _sigma_panel(ax, agg: pd.DataFrame, value: str, styles: dict) -> dict[str, str]:
+def _sigma_panel(ax, agg: pd.DataFrame, value: str, styles: dict) -> dict[str, set]:
     """``value`` vs sigma per renderer, each with its own colour, line style and marker
     (markers staggered along the line), so that renderers with the same numbers stay
     visible: ``softras`` and ``softras_torch`` compute the same function.  Renderers
-    without a sigma are horizontal lines.  Returns ``{renderer: legend label}``, a label
-    naming the renderers a curve coincides with (``softras_torch (= softras)``)."""
+    without a sigma are horizontal lines.  Each line's label names the renderers it
+    coincides with (``softras_torch (= softras)``); returns ``{renderer: those
+    renderers}``."""
     sigmas = np.sort(agg["sigma"].dropna().unique())
     curves: dict[str, pd.Series] = {}
     for name in _order(agg["renderer"].unique()):
@@ -242,12 +246,13 @@ def _sigma_panel(ax, agg: pd.DataFrame, value: str, styles: dict) -> dict[str, s
                                      index=sigmas if sigmas.size else [0.0])
         else:
             curves[name] = sub.groupby("sigma")[value].mean().sort_index()
-    labels = {}
+    coincide = {}
     values = np.concatenate([c.to_numpy() for c in curves.values()])
     near = 0.01 * float(np.ptp(values)) if values.size else 0.0  # 1% of the panel's span
     for k, (name, y) in enumerate(curves.items()):
         same = _same_as(curves, name)
-        labels[name] = name + (f" (= {', '.join(same)})" if same else "")
+        coincide[name] = set(same)
+        label = name + (f" (= {', '.join(same)})" if same else "")
         st = styles[name]
         # Curves within 1% of the span of each other: markers on alternate points, later
         # curves drawn over earlier ones, dashed lines showing the line beneath.
@@ -255,21 +260,27 @@ def _sigma_panel(ax, agg: pd.DataFrame, value: str, styles: dict) -> dict[str, s
         every = (group.index(name), len(group))  # each of the group on its own points
         if sigmas.size:
             ax.plot(y.index, y.to_numpy(), color=st["color"], ls=st["ls"], marker=st["marker"],
-                    ms=5, lw=1.5, markevery=every, label=labels[name], zorder=2 + k)
+                    ms=5, lw=1.5, markevery=every, label=label, zorder=2 + k)
         else:
-            ax.axhline(float(y.iloc[0]), color=st["color"], ls=st["ls"], label=labels[name])
+            ax.axhline(float(y.iloc[0]), color=st["color"], ls=st["ls"], label=label)
     _log_axis(ax, "x")
     _label_log_ticks(ax, "x")
     ax.set_xlabel("sigma")
     ax.set_ylabel(words(value))
-    return labels
+    return coincide
 
 
-def _sigma_legend(fig, styles: dict, labels: dict[str, str]) -> float:
-    """The legend of the sigma figures, below the panels; returns the height to keep."""
+def _sigma_legend(fig, styles: dict, panels: list[dict[str, set]]) -> float:
+    """The legend of the sigma figures, below the panels, a renderer's entry naming the
+    renderers it coincides with in every panel; returns the height to keep."""
+    names = list(dict.fromkeys(n for p in panels for n in p))
+    labels = []
+    for n in names:
+        same = set.intersection(*(p[n] for p in panels if n in p))
+        labels.append(n + (f" (= {', '.join(o for o in names if o in same)})" if same else ""))
     handles = [Line2D([], [], color=styles[n]["color"], ls=styles[n]["ls"],
-                      marker=styles[n]["marker"], ms=5) for n in labels]
-    return _legend_below(fig, handles, list(labels.values()), ncol=3)
+                      marker=styles[n]["marker"], ms=5) for n in names]
+    return _legend_below(fig, handles, labels, ncol=3)
 
 
 def _palette(names) -> dict:
@@ -287,12 +298,12 @@ def gradient_accuracy(grad: pd.DataFrame, metrics_: tuple[str, ...] = ("cosine",
     styles = _styles(agg["renderer"].unique())
     fig, axes = plt.subplots(len(metrics_), len(losses), figsize=(
         min(PAGE_WIDTH_IN, 4.6 * len(losses)), 3.2 * len(metrics_) + 1.2), squeeze=False)
-    labels: dict[str, str] = {}
+    panels = []
     for i, m in enumerate(metrics_):
         for j, loss in enumerate(losses):
-            labels.update(_sigma_panel(axes[i, j], agg[agg["loss"] == loss], m, styles))
+            panels.append(_sigma_panel(axes[i, j], agg[agg["loss"] == loss], m, styles))
             axes[i, j].set_title(f"{words(m)}, {loss} loss", fontsize="medium")
-    bottom = _sigma_legend(fig, styles, labels)
+    bottom = _sigma_legend(fig, styles, panels)
     fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig, agg
 
@@ -304,11 +315,11 @@ def forward_fidelity(fid: pd.DataFrame, metrics_: tuple[str, ...] = ("mad_exact"
     styles = _styles(agg["renderer"].unique())
     fig, axes = plt.subplots(1, len(metrics_), figsize=(
         min(PAGE_WIDTH_IN, 4.6 * len(metrics_)), 4.4), squeeze=False)
-    labels: dict[str, str] = {}
+    panels = []
     for j, m in enumerate(metrics_):
-        labels.update(_sigma_panel(axes[0, j], agg, m, styles))
+        panels.append(_sigma_panel(axes[0, j], agg, m, styles))
         axes[0, j].set_title(words(m), fontsize="medium")
-    bottom = _sigma_legend(fig, styles, labels)
+    bottom = _sigma_legend(fig, styles, panels)
     fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig, agg
 
