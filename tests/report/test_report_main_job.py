@@ -401,3 +401,29 @@ def test_empty_data_dir_is_rejected(tmp_path, capsys):
 def test_from_results_of_a_missing_directory(tmp_path, capsys):
     assert cli.main(["report", "--from-results", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_summary_comes_first_with_verdicts_budget_and_contents(smoke):
+    cfg, paths = smoke
+    md = paths["markdown"].read_text()
+    assert md.index("## Summary") < md.index("## Single-view reconstruction")
+    summary = md[md.index("## Summary"):md.index("## Single-view reconstruction")]
+    assert "Budget: reconstruction: 3 renderers x 1 seed(s) x" in summary
+    paired = pd.read_csv(cfg.report_dir / "data" / "recon_paired.csv")
+    for sentence in verdict_sentences(paired[paired["category"] == "overall"]):
+        assert sentence in summary  # the same generated sentences as the section's
+    assert "Convergence: reconstruction runs" in summary
+    assert "- [Mesh fitting](#mesh-fitting)" in summary  # the contents
+
+
+def test_smoke_report_reads_well_in_a_browser(smoke):
+    from browser_check import BROWSER_ENV, Browser, check_page, find_browser
+
+    exe = find_browser()
+    if exe is None:
+        pytest.skip(f"no headless browser: install chromium (Debian: apt-get install "
+                    f"chromium) or set {BROWSER_ENV}")
+    _, paths = smoke
+    with Browser(exe) as b:
+        problems = check_page(b, paths["html"])
+    assert not any(problems.values()), problems
