@@ -584,7 +584,7 @@ def _timing_section(doc: Document, timing, results_dir: Path,
              "varying one factor at a time around the base point; `pairs_evaluated`: "
              "pixel-face pairs the renderer evaluates per call (softras: its candidate "
              "pairs after culling; hard/n3mr: face bounding-box pixels; dense renderers: "
-             "B*F*H*W). Peak memory: " + str(notes.get("memory_method", "see timing.py"))
+             "`B*F*H*W`). Peak memory: " + str(notes.get("memory_method", "see timing.py"))
              + f". Repeats: {cfg.get('repeats', '?')}, warm-up: {cfg.get('warmup', '?')}.")
     base = None
     if cfg:

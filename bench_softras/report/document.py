@@ -53,10 +53,16 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g", index: bool = False)
     numeric columns right-aligned, others left."""
     if index:
         df = df.reset_index()
-    shown = pd.DataFrame({str(c).replace("|", "\\|"): [_cell(v, floatfmt).replace("|", "\\|")
-                                                        for v in df[c]] for c in df.columns})
+    shown = pd.DataFrame({_md_cell(str(c)): [_md_cell(_cell(v, floatfmt)) for v in df[c]]
+                          for c in df.columns})
     align = tuple("right" if n else "left" for n in _numeric(df))
     return shown.to_markdown(index=False, disable_numparse=True, colalign=align or None)
+
+
+def _md_cell(text: str) -> str:
+    """A table cell's text with the Markdown that would change it escaped (``|`` ends
+    the cell, ``*`` makes ``B*F*H*W`` italic)."""
+    return text.replace("|", "\\|").replace("*", "\\*")
 
 
 def html_table(df: pd.DataFrame, floatfmt: str = ".4g", name: str = "t") -> str:

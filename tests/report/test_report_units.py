@@ -39,6 +39,14 @@ def test_markdown_table_formats_and_escapes():
     assert lines[4] == "|007|2.000|3|"  # text that looks like a number stays as it is
 
 
+def test_markdown_table_cells_stay_literal_when_rendered():
+    from markdown_it import MarkdownIt
+
+    md = markdown_table(pd.DataFrame({"cost": ["B*F*H*W pairs"], "x": ["a|b"]}))
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<em>" not in html and "B*F*H*W pairs" in html and "a|b" in html
+
+
 def test_document_writes_markdown_html_figures_and_data(tmp_path):
     import matplotlib.pyplot as plt
 
