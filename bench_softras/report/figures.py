@@ -31,11 +31,12 @@ def _log_axis(ax, axis: str = "x") -> None:
     target.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def _label_log_ticks(ax, axis: str = "y") -> None:
+def _label_log_ticks(ax, axis: str = "y", span: tuple[float, float] | None = None) -> None:
     """Labelled ticks on a log axis whatever its span: at 1, 1.5, 2, 3, 5, 7 times powers
     of ten under one decade, at 1, 2, 5 times under two (where plain decade ticks may
     leave the axis without a single number), else at the decades; labelled in one
-    format per axis (:func:`_tick_formatter`)."""
+    format per axis (:func:`_tick_formatter`; ``span``: the range that picks the format,
+    e.g. a whole figure's, default the axis')."""
     target = ax.xaxis if axis == "x" else ax.yaxis
     if target.get_scale() != "log":
         return
@@ -47,7 +48,7 @@ def _label_log_ticks(ax, axis: str = "y") -> None:
     subs = ((1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if decades < 1 else (1.0, 2.0, 5.0)
             if decades < 2 else (1.0,))
     target.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs, numticks=12))
-    target.set_major_formatter(_tick_formatter(lo, hi))
+    target.set_major_formatter(_tick_formatter(*(span or (lo, hi))))
     target.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
@@ -61,8 +62,9 @@ def _tick_formatter(lo: float, hi: float) -> matplotlib.ticker.Formatter:
 
 
 def _short_number(value: float, _pos=None) -> str:
-    """A tick label with up to 3 significant digits (``0.002``, ``1.5``, ``250``)."""
-    return f"{value:.3g}"
+    """A tick label with up to 3 significant digits (``0.002``, ``1.5``, ``250``) and
+    whole numbers from 1000 up (``1000``, ``2500``, never ``1e+03``)."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _sci_number(value: float, _pos=None) -> str:
@@ -338,6 +340,8 @@ def timing_scaling(timing: pd.DataFrame, value: str = "time_s",
     ncol = max(1, len(sweeps))
     fig, axes = plt.subplots(len(rows), ncol, figsize=(PAGE_WIDTH_IN, 2.6 * len(rows) + 1.2),
                              squeeze=False)
+    every = data.loc[data[value] > 0, value]
+    span = (float(every.min()), float(every.max())) if len(every) else None
     for i, p in enumerate(rows):
         positive = data.loc[(data["pass"] == p) & (data[value] > 0), value]
         for j, sweep in enumerate(sweeps):
@@ -356,7 +360,7 @@ def timing_scaling(timing: pd.DataFrame, value: str = "time_s",
                 pad = (positive.max() / positive.min()) ** 0.04
                 ax.set_ylim(positive.min() / pad, positive.max() * pad)
             _label_log_ticks(ax, "x")
-            _label_log_ticks(ax, "y")
+            _label_log_ticks(ax, "y", span)  # one format for every row
             ax.tick_params(labelsize="x-small")
             ax.set_xlabel(SWEEP_LABEL[sweep], fontsize="small")
             ax.set_ylabel(words(value) if j == 0 else "", fontsize="small")
