@@ -321,6 +321,14 @@ def test_absent_optional_renderer_is_noted(smoke):
         pytest.skip("pytorch3d is installed here, so nothing is absent")
     md = (cfg.report_dir / "report.md").read_text()
     assert "`pytorch3d_soft` (pytorch3d is not installed)" in md
+    # Named in the summary and in every section that lists renderers.
+    sections = md.split("\n## ")
+    listing = [s for s in sections if s.startswith(("Single-view", "Mesh fitting", "Gradient",
+                                                     "Timing", "Renderer families"))]
+    assert len(listing) == 5
+    for section in listing:
+        assert "`pytorch3d_soft` (pytorch3d is not installed)" in section, section[:40]
+    assert "Absent optional renderers" in md[:md.index("## Single-view")]
 
 
 def test_rerun_skips_finished_stages(smoke, monkeypatch):

@@ -376,3 +376,38 @@ def test_cli_dispatches_to_the_study(tmp_path, capsys):
                      "hard", "--no-memory", "--no-progress"])
     assert code == 0
     assert set(pd.read_csv(tmp_path / "timing.csv")["renderer"]) == {"hard"}
+
+
+# -- generated sentences and absent renderers -------------------------------------------
+def _ablations(color_voxel: float) -> pd.DataFrame:
+    return pd.DataFrame({"variant": ["baseline", "color"], "voxel_iou": [0.30, color_voxel],
+                         "silhouette_iou": [0.65, 0.65], "color_weight": [0.0, 1.0],
+                         "color_mse_start": [math.nan, 0.18], "color_mse": [math.nan, 0.10]})
+
+
+def test_colour_sentence_follows_its_numbers():
+    from bench_softras.report.build import color_sentence
+
+    same = color_sentence(_ablations(0.30))
+    assert "equal the baseline's" in same and "drift" not in same and "differ" not in same
+    assert "falls from 0.1800 (the mid-grey start) to 0.1000" in same
+    other = color_sentence(_ablations(0.31))
+    assert "differ from the baseline's by +0.0100 (voxel) and +0.0000 (silhouette)" in other
+    assert "equal" not in other
+
+
+def test_absent_renderers_from_timing_notes_and_configuration(tmp_path):
+    import json
+
+    from bench_softras.report.build import absent_renderers
+
+    (tmp_path / "timing").mkdir()
+    (tmp_path / "timing" / "timing_notes.json").write_text(json.dumps(
+        {"absent_renderers": {"mitsuba": "mitsuba is not installed"}}))
+    run = {"config": {"renderers": ["softras"], "study_renderers": ["softras", "hard"],
+                      "timing": {"renderers": ["softras", "pytorch3d_soft", "mitsuba"]}}}
+    families = [{"renderer": "softras"}, {"renderer": "hard"}]
+    absent = absent_renderers(tmp_path, run, families)
+    assert absent == {"mitsuba": "mitsuba is not installed",
+                      "pytorch3d_soft": "not available on the machine that ran the job"}
+    assert absent_renderers(tmp_path / "none", run, None) == {}
