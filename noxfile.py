@@ -1,9 +1,9 @@
 """Sessions users run: ``nox -s tests`` (the README's test command), ``gradcheck``,
 ``fuzz``, ``bench``, ``report`` (the main job), ``coverage`` (the report's interval
-coverage by simulation), ``lint``.
+coverage by simulation), ``browser`` (the report in a headless browser), ``lint``.
 
-``tests``, ``gradcheck``, ``fuzz``, ``bench`` and ``report`` need the same packages, so
-they share one environment, ``.nox/shared`` (the package installed editable with its
+``tests``, ``gradcheck``, ``fuzz``, ``bench``, ``report`` and ``browser`` need the same
+packages, so they share one environment, ``.nox/shared`` (the package installed editable with its
 ``test`` extras; about 2.6 GB, torch included), built by the first of them and
 reinstalled only when ``pyproject.toml`` or the Python version changes.  ``lint`` has
 its own (ruff).  ``report_peers`` (the main job with the optional peer renderers) has its
@@ -17,6 +17,7 @@ import fcntl
 import glob
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,11 +69,71 @@ def _install(session: nox.Session) -> None:
     session.env.update({"PATH": path, "VIRTUAL_ENV": str(Path(bin_dir).parent)})
 
 
+def _find_browser():
+    """The headless browser of the report's browser check (``tests/report/browser_check.py``:
+    ``$SOFTRAS_BENCH_BROWSER`` or chromium on ``PATH``), or ``None``."""
+    sys.path.insert(0, str(Path("tests", "report").absolute()))
+    try:
+        from browser_check import find_browser
+    finally:
+        sys.path.pop(0)
+    return find_browser()
+
+
+def _ensure_browser(session: nox.Session) -> None:
+    """Install Debian's ``chromium`` for the report's browser check when no browser is
+    found and this runs as root with ``apt-get`` (``apt-get update`` and the install took
+    18 s on the project's machines); otherwise, or when the install fails, say so: the
+    browser tests then skip, naming what is missing."""
+    if _find_browser() is not None:
+        return
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+        session.log("no headless browser, and no root apt-get to install chromium: the "
+                    "report's browser tests will skip")
+        return
+    session.log("installing chromium (Debian) for the report's browser check")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            session.warn(f"{' '.join(cmd)} failed (the browser tests will skip): "
+                         f"{done.stderr.strip()[-500:]}")
+            return
+
+
 @nox.session(python=PYTHON, venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """The whole pytest suite (CPU; CUDA tests skip without a GPU)."""
+    """The whole pytest suite (CPU; CUDA tests skip without a GPU).  The report's browser
+    check needs a headless Chromium: when none is found and the session runs as root
+    with apt, it installs Debian's ``chromium`` first (apt-get update + install, about
+    20 s); without one those tests skip, saying why."""
     _install(session)
+    _ensure_browser(session)
     session.run("pytest", "-q", "-ra", "--benchmark-disable", *session.posargs)
+
+
+@nox.session(python=PYTHON, venv_backend="none")
+def browser(session: nox.Session) -> None:
+    """The report in a real headless browser (``tests/report/browser_check.py``): every
+    image decodes, no Markdown marker is visible, every in-page link resolves, no figure
+    is shrunk below a readable size.  By default it builds the smoke job's report under
+    ``.nox/browser/`` and checks it and every ``reports/*/report.html``; pages given
+    after ``--`` are checked instead.  A screenshot of the first screen of the last page
+    goes to ``.nox/browser/first_screen.png``.  Installs chromium like ``tests``."""
+    _install(session)
+    _ensure_browser(session)
+    out = Path(".nox", "browser")
+    pages = list(session.posargs)
+    if not pages:
+        session.run("softras-bench", "report", "--preset", "smoke", "--no-progress",
+                    "--results-root", str(out / "results"),
+                    "--reports-root", str(out / "reports"))
+        pages = [str(out / "reports" / "smoke" / "report.html"),
+                 *map(str, sorted(Path("reports").glob("*/report.html")))]
+    out.mkdir(parents=True, exist_ok=True)
+    session.run("python", "tests/report/browser_check.py", *pages,
+                "--screenshot", str(out / "first_screen.png"))
 
 
 @nox.session(python=PYTHON, venv_backend="none")

@@ -110,7 +110,15 @@ def report_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true",
                    help="if another job is running into the same run directory, wait for "
                         "it to finish (default: fail at once naming it)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (tqdm) of each stage; default: only when the "
+                        "console is a terminal. Without them (--no-progress, or output "
+                        "redirected to a log file) the job logs a progress line every "
+                        "minute instead: stage i/n, time elapsed, estimated time left")
+    p.add_argument(THREADS_OPTION, metavar="N",
+                   help="threads of torch and Taichi (default: $SOFTRAS_BENCH_THREADS, "
+                        "else the cores this process may use); every softras-bench "
+                        "command takes it, before or after the command's name")
     p.add_argument("--from-results", dest="from_results", type=path_arg, metavar="DIR",
                    help="only rebuild the report from the results in DIR (runs nothing; "
                         "merges the shards' results and names the missing ones)")
@@ -124,6 +132,7 @@ def report_parser() -> argparse.ArgumentParser:
 def report_main(argv: Sequence[str] | None = None) -> int:
     """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
     # Here, not at the top: main_job imports renderers (hence Taichi) after quiet_taichi().
+    from bench_softras.job_progress import progress_default
     from bench_softras.main_job import MainJobConfig, run_main_job
 
     p = report_parser()
@@ -146,7 +155,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
             fit_shapes=_csv(args.fit_shapes),
             seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
-            progress=args.progress, wait=args.wait, settings=tuple(args.settings),
+            progress=progress_default() if args.progress is None else args.progress,
+            wait=args.wait, settings=tuple(args.settings),
             shard=args.shard)
         paths = run_main_job(cfg)
         if args.shard is not None:

@@ -44,7 +44,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import renderers
@@ -60,7 +60,15 @@ from .environment import collect_environment
 from .errors import ConfigError, UserError, check_device, check_writable_dir
 from .experiments import evaluate, examples, fit_bench, fitting, recon_tuning
 from .experiments.renderer_choice import ensure_registered, make_renderer
+from .job_progress import (
+    HEARTBEAT_S,
+    UNIT_SECONDS,
+    JobProgress,
+    planned_units,
+    progress_default,
+)
 from .report import build as report_build  # selects matplotlib's Agg backend
+from .report import summary as report_summary
 from .runlock import run_lock
 from .runs import (
     DATA_JSON,
@@ -72,6 +80,7 @@ from .runs import (
     read_json,
     run_stage,
     stage_dir,
+    stage_done,
 )
 from .safe_paths import check_run_id, user_path
 from .settings import (
@@ -117,8 +126,9 @@ class MainJobConfig:
     targets fitted besides the data set's objects (empty: the preset's; the first is also
     the ablations' target); ``seeds``: reconstruction seeds (empty: the preset's);
     ``force``: re-run selected stages even when finished (fitting refits every unit of its
-    slice; reconstruction evaluates again and keeps its checkpoints); ``progress``: tqdm;
-    ``wait``: when another job holds the run directory's lock
+    slice; reconstruction evaluates again and keeps its checkpoints); ``progress``: tqdm
+    bars (default: only when stderr is a terminal; with them off, a progress line every
+    minute instead); ``wait``: when another job holds the run directory's lock
     (:mod:`bench_softras.runlock`), wait for it instead of failing; ``shard``: run only
     that slice of the sweep into the shared run directory (:mod:`bench_softras.shards`:
     fitting and reconstruction units round-robin, the single-unit stages in shard 1,
@@ -142,7 +152,7 @@ class MainJobConfig:
     fit_shapes: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     force: bool = False
-    progress: bool = True
+    progress: bool = field(default_factory=progress_default)
     wait: bool = False
     settings: tuple[str, ...] = ()
     shard: Shard | None = None
@@ -153,8 +163,8 @@ class MainJobConfig:
         every check and every write uses the same folder."""
         if self.run_id:
             check_run_id(self.run_id)
-        for field in ("results_root", "reports_root", "data_dir"):
-            object.__setattr__(self, field, user_path(getattr(self, field)))
+        for name in ("results_root", "reports_root", "data_dir"):
+            object.__setattr__(self, name, user_path(getattr(self, name)))
 
     @property
     def name(self) -> str:
@@ -540,6 +550,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                   "ablations": lambda: _ablation_stage(cfg, plan),
                   "timing": lambda: _timing_stage(cfg, plan),
                   "examples": lambda: _examples_stage(cfg, plan, results_dir, data)}
+        todo = {}
         for stage, make in stages.items():
             if stage not in cfg.stages:
                 continue
@@ -548,8 +559,14 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                          "runs in shard 1" if stage in shards.SINGLE_UNIT_STAGES else
                          "runs in the unsharded call that merges the shards")
                 continue
-            config, fn = make()
+            todo[stage] = make
+        made = {s: make() for s, make in todo.items() if s != "examples"}  # its config
+        progress = _job_progress(cfg, made, todo)  # needs the others' stage records
+        for stage, make in todo.items():
+            config, fn = made.get(stage) or make()
+            progress.begin(stage)
             status[stage] = _run_stage(cfg, stage, config, fn)
+            progress.end(stage, status[stage])
             _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
         if any(v == "ran" for v in status.values()):
             _write_environment(results_dir, cfg.device, cfg.shard)
@@ -559,6 +576,8 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                      "--from-results %s", cfg.shard, results_dir)
             return {}
         paths = report_build.build_report(results_dir, cfg.report_dir)
+        for line in report_summary.headline_lines(cfg.report_dir):
+            log.info("%s", line)
         log.info("report: %s, %s (%.1f s in all)", paths["markdown"], paths["html"],
                  time.perf_counter() - t_start)
         return paths
@@ -602,6 +621,18 @@ def _check_shard_options(cfg: MainJobConfig, options: dict) -> None:
         if why:
             log.warning("options differ from shard %s's (%s, this call's first): this call "
                         "runs every unit its own options need", other, why)
+
+
+def _job_progress(cfg: MainJobConfig, made: dict, todo: dict) -> JobProgress:
+    """The job's progress over the stages of ``todo``, each priced from its planned units
+    (:mod:`bench_softras.job_progress`; 0 for one that finished earlier with the same
+    configuration); the heartbeat only when the progress bars are off."""
+    priced = {}
+    for stage in todo:
+        config = made[stage][0] if stage in made else {}
+        done = not cfg.force and stage in made and stage_done(cfg.results_dir, stage, config)
+        priced[stage] = 0.0 if done else planned_units(stage, config) * UNIT_SECONDS[stage]
+    return JobProgress(priced, heartbeat_s=None if cfg.progress else HEARTBEAT_S)
 
 
 def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:

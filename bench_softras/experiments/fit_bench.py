@@ -172,7 +172,10 @@ def sweep(name: str, targets: Sequence[Target], fit: FitConfig, bench: FitBenchC
         cfg = with_overrides(fit, lr=fit.lr * scale, sigma=sigma, steps=steps,
                              record_every=max(1, steps))
         for spec, target in zip(specs, targets, strict=True):
-            last = fit_mesh(target, name, config=cfg, progress=progress).curve.iloc[-1]
+            label = (f"val tuning {target.name} {name} lr x{scale:g}"
+                     + (f" sigma {sigma:g}" if accepts_sigma(name) else ""))
+            last = fit_mesh(target, name, config=cfg, progress=progress,
+                            label=label).curve.iloc[-1]
             rows.append({"renderer": name, "lr_scale": scale, "lr": cfg.lr,
                          "sigma": sigma if accepts_sigma(name) else math.nan,
                          "target": spec, "category": target.category,

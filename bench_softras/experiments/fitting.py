@@ -35,6 +35,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -360,7 +361,7 @@ def _record(ref, deform: _Deformation, images: _Images, cfg: FitConfig) -> dict:
 
 def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
              target_renderer: str = "hard", template=None,
-             progress: bool = False) -> FitResult:
+             progress: bool = False, label: str = "") -> FitResult:
     """Fit the template sphere to the 24 benchmark silhouettes of ``target``.
 
     ``target``: a :class:`Target` (:func:`load_target`; world units, inside
@@ -369,7 +370,8 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
     :class:`FitConfig` (default the ``cpu`` preset's: steps, seed, views, loss weights,
     parametrization); ``target_renderer``: renderer of the target and of the recorded
     silhouette IoU (``hard``); ``template``: ``(vertices, faces)`` of the sphere
-    (default the benchmark's).  Each step renders ``min(views_per_step, num_views)``
+    (default the benchmark's); ``label``: the progress bar's name (default ``fit <target>
+    <renderer>``).  Each step renders ``min(views_per_step, num_views)``
     views drawn from the ``config.num_views`` training views
     (:func:`bench_softras.experiments.multiview.fitting_views`); the recorded IoUs always
     cover all 24 benchmark views.  Returns a :class:`FitResult`.
@@ -385,7 +387,8 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
     opt = torch.optim.Adam(deform.params, lr=cfg.lr, betas=cfg.betas)
     name, rows, wall = renderer_name(renderer), [], 0.0
     per_step = min(cfg.views_per_step, images.pool_ids.size)
-    bar = tqdm(range(cfg.steps + 1), desc=f"fit {target.name} {name}", disable=not progress,
+    bar = tqdm(range(cfg.steps + 1), desc=label or f"fit {target.name} {name}",
+               disable=not progress,
                dynamic_ncols=True)
     for step in bar:
         t0 = time.perf_counter()
@@ -638,7 +641,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="fit vertex colours too, with this weight on the l2 image loss "
                         "(mesh targets)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: only when the console is a terminal)")
     add_shard_argument(p)
     return p
 
@@ -649,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
     from .fit_bench import run_fit_benchmark  # here: fit_bench imports this module
 
     args = _parser().parse_args(argv)
+    if args.progress is None:
+        args.progress = sys.stderr.isatty()
     preset = get_preset(args.preset)
     overrides = {k: getattr(args, k) for k in ("steps", "lr", "views_per_step", "num_views",
                                               "record_every", "sigma", "use_laplacian",
@@ -672,7 +678,18 @@ def main(argv: list[str] | None = None) -> int:
     last = df.sort_values("step").groupby(["shape", "renderer"]).tail(1)
     print(last[["shape", "category", "renderer", "step", "voxel_iou", "silhouette_iou",
                 "color_mse", "wall_s"]].to_string(index=False))
+    _print_outputs(args.out_dir)
     return 0
+
+
+def _print_outputs(out_dir: str | Path) -> None:
+    """Say where ``softras-bench fit`` wrote its tables, meshes and units."""
+    from .fit_bench import TABLES  # here: fit_bench imports this module
+
+    out = Path(out_dir)
+    tables = ", ".join(f"{t}.csv" for t in TABLES if (out / f"{t}.csv").is_file())
+    print(f"outputs in {out}/: tables {tables or '(none)'} (each also .parquet); fitted "
+          f"meshes in {out / 'meshes'}/; each fit's curve and unit.json in {out / 'units'}/")
 
 
 if __name__ == "__main__":  # pragma: no cover

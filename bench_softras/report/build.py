@@ -27,7 +27,7 @@ from bench_softras.runs import (
 )
 from bench_softras.shards import merged_run_record
 
-from . import evidence, figures, order, recon_tuning, synthesis, tuning
+from . import evidence, figures, order, recon_tuning, summary, synthesis, tuning
 from .document import Document, png_bytes
 from .nonfinite import nonfinite_section
 from .paper import paper_table1
@@ -289,11 +289,12 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
     shown = namer.name(results_dir.absolute())
     doc.text(f"Run `{run_id}`, preset `{cfg.get('preset', '?')}`, renderers "
              f"{', '.join(f'`{r}`' for r in cfg.get('renderers') or []) or '?'}, device "
-             f"`{cfg.get('device', '?')}`. Data: {describe_data(run, namer)}. Report built "
+             f"`{cfg.get('device', '?')}`. Report built "
              f"{time.strftime('%Y-%m-%d %H:%M:%S')} from the run directory `{shown}`; "
              f"rebuild it with `softras-bench report --from-results {shown}` "
              f"(`{RESULTS_ROOT}`: the folder the job wrote its runs to, its "
              f"`--results-root`; `results` by default).")
+    top = len(doc.blocks)  # the summary goes here once the sections are written
     missing = missing_units(results_dir)
     if missing:
         doc.heading("Missing results")
@@ -302,17 +303,20 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
         doc.code("\n".join(missing))
     nonfinite_section(doc, {**tables, **fit_settings})
     _empty_section(doc, empty, results_dir)
-    _families_section(doc, read_record(run_file(results_dir, RENDERERS_JSON), list))
+    families = read_record(run_file(results_dir, RENDERERS_JSON), list)
+    absent = absent_renderers(results_dir, run, families)
     synthesis.synthesis_section(doc, tables, logs, cfg)
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],
-                   namer)
+                   namer, absent)
     recon_tuning.recon_tuning_section(doc, read_table(results_dir, "recon_choices"),
                                       read_table(results_dir, "recon_tuning"), cfg)
-    _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg)
+    _fitting_section(doc, tables["fitting"], examples, fit_settings, cfg, absent)
     _ablation_section(doc, tables["ablations"], results_dir)
-    _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"])
-    _timing_section(doc, tables["timing"], results_dir)
+    _gradient_section(doc, tables["gradient_accuracy"], tables["forward_fidelity"], absent)
+    _timing_section(doc, tables["timing"], results_dir, absent)
+    _families_section(doc, families, absent)
     _environment_section(doc, results_dir, run, env, logs["metrics"], namer)
+    doc.splice(top, summary.summary_document(doc, run, namer, absent))
     return doc.write(report_dir)
 
 
@@ -336,11 +340,40 @@ def _empty_section(doc: Document, empty: list[str], results_dir: Path) -> None:
     doc.code("\n".join(lines))
 
 
-def _families_section(doc: Document, families: list | None) -> None:
+def absent_renderers(results_dir: Path, run: dict | None,
+                     families: list | None) -> dict[str, str]:
+    """``{renderer: why}`` for the renderers the job asked for but could not run (the
+    optional peers, ``mitsuba`` and ``pytorch3d_soft``, where they are not installed):
+    the timing study's notes, and the configured renderers without a description in
+    ``renderers.json``."""
+    notes = read_record(run_file(results_dir, stage_dir(results_dir, "timing") /
+                                 "timing_notes.json")) or {}
+    out = dict(notes.get("absent_renderers") or {})
+    if families:
+        cfg = (run or {}).get("config") or {}
+        asked = [*(cfg.get("renderers") or []), *(cfg.get("study_renderers") or []),
+                 *((cfg.get("timing") or {}).get("renderers") or [])]
+        have = {f.get("renderer") for f in families}
+        for name in asked:
+            if name not in have:
+                out.setdefault(name, "not available on the machine that ran the job")
+    return out
+
+
+def _absent_note(doc: Document, absent: dict[str, str]) -> None:
+    """One sentence naming the renderers the job could not run (every section that lists
+    renderers carries it)."""
+    if absent:
+        doc.text("Not in this section: " + "; ".join(f"`{k}` ({v})" for k, v in absent.items())
+                 + " (optional renderers, absent on the machine that ran the job).")
+
+
+def _families_section(doc: Document, families: list | None, absent: dict[str, str]) -> None:
     """The "renderer families" table: each renderer's forward model, gradient rule,
     sharpness parameter, options, source paper, cost class and the stages it ran in
     (from ``renderers.json``, written by the main job)."""
     doc.heading("Renderer families")
+    _absent_note(doc, absent)
     if not families:
         doc.text("No renderer descriptions were saved with this run (`renderers.json`).")
         return
@@ -405,11 +438,12 @@ def _recon_runs(doc: Document, recon: pd.DataFrame, conv, metrics) -> None:
 
 
 def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
-                   namer: PathNamer) -> None:
+                   namer: PathNamer, absent: dict[str, str]) -> None:
     doc.heading("Single-view reconstruction: voxel IoU (the paper's Table 1)")
     if recon is None:
         _missing(doc, "reconstruction")
         return
+    _absent_note(doc, absent)
     curves = logs.get("curves")
     conv = run_convergence(curves) if curves is not None and len(curves) else None
     flags = unsettled(conv)
@@ -420,8 +454,8 @@ def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
              f"this run used the ShapeNet files. `ours: template` is the undeformed "
              f"sphere (a floor)."
              + (" Columns marked `(still improving)` / `(still declining)` come from runs "
-                "whose validation IoU was still rising / falling at the end (see *Learning "
-                "curves and convergence*)."
+                "whose validation IoU was still rising / falling at the end (see "
+                "[Learning curves and convergence](#learning-curves-and-convergence))."
                 if any(flags.values()) else ""))
     setup = training_setup(run)
     if setup:
@@ -446,11 +480,13 @@ def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
         doc.figure(png_bytes(fig), "recon_meshes", "The predicted meshes of these examples.")
 
 
-def _fitting_section(doc: Document, fit, ex: dict, settings: dict, cfg: dict) -> None:
+def _fitting_section(doc: Document, fit, ex: dict, settings: dict, cfg: dict,
+                     absent: dict[str, str]) -> None:
     doc.heading("Mesh fitting")
     if fit is None:
         _missing(doc, "fitting")
         return
+    _absent_note(doc, absent)
     doc.text("The 642-vertex sphere is deformed by Adam on the IoU loss of its silhouettes "
              "(plus Laplacian and flattening terms) against the target's 24 benchmark "
              "silhouettes; voxel IoU and the hard silhouette IoU are recorded along the "
@@ -489,6 +525,37 @@ def ablation_table(abl: pd.DataFrame) -> pd.DataFrame:
     return out[keep].reset_index(drop=True)
 
 
+def color_sentence(abl: pd.DataFrame) -> str:
+    """What the ``color`` row of the ablations shows, generated from its numbers: the
+    geometry against the ``baseline`` row (equal, or the difference stated) and the
+    colour error before and after the fit."""
+    row = abl[abl["variant"] == "color"].iloc[0]
+    base = abl[abl["variant"] == "baseline"]
+    geometry = ""
+    if len(base):
+        b = base.iloc[0]
+        dv, ds = row["voxel_iou"] - b["voxel_iou"], row["silhouette_iou"] - b["silhouette_iou"]
+        geometry = (" Its IoUs equal the baseline's (voxel "
+                    f"{row['voxel_iou']:.4f}, silhouette {row['silhouette_iou']:.4f}): the "
+                    "colour loss leaves the geometry as it was." if dv == 0 and ds == 0 else
+                    f" Its IoUs differ from the baseline's by {dv:+.4f} (voxel) and "
+                    f"{ds:+.4f} (silhouette): the geometry of the two fits is not the same "
+                    "(run-to-run differences of the renderer's parallel sums; see "
+                    "docs/running.md, \"Seeds and reproducibility\").")
+    start, end = row["color_mse_start"], row["color_mse"]
+    change = ("falls from" if end < start else "does not fall: from")
+    return (f"Colour reconstruction (Sec. 4 of the paper), the `color` row: the same fit "
+            f"also learns per-vertex colours from an l2 image loss (weight "
+            f"{row['color_weight']:g}) against the target's shaded renderings, drawn by the "
+            f"shared colour pass (`renderers.render_vertex_colors`: z-buffer visibility, "
+            f"perspective-correct interpolation), which gives gradients to the colours "
+            f"only, so the geometry learns from the silhouettes alone.{geometry} Colour MSE "
+            f"over the pixels the target or the fit covers, all 24 views, {change} "
+            f"{start:.4f} (the mid-grey start) to {end:.4f} after the fit"
+            + ("; vertex colours cannot reproduce the target's view-dependent (headlight) "
+               "shading, so it stays above zero." if end > 0 else "."))
+
+
 def _ablation_section(doc: Document, abl, results_dir: Path) -> None:
     doc.heading("Ablations (mesh fitting, softras)")
     if abl is None:
@@ -512,21 +579,7 @@ def _ablation_section(doc: Document, abl, results_dir: Path) -> None:
                "variant at the baseline sigma (right).", data)
     color = abl[abl["variant"] == "color"] if "variant" in abl else abl.iloc[:0]
     if len(color):
-        row = color.iloc[0]
-        doc.text(f"Colour reconstruction (Sec. 4 of the paper), the `color` row: the same "
-                 f"fit also learns per-vertex colours from an l2 image loss (weight "
-                 f"{row['color_weight']:g}) against the target's shaded renderings. The "
-                 f"colours are drawn by the shared colour pass "
-                 f"(`renderers.render_vertex_colors`: z-buffer visibility, perspective-"
-                 f"correct interpolation), which gives gradients to the colours only, so "
-                 f"the geometry still learns from the silhouettes alone (its IoUs differ "
-                 f"from the baseline's only by the run-to-run drift of the renderer's "
-                 f"parallel sums, see the README on reproducibility). Colour MSE over "
-                 f"the pixels the target or the fit covers, all 24 views: "
-                 f"{row['color_mse_start']:.4f} for the mid-grey start, "
-                 f"{row['color_mse']:.4f} after the fit. Vertex colours cannot reproduce "
-                 f"the target's view-dependent (headlight) shading, so the error does not "
-                 f"reach zero.")
+        doc.text(color_sentence(abl))
         npz = run_file(results_dir, stage_dir(results_dir, "ablations") / "color_views.npz")
         if npz.exists():
             with np.load(npz) as z:
@@ -536,11 +589,12 @@ def _ablation_section(doc: Document, abl, results_dir: Path) -> None:
                        "vertex colours (colour pass of the fitted mesh).", data)
 
 
-def _gradient_section(doc: Document, grad, fid) -> None:
+def _gradient_section(doc: Document, grad, fid, absent: dict[str, str]) -> None:
     doc.heading("Gradient accuracy and forward fidelity vs sigma")
     if grad is None and fid is None:
         _missing(doc, "gradients")
         return
+    _absent_note(doc, absent)
     if grad is not None:
         doc.text("Each renderer's gradient of several silhouette losses w.r.t. the vertices, "
                  "compared with the finite-difference gradient of the exact pixel coverage "
@@ -561,11 +615,13 @@ def _gradient_section(doc: Document, grad, fid) -> None:
         doc.figure(png_bytes(fig), "forward_fidelity", "Forward fidelity vs sigma.", data)
 
 
-def _timing_section(doc: Document, timing, results_dir: Path) -> None:
+def _timing_section(doc: Document, timing, results_dir: Path,
+                    absent: dict[str, str]) -> None:
     doc.heading("Timing and scaling")
     if timing is None:
         _missing(doc, "timing")
         return
+    _absent_note(doc, absent)
     notes = read_record(run_file(results_dir, stage_dir(results_dir, "timing") /
                                  "timing_notes.json")) or {}
     cfg = notes.get("config") or {}
@@ -574,7 +630,7 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
              "varying one factor at a time around the base point; `pairs_evaluated`: "
              "pixel-face pairs the renderer evaluates per call (softras: its candidate "
              "pairs after culling; hard/n3mr: face bounding-box pixels; dense renderers: "
-             "B*F*H*W). Peak memory: " + str(notes.get("memory_method", "see timing.py"))
+             "`B*F*H*W`). Peak memory: " + str(notes.get("memory_method", "see timing.py"))
              + f". Repeats: {cfg.get('repeats', '?')}, warm-up: {cfg.get('warmup', '?')}.")
     base = None
     if cfg:
@@ -595,10 +651,6 @@ def _timing_section(doc: Document, timing, results_dir: Path) -> None:
         fig, data = figures.timing_scaling(timing, value, passes)
         doc.figure(png_bytes(fig), f"timing_{value}", f"{caption} vs each factor (log axes).",
                    data)
-    absent = notes.get("absent_renderers") or {}
-    if absent:
-        doc.text("Optional renderers not measured: " + "; ".join(
-            f"`{k}` ({v})" for k, v in absent.items()) + ".")
     skipped_path = run_file(results_dir, stage_dir(results_dir, "timing") / "timing_skipped.csv")
     if skipped_path.is_file():
         skipped = pd.read_csv(skipped_path)

@@ -340,6 +340,14 @@ def test_absent_optional_renderer_is_noted(smoke):
         pytest.skip("pytorch3d is installed here, so nothing is absent")
     md = (cfg.report_dir / "report.md").read_text()
     assert "`pytorch3d_soft` (pytorch3d is not installed)" in md
+    # Named in the summary and in every section that lists renderers.
+    sections = md.split("\n## ")
+    listing = [s for s in sections if s.startswith(("Single-view", "Mesh fitting", "Gradient",
+                                                     "Timing", "Renderer families"))]
+    assert len(listing) == 5
+    for section in listing:
+        assert "`pytorch3d_soft` (pytorch3d is not installed)" in section, section[:40]
+    assert "Absent optional renderers" in md[:md.index("## Single-view")]
 
 
 def test_rerun_skips_finished_stages(smoke, monkeypatch):
@@ -420,3 +428,29 @@ def test_empty_data_dir_is_rejected(tmp_path, capsys):
 def test_from_results_of_a_missing_directory(tmp_path, capsys):
     assert cli.main(["report", "--from-results", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_summary_comes_first_with_verdicts_budget_and_contents(smoke):
+    cfg, paths = smoke
+    md = paths["markdown"].read_text()
+    assert md.index("## Summary") < md.index("## Single-view reconstruction")
+    summary = md[md.index("## Summary"):md.index("## Single-view reconstruction")]
+    assert "Budget: reconstruction: 3 renderers x 1 seed(s) x" in summary
+    paired = pd.read_csv(cfg.report_dir / "data" / "recon_paired.csv")
+    for sentence in verdict_sentences(paired[paired["category"] == "overall"]):
+        assert sentence in summary  # the same generated sentences as the section's
+    assert "Convergence: reconstruction runs" in summary
+    assert "- [Mesh fitting](#mesh-fitting)" in summary  # the contents
+
+
+def test_smoke_report_reads_well_in_a_browser(smoke):
+    from browser_check import BROWSER_ENV, Browser, check_page, find_browser
+
+    exe = find_browser()
+    if exe is None:
+        pytest.skip(f"no headless browser: install chromium (Debian: apt-get install "
+                    f"chromium) or set {BROWSER_ENV}")
+    _, paths = smoke
+    with Browser(exe) as b:
+        problems = check_page(b, paths["html"])
+    assert not any(problems.values()), problems

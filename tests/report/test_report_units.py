@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -28,12 +29,22 @@ from renderers.peers import PEERS, register_peers
 
 # -- document ---------------------------------------------------------------------------
 def test_markdown_table_formats_and_escapes():
-    df = pd.DataFrame({"name": ["a|b", "c"], "x": [0.123456, math.nan], "n": [1, 2]})
-    lines = markdown_table(df, floatfmt=".3f").splitlines()
-    assert lines[0] == "| name | x | n |"
-    assert lines[1] == "|:---|---:|---:|"
-    assert lines[2] == "| a\\|b | 0.123 | 1 |"
-    assert lines[3] == "| c |  | 2 |"
+    df = pd.DataFrame({"name": ["a|b", "c", "007"], "x": [0.123456, math.nan, 2.0],
+                       "n": [1, 2, 3]})
+    lines = [ln.replace(" ", "") for ln in markdown_table(df, floatfmt=".3f").splitlines()]
+    assert lines[0] == "|name|x|n|"
+    assert re.fullmatch(r"\|:-+\|-+:\|-+:\|", lines[1])  # text left, numbers right
+    assert lines[2] == "|a\\|b|0.123|1|"
+    assert lines[3] == "|c||2|"  # NaN blank
+    assert lines[4] == "|007|2.000|3|"  # text that looks like a number stays as it is
+
+
+def test_markdown_table_cells_stay_literal_when_rendered():
+    from markdown_it import MarkdownIt
+
+    md = markdown_table(pd.DataFrame({"cost": ["B*F*H*W pairs"], "x": ["a|b"]}))
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<em>" not in html and "B*F*H*W pairs" in html and "a|b" in html
 
 
 def test_document_writes_markdown_html_figures_and_data(tmp_path):
@@ -42,21 +53,47 @@ def test_document_writes_markdown_html_figures_and_data(tmp_path):
     from bench_softras.report.document import png_bytes
 
     doc = Document("T")
+    doc.toc()
     doc.heading("Section")
-    doc.text("uses `code` and **bold** <tag>")
-    doc.table(pd.DataFrame({"a": [1.5]}), "tab", "A table")
+    doc.text("uses `code` and **bold** <tag>, see [the section](#section)")
+    doc.bullets(["first *item*", "second item"])
+    doc.table(pd.DataFrame({"a": [1.5], "b": ["x*y"]}), "tab", "A *table*")
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
     doc.figure(png_bytes(fig), "fig", "A figure", pd.DataFrame({"x": [0, 1]}))
     paths = doc.write(tmp_path)
     md, html = paths["markdown"].read_text(), paths["html"].read_text()
     assert "![A figure](figures/fig.png)" in md and "| 1.5 |" in md
-    assert "<code>code</code>" in html and "<b>bold</b>" in html and "&lt;tag&gt;" in html
+    assert "- [Section](#section)" in md  # the table of contents
+    assert "- first *item*\n- second item" in md  # one list, not two paragraphs
+    assert "<code>code</code>" in html and "<strong>bold</strong>" in html
+    assert "&lt;tag&gt;" in html and "<tag>" not in html
+    assert '<h2 id="section">Section</h2>' in html and 'href="#section"' in html
+    assert "<li>first <em>item</em></li>" in html and "- first" not in html
+    assert "A <em>table</em>" in html and "*table*" not in html
     assert "data:image/png;base64," in html and "figures/fig.png" not in html
     assert (tmp_path / "figures" / "fig.png").is_file()
     for name in ("tab", "fig"):
         assert (tmp_path / "data" / f"{name}.csv").is_file()
         assert (tmp_path / "data" / f"{name}.parquet").is_file()
+
+
+def test_heading_anchors_follow_github_and_are_unique():
+    doc = Document("T")
+    first = doc.heading("Paired comparisons: reconstruction (test objects x views)")
+    again = doc.heading("Paired comparisons: reconstruction (test objects x views)")
+    assert first == "paired-comparisons-reconstruction-test-objects-x-views"
+    assert again == first + "-1"
+
+
+def test_long_tables_fold_in_html():
+    from bench_softras.report.document import FOLD_ROWS
+
+    doc = Document("T")
+    doc.table(pd.DataFrame({"a": range(FOLD_ROWS + 1)}), "long", "Long")
+    doc.table(pd.DataFrame({"a": range(3)}), "short", "Short")
+    html = doc.to_html()
+    assert html.count("<details>") == 1 and f"{FOLD_ROWS + 1} rows" in html
 
 
 # -- tables -----------------------------------------------------------------------------
@@ -339,3 +376,38 @@ def test_cli_dispatches_to_the_study(tmp_path, capsys):
                      "hard", "--no-memory", "--no-progress"])
     assert code == 0
     assert set(pd.read_csv(tmp_path / "timing.csv")["renderer"]) == {"hard"}
+
+
+# -- generated sentences and absent renderers -------------------------------------------
+def _ablations(color_voxel: float) -> pd.DataFrame:
+    return pd.DataFrame({"variant": ["baseline", "color"], "voxel_iou": [0.30, color_voxel],
+                         "silhouette_iou": [0.65, 0.65], "color_weight": [0.0, 1.0],
+                         "color_mse_start": [math.nan, 0.18], "color_mse": [math.nan, 0.10]})
+
+
+def test_colour_sentence_follows_its_numbers():
+    from bench_softras.report.build import color_sentence
+
+    same = color_sentence(_ablations(0.30))
+    assert "equal the baseline's" in same and "drift" not in same and "differ" not in same
+    assert "falls from 0.1800 (the mid-grey start) to 0.1000" in same
+    other = color_sentence(_ablations(0.31))
+    assert "differ from the baseline's by +0.0100 (voxel) and +0.0000 (silhouette)" in other
+    assert "equal" not in other
+
+
+def test_absent_renderers_from_timing_notes_and_configuration(tmp_path):
+    import json
+
+    from bench_softras.report.build import absent_renderers
+
+    (tmp_path / "timing").mkdir()
+    (tmp_path / "timing" / "timing_notes.json").write_text(json.dumps(
+        {"absent_renderers": {"mitsuba": "mitsuba is not installed"}}))
+    run = {"config": {"renderers": ["softras"], "study_renderers": ["softras", "hard"],
+                      "timing": {"renderers": ["softras", "pytorch3d_soft", "mitsuba"]}}}
+    families = [{"renderer": "softras"}, {"renderer": "hard"}]
+    absent = absent_renderers(tmp_path, run, families)
+    assert absent == {"mitsuba": "mitsuba is not installed",
+                      "pytorch3d_soft": "not available on the machine that ran the job"}
+    assert absent_renderers(tmp_path / "none", run, None) == {}

@@ -1,0 +1,140 @@
+"""The summary at the top of the report, generated from the tables the sections below
+it saved (``Document.data``), so that every sentence follows the numbers shown further
+down: the headline verdicts with their confidence intervals, the data set and the
+budget, what converged, which renderers were absent, and links to every section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .document import Document
+from .paths import PathNamer
+from .verdicts import verdict_sentences
+
+#: The saved tables the summary reads (names given by the sections).
+RECON_PAIRED, FIT_PAIRED = "recon_paired", "fitting_paired"
+
+
+def anchor_of(doc: Document, prefix: str) -> str:
+    """The anchor of the first heading of ``doc`` starting with ``prefix`` ("" if none)."""
+    return next((b.anchor for b in doc.blocks if b.kind == "heading"
+                 and str(b.content).startswith(prefix)), "")
+
+
+def _link(doc: Document, prefix: str, text: str = "details") -> str:
+    anchor = anchor_of(doc, prefix)
+    return f" ([{text}](#{anchor}))" if anchor else ""
+
+
+def headline_pairs(paired: pd.DataFrame, lead: str | None = None) -> pd.DataFrame:
+    """The ``overall`` rows of a paired table; with ``lead``, only the pairs that
+    compare ``lead`` (the first renderer of the run, e.g. ``softras``) with another."""
+    overall = paired[paired["category"] == "overall"]
+    if lead is not None and (overall["a"] == lead).any():
+        overall = overall[overall["a"] == lead]
+    return overall
+
+
+def budget_text(run: dict | None, doc: Document) -> str:
+    """The budget of the run in one sentence: reconstruction (renderers x seeds x
+    steps), fitting (targets x renderers x steps) and the stages' wall time."""
+    cfg = (run or {}).get("config") or {}
+    recon, fit = cfg.get("recon") or {}, cfg.get("fit") or {}
+    parts = []
+    if "recon_runs" in doc.data or "recon_seeds" in doc.data:
+        parts.append(f"reconstruction: {len(cfg.get('renderers') or [])} renderers x "
+                     f"{len(cfg.get('seeds') or [])} seed(s) x {recon.get('iterations', '?')} "
+                     f"steps (batch {recon.get('batch_size', '?')})")
+    final = doc.data.get("fitting_final")
+    if final is not None and len(final):
+        parts.append(f"mesh fitting: {final['shape'].nunique()} targets x "
+                     f"{final['renderer'].nunique()} renderers, up to {fit.get('steps', '?')} "
+                     f"steps each")
+    stages = doc.data.get("stages")
+    if stages is not None and len(stages) and stages["wall_s"].notna().any():
+        total = float(stages["wall_s"].sum())
+        parts.append(f"{total:.0f} s ({total / 60:.1f} min) of stage wall time, summed over "
+                     f"the calls that finished each stage")
+    return ("Budget: " + "; ".join(parts) + ".") if parts else ""
+
+
+def convergence_text(doc: Document) -> str:
+    """What converged: each reconstruction run's status and the fits' status counts,
+    from the convergence tables."""
+    out = []
+    rc = doc.data.get("recon_convergence")
+    if rc is not None and len(rc):
+        runs = "; ".join(f"`{r.renderer}` (seed {r.seed}) {r.status}"
+                         for r in rc.itertuples(index=False))
+        out.append(f"reconstruction runs (validation voxel IoU at the end): {runs}"
+                   + _link(doc, "Learning curves and convergence"))
+    fc = doc.data.get("fitting_convergence")
+    if fc is not None and len(fc):
+        counts = fc["status"].value_counts()
+        out.append(f"mesh fits ({len(fc)}): " + ", ".join(f"{n} {s}" for s, n in counts.items())
+                   + _link(doc, "Mesh fitting"))
+    return ("Convergence: " + "; ".join(out) + ".") if out else ""
+
+
+def _verdicts(doc: Document, name: str, heading: str, what: str,
+              lead: str | None) -> list[str]:
+    paired = doc.data.get(name)
+    if paired is None or not len(paired):
+        return []
+    rows = headline_pairs(paired, lead)
+    if not len(rows):
+        return []
+    head = f"**{what}**{_link(doc, heading)}:"
+    return [head, *("- " + s for s in verdict_sentences(rows))]
+
+
+def summary_document(doc: Document, run: dict | None, namer: PathNamer,
+                     absent: dict[str, str]) -> Document:
+    """The summary of ``doc`` (its sections written) as a document to splice in at its
+    top: the headline verdicts, data set and budget, convergence, absent renderers and
+    the contents."""
+    from .build import describe_data  # here: build imports this module
+
+    out = Document(doc.title)
+    out.heading("Summary")
+    out.text(f"Data: {describe_data(run, namer)}. " + budget_text(run, doc))
+    recon = _verdicts(doc, RECON_PAIRED, "Paired comparisons: reconstruction",
+                      "Reconstruction, paired over the same test objects", None)
+    fit_rows = doc.data.get(FIT_PAIRED)
+    lead = str(fit_rows["a"].iloc[0]) if fit_rows is not None and len(fit_rows) else None
+    fit = _verdicts(doc, FIT_PAIRED, "Paired comparisons: mesh fitting",
+                    f"Mesh fitting, `{lead}` against each other renderer", lead)
+    if recon or fit:
+        out.text("Headline verdicts (difference in voxel IoU, `a - b`, with its bootstrap "
+                 "confidence interval):")
+    for line in recon + fit:
+        out.text(line)
+    for text in (convergence_text(doc),):
+        if text:
+            out.text(text)
+    if absent:
+        out.text("Absent optional renderers (in no section): " + "; ".join(
+            f"`{k}` ({v})" for k, v in absent.items()) + ".")
+    out.text("**Contents**")
+    out.toc()
+    return out
+
+
+def headline_lines(report_dir: str | Path) -> list[str]:
+    """The headline verdicts of a written report as plain lines for the console (from
+    its saved ``data/recon_paired.csv`` and ``data/fitting_paired.csv``; the same
+    sentences as the report's summary)."""
+    out = []
+    for name, what in ((RECON_PAIRED, "reconstruction"), (FIT_PAIRED, "mesh fitting")):
+        path = Path(report_dir) / "data" / f"{name}.csv"
+        if not path.is_file():
+            continue
+        paired = pd.read_csv(path)
+        if not len(paired):
+            continue
+        lead = None if name == RECON_PAIRED else str(paired["a"].iloc[0])
+        out += [f"headline, {what}: " + s.replace("`", "")
+                for s in verdict_sentences(headline_pairs(paired, lead))]
+    return out
