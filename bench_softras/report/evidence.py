@@ -101,7 +101,8 @@ def paired_section(doc: Document, per_object: pd.DataFrame | None, order: list[s
         doc.text("No paired comparison: per-object results of at least two renderers are "
                  "needed (runs evaluated before per-object results were saved lack them).")
         return
-    table = paired_table(per_object, order, unsettled(conv))
+    # Pairs read later-declared first (``softras`` vs ``n3mr``, ``n3mr`` vs ``hard``).
+    table = paired_table(per_object, list(reversed(order)), unsettled(conv))
     doc.text(_ci_text())
     for sentence in verdict_sentences(table):
         doc.text("- " + sentence)

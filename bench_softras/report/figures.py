@@ -491,29 +491,32 @@ def recon_meshes(ex: dict):
 def recon_silhouettes(ex: dict):
     """Single-view reconstruction examples: input image, ground-truth silhouette and each
     renderer's predicted mesh (drawn by ``hard``) in the input view and a novel view;
-    one row per category."""
+    one row per category and view (the input image in each category's first row), so the
+    figure stays readable at page width with every renderer."""
     classes, rends, views = ex["recon_classes"], ex["recon_renderers"], ex["recon_views"]
     names = _category_names(ex)
-    ncol = 1 + 2 * (1 + len(rends))
+    ncol = 2 + len(rends)
+    nrow = len(classes) * len(views)
     cell = min(1.5, PAGE_WIDTH_IN / ncol)
-    fig, axes = plt.subplots(len(classes), ncol, figsize=(cell * ncol, (cell + 0.1) *
-                                                          len(classes)), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(cell * ncol, (cell + 0.1) * nrow),
+                             squeeze=False)
     rows = []
     for c, cid in enumerate(classes):
         rgba = ex["recon_input"][c].transpose(1, 2, 0).astype(np.float32) / 255.0
         # Stored as the benchmark does: rgb = alpha * (1 - colour) (bench_softras.data.layout),
         # so the rendering composited on white is 1 - rgb.
         rgb = 1.0 - rgba[..., :3]
-        _imshow(axes[c, 0], rgb, f"{names[c]} input v{views[0]}")
-        col = 1
         for k, view in enumerate(views):
+            r = c * len(views) + k
+            if k == 0:
+                _imshow(axes[r, 0], rgb, f"{names[c]} input v{views[0]}")
+            else:
+                axes[r, 0].axis("off")
             gt = ex["recon_gt"][c, k]
-            _imshow(axes[c, col], gt, f"truth v{view}")
-            col += 1
+            _imshow(axes[r, 1], gt, f"truth v{view}")
             for j, name in enumerate(rends):
                 pred = ex["recon_pred"][j, c, k]
-                _imshow(axes[c, col], pred, f"{name} v{view}")
-                col += 1
+                _imshow(axes[r, 2 + j], pred, f"{name} v{view}")
                 union = np.maximum(pred, gt).sum()
                 rows.append({"class_id": str(cid), "view": int(view), "renderer": name,
                              "silhouette_iou": float(np.minimum(pred, gt).sum() / union)

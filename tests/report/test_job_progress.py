@@ -16,6 +16,7 @@ from bench_softras.job_progress import (
     planned_units,
     progress_default,
 )
+from bench_softras.report.stats import CROSSED
 from bench_softras.report.summary import headline_lines
 
 
@@ -95,7 +96,9 @@ def test_end_summary_lines_come_from_the_saved_paired_tables(tmp_path):
     pd.DataFrame({"a": ["softras", "softras"], "b": ["n3mr", "n3mr"],
                   "category": ["chair", "overall"], "difference": [0.02, 0.03],
                   "ci_low": [0.01, 0.02], "ci_high": [0.04, 0.05], "n_objects": [8, 16],
-                  "n_seeds": [1, 1], "verdict": ["ahead", "ahead"], "caution": ["", ""]}
+                  "n_seeds": [3, 3], "verdict": ["ahead", "ahead"], "caution": ["", ""],
+                  "method": [CROSSED, CROSSED], "df": [2.0, 2.0], "n_categories": [1, 1],
+                  "seeds": ["0,1,2", "0,1,2"]}
                  ).to_csv(tmp_path / "data" / "recon_paired.csv", index=False)
     lines = headline_lines(tmp_path)
     assert len(lines) == 1  # the overall row only

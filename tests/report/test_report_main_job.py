@@ -435,7 +435,10 @@ def test_summary_comes_first_with_verdicts_budget_and_contents(smoke):
     md = paths["markdown"].read_text()
     assert md.index("## Summary") < md.index("## Single-view reconstruction")
     summary = md[md.index("## Summary"):md.index("## Single-view reconstruction")]
-    assert "Budget: reconstruction: 3 renderers x 1 seed(s) x" in summary
+    run = json.loads((cfg.results_dir / "run.json").read_text())
+    n = len(run["config"]["renderers"])  # every fast family by default (issue 19)
+    assert n == len(renderers.names(slow=False))
+    assert f"Budget: reconstruction: {n} renderers x 1 seed(s) x" in summary
     paired = pd.read_csv(cfg.report_dir / "data" / "recon_paired.csv")
     for sentence in verdict_sentences(paired[paired["category"] == "overall"]):
         assert sentence in summary  # the same generated sentences as the section's
