@@ -91,6 +91,14 @@ COST_CAPPED: dict[str, tuple[str, Callable[[int, int, int], int]]] = {
     "pytorch3d_soft": ("B*F*H*W pixel-face pairs", lambda b, f, size: b * f * size * size),
 }
 
+#: Variant rows (issue 22): label -> (registered renderer, its options).  Each is timed
+#: at the base point only (one row per pass, ``sweep = "faces"``), beside its renderer
+#: whenever that renderer is in the study: ``softras[autodiff]`` is ``softras`` with
+#: Taichi's reverse mode instead of the hand-written adjoints (what the adjoints buy).
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "softras[autodiff]": ("softras", {"backward": "autodiff"}),
+}
+
 
 def _default_spp() -> int:
     return int(renderers.describe("mitsuba").defaults()["spp"])
@@ -230,7 +238,7 @@ def screen_faces(subdivisions: int, batch: int, device="cpu",
 
 # -- the study ----------------------------------------------------------------------------
 def _takes_sigma(name: str) -> bool:
-    return renderers.describe(name).sharpness is not None
+    return renderers.describe(VARIANTS.get(name, (name,))[0]).sharpness is not None
 
 
 def plan(config: TimingConfig, names: Sequence[str]) -> list[dict]:
@@ -241,6 +249,9 @@ def plan(config: TimingConfig, names: Sequence[str]) -> list[dict]:
         soft = _takes_sigma(name)
         base = {"s": config.base_subdivisions, "image_size": config.base_image_size,
                 "batch": config.base_batch, "sigma": config.base_sigma if soft else math.nan}
+        if name in VARIANTS:
+            out.append({"renderer": name, "sweep": SWEEPS[0], **base})
+            continue
         axes = {"faces": ("s", config.subdivisions), "image_size":
                 ("image_size", config.image_sizes), "batch": ("batch", config.batch_sizes),
                 "sigma": ("sigma", config.sigmas if soft else ())}
@@ -272,6 +283,7 @@ def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | N
             absent[name] = "not registered"
         else:
             raise KeyError(f"unknown renderer {name!r}; available: {renderers.available()}")
+    names += [v for v, (base, _) in VARIANTS.items() if base in names and v not in names]
     device = torch.device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("the timing study was asked for device 'cuda' but torch sees no "
@@ -313,7 +325,9 @@ def _known(name: str) -> bool:
 
 def _measure_one(cfg: TimingConfig, name: str, s: int, size: int, batch: int, sigma: float,
                  device: torch.device, dtype: torch.dtype, gen: torch.Generator) -> dict:
-    r = renderers.build(name, image_size=size, sharpness=None if math.isnan(sigma) else sigma)
+    base, options = VARIANTS.get(name, (name, {}))
+    r = renderers.build(base, image_size=size, sharpness=None if math.isnan(sigma) else sigma,
+                        **options)
     fv = screen_faces(s, batch, device, dtype)
     grad_out = torch.rand(batch, r.height, r.width, generator=gen, dtype=dtype).to(device)
     times = time_passes(r, fv, grad_out, cfg.warmup, cfg.repeats)

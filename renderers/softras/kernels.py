@@ -26,7 +26,10 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
 
 No Taichi autodiff is involved (its reverse mode would turn every load into an atomic
 add, and it cannot differentiate the per-face pixel loops); both adjoints are checked
-against central differences (``gradcheck``) in the tests.
+against central differences (``gradcheck``) in the tests.  For comparison, the
+``backward="autodiff"`` option differentiates the same forward with Taichi's reverse
+mode instead: :func:`edge_lines` and :func:`soft_pair_terms` (one flat loop over every
+pixel of every grown box, listed by :func:`renderers.face_boxes.candidate_pairs`).
 
 Precision: the per-pair terms are relative to each edge's line, so float32 is accurate
 even with far vertices (see :mod:`renderers.soft_math`); only the per-face setup needs
@@ -370,6 +373,33 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                 slot += 1
         for k in ti.static(range(LINE_VALUES)):
             lines_grad[b, f, k] = g[k]
+
+
+@ti.kernel
+def soft_pair_terms(lines: ti.types.ndarray(), pair_face: ti.types.ndarray(),
+                    rows: ti.types.ndarray(), cols: ti.types.ndarray(),
+                    vals: ti.types.ndarray(), inv_sigma_: ti.f64, max_d2_: ti.f64,
+                    height: ti.i32, width: ti.i32, dt: ti.template()):
+    """The forward of :func:`soft_log_sum` as one flat loop over listed pixel-face pairs,
+    for Taichi's reverse mode (``soft_pair_terms.grad``, the ``backward="autodiff"``
+    option): ``vals[p]`` = ``log(1 - D)`` of pair ``p`` (face ``pair_face[p]`` =
+    ``b * F + f`` of ``lines`` [B, F, 16], pixel ``(rows[p], cols[p])``), 0 for a
+    culled pair; the same per-pair arithmetic (:func:`_pair_z`) in ``dt``.  No inner
+    loop with a data-dependent bound (Taichi 1.7.4's reverse mode fails on those); the
+    reverse mode adds every pair's gradient into its face's ``lines.grad`` with atomic
+    adds (not bit-reproducible)."""
+    for p in range(pair_face.shape[0]):  # the only top-level statement (reverse mode)
+        inv_sigma = ti.cast(inv_sigma_, dt)
+        max_d2 = ti.cast(max_d2_, dt)
+        zero = ti.cast(0, dt)
+        one = ti.cast(1, dt)
+        bf = pair_face[p]
+        ln = _load_lines(lines, bf // lines.shape[1], bf % lines.shape[1], dt)
+        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # as _add_face
+        py = ti.cast(pixel_y(rows[p], height), dt)
+        z, keep, _kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+        val = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
+        vals[p] = ti.select(keep, val, zero)
 
 
 @ti.kernel
