@@ -1,10 +1,10 @@
 """``torch.autograd.Function`` around the SoftRas Taichi kernels
-(:mod:`renderers.softras.kernels`): forward = ``edge_lines`` then ``soft_log_sum``;
-backward = their hand-written adjoints ``soft_log_sum_backward`` (gradient w.r.t. the
-lines) then ``edge_lines_backward`` (w.r.t. the face vertices).  Per call it allocates
+(:mod:`renderers.softras.kernels`): forward = ``soft_log_sum`` (which also writes the
+edge lines), backward = its hand-written adjoint ``soft_log_sum_backward`` (through the
+lines into the face vertices): one kernel launch each way.  Per call it allocates
 ``lines`` [B, F, 16], ``acc`` [B, H, W] and the pair cache (:func:`cache_slots`, kept
-for the backward; at most :data:`CACHE_BYTES`) in the forward, their gradients in the
-backward, and makes no host round trip."""
+for the backward; at most :data:`CACHE_BYTES`) in the forward, the vertex gradient in
+the backward, and makes no host round trip."""
 
 from __future__ import annotations
 
@@ -127,8 +127,7 @@ class SoftLogSum(torch.autograd.Function):
         cache_w = torch.empty(nb, nf, cap, dtype=dtype, device=dev) if cap else \
             torch.empty(1, 1, 1, dtype=dtype, device=dev)
         cache_k = torch.empty(cache_w.shape, dtype=torch.int8, device=dev)
-        if nf:
-            kernels.edge_lines(fv, lines)
+        if nf:  # one launch: each thread writes its faces' lines, then adds them
             kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, cap, *params,
                                  per_image=dev.type == "cpu", spans=True)
         ctx.save_for_backward(fv, lines, cache_w, cache_k)
@@ -143,11 +142,9 @@ class SoftLogSum(torch.autograd.Function):
         fv, lines, cache_w, cache_k = ctx.saved_tensors
         fv_grad = torch.empty_like(fv)
         if fv.shape[1]:
-            lines_grad = torch.empty_like(lines)
             grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
-            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, cache_w, cache_k,
+            kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cache_w, cache_k,
                                           ctx.cap, *ctx.params, spans=True)
-            kernels.edge_lines_backward(fv, lines_grad, fv_grad)
         return fv_grad.to(ctx.out_device), None, None, None, None, None
 
 
