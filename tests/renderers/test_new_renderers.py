@@ -206,6 +206,20 @@ def test_dibr_face_sums_take_every_pair_once():
     assert (out[..., 2] == 0).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_ids_are_torch_uniques_inverse(dtype):
+    """The wing search's vertex numbering (column-by-column stable sorts) equals
+    ``torch.unique(dim=0)``'s inverse, -0.0 and 0.0 being one value."""
+    from renderers.antialias.function import row_ids
+
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randint(-3, 3, (3000, 4), generator=g).to(dtype) * 0.5
+    rows[::7, 2] = -0.0
+    rows[::5, 2] = 0.0
+    assert torch.equal(row_ids(rows), torch.unique(rows, dim=0, return_inverse=True)[1])
+    assert row_ids(rows[:0]).shape == (0,)
+
+
 def test_wings_find_the_face_across_each_edge():
     fv = _square()
     wings = wing_vertices(fv)[0]
