@@ -248,6 +248,9 @@ def generator_label(model: ModelConfig) -> str:
 #: official code's: x ``decay_factor`` after ``lr_decay_at``) and ``cosine`` (annealed
 #: to 0 at the last step).
 LR_SCHEDULES = ("step", "cosine")
+#: :class:`ReconConfig`'s ``autocast``: ``off`` (float32) or ``bf16`` (the generator's
+#: forward under bfloat16 autocast).
+AUTOCAST_MODES = ("off", "bf16")
 
 
 # -- stage configs ----------------------------------------------------------------------
@@ -287,6 +290,14 @@ class ReconConfig(LossConfig):
     newest checkpoints kept per run (>= 1; 2 leaves one to fall back to when the latest
     is damaged); ``log_every`` steps; ``eval_batch_size`` (predictions per forward
     pass at evaluation); ``device``.
+
+    Speed of a training step (both change the trained numbers, so both are off in every
+    preset until an end-to-end run shows the IoU unchanged; docs/performance.md):
+    ``autocast = "bf16"`` runs the generator's forward under bfloat16 autocast (its
+    vertices and colours still come out in float32; about 2x less CPU time for the
+    ``light`` generator's forward+backward on a CPU with AVX512-BF16); ``channels_last``
+    keeps the generator's convolutions and input images channels-last (about 12% less,
+    float rounding differs).  Evaluation and validation run in float32 either way.
     """
 
     renderer: str = "softras"
@@ -316,6 +327,8 @@ class ReconConfig(LossConfig):
     log_every: int = 100
     eval_batch_size: int = 96
     device: str = "cpu"
+    autocast: str = "off"
+    channels_last: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -334,6 +347,8 @@ class ReconConfig(LossConfig):
             "decay_factor": (self.decay_factor > 0, "> 0"),
             "lr_decay_at": (self.lr_decay_at >= 0, ">= 0"),
             "lr_schedule": (self.lr_schedule in LR_SCHEDULES, f"one of {LR_SCHEDULES}"),
+            "autocast": (self.autocast in AUTOCAST_MODES, f"one of {AUTOCAST_MODES}"),
+            "channels_last": (isinstance(self.channels_last, bool), "true or false"),
             "checkpoint_every": (self.checkpoint_every >= 1, ">= 1"),
             "checkpoint_minutes": (self.checkpoint_minutes >= 0, ">= 0"),
             "keep_checkpoints": (self.keep_checkpoints >= 1, ">= 1"),

@@ -8,7 +8,8 @@
 * The summary (``pytest_terminal_summary``): the thread settings and load averages; the
   memory figures; per renderer the idle and loaded medians and their ratio (target
   at most :data:`LOAD_RATIO_TARGET`); ``softras`` against ``pytorch3d_soft`` when both
-  ran; the training-step split.
+  ran; the training-step split; the 1-vs-2-thread scaling table
+  (``test_bench_scaling.py``).
 """
 
 from __future__ import annotations
@@ -116,6 +117,29 @@ def _split(tr, rows) -> None:
         tr.write_line(f"{load:<8} step {step * 1e3:.0f} ms: {cells}")
 
 
+def _scaling(tr, rows) -> None:
+    """1-vs-2-thread medians per renderer and pass (``test_bench_scaling.py``)."""
+    from scaling import SCALING_TARGET
+
+    t: dict[tuple[str, str], dict[int, float]] = {}
+    for b, info in rows:
+        if "scaling" in info and _median(b) is not None:
+            s = info["scaling"]
+            t.setdefault((s["renderer"], s["pass"]), {})[s["threads"]] = _median(b)
+    if not t:
+        return
+    tr.write_sep("-", f"thread scaling, median ms (target: 2 threads >= {SCALING_TARGET:g}x "
+                      "faster than 1, idle)")
+    tr.write_line(f"{'renderer':<20}{'pass':<10}{'1 thread':>10}{'2 threads':>11}"
+                  f"{'speed-up':>10}  verdict")
+    for (label, kind), by in sorted(t.items()):
+        if 1 in by and 2 in by:
+            speed = by[1] / by[2]
+            verdict = "ok" if speed >= SCALING_TARGET else "MISSED"
+            tr.write_line(f"{label:<20}{kind:<10}{by[1] * 1e3:>10.1f}{by[2] * 1e3:>11.1f}"
+                          f"{speed:>9.2f}x  {verdict}")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = _rows(config)
     if not rows:
@@ -133,3 +157,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     by_item = _load_table(tr, rows)
     _pytorch3d(tr, by_item)
     _split(tr, rows)
+    _scaling(tr, rows)

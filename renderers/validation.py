@@ -77,11 +77,12 @@ def check_face_vertices(face_vertices: torch.Tensor,
     check_kernel_elements("face_vertices", tuple(face_vertices.shape))
     if face_vertices.numel() == 0:
         return
-    with torch.no_grad():
-        bad = ~torch.isfinite(face_vertices)
-        if bad.any():
-            raise ValueError(f"face_vertices contain {int(bad.sum())} NaN/Inf values")
-        biggest = float(face_vertices.abs().max())
+    with torch.no_grad():  # two reductions (NaN propagates through aminmax)
+        lo, hi = (float(t) for t in torch.aminmax(face_vertices))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = int((~torch.isfinite(face_vertices)).sum())
+            raise ValueError(f"face_vertices contain {bad} NaN/Inf values")
+        biggest = max(-lo, hi)
         limit = None if max_coordinate is None else max_coordinate[face_vertices.dtype]
         if limit is not None and biggest > limit:
             raise ValueError(
@@ -90,11 +91,11 @@ def check_face_vertices(face_vertices: torch.Tensor,
                 "in this renderer; scale the mesh or clip geometry this far off screen"
             )
         z = face_vertices[..., 2]
-        behind = z < MIN_DEPTH
-        if behind.any():
+        zmin = float(z.min())
+        if zmin < MIN_DEPTH:
             raise ValueError(
-                f"geometry behind the camera: {int(behind.sum())} face vertices have depth "
-                f"z < {MIN_DEPTH} (min z = {float(z.min()):.4g}); move the camera back or "
+                f"geometry behind the camera: {int((z < MIN_DEPTH).sum())} face vertices "
+                f"have depth z < {MIN_DEPTH} (min z = {zmin:.4g}); move the camera back or "
                 "clip the mesh"
             )
 

@@ -147,15 +147,16 @@ class Decoder(nn.Module):
         ``[0, 1]`` (needs the colour head)."""
         x = F.relu(self.fc1(code))
         x = F.relu(self.fc2(x))
-        centroid = self.fc_centroid(x) * self.centroid_scale
-        bias = (self.fc_bias(x) * self.bias_scale).view(-1, self.num_vertices, 3)
+        dtype = self.base_logit.dtype  # the deformation in full precision under autocast
+        centroid = self.fc_centroid(x).to(dtype) * self.centroid_scale
+        bias = (self.fc_bias(x).to(dtype) * self.bias_scale).view(-1, self.num_vertices, 3)
         vertices = self.deform(bias, centroid)
         if not with_colors:
             return vertices
         if self.fc_color is None:
             raise ValueError("this generator has no colour head (build it with colors=True, "
                              "i.e. ReconConfig.color_weight > 0)")
-        colors = torch.sigmoid(self.fc_color(x)).view(-1, self.num_vertices, 3)
+        colors = torch.sigmoid(self.fc_color(x).to(dtype)).view(-1, self.num_vertices, 3)
         return vertices, colors
 
 

@@ -140,8 +140,24 @@ def build_model(config: ReconConfig, template=None) -> MeshGenerator:
     default :func:`model.default_template`), initialized from ``config.seed``."""
     tv, tf = template if template is not None else default_template()
     torch.manual_seed(config.seed)
-    return MeshGenerator(config.model, config.image_size, torch.as_tensor(tv),
-                         torch.as_tensor(tf), colors=config.color_weight > 0)
+    model = MeshGenerator(config.model, config.image_size, torch.as_tensor(tv),
+                          torch.as_tensor(tf), colors=config.color_weight > 0)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def generator_forward(model, images: torch.Tensor, config: ReconConfig,
+                      with_colors: bool = False):
+    """``model(images, with_colors)`` as a training step runs it (``images`` [N, 4, S,
+    S]): channels-last input when ``config.channels_last``, bfloat16 autocast when
+    ``config.autocast == "bf16"``; the vertices (and colours) come out in the
+    parameters' dtype either way."""
+    if config.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(images.device.type, dtype=torch.bfloat16,
+                        enabled=config.autocast == "bf16"):
+        return model(images, with_colors=with_colors)
 
 
 def decay(config: ReconConfig, step: int) -> float:
@@ -172,7 +188,7 @@ def train_step(model, optimizer, renderer, topo: MeshTopology, data: MultiViewDa
     img_a = data.images_at(objects, va, config.image_size, device)
     img_b = data.images_at(objects, vb, config.image_size, device)
     with_colors = config.color_weight > 0
-    out = model(torch.cat([img_a, img_b]), with_colors=with_colors)
+    out = generator_forward(model, torch.cat([img_a, img_b]), config, with_colors)
     vertices, colors = out if with_colors else (out, None)  # [M_a; M_b], [2B, V, 3]
     view_ids = torch.from_numpy(np.concatenate([va, va, vb, vb]))
     camera = Camera.benchmark(view_ids)

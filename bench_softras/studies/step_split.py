@@ -44,7 +44,7 @@ from bench_softras.data import load_split
 from bench_softras.experiments.losses import mesh_topology, multiview_iou_loss, regularizers
 from bench_softras.experiments.multiview import resolve_data_dir, training_views
 from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
-from bench_softras.experiments.train import build_model
+from bench_softras.experiments.train import build_model, generator_forward
 from bench_softras.safe_paths import path_arg, path_type
 from bench_softras.settings import get_preset, with_overrides
 from renderers import Camera
@@ -114,7 +114,7 @@ def split_step(model, optimizer, renderer, topo, data, rng: np.random.Generator,
     img_a = data.images_at(objects, va, config.image_size, device)
     img_b = data.images_at(objects, vb, config.image_size, device)
     laps.lap("data")
-    vertices = model(torch.cat([img_a, img_b]), with_colors=False)  # [2B, V, 3]
+    vertices = generator_forward(model, torch.cat([img_a, img_b]), config)  # [2B, V, 3]
     laps.lap("generator_forward")
     leaf = vertices.detach().requires_grad_(True)
     camera = Camera.benchmark(torch.from_numpy(np.concatenate([va, va, vb, vb])))

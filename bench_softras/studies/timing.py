@@ -86,6 +86,14 @@ SKIPPED_COLUMNS = ["renderer", "sweep", "faces", "image_size", "batch", "sigma",
 PASSES = ("forward", "backward", "forward+backward")
 SWEEPS = ("faces", "image_size", "batch", "sigma")
 
+#: Variant rows (issue 22): label -> (registered renderer, its options).  Each is timed
+#: at the base point only (one row per pass, ``sweep = "faces"``), beside its renderer
+#: whenever that renderer is in the study: ``softras[autodiff]`` is ``softras`` with
+#: Taichi's reverse mode instead of the hand-written adjoints (what the adjoints buy).
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "softras[autodiff]": ("softras", {"backward": "autodiff"}),
+}
+
 
 def over_cost_cap(name: str, batch: int, faces: int, size: int, cap: int) -> str | None:
     """Why configuration ``(batch, faces, size)`` of renderer ``name`` is skipped, or
@@ -103,6 +111,7 @@ def capped_work(name: str, batch: int, faces: int, size: int) -> tuple[str, int]
     """``(what is counted, count)`` per call of renderer ``name`` (installed or an absent
     peer) at ``(batch, faces, size)``, for the cost classes the study caps; ``None`` for
     the others (:meth:`renderers.RendererInfo.capped_work`)."""
+    name = VARIANTS[name][0] if name in VARIANTS else name  # a variant: its renderer's
     known = {i.name: i for i in renderers.descriptions(absent=True)}  # absent peers too
     info = known[name] if name in known else renderers.describe(name)
     return info.capped_work(batch, faces, size)
@@ -232,7 +241,7 @@ def screen_faces(subdivisions: int, batch: int, device="cpu",
 
 # -- the study ----------------------------------------------------------------------------
 def _takes_sigma(name: str) -> bool:
-    return renderers.describe(name).sharpness is not None
+    return renderers.describe(VARIANTS.get(name, (name,))[0]).sharpness is not None
 
 
 def plan(config: TimingConfig, names: Sequence[str]) -> list[dict]:
@@ -243,6 +252,9 @@ def plan(config: TimingConfig, names: Sequence[str]) -> list[dict]:
         soft = _takes_sigma(name)
         base = {"s": config.base_subdivisions, "image_size": config.base_image_size,
                 "batch": config.base_batch, "sigma": config.base_sigma if soft else math.nan}
+        if name in VARIANTS:
+            out.append({"renderer": name, "sweep": SWEEPS[0], **base})
+            continue
         axes = {"faces": ("s", config.subdivisions), "image_size":
                 ("image_size", config.image_sizes), "batch": ("batch", config.batch_sizes),
                 "sigma": ("sigma", config.sigmas if soft else ())}
@@ -264,6 +276,7 @@ def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | N
     """
     cfg = get_preset(config).timing if isinstance(config, str) else config
     names, absent = check_some_point_runs(cfg)
+    names += [v for v, (base, _) in VARIANTS.items() if base in names and v not in names]
     device = torch.device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("the timing study was asked for device 'cuda' but torch sees no "
@@ -349,7 +362,9 @@ def _known(name: str) -> bool:
 
 def _measure_one(cfg: TimingConfig, name: str, s: int, size: int, batch: int, sigma: float,
                  device: torch.device, dtype: torch.dtype, gen: torch.Generator) -> dict:
-    r = renderers.build(name, image_size=size, sharpness=None if math.isnan(sigma) else sigma)
+    base, options = VARIANTS.get(name, (name, {}))
+    r = renderers.build(base, image_size=size, sharpness=None if math.isnan(sigma) else sigma,
+                        **options)
     fv = screen_faces(s, batch, device, dtype)
     grad_out = torch.rand(batch, r.height, r.width, generator=gen, dtype=dtype).to(device)
     times = time_passes(r, fv, grad_out, cfg.warmup, cfg.repeats)

@@ -20,30 +20,43 @@ from . import kernels
 class PairDist2(torch.autograd.Function):
     """``(face_vertices [B, F, 3, 3] on the Taichi device, pair_face int32 [P], pixel
     int32 [P], H, W) -> dist2 [P]`` (input dtype): squared distance from each pair's
-    pixel centre to its face's boundary (normalized screen units)."""
+    pixel centre to its face's boundary (normalized screen units).  The backward is
+    Taichi's reverse mode of :func:`kernels.pair_dist2` into one gradient row per pair,
+    summed per face in a fixed order (:func:`kernels.sum_pair_grads`): bit-reproducible
+    on the CPU."""
 
     @staticmethod
     def forward(ctx, fv, pair_face, pixel, height: int, width: int):
-        fv_c = fv.detach().contiguous()
+        nb, nf = fv.shape[:2]
+        # each pair's own copy of its face's (x0, y0, x1, y1, x2, y2)
+        coords = fv.detach()[..., :2].reshape(nb * nf, 6).index_select(
+            0, pair_face.long()).contiguous()
         out = torch.zeros(pair_face.shape[0], dtype=fv.dtype, device=fv.device)
         if pair_face.numel():
-            kernels.pair_dist2(fv_c, pair_face, pixel, height, width, out)
-        ctx.save_for_backward(fv_c, pair_face, pixel)
+            kernels.pair_dist2(coords, pixel, height, width, out)
+        ctx.save_for_backward(coords, pair_face, pixel)
         ctx.size = (height, width)
+        ctx.fv_shape = fv.shape
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        fv, pair_face, pixel = ctx.saved_tensors
-        fv = fv.detach().requires_grad_(True)
-        fv.grad = torch.zeros_like(fv)
+        coords, pair_face, pixel = ctx.saved_tensors
+        fv_grad = torch.zeros(ctx.fv_shape, dtype=coords.dtype, device=coords.device)
         if pair_face.numel():
-            out = torch.zeros(pair_face.shape[0], dtype=fv.dtype, device=fv.device,
+            coords = coords.detach().requires_grad_(True)
+            coords.grad = torch.zeros_like(coords)
+            out = torch.zeros(pair_face.shape[0], dtype=coords.dtype, device=coords.device,
                               requires_grad=True)
-            out.grad = grad_out.to(fv.dtype).contiguous()
-            kernels.pair_dist2.grad(fv, pair_face, pixel, *ctx.size, out)
-        return fv.grad, None, None, None, None
+            out.grad = grad_out.to(coords.dtype).contiguous()
+            kernels.pair_dist2.grad(coords, pixel, *ctx.size, out)
+            faces = pair_face.long()
+            order = torch.sort(faces, stable=True).indices
+            count = torch.bincount(faces, minlength=ctx.fv_shape[0] * ctx.fv_shape[1])
+            start = torch.cumsum(count, 0) - count
+            kernels.sum_pair_grads(coords.grad, order, start, count, fv_grad)
+        return fv_grad, None, None, None, None
 
 
 def selected_pairs(fv: torch.Tensor, covered: torch.Tensor, margin: float,

@@ -7,7 +7,14 @@
    tests it: ``xmin <= x < xmax`` and ``ymin <= y < ymax`` (half-open).
 2. :func:`pair_dist2` (differentiated by Taichi autodiff, ``kernel.grad``): one flat
    parallel loop over the kept pairs writing the squared distance from the pixel centre
-   to the face's boundary (nearest of its three edge segments), normalized screen units.
+   to the face's boundary (nearest of its three edge segments), normalized screen units;
+   each pair reads its own copy of its face's coordinates, so the reverse-mode kernel
+   writes each pair's gradient to its own row;
+3. :func:`sum_pair_grads`: those rows summed per face in a fixed order (one thread per
+   face).  No two threads add into one address anywhere, so the gradient is
+   bit-reproducible on the CPU, whatever the thread count (issue 23: Taichi's reverse
+   mode turned the shared face reads into atomic adds, whose rounding followed the
+   thread order).
 
 Kernels take torch tensors directly, compute in float64 and store in the tensor's dtype.
 """
@@ -45,25 +52,43 @@ def pair_pixels(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
 
 
 @ti.kernel
-def pair_dist2(fv: ti.types.ndarray(), pair_face: ti.types.ndarray(),
-               pixel: ti.types.ndarray(), height: ti.i32, width: ti.i32,
-               dist2: ti.types.ndarray()):
+def pair_dist2(coords: ti.types.ndarray(), pixel: ti.types.ndarray(), height: ti.i32,
+               width: ti.i32, dist2: ti.types.ndarray()):
     """``dist2[p]`` = squared distance from pair ``p``'s pixel centre to the nearest edge
     segment of its face (Kaolin: min of the perpendicular distances whose foot lies on
-    the edge and the three vertex distances, the same number).  ``pair_face`` int32 [P]
-    flat face ``b * F + f``; ``pixel`` int32 [P] flat pixel ``(b * H + i) * W + j``.
-    One flat loop, no inner loop: safe for Taichi's reverse mode."""
-    for p in range(pair_face.shape[0]):
-        bf = pair_face[p]
-        b = bf // fv.shape[1]
-        f = bf % fv.shape[1]
+    the edge and the three vertex distances, the same number).  ``coords`` [P, 6] the
+    pair's face ``(x0, y0, x1, y1, x2, y2)`` (screen space; one row per pair, so the
+    reverse-mode kernel, ``pair_dist2.grad``, adds each pair's gradient into its own
+    row only: no two threads share an address, and the result does not depend on the
+    thread order); ``pixel`` int32 [P] flat pixel ``(b * H + i) * W + j``.  One flat
+    loop, no inner loop: safe for Taichi's reverse mode."""
+    for p in range(pixel.shape[0]):
         q = pixel[p] % (height * width)
         px = pixel_x(q % width, width)
         py = pixel_y(q // width, height)
-        d0, _w0 = edge_terms(px, py, fv[b, f, 0, 0], fv[b, f, 0, 1], fv[b, f, 1, 0],
-                             fv[b, f, 1, 1])
-        d1, _w1 = edge_terms(px, py, fv[b, f, 1, 0], fv[b, f, 1, 1], fv[b, f, 2, 0],
-                             fv[b, f, 2, 1])
-        d2, _w2 = edge_terms(px, py, fv[b, f, 2, 0], fv[b, f, 2, 1], fv[b, f, 0, 0],
-                             fv[b, f, 0, 1])
+        d0, _w0 = edge_terms(px, py, coords[p, 0], coords[p, 1], coords[p, 2], coords[p, 3])
+        d1, _w1 = edge_terms(px, py, coords[p, 2], coords[p, 3], coords[p, 4], coords[p, 5])
+        d2, _w2 = edge_terms(px, py, coords[p, 4], coords[p, 5], coords[p, 0], coords[p, 1])
         dist2[p] = ti.min(d0, d1, d2)
+
+
+@ti.kernel
+def sum_pair_grads(pair_grad: ti.types.ndarray(), order: ti.types.ndarray(),
+                   start: ti.types.ndarray(), count: ti.types.ndarray(),
+                   fv_grad: ti.types.ndarray()):
+    """Per face, in a fixed order: ``fv_grad[b, f, k, a]`` (a = x, y; z gets 0) = the sum
+    of ``pair_grad[order[q], 2k + a]`` over ``q`` in ``[start[bf], start[bf] +
+    count[bf])``, ``bf = b * F + f``.  ``pair_grad`` [P, 6]; ``order`` int64 [P]: the
+    pairs sorted by face (stable); ``start`` / ``count`` int64 [B * F].  One thread per
+    face, no atomics: bit-reproducible on every thread count."""
+    for b, f in ti.ndrange(fv_grad.shape[0], fv_grad.shape[1]):
+        bf = b * fv_grad.shape[1] + f
+        g = ti.Vector([0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dt=ti.f64)
+        for q in range(start[bf], start[bf] + count[bf]):
+            r = order[q]
+            for k in ti.static(range(6)):
+                g[k] += ti.cast(pair_grad[r, k], ti.f64)
+        for k in ti.static(range(3)):
+            fv_grad[b, f, k, 0] = g[2 * k]
+            fv_grad[b, f, k, 1] = g[2 * k + 1]
+            fv_grad[b, f, k, 2] = 0.0

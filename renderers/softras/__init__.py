@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, register
+from ..face_boxes import box_pixel_count
 from ..options import Option
 from ..soft_math import (
     DEFAULT_EPS,
@@ -42,12 +43,25 @@ from ..soft_math import (
 )
 from ..taichi_runtime import kernel_device
 from ..validation import check_eps, check_face_vertices, check_sigma
-from .function import PRECISIONS, SoftLogSum, check_precision, compute_dtype, pair_count
+from .function import (
+    BACKWARDS,
+    PRECISIONS,
+    SoftLogSum,
+    autodiff_log_sum,
+    check_precision,
+    compute_dtype,
+    pair_count,
+)
 
 #: The ``precision`` option: dtype of the per-pair arithmetic.
 PRECISION_OPTION = Option("precision", str, "auto",
                           "per-pair arithmetic: auto (the input's dtype), float32 or "
                           "float64", choices=PRECISIONS)
+#: The ``backward`` option: hand-written adjoints or Taichi's reverse mode.
+BACKWARD_OPTION = Option("backward", str, "adjoint",
+                         "gradient: adjoint (hand-written adjoint kernels) or autodiff "
+                         "(Taichi's reverse mode of the same forward; slower, for "
+                         "comparison)", choices=BACKWARDS)
 
 
 @register("softras")
@@ -57,13 +71,15 @@ class SoftRas(Rasterizer):
     ``image_size``: pixels, int or ``(H, W)``; ``sigma`` > 0: sharpness in squared
     normalized screen units (paper: 3e-5); ``eps`` in (0, 0.5): culling threshold on D;
     ``precision``: ``"auto"``, ``"float32"`` or ``"float64"``, the dtype of the per-pair
-    arithmetic (module docstring).
+    arithmetic (module docstring); ``backward``: ``"adjoint"`` (the hand-written
+    adjoint kernels) or ``"autodiff"`` (Taichi's reverse mode of the same forward:
+    slower and not bit-reproducible; there to measure what the adjoints buy).
     """
 
     name = "softras"
     order = 30
     family = "soft"
-    options = (SIGMA_OPTION, EPS_OPTION, PRECISION_OPTION)
+    options = (SIGMA_OPTION, EPS_OPTION, PRECISION_OPTION, BACKWARD_OPTION)
     sharpness = "sigma"
     forward_model = SOFTRAS_FORWARD
     gradient_rule = "exact gradient of the soft forward (hand-written adjoint kernels)"
@@ -72,28 +88,37 @@ class SoftRas(Rasterizer):
             "row cut to the face's edge lines shifted out by that radius")
 
     def __init__(self, image_size=64, sigma: float = DEFAULT_SIGMA,
-                 eps: float = DEFAULT_EPS, precision: str = "auto") -> None:
+                 eps: float = DEFAULT_EPS, precision: str = "auto",
+                 backward: str = "adjoint") -> None:
         super().__init__(image_size)
         self.sigma = check_sigma(sigma)
         self.eps = check_eps(eps)
         self.precision = check_precision(precision)
+        self.backward = BACKWARD_OPTION.validate(backward)
 
     def log_transmittance(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``sum_f log(1 - D_f)`` per pixel, ``[B, H, W]`` (<= 0)."""
         check_face_vertices(face_vertices)
         dtype = compute_dtype(self.precision, face_vertices.dtype,
                               kernel_device(face_vertices.device))
+        if self.backward == "autodiff":
+            return autodiff_log_sum(face_vertices, self.height, self.width, self.sigma,
+                                    cull_dist2(self.sigma, self.eps), dtype)
         return SoftLogSum.apply(face_vertices, self.height, self.width, self.sigma,
                                 cull_dist2(self.sigma, self.eps), dtype)
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> int:
         """Pixel-face pairs one forward evaluates (pixels of the grown bounding boxes'
-        rows within each face's edge lines shifted out by the cull radius)."""
+        rows within each face's edge lines shifted out by the cull radius; with
+        ``backward="autodiff"`` every pixel of the grown boxes)."""
         check_face_vertices(face_vertices)
+        radius = cull_dist2(self.sigma, self.eps) ** 0.5
+        if self.backward == "autodiff":  # every pixel of every grown box is listed
+            return box_pixel_count(face_vertices, self.height, self.width, radius)
         dtype = compute_dtype(self.precision, face_vertices.dtype,
                               kernel_device(face_vertices.device))
         return pair_count(face_vertices, self.height, self.width,
-                          cull_dist2(self.sigma, self.eps) ** 0.5, dtype)
+                          radius, dtype)
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> soft silhouettes ``[B, H, W]`` in [0, 1]."""
@@ -101,4 +126,4 @@ class SoftRas(Rasterizer):
 
     def __repr__(self) -> str:
         return (f"SoftRas(image_size={self.image_size}, sigma={self.sigma}, eps={self.eps}, "
-                f"precision={self.precision!r})")
+                f"precision={self.precision!r}, backward={self.backward!r})")

@@ -1,10 +1,10 @@
 """``torch.autograd.Function`` around the SoftRas Taichi kernels
-(:mod:`renderers.softras.kernels`): forward = ``edge_lines`` then ``soft_log_sum``;
-backward = their hand-written adjoints ``soft_log_sum_backward`` (gradient w.r.t. the
-lines) then ``edge_lines_backward`` (w.r.t. the face vertices).  Per call it allocates
+(:mod:`renderers.softras.kernels`): forward = ``soft_log_sum`` (which also writes the
+edge lines), backward = its hand-written adjoint ``soft_log_sum_backward`` (through the
+lines into the face vertices): one kernel launch each way.  Per call it allocates
 ``lines`` [B, F, 16], ``acc`` [B, H, W] and the pair cache (:func:`cache_slots`, kept
-for the backward; at most :data:`CACHE_BYTES`) in the forward, their gradients in the
-backward, and makes no host round trip."""
+for the backward; at most :data:`CACHE_BYTES`) in the forward, the vertex gradient in
+the backward, and makes no host round trip."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ import taichi as ti
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..face_boxes import candidate_pairs
 from ..taichi_runtime import kernel_device
 from . import kernels
 
 _INT32_MAX = 2**31 - 1
 #: Accepted values of the ``precision`` option (see :func:`compute_dtype`).
 PRECISIONS = ("auto", "float32", "float64")
+#: Accepted values of the ``backward`` option: the hand-written adjoint kernels
+#: (:class:`SoftLogSum`) or Taichi's reverse mode of the same forward
+#: (:func:`autodiff_log_sum`).
+BACKWARDS = ("adjoint", "autodiff")
 
 
 def check_precision(precision: str) -> str:
@@ -122,8 +127,7 @@ class SoftLogSum(torch.autograd.Function):
         cache_w = torch.empty(nb, nf, cap, dtype=dtype, device=dev) if cap else \
             torch.empty(1, 1, 1, dtype=dtype, device=dev)
         cache_k = torch.empty(cache_w.shape, dtype=torch.int8, device=dev)
-        if nf:
-            kernels.edge_lines(fv, lines)
+        if nf:  # one launch: each thread writes its faces' lines, then adds them
             kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, cap, *params,
                                  per_image=dev.type == "cpu", spans=True)
         ctx.save_for_backward(fv, lines, cache_w, cache_k)
@@ -138,9 +142,109 @@ class SoftLogSum(torch.autograd.Function):
         fv, lines, cache_w, cache_k = ctx.saved_tensors
         fv_grad = torch.empty_like(fv)
         if fv.shape[1]:
-            lines_grad = torch.empty_like(lines)
             grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
-            kernels.soft_log_sum_backward(fv, lines, grad_acc, lines_grad, cache_w, cache_k,
+            kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cache_w, cache_k,
                                           ctx.cap, *ctx.params, spans=True)
-            kernels.edge_lines_backward(fv, lines_grad, fv_grad)
         return fv_grad.to(ctx.out_device), None, None, None, None, None
+
+
+def _taichi_grad(kernel, inputs, outputs, grads, *args):
+    """Run Taichi's reverse mode ``kernel.grad``: ``inputs`` get zeroed ``.grad``
+    buffers, ``outputs`` take ``grads``; ``args`` are the kernel's arguments in order
+    (tensors among them are the ``inputs`` / ``outputs`` objects).  Returns the inputs'
+    gradients."""
+    for t in inputs:
+        t.grad = torch.zeros_like(t)
+    for t, g in zip(outputs, grads, strict=True):
+        t.grad = g.to(t.dtype).contiguous()
+    kernel.grad(*args)
+    return [t.grad for t in inputs]
+
+
+class EdgeLinesAutodiff(torch.autograd.Function):
+    """``face_vertices [B, F, 3, 3] -> lines [B, F, 16]`` in ``dtype``
+    (:func:`kernels.edge_lines`), differentiated by Taichi's reverse mode."""
+
+    @staticmethod
+    def forward(ctx, fv, dtype: torch.dtype):
+        fv = fv.detach().contiguous()
+        lines = torch.empty(*fv.shape[:2], kernels.LINE_VALUES, dtype=dtype, device=fv.device)
+        kernels.edge_lines(fv, lines)
+        ctx.save_for_backward(fv)
+        ctx.dtype = dtype
+        return lines
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_lines):
+        (fv,) = ctx.saved_tensors
+        fv = fv.clone().requires_grad_(True)
+        lines = torch.empty(*fv.shape[:2], kernels.LINE_VALUES, dtype=ctx.dtype,
+                            device=fv.device, requires_grad=True)
+        (g,) = _taichi_grad(kernels.edge_lines, [fv], [lines], [grad_lines], fv, lines)
+        return g, None
+
+
+class PairTermsAutodiff(torch.autograd.Function):
+    """``(lines [B, F, 16], pair_face, rows, cols int32 [P], H, W, params) -> vals [P]``:
+    each listed pair's ``log(1 - D)`` (:func:`kernels.soft_pair_terms`), differentiated
+    by Taichi's reverse mode."""
+
+    @staticmethod
+    def forward(ctx, lines, pair_face, rows, cols, height: int, width: int,
+                params: KernelParams):
+        lines = lines.detach().contiguous()
+        vals = torch.zeros(pair_face.shape[0], dtype=lines.dtype, device=lines.device)
+        args = (pair_face, rows, cols)
+        if pair_face.numel():
+            kernels.soft_pair_terms(lines, *args, vals, params.inv_sigma, params.max_d2,
+                                    height, width, params.compute_dtype)
+        ctx.save_for_backward(lines, *args)
+        ctx.shape = (height, width, params)
+        return vals
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_vals):
+        lines, pair_face, rows, cols = ctx.saved_tensors
+        height, width, params = ctx.shape
+        lines = lines.clone().requires_grad_(True)
+        if not pair_face.numel():
+            return torch.zeros_like(lines), None, None, None, None, None, None
+        vals = torch.zeros(pair_face.shape[0], dtype=lines.dtype, device=lines.device,
+                           requires_grad=True)
+        (g,) = _taichi_grad(kernels.soft_pair_terms, [lines], [vals], [grad_vals], lines,
+                            pair_face, rows, cols, vals, params.inv_sigma, params.max_d2,
+                            height, width, params.compute_dtype)
+        return g, None, None, None, None, None, None
+
+
+def autodiff_log_sum(face_vertices: torch.Tensor, height: int, width: int, sigma: float,
+                     max_d2: float, dtype: torch.dtype) -> torch.Tensor:
+    """:class:`SoftLogSum`'s ``acc [B, H, W]`` (same arguments, same forward per pair)
+    with Taichi's reverse mode as the backward (the ``backward="autodiff"`` option):
+    every pixel of every face's box grown by the cull radius is listed
+    (:func:`renderers.face_boxes.candidate_pairs`), :class:`PairTermsAutodiff` gives
+    each pair's term and ``index_add`` sums them per pixel in face order (as the CPU
+    forward of :class:`SoftLogSum`).  Slower and larger than the adjoints (no row spans,
+    no pair cache, a pair list in memory); the gradient's float rounding follows the
+    thread order."""
+    out_device = face_vertices.device
+    dev = kernel_device(out_device)
+    fv = face_vertices.to(dev)
+    nb, nf = fv.shape[:2]
+    check_index_range(nb, nf, height, width)
+    acc = torch.zeros(nb * height * width, dtype=dtype, device=dev)
+    if nf:
+        params = KernelParams(1.0 / sigma, max_d2, max_d2 ** 0.5, _taichi_dtype(dtype))
+        lines = EdgeLinesAutodiff.apply(fv, dtype)
+        bounds, pair_face, offsets = candidate_pairs(fv.detach().contiguous(), height, width,
+                                                     params.radius)
+        face = pair_face.long()
+        box = bounds.reshape(-1, 6).long()[face]  # (i0, i1, j0, j1, count, row width)
+        k = torch.arange(face.numel(), device=dev) - offsets.long()[face]
+        rows, cols = box[:, 0] + k // box[:, 5], box[:, 2] + k % box[:, 5]
+        vals = PairTermsAutodiff.apply(lines, pair_face, rows.int(), cols.int(), height,
+                                       width, params)
+        acc = acc.index_add(0, ((face // nf) * height + rows) * width + cols, vals)
+    return acc.reshape(nb, height, width).to(out_device, face_vertices.dtype)

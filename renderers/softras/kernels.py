@@ -2,10 +2,11 @@
 
 Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
 
-1. :func:`edge_lines` (one thread per face, float64): each face's three edges become
+1. :func:`_write_lines` (per face, float64): each face's three edges become
    lines ``(n_x, n_y, c, w_a, w_b)`` (exactly :func:`renderers.soft_math.edge_lines`), stored
    in the compute dtype as ``lines [B, F, 16]`` = 3 x 5 edge values, then ``1.0`` for a
-   face with nonzero area (else ``0.0``: no inside).
+   face with nonzero area (else ``0.0``: no inside).  Done inside :func:`soft_log_sum`
+   by the thread that then adds the face (the kernel :func:`edge_lines` does it alone).
 2. :func:`soft_log_sum` (forward): per face, the pixels of its bounding box grown by the
    cull radius ``sqrt(sigma * log(1/eps - 1))`` (from ``fv`` in float64, clamped to the
    image), each row cut to the span inside the three edge lines shifted out by that
@@ -19,14 +20,22 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
    ``cap`` pairs also go to a pair cache (``+-sigmoid(z)`` and the nearest edge).
 3. :func:`soft_log_sum_backward` (hand-written adjoint of step 2, same pixels): per
    face, the gradient of ``sum acc * grad_acc`` w.r.t. its 15 line values, summed in
-   registers and written once (no atomics); cached pairs recompute only their nearest
-   edge's ``s`` and ``e``; ``lines_grad[..., 15] = 0``.
-4. :func:`edge_lines_backward` (hand-written adjoint of step 1, float64, one thread
-   per face, no atomics): ``lines_grad`` -> gradient w.r.t. ``fv``.
+   registers (no atomics); cached pairs recompute only their nearest edge's ``s`` and
+   ``e``; then, in the same thread, :func:`_lines_backward` (hand-written adjoint of
+   step 1, float64) turns them into the gradient w.r.t. ``fv``, written once.
+
+One kernel launch per pass (the lines are not a separate launch either way): each
+launch wakes the thread pool and ends at a barrier, where under load a thread that
+lost its core stalls the call.  Work units: the CPU forward hands out one image per
+task, the backward blocks of faces (Taichi's CPU range-for gives tasks out one at a
+time, so a slow thread takes fewer of them; there is no static split).
 
 No Taichi autodiff is involved (its reverse mode would turn every load into an atomic
 add, and it cannot differentiate the per-face pixel loops); both adjoints are checked
-against central differences (``gradcheck``) in the tests.
+against central differences (``gradcheck``) in the tests.  For comparison, the
+``backward="autodiff"`` option differentiates the same forward with Taichi's reverse
+mode instead: :func:`edge_lines` and :func:`soft_pair_terms` (one flat loop over every
+pixel of every grown box, listed by :func:`renderers.face_boxes.candidate_pairs`).
 
 Precision: the per-pair terms are relative to each edge's line, so float32 is accurate
 even with far vertices (see :mod:`renderers.soft_math`); only the per-face setup needs
@@ -73,25 +82,33 @@ def _unit_normal(ax, ay, bx, by):
     return inv_len, nx, ny
 
 
+@ti.func
+def _write_lines(fv: ti.template(), lines: ti.template(), b, f):
+    """Face ``(b, f)``'s ``lines[b, f, :]`` from ``fv`` (module docstring, step 1),
+    computed in float64 and rounded once to ``lines``' dtype."""
+    lim = LINE_OFFSET_LIMIT
+    xs = ti.Vector([ti.cast(fv[b, f, k, 0], ti.f64) for k in ti.static(range(3))])
+    ys = ti.Vector([ti.cast(fv[b, f, k, 1], ti.f64) for k in ti.static(range(3))])
+    for k in ti.static(range(3)):
+        ax, ay = xs[k], ys[k]
+        bx, by = xs[(k + 1) % 3], ys[(k + 1) % 3]
+        _inv_len, nx, ny = _unit_normal(ax, ay, bx, by)
+        lines[b, f, 5 * k + 0] = nx
+        lines[b, f, 5 * k + 1] = ny
+        lines[b, f, 5 * k + 2] = ti.math.clamp(-(nx * ax + ny * ay), -lim, lim)
+        lines[b, f, 5 * k + 3] = ti.math.clamp(-(ny * ax - nx * ay), -lim, lim)
+        lines[b, f, 5 * k + 4] = ti.math.clamp(-(ny * bx - nx * by), -lim, lim)
+    area2 = (xs[1] - xs[0]) * (ys[2] - ys[0]) - (xs[2] - xs[0]) * (ys[1] - ys[0])
+    lines[b, f, 15] = ti.select(area2 != 0, 1.0, 0.0)
+
+
 @ti.kernel
 def edge_lines(fv: ti.types.ndarray(), lines: ti.types.ndarray()):
     """``fv`` [B, F, 3, 3] (float32/64) -> ``lines`` [B, F, 16] (module docstring),
-    computed in float64 and rounded once to ``lines``' dtype."""
+    computed in float64 and rounded once to ``lines``' dtype (:func:`soft_log_sum`
+    computes them itself; this kernel serves the pair count and the autodiff option)."""
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        lim = LINE_OFFSET_LIMIT
-        xs = ti.Vector([ti.cast(fv[b, f, k, 0], ti.f64) for k in ti.static(range(3))])
-        ys = ti.Vector([ti.cast(fv[b, f, k, 1], ti.f64) for k in ti.static(range(3))])
-        for k in ti.static(range(3)):
-            ax, ay = xs[k], ys[k]
-            bx, by = xs[(k + 1) % 3], ys[(k + 1) % 3]
-            _inv_len, nx, ny = _unit_normal(ax, ay, bx, by)
-            lines[b, f, 5 * k + 0] = nx
-            lines[b, f, 5 * k + 1] = ny
-            lines[b, f, 5 * k + 2] = ti.math.clamp(-(nx * ax + ny * ay), -lim, lim)
-            lines[b, f, 5 * k + 3] = ti.math.clamp(-(ny * ax - nx * ay), -lim, lim)
-            lines[b, f, 5 * k + 4] = ti.math.clamp(-(ny * bx - nx * by), -lim, lim)
-        area2 = (xs[1] - xs[0]) * (ys[2] - ys[0]) - (xs[2] - xs[0]) * (ys[1] - ys[0])
-        lines[b, f, 15] = ti.select(area2 != 0, 1.0, 0.0)
+        _write_lines(fv, lines, b, f)
 
 
 @ti.func
@@ -265,9 +282,10 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  max_d2_: ti.f64, radius: ti.f64, dt: ti.template(),
                  per_image: ti.template(), spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
-    bounding box (module docstring).  ``fv`` [B, F, 3, 3] (for the boxes); ``lines``
-    [B, F, 16] from :func:`edge_lines`; ``acc`` [B, H, W] zero-initialised; ``lines``
-    and ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
+    bounding box (module docstring).  ``fv`` [B, F, 3, 3]; ``lines`` [B, F, 16]
+    (output: each face's lines, :func:`edge_lines`, written by the thread that adds the
+    face, so no separate launch); ``acc`` [B, H, W] zero-initialised; ``lines`` and
+    ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
     Pair cache for the backward: the ``n``-th pair a face visits, ``n < cap``, stores
     ``cache_w[b, f, n]`` (``dt``) = ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled
     pair) and ``cache_k[b, f, n]`` (int8) = its nearest edge; both [B, F, >= cap]
@@ -281,10 +299,13 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
         ti.loop_config(block_dim=1)
         for b in range(lines.shape[0]):
             for f in range(lines.shape[1]):
+                _write_lines(fv, lines, b, f)
+            for f in range(lines.shape[1]):
                 _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
                           radius, spans, False, dt)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
+            _write_lines(fv, lines, b, f)
             _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
                       radius, spans, True, dt)
 
@@ -323,13 +344,15 @@ def _cached_pair_grad(g, ln, w, kmin, px, py, ga, inv_sigma, dt: ti.template()):
 
 @ti.kernel
 def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
-                          grad_acc: ti.types.ndarray(), lines_grad: ti.types.ndarray(),
+                          grad_acc: ti.types.ndarray(), fv_grad: ti.types.ndarray(),
                           cache_w: ti.types.ndarray(), cache_k: ti.types.ndarray(),
                           cap: ti.i32, inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
                           dt: ti.template(), spans: ti.template()):
-    """``lines_grad[b, f]`` = d(sum grad_acc * acc) / d lines[b, f] for the ``acc`` of
-    :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] and
-    ``lines_grad`` [B, F, 16] in ``dt``; every entry is written).  ``d log(1 -
+    """``fv_grad[b, f]`` = d(sum grad_acc * acc) / d fv[b, f] for the ``acc`` of
+    :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] in
+    ``dt``; ``fv_grad`` [B, F, 3, 3] like ``fv``, every entry written): per face, the
+    gradient w.r.t. its 16 line values is summed in registers, then taken through the
+    adjoint of the line setup (:func:`_lines_backward`) in the same thread.  ``d log(1 -
     sigmoid(z)) / dz = -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y
     + c`` and ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y +
     w_{a,b}``.  A face's first ``cap`` pairs come from the cache, the rest are
@@ -368,8 +391,34 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                             if kmin == k:
                                 g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
                 slot += 1
-        for k in ti.static(range(LINE_VALUES)):
-            lines_grad[b, f, k] = g[k]
+        _lines_backward(fv, g, fv_grad, b, f)  # lines gradient -> vertices, in registers
+
+
+@ti.kernel
+def soft_pair_terms(lines: ti.types.ndarray(), pair_face: ti.types.ndarray(),
+                    rows: ti.types.ndarray(), cols: ti.types.ndarray(),
+                    vals: ti.types.ndarray(), inv_sigma_: ti.f64, max_d2_: ti.f64,
+                    height: ti.i32, width: ti.i32, dt: ti.template()):
+    """The forward of :func:`soft_log_sum` as one flat loop over listed pixel-face pairs,
+    for Taichi's reverse mode (``soft_pair_terms.grad``, the ``backward="autodiff"``
+    option): ``vals[p]`` = ``log(1 - D)`` of pair ``p`` (face ``pair_face[p]`` =
+    ``b * F + f`` of ``lines`` [B, F, 16], pixel ``(rows[p], cols[p])``), 0 for a
+    culled pair; the same per-pair arithmetic (:func:`_pair_z`) in ``dt``.  No inner
+    loop with a data-dependent bound (Taichi 1.7.4's reverse mode fails on those); the
+    reverse mode adds every pair's gradient into its face's ``lines.grad`` with atomic
+    adds (not bit-reproducible)."""
+    for p in range(pair_face.shape[0]):  # the only top-level statement (reverse mode)
+        inv_sigma = ti.cast(inv_sigma_, dt)
+        max_d2 = ti.cast(max_d2_, dt)
+        zero = ti.cast(0, dt)
+        one = ti.cast(1, dt)
+        bf = pair_face[p]
+        ln = _load_lines(lines, bf // lines.shape[1], bf % lines.shape[1], dt)
+        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # as _add_face
+        py = ti.cast(pixel_y(rows[p], height), dt)
+        z, keep, _kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+        val = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
+        vals[p] = ti.select(keep, val, zero)
 
 
 @ti.kernel
@@ -388,50 +437,48 @@ def pair_counts(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
         counts[b, f] = ti.cast(n, ti.i64)
 
 
-@ti.kernel
-def edge_lines_backward(fv: ti.types.ndarray(), lines_grad: ti.types.ndarray(),
-                        fv_grad: ti.types.ndarray()):
-    """Hand-written adjoint of :func:`edge_lines` (float64; one thread per face, no
-    atomics): ``fv_grad`` [B, F, 3, 3] (every entry written; z gets 0) from
-    ``lines_grad`` [B, F, 16].  With ``u = (n_y, -n_x) = (b - a) / L``, the gradient
+@ti.func
+def _lines_backward(fv: ti.template(), g, fv_grad: ti.template(), b, f):
+    """Hand-written adjoint of :func:`_write_lines` (float64, no atomics): writes
+    ``fv_grad[b, f]`` (every entry; z gets 0) from ``g``, the gradient w.r.t.
+    ``lines[b, f]`` (16 values).  With ``u = (n_y, -n_x) = (b - a) / L``, the gradient
     w.r.t. ``u`` maps to ``b - a`` as ``(g_u - u (u . g_u)) / L`` (0 when ``L = 0``);
     a clamped offset passes no gradient."""
-    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        lim = LINE_OFFSET_LIMIT
-        xs = ti.Vector([ti.cast(fv[b, f, k, 0], ti.f64) for k in ti.static(range(3))])
-        ys = ti.Vector([ti.cast(fv[b, f, k, 1], ti.f64) for k in ti.static(range(3))])
-        gx = ti.Vector([0.0, 0.0, 0.0])
-        gy = ti.Vector([0.0, 0.0, 0.0])
-        for k in ti.static(range(3)):
-            k1 = (k + 1) % 3
-            ax, ay, bx, by = xs[k], ys[k], xs[k1], ys[k1]
-            inv_len, nx, ny = _unit_normal(ax, ay, bx, by)
-            gnx = ti.cast(lines_grad[b, f, 5 * k + 0], ti.f64)
-            gny = ti.cast(lines_grad[b, f, 5 * k + 1], ti.f64)
-            gc = ti.cast(lines_grad[b, f, 5 * k + 2], ti.f64)
-            gwa = ti.cast(lines_grad[b, f, 5 * k + 3], ti.f64)
-            gwb = ti.cast(lines_grad[b, f, 5 * k + 4], ti.f64)
-            gc = ti.select(ti.abs(nx * ax + ny * ay) <= lim, gc, 0.0)
-            gwa = ti.select(ti.abs(ny * ax - nx * ay) <= lim, gwa, 0.0)
-            gwb = ti.select(ti.abs(ny * bx - nx * by) <= lim, gwb, 0.0)
-            # c = -(n . a), w_a = -(u . a), w_b = -(u . b): direct terms
-            gx[k] += -gc * nx - gwa * ny
-            gy[k] += -gc * ny + gwa * nx
-            gx[k1] += -gwb * ny
-            gy[k1] += gwb * nx
-            # ... and through n (as u = (n_y, -n_x)) into e = b - a
-            gnx += -gc * ax + gwa * ay + gwb * by
-            gny += -gc * ay - gwa * ax - gwb * bx
-            gux = gny
-            guy = -gnx
-            proj = ny * gux - nx * guy
-            gex = (gux - ny * proj) * inv_len
-            gey = (guy + nx * proj) * inv_len
-            gx[k1] += gex
-            gy[k1] += gey
-            gx[k] -= gex
-            gy[k] -= gey
-        for k in ti.static(range(3)):
-            fv_grad[b, f, k, 0] = gx[k]
-            fv_grad[b, f, k, 1] = gy[k]
-            fv_grad[b, f, k, 2] = 0.0
+    lim = LINE_OFFSET_LIMIT
+    xs = ti.Vector([ti.cast(fv[b, f, k, 0], ti.f64) for k in ti.static(range(3))])
+    ys = ti.Vector([ti.cast(fv[b, f, k, 1], ti.f64) for k in ti.static(range(3))])
+    gx = ti.Vector([0.0, 0.0, 0.0])
+    gy = ti.Vector([0.0, 0.0, 0.0])
+    for k in ti.static(range(3)):
+        k1 = (k + 1) % 3
+        ax, ay, bx, by = xs[k], ys[k], xs[k1], ys[k1]
+        inv_len, nx, ny = _unit_normal(ax, ay, bx, by)
+        gnx = ti.cast(g[5 * k + 0], ti.f64)
+        gny = ti.cast(g[5 * k + 1], ti.f64)
+        gc = ti.cast(g[5 * k + 2], ti.f64)
+        gwa = ti.cast(g[5 * k + 3], ti.f64)
+        gwb = ti.cast(g[5 * k + 4], ti.f64)
+        gc = ti.select(ti.abs(nx * ax + ny * ay) <= lim, gc, 0.0)
+        gwa = ti.select(ti.abs(ny * ax - nx * ay) <= lim, gwa, 0.0)
+        gwb = ti.select(ti.abs(ny * bx - nx * by) <= lim, gwb, 0.0)
+        # c = -(n . a), w_a = -(u . a), w_b = -(u . b): direct terms
+        gx[k] += -gc * nx - gwa * ny
+        gy[k] += -gc * ny + gwa * nx
+        gx[k1] += -gwb * ny
+        gy[k1] += gwb * nx
+        # ... and through n (as u = (n_y, -n_x)) into e = b - a
+        gnx += -gc * ax + gwa * ay + gwb * by
+        gny += -gc * ay - gwa * ax - gwb * bx
+        gux = gny
+        guy = -gnx
+        proj = ny * gux - nx * guy
+        gex = (gux - ny * proj) * inv_len
+        gey = (guy + nx * proj) * inv_len
+        gx[k1] += gex
+        gy[k1] += gey
+        gx[k] -= gex
+        gy[k] -= gey
+    for k in ti.static(range(3)):
+        fv_grad[b, f, k, 0] = gx[k]
+        fv_grad[b, f, k, 1] = gy[k]
+        fv_grad[b, f, k, 2] = 0.0

@@ -118,6 +118,23 @@ def test_gather_faces_batched_and_shared():
     torch.testing.assert_close(shared[1, 1, 0], v[1, 3])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gather_faces_gradient_is_advanced_indexings_bit_for_bit(dtype):
+    """The CPU gather's own backward (batch-last ``index_add_``, not the one-thread
+    ``index_put_`` of ``vertices[:, faces]``) gives the same bits, repeated vertices
+    included."""
+    g = torch.Generator().manual_seed(0)
+    v = torch.rand(3, 50, 3, dtype=dtype, generator=g)
+    f = torch.randint(0, 50, (80, 3), generator=g)
+    a, b = v.clone().requires_grad_(), v.clone().requires_grad_()
+    mine, ref = renderers.gather_faces(a, f), b[:, f]
+    assert "GatherShared" in mine.grad_fn.name()
+    w = torch.rand(mine.shape, dtype=dtype, generator=g)
+    (mine * w).sum().backward()
+    (ref * w).sum().backward()
+    assert torch.equal(mine, ref) and torch.equal(a.grad, b.grad)
+
+
 def test_accepts_option():
     assert renderers.accepts_option("softras", "sigma")
     assert renderers.accepts_option("softras_torch", "sigma")

@@ -151,6 +151,75 @@ def test_dibr_float32_matches_float64_and_gradients_are_finite():
     assert torch.isfinite(fv.grad).all() and float(fv.grad.abs().sum()) > 0
 
 
+_DIBR_REPEAT = """
+import hashlib, sys
+sys.path.insert(0, {tests!r})
+import renderers, torch
+from conftest import random_faces
+r = renderers.get("dibr", image_size=48, sigma=3e-4, box_margin=0.05)
+fv0 = random_faces(4, 300, dtype=torch.float32, seed=3, scale=0.9)
+w = torch.rand(4, 48, 48, generator=torch.Generator().manual_seed(1))
+for _ in range(4):
+    fv = fv0.clone().requires_grad_(True)
+    s = r.rasterize(fv)
+    (s * w).sum().backward()
+    print(hashlib.sha1(s.detach().numpy().tobytes() + fv.grad.numpy().tobytes()).hexdigest())
+"""
+
+
+def test_dibr_is_bit_reproducible_on_two_threads():
+    """Issue 23: identical calls give identical bits (float32, 2 Taichi threads, in a
+    fresh process so the pool really has two).  Taichi's reverse mode added every pair's
+    gradient into its face with atomic adds, so the sum followed the thread order; the
+    backward now writes one row per pair and sums them per face in a fixed order."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "SOFTRAS_BENCH_THREADS": "2", "OMP_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", _DIBR_REPEAT.format(tests=tests)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    digests = done.stdout.split()[-4:]
+    assert len(set(digests)) == 1 and len(digests[0]) == 40, done.stdout
+
+
+def test_dibr_face_sums_take_every_pair_once():
+    """The per-face reduction of the backward (:func:`sum_pair_grads`) equals the sum of
+    its pairs' rows, for pairs listed in any order (faces without pairs get 0)."""
+    from renderers.dibr import kernels
+    from renderers.taichi_runtime import ensure_init
+
+    ensure_init("cpu")
+    g = torch.Generator().manual_seed(0)
+    nb, nf, npairs = 2, 5, 40
+    face = torch.randint(0, nb * nf - 1, (npairs,), generator=g)  # the last face: none
+    rows = torch.rand(npairs, 6, generator=g, dtype=torch.float64)
+    order = torch.sort(face, stable=True).indices
+    count = torch.bincount(face, minlength=nb * nf)
+    out = torch.full((nb, nf, 3, 3), float("nan"), dtype=torch.float64)
+    kernels.sum_pair_grads(rows, order, torch.cumsum(count, 0) - count, count, out)
+    ref = torch.zeros(nb * nf, 6, dtype=torch.float64).index_add(0, face, rows)
+    torch.testing.assert_close(out[..., :2].reshape(nb * nf, 6), ref, rtol=1e-15, atol=0)
+    assert (out[..., 2] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_ids_are_torch_uniques_inverse(dtype):
+    """The wing search's vertex numbering (column-by-column stable sorts) equals
+    ``torch.unique(dim=0)``'s inverse, -0.0 and 0.0 being one value."""
+    from renderers.antialias.function import row_ids
+
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randint(-3, 3, (3000, 4), generator=g).to(dtype) * 0.5
+    rows[::7, 2] = -0.0
+    rows[::5, 2] = 0.0
+    assert torch.equal(row_ids(rows), torch.unique(rows, dim=0, return_inverse=True)[1])
+    assert row_ids(rows[:0]).shape == (0,)
+
+
 def test_wings_find_the_face_across_each_edge():
     fv = _square()
     wings = wing_vertices(fv)[0]

@@ -79,10 +79,9 @@ def test_pair_cache_gives_the_recomputed_gradient(dt):
     grads = []
     for cap, per_image in ((0, True), (3, True), (32, True), (32, False)):
         lines, acc, cw, ck, params = _forward(fv, dt, 1e-3, cap=cap, per_image=per_image)
-        lg = torch.empty_like(lines)
-        kernels.soft_log_sum_backward(fv, lines, grad_acc, lg, cw, ck, cap, *params, True)
         fv_grad = torch.empty_like(fv)
-        kernels.edge_lines_backward(fv, lg, fv_grad)
+        kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cw, ck, cap, *params,
+                                      True)
         # faces 30:35 repeat a vertex: only the coincident pair's total is defined
         fv_grad[:, REPEATED, 1] += fv_grad[:, REPEATED, 2]
         fv_grad[:, REPEATED, 2] = 0

@@ -24,6 +24,7 @@ from bench_softras.report.verdicts import threshold_sentence, verdict_sentences
 from bench_softras.runs import STAGES
 from bench_softras.settings import SMOKE, STUDY_EXCLUDED
 from bench_softras.studies.timing import COLUMNS as TIMING_COLUMNS
+from bench_softras.studies.timing import VARIANTS as TIMING_VARIANTS
 from renderers.peers import register_peers
 
 pytestmark = pytest.mark.slow
@@ -191,7 +192,8 @@ def test_stage_tables(smoke):
     grad = pd.read_csv(res / "gradients" / "gradient_accuracy.csv")
     fid = pd.read_csv(res / "gradients" / "forward_fidelity.csv")
     assert set(grad["renderer"]) == set(fid["renderer"]) == every
-    assert every == set(timing["renderer"])
+    # ... and timing its variant rows beside their renderer (softras[autodiff])
+    assert every | set(TIMING_VARIANTS) == set(timing["renderer"])
     recon = pd.read_csv(res / "reconstruction" / "recon_iou.csv")
     assert set(recon["renderer"]) - {"template"} == set(RENDERERS)
     assert {"softras", "n3mr", "hard", "dibr", "antialias", "edgegrad"} <= set(RENDERERS)
