@@ -9,6 +9,7 @@ import time
 
 import pytest
 import torch
+from conftest import random_faces  # tests/renderers/conftest.py (imported at collection)
 
 from bench_softras import cli
 from bench_softras.studies.background_load import busy_processes
@@ -96,8 +97,6 @@ def test_configure_sets_torch_and_taichi(restore_threads):
 
 
 def test_renderers_still_work_after_a_taichi_reinit(restore_threads):
-    from conftest import random_faces
-
     import renderers
 
     r = renderers.get("softras", image_size=16, sigma=1e-3)
