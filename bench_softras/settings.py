@@ -48,7 +48,7 @@ from types import MappingProxyType
 import numpy as np
 
 from bench_softras.errors import ConfigError, UnknownNameError
-from bench_softras.experiments.multiview import MAX_FIT_VIEWS, NUM_VIEWS
+from bench_softras.data.layout import MAX_FIT_VIEWS, NUM_VIEWS
 from metrics.gradient_accuracy import SCENES
 from renderers.grid import image_hw
 from renderers.peers import PEERS

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench_softras import data as datasets
-from bench_softras.data.layout import NUM_VIEWS
+from bench_softras.data.layout import MAX_FIT_VIEWS, NUM_VIEWS
 from renderers.camera import DEFAULT_ELEVATION, Camera
 
 from .renderer_choice import make_renderer
@@ -27,11 +27,6 @@ def training_views(num_views: int) -> np.ndarray:
     if not 1 <= num_views <= NUM_VIEWS:
         raise ValueError(f"num_views must lie in 1..{NUM_VIEWS}, got {num_views}")
     return np.unique(np.floor(np.arange(num_views) * NUM_VIEWS / num_views).astype(np.int64))
-
-
-#: Views a mesh fit may use beyond the 24 of the data set: a second ring, ids 24..47,
-#: seen from below (see :func:`fitting_views`).
-MAX_FIT_VIEWS = 2 * NUM_VIEWS
 
 
 def fitting_views(num_views: int) -> np.ndarray:
