@@ -29,15 +29,14 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
-from bench_softras.errors import DEBUG_ENV, device_arg, int_list_arg, is_user_error, user_message
-from bench_softras.runs import RUN_JSON, STAGES, read_json
+from bench_softras.errors import DEBUG_ENV, is_user_error, user_message
 
-#: command -> (module with ``main(argv)``, one-line description).
+#: command -> (module of :mod:`bench_softras.commands` with ``main(argv)``, one-line
+#: description).  Imported when its command runs (after :func:`quiet_taichi`).
 COMMANDS = {
-    "report": ("bench_softras.cli", "the main job and its report (resumable); "
-                                    "--from-results DIR rebuilds a report"),
+    "report": ("bench_softras.commands.report", "the main job and its report (resumable); "
+                                                "--from-results DIR rebuilds a report"),
     "fit": ("bench_softras.experiments.fitting", "fit the template sphere to target shapes"),
     "train": ("bench_softras.experiments.train", "train one renderer's mesh generator"),
     "evaluate": ("bench_softras.experiments.evaluate",
@@ -46,146 +45,8 @@ COMMANDS = {
     "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
     "step-split": ("bench_softras.studies.step_split",
                    "time one training step: data, generator, renderer, loss, optimizer"),
-    "renderers": ("bench_softras.cli", "list the registered renderers"),
+    "renderers": ("bench_softras.commands.renderers", "list the registered renderers"),
 }
-
-
-def _csv(text: str | None) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
-
-
-def report_parser() -> argparse.ArgumentParser:
-    """The options of ``softras-bench report``."""
-    # Imported here, not at the top: settings import renderers (hence Taichi), which must
-    # come after quiet_taichi() so that --help prints no Taichi banner.
-    from bench_softras.settings import OFFICIAL_DEMO_SIGMA, PRESETS, SECTIONS
-    from bench_softras.shards import add_shard_argument
-
-    p = argparse.ArgumentParser(
-        prog="softras-bench report",
-        description="Run the main job (data, fitting, reconstruction, gradient accuracy, "
-                    "forward fidelity, timing, examples) and write the report to "
-                    "reports/<run-id>/. Finished stages are skipped when re-run with the "
-                    "same options; reconstruction training resumes from checkpoints.")
-    p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
-                   help="experiment sizes (default cpu; smoke: CI-sized; gpu: one GPU, "
-                        "minutes; paper: GPU, the paper's schedule)")
-    p.add_argument("--set", dest="settings", action="append", default=[],
-                   metavar="SECTION.FIELD=VALUE",
-                   help="override one field of the preset (repeatable), e.g. --set "
-                        f"recon.sigma={OFFICIAL_DEMO_SIGMA:g} --set fit.steps=50 --set "
-                        "timing.repeats=3; "
-                        f"sections: {', '.join(SECTIONS)} (bench_softras.settings); values "
-                        "are typed from the field (tuples comma-separated, booleans "
-                        "true/false); a changed field reruns its stage")
-    p.add_argument("--renderers", help="comma-separated registered renderer names "
-                                       "(default: the preset's softras,n3mr,hard)")
-    p.add_argument("--categories", help="comma-separated ShapeNet class ids or names "
-                                        "(default: every category of the data)")
-    p.add_argument("--data-dir", dest="data_dir", default="",
-                   help="directory of benchmark files ({class_id}_{split}_images.npz / "
-                        "_voxels.npz, e.g. the ShapeNet renderings); default: the built-in "
-                        "synthetic data set")
-    p.add_argument("--device", default="cpu", type=device_arg,
-                   help="torch device: cpu (default) or cuda")
-    p.add_argument("--run-id", dest="run_id", default="",
-                   help="name of the run (default: the preset name)")
-    p.add_argument("--results-root", dest="results_root", default="results",
-                   help="results go to <results-root>/<run-id>/ (default results)")
-    p.add_argument("--reports-root", dest="reports_root", default="reports",
-                   help="the report goes to <reports-root>/<run-id>/ (default reports)")
-    p.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)} "
-                                    "(default: all)")
-    p.add_argument("--fit-shapes", dest="fit_shapes",
-                   help="comma-separated fitting targets: category names, cube, mesh files")
-    p.add_argument("--seeds", type=int_list_arg, help="comma-separated reconstruction seeds")
-    p.add_argument("--force", action="store_true",
-                   help="re-run the selected stages even when finished (saved evaluations "
-                        "are redone; training checkpoints are kept)")
-    p.add_argument("--wait", action="store_true",
-                   help="if another job is running into the same run directory, wait for "
-                        "it to finish (default: fail at once naming it)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--from-results", dest="from_results", metavar="DIR",
-                   help="only rebuild the report from the results in DIR (runs nothing; "
-                        "merges the shards' results and names the missing ones)")
-    add_shard_argument(p)
-    p.add_argument("--report-dir", dest="report_dir",
-                   help="with --from-results: where the report goes (default "
-                        "<reports-root>/<run-id>)")
-    return p
-
-
-def report_main(argv: Sequence[str] | None = None) -> int:
-    """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
-    # Here, not at the top: main_job imports renderers (hence Taichi) after quiet_taichi().
-    from bench_softras.main_job import MainJobConfig, run_main_job
-
-    p = report_parser()
-    args = p.parse_args(argv)
-    if args.from_results and args.shard is not None:
-        p.error("--shard runs part of a job; --from-results runs nothing: give one of them")
-    if args.from_results:
-        # Here: only a rebuild needs the plotting stack (matplotlib, seaborn: ~1.5 s).
-        from bench_softras.report.build import build_report
-
-        run = read_json(Path(args.from_results) / RUN_JSON) or {}
-        run_id = args.run_id or run.get("run_id") or Path(args.from_results).name
-        out = args.report_dir or str(Path(args.reports_root) / run_id)
-        paths = build_report(args.from_results, out)
-    else:
-        cfg = MainJobConfig(
-            preset=args.preset, renderers=_csv(args.renderers),
-            categories=_csv(args.categories), data_dir=args.data_dir, device=args.device,
-            run_id=args.run_id, results_root=args.results_root,
-            reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
-            fit_shapes=_csv(args.fit_shapes),
-            seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
-            progress=args.progress, wait=args.wait, settings=tuple(args.settings),
-            shard=args.shard)
-        paths = run_main_job(cfg)
-        if args.shard is not None:
-            print(f"shard {args.shard} done; when every shard is: softras-bench report "
-                  f"--from-results {cfg.results_dir}")
-            return 0
-    _print_missing(args.from_results or cfg.results_dir)
-    print(f"report: {paths['markdown']}\n        {paths['html']}")
-    return 0
-
-
-def _print_missing(results_dir: str | Path) -> None:
-    """Name, on stderr, the units of a sharded sweep that have no results."""
-    from bench_softras.report.results import missing_units
-
-    for line in missing_units(results_dir):
-        print(f"softras-bench report: {line}", file=sys.stderr)
-
-
-def renderers_main(argv: Sequence[str] | None = None) -> int:
-    """``softras-bench renderers [--describe]``: registered renderers, one name a line
-    (with ``--describe``: family, sharpness parameter, options, forward model, gradient
-    rule, paper), then the absent optional ones."""
-    p = argparse.ArgumentParser(prog="softras-bench renderers",
-                                description=renderers_main.__doc__)
-    p.add_argument("--describe", action="store_true",
-                   help="print each renderer's self-description")
-    args = p.parse_args(argv)
-    import renderers  # here, not at the top: Taichi loads after quiet_taichi()
-
-    for name in renderers.available():
-        print(name)
-        if args.describe:
-            info = renderers.describe(name)
-            opts = ", ".join(f"{o.name}={o.default!r} {o.valid_range()}"
-                             for o in info.options or ())
-            for key, value in (("family", info.family), ("sharpness", info.sharpness),
-                               ("options", opts), ("forward", info.forward_model),
-                               ("gradient", info.gradient_rule), ("paper", info.paper),
-                               ("cost", info.cost)):
-                print(f"    {key}: {value}")
-    for name, note in renderers.absent_peers().items():
-        print(f"{name} (absent: {note})")
-    return 0
 
 
 def _usage() -> str:
@@ -284,10 +145,6 @@ def one_line_usage_errors() -> Iterator[None]:
 
 
 def _dispatch(cmd: str, rest: list[str]) -> int:
-    if cmd == "report":
-        return report_main(rest)
-    if cmd == "renderers":
-        return renderers_main(rest)
     module = importlib.import_module(COMMANDS[cmd][0])
     return int(module.main(rest) or 0)
 
