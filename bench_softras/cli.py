@@ -37,7 +37,7 @@ from bench_softras.errors import DEBUG_ENV, is_user_error, user_message
 COMMANDS = {
     "report": ("bench_softras.commands.report", "the main job and its report (resumable); "
                                                 "--from-results DIR rebuilds a report"),
-    "fit": ("bench_softras.experiments.fitting", "fit the template sphere to target shapes"),
+    "fit": ("bench_softras.commands.fit", "fit the template sphere to target shapes"),
     "train": ("bench_softras.experiments.train", "train one renderer's mesh generator"),
     "evaluate": ("bench_softras.experiments.evaluate",
                  "evaluate checkpoints (voxel IoU per category)"),

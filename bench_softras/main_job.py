@@ -374,8 +374,7 @@ def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
     config = {**plan.ablation_config(), "preset": plan.preset.name}
 
     def fn(d: Path) -> list[Path]:
-        fitting.run_ablations(plan.ablations.shape, plan.preset, d, config=plan.fit,
-                              ablations=plan.ablations, progress=cfg.progress)
+        fitting.run_ablations(plan.ablations, plan.fit, d, progress=cfg.progress)
         outputs = [d / "ablations.csv", d / "ablations.parquet"]
         return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
 

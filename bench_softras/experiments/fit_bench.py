@@ -40,7 +40,14 @@ from bench_softras.data import (
 )
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash
-from bench_softras.settings import FitBenchConfig, FitConfig, get_preset, with_overrides
+from bench_softras.settings import (
+    CPU,
+    FitBenchConfig,
+    FitConfig,
+    Preset,
+    require_preset,
+    with_overrides,
+)
 from bench_softras.shards import Shard, Unit, merge_units, read_unit, select, write_plan, write_unit
 
 from .fitting import (
@@ -233,7 +240,7 @@ def chosen_configs(choices: pd.DataFrame, fit: FitConfig,
 
 
 # -- the benchmark ----------------------------------------------------------------------
-def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
+def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
                       out_dir: str | Path = "results/fitting", *,
                       config: FitConfig | None = None, bench: FitBenchConfig | None = None,
                       data_dir: str | Path | None = None, class_ids: Sequence[str] = (),
@@ -250,8 +257,10 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
     settings (its key includes the data's fingerprint).  Every shard needs the choices,
     so a shard whose tuning unit is not finished runs it, or waits for the shard that
     holds its lock.  ``shard``: run only that slice of the benchmark units and write no
-    combined table (merge: call again without it)."""
-    p = get_preset(preset)
+    combined table (merge: call again without it).  ``preset``: a resolved
+    :class:`~bench_softras.settings.Preset` (its fit, fit_bench and renderers are the
+    defaults)."""
+    p = require_preset(preset, "run_fit_benchmark")
     fit, bench = config or p.fit, bench or p.fit_bench
     names = list(dict.fromkeys(names or p.renderers))
     specs = benchmark_specs(data_dir, bench, class_ids) + list(shapes)
