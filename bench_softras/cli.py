@@ -38,8 +38,8 @@ COMMANDS = {
     "report": ("bench_softras.commands.report", "the main job and its report (resumable); "
                                                 "--from-results DIR rebuilds a report"),
     "fit": ("bench_softras.commands.fit", "fit the template sphere to target shapes"),
-    "train": ("bench_softras.experiments.train", "train one renderer's mesh generator"),
-    "evaluate": ("bench_softras.experiments.evaluate",
+    "train": ("bench_softras.commands.train", "train one renderer's mesh generator"),
+    "evaluate": ("bench_softras.commands.evaluate",
                  "evaluate checkpoints (voxel IoU per category)"),
     "gradients": ("bench_softras.studies.gradients", "gradient accuracy / forward fidelity"),
     "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),

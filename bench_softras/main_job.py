@@ -286,7 +286,7 @@ def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 def _synthetic_args(plan: Plan) -> tuple[str, dict, object]:
     """``(params preset, overrides, renderer)`` of the synthetic build: the same renderer
-    as :func:`bench_softras.experiments.multiview.resolve_data_dir`, so the cache is
+    as :func:`bench_softras.commands.options.resolve_data_dir`, so the cache is
     shared."""
     over = {"class_ids": plan.class_ids} if plan.class_ids else {}
     return plan.preset.synthetic_data, over, make_renderer("hard", 64)

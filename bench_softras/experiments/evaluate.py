@@ -14,7 +14,6 @@ voxel_iou, n_objects, preset`` (plus ``iterations``, ``train_wall_s`` from
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import hashlib
@@ -31,23 +30,17 @@ import metrics
 from bench_softras import atomic, shards
 from bench_softras.data import MultiViewData, category_name, load_split
 from bench_softras.data.checks import check_eval_resolution
-from bench_softras.errors import int_list_arg
+from bench_softras.errors import ConfigError
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash, recon_run_dir
-from bench_softras.settings import ReconConfig, get_preset, with_overrides
+from bench_softras.settings import CPU, Preset, ReconConfig, require_preset, with_overrides
 from bench_softras.shards import Shard
 
 from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
-from .multiview import NUM_VIEWS, resolve_data_dir
+from .multiview import NUM_VIEWS
 from .per_object import PER_OBJECT_STEM, PER_OBJECT_SUFFIX, per_object_table
-from .train import (
-    add_config_arguments,
-    config_from_args,
-    load_generator,
-    setup_distributed,
-    train,
-)
+from .train import load_generator, setup_distributed, train
 from .validation import validation_subset
 
 COLUMNS = ["renderer", "class_id", "category", "seed", "voxel_iou", "n_objects", "preset"]
@@ -166,7 +159,7 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = "recon_iou") 
     return paths
 
 
-def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
+def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = None,
                        data_dir: str | Path = "", out_dir: str | Path = "results/recon",
                        seeds: Sequence[int] | None = None, *, config: ReconConfig | None = None,
                        template=None, progress: bool = True, force: bool = False,
@@ -174,12 +167,14 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     """Train and evaluate the generator with each renderer and seed, plus the template
     floor; writes ``recon_iou.csv`` / ``.parquet`` / ``_summary.csv`` to ``out_dir``.
 
-    ``preset``: name or :class:`Preset` (its ``recon`` config, renderers and seeds are
-    the defaults); ``config`` replaces the preset's recon config.  Each run lives in
+    ``preset``: a resolved :class:`~bench_softras.settings.Preset` (its ``recon``
+    config, renderers and seeds are the defaults); ``config`` replaces the preset's recon
+    config.  Each run lives in
     ``out_dir/<renderer>/seed_<s>`` and resumes from its checkpoints when re-run; an
     evaluation already done for the final checkpoint is read back when whole
-    (:mod:`.eval_cache`; ``force``: always evaluate again).  Without a
-    ``data_dir`` the preset's synthetic data set is built (:func:`resolve_data_dir`).
+    (:mod:`.eval_cache`; ``force``: always evaluate again).  ``data_dir`` (else
+    ``config.data_dir``): the data set, found or built by the caller
+    (:func:`bench_softras.commands.options.resolve_data_dir`).
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
 
     Units (:mod:`bench_softras.shards`): the template floor (``out_dir/template``),
@@ -188,9 +183,12 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     write no combined table (merge: call again without ``shard``, or the report);
     returns the slice's rows.
     """
-    p = get_preset(preset)
+    p = require_preset(preset, "run_reconstruction")
     base = config or p.recon
-    data_dir = resolve_data_dir(data_dir or base.data_dir, p, progress)
+    data_dir = data_dir or base.data_dir
+    if not data_dir:
+        raise ConfigError("run_reconstruction needs the data set's directory (data_dir or "
+                          "config.data_dir)")
     base = with_overrides(base, data_dir=str(data_dir))
     renderers = tuple(renderers or p.renderers)
     seeds = tuple(p.seeds if seeds is None else seeds)
@@ -315,68 +313,3 @@ def _selection_digest(data: MultiViewData) -> str:
     h = hashlib.sha1(",".join(data.class_ids.tolist()).encode())
     h.update(np.packbits(data.voxels).tobytes())
     return h.hexdigest()[:10]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``softras-bench evaluate``: evaluate checkpoints, or (``--train``) train and
-    evaluate every renderer of a preset (``run_reconstruction``)."""
-    p = argparse.ArgumentParser(prog="softras-bench evaluate", description=main.__doc__)
-    add_config_arguments(p)
-    p.add_argument("--out-dir", dest="out_dir", required=True, help="where tables go")
-    p.add_argument("--checkpoint", action="append", default=[],
-                   help="a checkpoint to evaluate (repeatable)")
-    p.add_argument("--train", action="store_true",
-                   help="train (or resume) the preset's renderers first, then evaluate")
-    p.add_argument("--renderers", help="comma-separated renderer names (with --train)")
-    p.add_argument("--seeds", type=int_list_arg, help="comma-separated seeds (with --train)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    shards.add_shard_argument(p)
-    args = p.parse_args(argv)
-    config = config_from_args(args)
-    if args.train:
-        df = run_reconstruction(
-            args.preset, args.renderers.split(",") if args.renderers else None,
-            config.data_dir, args.out_dir,
-            [int(s) for s in args.seeds.split(",")] if args.seeds else None,
-            config=config, progress=args.progress, shard=args.shard)
-        if df.empty:
-            print(f"shard {args.shard}: no units")
-            return 0
-    else:
-        if not args.checkpoint:
-            p.error("give --checkpoint PATH (repeatable) or --train")
-        data_dir = resolve_data_dir(config.data_dir, args.preset, args.progress)
-        test = load_split(data_dir, config.eval_split, config.class_ids,
-                          config.max_test_objects)
-        check_eval_resolution(test.voxels.shape[-1], data_dir, test.classes[0],
-                              config.eval_split)
-        df = _evaluate_checkpoints(args.checkpoint, test, config, args.out_dir, args.shard,
-                                   args.progress)
-        if df is None:
-            print(f"shard {args.shard}: no units")
-            return 0
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(summary_table(df).round(4).to_string())
-    return 0
-
-
-def _evaluate_checkpoints(checkpoints: Sequence[str], test: MultiViewData, config: ReconConfig,
-                          out_dir: str, shard: Shard | None, progress: bool
-                          ) -> pd.DataFrame | None:
-    """The template floor and each checkpoint's evaluation (units, in that order; with
-    ``shard`` only its slice, written as ``recon_iou_shard_<i>_of_<n>.*`` so no two
-    shards write one file); ``None`` when the shard has no unit."""
-    units = shards.select([None, *checkpoints], shard)
-    if not units:
-        return None
-    frames = [template_floor(test, config) if c is None else
-              evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,
-                       progress=progress) for c in units]
-    df = pd.concat(frames, ignore_index=True)
-    write_table(df, out_dir, "recon_iou" if shard is None else
-                f"recon_iou_shard_{shard.file_stem}")
-    return df
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
