@@ -43,7 +43,7 @@ COMMANDS = {
                  "evaluate checkpoints (voxel IoU per category)"),
     "gradients": ("bench_softras.studies.gradients", "gradient accuracy / forward fidelity"),
     "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
-    "step-split": ("bench_softras.studies.step_split",
+    "step-split": ("bench_softras.commands.step_split",
                    "time one training step: data, generator, renderer, loss, optimizer"),
     "renderers": ("bench_softras.commands.renderers", "list the registered renderers"),
 }
