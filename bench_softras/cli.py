@@ -41,7 +41,7 @@ COMMANDS = {
     "train": ("bench_softras.commands.train", "train one renderer's mesh generator"),
     "evaluate": ("bench_softras.commands.evaluate",
                  "evaluate checkpoints (voxel IoU per category)"),
-    "gradients": ("bench_softras.studies.gradients", "gradient accuracy / forward fidelity"),
+    "gradients": ("bench_softras.commands.gradients", "gradient accuracy / forward fidelity"),
     "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
     "step-split": ("bench_softras.commands.step_split",
                    "time one training step: data, generator, renderer, loss, optimizer"),
