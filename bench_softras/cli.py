@@ -42,7 +42,7 @@ COMMANDS = {
     "evaluate": ("bench_softras.commands.evaluate",
                  "evaluate checkpoints (voxel IoU per category)"),
     "gradients": ("bench_softras.commands.gradients", "gradient accuracy / forward fidelity"),
-    "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
+    "timing": ("bench_softras.commands.timing", "timing and scaling of the renderers"),
     "step-split": ("bench_softras.commands.step_split",
                    "time one training step: data, generator, renderer, loss, optimizer"),
     "renderers": ("bench_softras.commands.renderers", "list the registered renderers"),
