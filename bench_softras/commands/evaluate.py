@@ -14,12 +14,17 @@ import bench_softras.experiments.evaluate as ev
 from bench_softras import shards
 from bench_softras.data import MultiViewData, load_split
 from bench_softras.data.checks import check_eval_resolution
-from bench_softras.errors import int_list_arg
 from bench_softras.experiments.evaluate import evaluate, summary_table, template_floor, write_table
 from bench_softras.settings import ReconConfig
 from bench_softras.shards import Shard
 
-from .options import distributed_data_dir, preset_from_args, resolve_data_dir
+from .options import (
+    add_shard_argument,
+    distributed_data_dir,
+    int_list_arg,
+    preset_from_args,
+    resolve_data_dir,
+)
 from .train import add_config_arguments, config_from_args
 
 #: Fields of the preset that an option of ``evaluate`` sets (``--set`` refuses them).
@@ -40,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--renderers", help="comma-separated renderer names (with --train)")
     p.add_argument("--seeds", type=int_list_arg, help="comma-separated seeds (with --train)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
-    shards.add_shard_argument(p)
+    add_shard_argument(p)
     args = p.parse_args(argv)
     config = config_from_args(args, RESERVED)
     preset = preset_from_args(args, RESERVED)

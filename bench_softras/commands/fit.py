@@ -8,9 +8,8 @@ import argparse
 from bench_softras.data.categories import class_id_of
 from bench_softras.experiments import fit_bench
 from bench_softras.settings import with_overrides
-from bench_softras.shards import add_shard_argument
 
-from .options import add_preset_options, preset_from_args, resolve_data_dir
+from .options import add_preset_options, add_shard_argument, preset_from_args, resolve_data_dir
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,17 +2,20 @@
 command, :func:`add_preset_options`), the preset they resolve to
 (:func:`preset_from_args`: :func:`bench_softras.settings.apply_settings`, the parser of
 the main job's ``--set``), comma-separated lists, and where a command's data set lies
-(:func:`resolve_data_dir`: the harness, not the experiments, finds or builds it).
+(:func:`resolve_data_dir`: the harness, not the experiments, finds or builds it), and
+the argparse ``type=`` functions of the options several commands share
+(:func:`device_arg`, :func:`int_list_arg`, :func:`add_shard_argument`).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from bench_softras import data as datasets
-from bench_softras.errors import UserError
+from bench_softras.errors import UserError, check_device
 from bench_softras.experiments.renderer_choice import make_renderer
 from bench_softras.settings import (
     OFFICIAL_DEMO_SIGMA,
@@ -22,6 +25,7 @@ from bench_softras.settings import (
     apply_settings,
     get_preset,
 )
+from bench_softras.shards import Shard, parse_shard
 
 
 def csv(text: str | None) -> tuple[str, ...]:
@@ -93,3 +97,39 @@ def distributed_data_dir(data_dir: str | Path | None, preset: Preset, progress: 
     if d.active and d.is_main:
         dist.barrier()
     return path
+
+
+def device_arg(text: str) -> str:
+    """argparse ``type=`` for ``--device`` (:func:`check_device`)."""
+    try:
+        return check_device(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def int_list_arg(text: str) -> str:
+    """argparse ``type=`` for comma-separated integers (e.g. ``--seeds 0,1,2``); returns
+    ``text`` unchanged once every item is an integer."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if not re.fullmatch(r"[+-]?\d+", t)]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 0,1,2, got {text!r}")
+    return text
+
+
+def shard_arg(text: str) -> Shard:
+    """argparse ``type=`` for ``--shard`` (:func:`parse_shard`)."""
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_shard_argument(p: argparse.ArgumentParser) -> None:
+    """``--shard i/n`` on a command's parser (default: unsharded)."""
+    p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
+                   help="run only the I-th of N slices (1-based) of the sweep's "
+                        "independent runs, into a shared results root "
+                        "(bench_softras.shards); merge by running again without --shard "
+                        "(or softras-bench report --from-results DIR)")

@@ -9,12 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench_softras.errors import device_arg, int_list_arg
 from bench_softras.main_job import MainJobConfig, run_main_job
 from bench_softras.runs import RUN_JSON, STAGES, read_json
-from bench_softras.shards import add_shard_argument
 
-from .options import add_preset_options, csv
+from .options import add_preset_options, add_shard_argument, csv, device_arg, int_list_arg
 
 
 def report_parser() -> argparse.ArgumentParser:

@@ -8,10 +8,9 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench_softras.errors import device_arg
 from bench_softras.studies import timing
 
-from .options import add_preset_options, preset_from_args
+from .options import add_preset_options, device_arg, preset_from_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,14 +9,20 @@ from collections.abc import Mapping
 
 import torch.distributed as dist
 
-from bench_softras.errors import device_arg, int_list_arg
 from bench_softras.experiments.renderer_choice import ensure_registered
 from bench_softras.experiments.train import setup_distributed, train
 from bench_softras.runs import recon_run_dir
 from bench_softras.settings import ReconConfig, with_overrides
-from bench_softras.shards import add_shard_argument, select
+from bench_softras.shards import select
 
-from .options import add_preset_options, distributed_data_dir, preset_from_args
+from .options import (
+    add_preset_options,
+    add_shard_argument,
+    device_arg,
+    distributed_data_dir,
+    int_list_arg,
+    preset_from_args,
+)
 
 #: Fields of the preset that an option of ``train`` sets (``--set`` refuses them).
 RESERVED = {"recon.renderer": "--renderer", "recon.seed": "--seed",
