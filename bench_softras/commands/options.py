@@ -1,7 +1,7 @@
 """What the commands share: ``--preset`` and ``--set`` (one definition for every
 command, :func:`add_preset_options`), the preset they resolve to
 (:func:`preset_from_args`: :func:`bench_softras.settings.apply_settings`, the parser of
-the main job's ``--set``), comma-separated lists, and where a command's data set lies
+the main job's ``--set``), comma-separated lists, where a command's data set lies
 (:func:`resolve_data_dir`: the harness, not the experiments, finds or builds it), and
 the argparse ``type=`` functions of the options several commands share
 (:func:`device_arg`, :func:`int_list_arg`, :func:`add_shard_argument`).
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from bench_softras import data as datasets
 from bench_softras.errors import UserError, check_device
@@ -27,19 +28,28 @@ from bench_softras.settings import (
 )
 from bench_softras.shards import Shard, parse_shard
 
+T = TypeVar("T")
+
 
 def csv(text: str | None) -> tuple[str, ...]:
     """``"a, b,,c"`` -> ``("a", "b", "c")``; ``None`` or empty -> ``()``."""
     return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
 
 
+def _option_type(check: Callable[[str], T], errors: type[Exception] | tuple = UserError,
+                 text: str = "") -> T:
+    """``check(text)``, its ``errors`` turned into argparse's one-line
+    ``ArgumentTypeError`` (argparse names the option)."""
+    try:
+        return check(text)
+    except errors as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def preset_arg(text: str) -> str:
     """argparse ``type=`` for ``--preset``: a known preset name (else the one line of
     :func:`~bench_softras.settings.get_preset` naming the known ones)."""
-    try:
-        return get_preset(text).name
-    except UserError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _option_type(lambda t: get_preset(t).name, UserError, text)
 
 
 def add_preset_options(p: argparse.ArgumentParser, default: str = "cpu",
@@ -101,10 +111,7 @@ def distributed_data_dir(data_dir: str | Path | None, preset: Preset, progress: 
 
 def device_arg(text: str) -> str:
     """argparse ``type=`` for ``--device`` (:func:`check_device`)."""
-    try:
-        return check_device(text)
-    except UserError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _option_type(check_device, UserError, text)
 
 
 def int_list_arg(text: str) -> str:
@@ -120,10 +127,7 @@ def int_list_arg(text: str) -> str:
 
 def shard_arg(text: str) -> Shard:
     """argparse ``type=`` for ``--shard`` (:func:`parse_shard`)."""
-    try:
-        return parse_shard(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _option_type(parse_shard, ValueError, text)
 
 
 def add_shard_argument(p: argparse.ArgumentParser) -> None:
