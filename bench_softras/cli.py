@@ -10,6 +10,10 @@ Commands (``softras-bench <command> --help`` for the options of each):
 * ``step-split``: one reconstruction training step split into its parts;
 * ``renderers``: list the registered renderers (and absent optional ones).
 
+Each command is a module of :mod:`bench_softras.commands` (``COMMANDS``); this module
+only dispatches.  Every command but ``renderers`` takes ``--preset NAME`` and ``--set
+SECTION.FIELD=VALUE`` (:mod:`bench_softras.commands.options`).
+
 Every command takes ``--threads N`` (before or after the command's name): the threads
 of torch and Taichi (default: ``$SOFTRAS_BENCH_THREADS``, else the cores this process
 may use; :mod:`renderers.threads`).  The setting is recorded in the main job's
@@ -55,7 +59,9 @@ def _usage() -> str:
     lines += [f"  {c:<{width}}  {d}" for c, (_, d) in COMMANDS.items()]
     lines += ["", "softras-bench <command> --help shows a command's options.",
               "Every command takes --threads N: threads of torch and Taichi (default "
-              "$SOFTRAS_BENCH_THREADS, else the cores available)."]
+              "$SOFTRAS_BENCH_THREADS, else the cores available).",
+              "Every command but renderers takes --preset NAME and --set "
+              "SECTION.FIELD=VALUE (bench_softras.settings)."]
     return "\n".join(lines)
 
 
