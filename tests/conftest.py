@@ -1,5 +1,5 @@
-"""Shared fixtures of the experiment tests: tiny configs and a tiny multi-view data set
-(boxes and spheres rendered by the exact ``hard`` renderer)."""
+"""Shared fixtures of the experiment, command and study tests: tiny configs and a tiny
+multi-view data set (boxes and spheres rendered by the exact ``hard`` renderer)."""
 
 from __future__ import annotations
 
