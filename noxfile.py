@@ -70,9 +70,9 @@ def _install(session: nox.Session) -> None:
 
 
 def _find_browser():
-    """The headless browser of the report's browser check (``tests/report/browser_check.py``:
+    """The headless browser of the report's browser check (``tests/browser_check.py``:
     ``$SOFTRAS_BENCH_BROWSER`` or chromium on ``PATH``), or ``None``."""
-    sys.path.insert(0, str(Path("tests", "report").absolute()))
+    sys.path.insert(0, str(Path("tests").absolute()))
     try:
         from browser_check import find_browser
     finally:
@@ -115,7 +115,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, venv_backend="none")
 def browser(session: nox.Session) -> None:
-    """The report in a real headless browser (``tests/report/browser_check.py``): every
+    """The report in a real headless browser (``tests/browser_check.py``): every
     image decodes, no Markdown marker is visible, every in-page link resolves, no figure
     is shrunk below a readable size.  By default it builds the smoke job's report under
     ``.nox/browser/`` and checks it and every ``reports/*/report.html``; pages given
@@ -132,7 +132,7 @@ def browser(session: nox.Session) -> None:
         pages = [str(out / "reports" / "smoke" / "report.html"),
                  *map(str, sorted(Path("reports").glob("*/report.html")))]
     out.mkdir(parents=True, exist_ok=True)
-    session.run("python", "tests/report/browser_check.py", *pages,
+    session.run("python", "tests/browser_check.py", *pages,
                 "--screenshot", str(out / "first_screen.png"))
 
 

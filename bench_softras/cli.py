@@ -10,6 +10,10 @@ Commands (``softras-bench <command> --help`` for the options of each):
 * ``step-split``: one reconstruction training step split into its parts;
 * ``renderers``: list the registered renderers (and absent optional ones).
 
+Each command is a module of :mod:`bench_softras.commands` (``COMMANDS``); this module
+only dispatches.  Every command but ``renderers`` takes ``--preset NAME`` and ``--set
+SECTION.FIELD=VALUE`` (:mod:`bench_softras.commands.options`).
+
 Every command takes ``--threads N`` (before or after the command's name): the threads
 of torch and Taichi (default: ``$SOFTRAS_BENCH_THREADS``, else the cores this process
 may use; at most 4 per available core, :mod:`renderers.threads`).  The setting is
@@ -31,176 +35,24 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
-from bench_softras.errors import DEBUG_ENV, device_arg, int_list_arg, is_user_error, user_message
-from bench_softras.runs import STAGES
-from bench_softras.safe_paths import path_arg, run_id_arg
+from bench_softras.errors import DEBUG_ENV, is_user_error, user_message
 
-#: command -> (module with ``main(argv)``, one-line description).
+#: command -> (module of :mod:`bench_softras.commands` with ``main(argv)``, one-line
+#: description).  Imported when its command runs (after :func:`quiet_taichi`).
 COMMANDS = {
-    "report": ("bench_softras.cli", "the main job and its report (resumable); "
-                                    "--from-results DIR rebuilds a report"),
-    "fit": ("bench_softras.experiments.fitting", "fit the template sphere to target shapes"),
-    "train": ("bench_softras.experiments.train", "train one renderer's mesh generator"),
-    "evaluate": ("bench_softras.experiments.evaluate",
+    "report": ("bench_softras.commands.report", "the main job and its report (resumable); "
+                                                "--from-results DIR rebuilds a report"),
+    "fit": ("bench_softras.commands.fit", "fit the template sphere to target shapes"),
+    "train": ("bench_softras.commands.train", "train one renderer's mesh generator"),
+    "evaluate": ("bench_softras.commands.evaluate",
                  "evaluate checkpoints (voxel IoU per category)"),
-    "gradients": ("bench_softras.studies.gradients", "gradient accuracy / forward fidelity"),
-    "timing": ("bench_softras.studies.timing", "timing and scaling of the renderers"),
-    "step-split": ("bench_softras.studies.step_split",
+    "gradients": ("bench_softras.commands.gradients", "gradient accuracy / forward fidelity"),
+    "timing": ("bench_softras.commands.timing", "timing and scaling of the renderers"),
+    "step-split": ("bench_softras.commands.step_split",
                    "time one training step: data, generator, renderer, loss, optimizer"),
-    "renderers": ("bench_softras.cli", "list the registered renderers"),
+    "renderers": ("bench_softras.commands.renderers", "list the registered renderers"),
 }
-
-
-def _csv(text: str | None) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
-
-
-def report_parser() -> argparse.ArgumentParser:
-    """The options of ``softras-bench report``."""
-    # Imported here, not at the top: settings import renderers (hence Taichi), which must
-    # come after quiet_taichi() so that --help prints no Taichi banner.
-    from bench_softras.settings import OFFICIAL_DEMO_SIGMA, PRESETS, SECTIONS
-    from bench_softras.shards import add_shard_argument
-
-    p = argparse.ArgumentParser(
-        prog="softras-bench report",
-        description="Run the main job (data, fitting, reconstruction, gradient accuracy, "
-                    "forward fidelity, timing, examples) and write the report to "
-                    "reports/<run-id>/. Finished stages are skipped when re-run with the "
-                    "same options; reconstruction training resumes from checkpoints.")
-    p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
-                   help="experiment sizes (default cpu; smoke: CI-sized; gpu: one GPU, "
-                        "minutes; paper: GPU, the paper's schedule)")
-    p.add_argument("--set", dest="settings", action="append", default=[],
-                   metavar="SECTION.FIELD=VALUE",
-                   help="override one field of the preset (repeatable), e.g. --set "
-                        f"recon.sigma={OFFICIAL_DEMO_SIGMA:g} --set fit.steps=50 --set "
-                        "timing.repeats=3; "
-                        f"sections: {', '.join(SECTIONS)} (bench_softras.settings); values "
-                        "are typed from the field (tuples comma-separated, booleans "
-                        "true/false); a changed field reruns its stage")
-    p.add_argument("--renderers", help="comma-separated registered renderer names "
-                                       "(default: every registered renderer but the slow "
-                                       "references)")
-    p.add_argument("--categories", help="comma-separated ShapeNet class ids or names "
-                                        "(default: every category of the data)")
-    p.add_argument("--data-dir", dest="data_dir", default="", type=path_arg,
-                   help="directory of benchmark files ({class_id}_{split}_images.npz / "
-                        "_voxels.npz, e.g. the ShapeNet renderings); default: the built-in "
-                        "synthetic data set")
-    p.add_argument("--device", default="cpu", type=device_arg,
-                   help="torch device: cpu (default) or cuda")
-    p.add_argument("--run-id", dest="run_id", default="", type=run_id_arg,
-                   help="name of the run (default: the preset name): one folder name of "
-                        "letters, digits, '.', '_', '-' (bench_softras.safe_paths)")
-    p.add_argument("--results-root", dest="results_root", default="results", type=path_arg,
-                   help="results go to <results-root>/<run-id>/ (default results)")
-    p.add_argument("--reports-root", dest="reports_root", default="reports", type=path_arg,
-                   help="the report goes to <reports-root>/<run-id>/ (default reports)")
-    p.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)} "
-                                    "(default: all)")
-    p.add_argument("--fit-shapes", dest="fit_shapes",
-                   help="comma-separated fitting targets: category names, cube, mesh files")
-    p.add_argument("--seeds", type=int_list_arg, help="comma-separated reconstruction seeds")
-    p.add_argument("--force", action="store_true",
-                   help="re-run the selected stages even when finished (saved evaluations "
-                        "are redone; training checkpoints are kept)")
-    p.add_argument("--wait", action="store_true",
-                   help="if another job is running into the same run directory, wait for "
-                        "it to finish (default: fail at once naming it)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (tqdm) of each stage; default: only when the "
-                        "console is a terminal. Without them (--no-progress, or output "
-                        "redirected to a log file) the job logs a progress line every "
-                        "minute instead: stage i/n, time elapsed, estimated time left")
-    p.add_argument(THREADS_OPTION, metavar="N",
-                   help="threads of torch and Taichi (default: $SOFTRAS_BENCH_THREADS, "
-                        "else the cores this process may use); every softras-bench "
-                        "command takes it, before or after the command's name")
-    p.add_argument("--from-results", dest="from_results", type=path_arg, metavar="DIR",
-                   help="only rebuild the report from the results in DIR (runs nothing; "
-                        "merges the shards' results and names the missing ones)")
-    add_shard_argument(p)
-    p.add_argument("--report-dir", dest="report_dir", type=path_arg,
-                   help="with --from-results: where the report goes (default "
-                        "<reports-root>/<run-id>)")
-    return p
-
-
-def report_main(argv: Sequence[str] | None = None) -> int:
-    """``softras-bench report``: the main job or (``--from-results``) a rebuild."""
-    # Here, not at the top: main_job imports renderers (hence Taichi) after quiet_taichi().
-    from bench_softras.job_progress import progress_default
-    from bench_softras.main_job import MainJobConfig, run_main_job
-
-    p = report_parser()
-    args = p.parse_args(argv)
-    if args.from_results and args.shard is not None:
-        p.error("--shard runs part of a job; --from-results runs nothing: give one of them")
-    if args.from_results:
-        # Here: only a rebuild needs the plotting stack (matplotlib, seaborn: ~1.5 s).
-        from bench_softras.report.build import build_report
-
-        # Default <reports-root>/<run id>: --run-id, else run.json's (checked there).
-        out = args.report_dir or (str(Path(args.reports_root) / args.run_id) if args.run_id
-                                  else None)
-        paths = build_report(args.from_results, out, reports_root=args.reports_root)
-    else:
-        cfg = MainJobConfig(
-            preset=args.preset, renderers=_csv(args.renderers),
-            categories=_csv(args.categories), data_dir=args.data_dir, device=args.device,
-            run_id=args.run_id, results_root=args.results_root,
-            reports_root=args.reports_root, stages=_csv(args.stages) or STAGES,
-            fit_shapes=_csv(args.fit_shapes),
-            seeds=tuple(int(s) for s in _csv(args.seeds)), force=args.force,
-            progress=progress_default() if args.progress is None else args.progress,
-            wait=args.wait, settings=tuple(args.settings),
-            shard=args.shard)
-        paths = run_main_job(cfg)
-        if args.shard is not None:
-            print(f"shard {args.shard} done; when every shard is: softras-bench report "
-                  f"--from-results {cfg.results_dir}")
-            return 0
-    _print_missing(args.from_results or cfg.results_dir)
-    print(f"report: {paths['markdown']}\n        {paths['html']}")
-    return 0
-
-
-def _print_missing(results_dir: str | Path) -> None:
-    """Name, on stderr, the units of a sharded sweep that have no results."""
-    from bench_softras.report.results import missing_units
-
-    for line in missing_units(results_dir):
-        print(f"softras-bench report: {line}", file=sys.stderr)
-
-
-def renderers_main(argv: Sequence[str] | None = None) -> int:
-    """``softras-bench renderers [--describe]``: registered renderers, one name a line
-    (with ``--describe``: family, sharpness parameter, options, forward model, gradient
-    rule, paper), then the absent optional ones."""
-    p = argparse.ArgumentParser(prog="softras-bench renderers",
-                                description=renderers_main.__doc__)
-    p.add_argument("--describe", action="store_true",
-                   help="print each renderer's self-description")
-    args = p.parse_args(argv)
-    import renderers  # here, not at the top: Taichi loads after quiet_taichi()
-
-    for name in renderers.available():
-        print(name)
-        if args.describe:
-            info = renderers.describe(name)
-            opts = ", ".join(f"{o.name}={o.default!r} {o.valid_range()}"
-                             for o in info.options or ())
-            for key, value in (("family", info.family), ("sharpness", info.sharpness),
-                               ("options", opts), ("forward", info.forward_model),
-                               ("gradient", info.gradient_rule), ("paper", info.paper),
-                               ("cost", info.cost)):
-                print(f"    {key}: {value}")
-    for name, note in renderers.absent_peers().items():
-        print(f"{name} (absent: {note})")
-    return 0
 
 
 def _usage() -> str:
@@ -209,7 +61,9 @@ def _usage() -> str:
     lines += [f"  {c:<{width}}  {d}" for c, (_, d) in COMMANDS.items()]
     lines += ["", "softras-bench <command> --help shows a command's options.",
               "Every command takes --threads N: threads of torch and Taichi (default "
-              "$SOFTRAS_BENCH_THREADS, else the cores available)."]
+              "$SOFTRAS_BENCH_THREADS, else the cores available).",
+              "Every command but renderers takes --preset NAME and --set "
+              "SECTION.FIELD=VALUE (bench_softras.settings)."]
     return "\n".join(lines)
 
 
@@ -299,10 +153,6 @@ def one_line_usage_errors() -> Iterator[None]:
 
 
 def _dispatch(cmd: str, rest: list[str]) -> int:
-    if cmd == "report":
-        return report_main(rest)
-    if cmd == "renderers":
-        return renderers_main(rest)
     module = importlib.import_module(COMMANDS[cmd][0])
     return int(module.main(rest) or 0)
 

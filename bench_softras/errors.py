@@ -7,14 +7,13 @@ naming the problem and the fix.  The command line prints that line and exits wit
 status 2; anything else is a bug and keeps its traceback.  ``--debug`` (or
 ``SOFTRAS_BENCH_DEBUG=1``) shows the traceback of user errors too.
 
-The checks of option values used by several commands live here: :func:`check_device`,
-:func:`device_arg` / :func:`int_list_arg` (argparse ``type=`` functions) and
-:func:`check_writable_dir`.
+The checks of option values used by several commands live here: :func:`check_device`
+and :func:`check_writable_dir` (their argparse ``type=`` wrappers are in
+:mod:`bench_softras.commands.options`).
 """
 
 from __future__ import annotations
 
-import argparse
 import errno
 import re
 import tempfile
@@ -91,25 +90,6 @@ def check_device(device: str) -> str:
             raise UserError(f"device {device!r}: there are only {torch.cuda.device_count()} "
                             f"CUDA GPU(s), numbered from 0")
     return device
-
-
-def device_arg(text: str) -> str:
-    """argparse ``type=`` for ``--device`` (:func:`check_device`)."""
-    try:
-        return check_device(text)
-    except UserError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def int_list_arg(text: str) -> str:
-    """argparse ``type=`` for comma-separated integers (e.g. ``--seeds 0,1,2``); returns
-    ``text`` unchanged once every item is an integer."""
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in items if not re.fullmatch(r"[+-]?\d+", t)]
-    if bad or not items:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers such as 0,1,2, got {text!r}")
-    return text
 
 
 def check_writable_dir(path: str | Path, option: str) -> Path:

@@ -356,7 +356,7 @@ def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
 
 def _synthetic_args(plan: Plan) -> tuple[str, dict, object]:
     """``(params preset, overrides, renderer)`` of the synthetic build: the same renderer
-    as :func:`bench_softras.experiments.multiview.resolve_data_dir`, so the cache is
+    as :func:`bench_softras.commands.options.resolve_data_dir`, so the cache is
     shared."""
     over = {"class_ids": plan.class_ids} if plan.class_ids else {}
     return plan.preset.synthetic_data, over, make_renderer("hard", 64)
@@ -449,8 +449,7 @@ def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
               "shape_content": fitting.target_identity(plan.ablations.shape)[1]}
 
     def fn(d: Path) -> list[Path]:
-        fitting.run_ablations(plan.ablations.shape, plan.preset, d, config=plan.fit,
-                              ablations=plan.ablations, progress=cfg.progress)
+        fitting.run_ablations(plan.ablations, plan.fit, d, progress=cfg.progress)
         outputs = [d / "ablations.csv", d / "ablations.parquet"]
         return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
 

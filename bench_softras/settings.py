@@ -52,8 +52,8 @@ import numpy as np
 
 from bench_softras.data import PRESETS as SYNTHETIC_PRESETS
 from bench_softras.data import SPLITS
+from bench_softras.data.layout import MAX_FIT_VIEWS, NUM_VIEWS
 from bench_softras.errors import ConfigError, UnknownNameError
-from bench_softras.experiments.multiview import MAX_FIT_VIEWS, NUM_VIEWS
 from metrics.gradient_accuracy import SCENES
 from renderers import descriptions as renderer_descriptions
 from renderers import names as renderer_names
@@ -812,6 +812,16 @@ def get_preset(name: str | Preset) -> Preset:
     except (KeyError, TypeError):
         raise UnknownNameError(f"unknown preset {name!r}; choose one of "
                                f"{sorted(PRESETS)}") from None
+
+
+def require_preset(preset: Preset, where: str) -> Preset:
+    """``preset`` itself when it is a :class:`Preset`; a ``TypeError`` naming ``where``
+    otherwise.  The ``run_*`` functions take resolved settings only: the caller (the
+    main job, a command) resolves a name with :func:`get_preset` and ``--set``."""
+    if not isinstance(preset, Preset):
+        raise TypeError(f"{where} takes a resolved Preset (bench_softras.settings.PRESETS"
+                        f"[name] with any overrides applied), not {preset!r}")
+    return preset
 
 
 def with_overrides(config, **overrides):

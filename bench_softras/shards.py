@@ -46,7 +46,6 @@ This module imports neither torch nor the renderers: the report imports it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
@@ -108,23 +107,6 @@ def parse_shard(text: str) -> Shard:
         raise ValueError(f"shard {text!r}: need 1 <= i <= n in i/n (shards are numbered "
                          "1..n, e.g. 1/4 .. 4/4)")
     return Shard(i, n)
-
-
-def shard_arg(text: str) -> Shard:
-    """argparse ``type=`` for ``--shard`` (:func:`parse_shard`)."""
-    try:
-        return parse_shard(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_shard_argument(p: argparse.ArgumentParser) -> None:
-    """``--shard i/n`` on a command's parser (default: unsharded)."""
-    p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
-                   help="run only the I-th of N slices (1-based) of the sweep's "
-                        "independent runs, into a shared results root "
-                        "(bench_softras.shards); merge by running again without --shard "
-                        "(or softras-bench report --from-results DIR)")
 
 
 def owner(position: int, count: int) -> int:

@@ -146,6 +146,8 @@ def renderer_rows(label: str, rounds: int) -> dict[str, dict[str, float]]:
 def step_rows(rounds: int) -> dict:
     """The ``cpu``-preset training step (``softras``): whole-step timing and the median
     seconds per group of :mod:`bench_softras.studies.step_split`."""
+    from bench_softras.commands.options import resolve_data_dir
+    from bench_softras.settings import CPU
     from bench_softras.studies.step_split import (
         GROUPS,
         StepSplitConfig,
@@ -154,8 +156,10 @@ def step_rows(rounds: int) -> dict:
         summarize,
     )
 
-    cfg = StepSplitConfig(preset="cpu", renderer="softras", steps=rounds)
-    args = setup_step(cfg)
+    data_dir = resolve_data_dir("", CPU, progress=False)
+    cfg = StepSplitConfig(preset="cpu", renderer="softras", steps=rounds,
+                          data_dir=str(data_dir))
+    args = setup_step(cfg, CPU.recon)
     split_step(*args)  # warm-up
     laps: list = []
     whole = timed(lambda: laps.append(split_step(*args)), rounds)

@@ -29,8 +29,12 @@ STEPS = 5
 
 @pytest.fixture(scope="module")
 def step_args():
-    cfg = StepSplitConfig(preset="cpu", renderer="softras")
-    return cfg, setup_step(cfg)
+    from bench_softras.commands.options import resolve_data_dir
+    from bench_softras.settings import CPU
+
+    data_dir = resolve_data_dir("", CPU, progress=False)
+    cfg = StepSplitConfig(preset="cpu", renderer="softras", data_dir=str(data_dir))
+    return cfg, setup_step(cfg, CPU.recon)
 
 
 def test_step_split(benchmark, load, step_args):
@@ -48,9 +52,10 @@ def test_step_split(benchmark, load, step_args):
 @pytest.fixture(scope="module")
 def smoke_data():
     """Build (or find) the smoke preset's synthetic data before any timing."""
-    from bench_softras.experiments.multiview import resolve_data_dir
+    from bench_softras.commands.options import resolve_data_dir
+    from bench_softras.settings import SMOKE
 
-    return resolve_data_dir("", "smoke", progress=False)
+    return resolve_data_dir("", SMOKE, progress=False)
 
 
 def test_smoke_main_job(benchmark, load, smoke_data, tmp_path):

@@ -57,7 +57,7 @@ fi
 
 part cuda_tests python3 -m pytest -q -ra -p no:cacheprovider -m cuda tests \
   --junitxml="$OUT_DIR/cuda_tests.xml"
-part device_check python3 -m bench_softras.studies.device_check --out "$OUT_DIR/device_check"
+part device_check python3 -m bench_softras.commands.device_check --out "$OUT_DIR/device_check"
 
 DATA=${GPU_DATA_DIR:-}
 if [ -z "$DATA" ] && [ -d gpu_data ]; then DATA=$PWD/gpu_data; fi

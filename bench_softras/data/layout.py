@@ -48,6 +48,9 @@ from .cache_check import npz_content_digest
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 NUM_VIEWS = 24
+#: Views a mesh fit may use: the data set's 24 plus a second ring, ids 24..47, seen
+#: from below (:func:`bench_softras.experiments.multiview.fitting_views`).
+MAX_FIT_VIEWS = 2 * NUM_VIEWS
 NUM_CHANNELS = 4
 IMAGE_SIZE = 64
 VOXEL_RESOLUTION = 32

@@ -14,7 +14,6 @@ voxel_iou, n_objects, preset`` (plus ``iterations``, ``train_wall_s`` from
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import time
@@ -30,27 +29,27 @@ import metrics
 from bench_softras import atomic, shards
 from bench_softras.data import MultiViewData, category_name, data_fingerprint, load_split
 from bench_softras.data.checks import check_eval_resolution
-from bench_softras.errors import int_list_arg
+from bench_softras.errors import ConfigError
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash, recon_run_dir
-from bench_softras.safe_paths import path_arg
-from bench_softras.settings import ReconConfig, ReconTuningConfig, get_preset, with_overrides
+from bench_softras.settings import (
+    CPU,
+    Preset,
+    ReconConfig,
+    ReconTuningConfig,
+    require_preset,
+    with_overrides,
+)
 from bench_softras.shards import Shard
 from renderers import names as renderer_names
 
 from . import recon_tuning
 from .eval_cache import read_cached_evaluation, read_cached_per_object
 from .model import Decoder, MeshGenerator, default_template
-from .multiview import NUM_VIEWS, resolve_data_dir
+from .multiview import NUM_VIEWS
 from .per_object import PER_OBJECT_STEM, PER_OBJECT_SUFFIX, per_object_table
 from .resume import UNIT_LOCK_DIR
-from .train import (
-    add_config_arguments,
-    config_from_args,
-    load_generator,
-    setup_distributed,
-    train,
-)
+from .train import load_generator, setup_distributed, train
 from .validation import validation_subset
 
 COLUMNS = ["renderer", "class_id", "category", "seed", "voxel_iou", "n_objects", "preset"]
@@ -170,7 +169,7 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = "recon_iou") 
     return paths
 
 
-def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
+def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = None,
                        data_dir: str | Path = "", out_dir: str | Path = "results/recon",
                        seeds: Sequence[int] | None = None, *, config: ReconConfig | None = None,
                        tuning: ReconTuningConfig | None = None, template=None,
@@ -179,17 +178,18 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     """Train and evaluate the generator with each renderer and seed, plus the template
     floor; writes ``recon_iou.csv`` / ``.parquet`` / ``_summary.csv`` to ``out_dir``.
 
-    ``preset``: name or :class:`Preset` (its ``recon`` config, renderers and seeds are
-    the defaults); ``config`` replaces the preset's recon config and ``tuning`` its
-    ``recon_tuning``.  First each renderer's learning rate and sigma are chosen by a
-    short sweep scored on ``val`` objects (:mod:`.recon_tuning`, one unit in
-    ``out_dir/tuning``; never the test split); every run trains at its renderer's
+    ``preset``: a resolved :class:`~bench_softras.settings.Preset` (its ``recon``
+    config, renderers and seeds are the defaults); ``config`` replaces the preset's recon
+    config and ``tuning`` its ``recon_tuning``.  First each renderer's learning rate and
+    sigma are chosen by a short sweep scored on ``val`` objects (:mod:`.recon_tuning`, one
+    unit in ``out_dir/tuning``; never the test split); every run trains at its renderer's
     choice.  The tables ``recon_tuning`` and ``recon_choices`` (CSV and Parquet) go to
     ``out_dir``.  Each run lives in
     ``out_dir/<renderer>/seed_<s>`` and resumes from its checkpoints when re-run; an
     evaluation already done for the final checkpoint is read back when whole
-    (:mod:`.eval_cache`; ``force``: always evaluate again).  Without a
-    ``data_dir`` the preset's synthetic data set is built (:func:`resolve_data_dir`).
+    (:mod:`.eval_cache`; ``force``: always evaluate again).  ``data_dir`` (else
+    ``config.data_dir``): the data set, found or built by the caller
+    (:func:`bench_softras.commands.options.resolve_data_dir`).
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
 
     Units (:mod:`bench_softras.shards`): the tuning sweep (run by the first shard that
@@ -199,10 +199,8 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     write no combined table (merge: call again without ``shard``, or the report);
     returns the slice's rows.
     """
-    p = get_preset(preset)
-    base = config or p.recon
-    data_dir = resolve_data_dir(data_dir or base.data_dir, p, progress)
-    base = with_overrides(base, data_dir=str(data_dir))
+    p = require_preset(preset, "run_reconstruction")
+    base = _with_data_dir(config or p.recon, data_dir)
     renderers = tuple(renderers or p.renderers)
     seeds = tuple(p.seeds if seeds is None else seeds)
     test_data = load_split(base.data_dir, base.eval_split, base.class_ids,
@@ -248,6 +246,16 @@ def run_reconstruction(preset="cpu", renderers: Sequence[str] | None = None,
     if is_main and shard is None:
         _write_combined(out, result, [o for o in objects if o is not None])
     return result
+
+
+def _with_data_dir(base: ReconConfig, data_dir: str | Path) -> ReconConfig:
+    """``base`` with its ``data_dir`` set to ``data_dir`` (else its own);
+    :class:`~bench_softras.errors.ConfigError` when neither names the data set."""
+    data_dir = data_dir or base.data_dir
+    if not data_dir:
+        raise ConfigError("run_reconstruction needs the data set's directory (data_dir or "
+                          "config.data_dir)")
+    return with_overrides(base, data_dir=str(data_dir))
 
 
 def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]) -> None:
@@ -371,69 +379,3 @@ def _selection_digest(data: MultiViewData) -> str:
     voxels: :meth:`~bench_softras.data.MultiViewData.fingerprint`), so a cached
     evaluation is reused only for the same test set."""
     return data.fingerprint()[:10]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``softras-bench evaluate``: evaluate checkpoints, or (``--train``) train and
-    evaluate every renderer of a preset (``run_reconstruction``)."""
-    p = argparse.ArgumentParser(prog="softras-bench evaluate", description=main.__doc__)
-    add_config_arguments(p)
-    p.add_argument("--out-dir", dest="out_dir", required=True, type=path_arg,
-                   help="where tables go")
-    p.add_argument("--checkpoint", action="append", default=[], type=path_arg,
-                   help="a checkpoint to evaluate (repeatable)")
-    p.add_argument("--train", action="store_true",
-                   help="train (or resume) the preset's renderers first, then evaluate")
-    p.add_argument("--renderers", help="comma-separated renderer names (with --train)")
-    p.add_argument("--seeds", type=int_list_arg, help="comma-separated seeds (with --train)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    shards.add_shard_argument(p)
-    args = p.parse_args(argv)
-    config = config_from_args(args)
-    if args.train:
-        df = run_reconstruction(
-            args.preset, args.renderers.split(",") if args.renderers else None,
-            config.data_dir, args.out_dir,
-            [int(s) for s in args.seeds.split(",")] if args.seeds else None,
-            config=config, progress=args.progress, shard=args.shard)
-        if df.empty:
-            print(f"shard {args.shard}: no units")
-            return 0
-    else:
-        if not args.checkpoint:
-            p.error("give --checkpoint PATH (repeatable) or --train")
-        data_dir = resolve_data_dir(config.data_dir, args.preset, args.progress)
-        test = load_split(data_dir, config.eval_split, config.class_ids,
-                          config.max_test_objects)
-        check_eval_resolution(test.voxels.shape[-1], data_dir, test.classes[0],
-                              config.eval_split)
-        df = _evaluate_checkpoints(args.checkpoint, test, config, args.out_dir, args.shard,
-                                   args.progress)
-        if df is None:
-            print(f"shard {args.shard}: no units")
-            return 0
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(summary_table(df).round(4).to_string())
-    return 0
-
-
-def _evaluate_checkpoints(checkpoints: Sequence[str], test: MultiViewData, config: ReconConfig,
-                          out_dir: str, shard: Shard | None, progress: bool
-                          ) -> pd.DataFrame | None:
-    """The template floor and each checkpoint's evaluation (units, in that order; with
-    ``shard`` only its slice, written as ``recon_iou_shard_<i>_of_<n>.*`` so no two
-    shards write one file); ``None`` when the shard has no unit."""
-    units = shards.select([None, *checkpoints], shard)
-    if not units:
-        return None
-    frames = [template_floor(test, config) if c is None else
-              evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,
-                       progress=progress) for c in units]
-    df = pd.concat(frames, ignore_index=True)
-    write_table(df, out_dir, "recon_iou" if shard is None else
-                f"recon_iou_shard_{shard.file_stem}")
-    return df
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

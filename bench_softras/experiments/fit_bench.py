@@ -41,10 +41,12 @@ from bench_softras.data import (
 from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash
 from bench_softras.settings import (
+    CPU,
     FitBenchConfig,
     FitConfig,
     LossConfig,
-    get_preset,
+    Preset,
+    require_preset,
     with_overrides,
 )
 from bench_softras.shards import (
@@ -286,7 +288,7 @@ def chosen_configs(choices: pd.DataFrame, fit: FitConfig,
 
 
 # -- the benchmark ----------------------------------------------------------------------
-def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
+def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
                       out_dir: str | Path = "results/fitting", *,
                       config: FitConfig | None = None, bench: FitBenchConfig | None = None,
                       data_dir: str | Path | None = None, class_ids: Sequence[str] = (),
@@ -306,8 +308,10 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset="cpu",
     (:func:`.fitting.target_labels`).  Every shard needs the choices, so a shard whose
     tuning unit is not finished runs it, or waits for the shard that holds its lock.
     ``shard``: run only that slice of the benchmark units and write no combined table
-    (merge: call again without it)."""
-    p = get_preset(preset)
+    (merge: call again without it).  ``preset``: a resolved
+    :class:`~bench_softras.settings.Preset` (its fit, fit_bench and renderers are the
+    defaults)."""
+    p = require_preset(preset, "run_fit_benchmark")
     fit, bench = config or p.fit, bench or p.fit_bench
     names = list(dict.fromkeys(names or p.renderers))
     specs = list(dict.fromkeys(benchmark_specs(data_dir, bench, class_ids) + list(shapes)))

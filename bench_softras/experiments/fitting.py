@@ -30,12 +30,10 @@ diagonal 1).  The fitting benchmark over many targets, with per-renderer tuning,
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import os
 import re
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -57,20 +55,22 @@ from bench_softras.data.shading import lambert_images
 from bench_softras.data.shapes import normalize
 from bench_softras.errors import ConfigError
 from bench_softras.runs import config_hash
-from bench_softras.safe_paths import path_arg
-from bench_softras.settings import AblationConfig, FitConfig, get_preset, with_overrides
-from bench_softras.shards import (
-    Unit,
-    add_shard_argument,
-    write_unit,
+from bench_softras.settings import (
+    CPU,
+    AblationConfig,
+    FitConfig,
+    Preset,
+    require_preset,
+    with_overrides,
 )
+from bench_softras.shards import Unit, write_unit
 from metrics.meshes import box_mesh
 from metrics.open3d_import import open3d
 from renderers import Camera, render_vertex_colors
 
 from .losses import iou_loss, mesh_topology, regularizers
 from .model import default_template, sigmoid_parametrization, squash_deform
-from .multiview import NUM_VIEWS, fitting_views, resolve_data_dir, view_camera
+from .multiview import NUM_VIEWS, fitting_views, view_camera
 from .renderer_choice import make_renderer, renderer_name
 
 FIT_COLUMNS = ["renderer", "shape", "category", "step", "loss", "voxel_iou", "silhouette_iou",
@@ -376,7 +376,7 @@ def fit_mesh(target: Target, renderer, *, config: FitConfig | None = None,
     (:func:`bench_softras.experiments.multiview.fitting_views`); the recorded IoUs always
     cover all 24 benchmark views.  Returns a :class:`FitResult`.
     """
-    cfg = config or get_preset("cpu").fit
+    cfg = config or CPU.fit
     ref = make_renderer(target_renderer, cfg.image_size, cfg.sigma)
     rend = make_renderer(renderer, cfg.image_size, cfg.sigma)
     images = _target_images(target, cfg, ref)
@@ -428,7 +428,7 @@ def fit_targets(targets: Sequence[Target], configs: dict[str, FitConfig], out_di
 
 
 def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | None = None,
-                preset="cpu", out_dir: str | Path = "results/fitting", *,
+                preset: Preset = CPU, out_dir: str | Path = "results/fitting", *,
                 config: FitConfig | None = None, data_dir: str | Path | None = None,
                 progress: bool = True) -> pd.DataFrame:
     """Fit every shape (:func:`load_target` names; data-set objects need ``data_dir``)
@@ -438,9 +438,10 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
     :func:`bench_softras.experiments.fit_bench.run_fit_benchmark`.
 
     ``shapes`` / ``renderers`` default to the preset's (its ablation target when it names
-    no fitting shapes); ``config`` replaces the preset's :class:`FitConfig`.
+    no fitting shapes); ``preset``: a :class:`~bench_softras.settings.Preset` (resolved by
+    the caller, e.g. ``--preset`` / ``--set``); ``config`` replaces its :class:`FitConfig`.
     """
-    p = get_preset(preset)
+    p = require_preset(preset, "run_fitting")
     cfg = config or p.fit
     shapes = list(shapes or p.fit_shapes or (p.ablations.shape,))
     labels = target_labels(shapes)
@@ -536,16 +537,14 @@ def variants_of(config: FitConfig, ablations: AblationConfig) -> list[tuple[str,
     return out
 
 
-def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablations", *,
-                  config: FitConfig | None = None, ablations: AblationConfig | None = None,
-                  sigmas: Sequence[float] | None = None, few_views: int | None = None,
-                  color_weight: float | None = None, more_views: int | None = None,
-                  renderer: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """The paper's ablations as mesh fits of one target ``shape``: every
-    :func:`variants_of` variant of ``config`` (default: the preset's
-    :class:`FitConfig`) for ``ablations`` (default: the preset's
-    :class:`~bench_softras.settings.AblationConfig`; ``sigmas`` / ``few_views`` /
-    ``more_views`` / ``color_weight`` / ``renderer`` replace its fields).
+def run_ablations(ablations: AblationConfig, config: FitConfig,
+                  out_dir: str | Path = "results/ablations", *,
+                  progress: bool = True) -> pd.DataFrame:
+    """The paper's ablations as mesh fits of one target ``ablations.shape`` with
+    ``ablations.renderer``: every :func:`variants_of` variant of ``config`` (the baseline
+    :class:`FitConfig`) for ``ablations`` (a
+    :class:`~bench_softras.settings.AblationConfig`; change its fields with
+    :func:`~bench_softras.settings.with_overrides`).
     Only the first and last steps are scored.  Writes ``ablations.csv`` / ``.parquet``
     (:data:`ABLATION_COLUMNS`, one row per variant: final voxel and silhouette IoU over
     all 24 views, the colour MSE at the start (mid-grey vertices) and end of a colour
@@ -553,12 +552,8 @@ def run_ablations(shape: str, preset="cpu", out_dir: str | Path = "results/ablat
     also writes ``color_views.npz``: ``views`` int64 ``[K]``
     (:data:`COLOR_EXAMPLE_VIEWS`), ``target`` and ``fitted`` float32 ``[K, 3, H, W]``
     images in [0, 1] (the target's shaded renderings, the fit's colour pass)."""
-    p = get_preset(preset)
-    cfg = config or p.fit
-    ab = with_overrides(ablations or p.ablations, few_views=few_views,
-                        sigmas=None if sigmas is None else tuple(sigmas),
-                        color_weight=color_weight, more_views=more_views, renderer=renderer)
-    target = load_target(shape, cfg.seed)
+    cfg, ab = config, ablations
+    target = load_target(ab.shape, cfg.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -607,90 +602,3 @@ def _save_mesh(path: Path, vertices: torch.Tensor, faces: torch.Tensor,
     with atomic_path(path, suffix=f".tmp{Path(path).suffix}") as tmp:
         if not o3d.io.write_triangle_mesh(str(tmp), mesh):
             raise OSError(f"{path}: open3d could not write the mesh")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="softras-bench fit", description=main.__doc__)
-    p.add_argument("--preset", default="cpu")
-    p.add_argument("--data-dir", dest="data_dir", type=path_arg,
-                   help="data set whose objects are the targets and whose tuning split tunes "
-                        "each renderer (default: the preset's built-in synthetic data set)")
-    p.add_argument("--categories", help="comma-separated class ids or names (default: all)")
-    p.add_argument("--per-category", dest="per_category", type=int,
-                   help="targets per category of the data set (default: the preset's; 0 "
-                        "when --shapes is given)")
-    p.add_argument("--tuning-targets", dest="tuning_targets", type=int,
-                   help="objects of the tuning split each renderer's sweep fits")
-    p.add_argument("--no-tune", dest="tune", action="store_false",
-                   help="no sweep: every renderer fits with the preset's lr and sigma")
-    p.add_argument("--shapes", help="comma-separated extra targets: mesh files, category "
-                                    "names, cube")
-    p.add_argument("--renderers", help="comma-separated renderer names")
-    p.add_argument("--out-dir", dest="out_dir", default="results/fitting", type=path_arg)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--views-per-step", dest="views_per_step", type=int)
-    p.add_argument("--num-views", dest="num_views", type=int,
-                   help="training views the fit may use: up to 24 evenly spaced benchmark "
-                        "views (default 24), 25..48 adds views from below (mesh targets)")
-    p.add_argument("--record-every", dest="record_every", type=int)
-    p.add_argument("--sigma", type=float)
-    p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)
-    p.add_argument("--no-flatten", dest="use_flatten", action="store_const", const=False)
-    p.add_argument("--color-weight", dest="color_weight", type=float,
-                   help="fit vertex colours too, with this weight on the l2 image loss "
-                        "(mesh targets)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (default: only when the console is a terminal)")
-    add_shard_argument(p)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``softras-bench fit``: the fitting benchmark: tune each renderer on the data set's
-    val objects, then fit its test objects (k per category) and any named shapes."""
-    from .fit_bench import run_fit_benchmark  # here: fit_bench imports this module
-
-    args = _parser().parse_args(argv)
-    if args.progress is None:
-        args.progress = sys.stderr.isatty()
-    preset = get_preset(args.preset)
-    overrides = {k: getattr(args, k) for k in ("steps", "lr", "views_per_step", "num_views",
-                                              "record_every", "sigma", "use_laplacian",
-                                              "use_flatten", "color_weight", "seed")}
-    cfg = with_overrides(preset.fit, **overrides)
-    shapes = args.shapes.split(",") if args.shapes else []
-    per_category = args.per_category if args.per_category is not None else (
-        0 if shapes else None)
-    bench = with_overrides(preset.fit_bench, per_category=per_category,
-                           tuning_targets=0 if not args.tune else args.tuning_targets)
-    need_data = bench.per_category > 0 or bench.tuning_targets > 0
-    data_dir = resolve_data_dir(args.data_dir, preset, args.progress) if need_data else None
-    class_ids = [class_id_of(c) for c in args.categories.split(",")] if args.categories else []
-    df = run_fit_benchmark(args.renderers.split(",") if args.renderers else None, preset,
-                           args.out_dir, config=cfg, bench=bench, data_dir=data_dir,
-                           class_ids=class_ids, shapes=shapes, progress=args.progress,
-                           shard=args.shard)
-    if df.empty:
-        print(f"shard {args.shard}: no fitting units")
-        return 0
-    last = df.sort_values("step").groupby(["shape", "renderer"]).tail(1)
-    print(last[["shape", "category", "renderer", "step", "voxel_iou", "silhouette_iou",
-                "color_mse", "wall_s"]].to_string(index=False))
-    _print_outputs(args.out_dir)
-    return 0
-
-
-def _print_outputs(out_dir: str | Path) -> None:
-    """Say where ``softras-bench fit`` wrote its tables, meshes and units."""
-    from .fit_bench import TABLES  # here: fit_bench imports this module
-
-    out = Path(out_dir)
-    tables = ", ".join(f"{t}.csv" for t in TABLES if (out / f"{t}.csv").is_file())
-    print(f"outputs in {out}/: tables {tables or '(none)'} (each also .parquet); fitted "
-          f"meshes in {out / 'meshes'}/; each fit's curve and unit.json in {out / 'units'}/")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

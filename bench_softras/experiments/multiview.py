@@ -3,23 +3,18 @@
 The data set itself (the one in-memory class, :class:`bench_softras.data.MultiViewData`,
 and its loader :func:`bench_softras.data.load_split`) lives in :mod:`bench_softras.data`.
 :func:`training_views` / :func:`fitting_views` pick view ids, :func:`view_camera` gives
-their cameras (ids ``24..47``: a second ring seen from below, for fits only), and
-:func:`resolve_data_dir` builds the preset's synthetic data set when no directory is
-given.
+their cameras (ids ``24..47``: a second ring seen from below, for fits only).  Where
+the data set lies is the caller's business (the main job, or a command:
+:func:`bench_softras.commands.options.resolve_data_dir`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from bench_softras import data as datasets
-from bench_softras.data.layout import NUM_VIEWS
+from bench_softras.data.layout import MAX_FIT_VIEWS, NUM_VIEWS
 from renderers.camera import DEFAULT_ELEVATION, Camera
-
-from .renderer_choice import make_renderer
 
 
 def training_views(num_views: int) -> np.ndarray:
@@ -27,11 +22,6 @@ def training_views(num_views: int) -> np.ndarray:
     if not 1 <= num_views <= NUM_VIEWS:
         raise ValueError(f"num_views must lie in 1..{NUM_VIEWS}, got {num_views}")
     return np.unique(np.floor(np.arange(num_views) * NUM_VIEWS / num_views).astype(np.int64))
-
-
-#: Views a mesh fit may use beyond the 24 of the data set: a second ring, ids 24..47,
-#: seen from below (see :func:`fitting_views`).
-MAX_FIT_VIEWS = 2 * NUM_VIEWS
 
 
 def fitting_views(num_views: int) -> np.ndarray:
@@ -62,18 +52,3 @@ def view_camera(views):
     elevation = torch.where(ids < NUM_VIEWS, DEFAULT_ELEVATION, -DEFAULT_ELEVATION)
     return Camera(azimuth=bench.azimuth, elevation=elevation.to(torch.float64),
                   viewing_angle=bench.viewing_angle)
-
-
-def resolve_data_dir(data_dir: str | Path | None, preset,
-                     progress: bool = True) -> Path:
-    """``data_dir`` when given; otherwise the built-in synthetic data set of the
-    preset's size (``preset.synthetic_data``), built once with the exact ``hard``
-    renderer at 64x64 and cached (:func:`bench_softras.data.build_synthetic`)."""
-    if data_dir:
-        return Path(data_dir)
-    # Not at module level: bench_softras.settings imports this module (its view counts).
-    from bench_softras.settings import get_preset
-
-    p = get_preset(preset)
-    return datasets.build_synthetic(None, p.synthetic_data, make_renderer("hard", 64),
-                                    progress=progress)

@@ -25,7 +25,6 @@ CUDA); rank 0 writes the files.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -45,17 +44,15 @@ from tqdm.auto import tqdm
 import renderers
 from bench_softras.atomic import write_bytes, write_json
 from bench_softras.data import MultiViewData, load_split
-from bench_softras.errors import ConfigError, device_arg, int_list_arg
+from bench_softras.errors import ConfigError
 from bench_softras.runlock import run_lock
-from bench_softras.runs import METRICS_FILE, recon_run_dir
-from bench_softras.safe_paths import path_arg
-from bench_softras.settings import ReconConfig, get_preset, with_overrides
-from bench_softras.shards import add_shard_argument, select
+from bench_softras.runs import METRICS_FILE
+from bench_softras.settings import ReconConfig
 from renderers import Camera, render_vertex_colors
 
 from .losses import MeshTopology, mesh_topology, multiview_iou_loss, regularizers
 from .model import MeshGenerator, default_template
-from .multiview import resolve_data_dir, training_views
+from .multiview import training_views
 from .renderer_choice import accepts_sigma, ensure_registered, make_renderer, renderer_name
 from .resume import (
     DATA_FINGERPRINT_KEY,
@@ -241,18 +238,17 @@ def _save_checkpoint(run_dir: Path, model, optimizer, step: int, rng_states: lis
     return path
 
 
-def _training_data(config: ReconConfig, data: MultiViewData | None, d: Dist,
-                   progress: bool) -> MultiViewData:
-    """``data`` limited per class, or the training split of ``config.data_dir`` (rank 0
-    builds or finds the synthetic set first)."""
+def _training_data(config: ReconConfig, data: MultiViewData | None) -> MultiViewData:
+    """``data`` limited per class, or the training split of ``config.data_dir`` (found or
+    built by the caller: the main job, or a command,
+    :func:`bench_softras.commands.options.resolve_data_dir`)."""
     if data is not None:
         return data.limit_per_class(config.max_train_objects)
-    if d.active and not d.is_main:
-        dist.barrier()  # rank 0 builds (or finds) the data first
-    data_dir = resolve_data_dir(config.data_dir, config.preset, progress and d.is_main)
-    if d.active and d.is_main:
-        dist.barrier()
-    return load_split(data_dir, "train", config.class_ids, config.max_train_objects)
+    if not config.data_dir:
+        raise ConfigError("ReconConfig.data_dir is empty: give the directory of the data set "
+                          "(softras-bench train builds the preset's synthetic one when "
+                          "--data-dir is left out)")
+    return load_split(config.data_dir, "train", config.class_ids, config.max_train_objects)
 
 
 def _resume(run_dir: Path, config: ReconConfig, model, optimizer, rng: np.random.Generator,
@@ -356,7 +352,7 @@ def _train_locked(config: ReconConfig, data: MultiViewData | None, *, template,
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
                          f"{d.world} processes")
     run_dir = Path(config.out_dir)
-    data = _training_data(config, data, d, progress)
+    data = _training_data(config, data)
     model = build_model(config, template).to(device)
     topo = mesh_topology(model.faces, model.decoder.num_vertices).to(device)
     faces = model.faces
@@ -494,90 +490,3 @@ def _open_log(run_dir: Path, config: ReconConfig, d: Dist, resumed_from) -> logg
     logger.addHandler(handler)
     logger.info("config " + json.dumps(header))
     return logger
-
-
-# -- command line -------------------------------------------------------------------
-def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    """Options that override fields of the preset's :class:`ReconConfig`."""
-    p.add_argument("--preset", default="cpu", help="smoke, cpu or paper (default cpu)")
-    p.add_argument("--data-dir", dest="data_dir", type=path_arg, help="directory of the npz files")
-    p.add_argument("--class-ids", dest="class_ids", help="comma-separated class ids")
-    p.add_argument("--iterations", type=int)
-    p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--image-size", dest="image_size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--sigma", type=float)
-    p.add_argument("--lambda-laplacian", dest="lambda_laplacian", type=float)
-    p.add_argument("--lambda-flatten", dest="lambda_flatten", type=float)
-    p.add_argument("--no-laplacian", dest="use_laplacian", action="store_const", const=False)
-    p.add_argument("--no-flatten", dest="use_flatten", action="store_const", const=False)
-    p.add_argument("--color-weight", dest="color_weight", type=float,
-                   help="> 0: also predict vertex colours, l2 image loss with this weight")
-    p.add_argument("--num-train-views", dest="num_train_views", type=int)
-    p.add_argument("--max-train-objects", dest="max_train_objects", type=int)
-    p.add_argument("--max-test-objects", dest="max_test_objects", type=int)
-    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
-                   help="also checkpoint every this many steps")
-    p.add_argument("--checkpoint-minutes", dest="checkpoint_minutes", type=float,
-                   help="also checkpoint every this many minutes of wall time (0: off)")
-    p.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int,
-                   help="checkpoints kept per run, newest first (default 2)")
-    p.add_argument("--device", type=device_arg, help="cpu (default) or cuda")
-
-
-def config_from_args(args: argparse.Namespace, **extra) -> ReconConfig:
-    """The preset's config with the command-line overrides applied."""
-    base = get_preset(args.preset).recon
-    fields = {k: getattr(args, k, None) for k in (
-        "data_dir", "iterations", "batch_size", "image_size", "lr", "sigma",
-        "lambda_laplacian", "lambda_flatten", "use_laplacian", "use_flatten",
-        "color_weight", "num_train_views", "max_train_objects", "max_test_objects",
-        "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "device")}
-    if getattr(args, "class_ids", None):
-        fields["class_ids"] = tuple(c for c in args.class_ids.split(",") if c)
-    fields.update(extra)
-    return with_overrides(base, **fields)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``softras-bench train``: train one renderer's generator (resumes if interrupted)."""
-    p = argparse.ArgumentParser(prog="softras-bench train", description=main.__doc__)
-    add_config_arguments(p)
-    p.add_argument("--renderer", default="softras",
-                   help="renderer name (with --shard: comma-separated names)")
-    p.add_argument("--seed", type=int_list_arg, default="0",
-                   help="training seed (with --shard: comma-separated seeds)")
-    p.add_argument("--out-dir", dest="out_dir", required=True, type=path_arg,
-                   help="the run directory (with --shard: the parent of "
-                        "<renderer>/seed_<s>/, as the reconstruction stage lays them out)")
-    p.add_argument("--stop-after", dest="stop_after", type=int,
-                   help="run at most this many steps now (a later call continues)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--wait", action="store_true",
-                   help="if another job is training into --out-dir, wait for it to finish "
-                        "(default: fail at once naming it)")
-    add_shard_argument(p)
-    args = p.parse_args(argv)
-    names = [n.strip() for n in args.renderer.split(",") if n.strip()]
-    seeds = [int(x) for x in args.seed.split(",")]
-    if args.shard is None and (len(names) != 1 or len(seeds) != 1):
-        p.error("one --renderer and one --seed without --shard (lists go with --shard i/n)")
-    runs = ([(names[0], seeds[0], args.out_dir)] if args.shard is None else
-            [(n, s, str(recon_run_dir(args.out_dir, n, s)))
-             for n, s in select([(n, s) for n in names for s in seeds], args.shard)])
-    path = None
-    for name, seed, out_dir in runs:
-        config = config_from_args(args, renderer=name, seed=seed, out_dir=out_dir)
-        path = train(config, stop_after=args.stop_after, progress=args.progress,
-                     wait=args.wait)
-    d = setup_distributed(config_from_args(args).device)
-    if d.is_main:
-        print(path if runs else f"shard {args.shard}: no runs")
-    if d.active:
-        dist.barrier()  # every rank is done with gloo before any rank tears it down
-        dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -45,6 +45,7 @@ from .results import (
     run_file,
     run_id_of,
 )
+from .summary import describe_data
 from .verdicts import run_convergence, summed_wall, training_seconds, unsettled
 
 #: Renderers in display order: the order each declares, read from ``renderers.json``.
@@ -201,24 +202,6 @@ def environment_table(env: dict | None, namer: PathNamer | None = None) -> pd.Da
              ("Taichi arch", env.get("taichi_arch") or "not initialised"),
              ("device asked for", env.get("device")), ("git commit", env.get("git_commit"))]
     return pd.DataFrame([{"item": k, "value": "" if v is None else str(v)} for k, v in rows])
-
-
-def describe_data(run: dict | None, namer: PathNamer | None = None) -> str:
-    """One sentence naming the data set of a run (from ``run.json``); its directory is
-    named by ``namer`` (:meth:`PathNamer.for_run` of the run by default)."""
-    namer = namer or PathNamer.for_run(".", run)
-    data = (run or {}).get("data") or {}
-    if data.get("kind") == "synthetic":
-        counts = data.get("counts") or {}
-        return (f"the built-in synthetic ShapeNet-like data set (`{data.get('preset')}` size: "
-                f"{len(data.get('class_ids') or [])} categories, "
-                f"{counts.get('train')}/{counts.get('val')}/{counts.get('test')} "
-                f"train/val/test objects per category, rendered by the exact `hard` "
-                f"renderer; `{namer.name(data.get('dir') or '')}`)")
-    if data.get("kind") == "directory":
-        return (f"the benchmark files in `{namer.name(data.get('dir') or '')}` (e.g. the "
-                f"ShapeNet renderings)")
-    return "an unrecorded data set"
 
 
 def training_setup(run: dict | None) -> str:

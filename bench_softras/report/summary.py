@@ -90,13 +90,29 @@ def _verdicts(doc: Document, name: str, heading: str, what: str,
     return [head, *("- " + s for s in verdict_sentences(rows))]
 
 
+def describe_data(run: dict | None, namer: PathNamer | None = None) -> str:
+    """One sentence naming the data set of a run (from ``run.json``); its directory is
+    named by ``namer`` (:meth:`PathNamer.for_run` of the run by default)."""
+    namer = namer or PathNamer.for_run(".", run)
+    data = (run or {}).get("data") or {}
+    if data.get("kind") == "synthetic":
+        counts = data.get("counts") or {}
+        return (f"the built-in synthetic ShapeNet-like data set (`{data.get('preset')}` size: "
+                f"{len(data.get('class_ids') or [])} categories, "
+                f"{counts.get('train')}/{counts.get('val')}/{counts.get('test')} "
+                f"train/val/test objects per category, rendered by the exact `hard` "
+                f"renderer; `{namer.name(data.get('dir') or '')}`)")
+    if data.get("kind") == "directory":
+        return (f"the benchmark files in `{namer.name(data.get('dir') or '')}` (e.g. the "
+                f"ShapeNet renderings)")
+    return "an unrecorded data set"
+
+
 def summary_document(doc: Document, run: dict | None, namer: PathNamer,
                      absent: dict[str, str]) -> Document:
     """The summary of ``doc`` (its sections written) as a document to splice in at its
     top: the headline verdicts, data set and budget, convergence, absent renderers and
     the contents."""
-    from .build import describe_data  # here: build imports this module
-
     out = Document(doc.title)
     out.heading("Summary")
     out.text(f"Data: {describe_data(run, namer)}. " + budget_text(run, doc))

@@ -1,7 +1,7 @@
 """CUDA-vs-CPU agreement and CUDA timing of every registered renderer.
 
 Run by ``scripts/gpu_check.sh`` on a machine with a GPU (``python -m
-bench_softras.studies.device_check --out DIR``); on a machine without one it writes
+bench_softras.commands.device_check --out DIR``); on a machine without one it writes
 the CPU timings alone and says that CUDA is absent.
 
 * **Agreement** (``agreement.csv``): the template sphere (642 vertices, 1280 faces) seen
@@ -20,15 +20,10 @@ the CPU timings alone and says that CUDA is absent.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -37,10 +32,6 @@ import renderers
 from metrics.meshes import template_sphere
 from renderers.soft_math import DEFAULT_SIGMA
 from renderers.taichi_runtime import ensure_init
-
-from .. import atomic
-from ..experiments.resume import load_checkpoint
-from ..safe_paths import path_arg
 
 #: (setting name, batch, image size) of the timing table.
 SETTINGS = (("paper", 64, 64), ("256px", 16, 256))
@@ -145,43 +136,3 @@ def cuda_usable() -> bool:
     if not torch.cuda.is_available():
         return False
     return ensure_init("cuda") == "cuda"
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench_softras.studies.device_check",
-                                description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, type=path_arg, help="output directory")
-    p.add_argument("--renderers", default="", help="comma-separated names (default: all)")
-    p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--reference-only", action="store_true",
-                   help="only compute the CPU reference (run with SOFTRAS_BENCH_TAICHI_ARCH=cpu)")
-    args = p.parse_args(argv)
-    out = Path(args.out)
-    names = [n for n in args.renderers.split(",") if n] or renderers.available()
-    ref_path = out / "cpu_reference.pt"
-    if args.reference_only:
-        atomic.write_with(ref_path, lambda tmp: torch.save(reference(names), tmp))
-        return 0
-    pd.set_option("display.width", 160)
-    if not cuda_usable():
-        print("CUDA is not usable here (torch or Taichi): CPU timings only")
-        df = timing([n for n in names if n not in DENSE], "cpu", repeats=args.repeats)
-        atomic.write_table(df, out / "timing_cpu.csv")
-        print(df.to_string(index=False))
-        return 0
-    env = dict(os.environ, SOFTRAS_BENCH_TAICHI_ARCH="cpu")
-    subprocess.run([sys.executable, "-m", "bench_softras.studies.device_check", "--out",
-                    str(out), "--renderers", ",".join(names), "--reference-only"],
-                   env=env, check=True)
-    # Weights only (tensors and plain containers): the file runs no code when read.
-    agree = agreement(load_checkpoint(ref_path, keys=frozenset(names)), "cuda")
-    atomic.write_table(agree, out / "agreement.csv")
-    print(agree.to_string(index=False))
-    df = timing(names, "cuda", repeats=args.repeats)
-    atomic.write_table(df, out / "timing.csv")
-    print(df.to_string(index=False))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -29,8 +29,6 @@ renderer would mislead.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,8 +40,7 @@ from tqdm import tqdm
 import renderers
 from bench_softras.atomic import write_table
 from bench_softras.errors import UnknownNameError
-from bench_softras.safe_paths import path_type
-from bench_softras.settings import GRADIENT_SIGMAS, PRESETS, GradientConfig, get_preset
+from bench_softras.settings import GRADIENT_SIGMAS, GradientConfig
 from metrics.fidelity import forward_fidelity
 from metrics.gradient_accuracy import (
     PEER_REFERENCE,
@@ -189,49 +186,3 @@ def default_renderers() -> tuple[str, ...]:
     """Every registered renderer (installed peers included), in display order; the same
     list as the main job's gradient stage (:func:`renderers.names`)."""
     return tuple(renderers.names())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``softras-bench gradients --out DIR [--preset smoke|cpu] [--renderers a,b]
-    [--sigmas s1,s2] [--scenes a,b] [--image-size N] [--seed S]``."""
-    p = argparse.ArgumentParser(prog="softras-bench gradients",
-                                description="Gradient accuracy and forward fidelity of "
-                                            "rasterizers against exact pixel coverage.")
-    p.add_argument("--out", type=path_type, required=True, help="output directory")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
-    p.add_argument("--renderers", default=None,
-                   help="comma-separated registered names (default: every registered "
-                        "renderer, installed peers included, as the main job)")
-    p.add_argument("--sigmas", default=None, help="comma-separated sigmas (overrides preset)")
-    p.add_argument("--scenes", default=None, help=f"comma-separated, from {','.join(SCENES)}")
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    preset = get_preset(args.preset).gradients
-    names = tuple(args.renderers.split(",")) if args.renderers else default_renderers()
-    absent = renderers.absent_peers()
-    if absent and not args.renderers:
-        print(f"note: optional renderers not installed: {absent}; running {list(names)}",
-              file=sys.stderr)
-    sigmas = [float(s) for s in args.sigmas.split(",")] if args.sigmas else preset.sigmas
-    scenes = tuple(args.scenes.split(",")) if args.scenes else preset.scenes
-    grad_df, fid_df = run_gradient_study(
-        renderers=names, sigmas=sigmas, scenes=scenes,
-        image_size=args.image_size or preset.image_size, seed=args.seed,
-        out_dir=args.out, progress=not args.no_progress)
-    peer_cols = [f"cosine_{PEER_REFERENCE}"] if grad_df[f"cosine_{PEER_REFERENCE}"].notna(
-    ).any() else []
-    if not peer_cols:
-        print(f"note: {PEER_REFERENCE} is not available "
-              f"({renderers.absent_peers().get(PEER_REFERENCE, 'not registered')}); "
-              f"no second gradient reference", file=sys.stderr)
-    summary = (grad_df.groupby(["renderer", "loss", "sigma"], dropna=False)[
-        ["cosine", "rel_l2", "sign_agree"] + peer_cols].mean().round(3))
-    print(summary.to_string())
-    print(f"wrote {args.out}/gradient_accuracy.csv, forward_fidelity.csv (+ .parquet)")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -27,8 +27,6 @@ its share of the median step.  Silhouette-only steps (``color_weight = 0``).
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import statistics
 import time
 from collections.abc import Sequence
@@ -41,12 +39,12 @@ import torch
 
 from bench_softras.atomic import write_table
 from bench_softras.data import load_split
+from bench_softras.errors import ConfigError
 from bench_softras.experiments.losses import mesh_topology, multiview_iou_loss, regularizers
-from bench_softras.experiments.multiview import resolve_data_dir, training_views
+from bench_softras.experiments.multiview import training_views
 from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
 from bench_softras.experiments.train import build_model, generator_forward
-from bench_softras.safe_paths import path_arg, path_type
-from bench_softras.settings import get_preset, with_overrides
+from bench_softras.settings import ReconConfig, with_overrides
 from renderers import Camera
 
 #: The timed parts of a step, in order.
@@ -64,10 +62,12 @@ RENDERER_SHARE_TARGET = 0.15
 
 @dataclass(frozen=True)
 class StepSplitConfig:
-    """``preset``: experiment preset (:mod:`bench_softras.settings`) whose
-    reconstruction config is timed; ``renderer``: registered name; ``steps`` timed
-    steps after ``warmup`` untimed ones; ``device``; ``data_dir``: benchmark files
-    (empty: the preset's built-in synthetic set, built once and cached); ``seed``."""
+    """``preset``: the name of the experiment preset (:mod:`bench_softras.settings`)
+    whose reconstruction config is timed (its label in the table; the config itself is
+    passed resolved, :func:`run_step_split`); ``renderer``: registered name; ``steps``
+    timed steps after ``warmup`` untimed ones; ``device``; ``data_dir``: benchmark files
+    (empty: the reconstruction config's ``data_dir``; ``softras-bench step-split``
+    builds the preset's synthetic set when none is given); ``seed``."""
 
     preset: str = "cpu"
     renderer: str = "softras"
@@ -143,12 +143,16 @@ def split_step(model, optimizer, renderer, topo, data, rng: np.random.Generator,
     return laps.times
 
 
-def setup_step(cfg: StepSplitConfig) -> tuple:
-    """Everything :func:`bench_softras.experiments.train.train` builds before its loop,
-    as the argument tuple of :func:`split_step`."""
-    recon = with_overrides(get_preset(cfg.preset).recon, renderer=cfg.renderer,
-                           seed=cfg.seed, device=cfg.device, color_weight=0.0)
-    data_dir = resolve_data_dir(cfg.data_dir or recon.data_dir, cfg.preset, progress=False)
+def setup_step(cfg: StepSplitConfig, recon: ReconConfig) -> tuple:
+    """Everything :func:`bench_softras.experiments.train.train` builds before its loop
+    for the (resolved) reconstruction config ``recon``, as the argument tuple of
+    :func:`split_step`."""
+    recon = with_overrides(recon, renderer=cfg.renderer, seed=cfg.seed, device=cfg.device,
+                           color_weight=0.0)
+    data_dir = cfg.data_dir or recon.data_dir
+    if not data_dir:
+        raise ConfigError("the step split needs the data set's directory "
+                          "(StepSplitConfig.data_dir or ReconConfig.data_dir)")
     data = load_split(data_dir, "train", recon.class_ids, recon.max_train_objects)
     device = torch.device(cfg.device)
     model = build_model(recon).to(device)
@@ -177,12 +181,13 @@ def summarize(laps: Sequence[dict[str, float]], cfg: StepSplitConfig,
                          for i, k, t in rows], columns=COLUMNS)
 
 
-def run_step_split(config: StepSplitConfig | None = None,
+def run_step_split(config: StepSplitConfig, recon: ReconConfig,
                    out_dir: str | Path | None = None) -> pd.DataFrame:
-    """Time ``config.steps`` split steps after ``config.warmup``; returns
+    """Time ``config.steps`` split steps of the reconstruction config ``recon`` (the
+    preset's, resolved by the caller) after ``config.warmup``; returns
     :func:`summarize`'s table and writes ``step_split.csv`` to ``out_dir`` when given."""
-    cfg = config or StepSplitConfig()
-    args = setup_step(cfg)
+    cfg = config
+    args = setup_step(cfg, recon)
     laps = [split_step(*args) for _ in range(cfg.warmup + cfg.steps)][cfg.warmup:]
     df = summarize(laps, cfg, args[6])
     if out_dir is not None:
@@ -202,35 +207,3 @@ def format_split(df: pd.DataFrame) -> str:
     lines.append(f"renderer share {share:.1%} {verdict} the target <= "
                  f"{RENDERER_SHARE_TARGET:.0%}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``softras-bench step-split [--preset cpu] [--renderer softras] [--steps N]
-    [--device cpu] [--data-dir DIR] [--out DIR]``."""
-    p = argparse.ArgumentParser(prog="softras-bench step-split",
-                                description="Time one reconstruction training step split "
-                                            "into data, generator, renderer, loss and "
-                                            "optimizer.")
-    defaults = StepSplitConfig()
-    p.add_argument("--preset", default=defaults.preset, choices=("smoke", "cpu", "paper"))
-    p.add_argument("--renderer", default=defaults.renderer)
-    p.add_argument("--steps", type=int, default=defaults.steps)
-    p.add_argument("--warmup", type=int, default=defaults.warmup)
-    p.add_argument("--device", default=defaults.device)
-    p.add_argument("--data-dir", dest="data_dir", default="", type=path_arg)
-    p.add_argument("--out", type=path_type, help="write step_split.csv here")
-    args = p.parse_args(argv)
-    fields = {f.name for f in dataclasses.fields(StepSplitConfig)}
-    try:
-        cfg = StepSplitConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    except ValueError as exc:
-        p.error(str(exc))
-    df = run_step_split(cfg, args.out)
-    print(f"{cfg.preset} preset, {cfg.renderer}, batch {int(df['batch_size'].iloc[0])}, "
-          f"median of {cfg.steps} steps:")
-    print(format_split(df))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

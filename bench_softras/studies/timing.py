@@ -54,9 +54,7 @@ Output (``out_dir``): ``timing.csv`` / ``timing.parquet`` with columns
 
 from __future__ import annotations
 
-import argparse
 import ctypes
-import dataclasses
 import math
 import statistics
 import threading
@@ -72,10 +70,9 @@ from tqdm.auto import tqdm
 import metrics
 import renderers
 from bench_softras.atomic import write_json, write_table
-from bench_softras.errors import ConfigError, device_arg
+from bench_softras.errors import ConfigError
 from bench_softras.experiments.renderer_choice import ensure_registered
-from bench_softras.safe_paths import path_type
-from bench_softras.settings import PRESETS, TimingConfig, get_preset
+from bench_softras.settings import TimingConfig
 from renderers import Camera
 from renderers.peers import PEERS, absent_peers
 
@@ -265,16 +262,16 @@ def plan(config: TimingConfig, names: Sequence[str]) -> list[dict]:
     return out
 
 
-def run_timing_study(config: TimingConfig | str = "cpu", out_dir: str | Path | None = None,
+def run_timing_study(config: TimingConfig, out_dir: str | Path | None = None,
                      *, progress: bool = True) -> pd.DataFrame:
     """Run the study (module docstring); returns the tidy table (:data:`COLUMNS`, one row
     per configuration and pass) and writes the files to ``out_dir`` when given.
 
-    ``config``: a :class:`TimingConfig` or a preset name (its ``timing``,
-    :data:`bench_softras.settings.PRESETS`).  Renderers not registered raise ``KeyError``,
+    ``config``: a :class:`TimingConfig` (a preset's ``timing``, resolved by the caller,
+    :mod:`bench_softras.settings`).  Renderers not registered raise ``KeyError``,
     except optional ones (noted and skipped).
     """
-    cfg = get_preset(config).timing if isinstance(config, str) else config
+    cfg = config
     names, absent = check_some_point_runs(cfg)
     names += [v for v, (base, _) in VARIANTS.items() if base in names and v not in names]
     device = torch.device(cfg.device)
@@ -397,38 +394,3 @@ def write_outputs(df: pd.DataFrame, skipped: pd.DataFrame, absent: dict[str, str
     write_json(paths[3], {"absent_renderers": absent, "memory_method": method,
                           "config": cfg.to_dict()}, default=None)
     return paths
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``softras-bench timing --out DIR [--preset smoke|cpu|paper] [--renderers a,b]
-    [--device cpu|cuda] [--repeats N] [--no-memory]``."""
-    p = argparse.ArgumentParser(prog="softras-bench timing",
-                                description="Forward/backward time and peak memory of the "
-                                            "rasterizers versus faces, image size, batch "
-                                            "and sigma.")
-    p.add_argument("--out", type=path_type, required=True, help="output directory")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    p.add_argument("--renderers", help="comma-separated registered names")
-    p.add_argument("--device", type=device_arg, help="torch device of the inputs (cpu, cuda)")
-    p.add_argument("--repeats", type=int)
-    p.add_argument("--warmup", type=int)
-    p.add_argument("--max-dense-pairs", dest="max_dense_pairs", type=int)
-    p.add_argument("--no-memory", dest="memory", action="store_const", const=False)
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    args = p.parse_args(argv)
-    over = {k: getattr(args, k) for k in ("device", "repeats", "warmup", "max_dense_pairs",
-                                          "memory") if getattr(args, k) is not None}
-    if args.renderers:
-        over["renderers"] = tuple(n for n in args.renderers.split(",") if n)
-    cfg = dataclasses.replace(get_preset(args.preset).timing, **over)
-    df = run_timing_study(cfg, args.out, progress=args.progress)
-    fb = df[df["pass"] == "forward+backward"]
-    print(fb.drop_duplicates(["renderer", "faces", "image_size", "batch", "sigma"])[
-        ["renderer", "faces", "image_size", "batch", "sigma", "time_s", "peak_mem_mb",
-         "images_per_s", "ns_per_pair"]].to_string(index=False))
-    print(f"wrote {args.out}/timing.csv (+ .parquet, timing_skipped.csv, timing_notes.json)")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

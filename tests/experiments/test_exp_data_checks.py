@@ -33,7 +33,7 @@ def test_test_voxels_of_another_resolution_fail_before_training(data_copy, tmp_p
     config = with_overrides(SMOKE.recon, image_size=16, batch_size=2, iterations=1)
     with pytest.raises(DatasetFileError, match=r"ball_test_voxels.npz: voxels are 16x16x16 "
                                                r"but the evaluation .* 32x32x32"):
-        ev.run_reconstruction("smoke", ["hard"], data_copy, tmp_path / "out", seeds=[0],
+        ev.run_reconstruction(SMOKE, ["hard"], data_copy, tmp_path / "out", seeds=[0],
                               config=config, progress=False)
 
 

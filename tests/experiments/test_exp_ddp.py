@@ -15,7 +15,7 @@ import torch
 def test_torchrun_two_gloo_processes_agree_on_parameters(tiny_data_dir, tmp_path):
     out = tmp_path / "ddp_run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "bench_softras.experiments.train", "--preset", "smoke",
+           "-m", "bench_softras.commands.train", "--preset", "smoke",
            "--renderer", "softras_torch", "--data-dir", str(tiny_data_dir),
            "--out-dir", str(out), "--iterations", "2", "--batch-size", "4",
            "--image-size", "16", "--no-progress"]

@@ -21,7 +21,7 @@ def recon(tiny_data_dir, tmp_path, template, monkeypatch):
 
     def run(force: bool = False):
         calls.clear()
-        df = ev.run_reconstruction("smoke", ["hard"], tiny_data_dir, out, seeds=[0],
+        df = ev.run_reconstruction(SMOKE, ["hard"], tiny_data_dir, out, seeds=[0],
                                    config=config, template=template, progress=False,
                                    force=force)
         return df, len(calls)

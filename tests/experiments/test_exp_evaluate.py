@@ -87,7 +87,7 @@ def test_summary_table_has_the_papers_layout():
 def test_smoke_end_to_end_writes_the_tables(tiny_data_dir, tmp_path, template):
     out = tmp_path / "recon"
     config = with_overrides(SMOKE.recon, image_size=16, batch_size=2)
-    df = run_reconstruction("smoke", ["softras", "hard"], tiny_data_dir, out, seeds=[0],
+    df = run_reconstruction(SMOKE, ["softras", "hard"], tiny_data_dir, out, seeds=[0],
                             config=config, template=template, progress=False)
     for name in ("recon_iou.csv", "recon_iou.parquet", "recon_iou_summary.csv"):
         assert (out / name).is_file(), name
@@ -102,7 +102,7 @@ def test_smoke_end_to_end_writes_the_tables(tiny_data_dir, tmp_path, template):
         assert (run / "config.json").is_file() and (run / "train.log").is_file()
         assert (run / "checkpoints" / "step_0000004.pt").is_file()
     # a second call resumes the finished runs and reads their evaluations back
-    again = run_reconstruction("smoke", ["softras", "hard"], tiny_data_dir, out, seeds=[0],
+    again = run_reconstruction(SMOKE, ["softras", "hard"], tiny_data_dir, out, seeds=[0],
                                config=config, template=template, progress=False)
     pd.testing.assert_frame_equal(again.drop(columns=["train_wall_s"]),
                                   df.drop(columns=["train_wall_s"]), check_dtype=False)

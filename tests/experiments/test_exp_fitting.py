@@ -19,7 +19,7 @@ from bench_softras.experiments.fitting import (
     run_fitting,
 )
 from bench_softras.experiments.multiview import training_views
-from bench_softras.settings import FitConfig
+from bench_softras.settings import SMOKE, AblationConfig, FitConfig
 from metrics.open3d_import import open3d
 from renderers import Camera
 
@@ -125,7 +125,7 @@ def test_bad_fit_arguments(template):
 
 def test_run_fitting_writes_table_and_meshes(tmp_path):
     cfg = FitConfig(steps=2, views_per_step=2, record_every=1, image_size=16, sigma=1e-4)
-    df = run_fitting(["cube"], ["softras", "hard"], "smoke", tmp_path, config=cfg,
+    df = run_fitting(["cube"], ["softras", "hard"], SMOKE, tmp_path, config=cfg,
                      progress=False)
     assert set(df["renderer"]) == {"softras", "hard"} and (df["preset"] == "smoke").all()
     back = pd.read_csv(tmp_path / "fitting.csv")
@@ -135,7 +135,7 @@ def test_run_fitting_writes_table_and_meshes(tmp_path):
     assert len(fitted.vertices) == 642 and len(fitted.triangles) == 1280
     assert not (tmp_path / "meshes" / "cube_softras.ply").exists()
     coloured = dataclasses.replace(cfg, color_weight=1.0)
-    run_fitting(["cube"], ["softras"], "smoke", tmp_path / "col", config=coloured,
+    run_fitting(["cube"], ["softras"], SMOKE, tmp_path / "col", config=coloured,
                 progress=False)
     mesh = open3d().io.read_triangle_mesh(str(tmp_path / "col" / "meshes" / "cube_softras.ply"))
     assert mesh.has_vertex_colors() and len(mesh.vertex_colors) == 642
@@ -239,9 +239,9 @@ def test_ablation_variants_and_table(tmp_path, template, monkeypatch):
                                             more_views=48)][-2:] == ["48 views", "color"]
     with pytest.raises(ValueError, match="more_views"):
         ablation_variants(base, (1e-4,), 4, more_views=20)
-    df = run_ablations("cube", "smoke", tmp_path, config=base, sigmas=(1e-4, 1e-3),
-                       few_views=4, color_weight=0.0, more_views=0, renderer="softras_torch",
-                       progress=False)
+    ablations = AblationConfig(sigmas=(1e-4, 1e-3), few_views=4, color_weight=0.0,
+                               more_views=0, renderer="softras_torch", shape="cube")
+    df = run_ablations(ablations, base, tmp_path, progress=False)
     assert list(df.columns) == ABLATION_COLUMNS and len(df) == 5
     assert df["color_mse"].isna().all() and not (tmp_path / "color_views.npz").exists()
     assert (df["steps"] == 2).all() and (df["renderer"] == "softras_torch").all()

@@ -16,7 +16,7 @@ from bench_softras.data import read_category, write_split
 from bench_softras.experiments import fitting
 from bench_softras.experiments.fitting import data_targets, load_target
 from bench_softras.main_job import MainJobConfig, run_main_job
-from bench_softras.settings import FitBenchConfig, FitConfig
+from bench_softras.settings import SMOKE, FitBenchConfig, FitConfig
 
 FIT = FitConfig(steps=2, views_per_step=2, record_every=1, image_size=32, sigma=1e-4)
 BENCH = FitBenchConfig(per_category=2, tuning_targets=2, lr_scales=(1.0, 3.0),
@@ -72,7 +72,7 @@ def test_targets_k_per_category_and_tuning_on_val_only(data_dir, tmp_path, monke
         return real(target, renderer, **kw)
 
     monkeypatch.setattr(fb, "fit_mesh", spy)  # the sweep's fits only
-    curves = fb.run_fit_benchmark(["softras", "n3mr", "hard"], "smoke", tmp_path, config=FIT,
+    curves = fb.run_fit_benchmark(["softras", "n3mr", "hard"], SMOKE, tmp_path, config=FIT,
                                   bench=BENCH, data_dir=data_dir, progress=False)
     assert set(zip(curves["shape"], curves["category"], strict=True)) == {
         ("box_0", "box"), ("box_1", "box"), ("ball_0", "ball"), ("ball_1", "ball")}

@@ -99,7 +99,7 @@ def test_runs_train_at_their_renderer_choice(tiny_data_dir, tmp_path, template):
     config = with_overrides(SMOKE.recon, image_size=16, batch_size=2, iterations=2)
     tuning = ReconTuningConfig(steps=1, lr_scales=(1.0, 3.0), sigmas=(1e-4,), val_objects=1,
                                val_views=1)
-    run_reconstruction("smoke", ["softras", "hard"], tiny_data_dir, out, seeds=[0],
+    run_reconstruction(SMOKE, ["softras", "hard"], tiny_data_dir, out, seeds=[0],
                        config=config, tuning=tuning, template=template, progress=False)
     choices = pd.read_csv(out / "recon_choices.csv").set_index("renderer")
     assert (out / "recon_tuning.csv").is_file()

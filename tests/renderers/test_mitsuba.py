@@ -3,7 +3,7 @@ forward is the exact pixel coverage within Monte Carlo noise, its gradient the e
 coverage gradient within Monte Carlo noise; skipped where mitsuba is not installed (it
 is an extra: ``pip install -e .[peers]``).  The checks shared by every registered
 renderer (bad input, orientation, the translated square) are in
-``test_new_renderers.py``.
+``test_dibr_antialias_edgegrad.py``.
 
 Measured at 64 spp, 32 px (seed 0): gradient cosine against the finite differences of
 the exact coverage >= 0.997 and norm ratio 0.99-1.03 on every scene of

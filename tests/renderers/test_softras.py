@@ -172,7 +172,7 @@ def test_render_through_camera_matches_rasterize():
 @pytest.mark.parametrize("name", ["softras", "softras_torch"])
 def test_bad_soft_options_raise_clearly(name):
     """The soft renderers' own options; the bad face-vertex inputs every renderer refuses
-    are tested once for all in ``test_new_renderers.test_bad_input_raises_clearly``."""
+    are tested once for all in ``test_dibr_antialias_edgegrad.test_bad_input_raises_clearly``."""
     for sigma in (0.0, -1e-3, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="sigma"):
             renderers.get(name, sigma=sigma)

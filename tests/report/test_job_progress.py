@@ -108,7 +108,7 @@ def test_end_summary_lines_come_from_the_saved_paired_tables(tmp_path):
 
 
 def test_fit_says_where_it_wrote_its_outputs(tmp_path, capsys):
-    from bench_softras.experiments.fitting import _print_outputs
+    from bench_softras.commands.fit import _print_outputs
 
     (tmp_path / "fitting.csv").write_text("x\n")
     _print_outputs(tmp_path)

@@ -27,7 +27,7 @@ from bench_softras.errors import ConfigError
 from bench_softras.experiments.fitting import target_labels
 from bench_softras.main_job import MainJobConfig, run_main_job
 from bench_softras.runs import config_hash, read_stage_record
-from bench_softras.settings import FitBenchConfig, FitConfig
+from bench_softras.settings import SMOKE, FitBenchConfig, FitConfig
 from metrics.meshes import box_mesh
 
 #: Fitting without a data set's targets or tuning: only the named shapes, 2 steps.
@@ -196,7 +196,7 @@ def test_two_files_of_one_name_are_both_fitted(tmp_path):
     b = _obj(tmp_path / "b" / "mesh.obj", 0.2, long=2.0)
     c = _obj(tmp_path / "c" / "cube.obj", 0.25)
     out = tmp_path / "fit"
-    df = fb.run_fit_benchmark(["n3mr"], "smoke", out, config=FIT, bench=NO_BENCH,
+    df = fb.run_fit_benchmark(["n3mr"], SMOKE, out, config=FIT, bench=NO_BENCH,
                               shapes=[str(a), str(b), "cube", str(c)], progress=False)
     finals = df.groupby("shape").tail(1)
     assert len(finals) == 4 and finals["shape"].is_unique

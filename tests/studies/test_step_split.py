@@ -11,6 +11,7 @@ from bench_softras.experiments.losses import mesh_topology
 from bench_softras.experiments.multiview import training_views
 from bench_softras.experiments.renderer_choice import make_renderer
 from bench_softras.experiments.train import build_model, train_step
+from bench_softras.settings import SMOKE
 from bench_softras.studies import step_split
 from bench_softras.studies.step_split import GROUPS, PARTS, StepSplitConfig, split_step
 
@@ -50,7 +51,7 @@ def test_split_step_refuses_colour_configs(make_config, tiny_data, template):
 def test_study_table_adds_up(tmp_path, tiny_data_dir):
     cfg = StepSplitConfig(preset="smoke", renderer="softras", steps=2, warmup=0,
                           data_dir=str(tiny_data_dir))
-    df = step_split.run_step_split(cfg, tmp_path)
+    df = step_split.run_step_split(cfg, SMOKE.recon, tmp_path)
     assert (tmp_path / "step_split.csv").is_file()
     parts = df[df["kind"] == "part"].set_index("item")["time_s"]
     groups = df[df["kind"] == "group"].set_index("item")["time_s"]

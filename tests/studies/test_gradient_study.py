@@ -22,8 +22,9 @@ import pytest
 import torch
 
 import renderers
+from bench_softras.commands.gradients import main
 from bench_softras.settings import SMOKE as SMOKE_PRESET
-from bench_softras.studies.gradients import main, run_gradient_study
+from bench_softras.studies.gradients import run_gradient_study
 from metrics.exact_coverage import center_coverage
 from renderers.base import _REGISTRY, Rasterizer
 

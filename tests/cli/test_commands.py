@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench_softras.experiments import evaluate, fitting
+from bench_softras.commands import evaluate
+from bench_softras.commands import fit as fitting
 from bench_softras.experiments.train import train
 
 

@@ -10,7 +10,7 @@ Python's standard library only, nothing downloaded).  It is found as
 
 Command line (``nox -s browser`` runs it)::
 
-    python tests/report/browser_check.py REPORT.html [--screenshot OUT.png]
+    python tests/browser_check.py REPORT.html [--screenshot OUT.png]
 
 prints the problems found (exit status 1) or ``ok``.
 """
