@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_data import make_tiny_data  # this folder is on sys.path (pytest prepends it)
+from tiny_data import TINY_MODEL, make_tiny_data  # this folder is on sys.path (pytest prepends it)
 
 from bench_softras.data import MultiViewData
-from bench_softras.settings import ModelConfig, ReconConfig
+from bench_softras.settings import ReconConfig
 from metrics.meshes import template_sphere
-
-TINY_MODEL = ModelConfig(conv_channels=4, fc_hidden=32, latent=16, decoder_hidden=(32, 64))
 
 
 def tiny_config(tmp_path, **kw) -> ReconConfig:

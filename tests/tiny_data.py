@@ -11,8 +11,12 @@ import metrics
 from bench_softras.data import MultiViewData
 from bench_softras.data.layout import NUM_VIEWS
 from bench_softras.experiments.renderer_choice import make_renderer
+from bench_softras.settings import ModelConfig
 from metrics.meshes import box_mesh, template_sphere
 from renderers import Camera
+
+#: The smallest generator of the tests (also the tests' ``conftest`` default).
+TINY_MODEL = ModelConfig(conv_channels=4, fc_hidden=32, latent=16, decoder_hidden=(32, 64))
 
 
 def make_tiny_data(image_size: int = 32, per_class: int = 2, seed: int = 0) -> MultiViewData:

@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import TINY_MODEL
+from tiny_data import TINY_MODEL
 
 from bench_softras.data import layout, loader
 from bench_softras.errors import ConfigError
