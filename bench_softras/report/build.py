@@ -19,10 +19,8 @@ from bench_softras.runs import (
     CURVE_FILE,
     ENV_JSON,
     METRICS_FILE,
-    RENDERERS_JSON,
     RUN_JSON,
     STAGES,
-    read_stage_record,
     stage_dir,
 )
 from bench_softras.shards import merged_run_record
@@ -37,9 +35,11 @@ from .results import (
     empty_tables,
     missing_units,
     read_examples,
+    read_families,
     read_record,
     read_run_logs,
     read_run_record,
+    read_stage,
     read_table,
     read_table_file,
     run_file,
@@ -168,7 +168,7 @@ def stage_table(results_dir: Path, run: dict | None,
     last = (run or {}).get("stages", {})
     rows = []
     for stage in STAGES:
-        rec = read_stage_record(results_dir, stage)
+        rec = read_stage(results_dir, stage)
         if rec is None and stage not in last:
             continue
         rows.append({"stage": stage, "last call": last.get(stage, ""),
@@ -286,7 +286,7 @@ def build_report(results_dir: str | Path, report_dir: str | Path | None = None, 
         doc.code("\n".join(missing))
     nonfinite_section(doc, {**tables, **fit_settings})
     _empty_section(doc, empty, results_dir)
-    families = read_record(run_file(results_dir, RENDERERS_JSON), list)
+    families = read_families(results_dir)
     absent = absent_renderers(results_dir, run, families)
     synthesis.synthesis_section(doc, tables, logs, cfg)
     _recon_section(doc, tables["recon"], examples, run, logs, tables["recon_per_object"],

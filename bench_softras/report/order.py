@@ -14,9 +14,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from pathlib import Path
 
-from bench_softras.runs import RENDERERS_JSON
-
-from .results import read_record, run_file
+from .results import read_families
 
 #: The floor row of reconstruction (not a renderer): always first.
 TEMPLATE = "template"
@@ -36,7 +34,7 @@ def read_order(families: list | None) -> tuple[str, ...]:
 def use_run(results_dir: str | Path) -> tuple[str, ...]:
     """Take the display order of the run in ``results_dir`` (its ``renderers.json``)
     for the report being built; returns it."""
-    order = read_order(read_record(run_file(results_dir, RENDERERS_JSON), list))
+    order = read_order(read_families(results_dir))
     _ORDER.set(order)
     return order
 

@@ -32,10 +32,11 @@ from bench_softras.jsonl import read_records
 from bench_softras.runs import (
     EXAMPLES_NPZ,
     RECON_RUNS_GLOB,
+    RENDERERS_JSON,
     RUN_JSON,
     SEED_PREFIX,
+    STAGE_JSON,
     STAGES,
-    read_stage_record,
     stage_dir,
 )
 from bench_softras.safe_paths import check_run_id, contained
@@ -177,9 +178,27 @@ def run_file(results_dir: str | Path, path: str | Path) -> Path:
     return contained(results_dir, path)
 
 
+def read_stage(results_dir: str | Path, stage: str) -> dict | None:
+    """``<stage>/stage.json`` of the run (:func:`read_record`: ``None`` when absent,
+    :class:`DamagedResultsError` naming it when it is not a JSON object)."""
+    return read_record(run_file(results_dir, stage_dir(results_dir, stage) / STAGE_JSON))
+
+
+def read_families(results_dir: str | Path) -> list[dict] | None:
+    """The run's ``renderers.json`` (one object per renderer, each naming its
+    ``renderer``), ``None`` when absent; :class:`DamagedResultsError` naming the file
+    when it is not an array of such objects."""
+    path = run_file(results_dir, RENDERERS_JSON)
+    rows = read_record(path, list)
+    if rows is not None and not all(isinstance(r, dict) and isinstance(r.get("renderer"), str)
+                                    for r in rows):
+        raise damaged(path, "not every entry is an object naming its renderer")
+    return rows
+
+
 def _merged(results_dir: str | Path, stage: str) -> bool:
     """Whether ``stage`` is read from its units: a sharded stage not finished whole."""
-    rec = read_stage_record(results_dir, stage)
+    rec = read_stage(results_dir, stage)
     done = isinstance(rec, dict) and rec.get("status") == "done"
     return stage in SHARDED_STAGES and not done
 

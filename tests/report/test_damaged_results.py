@@ -144,3 +144,20 @@ def test_damaged_file_in_the_api(tmp_path, case):
             read_table(d, "fitting" if path.parent.name == "fitting" else "timing")
     with pytest.raises(DamagedResultsError):
         build_report(d, tmp_path / "report")
+
+
+@pytest.mark.parametrize(("name", "content", "names"), [
+    ("fitting/stage.json", [None], "holds a JSON list, not a JSON object"),
+    ("renderers.json", [None], "not every entry is an object naming its renderer"),
+    ("renderers.json", [{"order": 1}], "not every entry is an object naming its renderer"),
+])
+def test_damaged_records_found_by_the_cli_fuzz(tmp_path, capsys, name, content, names):
+    """The long CLI fuzz (seed 1, 300 examples) found these two records read without a
+    check: a ``stage.json`` holding a list and a ``renderers.json`` whose entries are
+    not objects each crashed the report with a traceback."""
+    d = _run_dir(tmp_path)
+    _write(d, "fitting", "fitting", pd.DataFrame([FIT_ROW]))
+    (d / name).write_text(json.dumps(content))
+    code, err = _from_results(tmp_path, capsys, d)
+    assert code == 2 and names in err and name.split("/")[-1] in err
+    assert len(err.splitlines()) == 1
