@@ -28,12 +28,27 @@ def _link(doc: Document, prefix: str, text: str = "details") -> str:
     return f" ([{text}](#{anchor}))" if anchor else ""
 
 
+#: The renderer the headline compares every other one with, when it ran (the suite is
+#: built around the Soft Rasterizer); else the first renderer of the paired table.
+HEADLINE_RENDERER = "softras"
+
+
+def headline_lead(paired: pd.DataFrame | None) -> str | None:
+    """:data:`HEADLINE_RENDERER` when it is in ``paired`` (either side), else the first
+    ``a``; ``None`` for no table."""
+    if paired is None or not len(paired):
+        return None
+    if HEADLINE_RENDERER in set(paired["a"]) | set(paired["b"]):
+        return HEADLINE_RENDERER
+    return str(paired["a"].iloc[0])
+
+
 def headline_pairs(paired: pd.DataFrame, lead: str | None = None) -> pd.DataFrame:
     """The ``overall`` rows of a paired table; with ``lead``, only the pairs that
-    compare ``lead`` (the first renderer of the run, e.g. ``softras``) with another."""
+    compare ``lead`` (:func:`headline_lead`) with another renderer, on either side."""
     overall = paired[paired["category"] == "overall"]
-    if lead is not None and (overall["a"] == lead).any():
-        overall = overall[overall["a"] == lead]
+    if lead is not None:
+        overall = overall[(overall["a"] == lead) | (overall["b"] == lead)]
     return overall
 
 
@@ -116,10 +131,11 @@ def summary_document(doc: Document, run: dict | None, namer: PathNamer,
     out = Document(doc.title)
     out.heading("Summary")
     out.text(f"Data: {describe_data(run, namer)}. " + budget_text(run, doc))
+    lead = headline_lead(doc.data.get(RECON_PAIRED))
     recon = _verdicts(doc, RECON_PAIRED, "Paired comparisons: reconstruction",
-                      "Reconstruction, paired over the same test objects", None)
-    fit_rows = doc.data.get(FIT_PAIRED)
-    lead = str(fit_rows["a"].iloc[0]) if fit_rows is not None and len(fit_rows) else None
+                      f"Reconstruction, paired over the same test objects, `{lead}` "
+                      "against each other renderer", lead)
+    lead = headline_lead(doc.data.get(FIT_PAIRED))
     fit = _verdicts(doc, FIT_PAIRED, "Paired comparisons: mesh fitting",
                     f"Mesh fitting, `{lead}` against each other renderer", lead)
     if recon or fit:
@@ -150,7 +166,7 @@ def headline_lines(report_dir: str | Path) -> list[str]:
         paired = pd.read_csv(path)
         if not len(paired):
             continue
-        lead = None if name == RECON_PAIRED else str(paired["a"].iloc[0])
+        lead = headline_lead(paired)
         out += [f"headline, {what}: " + s.replace("`", "")
                 for s in verdict_sentences(headline_pairs(paired, lead))]
     return out

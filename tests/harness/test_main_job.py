@@ -442,8 +442,13 @@ def test_summary_comes_first_with_verdicts_budget_and_contents(smoke):
     assert n == len(renderers.names(slow=False))
     assert f"Budget: reconstruction: {n} renderers x 1 seed(s) x" in summary
     paired = pd.read_csv(cfg.report_dir / "data" / "recon_paired.csv")
-    for sentence in verdict_sentences(paired[paired["category"] == "overall"]):
+    overall = paired[paired["category"] == "overall"]
+    with_softras = (overall["a"] == "softras") | (overall["b"] == "softras")
+    assert with_softras.sum() == n - 1  # the headline: softras against each other one
+    for sentence in verdict_sentences(overall[with_softras]):
         assert sentence in summary  # the same generated sentences as the section's
+    for sentence in verdict_sentences(overall[~with_softras]):
+        assert sentence not in summary
     assert "Convergence: reconstruction runs" in summary
     assert "- [Mesh fitting](#mesh-fitting)" in summary  # the contents
 
