@@ -269,7 +269,8 @@ def _num(x: float, sign: str = "") -> str:
 def counts(e: PairedEstimate) -> str:
     """``"208 objects in 13 categories x 3 seeds"`` (from the estimate's counts)."""
     cats = (f" in {e.n_categories} categories" if e.n_categories > 1 else "")
-    return f"{e.n_objects} objects{cats} x {e.n_seeds} seed{'s' if e.n_seeds != 1 else ''}"
+    objects = f"{e.n_objects} object{'s' if e.n_objects != 1 else ''}"
+    return f"{objects}{cats} x {e.n_seeds} seed{'s' if e.n_seeds != 1 else ''}"
 
 
 def verdict(a: str, b: str, e: PairedEstimate, unit: str = "voxel IoU") -> str:

@@ -139,8 +139,8 @@ def summary_document(doc: Document, run: dict | None, namer: PathNamer,
     fit = _verdicts(doc, FIT_PAIRED, "Paired comparisons: mesh fitting",
                     f"Mesh fitting, `{lead}` against each other renderer", lead)
     if recon or fit:
-        out.text("Headline verdicts (difference in voxel IoU, `a - b`, with its bootstrap "
-                 "confidence interval):")
+        out.text("Headline verdicts (difference in voxel IoU, `a - b`, with its 95% "
+                 "confidence interval, formed as each sentence says):")
     for line in recon + fit:
         out.text(line)
     for text in (convergence_text(doc),):
