@@ -96,9 +96,12 @@ def read_json(path: str | Path) -> dict | None:
 
 
 def read_stage_record(results_dir: str | Path, stage: str) -> dict | None:
-    """``<stage>/stage.json`` or ``None``; one that resolves outside ``results_dir`` (a
-    symlink pointing out) is refused (:func:`~bench_softras.safe_paths.contained`)."""
-    return read_json(contained(stage_dir(results_dir, stage).parent, Path(stage, STAGE_JSON)))
+    """``<stage>/stage.json`` or ``None`` (absent, unreadable, or not a JSON object: the
+    stage then counts as not finished and runs again); one that resolves outside
+    ``results_dir`` (a symlink pointing out) is refused
+    (:func:`~bench_softras.safe_paths.contained`)."""
+    rec = read_json(contained(stage_dir(results_dir, stage).parent, Path(stage, STAGE_JSON)))
+    return rec if isinstance(rec, dict) else None
 
 
 def config_hash(config: dict) -> str:

@@ -396,3 +396,16 @@ def test_every_path_option_expands_home(command, tmp_path, monkeypatch):
         value = getattr(parsed[0], field)
         for v in value if isinstance(value, list) else [value]:
             assert "~" not in str(v) and str(v).startswith(str(home)), (field, v)
+
+
+@pytest.mark.parametrize("content", [[None], [1, 2], "done", 3])
+def test_a_stage_record_that_is_not_an_object_means_not_done(tmp_path, content):
+    """A damaged ``stage.json`` (valid JSON, not an object) used to crash the main job's
+    skip check with an AttributeError; the stage now counts as not finished."""
+    from bench_softras.runs import read_stage_record, stage_dir, stage_done
+
+    d = stage_dir(tmp_path, "fitting")
+    d.mkdir(parents=True)
+    (d / "stage.json").write_text(json.dumps(content))
+    assert read_stage_record(tmp_path, "fitting") is None
+    assert stage_done(tmp_path, "fitting", {}) is False
