@@ -590,7 +590,6 @@ def sweep_options(cfg: MainJobConfig, plan: Plan) -> dict:
     each shard's run record, :func:`_check_shard_options`): the preset, ``--set``
     values, renderers, categories, seeds, fit targets (mesh files by content), where the
     data comes from and every stage's resolved settings, without the machine's paths."""
-    paths = ("data_dir", "out_dir")
     return {"preset": plan.preset.name, "settings": list(cfg.settings),
             "renderers": list(plan.renderers), "study_renderers": list(plan.study_renderers),
             "fit_renderers": list(plan.fit_renderers), "class_ids": list(plan.class_ids),
@@ -600,7 +599,7 @@ def sweep_options(cfg: MainJobConfig, plan: Plan) -> dict:
             "data": "--data-dir" if cfg.data_dir else f"synthetic {synthetic_key(plan)}",
             "fit": dataclasses.asdict(plan.fit),
             "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
-            "recon": {k: v for k, v in plan.recon.to_dict().items() if k not in paths},
+            "recon": plan.recon.portable_dict(),
             "gradients": plan.gradient_config(), "ablations": plan.ablation_config(),
             "timing": plan.timing.to_dict(), "examples": dataclasses.asdict(plan.examples)}
 

@@ -366,6 +366,11 @@ class ReconConfig(LossConfig):
         """JSON-ready dict of every field (nested model config included)."""
         return dataclasses.asdict(self)
 
+    def portable_dict(self) -> dict:
+        """:meth:`to_dict` without the machine's paths (``out_dir``, ``data_dir``): what
+        keys a run's identity, so machines that mount data elsewhere agree."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("out_dir", "data_dir")}
+
     @classmethod
     def from_dict(cls, d: dict) -> ReconConfig:
         """Inverse of :meth:`to_dict` (lists become tuples)."""

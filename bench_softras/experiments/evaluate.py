@@ -283,10 +283,10 @@ def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int
     data's fingerprint, by content), so shards on machines that mount the data elsewhere
     still agree, and data replaced in place runs the units again."""
     units = [shards.Unit("template", TEMPLATE_DIR,
-                         config_hash({**_portable(base), "unit": "template",
+                         config_hash({**base.portable_dict(), "unit": "template",
                                       "test": test_digest}))]
     for name in renderers:
-        portable = _portable((configs or {}).get(name, base))
+        portable = (configs or {}).get(name, base).portable_dict()
         for seed in seeds:
             d = recon_run_dir(".", name, seed)
             units.append(shards.Unit(f"{name} seed {seed}", d.as_posix(),
@@ -295,18 +295,13 @@ def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int
     return units
 
 
-def _portable(config: ReconConfig) -> dict:
-    """``config`` as a dict without the machine's paths (``out_dir``, ``data_dir``)."""
-    return {k: v for k, v in config.to_dict().items() if k not in ("out_dir", "data_dir")}
-
-
 def recon_options(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
                   data_key: str) -> dict:
     """What a reconstruction sweep's shards must agree on (recorded in each shard's
     plan, :func:`bench_softras.shards.write_plan`): renderers, seeds, the settings
     without paths and the data's fingerprint."""
     return {"renderers": list(renderers), "seeds": [int(s) for s in seeds],
-            "recon": _portable(base), "data": data_key}
+            "recon": base.portable_dict(), "data": data_key}
 
 
 def _tuned_configs(out: Path, base: ReconConfig, tuning: ReconTuningConfig,

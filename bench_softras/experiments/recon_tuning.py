@@ -128,9 +128,8 @@ def tuning_unit(base: ReconConfig, tuning: ReconTuningConfig, names: Sequence[st
                 data_digest: str) -> shards.Unit:
     """The sweep's unit: its key hashes the portable recon config (no paths), the
     tuning config, the renderers and the data's digest."""
-    portable = {k: v for k, v in base.to_dict().items() if k not in ("out_dir", "data_dir")}
     return shards.Unit("tuning", TUNING_DIR, config_hash(
-        {**portable, "tuning": dataclasses.asdict(tuning), "renderers": list(names),
+        {**base.portable_dict(), "tuning": dataclasses.asdict(tuning), "renderers": list(names),
          "data": data_digest}))
 
 
