@@ -97,6 +97,8 @@ def paired_section(doc: Document, per_object: pd.DataFrame | None, order: list[s
     per-object means over views are saved as ``data/<stem>_per_object.csv`` (``name``
     ``<stem>_paired``)."""
     doc.heading(f"Paired comparisons: {what}", level=3)
+    if per_object is not None and not per_object.empty:  # the data, even with one renderer
+        doc.data[name.removesuffix("_paired") + "_per_object"] = per_object_means(per_object)
     if per_object is None or per_object.empty or per_object["renderer"].nunique() < 2:
         doc.text("No paired comparison: per-object results of at least two renderers are "
                  "needed (runs evaluated before per-object results were saved lack them).")
@@ -108,7 +110,6 @@ def paired_section(doc: Document, per_object: pd.DataFrame | None, order: list[s
         doc.text("- " + sentence)
     doc.table(table, name, f"Paired differences in voxel IoU with {CONFIDENCE:.0%} "
               f"CIs ({what})", ".4f")
-    doc.data[name.removesuffix("_paired") + "_per_object"] = per_object_means(per_object)
 
 
 def fitting_convergence(fit: pd.DataFrame) -> pd.DataFrame:
