@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -214,8 +215,11 @@ def busy(*times: dict[str, float]) -> bool:
 def judged_speedup(one: dict[str, float], two: dict[str, float]) -> tuple[float, bool]:
     """``(speed-up, estimated)``: the wall-time speed-up of 2 threads (timing ``two``)
     over 1 (``one``), or, when either waited in the run queue (:func:`busy`), the
-    CPU-time estimate :func:`idle_estimate` and ``True``."""
+    CPU-time estimate :func:`idle_estimate` and ``True``; NaN then when a call was too
+    short for the scheduler to have counted its CPU time (zero)."""
     if busy(one, two):
+        if one["cpu"] <= 0 or two["cpu"] <= 0:
+            return math.nan, True
         return idle_estimate(one, two), True
     return one["wall"] / two["wall"], False
 
@@ -248,8 +252,9 @@ def format_table(results: dict[int, dict]) -> str:
         flags = _flag(a) + _flag(b)
         loaded |= "*" in flags
         speed, est = a["wall"] / b["wall"], idle_estimate(a, b)
-        verdict = "" if kind not in ("forward", "backward") else \
-            ("ok" if judged_speedup(a, b)[0] >= SCALING_TARGET else "MISSED")
+        judged = judged_speedup(a, b)[0]
+        verdict = "" if kind not in ("forward", "backward") else "?" if math.isnan(judged) \
+            else ("ok" if judged >= SCALING_TARGET else "MISSED")
         lines.append(f"{label:<20}{kind:<10}{a['wall'] * 1e3:>9.1f}{flags[0]}"
                      f"{b['wall'] * 1e3:>9.1f}{flags[1]}{b['cpu'] / b['wall']:>10.2f}"
                      f"{speed:>9.2f}x{est:>9.2f}x  {verdict}")

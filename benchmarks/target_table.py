@@ -106,11 +106,12 @@ def _cell(x: float | None) -> str:
 def format_rows(rows: Sequence[Row]) -> str:
     """The summary table as text: target, item, measured ratio, criterion, verdict,
     load average before -> after, then each row's detail (or skip reason) below it."""
-    head = f"{'target':<7}{'item':<34}{'measured':>10}  {'criterion':<10}{'verdict':<10}load"
+    w = max([len(r.item) for r in rows] + [20]) + 2
+    head = f"{'target':<7}{'item':<{w}}{'measured':>10}  {'criterion':<10}{'verdict':<10}load"
     lines = [head, "-" * len(head)]
     for r in rows:
         shown = "-" if r.ratio is None else r.criterion.show(r.ratio)
-        lines.append(f"{r.target:<7}{r.item:<34}{shown:>10}  {str(r.criterion):<10}"
+        lines.append(f"{r.target:<7}{r.item:<{w}}{shown:>10}  {str(r.criterion):<10}"
                      f"{r.verdict:<10}{_cell(r.load_before)} -> {_cell(r.load_after)}")
         note = r.skip or r.detail
         if note:

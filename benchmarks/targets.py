@@ -39,6 +39,7 @@ prefer_passive_wait()  # before torch loads its OpenMP runtime
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -147,10 +148,15 @@ def measure_scaling(labels: list[str], plan: Plan, out_dir: Path) -> list[Row]:
         if kind == "fwd+bwd":
             continue
         ratio, est = judged_speedup(one, two)
+        wall = f"{one['wall'] * 1e3:.1f} -> {two['wall'] * 1e3:.1f} ms"
+        item = f"{label} {kind} 2 vs 1 thread"
+        if math.isnan(ratio):
+            rows.append(Row("1", item, SCALING_CRITERION, skip="machine busy and the call too "
+                            f"short for a CPU-time estimate; wall {wall} (measure idle)"))
+            continue
         how = (f"busy: CPU-time estimate (wall {one['wall'] / two['wall']:.2f}x)" if est
                else "idle wall times")
-        rows.append(Row("1", f"{kind} {label} 2 vs 1 thr", SCALING_CRITERION, ratio,
-                        detail=f"{one['wall'] * 1e3:.1f} -> {two['wall'] * 1e3:.1f} ms; {how}"))
+        rows.append(Row("1", item, SCALING_CRITERION, ratio, detail=f"{wall}; {how}"))
     return rows
 
 

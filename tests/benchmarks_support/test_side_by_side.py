@@ -107,3 +107,33 @@ def test_sections_option_refuses_unknown_names():
     with pytest.raises(SystemExit) as exc:
         targets.parse_args(["--only", "load,speed"])
     assert exc.value.code == 2
+
+
+def test_scaling_estimate_without_cpu_time_is_no_figure():
+    """A call too short for the scheduler to count its CPU time on a busy machine
+    (schedstat reads 0) gives no estimate, not a speed-up of 0."""
+    one, busy_two = _timing(0.003, 0.0, 0.002, 0.0), _timing(0.008, 0.004, 0.004, 0.004)
+    speed, estimated = scaling.judged_speedup(one, busy_two)
+    assert estimated and speed != speed  # NaN
+
+
+def test_scaling_rows_from_worker_results(monkeypatch, tmp_path):
+    import targets
+
+    idle1, idle2 = _timing(0.10, 0.10, 0.0, 0.10), _timing(0.05, 0.10, 0.0, 0.02)
+    short1, short2 = _timing(0.003, 0.0, 0.002, 0.0), _timing(0.008, 0.004, 0.004, 0.004)
+
+    def fake_worker(n, labels, step, rounds):
+        one = n == scaling.THREADS[0]
+        passes = {"forward": idle1 if one else idle2, "backward": short1 if one else short2,
+                  "fwd+bwd": idle1 if one else idle2}
+        return {"threads": n, "load_start": 1.0, "load_end": 1.0,
+                "renderers": {label: passes for label in labels}}
+
+    monkeypatch.setattr(scaling, "run_worker", fake_worker)
+    rows = targets.measure_scaling(["softras"], targets.QUICK, tmp_path)
+    assert [(r.item, r.verdict) for r in rows] == [
+        ("softras forward 2 vs 1 thread", "met"), ("softras backward 2 vs 1 thread", SKIPPED)]
+    assert rows[0].ratio == pytest.approx(2.0) and "idle wall times" in rows[0].detail
+    assert "too short for a CPU-time estimate" in rows[1].skip
+    assert (tmp_path / "scaling.json").exists()
