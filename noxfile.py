@@ -159,7 +159,7 @@ def fuzz(session: nox.Session) -> None:
 @nox.session(python=PYTHON, venv_backend="none")
 def bench(session: nox.Session) -> None:
     """Issue 22's targets, each a ratio measured side by side in one run
-    (``benchmarks/targets.py``, about 10 minutes on 2 idle cores): the 1-vs-2-thread
+    (``benchmarks/targets.py``, an estimated 6-10 minutes on 2 cores): the 1-vs-2-thread
     scaling table of every Taichi renderer; every Taichi renderer's forward+backward and
     the ``cpu`` training step idle vs beside two busy torch processes and two busy Python
     loops; ``softras`` against the first kernels (8e443d0) and the training step against
@@ -168,10 +168,11 @@ def bench(session: nox.Session) -> None:
     renderer's share of the training step.  It ends with one summary table (ratio,
     criterion, met or missed, load average before and after), also written as
     ``targets.json`` / ``targets.csv`` under ``results/benchmarks/targets/<time>/``.
-    Options after ``--`` go to ``targets.py`` (``--quick``: fewer rounds, about 3
-    minutes; ``--only load,kernels``; ``--renderers softras,n3mr``).  ``--pytest``
-    first runs the pytest-benchmark suite as well (``benchmarks/test_*.py``: every
-    renderer including the slow ones, memory, the smoke main job; JSON saved under
+
+    Options after ``--`` go to ``targets.py``: ``--quick`` (fewer rounds, about 3 minutes
+    on a busy 2-core machine), ``--only load,kernels``, ``--renderers softras,n3mr``.
+    ``--pytest`` first runs the pytest-benchmark suite as well (``benchmarks/test_*.py``:
+    every renderer including the slow ones, memory, the smoke main job; JSON saved under
     ``results/benchmarks`` and compared with the previous saved run; tens of minutes)."""
     _install(session)
     posargs = list(session.posargs)

@@ -1,5 +1,6 @@
 """The ratios of issue 22's targets, each measured side by side in one run, and one
-summary table (``nox -s bench``; about 10 minutes on 2 idle cores, ``--quick`` about 3)::
+summary table (``nox -s bench``; ``--quick`` took 2 min 11 s on the busy 2-core development
+machine, and the full run times 3-6 times as many calls: an estimated 6-10 minutes)::
 
     python benchmarks/targets.py [--quick] [--only load,kernels] [--out DIR]
 
@@ -48,7 +49,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from background import LOAD_RATIO_TARGET, background_load  # noqa: E402
-from scaling import SCALING_TARGET  # noqa: E402
+from scaling import ROUNDS, SCALING_TARGET  # noqa: E402
 from side_by_side import FIRST_KERNELS, STEP_BASELINE, compare_commits  # noqa: E402
 from target_table import Criterion, Row, format_rows, with_load, write_rows  # noqa: E402
 
@@ -79,7 +80,7 @@ class Plan:
     ``side_rounds`` alternations of the old and new code, ``side_calls`` calls (``softras``)
     or ``step_calls`` steps each; ``split_steps`` timed steps of the split."""
 
-    scaling_rounds: int = 9
+    scaling_rounds: int = ROUNDS
     load_rounds: int = 3
     load_calls: int = 4
     side_rounds: int = 5
