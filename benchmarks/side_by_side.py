@@ -68,7 +68,15 @@ def export_commit(root: Path, commit: str, paths: tuple[str, ...], dest: Path) -
         raise HistoryMissing(f"git archive {commit} {' '.join(paths)} failed: "
                              f"{archive.stderr.decode(errors='replace').strip()}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout), mode="r:") as tar:
-        tar.extractall(dest, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+            tar.extractall(dest, filter="data")
+            return
+        members = tar.getmembers()  # older: only plain files and folders, inside dest
+        bad = [m.name for m in members if not (m.isfile() or m.isdir())
+               or Path(m.name).is_absolute() or ".." in Path(m.name).parts]
+        if bad:
+            raise HistoryMissing(f"git archive {commit} holds unsafe entries {bad[:3]}")
+        tar.extractall(dest, members=members)  # noqa: S202 - checked above
 
 
 class Worker:

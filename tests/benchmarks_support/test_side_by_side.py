@@ -6,6 +6,7 @@ as a row (no timing)."""
 from __future__ import annotations
 
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,10 @@ def _repo(path: Path) -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-def test_export_commit_extracts_only_the_paths(tmp_path):
+@pytest.mark.parametrize("tar_filter", [True, False])
+def test_export_commit_extracts_only_the_paths(tmp_path, monkeypatch, tar_filter):
+    if not tar_filter:  # a Python without tarfile's extraction filters
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
     commit = _repo(tmp_path / "repo")
     export_commit(tmp_path / "repo", commit, ("pkg",), tmp_path / "out")
     assert (tmp_path / "out" / "pkg" / "mod.py").read_text() == "X = 1\n"
