@@ -283,7 +283,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="Taichi renderer labels of the scaling and load sections")
     p.add_argument("--out", type=Path, help="output folder (default "
                    "results/benchmarks/targets/<UTC time>)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    import renderers
+
+    unknown = [x for x in args.renderers.split(",") if x
+               and x.partition("[")[0] not in renderers.available()]
+    if unknown:
+        p.error(f"--renderers: unknown renderer(s) {unknown}; registered: "
+                f"{', '.join(renderers.available())}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

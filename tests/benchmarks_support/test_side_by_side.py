@@ -111,6 +111,10 @@ def test_sections_option_refuses_unknown_names():
     with pytest.raises(SystemExit) as exc:
         targets.parse_args(["--only", "load,speed"])
     assert exc.value.code == 2
+    assert targets.parse_args(["--renderers", "softras[autodiff],hard"]).renderers
+    with pytest.raises(SystemExit) as exc:
+        targets.parse_args(["--renderers", "softras,nosuch"])
+    assert exc.value.code == 2
 
 
 def test_scaling_estimate_without_cpu_time_is_no_figure():
