@@ -21,12 +21,10 @@ from renderers.threads import prefer_passive_wait  # isort: skip
 prefer_passive_wait()  # before torch loads its OpenMP runtime
 
 import pytest  # noqa: E402
+from background import LOAD_RATIO_TARGET  # noqa: E402
 
 from bench_softras.studies.background_load import busy_processes  # noqa: E402
 
-#: Loaded / idle time ratio aimed for (issue 14: at most 3x slower under two busy
-#: background processes).
-LOAD_RATIO_TARGET = 3.0
 LOADS = ("idle", "loaded")
 _LOADAVG: dict[str, tuple[float, float, float]] = {}
 

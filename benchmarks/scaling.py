@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -168,8 +169,9 @@ def step_rows(rounds: int) -> dict:
     return {"step": whole, "split": {g: float(groups[g]) for g in GROUPS}}
 
 
-def worker(threads: int, labels: list[str], step: bool) -> dict:
-    """All timings at ``threads`` threads (this process's pools sized first)."""
+def worker(threads: int, labels: list[str], step: bool, rounds: int = ROUNDS) -> dict:
+    """All timings at ``threads`` threads (this process's pools sized first), medians
+    of ``rounds`` rounds (the training step: at most :data:`STEP_ROUNDS`)."""
     from renderers import threads as pools  # isort: skip
 
     pools.prefer_passive_wait()
@@ -179,19 +181,20 @@ def worker(threads: int, labels: list[str], step: bool) -> dict:
     ensure_init("cpu")
     out: dict = {"threads": threads, "load_start": os.getloadavg()[0], "renderers": {}}
     for label in labels:
-        out["renderers"][label] = renderer_rows(label, ROUNDS)
+        out["renderers"][label] = renderer_rows(label, rounds)
     if step:
-        out["step"] = step_rows(STEP_ROUNDS)
+        out["step"] = step_rows(min(rounds, STEP_ROUNDS))
     out["load_end"] = os.getloadavg()[0]
     return out
 
 
-def run_worker(threads: int, labels: list[str], step: bool) -> dict:
+def run_worker(threads: int, labels: list[str], step: bool, rounds: int = ROUNDS) -> dict:
     """:func:`worker` in a fresh process (thread pools sized before torch loads)."""
     env = {**os.environ, "SOFTRAS_BENCH_THREADS": str(threads),
            "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(threads),
-           "--renderers", ",".join(labels)] + ([] if step else ["--no-step"])
+           "--renderers", ",".join(labels), "--rounds", str(rounds)] + \
+        ([] if step else ["--no-step"])
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT,
                           timeout=1200)
     if done.returncode != 0:
@@ -203,28 +206,55 @@ def _flag(t: dict) -> str:
     return "*" if t["wait"] > LOADED_WAIT_SHARE * max(t["cpu"], 1e-9) else " "
 
 
+def busy(*times: dict[str, float]) -> bool:
+    """Whether any of these timings (:func:`timed`) waited in the run queue for more
+    than :data:`LOADED_WAIT_SHARE` of its CPU time (the machine was not idle)."""
+    return any(_flag(t) == "*" for t in times)
+
+
+def judged_speedup(one: dict[str, float], two: dict[str, float]) -> tuple[float, bool]:
+    """``(speed-up, estimated)``: the wall-time speed-up of 2 threads (timing ``two``)
+    over 1 (``one``), or, when either waited in the run queue (:func:`busy`), the
+    CPU-time estimate :func:`idle_estimate` and ``True``; NaN then when a call was too
+    short for the scheduler to have counted its CPU time (zero)."""
+    if busy(one, two):
+        if one["cpu"] <= 0 or two["cpu"] <= 0:
+            return math.nan, True
+        return idle_estimate(one, two), True
+    return one["wall"] / two["wall"], False
+
+
+def pass_rows(results: dict[int, dict]) -> list[tuple[str, str, dict, dict]]:
+    """``(renderer, pass, 1-thread timing, 2-thread timing)`` for every renderer and
+    pass (forward, backward, fwd+bwd) of :func:`run_worker` results by thread count."""
+    one, two = results[THREADS[0]], results[THREADS[-1]]
+    return [(label, kind, r[kind], two["renderers"][label][kind])
+            for label, r in one["renderers"].items()
+            for kind in ("forward", "backward", "fwd+bwd")]
+
+
 def format_table(results: dict[int, dict]) -> str:
     """The scaling table: per renderer and pass, wall ms at each thread count, CPU /
     wall (parallelism) at 2 threads, the wall-time speed-up and verdict, and the
     speed-up estimated from CPU times (:func:`idle_estimate`; what idle cores would
     give); ``*`` marks a time with run-queue wait above :data:`LOADED_WAIT_SHARE` of
-    its CPU time (machine busy: trust the estimate, not the wall ratio)."""
+    its CPU time (machine busy: trust the estimate, not the wall ratio; that row's
+    verdict uses it, :func:`judged_speedup`)."""
     one, two = results[THREADS[0]], results[THREADS[-1]]
     lines = [f"{'renderer':<20}{'pass':<10}{'1 thr ms':>10}{'2 thr ms':>10}"
              f"{'cpu/wall':>10}{'speed-up':>10}{'est idle':>10}  verdict (target >= "
              f"{SCALING_TARGET}x)"]
     loaded = False
-    rows = [(label, kind, r[kind], two["renderers"][label][kind])
-            for label, r in one["renderers"].items() for kind in ("forward", "backward",
-                                                                  "fwd+bwd")]
+    rows = pass_rows(results)
     if "step" in one and "step" in two:
         rows.append(("training step", "cpu", one["step"]["step"], two["step"]["step"]))
     for label, kind, a, b in rows:
         flags = _flag(a) + _flag(b)
         loaded |= "*" in flags
         speed, est = a["wall"] / b["wall"], idle_estimate(a, b)
-        verdict = "" if kind not in ("forward", "backward") else \
-            ("ok" if (est if loaded else speed) >= SCALING_TARGET else "MISSED")
+        judged = judged_speedup(a, b)[0]
+        verdict = "" if kind not in ("forward", "backward") else "?" if math.isnan(judged) \
+            else ("ok" if judged >= SCALING_TARGET else "MISSED")
         lines.append(f"{label:<20}{kind:<10}{a['wall'] * 1e3:>9.1f}{flags[0]}"
                      f"{b['wall'] * 1e3:>9.1f}{flags[1]}{b['cpu'] / b['wall']:>10.2f}"
                      f"{speed:>9.2f}x{est:>9.2f}x  {verdict}")
@@ -237,8 +267,18 @@ def format_table(results: dict[int, dict]) -> str:
     lines.append(f"load average: {one['load_start']:.2f} -> {two['load_end']:.2f}")
     if loaded:
         lines.append("* run-queue wait > 10% of CPU time: the machine was busy; the wall "
-                     "ratios are not the idle figures (verdicts use the estimate)")
+                     "ratios are not the idle figures (their verdicts use the estimate)")
     return "\n".join(lines)
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"need a positive integer, got {text!r}")
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,13 +288,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated renderer labels (default: all Taichi renderers)")
     p.add_argument("--no-step", dest="step", action="store_false",
                    help="skip the training step")
+    p.add_argument("--rounds", type=_positive, default=ROUNDS,
+                   help=f"timed rounds per pass (default {ROUNDS})")
     p.add_argument("--json", type=Path, help="also write the raw figures here")
     args = p.parse_args(argv)
     labels = [x for x in args.renderers.split(",") if x]
     if args.worker:
-        print(json.dumps(worker(args.worker, labels, args.step)))
+        print(json.dumps(worker(args.worker, labels, args.step, args.rounds)))
         return 0
-    results = {n: run_worker(n, labels, args.step) for n in THREADS}
+    results = {n: run_worker(n, labels, args.step, args.rounds) for n in THREADS}
     print(format_table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -1,0 +1,147 @@
+"""``benchmarks/side_by_side.py`` and the harness around it: exporting an older commit,
+the row skipped (with the reason) when the history is missing, the worker's check that
+it runs the code it was given, the scaling verdict's rule, and a failed section reported
+as a row (no timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+import scaling
+import side_by_side
+from side_by_side import HistoryMissing, Worker, compare_commits, export_commit
+from target_table import NO_FIGURE, SKIPPED, Criterion
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _repo(path: Path) -> str:
+    """A one-commit git repository at ``path`` holding ``pkg/mod.py``; its commit."""
+    path.mkdir()
+    (path / "pkg").mkdir()
+    (path / "pkg" / "mod.py").write_text("X = 1\n")
+    (path / "other.txt").write_text("no\n")
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    return subprocess.run([*git[:3], "rev-parse", "--short", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize("tar_filter", [True, False])
+def test_export_commit_extracts_only_the_paths(tmp_path, monkeypatch, tar_filter):
+    if not tar_filter:  # a Python without tarfile's extraction filters
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    commit = _repo(tmp_path / "repo")
+    export_commit(tmp_path / "repo", commit, ("pkg",), tmp_path / "out")
+    assert (tmp_path / "out" / "pkg" / "mod.py").read_text() == "X = 1\n"
+    assert not (tmp_path / "out" / "other.txt").exists()
+
+
+def test_missing_history_is_named(tmp_path):
+    _repo(tmp_path / "repo")
+    with pytest.raises(HistoryMissing, match="commit 8e443d0 not found .*does not contain"):
+        export_commit(tmp_path / "repo", "8e443d0", ("pkg",), tmp_path / "out")
+    (tmp_path / "bare").mkdir()
+    with pytest.raises(HistoryMissing, match="no git history"):
+        export_commit(tmp_path / "bare", "8e443d0", ("pkg",), tmp_path / "out")
+
+
+def test_compare_commits_skips_the_row_without_history(tmp_path):
+    row = compare_commits("softras", "8e443d0", ("renderers",), 1, 1, tmp_path, target="2",
+                          item="softras", criterion=Criterion(">=", 3.0))
+    assert row.verdict == SKIPPED and row.ratio is None
+    assert row.skip.startswith("git history missing: commit 8e443d0 not found")
+
+
+def test_the_baselines_are_in_this_clones_history():
+    shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+                             capture_output=True, text=True)
+    if shallow.returncode != 0 or shallow.stdout.strip() == "true":
+        pytest.skip("no full git history here (a shallow clone or an export)")
+    for commit in (side_by_side.FIRST_KERNELS, side_by_side.STEP_BASELINE):
+        done = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"])
+        assert done.returncode == 0, commit
+
+
+def test_worker_refuses_code_from_another_folder(tmp_path):
+    (tmp_path / "code").mkdir()  # empty: renderers comes from elsewhere (or not at all)
+    w = Worker("step", tmp_path / "code", tmp_path / "log.txt", data_dir=str(tmp_path))
+    try:
+        with pytest.raises(RuntimeError, match="worker for .*code"):
+            w.ready()
+    finally:
+        w.close()
+    assert w.proc.returncode is not None
+
+
+def _timing(wall, cpu, wait, main):
+    return {"wall": wall, "cpu": cpu, "wait": wait, "main": main}
+
+
+def test_scaling_verdict_uses_wall_time_when_idle_and_the_estimate_when_busy():
+    one, two = _timing(0.10, 0.10, 0.0, 0.10), _timing(0.05, 0.10, 0.0, 0.02)
+    assert scaling.judged_speedup(one, two) == (pytest.approx(2.0), False)
+    busy_two = _timing(0.20, 0.10, 0.05, 0.02)  # waited half its CPU time for a core
+    speed, estimated = scaling.judged_speedup(one, busy_two)
+    assert estimated and speed == pytest.approx(0.10 / (0.02 + 0.04))
+
+
+def test_a_failed_section_becomes_a_row_with_no_figure(monkeypatch, tmp_path):
+    import targets
+
+    def fail(plan, data_dir):
+        raise OSError("disk full\nno space left")
+
+    monkeypatch.setattr(targets, "measure_share", fail)
+    rows = targets.run_section("share", [], targets.QUICK, tmp_path, lambda: "")
+    assert len(rows) == 1 and rows[0].verdict == NO_FIGURE
+    assert rows[0].detail == "failed: OSError: no space left" and rows[0].target == "4"
+    assert rows[0].load_before is not None and rows[0].load_after is not None
+
+
+def test_sections_option_refuses_unknown_names():
+    import targets
+
+    assert targets.parse_args(["--only", "load,share"]).only == ["load", "share"]
+    with pytest.raises(SystemExit) as exc:
+        targets.parse_args(["--only", "load,speed"])
+    assert exc.value.code == 2
+    assert targets.parse_args(["--renderers", "softras[autodiff],hard"]).renderers
+    with pytest.raises(SystemExit) as exc:
+        targets.parse_args(["--renderers", "softras,nosuch"])
+    assert exc.value.code == 2
+
+
+def test_scaling_estimate_without_cpu_time_is_no_figure():
+    """A call too short for the scheduler to count its CPU time on a busy machine
+    (schedstat reads 0) gives no estimate, not a speed-up of 0."""
+    one, busy_two = _timing(0.003, 0.0, 0.002, 0.0), _timing(0.008, 0.004, 0.004, 0.004)
+    speed, estimated = scaling.judged_speedup(one, busy_two)
+    assert estimated and speed != speed  # NaN
+
+
+def test_scaling_rows_from_worker_results(monkeypatch, tmp_path):
+    import targets
+
+    idle1, idle2 = _timing(0.10, 0.10, 0.0, 0.10), _timing(0.05, 0.10, 0.0, 0.02)
+    short1, short2 = _timing(0.003, 0.0, 0.002, 0.0), _timing(0.008, 0.004, 0.004, 0.004)
+
+    def fake_worker(n, labels, step, rounds):
+        one = n == scaling.THREADS[0]
+        passes = {"forward": idle1 if one else idle2, "backward": short1 if one else short2,
+                  "fwd+bwd": idle1 if one else idle2}
+        return {"threads": n, "load_start": 1.0, "load_end": 1.0,
+                "renderers": {label: passes for label in labels}}
+
+    monkeypatch.setattr(scaling, "run_worker", fake_worker)
+    rows = targets.measure_scaling(["softras"], targets.QUICK, tmp_path)
+    assert [(r.item, r.verdict) for r in rows] == [
+        ("softras forward 2 vs 1 thread", "met"), ("softras backward 2 vs 1 thread", SKIPPED)]
+    assert rows[0].ratio == pytest.approx(2.0) and "idle wall times" in rows[0].detail
+    assert "too short for a CPU-time estimate" in rows[1].skip
+    assert (tmp_path / "scaling.json").exists()
