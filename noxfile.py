@@ -8,14 +8,16 @@ packages, so they share one environment, ``.nox/shared`` (the package installed 
 reinstalled only when ``pyproject.toml`` or the Python version changes.  ``lint`` has
 its own (ruff).  ``report_peers`` (the main job with the optional peer renderers) has its
 own small environment, ``.nox/peers``, on top of the shared one: only the ``peers``
-extra (Mitsuba 3, Dr.Jit) is installed there, so the tests' environment stays lean.
+extra (Mitsuba 3, Dr.Jit) is installed there, so the tests' environment stays lean; it
+also needs Debian's ``libllvm19``, which it installs when run as root (as ``tests``
+installs chromium).
 """
 
 from __future__ import annotations
 
 import fcntl
-import glob
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -80,6 +82,26 @@ def _find_browser():
     return find_browser()
 
 
+def _can_apt() -> bool:
+    """Whether this runs as root with Debian's ``apt-get`` (system packages can be
+    installed)."""
+    return bool(hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"))
+
+
+def _apt_install(package: str) -> str | None:
+    """``apt-get update`` then ``apt-get install`` of one Debian package (no
+    recommends, no questions); ``None`` when done, else one line saying which command
+    failed and its last error output."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = " ".join(done.stderr.strip().split())[-300:]
+            return f"{' '.join(cmd)} failed: {tail}"
+    return None
+
+
 def _ensure_browser(session: nox.Session) -> None:
     """Install Debian's ``chromium`` for the report's browser check when no browser is
     found and this runs as root with ``apt-get`` (``apt-get update`` and the install took
@@ -87,19 +109,14 @@ def _ensure_browser(session: nox.Session) -> None:
     browser tests then skip, naming what is missing."""
     if _find_browser() is not None:
         return
-    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+    if not _can_apt():
         session.log("no headless browser, and no root apt-get to install chromium: the "
                     "report's browser tests will skip")
         return
     session.log("installing chromium (Debian) for the report's browser check")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"],
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            session.warn(f"{' '.join(cmd)} failed (the browser tests will skip): "
-                         f"{done.stderr.strip()[-500:]}")
-            return
+    failed = _apt_install("chromium")
+    if failed:
+        session.warn(f"{failed} (the browser tests will skip)")
 
 
 @nox.session(python=PYTHON, venv_backend="none")
@@ -210,15 +227,59 @@ def report(session: nox.Session) -> None:
 
 #: The environment of ``report_peers``: the shared one plus the ``peers`` extra.
 PEERS_VENV = Path(".nox") / "peers"
-#: Debian's LLVM 19 (package ``libllvm19``), which Mitsuba's CPU variant needs
-#: (``renderers.peers.mitsuba_setup``; LLVM 15 makes Dr.Jit's JIT abort).
-LLVM19_GLOBS = ("/usr/lib/*-linux-gnu/libLLVM.so.19*", "/usr/lib/llvm-19/lib/libLLVM.so*")
+#: The peers' own tests, which ``report_peers`` runs before the job (about 15 s).
+PEER_TESTS = ("tests/renderers/test_mitsuba.py", "tests/renderers/test_peers.py")
+
+
+def _mitsuba_setup():
+    """``renderers/peers/mitsuba_setup.py`` loaded on its own (standard library only; nox's
+    Python has no torch): where Debian's LLVM 19 lives (``DEBIAN_LLVM19``,
+    ``debian_llvm19()``) and the variable Dr.Jit reads (``LLVM_ENV``)."""
+    spec = importlib.util.spec_from_file_location(
+        "_softras_mitsuba_setup", Path("renderers", "peers", "mitsuba_setup.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ensure_llvm19(session: nox.Session) -> dict[str, str]:
+    """The LLVM library of Mitsuba's CPU variant, as environment variables for the job:
+    none when ``$DRJIT_LIBLLVM_PATH`` is set (the user's library; the adapter tries it in
+    a child process first), else ``{"DRJIT_LIBLLVM_PATH": <Debian's LLVM 19>}``, with
+    ``libllvm19`` installed first when missing and this runs as root with apt-get (about
+    3 s for the install after ``apt-get update``).  Otherwise the session stops with one
+    line naming the fix (LLVM 15 makes Dr.Jit's JIT abort)."""
+    setup = _mitsuba_setup()
+    if os.environ.get(setup.LLVM_ENV):
+        session.log(f"Mitsuba uses {setup.LLVM_ENV}={os.environ[setup.LLVM_ENV]}")
+        return {}
+    found = setup.debian_llvm19()
+    if found is None and _can_apt():
+        session.log("installing Debian's libllvm19 (Mitsuba's CPU variant needs LLVM 19)")
+        failed = _apt_install("libllvm19")
+        if failed:
+            session.error(f"could not install libllvm19 (Mitsuba's CPU variant needs LLVM "
+                          f"19): {failed}")
+        found = setup.debian_llvm19()
+    if found is None:
+        session.error("libllvm19 is missing (Mitsuba's CPU variant needs LLVM 19): run "
+                      "apt-get install libllvm19 as root (or set DRJIT_LIBLLVM_PATH to a "
+                      "working libLLVM), then rerun nox -s report_peers")
+    return {setup.LLVM_ENV: found}
+
+
+def _shared_pth(shared_site: str) -> str:
+    """The ``.pth`` line that puts ``shared_site`` on ``sys.path`` as a site directory:
+    its own ``.pth`` files are read too (a plain path line would skip them, and with them
+    the package's editable install: ``import renderers`` then worked only from the
+    repository root)."""
+    return f"import site; site.addsitedir({shared_site!r})\n"
 
 
 def _peers_env(session: nox.Session) -> Path:
-    """``.nox/peers``: a virtualenv that sees the shared environment's packages (a
-    ``.pth`` file naming its site-packages) and holds the ``peers`` extra of
-    ``pyproject.toml``; returns its python."""
+    """``.nox/peers``: a virtualenv that sees the shared environment's packages and holds
+    the ``peers`` extra of ``pyproject.toml``; returns its python.  A ``.pth`` file adds
+    the shared ``site-packages`` as a site directory (:func:`_shared_pth`)."""
     shared_bin = _ensure_shared_env(session)
     shared_site = subprocess.run(
         [str(shared_bin / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
@@ -227,7 +288,8 @@ def _peers_env(session: nox.Session) -> Path:
     python = venv / "bin" / "python"
     pins = tomllib.loads(Path("pyproject.toml").read_text())["project"][
         "optional-dependencies"]["peers"]
-    key = hashlib.sha256(("\n".join(pins) + shared_site).encode()).hexdigest()
+    pth = _shared_pth(shared_site)
+    key = hashlib.sha256(("\n".join(pins) + pth).encode()).hexdigest()
     stamp = venv / ".installed"
     if not stamp.exists() or stamp.read_text() != key:
         if not python.exists():
@@ -235,7 +297,7 @@ def _peers_env(session: nox.Session) -> Path:
         site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig."
                                "get_paths()['purelib'])"], check=True, capture_output=True,
                               text=True).stdout.strip()
-        Path(site, "softras_shared.pth").write_text(shared_site + "\n")
+        Path(site, "softras_shared.pth").write_text(pth)
         session.log(f"installing the peers extra {pins} into {venv}")
         subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
         stamp.write_text(key)
@@ -246,14 +308,16 @@ def _peers_env(session: nox.Session) -> Path:
 def report_peers(session: nox.Session) -> None:
     """The main job with the optional peer renderers: ``softras-bench report`` (options
     after ``--``, as ``report``) in ``.nox/peers``, the shared environment plus the
-    ``peers`` extra (``mitsuba==3.9.1``, ``drjit==1.5.0``).  Mitsuba's CPU variant needs
-    Debian's ``libllvm19`` (checked first).  PyTorch3D (``pytorch3d_soft``) has no CPU
-    wheel: build it as docs/renderers.md says; it is used where it imports."""
-    if not any(glob.glob(g) for g in LLVM19_GLOBS):
-        session.error("libllvm19 is missing (Mitsuba's CPU variant needs LLVM 19): run "
-                      "apt-get install libllvm19, then rerun nox -s report_peers")
-    python = _peers_env(session)
-    session.run(str(python), "-m", "bench_softras", "report", *session.posargs,
+    ``peers`` extra (``mitsuba==3.9.1``, ``drjit==1.5.0``).  First Mitsuba's system
+    library, Debian's ``libllvm19`` (installed when missing and run as root), then the
+    peers' own tests (:data:`PEER_TESTS`), so a broken peer stops the session before the
+    job.  PyTorch3D (``pytorch3d_soft``) has no CPU wheel: build it as docs/renderers.md
+    says; the job uses it where it imports and names it as absent otherwise."""
+    llvm = _ensure_llvm19(session)
+    python = str(_peers_env(session))
+    session.run(python, "-m", "pytest", "-q", "-ra", "-p", "no:cacheprovider",
+                "--benchmark-disable", *PEER_TESTS, env=llvm, external=True)
+    session.run(python, "-m", "bench_softras", "report", *session.posargs, env=llvm,
                 external=True)
 
 
