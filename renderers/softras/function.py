@@ -97,6 +97,14 @@ def cache_slots(nb: int, nf: int, value_bytes: int) -> int:
     return int(min(CACHE_SLOTS, CACHE_BYTES // per_slot, _INT32_MAX // max(1, nb * nf)))
 
 
+#: Image rows per task of the CPU forward (:func:`kernels.soft_log_sum`, ``banded``):
+#: B x ceil(H / BAND_ROWS) tasks (paper setting: 64 x 8 = 512), enough for Taichi's
+#: thread pool to keep every core busy, while a face's box (about 3 rows at the paper
+#: setting) seldom crosses a band border (a face met by two bands sets up twice).  The
+#: result does not depend on it (each pixel's faces are added in order either way).
+BAND_ROWS = 8
+
+
 class KernelParams(NamedTuple):
     """The scalar arguments the forward and backward pair kernels share (saved on the
     autograd context between them)."""
@@ -127,9 +135,13 @@ class SoftLogSum(torch.autograd.Function):
         cache_w = torch.empty(nb, nf, cap, dtype=dtype, device=dev) if cap else \
             torch.empty(1, 1, 1, dtype=dtype, device=dev)
         cache_k = torch.empty(cache_w.shape, dtype=torch.int8, device=dev)
-        if nf:  # one launch: each thread writes its faces' lines, then adds them
-            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, cap, *params,
-                                 per_image=dev.type == "cpu", spans=True)
+        banded = dev.type == "cpu"  # (image, band of rows) tasks; CUDA: one per face
+        face_rows = torch.empty((nb, nf, 2) if banded else (1, 1, 2), dtype=torch.int32,
+                                device=dev)
+        if nf:  # one launch: the lines are written in it too
+            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, face_rows, cap,
+                                 params.inv_sigma, params.max_d2, params.radius, BAND_ROWS,
+                                 params.compute_dtype, banded=banded, spans=True)
         ctx.save_for_backward(fv, lines, cache_w, cache_k)
         ctx.cap = cap  # slots per face in the pair cache
         ctx.params = params  # KernelParams

@@ -236,14 +236,30 @@ def _row_range(u, v, kind, sg, i, j0, j1, height, width, spans: ti.template(),
 
 
 @ti.func
-def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
-              cache_w: ti.template(), cache_k: ti.template(), cap, b, f, inv_sigma,
-              max_d2, radius, spans: ti.template(), atomic: ti.template(),
-              dt: ti.template()):
-    """Add face ``(b, f)``'s ``log(1 - D)`` into ``acc[b]`` over the pixels of its grown
-    box (each row cut to :func:`_row_span` when ``spans``), with atomic adds when
-    ``atomic`` (several threads may hold faces of one image), else plain ones; the
-    face's first ``cap`` visited pairs go to the pair cache (:func:`soft_log_sum`)."""
+def _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width,
+                  spans: ti.template()):
+    """Pairs face ``(i0, i1, j0, j1, sg, u, v, kind)`` visits in its rows above row
+    ``lo`` (the first pair-cache slot of its rows from ``lo`` on): the same row ranges
+    as :func:`_add_face_rows`, counted only while below ``cap``."""
+    slot = 0
+    for i in range(i0, ti.min(lo, i1)):
+        if slot < cap:
+            _py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, ti.f64)
+            slot += ti.max(0, jb - ja)
+    return slot
+
+
+@ti.func
+def _add_face_rows(fv: ti.template(), lines: ti.template(), acc: ti.template(),
+                   cache_w: ti.template(), cache_k: ti.template(), cap, b, f, lo, hi,
+                   inv_sigma, max_d2, radius, spans: ti.template(), atomic: ti.template(),
+                   dt: ti.template()):
+    """Add face ``(b, f)``'s ``log(1 - D)`` into rows ``[lo, hi)`` of ``acc[b]`` over the
+    pixels of its grown box (each row cut to :func:`_row_span` when ``spans``), with
+    atomic adds when ``atomic`` (several threads may hold faces of one image), else
+    plain ones.  Pair cache (:func:`soft_log_sum`): the face's ``n``-th visited pair,
+    counted from its box's first row whatever ``lo`` is, goes to slot ``n`` if ``n <
+    cap``, so any split of the rows fills the same slots with the same values."""
     height = acc.shape[1]
     width = acc.shape[2]
     zero = ti.cast(0, dt)
@@ -253,7 +269,9 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
     i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
                                                      width, dt)
     slot = 0
-    for i in range(i0, i1):
+    if cap > 0:
+        slot = _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width, spans)
+    for i in range(ti.max(i0, lo), ti.min(i1, hi)):
         py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
         for j in range(ja, jb):
             px = ti.cast(x0 + j * step, dt)  # no division per pair
@@ -278,36 +296,51 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
 @ti.kernel
 def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  acc: ti.types.ndarray(), cache_w: ti.types.ndarray(),
-                 cache_k: ti.types.ndarray(), cap: ti.i32, inv_sigma_: ti.f64,
-                 max_d2_: ti.f64, radius: ti.f64, dt: ti.template(),
-                 per_image: ti.template(), spans: ti.template()):
+                 cache_k: ti.types.ndarray(), face_rows: ti.types.ndarray(), cap: ti.i32,
+                 inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64, band_rows: ti.i32,
+                 dt: ti.template(), banded: ti.template(), spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3]; ``lines`` [B, F, 16]
-    (output: each face's lines, :func:`edge_lines`, written by the thread that adds the
-    face, so no separate launch); ``acc`` [B, H, W] zero-initialised; ``lines`` and
-    ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
-    Pair cache for the backward: the ``n``-th pair a face visits, ``n < cap``, stores
-    ``cache_w[b, f, n]`` (``dt``) = ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled
-    pair) and ``cache_k[b, f, n]`` (int8) = its nearest edge; both [B, F, >= cap]
-    (``cap = 0``: no cache, any [1, 1, 1] arrays).
-    ``per_image``: one thread per image loops over its faces in order (plain adds,
-    deterministic; for the CPU), else one thread per face (atomic adds; for the GPU).
-    ``spans``: cut each box row to :func:`_row_span` (``False`` only for tests)."""
+    (output: each face's lines, :func:`edge_lines`, written in this launch, so no
+    separate one); ``acc`` [B, H, W] zero-initialised; ``lines`` and ``acc`` in ``dt``;
+    ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
+    Pair cache for the backward: the ``n``-th pair a face visits (rows top to bottom,
+    columns left to right), ``n < cap``, stores ``cache_w[b, f, n]`` (``dt``) =
+    ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled pair) and ``cache_k[b, f, n]``
+    (int8) = its nearest edge; both [B, F, >= cap] (``cap = 0``: no cache, any [1, 1,
+    1] arrays).
+    ``banded`` (the CPU layout): first every face's lines and box rows (``face_rows``
+    int32 [B, F, 2] = ``(i0, i1)``, output), then one task per (image, band of
+    ``band_rows`` rows) adds, in face order, the rows in its band of every face whose box
+    meets it: plain adds, each pixel's faces in order whatever ``band_rows`` and the
+    thread count (bit-reproducible), and B x ceil(H / ``band_rows``) tasks for the
+    thread pool.  Else one thread per face (atomic adds; for the GPU; ``face_rows`` and
+    ``band_rows`` unused).  ``spans``: cut each box row to :func:`_row_span` (``False``
+    only for tests)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
-    if ti.static(per_image):
+    if ti.static(banded):
+        height = acc.shape[1]
+        for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
+            _write_lines(fv, lines, b, f)
+            i0, i1, _j0, _j1 = face_pixel_box(fv, b, f, radius, 0, height, acc.shape[2])
+            face_rows[b, f, 0] = i0
+            face_rows[b, f, 1] = i1
+        bands = (height + band_rows - 1) // band_rows
         ti.loop_config(block_dim=1)
-        for b in range(lines.shape[0]):
+        for task in range(lines.shape[0] * bands):
+            b = task // bands
+            lo = (task % bands) * band_rows
+            hi = ti.min(lo + band_rows, height)
             for f in range(lines.shape[1]):
-                _write_lines(fv, lines, b, f)
-            for f in range(lines.shape[1]):
-                _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
-                          radius, spans, False, dt)
+                if face_rows[b, f, 0] < hi and face_rows[b, f, 1] > lo:
+                    _add_face_rows(fv, lines, acc, cache_w, cache_k, cap, b, f, lo, hi,
+                                   inv_sigma, max_d2, radius, spans, False, dt)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
             _write_lines(fv, lines, b, f)
-            _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
-                      radius, spans, True, dt)
+            _add_face_rows(fv, lines, acc, cache_w, cache_k, cap, b, f, 0, acc.shape[1],
+                           inv_sigma, max_d2, radius, spans, True, dt)
 
 
 @ti.func
@@ -414,7 +447,7 @@ def soft_pair_terms(lines: ti.types.ndarray(), pair_face: ti.types.ndarray(),
         one = ti.cast(1, dt)
         bf = pair_face[p]
         ln = _load_lines(lines, bf // lines.shape[1], bf % lines.shape[1], dt)
-        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # as _add_face
+        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # as _add_face_rows
         py = ti.cast(pixel_y(rows[p], height), dt)
         z, keep, _kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
         val = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))

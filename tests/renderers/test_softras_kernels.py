@@ -12,6 +12,7 @@ from conftest import random_faces
 
 from renderers.soft_math import cull_dist2
 from renderers.softras import function, kernels
+from renderers.softras.function import BAND_ROWS
 from renderers.taichi_runtime import ensure_init
 
 SIZE = (23, 31)  # H, W: not powers of two, not square
@@ -37,7 +38,7 @@ def _hard_faces() -> torch.Tensor:
     return fv
 
 
-def _forward(fv, dt, sigma, spans=True, per_image=True, cap=0):
+def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS):
     ensure_init("cpu")
     tdt = {torch.float32: ti.f32, torch.float64: ti.f64}
     nb, nf = fv.shape[:2]
@@ -47,8 +48,9 @@ def _forward(fv, dt, sigma, spans=True, per_image=True, cap=0):
     cw = torch.empty(nb, nf, max(cap, 1), dtype=dt)
     ck = torch.empty(cw.shape, dtype=torch.int8)
     max_d2 = cull_dist2(sigma)
-    kernels.soft_log_sum(fv, lines, acc, cw, ck, cap, 1.0 / sigma, max_d2, max_d2 ** 0.5,
-                         tdt[dt], per_image, spans)
+    rows = torch.empty(nb, nf, 2, dtype=torch.int32)
+    kernels.soft_log_sum(fv, lines, acc, cw, ck, rows, cap, 1.0 / sigma, max_d2,
+                         max_d2 ** 0.5, band_rows, tdt[dt], banded, spans)
     return lines, acc, cw, ck, (1.0 / sigma, max_d2, max_d2 ** 0.5, tdt[dt])
 
 
@@ -77,8 +79,8 @@ def test_pair_cache_gives_the_recomputed_gradient(dt):
     fv = fv if dt == torch.float64 else fv.float()
     grad_acc = torch.rand(fv.shape[0], *SIZE, dtype=dt, generator=torch.Generator().manual_seed(1))
     grads = []
-    for cap, per_image in ((0, True), (3, True), (32, True), (32, False)):
-        lines, acc, cw, ck, params = _forward(fv, dt, 1e-3, cap=cap, per_image=per_image)
+    for cap, banded in ((0, True), (3, True), (32, True), (32, False)):
+        lines, acc, cw, ck, params = _forward(fv, dt, 1e-3, cap=cap, banded=banded)
         fv_grad = torch.empty_like(fv)
         kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cw, ck, cap, *params,
                                       True)
@@ -99,7 +101,7 @@ def test_cpu_forward_is_deterministic_and_equals_per_face_layout():
     fv = random_faces(3, 200, seed=2).float()
     a = _forward(fv, torch.float32, 3e-4)[1]
     b = _forward(fv, torch.float32, 3e-4)[1]
-    c = _forward(fv, torch.float32, 3e-4, per_image=False)[1]
+    c = _forward(fv, torch.float32, 3e-4, banded=False)[1]
     assert torch.equal(a, b)
     assert torch.allclose(a, c, rtol=1e-5, atol=1e-5)
 
