@@ -136,10 +136,12 @@ class SoftLogSum(torch.autograd.Function):
             torch.empty(1, 1, 1, dtype=dtype, device=dev)
         cache_k = torch.empty(cache_w.shape, dtype=torch.int8, device=dev)
         banded = dev.type == "cpu"  # (image, band of rows) tasks; CUDA: one per face
-        face_rows = torch.empty((nb, nf, 2) if banded else (1, 1, 2), dtype=torch.int32,
-                                device=dev)
+        face_box = torch.empty((nb, nf, 5) if banded else (1, 1, 5), dtype=torch.int32,
+                               device=dev)
+        block_rows = torch.empty((nb, -(-nf // kernels.FACE_BLOCK), 2) if banded else
+                                 (1, 1, 2), dtype=torch.int32, device=dev)
         if nf:  # one launch: the lines are written in it too
-            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, face_rows, cap,
+            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, face_box, block_rows, cap,
                                  params.inv_sigma, params.max_d2, params.radius, BAND_ROWS,
                                  params.compute_dtype, banded=banded, spans=True)
         ctx.save_for_backward(fv, lines, cache_w, cache_k)

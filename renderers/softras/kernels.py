@@ -65,6 +65,10 @@ SPAN_MARGIN = 1e-5
 #: Faces with ``|doubled area| <= SLIVER_RATIO * longest edge^2`` get no row spans (their
 #: orientation could be lost to float64 rounding); far below any visible triangle.
 SLIVER_RATIO = 1e-10
+#: Faces per block of the CPU forward's row index (:func:`soft_log_sum`): a band task
+#: skips a block whose faces' boxes all miss its rows with one test (mesh faces come in
+#: spatially coherent order, so most blocks miss most bands).
+FACE_BLOCK = 32
 
 
 @ti.func
@@ -212,14 +216,22 @@ def _load_lines(lines: ti.template(), b, f, dt: ti.template()):
 
 
 @ti.func
-def _face_setup(fv: ti.template(), lines: ti.template(), b, f, radius, height, width,
-                dt: ti.template()):
-    """Face ``(b, f)``'s pixel box and area sign (:func:`_face_box`), its line values in
-    ``dt`` and its row-span bounds (:func:`_span_lines`, from the float64 line values):
-    ``(i0, i1, j0, j1, sg, ln, u, v, kind)``."""
-    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+def _face_lines(lines: ti.template(), b, f, sg, radius, width, dt: ti.template()):
+    """Face ``(b, f)``'s line values in ``dt`` and its row-span bounds
+    (:func:`_span_lines`, from the float64 line values; ``sg`` from :func:`_face_box`):
+    ``(ln, u, v, kind)``."""
     ln = _load_lines(lines, b, f, dt)
     u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+    return ln, u, v, kind
+
+
+@ti.func
+def _face_setup(fv: ti.template(), lines: ti.template(), b, f, radius, height, width,
+                dt: ti.template()):
+    """Face ``(b, f)``'s pixel box and area sign (:func:`_face_box`), then
+    :func:`_face_lines`: ``(i0, i1, j0, j1, sg, ln, u, v, kind)``."""
+    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+    ln, u, v, kind = _face_lines(lines, b, f, sg, radius, width, dt)
     return i0, i1, j0, j1, sg, ln, u, v, kind
 
 
@@ -250,12 +262,12 @@ def _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width,
 
 
 @ti.func
-def _add_face_rows(fv: ti.template(), lines: ti.template(), acc: ti.template(),
-                   cache_w: ti.template(), cache_k: ti.template(), cap, b, f, lo, hi,
-                   inv_sigma, max_d2, radius, spans: ti.template(), atomic: ti.template(),
-                   dt: ti.template()):
+def _add_face_rows(lines: ti.template(), acc: ti.template(), cache_w: ti.template(),
+                   cache_k: ti.template(), cap, b, f, box, sg, lo, hi, inv_sigma, max_d2,
+                   radius, spans: ti.template(), atomic: ti.template(), dt: ti.template()):
     """Add face ``(b, f)``'s ``log(1 - D)`` into rows ``[lo, hi)`` of ``acc[b]`` over the
-    pixels of its grown box (each row cut to :func:`_row_span` when ``spans``), with
+    pixels of its grown box (``box`` = ``(i0, i1, j0, j1)`` and ``sg`` from
+    :func:`_face_box`; each row cut to :func:`_row_span` when ``spans``), with
     atomic adds when ``atomic`` (several threads may hold faces of one image), else
     plain ones.  Pair cache (:func:`soft_log_sum`): the face's ``n``-th visited pair,
     counted from its box's first row whatever ``lo`` is, goes to slot ``n`` if ``n <
@@ -266,8 +278,8 @@ def _add_face_rows(fv: ti.template(), lines: ti.template(), acc: ti.template(),
     one = ti.cast(1, dt)
     step = 2.0 / width
     x0 = pixel_x(0, width)
-    i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
-                                                     width, dt)
+    i0, i1, j0, j1 = box[0], box[1], box[2], box[3]
+    ln, u, v, kind = _face_lines(lines, b, f, sg, radius, width, dt)
     slot = 0
     if cap > 0:
         slot = _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width, spans)
@@ -293,10 +305,35 @@ def _add_face_rows(fv: ti.template(), lines: ti.template(), acc: ti.template(),
             slot += 1
 
 
+@ti.func
+def _setup_face_block(fv: ti.template(), lines: ti.template(), face_box: ti.template(),
+                      block_rows: ti.template(), b, blk, radius, height, width):
+    """Faces ``blk * FACE_BLOCK ...`` of image ``b``: their lines (:func:`_write_lines`),
+    boxes ``face_box[b, f] = (i0, i1, j0, j1, sg)`` (:func:`_face_box`; ``sg`` as an
+    int) and the rows their nonempty boxes span together, ``block_rows[b, blk] = (lo,
+    hi)`` (``(height, 0)`` when none)."""
+    lo = height
+    hi = 0
+    for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, lines.shape[1])):
+        _write_lines(fv, lines, b, f)
+        i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+        face_box[b, f, 0] = i0
+        face_box[b, f, 1] = i1
+        face_box[b, f, 2] = j0
+        face_box[b, f, 3] = j1
+        face_box[b, f, 4] = ti.cast(sg, ti.i32)
+        if i0 < i1 and j0 < j1:
+            lo = ti.min(lo, i0)
+            hi = ti.max(hi, i1)
+    block_rows[b, blk, 0] = lo
+    block_rows[b, blk, 1] = hi
+
+
 @ti.kernel
 def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  acc: ti.types.ndarray(), cache_w: ti.types.ndarray(),
-                 cache_k: ti.types.ndarray(), face_rows: ti.types.ndarray(), cap: ti.i32,
+                 cache_k: ti.types.ndarray(), face_box: ti.types.ndarray(),
+                 block_rows: ti.types.ndarray(), cap: ti.i32,
                  inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64, band_rows: ti.i32,
                  dt: ti.template(), banded: ti.template(), spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
@@ -309,38 +346,47 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled pair) and ``cache_k[b, f, n]``
     (int8) = its nearest edge; both [B, F, >= cap] (``cap = 0``: no cache, any [1, 1,
     1] arrays).
-    ``banded`` (the CPU layout): first every face's lines and box rows (``face_rows``
-    int32 [B, F, 2] = ``(i0, i1)``, output), then one task per (image, band of
-    ``band_rows`` rows) adds, in face order, the rows in its band of every face whose box
-    meets it: plain adds, each pixel's faces in order whatever ``band_rows`` and the
+    ``banded`` (the CPU layout): first every face's lines and box (``face_box`` int32
+    [B, F, 5] = ``(i0, i1, j0, j1, sg)`` of :func:`_face_box`, and ``block_rows`` int32
+    [B, ceil(F / FACE_BLOCK), 2], the rows each block of faces spans; outputs), then one
+    task per (image, band of ``band_rows`` rows) adds, in face order, the rows in its
+    band of every face whose box meets it (skipping blocks that miss the band): plain
+    adds, each pixel's faces in order whatever ``band_rows`` and the
     thread count (bit-reproducible), and B x ceil(H / ``band_rows``) tasks for the
-    thread pool.  Else one thread per face (atomic adds; for the GPU; ``face_rows`` and
-    ``band_rows`` unused).  ``spans``: cut each box row to :func:`_row_span` (``False``
+    thread pool.  Else one thread per face (atomic adds; for the GPU; ``face_box``,
+    ``block_rows`` and ``band_rows`` unused).  ``spans``: cut each box row to :func:`_row_span` (``False``
     only for tests)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
+    height = acc.shape[1]
+    width = acc.shape[2]
     if ti.static(banded):
-        height = acc.shape[1]
-        for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-            _write_lines(fv, lines, b, f)
-            i0, i1, _j0, _j1 = face_pixel_box(fv, b, f, radius, 0, height, acc.shape[2])
-            face_rows[b, f, 0] = i0
-            face_rows[b, f, 1] = i1
+        nf = lines.shape[1]
+        blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
+        for task in range(lines.shape[0] * blocks):
+            _setup_face_block(fv, lines, face_box, block_rows, task // blocks,
+                              task % blocks, radius, height, width)
         bands = (height + band_rows - 1) // band_rows
         ti.loop_config(block_dim=1)
         for task in range(lines.shape[0] * bands):
             b = task // bands
             lo = (task % bands) * band_rows
             hi = ti.min(lo + band_rows, height)
-            for f in range(lines.shape[1]):
-                if face_rows[b, f, 0] < hi and face_rows[b, f, 1] > lo:
-                    _add_face_rows(fv, lines, acc, cache_w, cache_k, cap, b, f, lo, hi,
-                                   inv_sigma, max_d2, radius, spans, False, dt)
+            for blk in range(blocks):
+                if block_rows[b, blk, 0] < hi and block_rows[b, blk, 1] > lo:
+                    for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
+                        if ti.max(face_box[b, f, 0], lo) < ti.min(face_box[b, f, 1], hi):
+                            box = ti.Vector([face_box[b, f, k] for k in ti.static(range(4))])
+                            _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f, box,
+                                           ti.cast(face_box[b, f, 4], ti.f64), lo, hi,
+                                           inv_sigma, max_d2, radius, spans, False, dt)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
             _write_lines(fv, lines, b, f)
-            _add_face_rows(fv, lines, acc, cache_w, cache_k, cap, b, f, 0, acc.shape[1],
-                           inv_sigma, max_d2, radius, spans, True, dt)
+            i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+            _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f,
+                           ti.Vector([i0, i1, j0, j1]), sg, 0, height, inv_sigma, max_d2,
+                           radius, spans, True, dt)
 
 
 @ti.func

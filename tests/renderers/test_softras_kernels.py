@@ -48,8 +48,9 @@ def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS)
     cw = torch.empty(nb, nf, max(cap, 1), dtype=dt)
     ck = torch.empty(cw.shape, dtype=torch.int8)
     max_d2 = cull_dist2(sigma)
-    rows = torch.empty(nb, nf, 2, dtype=torch.int32)
-    kernels.soft_log_sum(fv, lines, acc, cw, ck, rows, cap, 1.0 / sigma, max_d2,
+    box = torch.empty(nb, nf, 5, dtype=torch.int32)
+    blocks = torch.empty(nb, -(-nf // kernels.FACE_BLOCK), 2, dtype=torch.int32)
+    kernels.soft_log_sum(fv, lines, acc, cw, ck, box, blocks, cap, 1.0 / sigma, max_d2,
                          max_d2 ** 0.5, band_rows, tdt[dt], banded, spans)
     return lines, acc, cw, ck, (1.0 / sigma, max_d2, max_d2 ** 0.5, tdt[dt])
 
