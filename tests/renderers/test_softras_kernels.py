@@ -38,15 +38,18 @@ def _hard_faces() -> torch.Tensor:
     return fv
 
 
-def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS):
+def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS,
+             sentinel=False):
+    """The forward kernel alone on ``fv``: ``(lines, acc, cache_w, cache_k, params)``;
+    ``sentinel``: the pair cache starts as 7 / -1 (values it never holds)."""
     ensure_init("cpu")
     tdt = {torch.float32: ti.f32, torch.float64: ti.f64}
     nb, nf = fv.shape[:2]
     lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dt)
     kernels.edge_lines(fv, lines)
     acc = torch.zeros(nb, *SIZE, dtype=dt)
-    cw = torch.empty(nb, nf, max(cap, 1), dtype=dt)
-    ck = torch.empty(cw.shape, dtype=torch.int8)
+    cw = torch.full((nb, nf, max(cap, 1)), 7.0 if sentinel else 0.0, dtype=dt)
+    ck = torch.full(cw.shape, -1 if sentinel else 0, dtype=torch.int8)
     max_d2 = cull_dist2(sigma)
     box = torch.empty(nb, nf, 5, dtype=torch.int32)
     blocks = torch.empty(nb, -(-nf // kernels.FACE_BLOCK), 2, dtype=torch.int32)
@@ -113,3 +116,87 @@ def test_cache_slots_respect_the_memory_bound():
     assert 0 < small < function.CACHE_SLOTS
     assert small * 64 * 200_000 * 5 <= function.CACHE_BYTES
     assert function.cache_slots(4096, 2**20, 8) == 0
+
+
+def _band_edge_faces() -> torch.Tensor:
+    """[2, 90, 3, 3] float32 faces for the band split: :func:`_hard_faces`, then faces
+    whose top or bottom vertex lies exactly on a pixel row's centre (rows 0-8 of
+    ``SIZE``: the first and last rows of small bands), and faces spanning most of the
+    image (their boxes cross every band border, their pairs fill and overflow the
+    pair cache)."""
+    fv = torch.cat([_hard_faces(), random_faces(2, 30, seed=11)], 1).float()
+    height = SIZE[0]
+    g = torch.Generator().manual_seed(3)
+    rows = torch.randint(0, 9, (2, 20), generator=g)
+    row_y = (height - 1.0 - 2.0 * rows) / height  # renderers.grid's pixel centres
+    fv[:, 60:80, 0, 1] = row_y.float()
+    fv[:, 60:70, 1, 1] = (row_y[:, :10] - 6.0 / height).float()  # ends 3 rows lower
+    fv[:, 80:90, :, :2] *= 4.0  # large, partly off-screen
+    return fv
+
+
+@pytest.mark.parametrize("dt", [torch.float32, torch.float64])
+@pytest.mark.parametrize("spans", [True, False])
+def test_band_split_changes_no_bit(dt, spans):
+    """The CPU forward split into bands of 1, 2, 3, 7 or more rows (faces crossing band
+    borders, vertices on a band's first or last pixel row, faces spanning every band)
+    gives the silhouettes, lines and pair cache (3 or 32 slots per face: counted from
+    each face's first row, whichever band holds it) of one band per image, bit for bit;
+    slots a face never reaches keep their sentinel."""
+    fv = _band_edge_faces().to(dt)
+    height = SIZE[0]
+    for cap in (3, 32):
+        ref = None
+        for band_rows in (height, 1, 2, 3, 7, height + 5):
+            lines, acc, cw, ck, _ = _forward(fv, dt, 3e-3, spans=spans, cap=cap,
+                                             band_rows=band_rows, sentinel=True)
+            got = (lines, acc, cw, ck)
+            if ref is None:
+                ref = got
+                assert (cw == 7).any() and (cw != 7).any() and (acc != 0).any()
+                continue
+            for a, b in zip(got, ref, strict=True):
+                assert torch.equal(a, b), (cap, band_rows)
+
+
+_REPEAT = """
+import hashlib, sys
+sys.path.insert(0, {tests!r})
+import torch
+import renderers
+from conftest import random_faces
+r = renderers.build("softras", image_size=(45, 37), sharpness=1e-3)
+fv0 = random_faces(5, 400, dtype=torch.float32, seed=4, scale=0.9)
+w = torch.rand(5, 45, 37, generator=torch.Generator().manual_seed(2))
+for _ in range(3):
+    fv = fv0.clone().requires_grad_(True)
+    s = r.rasterize(fv)
+    (s * w).sum().backward()
+    print(hashlib.sha1(s.detach().numpy().tobytes() + fv.grad.numpy().tobytes()).hexdigest())
+"""
+
+
+def test_cpu_results_do_not_depend_on_the_thread_count():
+    """Float32 silhouettes and vertex gradients: three calls on 2 Taichi threads (a
+    fresh process, so the pool really has two) give the bits of this process's call
+    (the band tasks land on either thread in any order; each pixel still adds its faces
+    in order, each face's gradient is summed by one thread)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "SOFTRAS_BENCH_THREADS": "2", "OMP_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", _REPEAT.format(tests=tests)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    digests = done.stdout.split()[-3:]
+    scope: dict = {}
+    exec(_REPEAT.split("for _ in range(3):")[0].replace("{tests!r}", repr(tests)), scope)
+    fv = scope["fv0"].clone().requires_grad_(True)
+    s = scope["r"].rasterize(fv)
+    (s * scope["w"]).sum().backward()
+    here = hashlib.sha1(s.detach().numpy().tobytes() + fv.grad.numpy().tobytes()).hexdigest()
+    assert digests == [here] * 3, (digests, here)
