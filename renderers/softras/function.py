@@ -2,9 +2,10 @@
 (:mod:`renderers.softras.kernels`): forward = ``soft_log_sum`` (which also writes the
 edge lines), backward = its hand-written adjoint ``soft_log_sum_backward`` (through the
 lines into the face vertices): one kernel launch each way.  Per call it allocates
-``lines`` [B, F, 16], ``acc`` [B, H, W] and the pair cache (:func:`cache_slots`, kept
-for the backward; at most :data:`CACHE_BYTES`) in the forward, the vertex gradient in
-the backward, and makes no host round trip."""
+``lines`` [B, F, 16], ``acc`` [B, H, W], the pair cache (:func:`cache_slots`, kept
+for the backward; at most :data:`CACHE_BYTES`) and, on the CPU, the face boxes of the
+band tasks (:data:`BAND_ROWS`; 24 bytes per face) in the forward, the vertex gradient
+in the backward, and makes no host round trip."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
    image), each row cut to the span inside the three edge lines shifted out by that
    radius (:func:`_row_span`, float64, a margin above rounding); for each pair that is
    inside or within the cull radius it adds ``log(1 - D)`` into ``acc[b, i, j]``.  On the
-   CPU one thread per image loops over its faces in order (plain adds), on CUDA one
-   thread per face (atomic adds).  Per pair, in the compute dtype:
+   CPU one task per (image, band of rows) loops over the image's faces in order and adds
+   the rows of each that lie in its band (plain adds; each pixel's faces in face order),
+   on CUDA one thread per face (atomic adds).  Per pair, in the compute dtype:
    ``s = n.p + c``, ``t = u.p`` with ``u = (n_y, -n_x)``,
    ``d_k^2 = s^2 + (min(t + w_a, 0) + max(t + w_b, 0))^2``, ``d^2 = min_k d_k^2``,
    inside = all three ``s`` of one sign (inclusive) and nonzero area.  A face's first
@@ -26,9 +27,12 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
 
 One kernel launch per pass (the lines are not a separate launch either way): each
 launch wakes the thread pool and ends at a barrier, where under load a thread that
-lost its core stalls the call.  Work units: the CPU forward hands out one image per
-task, the backward blocks of faces (Taichi's CPU range-for gives tasks out one at a
-time, so a slow thread takes fewer of them; there is no static split).
+lost its core stalls the call.  Work units (Taichi's CPU range-for gives tasks out one
+at a time, so a slow thread takes fewer of them; there is no static split): the CPU
+forward first sets up blocks of faces (lines, boxes, the rows each block spans), then
+hands out one (image, band of ``BAND_ROWS`` rows) per task (paper setting: 512 tasks;
+one per image gave a 64-task loop that did not use a second core); the backward hands
+out blocks of faces (Taichi's adaptive ``block_dim``: about 32 tasks per thread).
 
 No Taichi autodiff is involved (its reverse mode would turn every load into an atomic
 add, and it cannot differentiate the per-face pixel loops); both adjoints are checked
@@ -44,8 +48,9 @@ float64.  ``exp`` only sees ``-|z|``, so nothing overflows.  The compute dtype `
 every literal is cast to it (Taichi's ``default_fp`` is float64, so an uncast literal
 would promote float32 arithmetic to float64).  ``fv`` may be float32 or float64.
 
-Reproducibility: on the CPU both passes are deterministic; on CUDA the forward's
-per-pixel sums are parallel atomic adds, so their rounding follows the thread order.
+Reproducibility: on the CPU both passes are deterministic and independent of the thread
+count and the band height; on CUDA the forward's per-pixel sums are parallel atomic
+adds, so their rounding follows the thread order.
 
 Speed (CPU): the code is scalar (Taichi's CPU backend emits no SIMD for these loops;
 ``exp``/``log`` are libm calls); an inline polynomial ``exp`` and branch-free 0/1 edge
@@ -354,8 +359,8 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     adds, each pixel's faces in order whatever ``band_rows`` and the
     thread count (bit-reproducible), and B x ceil(H / ``band_rows``) tasks for the
     thread pool.  Else one thread per face (atomic adds; for the GPU; ``face_box``,
-    ``block_rows`` and ``band_rows`` unused).  ``spans``: cut each box row to :func:`_row_span` (``False``
-    only for tests)."""
+    ``block_rows`` and ``band_rows`` unused).  ``spans``: cut each box row to
+    :func:`_row_span` (``False`` only for tests)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
     height = acc.shape[1]
