@@ -159,21 +159,20 @@ def test_band_split_changes_no_bit(dt, spans):
                 assert torch.equal(a, b), (cap, band_rows)
 
 
-_REPEAT = """
-import hashlib, sys
-sys.path.insert(0, {tests!r})
-import torch
-import renderers
-from conftest import random_faces
-r = renderers.build("softras", image_size=(45, 37), sharpness=1e-3)
-fv0 = random_faces(5, 400, dtype=torch.float32, seed=4, scale=0.9)
-w = torch.rand(5, 45, 37, generator=torch.Generator().manual_seed(2))
-for _ in range(3):
-    fv = fv0.clone().requires_grad_(True)
-    s = r.rasterize(fv)
-    (s * w).sum().backward()
-    print(hashlib.sha1(s.detach().numpy().tobytes() + fv.grad.numpy().tobytes()).hexdigest())
-"""
+def _fwd_bwd_digest() -> str:
+    """SHA-1 of float32 ``softras`` silhouettes and vertex gradients (5 images of 400
+    random faces, 45x37, sigma 1e-3) in this process."""
+    import hashlib
+
+    import renderers
+
+    r = renderers.build("softras", image_size=(45, 37), sharpness=1e-3)
+    fv = random_faces(5, 400, dtype=torch.float32, seed=4, scale=0.9).requires_grad_(True)
+    weight = torch.rand(5, 45, 37, generator=torch.Generator().manual_seed(2))
+    silhouettes = r.rasterize(fv)
+    (silhouettes * weight).sum().backward()
+    data = silhouettes.detach().numpy().tobytes() + fv.grad.numpy().tobytes()
+    return hashlib.sha1(data).hexdigest()
 
 
 def test_cpu_results_do_not_depend_on_the_thread_count():
@@ -181,22 +180,18 @@ def test_cpu_results_do_not_depend_on_the_thread_count():
     fresh process, so the pool really has two) give the bits of this process's call
     (the band tasks land on either thread in any order; each pixel still adds its faces
     in order, each face's gradient is summed by one thread)."""
-    import hashlib
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     tests = str(Path(__file__).parent)
+    script = (f"import sys; sys.path.insert(0, {tests!r}); import test_softras_kernels as t; "
+              "print(*(t._fwd_bwd_digest() for _ in range(3)))")
     env = {**os.environ, "SOFTRAS_BENCH_THREADS": "2", "OMP_NUM_THREADS": "2"}
-    done = subprocess.run([sys.executable, "-c", _REPEAT.format(tests=tests)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     digests = done.stdout.split()[-3:]
-    scope: dict = {}
-    exec(_REPEAT.split("for _ in range(3):")[0].replace("{tests!r}", repr(tests)), scope)
-    fv = scope["fv0"].clone().requires_grad_(True)
-    s = scope["r"].rasterize(fv)
-    (s * scope["w"]).sum().backward()
-    here = hashlib.sha1(s.detach().numpy().tobytes() + fv.grad.numpy().tobytes()).hexdigest()
+    here = _fwd_bwd_digest()
     assert digests == [here] * 3, (digests, here)
