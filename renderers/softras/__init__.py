@@ -18,10 +18,11 @@ input's dtype (float32 tensors compute in float32, on the CPU and on CUDA; float
 tensors ask for float64); ``"float32"`` or ``"float64"`` force it.
 The output always has the input's dtype.
 
-Reproducibility: on the CPU the forward sums each image's faces in order in one thread
-and the backward each face's gradient in one thread, so repeated calls agree bit for
-bit.  On CUDA the per-pixel sums of the forward are parallel atomic adds, so their
-rounding follows the thread order and repeated calls may differ in the last bits; long
+Reproducibility: on the CPU the forward sums each pixel's faces in face order in one
+thread (one task per band of rows of an image) and the backward each face's gradient
+in one thread, so repeated calls agree bit for bit, whatever the thread count.  On
+CUDA the per-pixel sums of the forward are parallel atomic adds, so their rounding
+follows the thread order and repeated calls may differ in the last bits; long
 optimisations amplify this (see the README, "Seeds and reproducibility").
 """
 

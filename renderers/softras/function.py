@@ -2,9 +2,10 @@
 (:mod:`renderers.softras.kernels`): forward = ``soft_log_sum`` (which also writes the
 edge lines), backward = its hand-written adjoint ``soft_log_sum_backward`` (through the
 lines into the face vertices): one kernel launch each way.  Per call it allocates
-``lines`` [B, F, 16], ``acc`` [B, H, W] and the pair cache (:func:`cache_slots`, kept
-for the backward; at most :data:`CACHE_BYTES`) in the forward, the vertex gradient in
-the backward, and makes no host round trip."""
+``lines`` [B, F, 16], ``acc`` [B, H, W], the pair cache (:func:`cache_slots`, kept
+for the backward; at most :data:`CACHE_BYTES`) and, on the CPU, the face boxes of the
+band tasks (:data:`BAND_ROWS`; 24 bytes per face) in the forward, the vertex gradient
+in the backward, and makes no host round trip."""
 
 from __future__ import annotations
 
@@ -97,6 +98,14 @@ def cache_slots(nb: int, nf: int, value_bytes: int) -> int:
     return int(min(CACHE_SLOTS, CACHE_BYTES // per_slot, _INT32_MAX // max(1, nb * nf)))
 
 
+#: Image rows per task of the CPU forward (:func:`kernels.soft_log_sum`, ``banded``):
+#: B x ceil(H / BAND_ROWS) tasks (paper setting: 64 x 8 = 512), enough for Taichi's
+#: thread pool to keep every core busy, while a face's box (about 3 rows at the paper
+#: setting) seldom crosses a band border (a face met by two bands sets up twice).  The
+#: result does not depend on it (each pixel's faces are added in order either way).
+BAND_ROWS = 8
+
+
 class KernelParams(NamedTuple):
     """The scalar arguments the forward and backward pair kernels share (saved on the
     autograd context between them)."""
@@ -127,9 +136,15 @@ class SoftLogSum(torch.autograd.Function):
         cache_w = torch.empty(nb, nf, cap, dtype=dtype, device=dev) if cap else \
             torch.empty(1, 1, 1, dtype=dtype, device=dev)
         cache_k = torch.empty(cache_w.shape, dtype=torch.int8, device=dev)
-        if nf:  # one launch: each thread writes its faces' lines, then adds them
-            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, cap, *params,
-                                 per_image=dev.type == "cpu", spans=True)
+        banded = dev.type == "cpu"  # (image, band of rows) tasks; CUDA: one per face
+        face_box = torch.empty((nb, nf, 5) if banded else (1, 1, 5), dtype=torch.int32,
+                               device=dev)
+        block_rows = torch.empty((nb, -(-nf // kernels.FACE_BLOCK), 2) if banded else
+                                 (1, 1, 2), dtype=torch.int32, device=dev)
+        if nf:  # one launch: the lines are written in it too
+            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, face_box, block_rows, cap,
+                                 params.inv_sigma, params.max_d2, params.radius, BAND_ROWS,
+                                 params.compute_dtype, banded=banded, spans=True)
         ctx.save_for_backward(fv, lines, cache_w, cache_k)
         ctx.cap = cap  # slots per face in the pair cache
         ctx.params = params  # KernelParams

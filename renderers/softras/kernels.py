@@ -12,8 +12,9 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
    image), each row cut to the span inside the three edge lines shifted out by that
    radius (:func:`_row_span`, float64, a margin above rounding); for each pair that is
    inside or within the cull radius it adds ``log(1 - D)`` into ``acc[b, i, j]``.  On the
-   CPU one thread per image loops over its faces in order (plain adds), on CUDA one
-   thread per face (atomic adds).  Per pair, in the compute dtype:
+   CPU one task per (image, band of rows) loops over the image's faces in order and adds
+   the rows of each that lie in its band (plain adds; each pixel's faces in face order),
+   on CUDA one thread per face (atomic adds).  Per pair, in the compute dtype:
    ``s = n.p + c``, ``t = u.p`` with ``u = (n_y, -n_x)``,
    ``d_k^2 = s^2 + (min(t + w_a, 0) + max(t + w_b, 0))^2``, ``d^2 = min_k d_k^2``,
    inside = all three ``s`` of one sign (inclusive) and nonzero area.  A face's first
@@ -26,9 +27,12 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
 
 One kernel launch per pass (the lines are not a separate launch either way): each
 launch wakes the thread pool and ends at a barrier, where under load a thread that
-lost its core stalls the call.  Work units: the CPU forward hands out one image per
-task, the backward blocks of faces (Taichi's CPU range-for gives tasks out one at a
-time, so a slow thread takes fewer of them; there is no static split).
+lost its core stalls the call.  Work units (Taichi's CPU range-for gives tasks out one
+at a time, so a slow thread takes fewer of them; there is no static split): the CPU
+forward first sets up blocks of faces (lines, boxes, the rows each block spans), then
+hands out one (image, band of ``BAND_ROWS`` rows) per task (paper setting: 512 tasks;
+one per image gave a 64-task loop that did not use a second core); the backward hands
+out blocks of faces (Taichi's adaptive ``block_dim``: about 32 tasks per thread).
 
 No Taichi autodiff is involved (its reverse mode would turn every load into an atomic
 add, and it cannot differentiate the per-face pixel loops); both adjoints are checked
@@ -44,8 +48,9 @@ float64.  ``exp`` only sees ``-|z|``, so nothing overflows.  The compute dtype `
 every literal is cast to it (Taichi's ``default_fp`` is float64, so an uncast literal
 would promote float32 arithmetic to float64).  ``fv`` may be float32 or float64.
 
-Reproducibility: on the CPU both passes are deterministic; on CUDA the forward's
-per-pixel sums are parallel atomic adds, so their rounding follows the thread order.
+Reproducibility: on the CPU both passes are deterministic and independent of the thread
+count and the band height; on CUDA the forward's per-pixel sums are parallel atomic
+adds, so their rounding follows the thread order.
 
 Speed (CPU): the code is scalar (Taichi's CPU backend emits no SIMD for these loops;
 ``exp``/``log`` are libm calls); an inline polynomial ``exp`` and branch-free 0/1 edge
@@ -65,6 +70,10 @@ SPAN_MARGIN = 1e-5
 #: Faces with ``|doubled area| <= SLIVER_RATIO * longest edge^2`` get no row spans (their
 #: orientation could be lost to float64 rounding); far below any visible triangle.
 SLIVER_RATIO = 1e-10
+#: Faces per block of the CPU forward's row index (:func:`soft_log_sum`): a band task
+#: skips a block whose faces' boxes all miss its rows with one test (mesh faces come in
+#: spatially coherent order, so most blocks miss most bands).
+FACE_BLOCK = 32
 
 
 @ti.func
@@ -212,14 +221,22 @@ def _load_lines(lines: ti.template(), b, f, dt: ti.template()):
 
 
 @ti.func
-def _face_setup(fv: ti.template(), lines: ti.template(), b, f, radius, height, width,
-                dt: ti.template()):
-    """Face ``(b, f)``'s pixel box and area sign (:func:`_face_box`), its line values in
-    ``dt`` and its row-span bounds (:func:`_span_lines`, from the float64 line values):
-    ``(i0, i1, j0, j1, sg, ln, u, v, kind)``."""
-    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+def _face_lines(lines: ti.template(), b, f, sg, radius, width, dt: ti.template()):
+    """Face ``(b, f)``'s line values in ``dt`` and its row-span bounds
+    (:func:`_span_lines`, from the float64 line values; ``sg`` from :func:`_face_box`):
+    ``(ln, u, v, kind)``."""
     ln = _load_lines(lines, b, f, dt)
     u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
+    return ln, u, v, kind
+
+
+@ti.func
+def _face_setup(fv: ti.template(), lines: ti.template(), b, f, radius, height, width,
+                dt: ti.template()):
+    """Face ``(b, f)``'s pixel box and area sign (:func:`_face_box`), then
+    :func:`_face_lines`: ``(i0, i1, j0, j1, sg, ln, u, v, kind)``."""
+    i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+    ln, u, v, kind = _face_lines(lines, b, f, sg, radius, width, dt)
     return i0, i1, j0, j1, sg, ln, u, v, kind
 
 
@@ -236,24 +253,42 @@ def _row_range(u, v, kind, sg, i, j0, j1, height, width, spans: ti.template(),
 
 
 @ti.func
-def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
-              cache_w: ti.template(), cache_k: ti.template(), cap, b, f, inv_sigma,
-              max_d2, radius, spans: ti.template(), atomic: ti.template(),
-              dt: ti.template()):
-    """Add face ``(b, f)``'s ``log(1 - D)`` into ``acc[b]`` over the pixels of its grown
-    box (each row cut to :func:`_row_span` when ``spans``), with atomic adds when
-    ``atomic`` (several threads may hold faces of one image), else plain ones; the
-    face's first ``cap`` visited pairs go to the pair cache (:func:`soft_log_sum`)."""
+def _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width,
+                  spans: ti.template()):
+    """Pairs face ``(i0, i1, j0, j1, sg, u, v, kind)`` visits in its rows above row
+    ``lo`` (the first pair-cache slot of its rows from ``lo`` on): the same row ranges
+    as :func:`_add_face_rows`, counted only while below ``cap``."""
+    slot = 0
+    for i in range(i0, ti.min(lo, i1)):
+        if slot < cap:
+            _py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, ti.f64)
+            slot += ti.max(0, jb - ja)
+    return slot
+
+
+@ti.func
+def _add_face_rows(lines: ti.template(), acc: ti.template(), cache_w: ti.template(),
+                   cache_k: ti.template(), cap, b, f, box, sg, lo, hi, inv_sigma, max_d2,
+                   radius, spans: ti.template(), atomic: ti.template(), dt: ti.template()):
+    """Add face ``(b, f)``'s ``log(1 - D)`` into rows ``[lo, hi)`` of ``acc[b]`` over the
+    pixels of its grown box (``box`` = ``(i0, i1, j0, j1)`` and ``sg`` from
+    :func:`_face_box`; each row cut to :func:`_row_span` when ``spans``), with
+    atomic adds when ``atomic`` (several threads may hold faces of one image), else
+    plain ones.  Pair cache (:func:`soft_log_sum`): the face's ``n``-th visited pair,
+    counted from its box's first row whatever ``lo`` is, goes to slot ``n`` if ``n <
+    cap``, so any split of the rows fills the same slots with the same values."""
     height = acc.shape[1]
     width = acc.shape[2]
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
     step = 2.0 / width
     x0 = pixel_x(0, width)
-    i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
-                                                     width, dt)
+    i0, i1, j0, j1 = box[0], box[1], box[2], box[3]
+    ln, u, v, kind = _face_lines(lines, b, f, sg, radius, width, dt)
     slot = 0
-    for i in range(i0, i1):
+    if cap > 0:
+        slot = _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width, spans)
+    for i in range(ti.max(i0, lo), ti.min(i1, hi)):
         py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
         for j in range(ja, jb):
             px = ti.cast(x0 + j * step, dt)  # no division per pair
@@ -275,39 +310,88 @@ def _add_face(fv: ti.template(), lines: ti.template(), acc: ti.template(),
             slot += 1
 
 
+@ti.func
+def _setup_face_block(fv: ti.template(), lines: ti.template(), face_box: ti.template(),
+                      block_rows: ti.template(), b, blk, radius, height, width):
+    """Faces ``blk * FACE_BLOCK ...`` of image ``b``: their lines (:func:`_write_lines`),
+    boxes ``face_box[b, f] = (i0, i1, j0, j1, sg)`` (:func:`_face_box`; ``sg`` as an
+    int) and the rows their nonempty boxes span together, ``block_rows[b, blk] = (lo,
+    hi)`` (``(height, 0)`` when none)."""
+    lo = height
+    hi = 0
+    for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, lines.shape[1])):
+        _write_lines(fv, lines, b, f)
+        i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+        face_box[b, f, 0] = i0
+        face_box[b, f, 1] = i1
+        face_box[b, f, 2] = j0
+        face_box[b, f, 3] = j1
+        face_box[b, f, 4] = ti.cast(sg, ti.i32)
+        if i0 < i1 and j0 < j1:
+            lo = ti.min(lo, i0)
+            hi = ti.max(hi, i1)
+    block_rows[b, blk, 0] = lo
+    block_rows[b, blk, 1] = hi
+
+
 @ti.kernel
 def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  acc: ti.types.ndarray(), cache_w: ti.types.ndarray(),
-                 cache_k: ti.types.ndarray(), cap: ti.i32, inv_sigma_: ti.f64,
-                 max_d2_: ti.f64, radius: ti.f64, dt: ti.template(),
-                 per_image: ti.template(), spans: ti.template()):
+                 cache_k: ti.types.ndarray(), face_box: ti.types.ndarray(),
+                 block_rows: ti.types.ndarray(), cap: ti.i32,
+                 inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64, band_rows: ti.i32,
+                 dt: ti.template(), banded: ti.template(), spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3]; ``lines`` [B, F, 16]
-    (output: each face's lines, :func:`edge_lines`, written by the thread that adds the
-    face, so no separate launch); ``acc`` [B, H, W] zero-initialised; ``lines`` and
-    ``acc`` in ``dt``; ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
-    Pair cache for the backward: the ``n``-th pair a face visits, ``n < cap``, stores
-    ``cache_w[b, f, n]`` (``dt``) = ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled
-    pair) and ``cache_k[b, f, n]`` (int8) = its nearest edge; both [B, F, >= cap]
-    (``cap = 0``: no cache, any [1, 1, 1] arrays).
-    ``per_image``: one thread per image loops over its faces in order (plain adds,
-    deterministic; for the CPU), else one thread per face (atomic adds; for the GPU).
-    ``spans``: cut each box row to :func:`_row_span` (``False`` only for tests)."""
+    (output: each face's lines, :func:`edge_lines`, written in this launch, so no
+    separate one); ``acc`` [B, H, W] zero-initialised; ``lines`` and ``acc`` in ``dt``;
+    ``inv_sigma_`` = 1/sigma, ``max_d2_`` = ``radius``^2.
+    Pair cache for the backward: the ``n``-th pair a face visits (rows top to bottom,
+    columns left to right), ``n < cap``, stores ``cache_w[b, f, n]`` (``dt``) =
+    ``+-sigmoid(z)`` (sign of ``z``; 0 for a culled pair) and ``cache_k[b, f, n]``
+    (int8) = its nearest edge; both [B, F, >= cap] (``cap = 0``: no cache, any [1, 1,
+    1] arrays).
+    ``banded`` (the CPU layout): first every face's lines and box (``face_box`` int32
+    [B, F, 5] = ``(i0, i1, j0, j1, sg)`` of :func:`_face_box`, and ``block_rows`` int32
+    [B, ceil(F / FACE_BLOCK), 2], the rows each block of faces spans; outputs), then one
+    task per (image, band of ``band_rows`` rows) adds, in face order, the rows in its
+    band of every face whose box meets it (skipping blocks that miss the band): plain
+    adds, each pixel's faces in order whatever ``band_rows`` and the
+    thread count (bit-reproducible), and B x ceil(H / ``band_rows``) tasks for the
+    thread pool.  Else one thread per face (atomic adds; for the GPU; ``face_box``,
+    ``block_rows`` and ``band_rows`` unused).  ``spans``: cut each box row to
+    :func:`_row_span` (``False`` only for tests)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
-    if ti.static(per_image):
+    height = acc.shape[1]
+    width = acc.shape[2]
+    if ti.static(banded):
+        nf = lines.shape[1]
+        blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
+        for task in range(lines.shape[0] * blocks):
+            _setup_face_block(fv, lines, face_box, block_rows, task // blocks,
+                              task % blocks, radius, height, width)
+        bands = (height + band_rows - 1) // band_rows
         ti.loop_config(block_dim=1)
-        for b in range(lines.shape[0]):
-            for f in range(lines.shape[1]):
-                _write_lines(fv, lines, b, f)
-            for f in range(lines.shape[1]):
-                _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
-                          radius, spans, False, dt)
+        for task in range(lines.shape[0] * bands):
+            b = task // bands
+            lo = (task % bands) * band_rows
+            hi = ti.min(lo + band_rows, height)
+            for blk in range(blocks):
+                if block_rows[b, blk, 0] < hi and block_rows[b, blk, 1] > lo:
+                    for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
+                        if ti.max(face_box[b, f, 0], lo) < ti.min(face_box[b, f, 1], hi):
+                            box = ti.Vector([face_box[b, f, k] for k in ti.static(range(4))])
+                            _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f, box,
+                                           ti.cast(face_box[b, f, 4], ti.f64), lo, hi,
+                                           inv_sigma, max_d2, radius, spans, False, dt)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
             _write_lines(fv, lines, b, f)
-            _add_face(fv, lines, acc, cache_w, cache_k, cap, b, f, inv_sigma, max_d2,
-                      radius, spans, True, dt)
+            i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
+            _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f,
+                           ti.Vector([i0, i1, j0, j1]), sg, 0, height, inv_sigma, max_d2,
+                           radius, spans, True, dt)
 
 
 @ti.func
@@ -414,7 +498,7 @@ def soft_pair_terms(lines: ti.types.ndarray(), pair_face: ti.types.ndarray(),
         one = ti.cast(1, dt)
         bf = pair_face[p]
         ln = _load_lines(lines, bf // lines.shape[1], bf % lines.shape[1], dt)
-        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # as _add_face
+        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # as _add_face_rows
         py = ti.cast(pixel_y(rows[p], height), dt)
         z, keep, _kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
         val = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))
