@@ -8,20 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench_softras.experiments.losses import (
-    FLATTEN_EPS,
-    IOU_EPS,
-    MeshTopology,
-    flatten_cosines,
-    flatten_loss,
-    iou_loss,
-    laplacian_coordinates,
-    laplacian_loss,
-    mesh_topology,
-    multiview_iou_loss,
-    regularizer_terms,
-    regularizers,
-)
+from bench_softras.experiments import losses
+from bench_softras.experiments.losses import FLATTEN_EPS, IOU_EPS, MeshTopology, mesh_topology
 
 
 # -- the former implementations (bench_softras/experiments/losses.py before the change) --
@@ -105,17 +93,17 @@ ELEMENT_TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 def test_regularizers_match_the_former_formulas(template, seed, dtype):
     vertices, topo = random_mesh(template, seed, dtype)
     tol, element_tol = TOLERANCE[dtype], ELEMENT_TOLERANCE[dtype]
-    assert rel(laplacian_coordinates(vertices, topo),
+    assert rel(losses.laplacian_coordinates(vertices, topo),
                old_laplacian_coordinates(vertices, topo)) < element_tol
-    assert rel(flatten_cosines(vertices, topo),
+    assert rel(losses.flatten_cosines(vertices, topo),
                old_flatten_cosines(vertices, topo)) < element_tol
-    assert rel(laplacian_loss(vertices, topo),
+    assert rel(losses.laplacian_loss(vertices, topo),
                old_laplacian_coordinates(vertices, topo).pow(2).sum(dim=(1, 2))) < tol
-    assert rel(flatten_loss(vertices, topo),
+    assert rel(losses.flatten_loss(vertices, topo),
                (old_flatten_cosines(vertices, topo) + 1.0).pow(2).sum(dim=1)) < tol
     new_v = vertices.clone().requires_grad_(True)
     old_v = vertices.clone().requires_grad_(True)
-    total, parts = regularizer_terms(new_v, topo, 0.3, 0.002)
+    total, parts = losses.regularizer_terms(new_v, topo, 0.3, 0.002)
     old_total, old_lap, old_fl = old_regularizer_total(old_v, topo, 0.3, 0.002)
     assert rel(total, old_total) < tol
     assert rel(parts["laplacian"], old_lap) < tol and rel(parts["flatten"], old_fl) < tol
@@ -129,14 +117,15 @@ def test_isolated_vertices_and_boundaries_are_covered(template):
     """The random meshes above do exercise the cases the formulas treat apart."""
     vertices, topo = random_mesh(template, 0, torch.float64)
     assert topo.degree[-2:].tolist() == [0.0, 0.0]  # isolated: Laplacian coordinate 0
-    assert (laplacian_coordinates(vertices, topo)[:, -2:] == 0).all()
+    assert (losses.laplacian_coordinates(vertices, topo)[:, -2:] == 0).all()
     assert topo.flat_edges.shape[0] < topo.edges.shape[0]  # boundary edges left out
 
 
 def test_regularizers_floats_are_the_terms(template):
     vertices, topo = random_mesh(template, 3, torch.float32)
-    total, parts = regularizers(vertices, topo, 0.3, 0.002, use_flatten=False)
-    terms_total, terms = regularizer_terms(vertices, topo, 0.3, 0.002, use_flatten=False)
+    total, parts = losses.regularizers(vertices, topo, 0.3, 0.002, use_flatten=False)
+    terms_total, terms = losses.regularizer_terms(vertices, topo, 0.3, 0.002,
+                                                  use_flatten=False)
     assert float(total) == float(terms_total)
     assert parts["laplacian"] == float(terms["laplacian"]) and np.isnan(parts["flatten"])
     assert torch.isnan(terms["flatten"])
@@ -165,9 +154,9 @@ def test_iou_losses_match_the_former_formulas(seed, dtype):
     alpha_b = (torch.rand(b, s, s, generator=gen) > 0.4).to(dtype)
     alpha_a[0] = 0.0
     tol = TOLERANCE[dtype]
-    assert rel(iou_loss(sil[:b], alpha_a), old_iou_loss(sil[:b], alpha_a)) < tol
+    assert rel(losses.iou_loss(sil[:b], alpha_a), old_iou_loss(sil[:b], alpha_a)) < tol
     new_s, old_s = sil.clone().requires_grad_(True), sil.clone().requires_grad_(True)
-    new = multiview_iou_loss(new_s, alpha_a, alpha_b)
+    new = losses.multiview_iou_loss(new_s, alpha_a, alpha_b)
     old = old_multiview_iou_loss(old_s, alpha_a, alpha_b)
     assert rel(new, old) < tol
     new.backward()
