@@ -19,13 +19,20 @@ cut-off last line).  Resuming survives both:
 * a checkpoint records the fingerprint of the data it was trained on
   (:data:`DATA_FINGERPRINT_KEY`, by content, not path): a run resumes on the same data
   wherever it lives, and a run whose data changed is set aside (:func:`set_aside`) and
-  trained afresh.
+  trained afresh;
+* while a run trains, the newest ``keep_checkpoints`` stay (:func:`prune_checkpoints`);
+  once it has finished, only the final one (what evaluation, the examples and a resume
+  read: the latest) stays: :func:`prune_finished` reads it back weights only first, and
+  deletes nothing but regular files of the run's own ``checkpoints/`` named as
+  checkpoints (no symlink is followed or removed).  A run stopped before its last step
+  keeps its ``keep_checkpoints`` to resume from.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import warnings
@@ -37,6 +44,7 @@ from bench_softras.atomic import write_text
 from bench_softras.errors import UserError
 from bench_softras.jsonl import read_records
 from bench_softras.runlock import LOCK_NAME
+from bench_softras.safe_paths import UnsafePathError, contained
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +65,26 @@ UNIT_LOCK_DIR = "unit"
 KEEP_IN_PLACE = frozenset({LOCK_NAME, UNIT_LOCK_DIR, SUPERSEDED_DIR})
 
 
+#: A checkpoint's file name in ``checkpoints/`` (:func:`checkpoint_path`).
+CHECKPOINT_NAME = re.compile(r"step_(\d{7,})\.pt")
+
+
 def checkpoint_dir(run_dir: str | Path) -> Path:
     """``run_dir / "checkpoints"``."""
     return Path(run_dir) / "checkpoints"
 
 
+def checkpoint_path(run_dir: str | Path, step: int) -> Path:
+    """Where the checkpoint of ``step`` lives: ``checkpoints/step_XXXXXXX.pt``."""
+    return checkpoint_dir(run_dir) / f"step_{int(step):07d}.pt"
+
+
 def checkpoints(run_dir: str | Path) -> list[Path]:
-    """The run's checkpoint files, oldest (lowest step) first."""
-    return sorted(checkpoint_dir(run_dir).glob("step_*.pt"))
+    """The run's checkpoint files (named as :data:`CHECKPOINT_NAME`; other
+    ``step_*.pt`` names are not ours), oldest (lowest step) first."""
+    found = [(int(m[1]), p) for p in checkpoint_dir(run_dir).glob("step_*.pt")
+             if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return [p for _, p in sorted(found)]
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -137,6 +157,47 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
     old = checkpoints(run_dir)[:-max(1, int(keep))]
     for p in old:
         p.unlink(missing_ok=True)
+    return old
+
+
+def prune_finished(run_dir: str | Path, final: str | Path, step: int) -> list[Path]:
+    """After a run has finished at ``step``: delete its other checkpoints, keeping
+    ``final`` (its ``checkpoints/step_XXXXXXX.pt`` of ``step``); returns the deleted
+    paths.  First ``final`` is read back weights only (:func:`load_checkpoint`) and must
+    hold ``step``; if it does not, or ``checkpoints/`` leads outside ``run_dir``
+    (:func:`~bench_softras.safe_paths.contained`), nothing is deleted (a warning says
+    why).  Only regular files named as checkpoints (:data:`CHECKPOINT_NAME`) are
+    deleted; symlinks, ``*.corrupt`` files and anything else stay."""
+    final = Path(final)
+    try:
+        folder = contained(run_dir, checkpoint_dir(run_dir).name)
+    except UnsafePathError as exc:
+        log.warning("kept the intermediate checkpoints: %s", exc)
+        return []
+    if final.name != checkpoint_path(run_dir, step).name or final.is_symlink():
+        log.warning("kept the intermediate checkpoints: %s is not the run's final "
+                    "checkpoint file", final)
+        return []
+    with os.scandir(folder) as entries:
+        old = sorted(folder / e.name for e in entries
+                     if CHECKPOINT_NAME.fullmatch(e.name) and e.name != final.name
+                     and e.is_file(follow_symlinks=False))
+    if not old:
+        return []
+    try:
+        saved = int(load_checkpoint(folder / final.name)["step"])
+    except (CheckpointError, OSError) as exc:
+        log.warning("kept the intermediate checkpoints: the final one did not read back "
+                    "(%s)", exc)
+        return []
+    if saved != int(step):
+        log.warning("kept the intermediate checkpoints: %s holds step %d, not the final "
+                    "step %d", final, saved, step)
+        return []
+    for p in old:
+        p.unlink(missing_ok=True)
+    log.info("run finished: kept %s, deleted %d intermediate checkpoint(s)", final.name,
+             len(old))
     return old
 
 

@@ -2,11 +2,11 @@
 
 One step of :func:`bench_softras.experiments.train.train_step`, done with the same
 building blocks (the preset's :class:`~bench_softras.settings.ReconConfig`,
-:func:`~bench_softras.experiments.train.build_model`, the data set's
-``random_batch`` / ``images_at``, :class:`renderers.Camera`, the renderer from
+:func:`~bench_softras.experiments.train.build_model` and ``make_optimizer``, the
+data set's ``random_batch`` / ``images_at``, :class:`renderers.Camera`, the renderer from
 :func:`~bench_softras.experiments.renderer_choice.make_renderer`,
 :func:`~bench_softras.experiments.losses.multiview_iou_loss` and
-:func:`~bench_softras.experiments.losses.regularizers`, Adam) and the same gradient,
+:func:`~bench_softras.experiments.losses.regularizer_terms`, Adam) and the same gradient,
 but with the backward pass cut at the predicted vertices so that each part is timed
 alone (``time.perf_counter``, after ``cuda.synchronize`` on CUDA):
 
@@ -40,10 +40,14 @@ import torch
 from bench_softras.atomic import write_table
 from bench_softras.data import load_split
 from bench_softras.errors import ConfigError
-from bench_softras.experiments.losses import mesh_topology, multiview_iou_loss, regularizers
+from bench_softras.experiments.losses import (
+    mesh_topology,
+    multiview_iou_loss,
+    regularizer_terms,
+)
 from bench_softras.experiments.multiview import training_views
 from bench_softras.experiments.renderer_choice import accepts_sigma, make_renderer
-from bench_softras.experiments.train import build_model, generator_forward
+from bench_softras.experiments.train import build_model, generator_forward, make_optimizer
 from bench_softras.settings import ReconConfig, with_overrides
 from renderers import Camera
 
@@ -121,8 +125,8 @@ def split_step(model, optimizer, renderer, topo, data, rng: np.random.Generator,
     sil = renderer.render(torch.cat([leaf, leaf]), faces, camera).to(leaf.dtype)
     laps.lap("renderer_forward")
     iou = multiview_iou_loss(sil, img_a[:, 3], img_b[:, 3])
-    reg, _ = regularizers(vertices, topo, config.lambda_laplacian, config.lambda_flatten,
-                          config.use_laplacian, config.use_flatten)
+    reg, _ = regularizer_terms(vertices, topo, config.lambda_laplacian,
+                               config.lambda_flatten, config.use_laplacian, config.use_flatten)
     loss = iou + reg
     if not torch.isfinite(loss):
         raise FloatingPointError(f"non-finite loss {float(loss)}")
@@ -158,7 +162,7 @@ def setup_step(cfg: StepSplitConfig, recon: ReconConfig) -> tuple:
     model = build_model(recon).to(device)
     model.train()
     topo = mesh_topology(model.faces, model.decoder.num_vertices).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recon.lr, betas=recon.betas)
+    optimizer = make_optimizer(model, recon)
     sigma = recon.sigma if accepts_sigma(cfg.renderer) else None
     renderer = make_renderer(cfg.renderer, recon.image_size, sigma)
     return (model, optimizer, renderer, topo, data, np.random.default_rng(cfg.seed), recon,

@@ -1,6 +1,7 @@
 """Resuming survives damaged run state: a cut-off metrics line, a truncated latest
-checkpoint; checkpoints are pruned to ``keep_checkpoints`` and also written by wall
-time."""
+checkpoint; checkpoints are pruned to ``keep_checkpoints`` while a run trains (to the
+final one once it has finished: test_exp_checkpoint_pruning.py) and also written by
+wall time."""
 
 from __future__ import annotations
 
@@ -59,14 +60,15 @@ def test_keep_checkpoints_bounds_what_stays_on_disk(make_config, tiny_data, temp
 
 
 def test_checkpoints_are_also_written_by_wall_time(make_config, tiny_data, template):
-    # checkpoint_every far beyond the run: only the wall clock (due at once) triggers
-    config = make_config(iterations=3, checkpoint_every=1000, checkpoint_minutes=1e-9,
+    # checkpoint_every far beyond the run: only the wall clock (due at once) triggers;
+    # the run stops before its last step, so every checkpoint it wrote stays
+    config = make_config(iterations=4, checkpoint_every=1000, checkpoint_minutes=1e-9,
                          keep_checkpoints=5)
-    train(config, tiny_data, template=template, progress=False)
+    train(config, tiny_data, template=template, stop_after=3, progress=False)
     assert _steps(config.out_dir) == [1, 2, 3]
-    plain = make_config(out_dir=str(make_config().out_dir) + "_steps", iterations=3,
+    plain = make_config(out_dir=str(make_config().out_dir) + "_steps", iterations=4,
                         checkpoint_every=1000, keep_checkpoints=5)
-    train(plain, tiny_data, template=template, progress=False)
+    train(plain, tiny_data, template=template, stop_after=3, progress=False)
     assert _steps(plain.out_dir) == [3]
 
 
