@@ -1,6 +1,6 @@
 """The training step's speed settings (issue 22): ``ReconConfig.autocast`` and
-``ReconConfig.channels_last`` are validated by name, off by default and in every
-preset, change nothing when off, and when on give a step close to the float32 one with
+``ReconConfig.channels_last`` are validated by name, off by default and on only in the
+``cpu`` preset, change nothing when off, and when on give a step close to the float32 one with
 float32 vertices."""
 
 from __future__ import annotations
@@ -16,11 +16,17 @@ from bench_softras.experiments.train import build_model, generator_forward, trai
 from bench_softras.settings import PRESETS, ReconConfig
 
 
-def test_speed_settings_are_off_by_default_and_in_every_preset():
+#: The presets that train the generator in bfloat16, channels-last (docs/performance.md,
+#: "bfloat16 generator": measured to leave the test IoU unchanged on the ``cpu`` preset).
+FAST_PRESETS = {"cpu"}
+
+
+def test_speed_settings_are_off_by_default_and_on_only_in_the_measured_presets():
     assert ReconConfig().autocast == "off" and ReconConfig().channels_last is False
     for name, preset in PRESETS.items():
-        assert preset.recon.autocast == "off", name
-        assert preset.recon.channels_last is False, name
+        fast = name in FAST_PRESETS
+        assert preset.recon.autocast == ("bf16" if fast else "off"), name
+        assert preset.recon.channels_last is fast, name
 
 
 def test_bad_speed_settings_are_named(make_config):
