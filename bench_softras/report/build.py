@@ -436,8 +436,9 @@ def _recon_section(doc: Document, recon, ex: dict, run, logs: dict, per_object,
              f"they are the paper's, not results of this code, and only comparable when "
              f"this run used the ShapeNet files. `ours: template` is the undeformed "
              f"sphere (a floor)."
-             + (" Columns marked `(still improving)` / `(still declining)` come from runs "
-                "whose validation IoU was still rising / falling at the end (see "
+             + (" Columns marked `(still improving)` / `(still declining)` / "
+                "`(undetermined)` come from runs whose validation IoU was still rising / "
+                "falling at the end, or too noisy to show a plateau (see "
                 "[Learning curves and convergence](#learning-curves-and-convergence))."
                 if any(flags.values()) else ""))
     setup = training_setup(run)

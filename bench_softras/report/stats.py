@@ -11,8 +11,13 @@ run is "still improving" when the gain is above its margin, the larger of the
 two-sided :data:`CONFIDENCE` t quantile (``n - 2`` degrees of freedom) times that
 standard error and :data:`MIN_GAIN`; "still declining" when below minus the margin
 (e.g. a renderer without a silhouette gradient, whose meshes only the regularizers
-move); otherwise "plateaued".  Either flag means the run's numbers are not final, and
-every table that uses it says so.
+move).  A gain within its margin is not yet evidence of a plateau: the run is
+"plateaued" only when even the far end of the gain's interval, ``|gain| + margin``, is
+at most :data:`FLAT_FRACTION` of the curve's whole rise (``|last - first|``; at least
+:data:`FLAT_FLOOR`); otherwise the curve is too noisy or too sparse to tell and the run
+is "undetermined" (e.g. four validation points spanning the steep early part of a short
+run).  Any flag but "plateaued" means the run's numbers are not final, and every table
+that uses it says so.
 
 Paired comparison (:func:`paired_estimates`): renderers ``a`` and ``b`` are compared on
 the same objects, views and seeds.  Per seed ``s`` and object ``o`` of category ``c``,
@@ -50,6 +55,12 @@ MIN_WINDOW_POINTS = 4
 #: Smallest gain (absolute IoU) flagged even on a noiseless curve: about one voxel in a
 #: thousand, the resolution below which a change of voxel IoU is immaterial.
 MIN_GAIN = 0.001
+#: A plateau is shown when the gain's interval stays within this fraction of the curve's
+#: whole rise (first to last recorded value) ...
+FLAT_FRACTION = 0.25
+#: ... or within this absolute IoU, for curves that barely move (e.g. ``hard``, whose
+#: meshes only the regularizers move): two voxels in a thousand.
+FLAT_FLOOR = 2 * MIN_GAIN
 #: Bootstrap replicates per conditional (too few seeds) confidence interval.
 BOOTSTRAP_SAMPLES = 4000
 #: Confidence level of the intervals and of the convergence test.
@@ -73,12 +84,14 @@ def t_quantile(df: float | np.ndarray, confidence: float = CONFIDENCE) -> np.nda
 class Convergence:
     """``gain``: validation-IoU gain over the window (NaN when the curve has fewer than
     three points); ``margin``: the gain a rise or fall must exceed; ``window``:
-    ``(first step, last step)``; ``points``: recorded points in the window."""
+    ``(first step, last step)``; ``points``: recorded points in the window; ``rise``:
+    ``|last - first|`` value of the whole curve (IoU)."""
 
     gain: float
     margin: float
     window: tuple[float, float]
     points: int = 0
+    rise: float = math.inf
 
     @property
     def still_improving(self) -> bool:
@@ -89,14 +102,22 @@ class Convergence:
         return bool(self.gain < -self.margin)
 
     @property
+    def shown_flat(self) -> bool:
+        """Whether the gain's whole interval is immaterial (module docstring)."""
+        return bool(abs(self.gain) + self.margin
+                    <= max(FLAT_FRACTION * self.rise, FLAT_FLOOR))
+
+    @property
     def label(self) -> str:
-        """``still improving``, ``still declining``, ``plateaued`` or ``unknown`` (too
-        few points)."""
+        """``still improving``, ``still declining``, ``plateaued``, ``undetermined``
+        (neither a significant change nor shown flat) or ``unknown`` (too few points)."""
         if math.isnan(self.gain):
             return "unknown"
         if self.still_improving:
             return "still improving"
-        return "still declining" if self.still_declining else "plateaued"
+        if self.still_declining:
+            return "still declining"
+        return "plateaued" if self.shown_flat else "undetermined"
 
 
 def convergence(steps: Sequence[float], values: Sequence[float],
@@ -118,7 +139,8 @@ def convergence(steps: Sequence[float], values: Sequence[float],
     resid = ys - (icpt + slope * (xs - xs[0]))
     se_slope = math.sqrt(float(resid @ resid) / (n - 2) / float(((xs - xs.mean()) ** 2).sum()))
     margin = max(float(t_quantile(n - 2, confidence)) * se_slope * length, min_gain)
-    return Convergence(float(slope * length), margin, (float(xs[0]), float(xs[-1])), n)
+    return Convergence(float(slope * length), margin, (float(xs[0]), float(xs[-1])), n,
+                       float(abs(y[-1] - y[0])))
 
 
 # -- paired comparison --------------------------------------------------------------------

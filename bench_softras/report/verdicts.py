@@ -15,6 +15,8 @@ import pandas as pd
 
 from .stats import (
     CONFIDENCE,
+    FLAT_FLOOR,
+    FLAT_FRACTION,
     LAST_FRACTION,
     MIN_GAIN,
     MIN_WINDOW_POINTS,
@@ -40,8 +42,12 @@ def threshold_sentence(what: str = "validation voxel IoU") -> str:
             f"the gain's standard error (from the scatter of the window's points about "
             f"the line) and {MIN_GAIN:g} IoU (`bench_softras.report.stats.MIN_GAIN`, "
             f"below which a change is immaterial); **still declining** when it fell by "
-            f"more than its margin. Either way its numbers are not final, and a longer "
-            f"run may change the comparison.")
+            f"more than its margin. It is **plateaued** only when even the far end of the "
+            f"gain's interval (|gain| + margin) is at most {FLAT_FRACTION:.0%} of the "
+            f"curve's whole rise (at least {FLAT_FLOOR:g} IoU); otherwise "
+            f"**undetermined**: the curve is too noisy or too sparsely recorded to tell. "
+            f"Any flag but plateaued means its numbers are not final, and a longer run "
+            f"may change the comparison.")
 
 
 def run_convergence(curves: pd.DataFrame, value: str = "val_voxel_iou",
@@ -77,13 +83,14 @@ def convergence_sentence(conv: pd.DataFrame) -> str:
     n = len(conv)
     late = conv[conv["status"] == "still improving"]
     down = conv[conv["status"] == "still declining"]
+    open_ = conv[conv["status"] == "undetermined"]
     if not n:
         return ""
     if late.empty:
-        out = (f"All {n} runs met the convergence criterion within this job (no "
-               f"validation-IoU rise over the last {LAST_FRACTION:.0%} of steps beyond "
-               f"its margin)")
-        out += "." if down.empty else f", but {len(down)} still declining"
+        flat = int((conv["status"] == "plateaued").sum())
+        out = (f"{flat} of {n} runs plateaued within this job (a validation-IoU change "
+               f"over the last {LAST_FRACTION:.0%} of steps shown immaterial)")
+        out += "." if down.empty else f"; {len(down)} still declining"
     else:
         out = (f"Not converged within this job: {len(late)} of {n} runs still improving "
                f"(gain above its margin): {_run_gains(late)}. Their IoU is not final; a "
@@ -94,6 +101,11 @@ def convergence_sentence(conv: pd.DataFrame) -> str:
         out += (f": {_run_gains(down)}; a declining run's IoU is not settled either (e.g. "
                 f"a renderer without a silhouette gradient, whose meshes only the "
                 f"regularizers move).")
+    if not open_.empty:
+        out += (f" {len(open_)} of {n} runs undetermined (no significant change, but the "
+                f"gain's interval is too wide to show a plateau): {_run_gains(open_)}; "
+                f"record the curve more often (`--set recon.val_every=N`) or train "
+                f"longer to settle them.")
     return out
 
 
@@ -133,12 +145,13 @@ def training_seconds(metrics: pd.DataFrame | None) -> float:
 
 
 #: The convergence statuses that make a run's numbers not final.
-UNSETTLED = ("still improving", "still declining")
+UNSETTLED = ("still improving", "still declining", "undetermined")
 
 
 def unsettled(conv: pd.DataFrame | None) -> dict[str, dict]:
-    """``{renderer: {seed: status}}`` of the runs flagged still improving or still
-    declining (:data:`UNSETTLED`; empty dicts for renderers with none)."""
+    """``{renderer: {seed: status}}`` of the runs flagged still improving, still
+    declining or undetermined (:data:`UNSETTLED`; empty dicts for renderers with
+    none)."""
     if conv is None or conv.empty:
         return {}
     out: dict[str, dict] = {r: {} for r in conv["renderer"].unique()}

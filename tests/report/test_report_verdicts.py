@@ -65,7 +65,7 @@ def test_convergence_sentence_names_each_run_still_improving():
     assert "`n3mr`" not in text
     flat = conv[conv["renderer"] == "n3mr"]
     assert convergence_sentence(flat).startswith(
-        "All 2 runs met the convergence criterion within this job")
+        "2 of 2 runs plateaued within this job")
 
 
 def _with_declining_hard():
@@ -90,8 +90,8 @@ def test_a_run_still_declining_is_flagged_in_columns_cautions_and_sentence():
     assert ("1 still declining: `hard` seed 0: -0.0600 (margin 0.0010) over steps 500-800"
             in text)
     only_down = convergence_sentence(conv[conv["renderer"] != "softras"])
-    assert only_down.startswith("All 3 runs met the convergence criterion within this job")
-    assert "but 1 still declining" in only_down and "`hard` seed 0: -0.0600" in only_down
+    assert only_down.startswith("2 of 3 runs plateaued within this job")
+    assert "; 1 still declining" in only_down and "`hard` seed 0: -0.0600" in only_down
     rng = np.random.default_rng(0)
     per_object = pd.DataFrame([
         {"renderer": r, "seed": s, "category": "c", "object": o, "view": 0,
