@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras import atomic, shards
+from bench_softras import results_schema as schema
 from bench_softras.data import MultiViewData, category_name, data_fingerprint, load_split
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import ConfigError
@@ -158,11 +159,13 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return wide.loc[order]
 
 
-def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = "recon_iou") -> list[Path]:
+def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = schema.RECON_IOU
+                ) -> list[Path]:
     """Write the tidy table as CSV and Parquet and the summary as CSV; returns paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.csv", out / f"{stem}.parquet", out / f"{stem}_summary.csv"]
+    paths = [out / schema.csv_name(stem), out / schema.parquet_name(stem),
+             out / schema.csv_name(schema.summary_stem(stem))]
     atomic.write_table(df, paths[0])
     atomic.write_table(df, paths[1])
     atomic.write_table(summary_table(df), paths[2], index=True)
@@ -265,12 +268,12 @@ def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]
     for stem in recon_tuning.TABLES:
         table = shards.merge_units(out, stem)[0]
         if table is not None:
-            atomic.write_table(table, out / f"{stem}.csv")
-            atomic.write_table(table, out / f"{stem}.parquet")
+            atomic.write_table(table, out / schema.csv_name(stem))
+            atomic.write_table(table, out / schema.parquet_name(stem))
     if objects:
         per = pd.concat(objects, ignore_index=True)
-        for suffix in (".parquet", ".csv"):
-            atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
+        for name in (schema.parquet_name(PER_OBJECT_STEM), schema.csv_name(PER_OBJECT_STEM)):
+            atomic.write_table(per, out / name)
 
 
 def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
@@ -363,9 +366,9 @@ def _write_unit(out: Path, unit: shards.Unit, df: pd.DataFrame,
     """A unit's tables (``recon_iou.parquet``, ``recon_per_object.parquet``) and
     ``unit.json`` in its directory."""
     d = out / unit.dir
-    tables = {"recon_iou": atomic.write_table(df, d / "recon_iou.parquet")}
+    tables = {schema.RECON_IOU: atomic.write_table(df, d / schema.parquet_name(schema.RECON_IOU))}
     if per is not None:
-        tables[PER_OBJECT_STEM] = atomic.write_table(per, d / f"{PER_OBJECT_STEM}.parquet")
+        tables[PER_OBJECT_STEM] = atomic.write_table(per, d / schema.parquet_name(PER_OBJECT_STEM))
     shards.write_unit(out, unit, tables)
 
 

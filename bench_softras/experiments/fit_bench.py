@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 import renderers
+from bench_softras import results_schema as schema
 from bench_softras.atomic import write_table
 from bench_softras.data import (
     category_name,
@@ -83,7 +84,7 @@ CHOICE_COLUMNS = ["renderer", "lr_scale", "lr", "sigma", "chosen_by", "tuning_si
                   "grid_points", "tuning_targets", "targets", "steps", "views_per_step"]
 TARGET_COLUMNS = ["role", "spec", "shape", "category"]
 #: The tables :func:`run_fit_benchmark` writes (stem -> what it holds).
-TABLES = ("fitting", "fit_tuning", "fit_choices", "fit_targets")
+TABLES = schema.SCHEMA["fitting"].tables
 
 
 # -- targets --------------------------------------------------------------------------
@@ -341,7 +342,7 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
         with run_lock(out / unit.dir):
             rec = None if force else read_unit(out, unit)
             if rec is not None:
-                frames.append(pd.read_parquet(out / unit.dir / rec["tables"]["fitting"]))
+                frames.append(pd.read_parquet(out / unit.dir / rec["tables"][schema.FITTING]))
                 continue
             if spec not in targets:
                 targets[spec] = load_targets([spec], data_dir, fit.seed, labels)[0]
@@ -352,9 +353,9 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
                 else pd.DataFrame(columns=[*FIT_COLUMNS, "preset"]))
     for stem in TABLES:  # the combined tables, in the sweep's order (as a merge of shards)
         table = merge_units(out, stem)[0]
-        write_table(table, out / f"{stem}.csv")
-        write_table(table, out / f"{stem}.parquet")
-    return pd.read_parquet(out / "fitting.parquet")
+        write_table(table, out / schema.csv_name(stem))
+        write_table(table, out / schema.parquet_name(stem))
+    return pd.read_parquet(out / schema.parquet_name(schema.FITTING))
 
 
 def fit_options(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
@@ -391,7 +392,7 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
     holds the unit's lock."""
     rec = None if force else read_unit(out, unit)
     if rec is not None:
-        return pd.read_parquet(out / unit.dir / rec["tables"]["fit_choices"])
+        return pd.read_parquet(out / unit.dir / rec["tables"][schema.FIT_CHOICES])
     t_specs = tuning_specs(data_dir, bench, class_ids)
     sweep_table, choices = tune(names, load_targets(t_specs, data_dir, fit.seed), t_specs, fit,
                                 bench, progress=progress)
@@ -405,9 +406,10 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
     roles = [("benchmark", s) for s in specs] + [("tuning", s) for s in t_specs]
     target_table = pd.DataFrame([_target_row(r, s, data_dir, labels) for r, s in roles],
                                 columns=TARGET_COLUMNS)
-    tables = {stem: write_table(table, out / unit.dir / f"{stem}.parquet")
-              for stem, table in (("fit_tuning", sweep_table), ("fit_choices", choices),
-                                  ("fit_targets", target_table))}
+    tables = {stem: write_table(table, out / unit.dir / schema.parquet_name(stem))
+              for stem, table in ((schema.FIT_TUNING, sweep_table),
+                                  (schema.FIT_CHOICES, choices),
+                                  (schema.FIT_TARGETS, target_table))}
     write_unit(out, unit, tables)
     return choices
 
@@ -429,7 +431,7 @@ def _target_row(role: str, spec: str, data_dir, labels: dict[str, str]) -> dict:
 
 def output_paths(out_dir: str | Path) -> list[Path]:
     """Every table file :func:`run_fit_benchmark` leaves in ``out_dir``."""
-    return [Path(out_dir) / f"{s}.{e}" for s in TABLES for e in ("csv", "parquet")]
+    return [Path(out_dir) / name for name in schema.stage_outputs("fitting")]
 
 
 def example_specs(specs: Sequence[str], limit: int = 3) -> list[str]:
