@@ -13,8 +13,8 @@ Floors, top to bottom (a module imports its own floor and the ones below it):
 2. settings: ``bench_softras.settings`` (every stage's config and the presets);
 1. data: ``bench_softras.data`` (the data set's layout, files, synthetic build);
 0. base: ``bench_softras`` itself, ``atomic``, ``errors``, ``jsonl``, ``runs``,
-   ``runlock``, ``shards``, ``environment``, ``results_schema`` (files, user errors,
-   locks, run layout, every stage's result file names).
+   ``runlock``, ``shards``, ``sweep``, ``environment``, ``results_schema`` (files, user
+   errors, locks, run layout, the sweep runner, every stage's result file names).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ FLOORS: dict[int, tuple[str, ...]] = {
     1: ("bench_softras.data",),
     0: ("bench_softras", "bench_softras.atomic", "bench_softras.errors", "bench_softras.jsonl",
         "bench_softras.runs", "bench_softras.runlock", "bench_softras.shards",
-        "bench_softras.environment", "bench_softras.results_schema"),
+        "bench_softras.environment", "bench_softras.results_schema",
+        "bench_softras.sweep"),
 }
 
 

@@ -50,17 +50,8 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.shards import (
-    WHOLE,
-    Shard,
-    Unit,
-    merge_units,
-    owner,
-    read_unit,
-    select,
-    write_plan,
-    write_unit,
-)
+from bench_softras.shards import WHOLE, Shard, Unit, owner, read_unit, write_unit
+from bench_softras.sweep import SweepUnit, run_sweep
 
 from .fitting import (
     FIT_COLUMNS,
@@ -69,7 +60,7 @@ from .fitting import (
     data_target_spec,
     data_targets,
     fit_mesh,
-    fit_recorded,
+    fit_one,
     fit_unit,
     is_data_spec,
     load_target,
@@ -301,7 +292,8 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
     fitted meshes to ``out_dir`` and returns the fitting curves.
 
     Units (:mod:`bench_softras.shards`): the tuning sweep (one unit, ``units/tuning``:
-    it also holds the choices and targets tables), then target x renderer.  Each runs
+    it also holds the choices and targets tables), then target x renderer, run by the
+    harness's sweep runner (:func:`bench_softras.sweep.run_sweep`).  Each runs
     under its own directory's lock and is reused when it finished with the same
     settings (its key includes the data's fingerprint and each mesh target's content,
     :func:`.fitting.fit_unit`); ``force``: the units of this call's slice are fitted
@@ -332,29 +324,22 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
             if n not in bench.slow_renderers or k < bench.slow_targets]
     units = [tuning] + [fit_unit(spec, n, configs[n], p.name, data_key, labels[spec])
                         for spec, n in jobs]
-    write_plan(out, "fitting", shard, units, options=fit_options(
-        names, specs, fit, bench, class_ids, p.name, data_key))
-    frames, targets = [], {}
-    for unit, job in select(list(zip(units, [None, *jobs], strict=True)), shard):
-        if job is None:
-            continue  # the tuning unit: done above
-        spec, name = job
-        with run_lock(out / unit.dir):
-            rec = None if force else read_unit(out, unit)
-            if rec is not None:
-                frames.append(pd.read_parquet(out / unit.dir / rec["tables"][schema.FITTING]))
-                continue
+    targets: dict[str, object] = {}  # loaded once, when a unit of this slice needs it
+
+    def fit_job(spec: str, name: str) -> Callable[[], dict[str, pd.DataFrame]]:
+        def run() -> dict[str, pd.DataFrame]:
             if spec not in targets:
                 targets[spec] = load_targets([spec], data_dir, fit.seed, labels)[0]
-            frames.append(fit_recorded(targets[spec], name, configs[name], p.name, out, unit,
-                                       progress))
+            return fit_one(targets[spec], name, configs[name], p.name, out, progress)
+        return run
+
+    done = run_sweep(out, "fitting", [SweepUnit(units[0])] + [
+        SweepUnit(u, fit_job(*job)) for u, job in zip(units[1:], jobs, strict=True)], shard,
+        options=fit_options(names, specs, fit, bench, class_ids, p.name, data_key),
+        force=force, merge=TABLES)
     if shard is not None:
-        return (pd.concat(frames, ignore_index=True) if frames
+        return (pd.concat([t[schema.FITTING] for t in done], ignore_index=True) if done
                 else pd.DataFrame(columns=[*FIT_COLUMNS, "preset"]))
-    for stem in TABLES:  # the combined tables, in the sweep's order (as a merge of shards)
-        table = merge_units(out, stem)[0]
-        write_table(table, out / schema.csv_name(stem))
-        write_table(table, out / schema.parquet_name(stem))
     return pd.read_parquet(out / schema.parquet_name(schema.FITTING))
 
 

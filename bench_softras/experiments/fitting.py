@@ -64,7 +64,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.shards import Unit, write_unit
+from bench_softras.shards import Unit
 from metrics.meshes import box_mesh
 from metrics.open3d_import import open3d
 from renderers import Camera, render_vertex_colors
@@ -471,13 +471,12 @@ def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str, data_key: str = 
                              "fit": asdict(cfg), "preset": preset, "data": data_key}))
 
 
-def fit_recorded(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
-                 unit: Unit, progress: bool) -> pd.DataFrame:
-    """Fit one unit; writes its mesh(es), its curve and ``unit.json``; returns the curve."""
-    df = _fit_and_save(target, renderer, cfg, preset, out, progress)
-    table = write_table(df, out / unit.dir / schema.parquet_name(schema.FITTING))
-    write_unit(out, unit, {schema.FITTING: table})
-    return df
+def fit_one(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
+            progress: bool) -> dict[str, pd.DataFrame]:
+    """One fitting unit (:func:`bench_softras.sweep.run_sweep` records it): fit ``target``
+    with ``renderer``, save the fitted mesh(es) under ``out/meshes``; returns its table,
+    ``{fitting: the curve}``."""
+    return {schema.FITTING: _fit_and_save(target, renderer, cfg, preset, out, progress)}
 
 
 def _fit_and_save(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,

@@ -130,8 +130,8 @@ def test_force_redoes_the_fitting_units(tmp_path, monkeypatch):
                fit_shapes=(str(mesh), "cube"), settings=FIT_ONLY)
     run_main_job(cfg)
     fits = []
-    real = fb.fit_recorded
-    monkeypatch.setattr(fb, "fit_recorded", lambda t, *a, **k: fits.append(t.name) or
+    real = fb.fit_one
+    monkeypatch.setattr(fb, "fit_one", lambda t, *a, **k: fits.append(t.name) or
                         real(t, *a, **k))
     run_main_job(cfg)
     assert fits == []  # finished: reused
