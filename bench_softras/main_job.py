@@ -1,28 +1,22 @@
 """The main job (``softras-bench report``, ``nox -s report``): every experiment of the
 suite on one data set, then the report.
 
-Stages (:data:`bench_softras.runs.STAGES`), each writing its tables under
+Stages, one module each under :mod:`bench_softras.stages` (the registry
+:func:`bench_softras.stages.ordered`, in the order of the results schema
+:data:`bench_softras.results_schema.SCHEMA`), each writing its tables under
 ``results/<run-id>/<stage>/`` (layout: :mod:`bench_softras.runs`):
 
-1. ``data``: the built-in synthetic data set of the preset's size (built once, cached,
-   :func:`bench_softras.data.build_synthetic`) or a directory of benchmark files
-   (e.g. the ShapeNet renderings of N3MR / SoftRas);
-2. ``fitting``: the fitting benchmark over the data set's test objects, each renderer
-   tuned on its val objects first
-   (:func:`bench_softras.experiments.fit_bench.run_fit_benchmark`; redone when the data
-   set's files change, :func:`bench_softras.data.data_fingerprint`);
+1. ``data``: the built-in synthetic data set or a directory of benchmark files
+   (:mod:`bench_softras.stages.data`);
+2. ``fitting``: the fitting benchmark (:mod:`bench_softras.stages.fitting`);
 3. ``reconstruction``: training and evaluation of the generator per renderer and seed
-   (:func:`bench_softras.experiments.evaluate.run_reconstruction`; resumes from its
-   checkpoints);
+   (:mod:`bench_softras.stages.reconstruction`);
 4. ``gradients``: gradient accuracy and forward fidelity vs sigma
-   (:func:`bench_softras.studies.gradients.run_gradient_study`);
-5. ``ablations``: the paper's ablations (sigma sweep, no Laplacian, no flattening,
-   fewer or more training views, colour reconstruction) as mesh fits of one mesh target
-   (the preset's ``ablations.shape``, or the first ``--fit-shapes``) with ``softras``
-   (:func:`bench_softras.experiments.fitting.run_ablations`);
-6. ``timing``: :func:`bench_softras.studies.timing.run_timing_study`;
+   (:mod:`bench_softras.stages.gradients`);
+5. ``ablations``: the paper's ablations as mesh fits (:mod:`bench_softras.stages.ablations`);
+6. ``timing``: the timing study (:mod:`bench_softras.stages.timing`);
 7. ``examples``: example silhouettes and meshes for the report
-   (:func:`bench_softras.experiments.examples.run_examples`);
+   (:mod:`bench_softras.stages.examples`);
 
 then :func:`bench_softras.report.build_report` writes ``reports/<run-id>/`` from the
 saved results only.
@@ -51,22 +45,16 @@ import renderers
 from renderers import threads
 
 from . import data as datasets
-from . import shards
+from . import results_schema, shards
+from . import stages as stage_registry
 from .atomic import write_json
 from .data import class_id_of, data_fingerprint
 from .data.cache_check import verify_manifest
-from .data.checks import check_data_dir
 from .environment import collect_environment
 from .errors import ConfigError, UserError, check_device, check_writable_dir
-from .experiments import evaluate, examples, fit_bench, fitting, recon_tuning
-from .experiments.renderer_choice import ensure_registered, make_renderer
-from .job_progress import (
-    HEARTBEAT_S,
-    UNIT_SECONDS,
-    JobProgress,
-    planned_units,
-    progress_default,
-)
+from .experiments import fitting
+from .experiments.renderer_choice import ensure_registered
+from .job_progress import HEARTBEAT_S, JobProgress, progress_default
 from .report import build as report_build  # selects matplotlib's Agg backend
 from .report import summary as report_summary
 from .runlock import run_lock
@@ -86,28 +74,23 @@ from .safe_paths import check_run_id, user_path
 from .settings import (
     ALL_RENDERERS,
     STUDY_EXCLUDED,
-    AblationConfig,
-    ExamplesConfig,
-    FitConfig,
-    GradientConfig,
-    Preset,
-    ReconConfig,
-    TimingConfig,
     apply_settings,
     generator_label,
     get_preset,
     with_overrides,
 )
 from .shards import Shard
-from .studies import gradients as gradient_study
-from .studies import timing as timing_study
+from .stages import data as data_stage
+from .stages.base import MainJobError, Plan, Stage, StageContext
+from .stages.data import synthetic_key
+
+#: Re-exported: the main job's error, plan and the synthetic data's cache key live with
+#: the stages (:mod:`bench_softras.stages.base`, :mod:`bench_softras.stages.data`).
+__all__ = ["JOB_OWNED", "MainJobConfig", "MainJobError", "Plan", "check_plan", "make_plan",
+           "plan_renderers", "resolve_data", "run_main_job", "stage_config", "stage_context",
+           "sweep_options", "synthetic_key"]
 
 log = logging.getLogger("bench_softras.main_job")
-
-
-class MainJobError(UserError):
-    """A problem with the main job's configuration or inputs (bad preset, renderer,
-    category, stage or data directory); the message says what to change."""
 
 
 @dataclass(frozen=True)
@@ -192,37 +175,6 @@ JOB_OWNED = {"renderers": "--renderers", "seeds": "--seeds", "fit_shapes": "--fi
              "recon.preset": "--preset"}
 
 
-@dataclass
-class Plan:
-    """The resolved settings of every stage (validated :mod:`bench_softras.settings`
-    configs); :meth:`gradient_config` / :meth:`ablation_config`: their stage records."""
-
-    preset: Preset
-    renderers: tuple[str, ...]
-    class_ids: tuple[str, ...]
-    seeds: tuple[int, ...]
-    fit_shapes: tuple[str, ...]
-    fit: FitConfig
-    recon: ReconConfig
-    gradients: GradientConfig
-    timing: TimingConfig
-    ablations: AblationConfig
-    examples: ExamplesConfig
-    #: Renderers of the gradient study, and of fitting (:func:`plan_renderers`; timing's
-    #: are ``timing.renderers``).
-    study_renderers: tuple[str, ...] = ()
-    fit_renderers: tuple[str, ...] = ()
-
-    def gradient_config(self) -> dict:
-        """The gradient stage's configuration (JSON-ready)."""
-        return {"renderers": list(self.study_renderers), **dataclasses.asdict(self.gradients),
-                "seed": self.seeds[0]}
-
-    def ablation_config(self) -> dict:
-        """The ablation stage's configuration (JSON-ready): target shape, fit, ablations."""
-        return {**dataclasses.asdict(self.ablations), "fit": dataclasses.asdict(self.fit)}
-
-
 # -- validation and planning ------------------------------------------------------------
 def make_plan(cfg: MainJobConfig) -> Plan:
     """Check ``cfg`` (raising :class:`MainJobError` with what to change) and resolve the
@@ -235,9 +187,10 @@ def make_plan(cfg: MainJobConfig) -> Plan:
         preset = apply_settings(preset, cfg.settings, reserved=JOB_OWNED)
     except (KeyError, ConfigError) as exc:
         raise MainJobError(str(exc)) from None
-    bad = [s for s in cfg.stages if s not in STAGES]
+    known = results_schema.stage_names()
+    bad = [s for s in cfg.stages if s not in known]
     if bad:
-        raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(STAGES)}")
+        raise MainJobError(f"unknown stage(s) {bad}; stages: {', '.join(known)}")
     names, studies = plan_renderers(cfg.renderers, preset.renderers)
     try:
         check_device(cfg.device)
@@ -266,46 +219,22 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     plan = Plan(preset, names, class_ids, preset.seeds, preset.fit_shapes, preset.fit, recon,
                 preset.gradients, timing, ablations, preset.examples,
                 studies["gradients"], studies["fitting"])
+    for stage in stage_registry.ordered():  # a registered stage's own settings
+        if stage.settings_type is not None:
+            plan.sections[stage.section] = stage.settings_type()
     check_plan(plan, cfg.stages)
     return plan
 
 
 def check_plan(plan: Plan, stages: tuple[str, ...]) -> None:
-    """Refuse, before any stage runs, what the selected ``stages`` would refuse later:
-    a ``--fit-shapes`` target that does not resolve (a missing or unusable mesh file, an
-    unknown name), an ablation target or renderer that does not, a timing sweep with
-    no configuration under the cost cap.  :class:`MainJobError` naming the option."""
-    if "fitting" in stages:
-        for shape in plan.fit_shapes:
-            _check_target(shape, "--fit-shapes", data_objects=True)
-    if "ablations" in stages:
-        where = "--fit-shapes (its first target is the ablations')" if plan.fit_shapes else \
-            "ablations.shape"
-        _check_target(plan.ablations.shape, where, data_objects=False)
-        try:
-            ensure_registered(plan.ablations.renderer)
-        except KeyError as exc:
-            raise MainJobError(f"ablations.renderer: {exc.args[0]}") from None
-    if "timing" in stages:
-        try:
-            timing_study.check_some_point_runs(plan.timing)
-        except ConfigError as exc:
-            raise MainJobError(str(exc)) from None
-
-
-def _check_target(shape: str, where: str, data_objects: bool) -> None:
-    """``shape`` resolves as a fitting target (:func:`fitting.load_target`: a mesh file is
-    read, a category generated); a data-set object only when ``data_objects`` (its
-    index is checked when the data set is there)."""
-    if fitting.is_data_spec(shape):
-        if data_objects:
-            return
-        raise MainJobError(f"{where} {shape!r}: a data-set object has no mesh; the ablations "
-                           "fit a mesh target (a mesh file, cube or a category name)")
-    try:
-        fitting.load_target(shape)
-    except (UserError, ValueError) as exc:
-        raise MainJobError(f"{where} {shape!r}: {exc}") from None
+    """Refuse, before any stage runs, what the selected ``stages`` would refuse later
+    (each stage's :meth:`~bench_softras.stages.base.Stage.check`: a ``--fit-shapes``
+    target that does not resolve, an ablation target or renderer that does not, a timing
+    sweep with no configuration under the cost cap).  :class:`MainJobError` naming the
+    option."""
+    for stage in stage_registry.ordered():
+        if stage.name in stages:
+            stage.check(plan)
 
 
 def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
@@ -337,139 +266,21 @@ def plan_renderers(given: tuple[str, ...], default: tuple[str, ...]
     return tuple(default), studies
 
 
-# -- the stages -----------------------------------------------------------------------
-def _data_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = {"data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else "",
-              "fingerprint": data_fingerprint(cfg.data_dir) if cfg.data_dir else "",
-              "synthetic": "" if cfg.data_dir else plan.preset.synthetic_data,
-              "synthetic_key": "" if cfg.data_dir else synthetic_key(plan),
-              "class_ids": list(plan.class_ids)}
-
-    def fn(d: Path) -> list[Path]:
-        info = resolve_data(cfg, plan)
-        path = d / DATA_JSON
-        write_json(path, info)
-        return [path]
-
-    return config, fn
+# -- the stages (their modules: bench_softras.stages) ------------------------------------
+def stage_context(cfg: MainJobConfig, plan: Plan, data: dict | None = None) -> StageContext:
+    """What the job's stages are given (``data``: the data stage's record)."""
+    return StageContext(plan, cfg.results_dir, cfg.data_dir, dict(data or {}), cfg.progress,
+                        cfg.force, cfg.shard)
 
 
-def _synthetic_args(plan: Plan) -> tuple[str, dict, object]:
-    """``(params preset, overrides, renderer)`` of the synthetic build: the same renderer
-    as :func:`bench_softras.commands.options.resolve_data_dir`, so the cache is
-    shared."""
-    over = {"class_ids": plan.class_ids} if plan.class_ids else {}
-    return plan.preset.synthetic_data, over, make_renderer("hard", 64)
-
-
-def synthetic_key(plan: Plan) -> str:
-    """The cache hash of the synthetic build (changes with its parameters and the
-    generator / file format versions)."""
-    params, over, renderer = _synthetic_args(plan)
-    return datasets.cache_key(datasets.resolve_params(params, **over), renderer)[0]
+def stage_config(cfg: MainJobConfig, plan: Plan, stage: str, data: dict | None = None) -> dict:
+    """The configuration ``stage`` records (its hash decides reuse) for this job."""
+    return stage_registry.get(stage).configure(stage_context(cfg, plan, data))
 
 
 def resolve_data(cfg: MainJobConfig, plan: Plan) -> dict:
-    """Find or build the data set; returns ``{"kind", "dir", "class_ids", ...}``."""
-    if cfg.data_dir:
-        d = Path(cfg.data_dir).resolve()
-        found = datasets.find_class_ids(d, "train")
-        if not found:
-            raise MainJobError(f"no *_train_images.npz files in {str(d)!r}: expected the "
-                               "benchmark layout {class_id}_{train,val,test}_images.npz / "
-                               "_voxels.npz")
-        missing = [c for c in plan.class_ids if c not in found]
-        if missing:
-            raise MainJobError(f"categories {missing} are not in {str(d)!r} (found {found})")
-        log.info("data: checking every file in %s", d)
-        check_data_dir(d, plan.class_ids or found, plan.recon.eval_split)
-        return {"kind": "directory", "dir": str(d), "class_ids": list(plan.class_ids or found)}
-    params, over, renderer = _synthetic_args(plan)
-    d = datasets.build_synthetic(None, params, renderer, progress=cfg.progress, **over)
-    manifest = datasets.read_manifest(d) or {}
-    return {"kind": "synthetic", "dir": str(d), "preset": plan.preset.synthetic_data,
-            "class_ids": list(manifest.get("categories", {})),
-            "counts": manifest.get("counts", {}),
-            "build_seconds": manifest.get("build_seconds")}
-
-
-def _fitting_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
-    data_dir = data.get("dir") or ""
-    specs = fit_bench.benchmark_specs(data_dir, plan.preset.fit_bench, plan.class_ids)
-    config = {"fit": dataclasses.asdict(plan.fit),
-              "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
-              "shapes": specs + list(plan.fit_shapes), "user_shapes": list(plan.fit_shapes),
-              "user_shape_content": [fitting.target_identity(s)[1] for s in plan.fit_shapes],
-              "renderers": list(plan.fit_renderers), "preset": plan.preset.name,
-              "data_dir": data_dir, "class_ids": list(plan.class_ids),
-              "data_fingerprint": data.get("fingerprint", "")}
-
-    def fn(d: Path) -> list[Path]:
-        fit_bench.run_fit_benchmark(plan.fit_renderers, plan.preset, d, config=plan.fit,
-                                    bench=plan.preset.fit_bench, data_dir=data_dir or None,
-                                    class_ids=plan.class_ids, shapes=plan.fit_shapes,
-                                    progress=cfg.progress, shard=cfg.shard, force=cfg.force)
-        return fit_bench.output_paths(d)
-
-    return config, fn
-
-
-def _recon_stage(cfg: MainJobConfig, plan: Plan, data: dict) -> tuple[dict, Callable]:
-    recon = with_overrides(plan.recon, data_dir=data["dir"])
-    config = {"recon": recon.to_dict(), "renderers": list(plan.renderers),
-              "seeds": list(plan.seeds), "preset": plan.preset.name,
-              "data_fingerprint": data.get("fingerprint", ""),
-              "recon_tuning": dataclasses.asdict(plan.preset.recon_tuning)}
-
-    def fn(d: Path) -> list[Path]:
-        evaluate.run_reconstruction(plan.preset, plan.renderers, data["dir"], d, plan.seeds,
-                                    config=recon, tuning=plan.preset.recon_tuning,
-                                    progress=cfg.progress, force=cfg.force, shard=cfg.shard)
-        return [d / "recon_iou.csv", d / "recon_iou.parquet",
-                *recon_tuning.output_paths(d)]
-
-    return config, fn
-
-
-def _gradient_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = plan.gradient_config()
-
-    def fn(d: Path) -> list[Path]:
-        gradient_study.run_gradient_config(plan.gradients, plan.study_renderers,
-                                           seed=plan.seeds[0], out_dir=d,
-                                           progress=cfg.progress)
-        return [d / f"{s}.{e}" for s in ("gradient_accuracy", "forward_fidelity")
-                for e in ("csv", "parquet")]
-
-    return config, fn
-
-
-def _ablation_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = {**plan.ablation_config(), "preset": plan.preset.name,
-              "shape_content": fitting.target_identity(plan.ablations.shape)[1]}
-
-    def fn(d: Path) -> list[Path]:
-        fitting.run_ablations(plan.ablations, plan.fit, d, progress=cfg.progress)
-        outputs = [d / "ablations.csv", d / "ablations.parquet"]
-        return outputs + [p for p in [d / "color_views.npz"] if p.exists()]
-
-    return config, fn
-
-
-def _timing_stage(cfg: MainJobConfig, plan: Plan) -> tuple[dict, Callable]:
-    config = plan.timing.to_dict()
-
-    def fn(d: Path) -> list[Path]:
-        timing_study.run_timing_study(plan.timing, d, progress=cfg.progress)
-        return [d / "timing.csv", d / "timing.parquet"]
-
-    return config, fn
-
-
-def _examples_stage(cfg: MainJobConfig, plan: Plan, results_dir: Path,
-                    data: dict) -> tuple[dict, Callable]:
-    config = examples.examples_config(results_dir, data.get("dir"), plan.examples)
-    return config, lambda d: examples.run_examples(results_dir, d, plan.examples)
+    """Find or build the data set (:func:`bench_softras.stages.data.resolve_data`)."""
+    return data_stage.resolve_data(stage_context(cfg, plan))
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -543,30 +354,9 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
             _write_run_json(results_dir, cfg, full_config, {}, status, started, t_start)
         data = _run_data_stage(cfg, plan, status)
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
-        stages = {"fitting": lambda: _fitting_stage(cfg, plan, data),
-                  "reconstruction": lambda: _recon_stage(cfg, plan, data),
-                  "gradients": lambda: _gradient_stage(cfg, plan),
-                  "ablations": lambda: _ablation_stage(cfg, plan),
-                  "timing": lambda: _timing_stage(cfg, plan),
-                  "examples": lambda: _examples_stage(cfg, plan, results_dir, data)}
-        todo = {}
-        for stage, make in stages.items():
-            if stage not in cfg.stages:
-                continue
-            if not shards.runs_stage(stage, cfg.shard):
-                log.info("stage %s: not in shard %s (%s)", stage, cfg.shard,
-                         "runs in shard 1" if stage in shards.SINGLE_UNIT_STAGES else
-                         "runs in the unsharded call that merges the shards")
-                continue
-            todo[stage] = make
-        made = {s: make() for s, make in todo.items() if s != "examples"}  # its config
-        progress = _job_progress(cfg, made, todo)  # needs the others' stage records
-        for stage, make in todo.items():
-            config, fn = made.get(stage) or make()
-            progress.begin(stage)
-            status[stage] = _run_stage(cfg, stage, config, fn)
-            progress.end(stage, status[stage])
-            _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
+        _run_stages(cfg, plan, data, status,
+                    lambda: _write_run_json(results_dir, cfg, full_config, data, status,
+                                            started, t_start))
         if any(v == "ran" for v in status.values()):
             _write_environment(results_dir, cfg.device, cfg.shard)
         _write_renderer_families(results_dir, plan)
@@ -621,15 +411,44 @@ def _check_shard_options(cfg: MainJobConfig, options: dict) -> None:
                         "runs every unit its own options need", other, why)
 
 
-def _job_progress(cfg: MainJobConfig, made: dict, todo: dict) -> JobProgress:
+def _run_stages(cfg: MainJobConfig, plan: Plan, data: dict, status: dict,
+                record: Callable[[], None]) -> None:
+    """Run the selected stages after ``data``, in the registry's order
+    (:func:`bench_softras.stages.ordered`), those of this shard only
+    (:func:`~bench_softras.shards.runs_stage`); ``status[stage]``: ``ran`` / ``skipped``;
+    ``record()`` after each (the run record)."""
+    ctx = stage_context(cfg, plan, data)
+    todo = []
+    for stage in stage_registry.ordered():
+        if stage.name == "data" or stage.name not in cfg.stages:
+            continue
+        if not shards.runs_stage(stage.name, cfg.shard):
+            log.info("stage %s: not in shard %s (%s)", stage.name, cfg.shard,
+                     "runs in shard 1" if stage.shard_kind == "single" else
+                     "runs in the unsharded call that merges the shards")
+            continue
+        todo.append(stage)
+    made = {s.name: s.configure(ctx) for s in todo if not s.configure_late}
+    progress = _job_progress(cfg, made, todo)  # needs the others' stage records
+    for stage in todo:
+        config = made[stage.name] if stage.name in made else stage.configure(ctx)
+        progress.begin(stage.name)
+        status[stage.name] = _run_stage(cfg, stage.name, config,
+                                        lambda d, st=stage: st.run(ctx, d))
+        progress.end(stage.name, status[stage.name])
+        record()
+
+
+def _job_progress(cfg: MainJobConfig, made: dict, todo: list[Stage]) -> JobProgress:
     """The job's progress over the stages of ``todo``, each priced from its planned units
-    (:mod:`bench_softras.job_progress`; 0 for one that finished earlier with the same
-    configuration); the heartbeat only when the progress bars are off."""
+    (:meth:`~bench_softras.stages.base.Stage.seconds`; 0 for one that finished earlier
+    with the same configuration); the heartbeat only when the progress bars are off."""
     priced = {}
     for stage in todo:
-        config = made[stage][0] if stage in made else {}
-        done = not cfg.force and stage in made and stage_done(cfg.results_dir, stage, config)
-        priced[stage] = 0.0 if done else planned_units(stage, config) * UNIT_SECONDS[stage]
+        config = made.get(stage.name, {})
+        done = (not cfg.force and stage.name in made
+                and stage_done(cfg.results_dir, stage.name, config))
+        priced[stage.name] = 0.0 if done else stage.seconds(config)
     return JobProgress(priced, heartbeat_s=None if cfg.progress else HEARTBEAT_S)
 
 
@@ -640,11 +459,17 @@ def _run_data_stage(cfg: MainJobConfig, plan: Plan, status: dict) -> dict:
     record.  Data found is checked before it is used (:func:`_data_usable`); the stage
     runs again when it is not.  Shards take the data stage's lock in turn."""
     results_dir = cfg.results_dir
-    data_config, data_fn = _data_stage(cfg, plan)
+    ctx = stage_context(cfg, plan)
+    stage = stage_registry.get("data")
+    data_config = stage.configure(ctx)
+
+    def data_fn(d: Path) -> list[Path]:
+        return stage.run(ctx, d)
+
     lock = (run_lock(stage_dir(results_dir, "data"), wait=True) if cfg.shard is not None
             else contextlib.nullcontext())
     with lock:
-        if any(s in cfg.stages for s in ("data", "fitting", "reconstruction", "examples")):
+        if any(stage_registry.get(s).needs_data for s in cfg.stages):
             status["data"], _ = run_stage(results_dir, "data", data_config, data_fn,
                                           cfg.force)
         data = read_json(stage_dir(results_dir, "data") / DATA_JSON) or {}
@@ -675,7 +500,7 @@ def _run_stage(cfg: MainJobConfig, stage: str, config: dict, fn: Callable) -> st
     """:func:`~bench_softras.runs.run_stage`; a shard's part of a sharded stage runs its
     units (each reused when finished) and writes no ``stage.json``, removing one left by
     an unsharded call with other settings."""
-    whole = cfg.shard is None or stage not in shards.SHARDED_STAGES
+    whole = cfg.shard is None or stage not in results_schema.stages_of("units")
     return run_stage(cfg.results_dir, stage, config, fn, cfg.force, record=whole,
                      label="" if whole else f", shard {cfg.shard}")[0]
 

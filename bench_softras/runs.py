@@ -49,23 +49,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .atomic import write_json
+from .results_schema import DATA_JSON, EXAMPLES_NPZ, stage_names  # noqa: F401 (re-exported)
 from .safe_paths import contained
 
 log = logging.getLogger("bench_softras.runs")
 
-#: The main job's stages, in the order they run.
-STAGES = ("data", "fitting", "reconstruction", "gradients", "ablations", "timing",
-          "examples")
+#: The main job's built-in stages, in the order they run (the results schema's,
+#: :data:`bench_softras.results_schema.SCHEMA`; a registered stage is added there).
+STAGES = stage_names()
 RUN_JSON = "run.json"
 RUN_LOG = "run.log"
 ENV_JSON = "environment.json"
 #: The self-description of every renderer a run uses (the report's families table).
 RENDERERS_JSON = "renderers.json"
 STAGE_JSON = "stage.json"
-#: The ``data`` stage's record of the data set (kind, dir, class ids, counts).
-DATA_JSON = "data.json"
-#: The ``examples`` stage's arrays (:mod:`bench_softras.experiments.examples`).
-EXAMPLES_NPZ = "examples.npz"
 #: Per reconstruction run: the validation curve and the training log (JSON lines).
 CURVE_FILE = "curve.jsonl"
 METRICS_FILE = "metrics.jsonl"
@@ -75,9 +72,9 @@ RECON_RUNS_GLOB = f"*/{SEED_PREFIX}*"
 
 
 def stage_dir(results_dir: str | Path, stage: str) -> Path:
-    """``results_dir / stage`` (``ValueError`` for unknown stages)."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; stages: {STAGES}")
+    """``results_dir / stage`` (``ValueError`` for a stage not in the results schema)."""
+    if stage not in stage_names():
+        raise ValueError(f"unknown stage {stage!r}; stages: {stage_names()}")
     return Path(results_dir) / stage
 
 

@@ -58,6 +58,7 @@ import pandas as pd
 
 from .atomic import write_json
 from .errors import UserError
+from .results_schema import stages_of
 from .runs import read_json
 from .safe_paths import contained
 
@@ -65,12 +66,13 @@ T = TypeVar("T")
 
 #: The shard that runs the single-unit stages.
 SINGLE_UNIT_SHARD = 1
-#: Stages whose units are spread over the shards.
-SHARDED_STAGES = ("fitting", "reconstruction")
+#: Stages whose units are spread over the shards (shard kind ``units`` in the results
+#: schema, :mod:`bench_softras.results_schema`, which the lists below also come from).
+SHARDED_STAGES = stages_of("units")
 #: Stages that are one unit: they run in shard :data:`SINGLE_UNIT_SHARD` only.
-SINGLE_UNIT_STAGES = ("gradients", "ablations", "timing")
+SINGLE_UNIT_STAGES = stages_of("single")
 #: Stages that need every unit's results: they run only in an unsharded call.
-MERGE_ONLY_STAGES = ("examples",)
+MERGE_ONLY_STAGES = stages_of("merge")
 UNIT_JSON = "unit.json"
 PLANS_DIR = "shards"
 _TIME = "%Y-%m-%dT%H:%M:%S"
@@ -125,9 +127,9 @@ def runs_stage(stage: str, shard: Shard | None) -> bool:
     """Whether a main-job call as ``shard`` (``None``: unsharded) runs ``stage``."""
     if shard is None:
         return True
-    if stage in SINGLE_UNIT_STAGES:
+    if stage in stages_of("single"):
         return shard.index == SINGLE_UNIT_SHARD
-    return stage not in MERGE_ONLY_STAGES
+    return stage not in stages_of("merge")
 
 
 # -- unit and plan records -----------------------------------------------------------

@@ -6,13 +6,15 @@ Floors, top to bottom (a module imports its own floor and the ones below it):
 
 5. entry: ``bench_softras.cli``, ``bench_softras.__main__``, ``bench_softras.commands``
    (parse command lines, resolve the preset and ``--set``, find the data set);
-4. harness: ``bench_softras.main_job`` (the main job's plan and stages);
+4. harness: ``bench_softras.main_job``, ``bench_softras.stages`` (the main job, its plan
+   and one module per stage);
 3. stages: ``bench_softras.experiments``, ``bench_softras.studies``, ``bench_softras.report``
    (take resolved settings objects, write results; the report reads them);
 2. settings: ``bench_softras.settings`` (every stage's config and the presets);
 1. data: ``bench_softras.data`` (the data set's layout, files, synthetic build);
 0. base: ``bench_softras`` itself, ``atomic``, ``errors``, ``jsonl``, ``runs``,
-   ``runlock``, ``shards``, ``environment`` (files, user errors, locks, run layout).
+   ``runlock``, ``shards``, ``sweep``, ``environment``, ``results_schema`` (files, user
+   errors, locks, run layout, the sweep runner, every stage's result file names).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ PACKAGE = "bench_softras"
 #: Floor number -> module prefixes on it (a prefix covers its submodules).
 FLOORS: dict[int, tuple[str, ...]] = {
     5: ("bench_softras.cli", "bench_softras.__main__", "bench_softras.commands"),
-    4: ("bench_softras.main_job",),
+    4: ("bench_softras.main_job", "bench_softras.stages"),
     3: ("bench_softras.experiments", "bench_softras.studies", "bench_softras.report"),
     2: ("bench_softras.settings",),
     1: ("bench_softras.data",),
     0: ("bench_softras", "bench_softras.atomic", "bench_softras.errors", "bench_softras.jsonl",
         "bench_softras.runs", "bench_softras.runlock", "bench_softras.shards",
-        "bench_softras.environment"),
+        "bench_softras.environment", "bench_softras.results_schema",
+        "bench_softras.sweep"),
 }
 
 

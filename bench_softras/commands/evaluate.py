@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 import bench_softras.experiments.evaluate as ev
+from bench_softras import results_schema as schema
 from bench_softras import shards
 from bench_softras.data import MultiViewData, load_split
 from bench_softras.data.checks import check_eval_resolution
@@ -92,8 +93,8 @@ def _evaluate_checkpoints(checkpoints: Sequence[str], test: MultiViewData, confi
               evaluate(c, test, batch_size=config.eval_batch_size, device=config.device,
                        progress=progress) for c in units]
     df = pd.concat(frames, ignore_index=True)
-    write_table(df, out_dir, "recon_iou" if shard is None else
-                f"recon_iou_shard_{shard.file_stem}")
+    write_table(df, out_dir, schema.RECON_IOU if shard is None else
+                f"{schema.RECON_IOU}_shard_{shard.file_stem}")
     return df
 
 

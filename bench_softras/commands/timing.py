@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 
+from bench_softras import results_schema as schema
 from bench_softras.safe_paths import path_type
 from bench_softras.studies import timing
 
@@ -40,5 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(fb.drop_duplicates(["renderer", "faces", "image_size", "batch", "sigma"])[
         ["renderer", "faces", "image_size", "batch", "sigma", "time_s", "peak_mem_mb",
          "images_per_s", "ns_per_pair"]].to_string(index=False))
-    print(f"wrote {args.out}/timing.csv (+ .parquet, timing_skipped.csv, timing_notes.json)")
+    print(f"wrote {args.out}/{schema.csv_name(schema.TIMING)} (+ .parquet, "
+          f"{schema.csv_name(schema.TIMING_SKIPPED)}, {schema.TIMING_NOTES_JSON})")
     return 0

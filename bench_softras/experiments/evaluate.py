@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 import metrics
 from bench_softras import atomic, shards
+from bench_softras import results_schema as schema
 from bench_softras.data import MultiViewData, category_name, data_fingerprint, load_split
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import ConfigError
@@ -41,6 +42,7 @@ from bench_softras.settings import (
     with_overrides,
 )
 from bench_softras.shards import Shard
+from bench_softras.sweep import SweepUnit, run_sweep
 from renderers import names as renderer_names
 
 from . import recon_tuning
@@ -158,11 +160,13 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return wide.loc[order]
 
 
-def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = "recon_iou") -> list[Path]:
+def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str = schema.RECON_IOU
+                ) -> list[Path]:
     """Write the tidy table as CSV and Parquet and the summary as CSV; returns paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.csv", out / f"{stem}.parquet", out / f"{stem}_summary.csv"]
+    paths = [out / schema.csv_name(stem), out / schema.parquet_name(stem),
+             out / schema.csv_name(schema.summary_stem(stem))]
     atomic.write_table(df, paths[0])
     atomic.write_table(df, paths[1])
     atomic.write_table(summary_table(df), paths[2], index=True)
@@ -194,8 +198,10 @@ def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = N
 
     Units (:mod:`bench_softras.shards`): the tuning sweep (run by the first shard that
     needs it, the others wait for its lock), the template floor (``out_dir/template``),
-    then renderer x seed; each writes its tables and ``unit.json`` in its own directory
-    under that directory's lock.  ``shard``: run only that slice of the units, and
+    then renderer x seed, run by the harness's sweep runner
+    (:func:`bench_softras.sweep.run_sweep`: each unit's tables and ``unit.json`` in its
+    own directory under that directory's lock; every unit of the slice runs, a training
+    run resuming from its checkpoints).  ``shard``: run only that slice of the units, and
     write no combined table (merge: call again without ``shard``, or the report);
     returns the slice's rows.
     """
@@ -212,40 +218,47 @@ def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = N
     is_main = setup_distributed(base.device).is_main
     tune_unit, configs = _tuned_configs(out, base, tuning or p.recon_tuning, renderers,
                                         template, progress, is_main)
-    units = [tune_unit, *recon_units(base, renderers, seeds,
-                                     f"{_selection_digest(test_data)}:{data_key}", configs)]
-    runs = ["tuning", None] + [(r, s) for r in renderers for s in seeds]
-    mine = [u for u in shards.select(list(zip(units, runs, strict=True)), shard)
-            if u[1] != "tuning"]  # the tuning unit: done above
-    if is_main:
-        shards.write_plan(out, "reconstruction", shard, units,
-                          options=recon_options(base, renderers, seeds, data_key))
-    train_data = val_data = None
-    if any(run is not None for _, run in mine):
-        train_data = load_split(base.data_dir, "train", base.class_ids, base.max_train_objects)
-        val_data = validation_subset(base)
-    frames, objects = [], []
-    for unit, run in mine:
-        with _unit_lock(out / unit.dir, is_main):
-            if run is None:
-                if not is_main:
-                    continue
-                df, per = template_floor(test_data, base, template, base.preset), None
-            else:
-                cfg = dataclasses.replace(configs[run[0]], renderer=run[0], seed=run[1],
-                                          out_dir=str(recon_run_dir(out, *run)))
-                got = _train_and_evaluate(cfg, train_data, val_data, test_data, template,
-                                          progress, force)
-                if got is None:
-                    continue  # under torchrun only rank 0 evaluates and writes tables
-                df, per = got
-            _write_unit(out, unit, df, per)
-        frames.append(df)
-        objects.append(per)
+    units = recon_units(base, renderers, seeds, f"{_selection_digest(test_data)}:{data_key}",
+                        configs)
+    jobs = _unit_jobs(out, base, configs, test_data, template, progress, force, is_main)
+    done = run_sweep(out, "reconstruction", [SweepUnit(tune_unit)] + [  # tuning: done above
+        SweepUnit(u, jobs(run)) for u, run in zip(
+            units, [None, *((r, s) for r in renderers for s in seeds)], strict=True)],
+        shard, options=recon_options(base, renderers, seeds, data_key), reuse=False,
+        record=is_main, lock_subdir=UNIT_LOCK_DIR)
+    frames = [t[schema.RECON_IOU] for t in done]
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     if is_main and shard is None:
-        _write_combined(out, result, [o for o in objects if o is not None])
+        _write_combined(out, result, [t[PER_OBJECT_STEM] for t in done
+                                      if PER_OBJECT_STEM in t])
     return result
+
+
+def _unit_jobs(out: Path, base: ReconConfig, configs: dict[str, ReconConfig],
+               test_data: MultiViewData, template, progress: bool, force: bool,
+               is_main: bool) -> Callable[[tuple[str, int] | None], Callable]:
+    """``jobs(run)``: the unit computation of ``run`` (``(renderer, seed)``; ``None``:
+    the template floor, rank 0 only) for :func:`bench_softras.sweep.run_sweep`: its
+    tables ``{recon_iou, recon_per_object}``, ``None`` on a non-zero torchrun rank.  The
+    training and validation data are loaded once, by the first training unit."""
+    loaded: dict[str, object] = {}
+
+    def jobs(run: tuple[str, int] | None) -> Callable:
+        def unit() -> dict[str, pd.DataFrame] | None:
+            if run is None:
+                return ({schema.RECON_IOU: template_floor(test_data, base, template,
+                                                          base.preset)} if is_main else None)
+            if not loaded:
+                loaded["train"] = load_split(base.data_dir, "train", base.class_ids,
+                                             base.max_train_objects)
+                loaded["val"] = validation_subset(base)
+            cfg = dataclasses.replace(configs[run[0]], renderer=run[0], seed=run[1],
+                                      out_dir=str(recon_run_dir(out, *run)))
+            got = _train_and_evaluate(cfg, loaded["train"], loaded["val"], test_data,
+                                      template, progress, force)
+            return None if got is None else {schema.RECON_IOU: got[0], PER_OBJECT_STEM: got[1]}
+        return unit
+    return jobs
 
 
 def _with_data_dir(base: ReconConfig, data_dir: str | Path) -> ReconConfig:
@@ -265,12 +278,12 @@ def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]
     for stem in recon_tuning.TABLES:
         table = shards.merge_units(out, stem)[0]
         if table is not None:
-            atomic.write_table(table, out / f"{stem}.csv")
-            atomic.write_table(table, out / f"{stem}.parquet")
+            atomic.write_table(table, out / schema.csv_name(stem))
+            atomic.write_table(table, out / schema.parquet_name(stem))
     if objects:
         per = pd.concat(objects, ignore_index=True)
-        for suffix in (".parquet", ".csv"):
-            atomic.write_table(per, out / f"{PER_OBJECT_STEM}{suffix}")
+        for name in (schema.parquet_name(PER_OBJECT_STEM), schema.csv_name(PER_OBJECT_STEM)):
+            atomic.write_table(per, out / name)
 
 
 def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
@@ -323,14 +336,6 @@ def _tuned_configs(out: Path, base: ReconConfig, tuning: ReconTuningConfig,
 TEMPLATE_DIR = "template"
 
 
-def _unit_lock(d: Path, is_main: bool):
-    """The unit directory's lock (rank 0 only: under torchrun the ranks train together;
-    the training itself locks the run directory's own ``.lock`` inside)."""
-    return run_lock(d / UNIT_LOCK_DIR) if is_main else contextlib.nullcontext()
-
-
-
-
 def _train_and_evaluate(cfg: ReconConfig, train_data, val_data, test_data, template,
                         progress: bool, force: bool
                         ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -356,17 +361,6 @@ def _train_and_evaluate(cfg: ReconConfig, train_data, val_data, test_data, templ
         atomic.write_table(per, cached_objects)
         atomic.write_table(df, cached)
     return df, per
-
-
-def _write_unit(out: Path, unit: shards.Unit, df: pd.DataFrame,
-                per: pd.DataFrame | None) -> None:
-    """A unit's tables (``recon_iou.parquet``, ``recon_per_object.parquet``) and
-    ``unit.json`` in its directory."""
-    d = out / unit.dir
-    tables = {"recon_iou": atomic.write_table(df, d / "recon_iou.parquet")}
-    if per is not None:
-        tables[PER_OBJECT_STEM] = atomic.write_table(per, d / f"{PER_OBJECT_STEM}.parquet")
-    shards.write_unit(out, unit, tables)
 
 
 def _selection_digest(data: MultiViewData) -> str:

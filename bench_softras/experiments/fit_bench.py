@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 import renderers
+from bench_softras import results_schema as schema
 from bench_softras.atomic import write_table
 from bench_softras.data import (
     category_name,
@@ -49,17 +50,8 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.shards import (
-    WHOLE,
-    Shard,
-    Unit,
-    merge_units,
-    owner,
-    read_unit,
-    select,
-    write_plan,
-    write_unit,
-)
+from bench_softras.shards import WHOLE, Shard, Unit, owner, read_unit, write_unit
+from bench_softras.sweep import SweepUnit, run_sweep
 
 from .fitting import (
     FIT_COLUMNS,
@@ -68,7 +60,7 @@ from .fitting import (
     data_target_spec,
     data_targets,
     fit_mesh,
-    fit_recorded,
+    fit_one,
     fit_unit,
     is_data_spec,
     load_target,
@@ -83,7 +75,7 @@ CHOICE_COLUMNS = ["renderer", "lr_scale", "lr", "sigma", "chosen_by", "tuning_si
                   "grid_points", "tuning_targets", "targets", "steps", "views_per_step"]
 TARGET_COLUMNS = ["role", "spec", "shape", "category"]
 #: The tables :func:`run_fit_benchmark` writes (stem -> what it holds).
-TABLES = ("fitting", "fit_tuning", "fit_choices", "fit_targets")
+TABLES = schema.SCHEMA["fitting"].tables
 
 
 # -- targets --------------------------------------------------------------------------
@@ -300,7 +292,8 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
     fitted meshes to ``out_dir`` and returns the fitting curves.
 
     Units (:mod:`bench_softras.shards`): the tuning sweep (one unit, ``units/tuning``:
-    it also holds the choices and targets tables), then target x renderer.  Each runs
+    it also holds the choices and targets tables), then target x renderer, run by the
+    harness's sweep runner (:func:`bench_softras.sweep.run_sweep`).  Each runs
     under its own directory's lock and is reused when it finished with the same
     settings (its key includes the data's fingerprint and each mesh target's content,
     :func:`.fitting.fit_unit`); ``force``: the units of this call's slice are fitted
@@ -331,30 +324,23 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
             if n not in bench.slow_renderers or k < bench.slow_targets]
     units = [tuning] + [fit_unit(spec, n, configs[n], p.name, data_key, labels[spec])
                         for spec, n in jobs]
-    write_plan(out, "fitting", shard, units, options=fit_options(
-        names, specs, fit, bench, class_ids, p.name, data_key))
-    frames, targets = [], {}
-    for unit, job in select(list(zip(units, [None, *jobs], strict=True)), shard):
-        if job is None:
-            continue  # the tuning unit: done above
-        spec, name = job
-        with run_lock(out / unit.dir):
-            rec = None if force else read_unit(out, unit)
-            if rec is not None:
-                frames.append(pd.read_parquet(out / unit.dir / rec["tables"]["fitting"]))
-                continue
+    targets: dict[str, object] = {}  # loaded once, when a unit of this slice needs it
+
+    def fit_job(spec: str, name: str) -> Callable[[], dict[str, pd.DataFrame]]:
+        def run() -> dict[str, pd.DataFrame]:
             if spec not in targets:
                 targets[spec] = load_targets([spec], data_dir, fit.seed, labels)[0]
-            frames.append(fit_recorded(targets[spec], name, configs[name], p.name, out, unit,
-                                       progress))
+            return fit_one(targets[spec], name, configs[name], p.name, out, progress)
+        return run
+
+    done = run_sweep(out, "fitting", [SweepUnit(units[0])] + [
+        SweepUnit(u, fit_job(*job)) for u, job in zip(units[1:], jobs, strict=True)], shard,
+        options=fit_options(names, specs, fit, bench, class_ids, p.name, data_key),
+        force=force, merge=TABLES)
     if shard is not None:
-        return (pd.concat(frames, ignore_index=True) if frames
+        return (pd.concat([t[schema.FITTING] for t in done], ignore_index=True) if done
                 else pd.DataFrame(columns=[*FIT_COLUMNS, "preset"]))
-    for stem in TABLES:  # the combined tables, in the sweep's order (as a merge of shards)
-        table = merge_units(out, stem)[0]
-        write_table(table, out / f"{stem}.csv")
-        write_table(table, out / f"{stem}.parquet")
-    return pd.read_parquet(out / "fitting.parquet")
+    return pd.read_parquet(out / schema.parquet_name(schema.FITTING))
 
 
 def fit_options(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
@@ -391,7 +377,7 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
     holds the unit's lock."""
     rec = None if force else read_unit(out, unit)
     if rec is not None:
-        return pd.read_parquet(out / unit.dir / rec["tables"]["fit_choices"])
+        return pd.read_parquet(out / unit.dir / rec["tables"][schema.FIT_CHOICES])
     t_specs = tuning_specs(data_dir, bench, class_ids)
     sweep_table, choices = tune(names, load_targets(t_specs, data_dir, fit.seed), t_specs, fit,
                                 bench, progress=progress)
@@ -405,9 +391,10 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
     roles = [("benchmark", s) for s in specs] + [("tuning", s) for s in t_specs]
     target_table = pd.DataFrame([_target_row(r, s, data_dir, labels) for r, s in roles],
                                 columns=TARGET_COLUMNS)
-    tables = {stem: write_table(table, out / unit.dir / f"{stem}.parquet")
-              for stem, table in (("fit_tuning", sweep_table), ("fit_choices", choices),
-                                  ("fit_targets", target_table))}
+    tables = {stem: write_table(table, out / unit.dir / schema.parquet_name(stem))
+              for stem, table in ((schema.FIT_TUNING, sweep_table),
+                                  (schema.FIT_CHOICES, choices),
+                                  (schema.FIT_TARGETS, target_table))}
     write_unit(out, unit, tables)
     return choices
 
@@ -429,7 +416,7 @@ def _target_row(role: str, spec: str, data_dir, labels: dict[str, str]) -> dict:
 
 def output_paths(out_dir: str | Path) -> list[Path]:
     """Every table file :func:`run_fit_benchmark` leaves in ``out_dir``."""
-    return [Path(out_dir) / f"{s}.{e}" for s in TABLES for e in ("csv", "parquet")]
+    return [Path(out_dir) / name for name in schema.stage_outputs("fitting")]
 
 
 def example_specs(specs: Sequence[str], limit: int = 3) -> list[str]:

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import metrics
+from bench_softras import results_schema as schema
 from bench_softras.atomic import atomic_path, write_npz, write_table
 from bench_softras.data import SPLITS, read_category, read_mesh
 from bench_softras.data.cache_check import content_sha256
@@ -63,7 +64,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.shards import Unit, write_unit
+from bench_softras.shards import Unit
 from metrics.meshes import box_mesh
 from metrics.open3d_import import open3d
 from renderers import Camera, render_vertex_colors
@@ -449,8 +450,8 @@ def run_fitting(shapes: Sequence[str] | None = None, renderers: Sequence[str] | 
                for s in labels]
     result = fit_targets(targets, dict.fromkeys(renderers or p.renderers, cfg), out_dir,
                          p.name, progress=progress)
-    write_table(result, Path(out_dir) / "fitting.csv")
-    write_table(result, Path(out_dir) / "fitting.parquet")
+    write_table(result, Path(out_dir) / schema.csv_name(schema.FITTING))
+    write_table(result, Path(out_dir) / schema.parquet_name(schema.FITTING))
     return result
 
 
@@ -470,13 +471,12 @@ def fit_unit(shape: str, renderer, cfg: FitConfig, preset: str, data_key: str = 
                              "fit": asdict(cfg), "preset": preset, "data": data_key}))
 
 
-def fit_recorded(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
-                 unit: Unit, progress: bool) -> pd.DataFrame:
-    """Fit one unit; writes its mesh(es), its curve and ``unit.json``; returns the curve."""
-    df = _fit_and_save(target, renderer, cfg, preset, out, progress)
-    table = write_table(df, out / unit.dir / "fitting.parquet")
-    write_unit(out, unit, {"fitting": table})
-    return df
+def fit_one(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
+            progress: bool) -> dict[str, pd.DataFrame]:
+    """One fitting unit (:func:`bench_softras.sweep.run_sweep` records it): fit ``target``
+    with ``renderer``, save the fitted mesh(es) under ``out/meshes``; returns its table,
+    ``{fitting: the curve}``."""
+    return {schema.FITTING: _fit_and_save(target, renderer, cfg, preset, out, progress)}
 
 
 def _fit_and_save(target: Target, renderer, cfg: FitConfig, preset: str, out: Path,
@@ -572,10 +572,10 @@ def run_ablations(ablations: AblationConfig, config: FitConfig,
                      "color_mse_start": float(df.iloc[0]["color_mse"]),
                      "steps": int(last["step"]), "wall_s": float(last["wall_s"])})
         if colors is not None:
-            _save_color_views(out / "color_views.npz", target, verts, colors, vcfg.image_size)
+            _save_color_views(out / schema.COLOR_VIEWS_NPZ, target, verts, colors, vcfg.image_size)
     result = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
-    write_table(result, out / "ablations.csv")
-    write_table(result, out / "ablations.parquet")
+    write_table(result, out / schema.csv_name(schema.ABLATIONS))
+    write_table(result, out / schema.parquet_name(schema.ABLATIONS))
     return result
 
 

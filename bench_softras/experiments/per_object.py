@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bench_softras import results_schema as schema
 from bench_softras.data import MultiViewData, category_name
 
 PER_OBJECT_COLUMNS = ["renderer", "seed", "class_id", "category", "object", "view",
@@ -25,7 +26,7 @@ PER_OBJECT_COLUMNS = ["renderer", "seed", "class_id", "category", "object", "vie
 #: Suffix of a run's cached per-object evaluation (beside the per-class CSV).
 PER_OBJECT_SUFFIX = "_objects.parquet"
 #: Stem of the stage-level table of every run's per-object results.
-PER_OBJECT_STEM = "recon_per_object"
+PER_OBJECT_STEM = schema.RECON_PER_OBJECT
 
 
 def per_object_table(ious: np.ndarray, data: MultiViewData, views: Sequence[int],

@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 import renderers
+from bench_softras import results_schema as schema
 from bench_softras import shards
 from bench_softras.atomic import write_table
 from bench_softras.data import MultiViewData, load_split
@@ -51,7 +52,7 @@ TUNING_COLUMNS = ["renderer", "lr_scale", "lr", "sigma", "split", "val_voxel_iou
 CHOICE_COLUMNS = ["renderer", "lr_scale", "lr", "sigma", "chosen_by", "tuning_val_voxel_iou",
                   "grid_points", "tuning_steps"]
 #: The tables of the tuning unit (stem -> what it holds).
-TABLES = ("recon_tuning", "recon_choices")
+TABLES = (schema.RECON_TUNING, schema.RECON_CHOICES)
 #: The tuning unit's directory under a reconstruction output directory.
 TUNING_DIR = "tuning"
 
@@ -143,7 +144,7 @@ def run_tuning(out: Path, unit: shards.Unit, names: Sequence[str], base: ReconCo
     trains the sweep's runs together)."""
     rec = shards.read_unit(out, unit)
     if rec is not None:
-        return pd.read_parquet(out / unit.dir / rec["tables"]["recon_choices"])
+        return pd.read_parquet(out / unit.dir / rec["tables"][schema.RECON_CHOICES])
     if base.eval_split == tuning.split:
         raise ConfigError(f"recon_tuning.split {tuning.split!r} is the evaluated split "
                           "(recon.eval_split): tuning must never see the objects the runs "
@@ -156,8 +157,8 @@ def run_tuning(out: Path, unit: shards.Unit, names: Sequence[str], base: ReconCo
     table, choices = tune(names, base, tuning, train_data, val_data, out, template=template,
                           progress=progress)
     if write:
-        tables = {stem: write_table(t, out / unit.dir / f"{stem}.parquet")
-                  for stem, t in (("recon_tuning", table), ("recon_choices", choices))}
+        tables = {stem: write_table(t, out / unit.dir / schema.parquet_name(stem))
+                  for stem, t in ((schema.RECON_TUNING, table), (schema.RECON_CHOICES, choices))}
         shards.write_unit(out, unit, tables)
     return choices
 
@@ -172,4 +173,5 @@ def chosen_configs(choices: pd.DataFrame, base: ReconConfig) -> dict[str, ReconC
 
 def output_paths(out_dir: str | Path) -> list[Path]:
     """The combined tables the reconstruction stage writes for the sweep."""
-    return [Path(out_dir) / f"{s}.{e}" for s in TABLES for e in ("csv", "parquet")]
+    return [Path(out_dir) / n for s in TABLES for n in (schema.csv_name(s),
+                                                         schema.parquet_name(s))]

@@ -15,19 +15,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench_softras import results_schema as schema
+
 from .document import Document
+from .results import table_key
 
 #: Table key (:data:`bench_softras.report.results.TABLES`) -> its measured columns,
 #: which must be finite wherever a row exists.
 MEASURED = {
-    "recon": ("voxel_iou",),
-    "recon_per_object": ("voxel_iou",),
-    "fitting": ("loss", "voxel_iou", "silhouette_iou"),
-    "fit_tuning": ("silhouette_iou", "voxel_iou"),
-    "gradient_accuracy": ("cosine", "rel_l2", "sign_agree", "norm_ratio"),
-    "forward_fidelity": ("mad_exact", "mad_hard", "sil_iou", "sil_iou_hard"),
-    "ablations": ("voxel_iou", "silhouette_iou"),
-    "timing": ("time_s",),
+    table_key(schema.RECON_IOU): ("voxel_iou",),
+    schema.RECON_PER_OBJECT: ("voxel_iou",),
+    schema.FITTING: ("loss", "voxel_iou", "silhouette_iou"),
+    schema.FIT_TUNING: ("silhouette_iou", "voxel_iou"),
+    schema.GRADIENT_ACCURACY: ("cosine", "rel_l2", "sign_agree", "norm_ratio"),
+    schema.FORWARD_FIDELITY: ("mad_exact", "mad_hard", "sil_iou", "sil_iou_hard"),
+    schema.ABLATIONS: ("voxel_iou", "silhouette_iou"),
+    schema.TIMING: ("time_s",),
 }
 
 

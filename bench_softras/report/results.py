@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench_softras import results_schema as schema
 from bench_softras.errors import UserError
 from bench_softras.jsonl import read_records
 from bench_softras.runs import (
@@ -42,21 +43,24 @@ from bench_softras.runs import (
 from bench_softras.safe_paths import check_run_id, contained
 from bench_softras.shards import PLANS_DIR, SHARDED_STAGES, merge_units, merged_run_record
 
-#: (stage, stem) of every table a report reads.
-TABLES = {
-    "fitting": ("fitting", "fitting"),
-    "fit_choices": ("fitting", "fit_choices"),
-    "fit_tuning": ("fitting", "fit_tuning"),
-    "fit_targets": ("fitting", "fit_targets"),
-    "recon": ("reconstruction", "recon_iou"),
-    "recon_choices": ("reconstruction", "recon_choices"),
-    "recon_tuning": ("reconstruction", "recon_tuning"),
-    "gradient_accuracy": ("gradients", "gradient_accuracy"),
-    "forward_fidelity": ("gradients", "forward_fidelity"),
-    "ablations": ("ablations", "ablations"),
-    "timing": ("timing", "timing"),
-    "recon_per_object": ("reconstruction", "recon_per_object"),
-}
+#: The report's key of the reconstruction IoU table (every other table's key is its stem).
+RECON = "recon"
+
+
+def table_key(stem: str) -> str:
+    """The report's key of table ``stem`` (its stem; :data:`RECON` for ``recon_iou``)."""
+    return RECON if stem == schema.RECON_IOU else stem
+
+
+def tables() -> dict[str, tuple[str, str]]:
+    """Key -> ``(stage, stem)`` of every table of the results schema (its stages in
+    order; a registered stage's too)."""
+    return {table_key(stem): (name, stem) for name, s in schema.SCHEMA.items()
+            for stem in s.tables}
+
+
+#: Key -> (stage, stem) of every table a report reads (the built-in stages').
+TABLES = tables()
 
 
 class DamagedResultsError(UserError):
@@ -126,9 +130,10 @@ def read_table(results_dir: str | Path, key: str) -> pd.DataFrame | None:
     """Table ``key`` of :data:`TABLES` (Parquet, else CSV), or ``None`` when absent.
     ``class_id`` columns are read as strings.  :class:`DamagedResultsError` names a
     file that is not a readable table; a table without rows is returned as it is."""
-    stage, stem = TABLES[key]
+    stage, stem = tables()[key]
     d = stage_dir(results_dir, stage)
-    parquet, csv = (run_file(results_dir, d / f"{stem}{ext}") for ext in (".parquet", ".csv"))
+    parquet, csv = (run_file(results_dir, d / name(stem)) for name in (schema.parquet_name,
+                                                                      schema.csv_name))
     if _merged(results_dir, stage):
         df = merge_units(run_file(results_dir, d), stem)[0]
         if df is None:

@@ -17,8 +17,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from bench_softras import results_schema as schema
+
 from . import figures
 from .document import Document, png_bytes
+from .results import RECON
 from .stats import CONFIDENCE, paired_estimates, verdict_word
 from .verdicts import fitting_per_object, summed_wall, validation_cost
 
@@ -122,25 +125,25 @@ def synthesis_table(tables: dict, logs: dict, cfg: dict) -> pd.DataFrame:
     by :mod:`.build`: ``gradient_accuracy``, ``forward_fidelity``, ``timing``,
     ``fitting``, ``recon``, ``recon_per_object``) and run logs (``curves``,
     ``metrics``)."""
-    sigma = chosen_sigma(cfg, tables.get("timing"))
-    grad = _per_renderer(tables.get("gradient_accuracy"), sigma,
+    sigma = chosen_sigma(cfg, tables.get(schema.TIMING))
+    grad = _per_renderer(tables.get(schema.GRADIENT_ACCURACY), sigma,
                          {"cosine": "grad_cosine", "rel_l2": "grad_rel_error"})
-    fid = _per_renderer(tables.get("forward_fidelity"), sigma,
+    fid = _per_renderer(tables.get(schema.FORWARD_FIDELITY), sigma,
                         {"mad_exact": "fwd_mad_exact", "sil_iou": "fwd_sil_iou"})
     out = grad.merge(fid, on="renderer", how="outer", suffixes=("", "_fid"))
     out["sigma"] = out["sigma"].fillna(out.pop("sigma_fid"))
-    fit = tables.get("fitting")
+    fit = tables.get(schema.FITTING)
     if fit is not None and len(fit):
         per = fitting_per_object(fit).groupby("renderer")
         out = out.merge(pd.DataFrame({"fit_iou": per["voxel_iou"].mean(),
                                       "fit_targets": per["object"].nunique()}).reset_index(),
                         on="renderer", how="outer")
-    out = out.merge(recon_columns(tables.get("recon_per_object"), tables.get("recon")),
+    out = out.merge(recon_columns(tables.get(schema.RECON_PER_OBJECT), tables.get(RECON)),
                     on="renderer", how="outer")
     out = out[out["renderer"] != "template"]
     out["train_step_s"] = out["renderer"].map(step_seconds(logs.get("curves"),
                                                            logs.get("metrics")))
-    out["fwd_bwd_s"] = out["renderer"].map(fwd_bwd_seconds(tables.get("timing"), sigma))
+    out["fwd_bwd_s"] = out["renderer"].map(fwd_bwd_seconds(tables.get(schema.TIMING), sigma))
     out = out.reindex(columns=COLUMNS)
     order = {n: i for i, n in enumerate(figures._order(list(out["renderer"])))}
     return out.sort_values("renderer", key=lambda s: s.map(order)).reset_index(drop=True)
@@ -279,7 +282,7 @@ def synthesis_section(doc: Document, tables: dict, logs: dict, cfg: dict) -> Non
     if table.empty:
         doc.text("No synthesis: none of the studies it draws on has results.")
         return
-    sigma = chosen_sigma(cfg, tables.get("timing"))
+    sigma = chosen_sigma(cfg, tables.get(schema.TIMING))
     doc.text(f"One row per renderer, from the saved tables of every stage: gradient "
              f"cosine and relative L2 error against finite differences of the exact "
              f"pixel coverage (gradients study, mean over scenes and losses), forward "
@@ -293,7 +296,7 @@ def synthesis_section(doc: Document, tables: dict, logs: dict, cfg: dict) -> Non
              f"read at the sweep value nearest sigma = {sigma:g} (`sigma`). Blank: the "
              f"renderer did not run in that study.")
     doc.text(gradient_sentence(table))
-    doc.text(cost_sentence(table, tables.get("recon_per_object")))
+    doc.text(cost_sentence(table, tables.get(schema.RECON_PER_OBJECT)))
     doc.table(table, "synthesis", "Synthesis: one row per renderer", ".4g")
     fig, _ = synthesis_figure(table)
     if fig is None:

@@ -38,6 +38,7 @@ import torch
 from tqdm import tqdm
 
 import renderers
+from bench_softras import results_schema as schema
 from bench_softras.atomic import write_table
 from bench_softras.errors import UnknownNameError
 from bench_softras.settings import GRADIENT_SIGMAS, GradientConfig
@@ -146,9 +147,10 @@ def run_gradient_config(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for df, stem in ((grad_df, "gradient_accuracy"), (fid_df, "forward_fidelity")):
-            write_table(df, out / f"{stem}.csv")
-            write_table(df, out / f"{stem}.parquet")
+        for df, stem in ((grad_df, schema.GRADIENT_ACCURACY),
+                         (fid_df, schema.FORWARD_FIDELITY)):
+            write_table(df, out / schema.csv_name(stem))
+            write_table(df, out / schema.parquet_name(stem))
     return grad_df, fid_df
 
 

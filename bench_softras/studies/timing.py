@@ -69,6 +69,7 @@ from tqdm.auto import tqdm
 
 import metrics
 import renderers
+from bench_softras import results_schema as schema
 from bench_softras.atomic import write_json, write_table
 from bench_softras.errors import ConfigError
 from bench_softras.experiments.renderer_choice import ensure_registered
@@ -383,8 +384,8 @@ def write_outputs(df: pd.DataFrame, skipped: pd.DataFrame, absent: dict[str, str
     ``timing_notes.json`` (absent optional renderers, the memory method, the config)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "timing.csv", out / "timing.parquet", out / "timing_skipped.csv",
-             out / "timing_notes.json"]
+    paths = [out / schema.csv_name(schema.TIMING), out / schema.parquet_name(schema.TIMING),
+             out / schema.csv_name(schema.TIMING_SKIPPED), out / schema.TIMING_NOTES_JSON]
     write_table(df, paths[0])
     write_table(df, paths[1])
     write_table(skipped, paths[2])

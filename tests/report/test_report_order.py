@@ -26,7 +26,7 @@ def test_order_is_read_from_renderers_json(tmp_path):
     assert order.use_run(tmp_path) == ("zeta", "hard", "softras", "old")
     names = ["softras", "alpha", "template", "hard", "zeta", "old"]
     assert order.ordered(names) == ["template", "zeta", "hard", "softras", "old", "alpha"]
-    assert figures._order(names) == build._ordered(names) == order.ordered(names)
+    assert figures._order(names) == order.ordered(names)
     recon = pd.DataFrame({"renderer": ["softras", "hard", "zeta", "template"],
                           "class_id": "02691156", "category": "airplane", "seed": [0, 0, 0, None],
                           "voxel_iou": [0.5, 0.2, 0.4, 0.1]})

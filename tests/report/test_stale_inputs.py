@@ -119,9 +119,9 @@ def test_ablation_stage_config_follows_its_targets_content(tmp_path):
     mesh = _obj(tmp_path / "thing.obj", 0.2)
     cfg = _job(tmp_path, fit_shapes=(str(mesh),), stages=("ablations",))
     plan = main_job.make_plan(cfg)
-    before = config_hash(main_job._ablation_stage(cfg, plan)[0])
+    before = config_hash(main_job.stage_config(cfg, plan, "ablations"))
     _obj(mesh, 0.2, long=2.0)  # the ablations' target edited in place
-    assert config_hash(main_job._ablation_stage(cfg, plan)[0]) != before
+    assert config_hash(main_job.stage_config(cfg, plan, "ablations")) != before
 
 
 def test_force_redoes_the_fitting_units(tmp_path, monkeypatch):
@@ -130,8 +130,8 @@ def test_force_redoes_the_fitting_units(tmp_path, monkeypatch):
                fit_shapes=(str(mesh), "cube"), settings=FIT_ONLY)
     run_main_job(cfg)
     fits = []
-    real = fb.fit_recorded
-    monkeypatch.setattr(fb, "fit_recorded", lambda t, *a, **k: fits.append(t.name) or
+    real = fb.fit_one
+    monkeypatch.setattr(fb, "fit_one", lambda t, *a, **k: fits.append(t.name) or
                         real(t, *a, **k))
     run_main_job(cfg)
     assert fits == []  # finished: reused

@@ -167,17 +167,15 @@ def test_set_reaches_each_stage_hash(tmp_path):
     assert p1.recon.sigma == 3e-4 and p1.timing.repeats == 3
     assert p1.recon.device == p1.timing.device == "cpu"  # job options still apply
     hashes = {}
-    for name, stage in (("fitting", lambda c, p: main_job._fitting_stage(c, p, {})),
-                        ("gradients", main_job._gradient_stage),
-                        ("timing", main_job._timing_stage)):
-        hashes[name] = [config_hash(stage(base, p)[0]) for p in (p0, p1)]
+    for name in ("fitting", "gradients", "timing"):
+        hashes[name] = [config_hash(main_job.stage_config(base, p, name)) for p in (p0, p1)]
     data = {"dir": str(tmp_path)}
-    hashes["reconstruction"] = [config_hash(main_job._recon_stage(base, p, data)[0])
-                                for p in (p0, p1)]
+    hashes["reconstruction"] = [config_hash(main_job.stage_config(base, p, "reconstruction",
+                                                                  data)) for p in (p0, p1)]
     assert {k for k, (a, b) in hashes.items() if a != b} == {"reconstruction", "timing"}
     bench = make_plan(dataclasses.replace(base, settings=("fit_bench.per_category=2",)))
     assert bench.preset.fit_bench.per_category == 2
-    assert config_hash(main_job._fitting_stage(base, bench, {})[0]) != hashes["fitting"][0]
+    assert config_hash(main_job.stage_config(base, bench, "fitting")) != hashes["fitting"][0]
 
 
 def test_cli_unknown_setting_exits_2_in_one_line(tmp_path, capsys):

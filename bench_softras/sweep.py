@@ -1,0 +1,102 @@
+"""The harness's sweep runner: a sharded stage lists its units, the runner does the rest.
+
+An experiment gives :func:`run_sweep` its units in canonical order, each a
+:class:`SweepUnit`: a :class:`~bench_softras.shards.Unit` (label, directory, key of its
+settings) and ``run``, a function of no arguments that computes that one unit and returns
+its tables (stem -> DataFrame; it may also write side files such as meshes under the
+stage directory, never a table or a record).  The runner, the same way for every stage:
+
+* writes this shard's plan of the sweep (:func:`~bench_softras.shards.write_plan`: every
+  unit with its key and owner, and the sweep's ``options``; a shard given other options
+  than its siblings is refused there);
+* selects this shard's units (:func:`~bench_softras.shards.select`, round-robin);
+* for each, under its directory's lock (:mod:`bench_softras.runlock`): reads the unit
+  back when it finished with the same key (unless ``force``), else runs it, writes its
+  tables (Parquet, :mod:`bench_softras.atomic`) and its ``unit.json``
+  (:func:`~bench_softras.shards.write_unit`);
+* in an unsharded call, merges every unit's tables of ``merge`` into the stage's combined
+  tables (CSV and Parquet, :func:`~bench_softras.shards.merge_units`, the sweep's order).
+
+A unit whose ``run`` is ``None`` is planned but not run here (e.g. a tuning unit the
+experiment runs first, because the other units' settings depend on it).
+
+This module imports neither torch nor the renderers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import write_table
+from .results_schema import csv_name, parquet_name
+from .runlock import run_lock
+from .shards import Shard, Unit, merge_units, read_unit, select, write_plan, write_unit
+
+#: A unit's computation: no arguments, its tables (stem -> DataFrame) back (``None``:
+#: nothing to record, e.g. on a non-zero ``torchrun`` rank).
+UnitRun = Callable[[], "dict[str, pd.DataFrame] | None"]
+
+
+@dataclass(frozen=True)
+class SweepUnit:
+    """One unit of a sweep: its ``unit`` record (label, directory, key) and ``run``
+    (``None``: planned only, run by the experiment itself)."""
+
+    unit: Unit
+    run: UnitRun | None = None
+
+
+def run_sweep(out: str | Path, stage: str, units: Sequence[SweepUnit], shard: Shard | None,
+              *, options: dict, force: bool = False, merge: Sequence[str] = (),
+              reuse: bool = True, record: bool = True, lock_subdir: str = ""
+              ) -> list[dict[str, pd.DataFrame]]:
+    """Run this ``shard``'s units of a sweep into the stage directory ``out`` (module
+    docstring) and return their tables, in the sweep's order (a unit reused from an
+    earlier call is read back from its Parquet files).  ``merge``: the stems combined
+    into ``out/<stem>.csv|parquet`` in an unsharded call (``shard`` ``None``).
+
+    ``reuse=False``: every unit of the slice runs (one that resumes by itself, e.g. from
+    checkpoints); ``record=False``: no plan, lock, unit record or merge (a ``torchrun``
+    rank other than 0, which computes with rank 0 but writes nothing); ``lock_subdir``:
+    the lock's folder inside the unit's directory (default: the directory itself)."""
+    out = Path(out)
+    if record:
+        write_plan(out, stage, shard, [u.unit for u in units], options=options)
+    done: list[dict[str, pd.DataFrame]] = []
+    for item in select(list(units), shard):
+        if item.run is None:
+            continue
+        lock = (run_lock(out / item.unit.dir / lock_subdir) if record
+                else contextlib.nullcontext())
+        with lock:
+            tables = _run_unit(out, item, force or not reuse, record)
+        if tables is not None:
+            done.append(tables)
+    if shard is None and record:
+        for stem in merge:
+            table = merge_units(out, stem)[0]
+            write_table(table, out / csv_name(stem))
+            write_table(table, out / parquet_name(stem))
+    return done
+
+
+def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool
+              ) -> dict[str, pd.DataFrame] | None:
+    """One unit, under its lock: read back when finished with its key (not ``rerun``),
+    else run and (``record``) its tables and ``unit.json`` written."""
+    unit = item.unit
+    rec = None if rerun else read_unit(out, unit)
+    if rec is not None:
+        return {stem: pd.read_parquet(out / unit.dir / name)
+                for stem, name in rec["tables"].items()}
+    tables = item.run()
+    if tables is not None and record:
+        paths = {stem: write_table(table, out / unit.dir / parquet_name(stem))
+                 for stem, table in tables.items()}
+        write_unit(out, unit, paths)
+    return tables
