@@ -15,7 +15,6 @@ from bench_softras.experiments.renderer_choice import make_renderer
 from bench_softras.experiments.train import build_model, generator_forward, train_step
 from bench_softras.settings import PRESETS, ReconConfig
 
-
 #: The presets that train the generator in bfloat16, channels-last (docs/performance.md,
 #: "bfloat16 generator": measured to leave the test IoU unchanged on the ``cpu`` preset).
 FAST_PRESETS = {"cpu"}
