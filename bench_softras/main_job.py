@@ -347,6 +347,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
              f"categories {','.join(plan.class_ids)}" if plan.class_ids else "all categories",
              ",".join(map(str, plan.seeds)), cfg.device, results_dir, results_dir / RUN_LOG)
     status: dict[str, str] = {}
+    walls: dict[str, float] = {}  # seconds of each stage this call ran
     try:
         if cfg.shard is None:
             _check_shard_options(cfg, full_config["sweep"])
@@ -354,9 +355,9 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
             _write_run_json(results_dir, cfg, full_config, {}, status, started, t_start)
         data = _run_data_stage(cfg, plan, status)
         _write_run_json(results_dir, cfg, full_config, data, status, started, t_start)
-        _run_stages(cfg, plan, data, status,
+        _run_stages(cfg, plan, data, status, walls,
                     lambda: _write_run_json(results_dir, cfg, full_config, data, status,
-                                            started, t_start))
+                                            started, t_start, walls))
         if any(v == "ran" for v in status.values()):
             _write_environment(results_dir, cfg.device, cfg.shard)
         _write_renderer_families(results_dir, plan)
@@ -411,12 +412,13 @@ def _check_shard_options(cfg: MainJobConfig, options: dict) -> None:
                         "runs every unit its own options need", other, why)
 
 
-def _run_stages(cfg: MainJobConfig, plan: Plan, data: dict, status: dict,
+def _run_stages(cfg: MainJobConfig, plan: Plan, data: dict, status: dict, walls: dict,
                 record: Callable[[], None]) -> None:
     """Run the selected stages after ``data``, in the registry's order
     (:func:`bench_softras.stages.ordered`), those of this shard only
     (:func:`~bench_softras.shards.runs_stage`); ``status[stage]``: ``ran`` / ``skipped``;
-    ``record()`` after each (the run record)."""
+    ``walls[stage]``: seconds of a stage this call ran; ``record()`` after each (the run
+    record)."""
     ctx = stage_context(cfg, plan, data)
     todo = []
     for stage in stage_registry.ordered():
@@ -433,8 +435,11 @@ def _run_stages(cfg: MainJobConfig, plan: Plan, data: dict, status: dict,
     for stage in todo:
         config = made[stage.name] if stage.name in made else stage.configure(ctx)
         progress.begin(stage.name)
+        t0 = time.perf_counter()
         status[stage.name] = _run_stage(cfg, stage.name, config,
                                         lambda d, st=stage: st.run(ctx, d))
+        if status[stage.name] == "ran":
+            walls[stage.name] = round(time.perf_counter() - t0, 2)
         progress.end(stage.name, status[stage.name])
         record()
 
@@ -511,8 +516,14 @@ def _thread_settings() -> dict:
 
 
 def _write_run_json(results_dir: Path, cfg: MainJobConfig, full_config: dict, data: dict,
-                    status: dict, started: str, t_start: float) -> None:
+                    status: dict, started: str, t_start: float,
+                    walls: dict | None = None) -> None:
+    """``run.json`` (a shard: its own ``shards/run_<i>_of_<n>.json``): the configuration,
+    data, what each stage did (``stages``), the seconds of the stages this call ran
+    (``stage_wall_s``; a shard's part of a sharded stage writes no ``stage.json``, so its
+    time is kept here and the report sums it over the shards) and the call's wall time."""
     run = {"run_id": cfg.name, "config": full_config, "data": data, "stages": dict(status),
+           "stage_wall_s": dict(walls or {}),
            "started": started, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "wall_s": round(time.perf_counter() - t_start, 2)}
     write_json(results_dir / RUN_JSON if cfg.shard is None else

@@ -376,7 +376,9 @@ def shard_records(results_dir: str | Path, kind: str = "run") -> dict[Shard, dic
 def merged_run_record(results_dir: str | Path, kind: str = "run") -> dict | None:
     """The newest shard's ``kind`` record of a main job (``None`` when no shard wrote
     one); for ``run``, its ``stages`` say what every shard of the same count did
-    (``ran (shard 1/2), skipped (shard 2/2)``)."""
+    (``ran (shard 1/2), skipped (shard 2/2)``) and its ``stage_wall_s`` sum the seconds
+    those shards spent on each stage (shards that ran side by side: machine time, not
+    elapsed time)."""
     found = sorted(_plan_files(results_dir, f"{kind}_*_of_*.json"),
                    key=lambda p: p.stat().st_mtime, reverse=True)
     recs = [(p, r) for p in found if (r := _read_json(p)) is not None]
@@ -386,11 +388,16 @@ def merged_run_record(results_dir: str | Path, kind: str = "run") -> dict | None
     if kind == "run":
         count = recs[0][0].stem.rsplit("_of_", 1)[1]
         stages: dict[str, list[str]] = {}
+        walls: dict[str, float] = {}
         for p, r in sorted(recs, key=lambda pr: pr[0].name):
             if p.stem.rsplit("_of_", 1)[1] != count:
                 continue
             i = p.stem.removeprefix(f"{kind}_").split("_of_")[0]
             for stage, status in (r.get("stages") or {}).items():
                 stages.setdefault(stage, []).append(f"{status} (shard {i}/{count})")
+            for stage, sec in (r.get("stage_wall_s") or {}).items():
+                if isinstance(sec, (int, float)) and sec >= 0:
+                    walls[stage] = walls.get(stage, 0.0) + float(sec)
         newest["stages"] = {s: ", ".join(v) for s, v in stages.items()}
+        newest["stage_wall_s"] = walls
     return newest

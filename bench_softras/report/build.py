@@ -70,23 +70,34 @@ SETTINGS_TABLES = (schema.FIT_CHOICES, schema.FIT_TUNING, schema.FIT_TARGETS)
 def stage_table(results_dir: Path, run: dict | None,
                 train_metrics: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per stage: status in the last call (ran / skipped), wall time of the call that
-    finished it, when, and for ``reconstruction`` the training seconds of every run
-    summed over all calls (``train_s, all calls``: a stage resumed after an interruption
-    finishes in a call that did only part of its training)."""
+    finished it (a stage merged from shards, which writes no ``stage.json``: the seconds
+    its shards spent, summed, from the run record's ``stage_wall_s``), when, and for
+    ``reconstruction`` the training seconds of every run summed over all calls (``train_s,
+    all calls``: a stage resumed after an interruption finishes in a call that did only
+    part of its training)."""
     last = (run or {}).get("stages", {})
+    shard_walls = (run or {}).get("stage_wall_s")
+    shard_walls = shard_walls if isinstance(shard_walls, dict) else {}
     rows = []
     for stage in STAGES:
         rec = read_stage(results_dir, stage)
         if rec is None and stage not in last:
             continue
+        wall = (rec or {}).get("wall_s", shard_walls.get(stage) if rec is None else None)
         rows.append({"stage": stage, "last call": last.get(stage, ""),
-                     "wall_s": (rec or {}).get("wall_s", math.nan),
+                     "wall_s": _seconds(wall),
                      "train_s, all calls": (training_seconds(train_metrics)
                                             if stage == "reconstruction" else math.nan),
                      "finished": (rec or {}).get("finished", ""),
                      "config_hash": (rec or {}).get("config_hash", "")})
     return pd.DataFrame(rows, columns=["stage", "last call", "wall_s", "train_s, all calls",
                                        "finished", "config_hash"])
+
+
+def _seconds(value) -> float:
+    """A recorded number of seconds, NaN unless a finite number >= 0 (records are data)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok and math.isfinite(value) and value >= 0 else math.nan
 
 
 def environment_table(env: dict | None, namer: PathNamer | None = None) -> pd.DataFrame:
@@ -244,7 +255,8 @@ def _environment_section(doc: Document, results_dir: Path, run, env, metrics,
     stages = stage_table(results_dir, run, metrics)
     if len(stages):
         doc.table(stages, "stages", "Stages: status in the last call and wall time (s) of "
-                                    "the call that finished them; `train_s, all calls`: "
+                                    "the call that finished them (a stage run in shards: "
+                                    "their seconds summed); `train_s, all calls`: "
                                     "training seconds of every reconstruction run summed "
                                     "over all calls, resumed ones included", ".1f")
     if run:

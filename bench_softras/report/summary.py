@@ -70,8 +70,12 @@ def budget_text(run: dict | None, doc: Document) -> str:
     stages = doc.data.get("stages")
     if stages is not None and len(stages) and stages["wall_s"].notna().any():
         total = float(stages["wall_s"].sum())
-        parts.append(f"{total:.0f} s ({total / 60:.1f} min) of stage wall time, summed over "
-                     f"the calls that finished each stage")
+        text = (f"{total:.0f} s ({total / 60:.1f} min) of stage wall time, summed over "
+                f"the calls (and shards) that finished each stage")
+        missing = stages.loc[stages["wall_s"].isna(), "stage"].tolist()
+        if missing:
+            text += f" (not recorded for {', '.join(f'`{m}`' for m in missing)})"
+        parts.append(text)
     return ("Budget: " + "; ".join(parts) + ".") if parts else ""
 
 

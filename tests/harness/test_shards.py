@@ -106,3 +106,19 @@ def test_missing_shard_units_are_named(runs, capsys):
     assert not re.search(r"missing: .*\(shard 1/2", md)
     recon = pd.read_csv(runs["half"] / "data" / "recon_voxel_iou.csv")
     assert "ours: hard" in recon.columns and "ours: n3mr" not in recon.columns
+
+
+def test_a_stage_run_in_shards_reports_their_seconds_summed(runs):
+    # The shards write no stage.json for their part of a sharded stage: each shard's run
+    # record keeps its seconds (stage_wall_s), and the report sums them.
+    import json
+
+    root = runs["merged"].parent / "sharded" / "smoke" / "shards"
+    per_shard = [json.loads((root / f"run_{i}_of_2.json").read_text())["stage_wall_s"]
+                 for i in (1, 2)]
+    stages = pd.read_csv(runs["merged"] / "data" / "stages.csv").set_index("stage")
+    for stage in ("fitting", "reconstruction"):
+        assert all(s.get(stage, 0) > 0 for s in per_shard), stage
+        assert stages.loc[stage, "wall_s"] == pytest.approx(
+            sum(s[stage] for s in per_shard), abs=0.06), stage
+    assert "not recorded for" not in (runs["merged"] / "report.md").read_text()
