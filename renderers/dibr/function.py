@@ -71,18 +71,21 @@ def selected_pairs(fv: torch.Tensor, covered: torch.Tensor, margin: float,
     if not pair_face.numel():
         return empty, empty, 0
     pixel = torch.zeros_like(pair_face)
-    inside = torch.zeros_like(pair_face)
-    kernels.pair_pixels(fv, bounds, pair_face, offsets, margin, height, width, pixel, inside)
-    keep = (inside > 0) & ~covered.reshape(-1)[pixel.long()]
-    face, pix = pair_face[keep], pixel[keep]
+    keep = torch.zeros_like(pair_face)
+    flat_covered = covered.reshape(-1).contiguous().view(torch.uint8)
+    kernels.pair_pixels(fv, bounds, pair_face, offsets, margin, height, width, flat_covered,
+                        pixel, keep)
+    kept = torch.nonzero(keep).squeeze(1)  # once for both (a mask index finds it per use)
+    face, pix = pair_face.index_select(0, kept), pixel.index_select(0, kept)
     # pairs come face by face; a stable sort by pixel keeps each pixel's faces in order
     pix, order = torch.sort(pix, stable=True)
     face = face[order]
     _, counts = torch.unique_consecutive(pix, return_counts=True)
     start = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
     rank = torch.arange(pix.numel(), device=pix.device) - start
-    first = rank < max_faces
-    return face[first].contiguous(), pix[first].contiguous(), int(pair_face.numel())
+    first = torch.nonzero(rank < max_faces).squeeze(1)
+    return (face.index_select(0, first), pix.index_select(0, first),
+            int(pair_face.numel()))
 
 
 def dibr_soft_mask(face_vertices: torch.Tensor, height: int, width: int, sigma: float,

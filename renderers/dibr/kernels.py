@@ -3,8 +3,9 @@
 1. :func:`pair_pixels` (not differentiated): for each candidate pixel-face pair (a
    face's bounding box grown by ``margin``, listed by
    :func:`renderers.face_boxes.candidate_pairs`), the flat pixel index
-   ``(b * H + i) * W + j`` and whether the pixel centre lies in the grown box as Kaolin
-   tests it: ``xmin <= x < xmax`` and ``ymin <= y < ymax`` (half-open).
+   ``(b * H + i) * W + j`` and whether to keep the pair: the pixel centre lies in the
+   grown box as Kaolin tests it (``xmin <= x < xmax`` and ``ymin <= y < ymax``,
+   half-open) and no face covers the pixel.
 2. :func:`pair_dist2` (differentiated by Taichi autodiff, ``kernel.grad``): one flat
    parallel loop over the kept pairs writing the squared distance from the pixel centre
    to the face's boundary (nearest of its three edge segments), normalized screen units;
@@ -29,10 +30,12 @@ from ..taichi_grid import pixel_x, pixel_y
 def pair_pixels(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
                 pair_face: ti.types.ndarray(), face_offset: ti.types.ndarray(),
                 margin: ti.f64, height: ti.i32, width: ti.i32,
-                pixel: ti.types.ndarray(), inside_box: ti.types.ndarray()):
-    """``pixel`` int32 [P] flat pixel index of each candidate pair; ``inside_box`` int32
-    [P]: 1 when the pixel centre lies in the face's box grown by ``margin`` (Kaolin's
-    half-open test), else 0.  ``bounds`` / ``pair_face`` / ``face_offset`` as in
+                covered: ti.types.ndarray(), pixel: ti.types.ndarray(),
+                keep: ti.types.ndarray()):
+    """``pixel`` int32 [P] flat pixel index of each candidate pair; ``keep`` int32 [P]: 1
+    when the pixel centre lies in the face's box grown by ``margin`` (Kaolin's half-open
+    test) and the pixel is not covered (``covered`` uint8 [B * H * W], nonzero = covered
+    by a face), else 0.  ``bounds`` / ``pair_face`` / ``face_offset`` as in
     :func:`renderers.softras.kernels.soft_log_sum`."""
     for p in range(pair_face.shape[0]):
         bf = pair_face[p]
@@ -47,8 +50,10 @@ def pair_pixels(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
         xmax = ti.max(fv[b, f, 0, 0], fv[b, f, 1, 0], fv[b, f, 2, 0]) + margin
         ymin = ti.min(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) - margin
         ymax = ti.max(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) + margin
-        pixel[p] = (b * height + i) * width + j
-        inside_box[p] = ti.select(px >= xmin and px < xmax and py >= ymin and py < ymax, 1, 0)
+        flat = (b * height + i) * width + j
+        pixel[p] = flat
+        inside = px >= xmin and px < xmax and py >= ymin and py < ymax
+        keep[p] = ti.select(inside and covered[flat] == 0, 1, 0)
 
 
 @ti.kernel
