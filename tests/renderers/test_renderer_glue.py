@@ -45,7 +45,16 @@ def _split_mesh(dtype) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([v, v[:, :1]], dim=1), f
 
 
-MESHES = {"closed": _sphere, "boundary": _open_mesh, "split": _split_mesh}
+def _batched(dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image faces ``[B, F, 3]``: the sphere's, the second image's windings flipped."""
+    v, f = _sphere(dtype)
+    faces = f.expand(len(VIEWS), -1, -1).clone()
+    faces[1] = faces[1].flip(1)
+    return v, faces
+
+
+MESHES = {"closed": _sphere, "boundary": _open_mesh, "split": _split_mesh,
+          "batched": _batched}
 
 
 def _run(renderer, v, faces, new: bool):
