@@ -7,7 +7,10 @@ A renderer (here: a rasterizer of silhouettes) is any class with two methods:
   ``[B, H, W]`` in ``[0, 1]``, differentiable w.r.t. ``face_vertices`` (or not, as the
   renderer defines);
 * ``render(vertices, faces, camera)``: world vertices ``[B, V, 3]``, int64 faces
-  ``[F, 3]`` or ``[B, F, 3]`` and a :class:`renderers.Camera` to silhouettes.
+  ``[F, 3]`` or ``[B, F, 3]`` and a :class:`renderers.Camera` to silhouettes; it
+  projects and calls ``rasterize_mesh(screen_vertices, faces)``, by default
+  ``rasterize`` of the gathered faces (a renderer may override it to reuse work that
+  depends on the faces only).
 
 Subclass :class:`Rasterizer` to get ``render`` for free, declare what the renderer is
 (options, sharpness, family, ...; see :mod:`renderers.options`), then ``register`` it.
@@ -122,7 +125,16 @@ class Rasterizer:
         screen = camera.project(vertices)
         if faces.dim() == 3 and faces.shape[0] != screen.shape[0]:
             faces = faces.expand(screen.shape[0], -1, -1)
-        return self.rasterize(gather_faces(screen, faces))
+        return self.rasterize_mesh(screen, faces)
+
+    def rasterize_mesh(self, screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        """Silhouettes ``[B, H, W]`` of screen-space vertices ``[B, V, 3]`` (frame of
+        :meth:`rasterize`) joined by int64 ``faces`` ``[F, 3]`` or ``[B, F, 3]``
+        (validated, batch matched): :meth:`render`'s last step.  The default is
+        ``rasterize(gather_faces(screen_vertices, faces))``; a renderer that can reuse
+        what depends on the topology alone (fixed over a training run) overrides it,
+        with the same output and gradients bit for bit (:mod:`renderers.topology_cache`)."""
+        return self.rasterize(gather_faces(screen_vertices, faces))
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Pixel-face pairs one forward call on ``face_vertices`` ``[B, F, 3, 3]``

@@ -4,7 +4,7 @@ Per (image, face), :func:`face_pixel_bounds` finds the pixel rectangle
 ``[i0, i1) x [j0, j1)`` of the face's screen bounding box grown by a margin (normalized
 screen units; the one rule of :func:`renderers.taichi_grid.pixel_box`);
 :func:`candidate_pairs` turns the rectangles into one flat list of pairs (a prefix sum
-of their pixel counts), so that a differentiated kernel can run one flat
+of their pixel counts, :func:`pair_offsets`), so that a differentiated kernel can run one flat
 parallel loop over pairs, with no inner loop (Taichi's reverse mode needs that).
 :func:`edge_terms` is the per-pair geometry: squared distance to an edge and its edge
 function.  :func:`box_pixel_count` counts the pixels of every face's box (the pairs a
@@ -77,12 +77,11 @@ def edge_terms(px, py, ax, ay, bx, by):
     return rx * rx + ry * ry, ex * qy - ey * qx
 
 
-def candidate_pairs(fv: torch.Tensor, height: int, width: int, radius: float):
-    """Candidate pixel-face pairs of faces ``fv`` [B, F, 3, 3] (screen space).
-
-    Returns ``(bounds int32 [B, F, 6], pair_face int32 [P], face_offset int32 [B*F])``
-    (see :func:`face_pixel_bounds`); ``P`` = pixels in all grown bounding boxes.
-    """
+def pair_offsets(fv: torch.Tensor, height: int, width: int, radius: float):
+    """The pair list of :func:`candidate_pairs` without the per-pair face column:
+    ``(bounds int32 [B, F, 6], counts int64 [B*F], offsets int64 [B*F], total)``, face
+    ``b * F + f``'s pairs being ``offsets[bf] .. offsets[bf] + counts[bf] - 1``.
+    ``ValueError`` when ``total`` exceeds the int32 limit."""
     nb, nf = fv.shape[:2]
     bounds = torch.zeros(nb, nf, 6, dtype=torch.int32, device=fv.device)
     face_pixel_bounds(fv, bounds, height, width, radius)
@@ -93,7 +92,17 @@ def candidate_pairs(fv: torch.Tensor, height: int, width: int, radius: float):
             f"{total} candidate pixel-face pairs exceed the int32 limit; render fewer images "
             "per batch, smaller images or a smaller sigma"
         )
-    offsets = torch.cumsum(counts, 0) - counts
+    return bounds, counts, torch.cumsum(counts, 0) - counts, total
+
+
+def candidate_pairs(fv: torch.Tensor, height: int, width: int, radius: float):
+    """Candidate pixel-face pairs of faces ``fv`` [B, F, 3, 3] (screen space).
+
+    Returns ``(bounds int32 [B, F, 6], pair_face int32 [P], face_offset int32 [B*F])``
+    (see :func:`face_pixel_bounds`); ``P`` = pixels in all grown bounding boxes.
+    """
+    nb, nf = fv.shape[:2]
+    bounds, counts, offsets, total = pair_offsets(fv, height, width, radius)
     pair_face = torch.repeat_interleave(
         torch.arange(nb * nf, dtype=torch.int32, device=fv.device), counts, output_size=total
     )

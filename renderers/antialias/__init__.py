@@ -22,17 +22,19 @@ gradient kernels).  Differences, all for this project's interface: the input is
 screen-space ``[B, F, 3, 3]`` (no clip-space w: the gradient goes to screen x, y, and
 the camera's projection carries it on); faces of either winding render; mesh topology
 comes from equal vertex positions, not a triangle index buffer; the output is clamped
-to [0, 1] (only a pixel blended from several sides can leave it).
+to [0, 1] (only a pixel blended from several sides can leave it).  ``render`` finds the
+same adjacency from the face indices once per topology (cached) when no two vertices of
+an image share a position, where both rules agree; otherwise it matches positions.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..base import Rasterizer, register
+from ..base import Rasterizer, gather_faces, register
 from ..hard import bbox_pixel_count
 from ..validation import check_face_vertices
-from .function import AntialiasRasterize, wing_vertices
+from .function import AntialiasRasterize, mesh_wings, wing_vertices
 
 
 @register("antialias")
@@ -59,6 +61,16 @@ class AntialiasRasterizer(Rasterizer):
         check_face_vertices(face_vertices)
         return AntialiasRasterize.apply(face_vertices, self.height, self.width).clamp(0, 1)
 
+    def rasterize_mesh(self, screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        """:meth:`rasterize` of the gathered faces, bit for bit, with the wing vertices
+        from the cached adjacency of ``faces`` ``[F, 3]`` (:func:`mesh_wings`) instead of
+        a sort of every face vertex's position per call."""
+        face_vertices = gather_faces(screen_vertices, faces)
+        check_face_vertices(face_vertices)
+        wings = mesh_wings(screen_vertices, faces) if faces.dim() == 2 else None
+        return AntialiasRasterize.apply(face_vertices, self.height, self.width,
+                                        wings).clamp(0, 1)
+
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Hard-scan pixels plus the two neighbour pairs of every pixel."""
         nb = face_vertices.shape[0]
@@ -66,4 +78,4 @@ class AntialiasRasterizer(Rasterizer):
                      + 2 * nb * self.height * self.width)
 
 
-__all__ = ["AntialiasRasterize", "AntialiasRasterizer", "wing_vertices"]
+__all__ = ["AntialiasRasterize", "AntialiasRasterizer", "mesh_wings", "wing_vertices"]

@@ -8,6 +8,7 @@ from torch.autograd.function import once_differentiable
 
 from ..hard import rasterize_nearest_face
 from ..taichi_runtime import kernel_device
+from ..topology_cache import TopologyCache
 from . import kernels
 
 
@@ -28,20 +29,12 @@ def row_ids(rows: torch.Tensor) -> torch.Tensor:
     return ids
 
 
-def wing_vertices(face_vertices: torch.Tensor) -> torch.Tensor:
-    """Per face and edge the opposite vertex across it: ``[B, F, 3, 2]`` screen x, y.
-
-    Edge ``k`` of a face joins its vertices ``k + 1`` and ``k + 2`` (mod 3), as in
-    nvdiffrast.  Faces are matched by shared vertex positions (exact equality of x, y,
-    z, per image).  An edge shared by exactly two faces gets the other face's opposite
-    vertex; a boundary edge, an edge of three or more faces (nvdiffrast pairs two of
-    them in a race-dependent way) or an edge of a face with repeated vertices gets the
-    face's own vertex ``k``, which makes it a silhouette edge."""
-    fv = face_vertices.detach()
-    nb, nf = fv.shape[:2]
-    rows = torch.cat([torch.arange(nb, device=fv.device, dtype=fv.dtype)
-                      .repeat_interleave(nf * 3)[:, None], fv.reshape(-1, 3)], dim=1)
-    ids = row_ids(rows).reshape(nb * nf, 3)
+def _wing_partner(ids: torch.Tensor) -> torch.Tensor:
+    """int64 ``[N * 3]``: per face edge entry ``e`` (face ``e // 3``, edge ``k = e % 3``
+    joining vertices ``k + 1`` and ``k + 2``) the entry whose vertex is the wing across
+    it, from vertex ids ``[N, 3]`` (equal id = same vertex): the other face's opposite
+    entry for an edge of exactly two faces, else ``e`` itself (boundary edges, edges of
+    three or more faces, faces with a repeated id).  :func:`wing_vertices`' rule."""
     a, b = ids[:, [1, 2, 0]], ids[:, [2, 0, 1]]  # edge k = (k+1, k+2)
     degenerate = ((ids[:, 0] == ids[:, 1]) | (ids[:, 1] == ids[:, 2])
                   | (ids[:, 2] == ids[:, 0]))[:, None].expand(-1, 3)
@@ -57,17 +50,78 @@ def wing_vertices(face_vertices: torch.Tensor) -> torch.Tensor:
     partner_sorted = torch.where(size == 2, 2 * start + 1 - pos, pos)
     partner = torch.empty_like(order)
     partner[order] = order[partner_sorted]
+    return partner
+
+
+def wing_vertices(face_vertices: torch.Tensor) -> torch.Tensor:
+    """Per face and edge the opposite vertex across it: ``[B, F, 3, 2]`` screen x, y.
+
+    Edge ``k`` of a face joins its vertices ``k + 1`` and ``k + 2`` (mod 3), as in
+    nvdiffrast.  Faces are matched by shared vertex positions (exact equality of x, y,
+    z, per image).  An edge shared by exactly two faces gets the other face's opposite
+    vertex; a boundary edge, an edge of three or more faces (nvdiffrast pairs two of
+    them in a race-dependent way) or an edge of a face with repeated vertices gets the
+    face's own vertex ``k``, which makes it a silhouette edge."""
+    fv = face_vertices.detach()
+    nb, nf = fv.shape[:2]
+    rows = torch.cat([torch.arange(nb, device=fv.device, dtype=fv.dtype)
+                      .repeat_interleave(nf * 3)[:, None], fv.reshape(-1, 3)], dim=1)
+    partner = _wing_partner(row_ids(rows).reshape(nb * nf, 3))
     own = fv[..., :2].reshape(-1, 2)  # vertex (face e // 3, k = e % 3) is entry e
     return own[partner].reshape(nb, nf, 3, 2)
 
 
+def wing_index(faces: torch.Tensor) -> torch.Tensor:
+    """int64 ``[F * 3]``: per face edge entry (face ``e // 3``, edge ``e % 3``) the index
+    of its wing vertex, from the topology ``faces`` ``[F, 3]`` alone (equal index = same
+    vertex): :func:`wing_vertices`' rule with vertex indices for positions."""
+    return faces.reshape(-1)[_wing_partner(faces)]
+
+
+def positions_distinct(screen_vertices: torch.Tensor) -> bool:
+    """Whether no two vertices of any image of ``screen_vertices`` ``[B, V, 3]`` have
+    equal x, y and z (under ``==``): a lexicographic order by three stable sorts per
+    image, then neighbouring rows compared; one sort of x alone when no x repeats."""
+    v = screen_vertices.detach()
+    if v.shape[1] < 2:
+        return True
+    xs = torch.sort(v[..., 0], dim=1).values
+    if not bool((xs[:, 1:] == xs[:, :-1]).any()):
+        return True
+    order = torch.sort(v[..., 2], dim=1, stable=True).indices
+    for c in (1, 0):
+        col = torch.gather(v[..., c], 1, order)
+        order = torch.gather(order, 1, torch.sort(col, dim=1, stable=True).indices)
+    srt = torch.gather(v, 1, order[..., None].expand(-1, -1, 3))
+    return not bool((srt[:, 1:] == srt[:, :-1]).all(dim=2).any())
+
+
+_WINGS = TopologyCache()
+
+
+def mesh_wings(screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor | None:
+    """:func:`wing_vertices` of ``gather_faces(screen_vertices, faces)`` bit for bit,
+    ``[B, F, 3, 2]``, from the topology of ``faces`` ``[F, 3]`` (cached by content,
+    :mod:`renderers.topology_cache`) instead of sorting every face vertex's position.
+    ``None`` (use :func:`wing_vertices`) when two vertices of an image share a position:
+    the position rule then joins faces the indices keep apart."""
+    if not positions_distinct(screen_vertices):
+        return None
+    idx = _WINGS.get(faces, "wing_index", wing_index).to(screen_vertices.device)
+    nb, nf = screen_vertices.shape[0], faces.shape[0]
+    return screen_vertices.detach()[..., :2].index_select(1, idx).reshape(nb, nf, 3, 2)
+
+
 class AntialiasRasterize(torch.autograd.Function):
-    """``(face_vertices [B, F, 3, 3], H, W) -> silhouettes [B, H, W]`` (input dtype):
+    """``(face_vertices [B, F, 3, 3], H, W, wings=None) -> silhouettes [B, H, W]`` (input
+    dtype; ``wings`` ``[B, F, 3, 2]``: :func:`wing_vertices` of the faces, computed here
+    when ``None``):
     the hard silhouette plus nvdiffrast's blend at silhouette edges, with its analytic
     gradient w.r.t. the x, y of ``face_vertices`` (z gets zero)."""
 
     @staticmethod
-    def forward(ctx, face_vertices: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    def forward(ctx, face_vertices: torch.Tensor, height: int, width: int,
+                wings: torch.Tensor | None = None) -> torch.Tensor:
         out_device = face_vertices.device
         dev = kernel_device(out_device)
         fv = face_vertices.detach().to(dev).contiguous()
@@ -77,7 +131,7 @@ class AntialiasRasterize(torch.autograd.Function):
         alpha = torch.zeros(nb, height, width, 2, dtype=torch.float64, device=dev)
         edge = torch.full((nb, height, width, 2), -1, dtype=torch.int32, device=dev)
         if fv.shape[1]:
-            wings = wing_vertices(fv).contiguous()
+            wings = (wing_vertices(fv) if wings is None else wings.to(dev)).contiguous()
             kernels.analyse(fv, wings, face_index, adjust, alpha, edge)
         ctx.save_for_backward(fv, face_index, alpha, edge)
         ctx.out = (out_device, face_vertices.dtype)
@@ -92,4 +146,4 @@ class AntialiasRasterize(torch.autograd.Function):
         if fv.shape[1]:
             g = grad_output.detach().to(fv.device, torch.float64).contiguous()
             kernels.gradient(fv, face_index, alpha, edge, g, grad)
-        return grad.to(device=out_device, dtype=dtype), None, None
+        return grad.to(device=out_device, dtype=dtype), None, None, None

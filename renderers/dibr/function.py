@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..face_boxes import candidate_pairs
+from ..face_boxes import pair_offsets
 from ..hard import rasterize_nearest_face
 from ..taichi_runtime import kernel_device
 from . import kernels
@@ -66,23 +66,28 @@ def selected_pairs(fv: torch.Tensor, covered: torch.Tensor, margin: float,
     Per uncovered pixel, the first ``max_faces`` faces (ascending index) whose box grown
     by ``margin`` holds the pixel centre (half-open, as Kaolin)."""
     height, width = covered.shape[-2:]
-    bounds, pair_face, offsets = candidate_pairs(fv, height, width, margin)
+    bounds, _, offsets, total = pair_offsets(fv, height, width, margin)
     empty = torch.zeros(0, dtype=torch.int32, device=fv.device)
-    if not pair_face.numel():
+    if not total:
         return empty, empty, 0
-    pixel = torch.zeros_like(pair_face)
-    inside = torch.zeros_like(pair_face)
-    kernels.pair_pixels(fv, bounds, pair_face, offsets, margin, height, width, pixel, inside)
-    keep = (inside > 0) & ~covered.reshape(-1)[pixel.long()]
-    face, pix = pair_face[keep], pixel[keep]
+    pixel = torch.empty(total, dtype=torch.int32, device=fv.device)  # the kernel writes all
+    keep = torch.empty(total, dtype=torch.int32, device=fv.device)
+    flat_covered = covered.reshape(-1).contiguous().view(torch.uint8)
+    kernels.pair_pixels(fv, bounds, offsets, margin, height, width, flat_covered, pixel, keep)
+    kept = torch.nonzero(keep).squeeze(1)
+    # the face of pair p: the last face whose first pair is at or before p (empty faces
+    # share their successor's offset and come before it)
+    face = (torch.searchsorted(offsets, kept, right=True) - 1).to(torch.int32)
+    pix = pixel.index_select(0, kept)
     # pairs come face by face; a stable sort by pixel keeps each pixel's faces in order
     pix, order = torch.sort(pix, stable=True)
     face = face[order]
     _, counts = torch.unique_consecutive(pix, return_counts=True)
     start = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
     rank = torch.arange(pix.numel(), device=pix.device) - start
-    first = rank < max_faces
-    return face[first].contiguous(), pix[first].contiguous(), int(pair_face.numel())
+    first = torch.nonzero(rank < max_faces).squeeze(1)
+    return (face.index_select(0, first), pix.index_select(0, first),
+            total)
 
 
 def dibr_soft_mask(face_vertices: torch.Tensor, height: int, width: int, sigma: float,

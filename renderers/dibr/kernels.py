@@ -1,10 +1,11 @@
 """Taichi kernels of the DIB-R soft mask (Kaolin's ``dibr_soft_mask``).
 
 1. :func:`pair_pixels` (not differentiated): for each candidate pixel-face pair (a
-   face's bounding box grown by ``margin``, listed by
-   :func:`renderers.face_boxes.candidate_pairs`), the flat pixel index
-   ``(b * H + i) * W + j`` and whether the pixel centre lies in the grown box as Kaolin
-   tests it: ``xmin <= x < xmax`` and ``ymin <= y < ymax`` (half-open).
+   face's bounding box grown by ``margin``, numbered by
+   :func:`renderers.face_boxes.pair_offsets`; one thread per face), the flat pixel index
+   ``(b * H + i) * W + j`` and whether to keep the pair: the pixel centre lies in the
+   grown box as Kaolin tests it (``xmin <= x < xmax`` and ``ymin <= y < ymax``,
+   half-open) and no face covers the pixel.
 2. :func:`pair_dist2` (differentiated by Taichi autodiff, ``kernel.grad``): one flat
    parallel loop over the kept pairs writing the squared distance from the pixel centre
    to the face's boundary (nearest of its three edge segments), normalized screen units;
@@ -27,28 +28,31 @@ from ..taichi_grid import pixel_x, pixel_y
 
 @ti.kernel
 def pair_pixels(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
-                pair_face: ti.types.ndarray(), face_offset: ti.types.ndarray(),
-                margin: ti.f64, height: ti.i32, width: ti.i32,
-                pixel: ti.types.ndarray(), inside_box: ti.types.ndarray()):
-    """``pixel`` int32 [P] flat pixel index of each candidate pair; ``inside_box`` int32
-    [P]: 1 when the pixel centre lies in the face's box grown by ``margin`` (Kaolin's
-    half-open test), else 0.  ``bounds`` / ``pair_face`` / ``face_offset`` as in
-    :func:`renderers.softras.kernels.soft_log_sum`."""
-    for p in range(pair_face.shape[0]):
-        bf = pair_face[p]
-        b = bf // fv.shape[1]
-        f = bf % fv.shape[1]
-        k = p - face_offset[bf]
-        i = bounds[b, f, 0] + k // bounds[b, f, 5]
-        j = bounds[b, f, 2] + k % bounds[b, f, 5]
-        px = pixel_x(j, width)
-        py = pixel_y(i, height)
+                face_offset: ti.types.ndarray(), margin: ti.f64, height: ti.i32,
+                width: ti.i32, covered: ti.types.ndarray(), pixel: ti.types.ndarray(),
+                keep: ti.types.ndarray()):
+    """One thread per (image, face), looping over its grown box's pixels: pair
+    ``p = face_offset[b * F + f] + k`` (``k``-th pixel of the box, row-major) gets
+    ``pixel`` int32 [P], its flat pixel index, and ``keep`` int32 [P]: 1 when the pixel
+    centre lies in the face's box grown by ``margin`` (Kaolin's half-open test) and the
+    pixel is not covered (``covered`` uint8 [B * H * W], nonzero = covered by a face),
+    else 0.  ``bounds`` / ``face_offset`` from
+    :func:`renderers.face_boxes.pair_offsets`."""
+    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+        base = face_offset[b * fv.shape[1] + f]
         xmin = ti.min(fv[b, f, 0, 0], fv[b, f, 1, 0], fv[b, f, 2, 0]) - margin
         xmax = ti.max(fv[b, f, 0, 0], fv[b, f, 1, 0], fv[b, f, 2, 0]) + margin
         ymin = ti.min(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) - margin
         ymax = ti.max(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) + margin
-        pixel[p] = (b * height + i) * width + j
-        inside_box[p] = ti.select(px >= xmin and px < xmax and py >= ymin and py < ymax, 1, 0)
+        for k in range(bounds[b, f, 4]):
+            i = bounds[b, f, 0] + k // bounds[b, f, 5]
+            j = bounds[b, f, 2] + k % bounds[b, f, 5]
+            px = pixel_x(j, width)
+            py = pixel_y(i, height)
+            flat = (b * height + i) * width + j
+            pixel[base + k] = flat
+            inside = px >= xmin and px < xmax and py >= ymin and py < ymax
+            keep[base + k] = ti.select(inside and covered[flat] == 0, 1, 0)
 
 
 @ti.kernel

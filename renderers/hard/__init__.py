@@ -16,6 +16,7 @@ import torch
 
 from ..base import Rasterizer, register
 from .function import (
+    HardMeshRasterize,
     HardRasterize,
     bbox_pixel_count,
     rasterize_coverage,
@@ -43,10 +44,15 @@ class HardRasterizer(Rasterizer):
         (input dtype and device); differentiable with an all-zero gradient."""
         return HardRasterize.apply(face_vertices, self.height, self.width)
 
+    def rasterize_mesh(self, screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        """:meth:`rasterize` of the gathered faces, bit for bit, its zero gradient given
+        to ``screen_vertices`` ``[B, V, 3]`` directly (:class:`HardMeshRasterize`)."""
+        return HardMeshRasterize.apply(screen_vertices, faces, self.height, self.width)
+
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Pixels scanned by the kernel (see :attr:`cost`)."""
         return float(bbox_pixel_count(face_vertices, self.height, self.width))
 
 
-__all__ = ["HardRasterize", "HardRasterizer", "bbox_pixel_count", "rasterize_coverage",
-           "rasterize_nearest_face"]
+__all__ = ["HardMeshRasterize", "HardRasterize", "HardRasterizer", "bbox_pixel_count",
+           "rasterize_coverage", "rasterize_nearest_face"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..base import gather_faces
 from ..face_boxes import box_pixel_count
 from ..grid import image_hw
 from ..taichi_runtime import kernel_device
@@ -90,3 +91,23 @@ class HardRasterize(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         grad = torch.zeros(ctx.input_shape, dtype=ctx.input_dtype, device=ctx.input_device)
         return grad, None, None
+
+
+class HardMeshRasterize(torch.autograd.Function):
+    """``(screen_vertices [B, V, 3], faces [F, 3] or [B, F, 3], H, W) -> silhouettes
+    [B, H, W]``: :class:`HardRasterize` of the gathered faces with its all-zero gradient
+    given to the vertices directly (the same +0.0 values that scattering a zero
+    ``[B, F, 3, 3]`` gradient through the gather gives, without building it)."""
+
+    @staticmethod
+    def forward(ctx, screen_vertices: torch.Tensor, faces: torch.Tensor, height: int,
+                width: int) -> torch.Tensor:
+        out = rasterize_coverage(gather_faces(screen_vertices.detach(), faces), height, width)
+        ctx.input = (screen_vertices.shape, screen_vertices.dtype, screen_vertices.device)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        shape, dtype, device = ctx.input
+        return torch.zeros(shape, dtype=dtype, device=device), None, None, None

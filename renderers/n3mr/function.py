@@ -71,8 +71,17 @@ def approximate_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
     """
     eps = check_displacement_eps(eps)
     check_face_vertices(face_vertices, max_coordinate=None)
+    _check_maps(*face_vertices.shape[:2], silhouette, face_index, grad_silhouette)
+    return _unchecked_gradient(face_vertices, silhouette, face_index, grad_silhouette, eps)
+
+
+def _unchecked_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
+                        face_index: torch.Tensor, grad_silhouette: torch.Tensor,
+                        eps: float) -> torch.Tensor:
+    """:func:`approximate_gradient` without its checks: for :class:`N3MRRasterize`'s
+    backward, whose face vertices were validated by its forward
+    (:func:`renderers.hard.rasterize_nearest_face`) and whose maps that forward made."""
     nb, nf = face_vertices.shape[:2]
-    _check_maps(nb, nf, silhouette, face_index, grad_silhouette)
     dev = kernel_device(face_vertices.device)
     grad = torch.zeros(nb, nf, 3, 3, dtype=torch.float64, device=dev)
     if nf:
@@ -107,5 +116,5 @@ class N3MRRasterize(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         face_vertices, face_index = ctx.saved_tensors
         silhouette = (face_index >= 0).to(face_vertices.dtype)
-        grad = approximate_gradient(face_vertices, silhouette, face_index, grad_output, ctx.eps)
+        grad = _unchecked_gradient(face_vertices, silhouette, face_index, grad_output, ctx.eps)
         return grad, None, None, None
