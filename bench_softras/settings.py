@@ -287,9 +287,10 @@ class ReconConfig(LossConfig):
 
     Bookkeeping: ``seed``; a checkpoint every ``checkpoint_every`` steps and every
     ``checkpoint_minutes`` of wall time (0: by steps only); ``keep_checkpoints``: the
-    newest checkpoints kept per run (>= 1; 2 leaves one to fall back to when the latest
-    is damaged); ``log_every`` steps; ``eval_batch_size`` (predictions per forward
-    pass at evaluation); ``device``.
+    newest checkpoints kept per run while it trains (>= 1; 2 leaves one to fall back to
+    when the latest is damaged; once the run reaches its last step only the final one
+    is kept, ``experiments.resume.prune_finished``); ``log_every`` steps;
+    ``eval_batch_size`` (predictions per forward pass at evaluation); ``device``.
 
     Speed of a training step (both change the trained numbers; the ``cpu`` preset turns
     both on, after an end-to-end run showed the IoU unchanged within its interval:

@@ -55,7 +55,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-minutes", dest="checkpoint_minutes", type=float,
                    help="also checkpoint every this many minutes of wall time (0: off)")
     p.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int,
-                   help="checkpoints kept per run, newest first (default 2)")
+                   help="checkpoints kept per run while it trains, newest first "
+                        "(default 2); a finished run keeps only its final one")
     p.add_argument("--device", type=device_arg, help="cpu (default) or cuda")
 
 
