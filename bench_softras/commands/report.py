@@ -81,6 +81,9 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.from_results and args.shard is not None:
         p.error("--shard runs part of a job; --from-results runs nothing: give one of them")
+    if args.report_dir and not args.from_results:
+        p.error("--report-dir applies to --from-results only; a job writes its report to "
+                "<reports-root>/<run-id>: give --reports-root (and --run-id) instead")
     if args.from_results:
         # Here: only a rebuild needs the plotting stack (matplotlib, seaborn: ~1.5 s).
         from bench_softras.report.build import build_report

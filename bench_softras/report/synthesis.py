@@ -230,10 +230,19 @@ def cost_sentence(table: pd.DataFrame, per_object: pd.DataFrame | None) -> str:
                   f"{what}.")
 
 
+def _time_axis(ax, seconds: pd.Series) -> None:
+    """Seconds on ``ax``'s x axis: a log scale when they span more than a decade (labels
+    at the decades only: minor labels crowd each other), else linear."""
+    pos = seconds[seconds > 0]
+    if len(pos) and pos.max() / pos.min() > 10:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+
+
 def synthesis_figure(table: pd.DataFrame):
     """Three panels, one point per renderer (colour; legend below the panels):
     reconstruction IoU (with its interval) and fitting IoU against gradient cosine, and
-    reconstruction (else fitting) IoU against time (log axis).  The figure is ``None``
+    reconstruction (else fitting) IoU against time (:func:`_time_axis`).  The figure is ``None``
     when no renderer has both coordinates of any panel."""
     names = list(table["renderer"])
     palette = figures._palette(names)
@@ -258,8 +267,8 @@ def synthesis_figure(table: pd.DataFrame):
                 err = [[yv - row.recon_low], [row.recon_high - yv]]
             ax.errorbar(xv, yv, yerr=err, fmt="o", ms=7, capsize=3,
                         color=palette[row.renderer], label=row.renderer)
-        if x == time_col and (table[x] > 0).any():
-            ax.set_xscale("log")
+        if x == time_col:
+            _time_axis(ax, table[x])
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
     handles = {}

@@ -154,3 +154,12 @@ def test_console_shows_a_summary_and_run_log_the_configuration(tmp_path):
     assert max(len(line) for line in r.stderr.splitlines()) < 400, r.stderr
     assert "full configuration in" in r.stderr and '"recon"' not in r.stderr
     assert '"recon"' in (tmp_path / "r" / "smoke" / "run.log").read_text()
+
+
+def test_report_dir_without_from_results_is_refused(tmp_path, capsys, no_work):
+    # A job writes to <reports-root>/<run-id>; --report-dir there used to be ignored.
+    code = cli.main(["report", "--report-dir", str(tmp_path / "r"), "--results-root",
+                     str(tmp_path / "res"), "--no-progress"])
+    assert code == 2
+    _one_line_error(capsys, "--report-dir", "--from-results", "--reports-root")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "res").exists()
