@@ -25,15 +25,16 @@ from dataclasses import dataclass, field
 log = logging.getLogger("bench_softras.main_job")
 
 #: Seconds per planned unit of each stage, from the ``cpu`` preset's end-to-end run on
-#: two idle cores (docs/running.md): fitting 288 s for about 14,900 optimisation steps
-#: (13 targets x 6 renderers x 120 steps + a 2-target tuning sweep of 50-step fits);
-#: reconstruction 1699 s for 3 runs x 2400 steps x batch 32; gradients 15.4 s for 9 sigmas
-#: x 9 renderers; ablations 11.4 s for 10 fits x 120 steps; timing 54 s for 9 renderers x
-#: 4 calls x 2,785 million pixel-face pairs over its sweep points (:func:`_timing_work`);
+#: two idle cores (2026-12-05, docs/running.md, 1677 s in all): fitting 160 s for 14,820
+#: optimisation steps (13 targets x 6 renderers x 120 steps, the slow reference, and a
+#: 2-target tuning sweep of 50-step fits); reconstruction 1446 s for 6 runs x 1500 steps
+#: x batch 32 (its 14-point sweep on val and the evaluation folded in); gradients 7.7 s
+#: for 63 sigma x renderer points; ablations 10.5 s for 10 fits x 120 steps; timing 25 s
+#: for 100,270 million pixel-face pairs over its sweep points (:func:`_timing_work`);
 #: data (cached) and examples a few seconds.
-UNIT_SECONDS = {"data": 2.0, "fitting": 288.0 / 14_900, "reconstruction": 1699.0 / (7200 * 32),
-                "gradients": 15.4 / 81, "ablations": 11.4 / 1200,
-                "timing": 54.0 / (2785 * 9 * 4), "examples": 5.0}
+UNIT_SECONDS = {"data": 2.0, "fitting": 160.4 / 14_820, "reconstruction": 1446.0 / 288_000,
+                "gradients": 7.7 / 63, "ablations": 10.5 / 1200,
+                "timing": 25.1 / 100_270, "examples": 5.0}
 #: Stages priced under this (seconds) do not enter the measured speed: their wall time is
 #: mostly start-up (Taichi's kernel compilation), not their planned work.
 CALIBRATE_ABOVE_S = 30.0

@@ -30,9 +30,12 @@ def test_planned_units_follow_the_stage_configuration():
            "fit_bench": {"slow_renderers": ["softras_torch"], "slow_targets": 1,
                          "slow_steps": 60, "tuning_targets": 0}}
     assert planned_units("fitting", fit) == 13 * 2 * 120 + 60
-    # The cpu preset's reconstruction is priced at its measured 1699 s.
-    assert planned_units("reconstruction", recon) * UNIT_SECONDS["reconstruction"] == \
-        pytest.approx(1699.0)
+    # The cpu preset's reconstruction (6 families x 1500 steps, one seed) is priced at
+    # its measured 1446 s.
+    cpu = {"recon": {"iterations": 1500, "batch_size": 32}, "renderers": ["r"] * 6,
+           "seeds": [0]}
+    assert planned_units("reconstruction", cpu) * UNIT_SECONDS["reconstruction"] == \
+        pytest.approx(1446.0)
 
 
 def test_progress_line_counts_stages_and_estimates_what_is_left(monkeypatch):
