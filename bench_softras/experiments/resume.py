@@ -160,6 +160,28 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
     return old
 
 
+def drop_checkpoints(root: str | Path, run_dir: str | Path) -> list[Path]:
+    """Delete every checkpoint of ``run_dir`` (a run whose result is recorded elsewhere,
+    e.g. a point of the reconstruction sweep); returns the deleted paths.  Nothing is
+    deleted when ``checkpoints/`` leads outside ``root`` (a warning says why); only
+    regular files named as checkpoints (:data:`CHECKPOINT_NAME`) go, symlinks and
+    anything else stay."""
+    try:
+        rel = Path(run_dir).relative_to(root)
+        folder = contained(root, rel / checkpoint_dir(run_dir).name)
+    except (ValueError, UnsafePathError) as exc:
+        log.warning("kept the checkpoints of %s: %s", run_dir, exc)
+        return []
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as entries:
+        old = sorted(folder / e.name for e in entries
+                     if CHECKPOINT_NAME.fullmatch(e.name) and e.is_file(follow_symlinks=False))
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
 def prune_finished(run_dir: str | Path, final: str | Path, step: int) -> list[Path]:
     """After a run has finished at ``step``: delete its other checkpoints, keeping
     ``final`` (its ``checkpoints/step_XXXXXXX.pt`` of ``step``); returns the deleted

@@ -173,3 +173,31 @@ def test_a_non_finite_loss_is_named_before_any_update(make_config, tiny_data, te
                    config.batch_size, training_views(24), model.faces, "cpu")
     for name, p in model.named_parameters():
         assert torch.equal(p, before[name]), name
+
+
+def test_drop_checkpoints_deletes_only_checkpoint_files_inside_the_root(tmp_path):
+    from bench_softras.experiments.resume import drop_checkpoints
+
+    run = tmp_path / "tuning" / "softras" / "lr0.0001"
+    ck = run / "checkpoints"
+    ck.mkdir(parents=True)
+    for name in ("step_0000060.pt", "step_0000030.pt", "notes.txt", "step_1.pt"):
+        (ck / name).write_bytes(b"x")
+    outside = tmp_path.parent / f"{tmp_path.name}_outside.pt"
+    outside.write_bytes(b"keep")
+    (ck / "step_0000090.pt").symlink_to(outside)
+    gone = drop_checkpoints(tmp_path, run)
+    assert sorted(p.name for p in gone) == ["step_0000030.pt", "step_0000060.pt"]
+    assert sorted(p.name for p in ck.iterdir()) == ["notes.txt", "step_0000090.pt",
+                                                    "step_1.pt"]
+    assert outside.read_bytes() == b"keep"
+    # a checkpoints folder that leads outside the root: nothing is deleted
+    elsewhere = tmp_path.parent / f"{tmp_path.name}_elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "step_0000060.pt").write_bytes(b"keep")
+    run2 = tmp_path / "tuning" / "n3mr" / "lr0.0001"
+    run2.mkdir(parents=True)
+    (run2 / "checkpoints").symlink_to(elsewhere)
+    assert drop_checkpoints(tmp_path, run2) == []
+    assert (elsewhere / "step_0000060.pt").exists()
+    assert drop_checkpoints(tmp_path, tmp_path.parent / "not_inside") == []

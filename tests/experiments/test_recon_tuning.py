@@ -71,6 +71,10 @@ def test_tuning_reads_only_train_and_val_and_records_its_choice(tiny_data_dir, t
     again = recon_tuning.run_tuning(tmp_path, unit, NAMES, base, tuning, template=template)
     pd.testing.assert_frame_equal(again, choices)
     assert spy["splits"] == []
+    # the recorded sweep keeps no checkpoint of its 6 short runs (each trained one)
+    points = [d for d in (tmp_path / unit.dir).glob("*/*") if d.is_dir()]
+    assert len(points) == 6 and all((d / "checkpoints").is_dir() for d in points)
+    assert not list((tmp_path / unit.dir).rglob("*.pt"))
 
 
 def test_tuning_refuses_the_evaluated_split(tiny_data_dir, tmp_path):
