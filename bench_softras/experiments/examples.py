@@ -13,8 +13,9 @@ rebuilt without torch models or renderers.
   each renderer's predicted mesh (first seed, latest checkpoint) drawn by ``hard`` in
   both views, plus the predicted vertices and faces.
 
-:func:`run_examples` reads what the ``fitting`` and ``reconstruction`` stages left in
-the run directory (their ``stage.json`` records) and writes the arrays.
+:func:`compute_examples` takes what it draws from as arguments (the fitting stage's
+folder and configuration, the reconstruction runs' checkpoints); the harness
+(:mod:`bench_softras.stages.examples`) reads them from the run directory's records.
 """
 
 from __future__ import annotations
@@ -28,13 +29,7 @@ import torch
 
 from bench_softras.atomic import write_npz
 from bench_softras.data import category_name, load_split, read_mesh
-from bench_softras.runs import (
-    EXAMPLES_NPZ,
-    STAGE_JSON,
-    read_stage_record,
-    recon_run_dir,
-    stage_dir,
-)
+from bench_softras.runs import EXAMPLES_NPZ
 from bench_softras.safe_paths import contained
 from bench_softras.settings import ExamplesConfig
 from renderers import Camera
@@ -42,7 +37,7 @@ from renderers import Camera
 from .fit_bench import example_specs
 from .fitting import load_target, target_labels, target_silhouettes
 from .renderer_choice import make_renderer
-from .train import latest_checkpoint, load_generator
+from .train import load_generator
 
 #: Benchmark views shown for fitting (azimuths 0, -120, -240 degrees).
 FIT_VIEWS = ExamplesConfig.fit_views
@@ -159,50 +154,31 @@ def recon_examples(checkpoints: dict[str, str | Path], data_dir: str | Path, spl
             "recon_faces": faces.astype(np.int64)}
 
 
-def examples_config(results_dir: str | Path, data_dir: str | None,
-                    ex: ExamplesConfig | None = None) -> dict:
-    """The ``examples`` stage's configuration: the config hashes of the ``fitting`` and
-    ``reconstruction`` stages it draws from (``None`` when absent), the data directory
-    and the :class:`~bench_softras.settings.ExamplesConfig` (so new fits, new training,
-    other data or other views re-run it)."""
-    fit_rec = read_stage_record(results_dir, "fitting") or {}
-    rec_rec = read_stage_record(results_dir, "reconstruction") or {}
-    return {"fitting": fit_rec.get("config_hash"),
-            "reconstruction": rec_rec.get("config_hash"), "data": data_dir,
-            "examples": dataclasses.asdict(ex or ExamplesConfig())}
+def compute_examples(out_dir: str | Path, ex: ExamplesConfig | None = None, *,
+                     fit: dict | None = None, recon: dict | None = None) -> list[Path]:
+    """Compute the examples with the views and sizes of ``ex`` (default
+    :class:`~bench_softras.settings.ExamplesConfig`) and write ``out_dir/examples.npz``;
+    returns ``[that path]`` (the stage's outputs).
 
-
-def run_examples(results_dir: str | Path, out_dir: str | Path,
-                 ex: ExamplesConfig | None = None) -> list[Path]:
-    """Compute the examples of the run ``results_dir`` (whatever of the ``fitting`` and
-    ``reconstruction`` stages finished) with the views and sizes of ``ex`` (default
-    :class:`~bench_softras.settings.ExamplesConfig`) and write
-    ``out_dir/examples.npz``; returns ``[that path]`` (the stage's outputs)."""
+    ``fit`` (``None``: no fitting examples): ``dir`` (the fitting stage's folder, holding
+    ``meshes/``) and its stage configuration ``config`` (``shapes``, ``renderers``,
+    ``fit.seed``, ``data_dir``).  ``recon`` (``None``: none): ``checkpoints``
+    (``{renderer: checkpoint path}``, read weights only) and the stage configuration's
+    ``recon`` section (``data_dir``, ``eval_split``, ``class_ids``, ``device``)."""
     ex = ex or ExamplesConfig()
-    fit_rec = read_stage_record(results_dir, "fitting")
-    rec_rec = read_stage_record(results_dir, "reconstruction")
     arrays: dict[str, np.ndarray] = {}
-    if fit_rec:
-        fc = fit_rec["config"]
-        arrays.update(fitting_examples(stage_dir(results_dir, "fitting"),
-                                       example_specs(fc["shapes"]), fc["renderers"],
-                                       seed=fc["fit"]["seed"], image_size=ex.fit_image_size,
-                                       views=ex.fit_views, data_dir=fc.get("data_dir"),
+    if fit:
+        fc = fit["config"]
+        arrays.update(fitting_examples(fit["dir"], example_specs(fc["shapes"]),
+                                       fc["renderers"], seed=fc["fit"]["seed"],
+                                       image_size=ex.fit_image_size, views=ex.fit_views,
+                                       data_dir=fc.get("data_dir"),
                                        labels=target_labels(fc["shapes"])))
-    if rec_rec:
-        rc = rec_rec["config"]
-        recon_dir = stage_dir(results_dir, "reconstruction")
-        ckpts = {}
-        for r in rc["renderers"]:  # names from stage.json: must stay in the stage's folder
-            run = contained(recon_dir, recon_run_dir(".", r, rc["seeds"][0]),
-                            recon_dir / STAGE_JSON)
-            path = latest_checkpoint(run)  # read weights only (train.load_generator)
-            if path is not None:
-                ckpts[r] = path
-        if ckpts:
-            arrays.update(recon_examples(ckpts, rc["recon"]["data_dir"],
-                                         rc["recon"]["eval_split"], rc["recon"]["class_ids"],
-                                         views=ex.recon_views, device=rc["recon"]["device"]))
+    if recon and recon["checkpoints"]:
+        rc = recon["recon"]
+        arrays.update(recon_examples(recon["checkpoints"], rc["data_dir"], rc["eval_split"],
+                                     rc["class_ids"], views=ex.recon_views,
+                                     device=rc["device"]))
     path = Path(out_dir) / EXAMPLES_NPZ
     write_npz(path, **arrays)
     return [path]

@@ -235,7 +235,7 @@ def read_run_logs(results_dir: str | Path, name: str) -> pd.DataFrame | None:
 
 def read_examples(results_dir: str | Path) -> dict[str, np.ndarray]:
     """The arrays of the ``examples`` stage
-    (:func:`bench_softras.experiments.examples.run_examples`), or an empty dict when the
+    (:func:`bench_softras.experiments.examples.compute_examples`), or an empty dict when the
     stage has not run.  :class:`DamagedResultsError` names a file that is not an
     archive of numeric arrays (object arrays are refused: ``allow_pickle=False``)."""
     path = run_file(results_dir, stage_dir(results_dir, "examples") / EXAMPLES_NPZ)

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from bench_softras import atomic, cli
-from bench_softras.experiments.examples import run_examples
 from bench_softras.experiments.resume import CheckpointError, checkpoints, load_checkpoint
 from bench_softras.experiments.train import load_generator, train
 from bench_softras.runs import write_stage_record
+from bench_softras.stages.examples import run_examples
 
 
 class Planted:

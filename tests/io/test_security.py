@@ -186,7 +186,7 @@ def test_a_stage_folder_symlinked_out_is_not_written(tmp_path):
 
 
 def test_examples_refuse_a_renderer_name_that_leads_out(tmp_path):
-    from bench_softras.experiments.examples import run_examples
+    from bench_softras.stages.examples import run_examples
 
     run = tmp_path / "run"
     runs.write_stage_record(run, "reconstruction", {
