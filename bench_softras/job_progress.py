@@ -1,10 +1,10 @@
 """Where the main job stands, for the console and ``run.log``: stage ``i/n``, the time
 elapsed and an estimate of the time left, from each stage's planned units of work.
 
-Each stage's plan is counted in units (:func:`planned_units`: optimisation steps of the
-fits, training steps x batch of reconstruction, sigma x renderer points of the gradient
-study, ...) and priced at :data:`UNIT_SECONDS`, the cost measured with the ``cpu`` preset
-on two idle cores (docs/running.md, "How long it takes here").  Once stages have run in
+Each stage prices its own plan (:meth:`bench_softras.stages.base.Stage.seconds`: its
+units of work, e.g. optimisation steps of the fits or training steps x batch of
+reconstruction, times the cost of a unit measured with the ``cpu`` preset on two idle
+cores; docs/running.md, "How long it takes here").  Once stages have run in
 this call, the estimate is scaled by how fast this machine really was on them (their
 wall time over their price), so it corrects itself as the job goes on.  Stages that
 finished in an earlier call are skipped and cost nothing.
@@ -24,17 +24,6 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("bench_softras.main_job")
 
-#: Seconds per planned unit of each stage, from the ``cpu`` preset's end-to-end run on
-#: two idle cores (2026-12-05, docs/running.md, 1677 s in all): fitting 160 s for 14,820
-#: optimisation steps (13 targets x 6 renderers x 120 steps, the slow reference, and a
-#: 2-target tuning sweep of 50-step fits); reconstruction 1446 s for 6 runs x 1500 steps
-#: x batch 32 (its 14-point sweep on val and the evaluation folded in); gradients 7.7 s
-#: for 63 sigma x renderer points; ablations 10.5 s for 10 fits x 120 steps; timing 25 s
-#: for 100,270 million pixel-face pairs over its sweep points (:func:`_timing_work`);
-#: data (cached) and examples a few seconds.
-UNIT_SECONDS = {"data": 2.0, "fitting": 160.4 / 14_820, "reconstruction": 1446.0 / 288_000,
-                "gradients": 7.7 / 63, "ablations": 10.5 / 1200,
-                "timing": 25.1 / 100_270, "examples": 5.0}
 #: Stages priced under this (seconds) do not enter the measured speed: their wall time is
 #: mostly start-up (Taichi's kernel compilation), not their planned work.
 CALIBRATE_ABOVE_S = 30.0
@@ -45,47 +34,6 @@ HEARTBEAT_S = 60.0
 def progress_default() -> bool:
     """Progress bars by default only when the console is a terminal."""
     return sys.stderr.isatty()
-
-
-def planned_units(stage: str, config: dict) -> float:
-    """The units of work of ``stage`` with its stage ``config`` (as recorded in
-    ``stage.json``; see :data:`UNIT_SECONDS` for what a unit is)."""
-    if stage == "fitting":
-        fit, bench = config.get("fit") or {}, config.get("fit_bench") or {}
-        names = config.get("renderers") or []
-        slow = [n for n in names if n in (bench.get("slow_renderers") or ())]
-        fast = len(names) - len(slow)
-        tuning = (int(bench.get("tuning_targets") or 0) * fast * len(bench.get("lr_scales") or ())
-                  * max(1, len(bench.get("sigmas") or ()))
-                  * int(bench.get("tuning_steps") or fit.get("steps") or 0))
-        return (len(config.get("shapes") or []) * fast * int(fit.get("steps") or 0)
-                + len(slow) * int(bench.get("slow_targets") or 0)
-                * int(bench.get("slow_steps") or fit.get("steps") or 0) + tuning)
-    if stage == "reconstruction":
-        recon = config.get("recon") or {}
-        return (len(config.get("renderers") or []) * len(config.get("seeds") or [])
-                * int(recon.get("iterations") or 0) * int(recon.get("batch_size") or 0))
-    if stage == "gradients":
-        return len(config.get("renderers") or []) * len(config.get("sigmas") or ())
-    if stage == "ablations":
-        fit = config.get("fit") or {}
-        return (len(config.get("sigmas") or ()) + 5) * int(fit.get("steps") or 0)
-    if stage == "timing":
-        return _timing_work(config)
-    return 1.0
-
-
-def _timing_work(config: dict) -> float:
-    """Pixel-face pairs (millions, ``batch x size^2 x faces``) over the timing study's
-    one-factor-at-a-time sweep points, times renderers and calls per point."""
-    fb, sb = 20 * 4 ** int(config.get("base_subdivisions", 3)), int(config.get("base_batch", 4))
-    hb = int(config.get("base_image_size", 64))
-    points = ([sb * hb * hb * 20 * 4 ** int(s) for s in config.get("subdivisions") or ()]
-              + [sb * int(h) ** 2 * fb for h in config.get("image_sizes") or ()]
-              + [int(b) * hb * hb * fb for b in config.get("batch_sizes") or ()]
-              + [sb * hb * hb * fb] * len(config.get("sigmas") or ()))
-    calls = int(config.get("warmup", 1)) + int(config.get("repeats", 1))
-    return sum(points) / 1e6 * len(config.get("renderers") or []) * calls
 
 
 def _clock(seconds: float) -> str:

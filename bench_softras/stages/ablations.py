@@ -20,6 +20,12 @@ class AblationStage(Stage):
 
     name = "ablations"
     section = "ablations"
+    unit_seconds = 10.5 / 1200  #: 10.5 s for 10 fits x 120 steps
+
+    def units(self, config: dict) -> float:
+        """Optimisation steps of its fits (one per sigma, five more)."""
+        fit = config.get("fit") or {}
+        return (len(config.get("sigmas") or ()) + 5) * int(fit.get("steps") or 0)
 
     def check(self, plan: Plan) -> None:
         """The target is a mesh target that resolves and the renderer is registered."""

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from bench_softras import results_schema
 from bench_softras.errors import UserError
-from bench_softras.job_progress import UNIT_SECONDS, planned_units
 from bench_softras.settings import (
     AblationConfig,
     ExamplesConfig,
@@ -133,10 +132,20 @@ class Stage:
         """Run the stage into ``out_dir``; return the output paths to record."""
         raise NotImplementedError
 
+    #: Seconds per planned unit of work (:meth:`units`), measured for the built-in
+    #: stages with the ``cpu`` preset's end-to-end job on two idle cores (2026-12-05,
+    #: 1677 s in all; docs/running.md).
+    unit_seconds: float = 1.0
+
+    def units(self, config: dict) -> float:
+        """The units of work of its ``config`` (as recorded in ``stage.json``; default:
+        one)."""
+        return 1.0
+
     def seconds(self, config: dict) -> float:
         """Its price in seconds for the job's progress estimate
-        (:mod:`bench_softras.job_progress`; 1 s for a stage it does not price)."""
-        return planned_units(self.name, config) * UNIT_SECONDS.get(self.name, 1.0)
+        (:mod:`bench_softras.job_progress`): :meth:`units` x :attr:`unit_seconds`."""
+        return self.units(config) * self.unit_seconds
 
 
 def outputs(stage: str, out_dir: Path) -> list[Path]:

@@ -66,6 +66,7 @@ class DataStage(Stage):
 
     name = "data"
     needs_data = True
+    unit_seconds = 2.0  # cached: checking the folder; a first build takes about 25 s
 
     def configure(self, ctx: StageContext) -> dict:
         """Where the data comes from: the given directory (and its content's

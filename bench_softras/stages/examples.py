@@ -71,6 +71,7 @@ class ExamplesStage(Stage):
     section = "examples"
     needs_data = True
     configure_late = True  # its configuration holds the records of the stages before it
+    unit_seconds = 5.0
 
     def configure(self, ctx: StageContext) -> dict:
         """:func:`examples_config`."""

@@ -36,6 +36,23 @@ class FittingStage(Stage):
     name = "fitting"
     section = "fit"
     needs_data = True
+    #: 160.4 s for 14,820 optimisation steps (13 targets x 6 renderers x 120 steps, the
+    #: slow reference's fits and a 2-target tuning sweep of 50-step fits).
+    unit_seconds = 160.4 / 14_820
+
+    def units(self, config: dict) -> float:
+        """Optimisation steps: every target x fast renderer x steps, the slow references'
+        reduced fits, and the tuning sweep's fits."""
+        fit, bench = config.get("fit") or {}, config.get("fit_bench") or {}
+        names = config.get("renderers") or []
+        slow = [n for n in names if n in (bench.get("slow_renderers") or ())]
+        fast = len(names) - len(slow)
+        tuning = (int(bench.get("tuning_targets") or 0) * fast * len(bench.get("lr_scales") or ())
+                  * max(1, len(bench.get("sigmas") or ()))
+                  * int(bench.get("tuning_steps") or fit.get("steps") or 0))
+        return (len(config.get("shapes") or []) * fast * int(fit.get("steps") or 0)
+                + len(slow) * int(bench.get("slow_targets") or 0)
+                * int(bench.get("slow_steps") or fit.get("steps") or 0) + tuning)
 
     def check(self, plan: Plan) -> None:
         """Every ``--fit-shapes`` target resolves."""

@@ -15,6 +15,11 @@ class GradientStage(Stage):
 
     name = "gradients"
     section = "gradients"
+    unit_seconds = 7.7 / 63  #: 7.7 s for 63 renderer x sigma points
+
+    def units(self, config: dict) -> float:
+        """Renderer x sigma points."""
+        return len(config.get("renderers") or []) * len(config.get("sigmas") or ())
 
     def configure(self, ctx: StageContext) -> dict:
         """:meth:`Plan.gradient_config`."""

@@ -16,6 +16,20 @@ class TimingStage(Stage):
 
     name = "timing"
     section = "timing"
+    #: 25.1 s for 100,270 million pixel-face pairs over its sweep points.
+    unit_seconds = 25.1 / 100_270
+
+    def units(self, config: dict) -> float:
+        """Pixel-face pairs (millions, ``batch x size^2 x faces``) over the timing study's
+        one-factor-at-a-time sweep points, times renderers and calls per point."""
+        fb = 20 * 4 ** int(config.get("base_subdivisions", 3))
+        sb, hb = int(config.get("base_batch", 4)), int(config.get("base_image_size", 64))
+        points = ([sb * hb * hb * 20 * 4 ** int(s) for s in config.get("subdivisions") or ()]
+                  + [sb * int(h) ** 2 * fb for h in config.get("image_sizes") or ()]
+                  + [int(b) * hb * hb * fb for b in config.get("batch_sizes") or ()]
+                  + [sb * hb * hb * fb] * len(config.get("sigmas") or ()))
+        calls = int(config.get("warmup", 1)) + int(config.get("repeats", 1))
+        return sum(points) / 1e6 * len(config.get("renderers") or []) * calls
 
     def check(self, plan: Plan) -> None:
         """Some configuration of the sweep is under the cost cap."""

@@ -9,15 +9,14 @@ import time
 import pandas as pd
 import pytest
 
-from bench_softras import cli
-from bench_softras.job_progress import (
-    UNIT_SECONDS,
-    JobProgress,
-    planned_units,
-    progress_default,
-)
+from bench_softras import cli, stages
+from bench_softras.job_progress import JobProgress, progress_default
 from bench_softras.report.stats import CROSSED
 from bench_softras.report.summary import headline_lines
+
+
+def planned_units(stage: str, config: dict) -> float:
+    return stages.get(stage).units(config)
 
 
 def test_planned_units_follow_the_stage_configuration():
@@ -34,8 +33,9 @@ def test_planned_units_follow_the_stage_configuration():
     # its measured 1446 s.
     cpu = {"recon": {"iterations": 1500, "batch_size": 32}, "renderers": ["r"] * 6,
            "seeds": [0]}
-    assert planned_units("reconstruction", cpu) * UNIT_SECONDS["reconstruction"] == \
-        pytest.approx(1446.0)
+    assert stages.get("reconstruction").seconds(cpu) == pytest.approx(1446.0)
+    # a stage that does not count its work is priced at one unit
+    assert stages.get("data").units({}) == 1.0
 
 
 def test_progress_line_counts_stages_and_estimates_what_is_left(monkeypatch):
