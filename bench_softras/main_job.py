@@ -74,9 +74,11 @@ from .safe_paths import check_run_id, user_path
 from .settings import (
     ALL_RENDERERS,
     STUDY_EXCLUDED,
+    apply_section,
     apply_settings,
     generator_label,
     get_preset,
+    split_setting,
     with_overrides,
 )
 from .shards import Shard
@@ -184,7 +186,12 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     try:
         preset = with_overrides(get_preset(cfg.preset), seeds=tuple(cfg.seeds) or None,
                                 fit_shapes=tuple(cfg.fit_shapes) or None)
-        preset = apply_settings(preset, cfg.settings, reserved=JOB_OWNED)
+        own = {st.section for st in stage_registry.ordered() if st.settings_type is not None}
+        preset = apply_settings(preset, [t for t in cfg.settings
+                                         if split_setting(t)[0][0] not in own],
+                                reserved=JOB_OWNED)
+        sections = {st.section: apply_section(st.settings_type(), st.section, cfg.settings)
+                    for st in stage_registry.ordered() if st.settings_type is not None}
     except (KeyError, ConfigError) as exc:
         raise MainJobError(str(exc)) from None
     known = results_schema.stage_names()
@@ -219,9 +226,7 @@ def make_plan(cfg: MainJobConfig) -> Plan:
     plan = Plan(preset, names, class_ids, preset.seeds, preset.fit_shapes, preset.fit, recon,
                 preset.gradients, timing, ablations, preset.examples,
                 studies["gradients"], studies["fitting"])
-    for stage in stage_registry.ordered():  # a registered stage's own settings
-        if stage.settings_type is not None:
-            plan.sections[stage.section] = stage.settings_type()
+    plan.sections.update(sections)  # registered stages' own settings, --set applied
     check_plan(plan, cfg.stages)
     return plan
 

@@ -913,6 +913,21 @@ def split_setting(text: str) -> tuple[tuple[str, ...], str]:
     return path, value
 
 
+def apply_section(config, section: str, settings: Sequence[str]):
+    """``config``, the settings dataclass of a section outside :data:`SECTIONS` (a
+    registered stage's ``settings_type``), with every ``--set`` of ``settings`` naming
+    ``section`` applied in order (``section.FIELD=VALUE``, nested fields too; the others
+    are left alone).  Unknown fields and bad values raise :class:`ConfigError`."""
+    for text in settings:
+        path, value = split_setting(text)
+        if path[0] != section:
+            continue
+        if len(path) < 2:
+            raise ConfigError(f"--set {text}: give a field, {section}.FIELD=VALUE")
+        config = _assign(config, path[1:], value, f"--set {'.'.join(path)}")
+    return config
+
+
 def apply_settings(preset: Preset, settings: Sequence[str],
                    reserved: Mapping[str, str] | None = None) -> Preset:
     """``preset`` with every ``SECTION.FIELD=VALUE`` of ``settings`` applied in order

@@ -121,3 +121,22 @@ def test_registry_and_schema_agree():
         results_schema.register(results_schema.StageSchema("timing", "single"))
     with pytest.raises(ValueError, match="built in"):
         stages.unregister("timing")
+
+
+def test_set_reaches_a_registered_stages_settings(toy_stage, tmp_path):
+    # --set toy.count=3 goes to the toy stage's own settings class, not to the preset
+    plan = make_plan(_job(tmp_path, settings=("toy.count=3", "fit.steps=7")))
+    assert plan.section("toy") == ToyConfig(count=3) and plan.fit.steps == 7
+    for bad, needle in (("toy.nope=1", "has no field 'nope'"),
+                        ("toy.count=many", "toy.count"), ("toy=3", "give a field")):
+        with pytest.raises(MainJobError, match=needle):
+            make_plan(_job(tmp_path, settings=(bad,)))
+    run_main_job(_job(tmp_path, settings=("toy.count=3",)))
+    assert read_table(tmp_path / "r" / "smoke", TOY_TABLE)["square"].tolist() == [0, 1, 4]
+
+
+def test_a_section_no_stage_registers_is_still_refused(tmp_path):
+    with pytest.raises(MainJobError, match="unknown section 'toy'"):
+        make_plan(MainJobConfig(preset="smoke", stages=("data",), settings=("toy.count=3",),
+                                results_root=str(tmp_path / "r"),
+                                reports_root=str(tmp_path / "p"), progress=False))
