@@ -344,6 +344,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
                    "gradients": plan.gradient_config(),
                    "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
                    "examples": dataclasses.asdict(plan.examples),
+                   **_registered_sections(plan),
                    "threads": _thread_settings(), "sweep": sweep_options(cfg, plan)}
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
              extra={FILE_ONLY: True})
@@ -397,7 +398,15 @@ def sweep_options(cfg: MainJobConfig, plan: Plan) -> dict:
             "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
             "recon": plan.recon.portable_dict(),
             "gradients": plan.gradient_config(), "ablations": plan.ablation_config(),
-            "timing": plan.timing.to_dict(), "examples": dataclasses.asdict(plan.examples)}
+            "timing": plan.timing.to_dict(), "examples": dataclasses.asdict(plan.examples),
+            **_registered_sections(plan)}
+
+
+def _registered_sections(plan: Plan) -> dict:
+    """The settings of the stages added by ``stages.register`` (``Plan.sections``), as
+    recorded beside the built-in sections."""
+    return {name: dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+            for name, cfg in plan.sections.items()}
 
 
 def _check_shard_options(cfg: MainJobConfig, options: dict) -> None:

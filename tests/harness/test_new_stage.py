@@ -133,6 +133,8 @@ def test_set_reaches_a_registered_stages_settings(toy_stage, tmp_path):
             make_plan(_job(tmp_path, settings=(bad,)))
     run_main_job(_job(tmp_path, settings=("toy.count=3",)))
     assert read_table(tmp_path / "r" / "smoke", TOY_TABLE)["square"].tolist() == [0, 1, 4]
+    run = json.loads((tmp_path / "r" / "smoke" / "run.json").read_text())
+    assert run["config"]["toy"] == {"count": 3} == run["config"]["sweep"]["toy"]
 
 
 def test_a_section_no_stage_registers_is_still_refused(tmp_path):
