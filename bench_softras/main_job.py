@@ -64,7 +64,6 @@ from .runs import (
     RENDERERS_JSON,
     RUN_JSON,
     RUN_LOG,
-    STAGES,
     read_json,
     run_stage,
     stage_dir,
@@ -133,7 +132,7 @@ class MainJobConfig:
     run_id: str = ""
     results_root: str = "results"
     reports_root: str = "reports"
-    stages: tuple[str, ...] = STAGES
+    stages: tuple[str, ...] = field(default_factory=results_schema.stage_names)
     fit_shapes: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     force: bool = False

@@ -12,7 +12,7 @@ from pathlib import Path
 from bench_softras.cli import THREADS_OPTION
 from bench_softras.job_progress import progress_default
 from bench_softras.main_job import MainJobConfig, run_main_job
-from bench_softras.runs import STAGES
+from bench_softras.results_schema import stage_names
 from bench_softras.safe_paths import path_arg, run_id_arg
 
 from .options import add_preset_options, add_shard_argument, csv, device_arg, int_list_arg
@@ -45,8 +45,8 @@ def report_parser() -> argparse.ArgumentParser:
                    help="results go to <results-root>/<run-id>/ (default results)")
     p.add_argument("--reports-root", dest="reports_root", default="reports", type=path_arg,
                    help="the report goes to <reports-root>/<run-id>/ (default reports)")
-    p.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)} "
-                                    "(default: all)")
+    p.add_argument("--stages", help=f"comma-separated subset of {','.join(stage_names())} "
+                                    "(default: all, stages added by plugins included)")
     p.add_argument("--fit-shapes", dest="fit_shapes",
                    help="comma-separated fitting targets: category names, cube, mesh files")
     p.add_argument("--seeds", type=int_list_arg, help="comma-separated reconstruction seeds")
@@ -97,7 +97,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             preset=args.preset, renderers=csv(args.renderers),
             categories=csv(args.categories), data_dir=args.data_dir, device=args.device,
             run_id=args.run_id, results_root=args.results_root,
-            reports_root=args.reports_root, stages=csv(args.stages) or STAGES,
+            reports_root=args.reports_root, stages=csv(args.stages) or stage_names(),
             fit_shapes=csv(args.fit_shapes),
             seeds=tuple(int(s) for s in csv(args.seeds)), force=args.force,
             progress=progress_default() if args.progress is None else args.progress,

@@ -20,7 +20,6 @@ from bench_softras.runs import (
     ENV_JSON,
     METRICS_FILE,
     RUN_JSON,
-    STAGES,
     stage_dir,
 )
 from bench_softras.shards import merged_run_record
@@ -79,7 +78,7 @@ def stage_table(results_dir: Path, run: dict | None,
     shard_walls = (run or {}).get("stage_wall_s")
     shard_walls = shard_walls if isinstance(shard_walls, dict) else {}
     rows = []
-    for stage in STAGES:
+    for stage in schema.stage_names():  # registered stages too
         rec = read_stage(results_dir, stage)
         if rec is None and stage not in last:
             continue

@@ -37,7 +37,6 @@ from bench_softras.runs import (
     RUN_JSON,
     SEED_PREFIX,
     STAGE_JSON,
-    STAGES,
     stage_dir,
 )
 from bench_softras.safe_paths import check_run_id, contained
@@ -72,7 +71,7 @@ def damaged(path: str | Path, why: str) -> DamagedResultsError:
     """The :class:`DamagedResultsError` of ``path`` (``why``: what is wrong with it); the
     fix names the stage when ``path`` lies in a stage's directory."""
     path = Path(path)
-    stage = next((p for p in reversed(path.parent.parts) if p in STAGES), None)
+    stage = next((p for p in reversed(path.parent.parts) if p in schema.stage_names()), None)
     rerun = (f"rerun the {stage} stage (the run's command with --stages {stage} --force)"
              if stage else "rerun the job (the run's command)")
     return DamagedResultsError(f"{path}: {why}; the results file is damaged: restore it "

@@ -87,6 +87,10 @@ def test_toy_stage_runs_is_recorded_and_reported(toy_stage, tmp_path):
     assert json.loads((results / "run.json").read_text())["stages"] == {"toy": "ran"}
     text = Path(paths["markdown"]).read_text()
     assert HEADING in text and (tmp_path / "p" / "smoke" / "data" / f"{TOY_TABLE}.csv").is_file()
+    # the stages table lists it, and a job with no --stages runs it by default
+    stages_table = pd.read_csv(tmp_path / "p" / "smoke" / "data" / "stages.csv")
+    assert "toy" in set(stages_table["stage"])
+    assert MainJobConfig().stages[-1] == "toy"
     run_main_job(_job(tmp_path))  # the same configuration: reused
     assert json.loads((results / "run.json").read_text())["stages"] == {"toy": "skipped"}
 
