@@ -160,6 +160,15 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
     return old
 
 
+def _checkpoint_files(folder: Path, but: str = "") -> list[Path]:
+    """The regular files of ``folder`` named as checkpoints (:data:`CHECKPOINT_NAME`),
+    sorted, except the one named ``but``; symlinks and anything else are left out."""
+    with os.scandir(folder) as entries:
+        return sorted(folder / e.name for e in entries
+                      if CHECKPOINT_NAME.fullmatch(e.name) and e.name != but
+                      and e.is_file(follow_symlinks=False))
+
+
 def drop_checkpoints(root: str | Path, run_dir: str | Path) -> list[Path]:
     """Delete every checkpoint of ``run_dir`` (a run whose result is recorded elsewhere,
     e.g. a point of the reconstruction sweep); returns the deleted paths.  Nothing is
@@ -174,9 +183,7 @@ def drop_checkpoints(root: str | Path, run_dir: str | Path) -> list[Path]:
         return []
     if not folder.is_dir():
         return []
-    with os.scandir(folder) as entries:
-        old = sorted(folder / e.name for e in entries
-                     if CHECKPOINT_NAME.fullmatch(e.name) and e.is_file(follow_symlinks=False))
+    old = _checkpoint_files(folder)
     for path in old:
         path.unlink(missing_ok=True)
     return old
@@ -200,10 +207,7 @@ def prune_finished(run_dir: str | Path, final: str | Path, step: int) -> list[Pa
         log.warning("kept the intermediate checkpoints: %s is not the run's final "
                     "checkpoint file", final)
         return []
-    with os.scandir(folder) as entries:
-        old = sorted(folder / e.name for e in entries
-                     if CHECKPOINT_NAME.fullmatch(e.name) and e.name != final.name
-                     and e.is_file(follow_symlinks=False))
+    old = _checkpoint_files(folder, but=final.name)
     if not old:
         return []
     try:

@@ -235,8 +235,7 @@ def _time_axis(ax, seconds: pd.Series) -> None:
     at the decades only: minor labels crowd each other), else linear."""
     pos = seconds[seconds > 0]
     if len(pos) and pos.max() / pos.min() > 10:
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        figures._log_axis(ax, "x")
 
 
 def synthesis_figure(table: pd.DataFrame):
