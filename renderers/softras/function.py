@@ -15,6 +15,7 @@ import taichi as ti
 import torch
 from torch.autograd.function import once_differentiable
 
+from .. import taichi_queue
 from ..face_boxes import candidate_pairs
 from ..taichi_runtime import kernel_device
 from . import kernels
@@ -99,8 +100,9 @@ def cache_slots(nb: int, nf: int, value_bytes: int) -> int:
 
 
 #: Image rows per task of the CPU forward (:func:`kernels.soft_log_sum`, ``banded``):
-#: B x ceil(H / BAND_ROWS) tasks (paper setting: 64 x 8 = 512), enough for Taichi's
-#: thread pool to keep every core busy, while a face's box (about 3 rows at the paper
+#: B x ceil(H / BAND_ROWS) tasks (paper setting: 64 x 8 = 512), enough for the task
+#: queue (:mod:`renderers.taichi_queue`) to keep every core busy, while a face's box
+#: (about 3 rows at the paper
 #: setting) seldom crosses a band border (a face met by two bands sets up twice).  The
 #: result does not depend on it (each pixel's faces are added in order either way).
 BAND_ROWS = 8
@@ -141,11 +143,13 @@ class SoftLogSum(torch.autograd.Function):
                                device=dev)
         block_rows = torch.empty((nb, -(-nf // kernels.FACE_BLOCK), 2) if banded else
                                  (1, 1, 2), dtype=torch.int32, device=dev)
+        queue = taichi_queue.counters(2, dev)
         if nf:  # one launch: the lines are written in it too
-            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, face_box, block_rows, cap,
-                                 params.inv_sigma, params.max_d2, params.radius, BAND_ROWS,
-                                 params.compute_dtype, banded=banded, spans=True)
-        ctx.save_for_backward(fv, lines, cache_w, cache_k)
+            kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, face_box, block_rows, queue,
+                                 taichi_queue.slots(), cap, params.inv_sigma, params.max_d2,
+                                 params.radius, BAND_ROWS, params.compute_dtype,
+                                 banded=banded, spans=True)
+        ctx.save_for_backward(fv, lines, cache_w, cache_k, queue)
         ctx.cap = cap  # slots per face in the pair cache
         ctx.params = params  # KernelParams
         ctx.out_device = out_device  # where the gradient goes back to
@@ -154,12 +158,13 @@ class SoftLogSum(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_acc):
-        fv, lines, cache_w, cache_k = ctx.saved_tensors
+        fv, lines, cache_w, cache_k, queue = ctx.saved_tensors
         fv_grad = torch.empty_like(fv)
         if fv.shape[1]:
             grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
             kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cache_w, cache_k,
-                                          ctx.cap, *ctx.params, spans=True)
+                                          queue, taichi_queue.slots(), ctx.cap, *ctx.params,
+                                          queued=fv.device.type == "cpu", spans=True)
         return fv_grad.to(ctx.out_device), None, None, None, None, None
 
 

@@ -26,13 +26,14 @@ Layout of the computation (see :mod:`renderers.soft_math` for the formulas):
    step 1, float64) turns them into the gradient w.r.t. ``fv``, written once.
 
 One kernel launch per pass (the lines are not a separate launch either way): each
-launch wakes the thread pool and ends at a barrier, where under load a thread that
-lost its core stalls the call.  Work units (Taichi's CPU range-for gives tasks out one
-at a time, so a slow thread takes fewer of them; there is no static split): the CPU
-forward first sets up blocks of faces (lines, boxes, the rows each block spans), then
-hands out one (image, band of ``BAND_ROWS`` rows) per task (paper setting: 512 tasks;
-one per image gave a 64-task loop that did not use a second core); the backward hands
-out blocks of faces (Taichi's adaptive ``block_dim``: about 32 tasks per thread).
+launch wakes the thread pool and ends at a barrier.  On the CPU the work is handed out
+as it runs, from task queues (:mod:`renderers.taichi_queue`): Taichi 1.7 splits a plain
+range-for into one static chunk per thread of at least 512 iterations, so the forward's
+512 band tasks (paper setting) ran on one thread and a descheduled thread held the
+backward's half.  The CPU forward first sets up blocks of :data:`FACE_BLOCK` faces
+(lines, boxes, the rows each block spans; one task per block), then adds one (image,
+band of ``BAND_ROWS`` rows) per task; the backward takes one (image, block of faces)
+per task.
 
 No Taichi autodiff is involved (its reverse mode would turn every load into an atomic
 add, and it cannot differentiate the per-face pixel loops); both adjoints are checked
@@ -59,6 +60,7 @@ masks were tried and measured slower.
 
 import taichi as ti
 
+from .. import taichi_queue
 from ..soft_math import LINE_OFFSET_LIMIT
 from ..taichi_grid import face_pixel_box, pixel_x, pixel_y
 
@@ -334,13 +336,33 @@ def _setup_face_block(fv: ti.template(), lines: ti.template(), face_box: ti.temp
     block_rows[b, blk, 1] = hi
 
 
+@ti.func
+def _add_band(lines: ti.template(), acc: ti.template(), cache_w: ti.template(),
+              cache_k: ti.template(), face_box: ti.template(), block_rows: ti.template(),
+              cap, b, lo, hi, inv_sigma, max_d2, radius, spans: ti.template(),
+              dt: ti.template()):
+    """One band task of the CPU forward: add, in face order, rows ``[lo, hi)`` of every
+    face of image ``b`` whose box meets them (:func:`_add_face_rows`, plain adds),
+    skipping the blocks of :data:`FACE_BLOCK` faces whose rows miss the band."""
+    nf = lines.shape[1]
+    for blk in range((nf + FACE_BLOCK - 1) // FACE_BLOCK):
+        if block_rows[b, blk, 0] < hi and block_rows[b, blk, 1] > lo:
+            for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
+                if ti.max(face_box[b, f, 0], lo) < ti.min(face_box[b, f, 1], hi):
+                    box = ti.Vector([face_box[b, f, k] for k in ti.static(range(4))])
+                    _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f, box,
+                                   ti.cast(face_box[b, f, 4], ti.f64), lo, hi,
+                                   inv_sigma, max_d2, radius, spans, False, dt)
+
+
 @ti.kernel
 def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  acc: ti.types.ndarray(), cache_w: ti.types.ndarray(),
                  cache_k: ti.types.ndarray(), face_box: ti.types.ndarray(),
-                 block_rows: ti.types.ndarray(), cap: ti.i32,
-                 inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64, band_rows: ti.i32,
-                 dt: ti.template(), banded: ti.template(), spans: ti.template()):
+                 block_rows: ti.types.ndarray(), queue: ti.types.ndarray(), n_slots: ti.i32,
+                 cap: ti.i32, inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
+                 band_rows: ti.i32, dt: ti.template(), banded: ti.template(),
+                 spans: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3]; ``lines`` [B, F, 16]
     (output: each face's lines, :func:`edge_lines`, written in this launch, so no
@@ -353,38 +375,42 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     1] arrays).
     ``banded`` (the CPU layout): first every face's lines and box (``face_box`` int32
     [B, F, 5] = ``(i0, i1, j0, j1, sg)`` of :func:`_face_box`, and ``block_rows`` int32
-    [B, ceil(F / FACE_BLOCK), 2], the rows each block of faces spans; outputs), then one
-    task per (image, band of ``band_rows`` rows) adds, in face order, the rows in its
-    band of every face whose box meets it (skipping blocks that miss the band): plain
-    adds, each pixel's faces in order whatever ``band_rows`` and the
-    thread count (bit-reproducible), and B x ceil(H / ``band_rows``) tasks for the
-    thread pool.  Else one thread per face (atomic adds; for the GPU; ``face_box``,
-    ``block_rows`` and ``band_rows`` unused).  ``spans``: cut each box row to
-    :func:`_row_span` (``False`` only for tests)."""
+    [B, ceil(F / FACE_BLOCK), 2], the rows each block of faces spans; outputs; one task
+    per block), then one task per (image, band of ``band_rows`` rows) adds, in face
+    order, the rows in its band of every face whose box meets it (:func:`_add_band`):
+    plain adds, each pixel's faces in order whatever ``band_rows`` and the thread count
+    (bit-reproducible).  Both task lists are drained by every thread from the
+    counters ``queue`` int32 [>= 2] over ``n_slots`` iterations
+    (:mod:`renderers.taichi_queue`).  Else one thread per face (atomic adds; for the
+    GPU; ``face_box``, ``block_rows``, ``queue``, ``n_slots`` and ``band_rows``
+    unused).  ``spans``: cut each box row to :func:`_row_span` (``False`` only for
+    tests)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
     height = acc.shape[1]
     width = acc.shape[2]
     if ti.static(banded):
-        nf = lines.shape[1]
-        blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
-        for task in range(lines.shape[0] * blocks):
-            _setup_face_block(fv, lines, face_box, block_rows, task // blocks,
-                              task % blocks, radius, height, width)
+        nb = lines.shape[0]
+        blocks = (lines.shape[1] + FACE_BLOCK - 1) // FACE_BLOCK
         bands = (height + band_rows - 1) // band_rows
-        ti.loop_config(block_dim=1)
-        for task in range(lines.shape[0] * bands):
-            b = task // bands
-            lo = (task % bands) * band_rows
-            hi = ti.min(lo + band_rows, height)
-            for blk in range(blocks):
-                if block_rows[b, blk, 0] < hi and block_rows[b, blk, 1] > lo:
-                    for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
-                        if ti.max(face_box[b, f, 0], lo) < ti.min(face_box[b, f, 1], hi):
-                            box = ti.Vector([face_box[b, f, k] for k in ti.static(range(4))])
-                            _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f, box,
-                                           ti.cast(face_box[b, f, 4], ti.f64), lo, hi,
-                                           inv_sigma, max_d2, radius, spans, False, dt)
+        taichi_queue.reset(queue, 0)
+        taichi_queue.reset(queue, 1)
+        for slot in range(n_slots):
+            if slot % taichi_queue.CHUNK == 0:
+                task = taichi_queue.take(queue, 0)
+                while task < nb * blocks:
+                    _setup_face_block(fv, lines, face_box, block_rows, task // blocks,
+                                      task % blocks, radius, height, width)
+                    task = taichi_queue.take(queue, 0)
+        for slot in range(n_slots):
+            if slot % taichi_queue.CHUNK == 0:
+                task = taichi_queue.take(queue, 1)
+                while task < nb * bands:
+                    lo = (task % bands) * band_rows
+                    _add_band(lines, acc, cache_w, cache_k, face_box, block_rows, cap,
+                              task // bands, lo, ti.min(lo + band_rows, height), inv_sigma,
+                              max_d2, radius, spans, dt)
+                    task = taichi_queue.take(queue, 1)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
             _write_lines(fv, lines, b, f)
@@ -426,56 +452,87 @@ def _cached_pair_grad(g, ln, w, kmin, px, py, ga, inv_sigma, dt: ti.template()):
     return g
 
 
-@ti.kernel
-def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
-                          grad_acc: ti.types.ndarray(), fv_grad: ti.types.ndarray(),
-                          cache_w: ti.types.ndarray(), cache_k: ti.types.ndarray(),
-                          cap: ti.i32, inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
-                          dt: ti.template(), spans: ti.template()):
-    """``fv_grad[b, f]`` = d(sum grad_acc * acc) / d fv[b, f] for the ``acc`` of
-    :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] in
-    ``dt``; ``fv_grad`` [B, F, 3, 3] like ``fv``, every entry written): per face, the
-    gradient w.r.t. its 16 line values is summed in registers, then taken through the
-    adjoint of the line setup (:func:`_lines_backward`) in the same thread.  ``d log(1 -
-    sigmoid(z)) / dz = -sigmoid(z)``; ``d_k^2 = s^2 + e^2`` with ``s = n_x p_x + n_y p_y
-    + c`` and ``e = min(t_a, 0) + max(t_b, 0)``, ``t_{a,b} = n_y p_x - n_x p_y +
-    w_{a,b}``.  A face's first ``cap`` pairs come from the cache, the rest are
-    recomputed."""
+@ti.func
+def _face_grad(fv: ti.template(), lines: ti.template(), grad_acc: ti.template(),
+               fv_grad: ti.template(), cache_w: ti.template(), cache_k: ti.template(),
+               cap, b, f, inv_sigma, max_d2, radius, spans: ti.template(),
+               dt: ti.template()):
+    """Face ``(b, f)``'s part of :func:`soft_log_sum_backward`: its line gradient summed
+    in registers over its pairs (cached ones from the pair cache), then taken through
+    :func:`_lines_backward` into ``fv_grad[b, f]``."""
     height = grad_acc.shape[1]
     width = grad_acc.shape[2]
-    inv_sigma = ti.cast(inv_sigma_, dt)
-    max_d2 = ti.cast(max_d2_, dt)
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
     step = 2.0 / width
     x0 = pixel_x(0, width)
-    for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-        i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
-                                                         width, dt)
-        g = ti.Vector.zero(dt, LINE_VALUES)
-        slot = 0
-        for i in range(i0, i1):
-            py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
-            for j in range(ja, jb):
-                px = ti.cast(x0 + j * step, dt)
-                if slot < cap:
-                    w = cache_w[b, f, slot]
-                    if w != zero:
-                        g = _cached_pair_grad(g, ln, w, ti.cast(cache_k[b, f, slot], ti.i32),
-                                              px, py, grad_acc[b, i, j], inv_sigma, dt)
-                else:
-                    z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
-                    if keep:
-                        ez = ti.exp(-ti.abs(z))
-                        sig = ti.select(z >= zero, one, ez) / (one + ez)
-                        # d/d(d^2) of grad_acc * log(1 - sigmoid(+-d^2 / sigma))
-                        gd = -grad_acc[b, i, j] * sig * ti.select(z >= zero, one, -one)
-                        gd *= inv_sigma
-                        for k in ti.static(range(3)):
-                            if kmin == k:
-                                g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
-                slot += 1
-        _lines_backward(fv, g, fv_grad, b, f)  # lines gradient -> vertices, in registers
+    i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
+                                                     width, dt)
+    g = ti.Vector.zero(dt, LINE_VALUES)
+    slot = 0
+    for i in range(i0, i1):
+        py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
+        for j in range(ja, jb):
+            px = ti.cast(x0 + j * step, dt)
+            if slot < cap:
+                w = cache_w[b, f, slot]
+                if w != zero:
+                    g = _cached_pair_grad(g, ln, w, ti.cast(cache_k[b, f, slot], ti.i32),
+                                          px, py, grad_acc[b, i, j], inv_sigma, dt)
+            else:
+                z, keep, kmin, s, e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
+                if keep:
+                    ez = ti.exp(-ti.abs(z))
+                    sig = ti.select(z >= zero, one, ez) / (one + ez)
+                    # d/d(d^2) of grad_acc * log(1 - sigmoid(+-d^2 / sigma))
+                    gd = -grad_acc[b, i, j] * sig * ti.select(z >= zero, one, -one)
+                    gd *= inv_sigma
+                    for k in ti.static(range(3)):
+                        if kmin == k:
+                            g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
+            slot += 1
+    _lines_backward(fv, g, fv_grad, b, f)  # lines gradient -> vertices, in registers
+
+
+@ti.kernel
+def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
+                          grad_acc: ti.types.ndarray(), fv_grad: ti.types.ndarray(),
+                          cache_w: ti.types.ndarray(), cache_k: ti.types.ndarray(),
+                          queue: ti.types.ndarray(), n_slots: ti.i32, cap: ti.i32,
+                          inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
+                          dt: ti.template(), queued: ti.template(), spans: ti.template()):
+    """``fv_grad[b, f]`` = d(sum grad_acc * acc) / d fv[b, f] for the ``acc`` of
+    :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] in
+    ``dt``; ``fv_grad`` [B, F, 3, 3] like ``fv``, every entry written): per face, the
+    gradient w.r.t. its 16 line values is summed in registers, then taken through the
+    adjoint of the line setup (:func:`_lines_backward`) in the same thread
+    (:func:`_face_grad`).  ``d log(1 - sigmoid(z)) / dz = -sigmoid(z)``; ``d_k^2 = s^2 +
+    e^2`` with ``s = n_x p_x + n_y p_y + c`` and ``e = min(t_a, 0) + max(t_b, 0)``,
+    ``t_{a,b} = n_y p_x - n_x p_y + w_{a,b}``.  A face's first ``cap`` pairs come from
+    the cache, the rest are recomputed.  ``queued`` (the CPU layout): one task per
+    (image, block of :data:`FACE_BLOCK` faces), drained by every thread from counter 0
+    of ``queue`` over ``n_slots`` iterations (:mod:`renderers.taichi_queue`); else one
+    thread per face (``queue`` and ``n_slots`` unused)."""
+    inv_sigma = ti.cast(inv_sigma_, dt)
+    max_d2 = ti.cast(max_d2_, dt)
+    if ti.static(queued):
+        nf = lines.shape[1]
+        blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
+        taichi_queue.reset(queue, 0)
+        for slot in range(n_slots):
+            if slot % taichi_queue.CHUNK == 0:
+                task = taichi_queue.take(queue, 0)
+                while task < lines.shape[0] * blocks:
+                    b = task // blocks
+                    blk = task % blocks
+                    for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
+                        _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, cap, b, f,
+                                   inv_sigma, max_d2, radius, spans, dt)
+                    task = taichi_queue.take(queue, 0)
+    else:
+        for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
+            _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, cap, b, f,
+                       inv_sigma, max_d2, radius, spans, dt)
 
 
 @ti.kernel

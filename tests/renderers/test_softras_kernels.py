@@ -11,6 +11,7 @@ import torch
 from conftest import random_faces
 
 from renderers.soft_math import cull_dist2
+from renderers import taichi_queue
 from renderers.softras import function, kernels
 from renderers.softras.function import BAND_ROWS
 from renderers.taichi_runtime import ensure_init
@@ -53,8 +54,9 @@ def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS,
     max_d2 = cull_dist2(sigma)
     box = torch.empty(nb, nf, 5, dtype=torch.int32)
     blocks = torch.empty(nb, -(-nf // kernels.FACE_BLOCK), 2, dtype=torch.int32)
-    kernels.soft_log_sum(fv, lines, acc, cw, ck, box, blocks, cap, 1.0 / sigma, max_d2,
-                         max_d2 ** 0.5, band_rows, tdt[dt], banded, spans)
+    kernels.soft_log_sum(fv, lines, acc, cw, ck, box, blocks, taichi_queue.counters(2),
+                         taichi_queue.slots(), cap, 1.0 / sigma, max_d2, max_d2 ** 0.5,
+                         band_rows, tdt[dt], banded, spans)
     return lines, acc, cw, ck, (1.0 / sigma, max_d2, max_d2 ** 0.5, tdt[dt])
 
 
@@ -85,13 +87,15 @@ def test_pair_cache_gives_the_recomputed_gradient(dt):
     grads = []
     for cap, banded in ((0, True), (3, True), (32, True), (32, False)):
         lines, acc, cw, ck, params = _forward(fv, dt, 1e-3, cap=cap, banded=banded)
-        fv_grad = torch.empty_like(fv)
-        kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cw, ck, cap, *params,
-                                      True)
-        # faces 30:35 repeat a vertex: only the coincident pair's total is defined
-        fv_grad[:, REPEATED, 1] += fv_grad[:, REPEATED, 2]
-        fv_grad[:, REPEATED, 2] = 0
-        grads.append(fv_grad)
+        for queued in (True, False):  # the CPU task queue, or one thread per face
+            fv_grad = torch.empty_like(fv)
+            kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cw, ck,
+                                          taichi_queue.counters(1), taichi_queue.slots(),
+                                          cap, *params, queued, True)
+            # faces 30:35 repeat a vertex: only the coincident pair's total is defined
+            fv_grad[:, REPEATED, 1] += fv_grad[:, REPEATED, 2]
+            fv_grad[:, REPEATED, 2] = 0
+            grads.append(fv_grad)
     tol = 1e-5 if dt == torch.float32 else 1e-12
     scale = grads[0].abs().max()
     assert scale > 0
