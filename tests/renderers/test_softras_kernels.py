@@ -10,8 +10,8 @@ import taichi as ti
 import torch
 from conftest import random_faces
 
-from renderers.soft_math import cull_dist2
 from renderers import taichi_queue
+from renderers.soft_math import cull_dist2
 from renderers.softras import function, kernels
 from renderers.softras.function import BAND_ROWS
 from renderers.taichi_runtime import ensure_init
