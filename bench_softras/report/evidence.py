@@ -11,8 +11,10 @@ from .document import Document, png_bytes
 from .stats import (
     BOOTSTRAP_SAMPLES,
     CONDITIONAL,
+    CONDITIONAL_POOLED,
     CONFIDENCE,
     CROSSED,
+    CROSSED_POOLED,
     MIN_SEEDS,
     per_object_means,
 )
@@ -70,7 +72,24 @@ def recon_convergence(doc: Document, curves: pd.DataFrame | None,
     return conv
 
 
-def _ci_text() -> str:
+def _pooled_text(table: pd.DataFrame) -> str:
+    """The collapsed-strata sentence, when some ``overall`` row of ``table`` pooled its
+    categories (else empty), with the counts of those rows."""
+    rows = table[table["method"].isin([CROSSED_POOLED, CONDITIONAL_POOLED])]
+    if rows.empty:
+        return ""
+    cats = ", ".join(str(int(n)) for n in sorted(rows["n_categories"].unique()))
+    return (f" Where every category of a pair has a single object ({cats} categories), "
+            f"nothing "
+            f"within a category measures the between-object variance: the `overall` "
+            f"rows pool the categories into one stratum (`method` `{CROSSED_POOLED}` or "
+            f"`{CONDITIONAL_POOLED}`) and estimate that variance across the categories "
+            f"(collapsed strata). It then also carries the spread between the category "
+            f"means, so these intervals are conservative (wider than stratified ones "
+            f"would be); a category's own row has no CI.")
+
+
+def _ci_text(table: pd.DataFrame) -> str:
     return (f"Paired comparison: renderers are compared on the same test objects, views "
             f"and seeds. `difference` is the mean over objects (and seeds) of the "
             f"per-object difference in voxel IoU, `a - b`, each object's difference "
@@ -88,7 +107,8 @@ def _ci_text() -> str:
             f"objects, stratified by category, with the seeds held fixed, so it holds "
             f"only for the seeds that ran, and the verdict is `indicative`. The "
             f"sentences below are generated from the table; the per-object IoUs behind "
-            f"it are in the data (`*_per_object.csv`), to recompute any row.")
+            f"it are in the data (`*_per_object.csv`), to recompute any row."
+            + _pooled_text(table))
 
 
 def paired_section(doc: Document, per_object: pd.DataFrame | None, order: list[str],
@@ -105,7 +125,7 @@ def paired_section(doc: Document, per_object: pd.DataFrame | None, order: list[s
         return
     # Pairs read later-declared first (``softras`` vs ``n3mr``, ``n3mr`` vs ``hard``).
     table = paired_table(per_object, list(reversed(order)), unsettled(conv))
-    doc.text(_ci_text())
+    doc.text(_ci_text(table))
     for sentence in verdict_sentences(table):
         doc.text("- " + sentence)
     doc.table(table, name, f"Paired differences in voxel IoU with {CONFIDENCE:.0%} "

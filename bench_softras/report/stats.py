@@ -36,6 +36,20 @@ under-covers): the interval is the percentile
 interval of :data:`BOOTSTRAP_SAMPLES` stratified bootstrap resamples of the objects
 with the seeds held fixed (:func:`object_bootstrap`), conditional on the seeds that
 ran, and the verdict says ``indicative``.
+
+Collapsed strata: when every category of an estimate (in practice ``overall``) has a
+single object (e.g. fitting, one target per category), nothing within a category
+measures the between-object variance.  The categories are then pooled into one
+stratum (the collapsed-strata estimator): the objects are treated as one unstratified
+sample, so the between-object variance is estimated across categories.  That variance
+also carries the spread of the category means, so the interval is conservative.  Both
+paths apply it: the crossed interval's object term uses the pooled per-object means
+(``method`` :data:`CROSSED_POOLED`), the conditional bootstrap resamples the pooled
+objects unstratified (:data:`CONDITIONAL_POOLED`).  Estimates whose categories all have
+two or more objects are unchanged; a mix (some categories with one object) is not
+pooled: its single-object categories count with no within-category variance, and
+below :data:`MIN_SEEDS` seeds, or in the mix, the verdict is ``indicative``.  A single
+category with a single object has no interval (``no CI``).
 """
 
 from __future__ import annotations
@@ -73,6 +87,11 @@ MIN_SEEDS = 3
 #: ``method`` of an interval over seeds and objects / over objects given the seeds.
 CROSSED = "seeds x objects (t)"
 CONDITIONAL = "objects | seeds (bootstrap)"
+#: The same with the categories pooled into one stratum (module docstring).
+CROSSED_POOLED = "seeds x objects, categories pooled (t)"
+CONDITIONAL_POOLED = "objects | seeds, categories pooled (bootstrap)"
+#: The key of :func:`object_bootstrap`'s replicates of ``overall`` over pooled objects.
+POOLED = "overall, categories pooled"
 
 
 def t_quantile(df: float | np.ndarray, confidence: float = CONFIDENCE) -> np.ndarray:
@@ -148,8 +167,9 @@ def convergence(steps: Sequence[float], values: Sequence[float],
 class PairedEstimate:
     """One renderer pair on one category (or ``overall``): the mean per-object
     difference ``a - b`` of voxel IoU, its interval (NaN bounds when none can be
-    formed), how it was formed (``method``: :data:`CROSSED` or :data:`CONDITIONAL`;
-    ``df``: degrees of freedom of a t interval) and the counts behind it."""
+    formed), how it was formed (``method``: :data:`CROSSED` or :data:`CONDITIONAL`, or
+    their ``_POOLED`` forms when the categories were pooled into one stratum; ``df``:
+    degrees of freedom of a t interval) and the counts behind it."""
 
     estimate: float
     low: float
@@ -160,6 +180,11 @@ class PairedEstimate:
     df: float = math.nan
     n_categories: int = 1
     seeds: str = ""
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the categories were pooled into one stratum (module docstring)."""
+        return self.method in (CROSSED_POOLED, CONDITIONAL_POOLED)
 
 
 def per_object_means(per_object: pd.DataFrame, value: str = "voxel_iou") -> pd.DataFrame:
@@ -234,20 +259,37 @@ def object_bootstrap(diffs: dict[str, np.ndarray], samples: int = BOOTSTRAP_SAMP
     """Bootstrap replicates ``[samples]`` of each category's estimate and of
     ``overall`` (mean over categories) from ``diffs`` (``{category: d [S, O]}``): the
     objects of each category resampled (stratified), the seeds held fixed (each
-    object's difference averaged over them): conditional on the seeds."""
+    object's difference averaged over them): conditional on the seeds.  When the
+    categories pool (:func:`pooled_categories`), also :data:`POOLED`: the objects of
+    every category resampled as one unstratified sample (drawn after the others, so
+    they are unchanged)."""
     rng = np.random.default_rng(seed)
     out = {}
     for cat, d in diffs.items():
         w_obj = _weights(rng, d.shape[1], samples)
         out[cat] = w_obj @ d.mean(axis=0)
     out["overall"] = np.mean([out[c] for c in diffs], axis=0)
+    if pooled_categories(list(diffs.values())):
+        g = np.concatenate([d.mean(axis=0) for d in diffs.values()])  # [C] objects
+        out[POOLED] = _weights(rng, g.size, samples) @ g
     return out
+
+
+def pooled_categories(diffs: Sequence[np.ndarray]) -> bool:
+    """Whether the categories of one estimate (``d [S, O_c]`` each) pool into one
+    stratum: more than one category, every one with a single object."""
+    return len(diffs) > 1 and all(d.shape[-1] < 2 for d in diffs)
 
 
 def _crossed(d: list[np.ndarray], n_obj: int, s: int, confidence: float,
              seeds: str) -> PairedEstimate:
-    est, _, df, lo, hi = (float(x) for x in crossed_interval(d, confidence))
-    return PairedEstimate(est, lo, hi, n_obj, s, CROSSED, df, len(d), seeds)
+    """The crossed estimate over the categories ``d``, their objects pooled into one
+    stratum when :func:`pooled_categories` (the same estimate: one object each)."""
+    pooled = pooled_categories(d)
+    strata = [np.concatenate(d, axis=-1)] if pooled else d
+    est, _, df, lo, hi = (float(x) for x in crossed_interval(strata, confidence))
+    return PairedEstimate(est, lo, hi, n_obj, s, CROSSED_POOLED if pooled else CROSSED,
+                          df, len(d), seeds)
 
 
 def paired_estimates(per_object: pd.DataFrame, a: str, b: str | None,
@@ -269,16 +311,17 @@ def paired_estimates(per_object: pd.DataFrame, a: str, b: str | None,
     reps, tail, out = None, (1.0 - confidence) / 2, {}
     for key in [*diffs, "overall"]:
         d = [diffs[key]] if key in diffs else list(diffs.values())
-        n_obj = sum(x.shape[1] for x in d)
-        if s >= MIN_SEEDS and all(x.shape[1] >= 2 for x in d):
+        n_obj, pooled = sum(x.shape[1] for x in d), pooled_categories(d)
+        if s >= MIN_SEEDS and (pooled or all(x.shape[1] >= 2 for x in d)):
             out[key] = _crossed(d, n_obj, s, confidence, seeds)
             continue
         reps = object_bootstrap(diffs, samples, seed) if reps is None else reps
         est = float(np.mean([x.mean() for x in d]))
-        lo, hi = np.quantile(reps[key], [tail, 1.0 - tail])
-        if all(x.shape[1] < 2 for x in d):  # nothing to resample: no interval
+        lo, hi = np.quantile(reps[POOLED if pooled else key], [tail, 1.0 - tail])
+        if n_obj < 2:  # nothing to resample: no interval
             lo = hi = math.nan
-        out[key] = PairedEstimate(est, float(lo), float(hi), n_obj, s, CONDITIONAL,
+        out[key] = PairedEstimate(est, float(lo), float(hi), n_obj, s,
+                                  CONDITIONAL_POOLED if pooled else CONDITIONAL,
                                   math.nan, len(d), seeds)
     return out
 
@@ -295,25 +338,31 @@ def counts(e: PairedEstimate) -> str:
     return f"{objects}{cats} x {e.n_seeds} seed{'s' if e.n_seeds != 1 else ''}"
 
 
+#: What a pooled interval carries, in a verdict sentence (module docstring).
+POOLED_NOTE = ("categories pooled: one object each, so the interval also carries the "
+               "spread between categories (conservative)")
+
+
 def verdict(a: str, b: str, e: PairedEstimate, unit: str = "voxel IoU") -> str:
-    """The verdict sentence of ``a`` vs ``b`` (:func:`verdict_word`), its interval and
-    the counts it rests on."""
+    """The verdict sentence of ``a`` vs ``b`` (:func:`verdict_word`), its interval, the
+    counts it rests on and whether the categories were pooled (:data:`POOLED_NOTE`)."""
     ci = f"95% CI [{_num(e.low, '+')}, {_num(e.high, '+')}]"
     word = verdict_word(e)
+    pool = f"; {POOLED_NOTE}" if e.pooled else ""
     if word == "no CI":
         return (f"`{a}` vs `{b}`: difference {_num(e.estimate, '+')} {unit} on "
-                f"{counts(e)}; with one object per category there is nothing to "
-                f"resample within a category, so no confidence interval and no verdict.")
+                f"{counts(e)}; with a single object there is nothing to resample, so no "
+                f"confidence interval and no verdict.")
     if word == "indicative":
         side = ("above 0" if e.low > 0 else "below 0" if e.high < 0 else "includes 0")
         held = f"seed{'s' if e.n_seeds != 1 else ''} {e.seeds or '?'}"
         return (f"`{a}` vs `{b}`: difference {_num(e.estimate, '+')} {unit}, indicative "
                 f"only: the {ci}, conditional on {held} (objects resampled, the "
-                f"seed{'s' if e.n_seeds != 1 else ''} held fixed), {side}; "
+                f"seed{'s' if e.n_seeds != 1 else ''} held fixed), {side}{pool}; "
                 f"{e.n_seeds} seed{'s' if e.n_seeds != 1 else ''} cannot measure the "
                 f"between-seed spread (at least {MIN_SEEDS} are needed for a verdict; "
                 f"{counts(e)}).")
-    size = f"{counts(e)}, t interval with {e.df:.1f} df"
+    size = f"{counts(e)}, t interval with {e.df:.1f} df{pool}"
     if word == "ahead":
         return f"`{a}` is ahead of `{b}` by {_num(e.estimate)} {unit} ({ci}; {size})."
     if word == "behind":
@@ -327,6 +376,6 @@ def verdict_word(e: PairedEstimate) -> str:
     ``indicative`` (an interval conditional on too few seeds) or ``no CI``."""
     if math.isnan(e.low):
         return "no CI"
-    if e.method != CROSSED:
+    if e.method not in (CROSSED, CROSSED_POOLED):
         return "indicative"
     return "ahead" if e.low > 0 else "behind" if e.high < 0 else "tie"

@@ -11,8 +11,12 @@ import pytest
 
 from bench_softras.report.stats import (
     CONDITIONAL,
+    CONDITIONAL_POOLED,
     CROSSED,
+    CROSSED_POOLED,
     MIN_GAIN,
+    POOLED,
+    POOLED_NOTE,
     PairedEstimate,
     convergence,
     crossed_interval,
@@ -221,6 +225,58 @@ def test_the_counts_in_a_sentence_come_from_the_data():
     assert (e.n_objects, e.n_categories, e.n_seeds) == (13, 13, 1)
     s = verdict("a", "b", e)
     assert "13 objects in 13 categories x 1 seed" in s and "single object" not in s
+
+
+def test_one_object_per_category_pools_the_categories_into_one_stratum():
+    # Two categories, one object each, differences 0 and 1: stratified, nothing is
+    # resampled; pooled, a resample of the two objects has mean 0, 1/2 or 1 (p 1/4,
+    # 1/2, 1/4), so the percentile interval is exactly [0, 1].
+    t = pd.concat([_pair([0.0], category="x"), _pair([1.0], category="y")])
+    res = paired_estimates(t, "a", "b")
+    e = res["overall"]
+    assert (e.estimate, e.low, e.high) == (0.5, 0.0, 1.0)
+    assert e.method == CONDITIONAL_POOLED and e.pooled and verdict_word(e) == "indicative"
+    assert POOLED_NOTE in verdict("a", "b", e) and "conditional on seed 0" in verdict("a", "b", e)
+    for cat in ("x", "y"):  # a category's own row: one object, no interval
+        assert verdict_word(res[cat]) == "no CI" and not res[cat].pooled
+    reps = object_bootstrap({"x": np.array([[0.0]]), "y": np.array([[1.0]])}, samples=8000)
+    assert np.unique(reps[POOLED]).tolist() == [0.0, 0.5, 1.0]
+    assert np.unique(reps["overall"]).tolist() == [0.5]  # stratified: no spread
+
+
+def test_pooling_leaves_the_stratified_replicates_unchanged():
+    # The pooled replicates are drawn after the stratified ones; with two or more
+    # objects in every category there are none, and nothing changes.
+    many = {"x": np.array([[0.1, 0.4, 0.2]]), "y": np.array([[0.0, 0.3]])}
+    assert POOLED not in object_bootstrap(many, samples=50)
+    single = {"x": np.array([[0.1]]), "y": np.array([[0.0]])}
+    a, b = object_bootstrap(single, samples=50), object_bootstrap(single, samples=50)
+    assert POOLED in a and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_three_seeds_with_one_object_per_category_give_a_pooled_crossed_verdict():
+    # Four categories, one object each, three seeds: the crossed interval with the
+    # objects as one stratum, Var = var(seed means) / S + var(object means) / O.
+    d = np.array([[0.10, 0.30, 0.20, 0.15], [0.12, 0.25, 0.22, 0.10],
+                  [0.08, 0.35, 0.18, 0.12]])  # [S, O]
+    t = pd.concat([_pair([[x] for x in d[:, k]], seeds=(0, 1, 2), category=f"c{k}")
+                   for k in range(4)])
+    e = paired_estimates(t, "a", "b")["overall"]
+    v_seed, v_obj = d.mean(1).var(ddof=1) / 3, d.mean(0).var(ddof=1) / 4
+    var = v_seed + v_obj
+    df = var ** 2 / (v_seed ** 2 / 2 + v_obj ** 2 / 3)
+    half = t_quantile(df) * np.sqrt(var)
+    assert e.method == CROSSED_POOLED and e.pooled and (e.n_objects, e.n_categories) == (4, 4)
+    assert (e.estimate, e.low, e.high, e.df) == pytest.approx(
+        (d.mean(), d.mean() - half, d.mean() + half, df))
+    assert verdict_word(e) == "ahead"
+    assert POOLED_NOTE in verdict("a", "b", e) and "t interval with" in verdict("a", "b", e)
+
+
+def test_a_mix_of_single_and_several_object_categories_is_not_pooled():
+    t = pd.concat([_pair([0.1], category="x"), _pair([0.2, 0.4], category="y")])
+    e = paired_estimates(t, "a", "b")["overall"]
+    assert e.method == CONDITIONAL and not e.pooled and POOLED_NOTE not in verdict("a", "b", e)
 
 
 @pytest.mark.parametrize(("low", "high", "word", "phrase"), [
