@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +43,7 @@ from bench_softras.settings import ReconConfig, ReconTuningConfig, with_override
 from .fit_bench import renderer_grid, tune_renderers
 from .renderer_choice import accepts_sigma
 from .resume import drop_checkpoints
-from .train import load_generator, train
+from .train import is_distributed, load_generator, train
 from .validation import validate
 
 log = logging.getLogger(__name__)
@@ -162,17 +161,9 @@ def run_tuning(out: Path, unit: shards.Unit, names: Sequence[str], base: ReconCo
         tables = {stem: write_table(t, out / unit.dir / schema.parquet_name(stem))
                   for stem, t in ((schema.RECON_TUNING, table), (schema.RECON_CHOICES, choices))}
         shards.write_unit(out, unit, tables)
-        if not _distributed():  # under torchrun another rank may still read a checkpoint
+        if not is_distributed():  # under torchrun another rank may still read a checkpoint
             _drop_point_checkpoints(out, names, base, tuning)
     return choices
-
-
-def _distributed() -> bool:
-    """Whether this process is one rank of several (``torchrun``)."""
-    import torch.distributed as dist
-
-    return bool((dist.is_available() and dist.is_initialized())
-                or int(os.environ.get("WORLD_SIZE", "1")) > 1)
 
 
 def _drop_point_checkpoints(out: Path, names: Sequence[str], base: ReconConfig,
