@@ -147,7 +147,7 @@ def run_tuning(out: Path, unit: Unit, names: Sequence[str], base: ReconConfig,
     runs together)."""
     def drop() -> None:
         if not is_distributed():  # under torchrun another rank may still read a checkpoint
-            drop_point_checkpoints(out, names, base, tuning)
+            _drop_point_checkpoints(out, names, base, tuning)
 
     job = SweepUnit(unit, lambda: tuning_tables(out, names, base, tuning, template=template,
                                                 progress=progress))
@@ -176,7 +176,7 @@ def tuning_tables(out: Path, names: Sequence[str], base: ReconConfig,
     return {schema.RECON_TUNING: table, schema.RECON_CHOICES: choices}
 
 
-def drop_point_checkpoints(out: Path, names: Sequence[str], base: ReconConfig,
+def _drop_point_checkpoints(out: Path, names: Sequence[str], base: ReconConfig,
                             tuning: ReconTuningConfig) -> None:
     """Once the sweep is recorded its short runs' checkpoints (86 MB each at the ``cpu``
     preset, 14 of them) are not read again: delete them.  A forced re-run of the sweep
