@@ -75,7 +75,6 @@ from .settings import (
     STUDY_EXCLUDED,
     apply_section,
     apply_settings,
-    generator_label,
     get_preset,
     split_setting,
     with_overrides,
@@ -331,20 +330,7 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
     handler = _setup_logging(results_dir)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     t_start = time.perf_counter()
-    full_config = {**cfg.to_dict(), "renderers": list(plan.renderers),
-                   "study_renderers": list(plan.study_renderers),
-                   "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
-                   "fit_shapes": list(plan.fit_shapes), "fit": dataclasses.asdict(plan.fit),
-                   "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
-                   "fit_renderers": list(plan.fit_renderers),
-                   "recon": plan.recon.to_dict(),
-                   "recon_tuning": dataclasses.asdict(plan.preset.recon_tuning),
-                   "generator": generator_label(plan.recon.model),
-                   "gradients": plan.gradient_config(),
-                   "ablations": plan.ablation_config(), "timing": plan.timing.to_dict(),
-                   "examples": dataclasses.asdict(plan.examples),
-                   **_registered_sections(plan),
-                   "threads": _thread_settings(), "sweep": sweep_options(cfg, plan)}
+    full_config = full_config_of(cfg, plan)
     log.info("main job %s, configuration %s", cfg.name, json.dumps(full_config, default=str),
              extra={FILE_ONLY: True})
     log.info("main job %s: preset %s, renderers %s, %s, seeds %s, device %s; results in %s "
@@ -381,31 +367,37 @@ def _run_locked(cfg: MainJobConfig, plan: Plan) -> dict[str, Path]:
         handler.close()
 
 
+def full_config_of(cfg: MainJobConfig, plan: Plan) -> dict:
+    """The run's configuration (``run.json``'s ``config``): the job's options, the
+    plan's renderer, category, seed and target selections, then every registered
+    stage's settings in the registry's order
+    (:meth:`~bench_softras.stages.base.Stage.recorded_settings`; no section is named
+    here, so a stage added by ``stages.register`` needs no edit), the thread settings
+    and the :func:`sweep_options`."""
+    return {**cfg.to_dict(), "renderers": list(plan.renderers),
+            "study_renderers": list(plan.study_renderers),
+            "class_ids": list(plan.class_ids), "seeds": list(plan.seeds),
+            "fit_shapes": list(plan.fit_shapes),
+            **{k: v for stage in stage_registry.ordered()
+               for k, v in stage.recorded_settings(plan).items()},
+            "threads": _thread_settings(), "sweep": sweep_options(cfg, plan)}
+
+
 def sweep_options(cfg: MainJobConfig, plan: Plan) -> dict:
     """The options every shard of a main job's sweep must be given alike (recorded in
     each shard's run record, :func:`_check_shard_options`): the preset, ``--set``
-    values, renderers, categories, seeds, fit targets (mesh files by content), where the
-    data comes from and every stage's resolved settings, without the machine's paths."""
+    values, renderers, categories, seeds, device, fit targets (mesh files by content),
+    then every registered stage's resolved settings without the machine's paths, in
+    the registry's order (:meth:`~bench_softras.stages.base.Stage.portable_settings`:
+    the data stage's says where the data comes from)."""
     return {"preset": plan.preset.name, "settings": list(cfg.settings),
             "renderers": list(plan.renderers), "study_renderers": list(plan.study_renderers),
             "fit_renderers": list(plan.fit_renderers), "class_ids": list(plan.class_ids),
             "seeds": list(plan.seeds), "device": cfg.device,
             "fit_shapes": [f"{s} ({fitting.target_identity(s)[1][:24]})"
                            for s in plan.fit_shapes],
-            "data": "--data-dir" if cfg.data_dir else f"synthetic {synthetic_key(plan)}",
-            "fit": dataclasses.asdict(plan.fit),
-            "fit_bench": dataclasses.asdict(plan.preset.fit_bench),
-            "recon": plan.recon.portable_dict(),
-            "gradients": plan.gradient_config(), "ablations": plan.ablation_config(),
-            "timing": plan.timing.to_dict(), "examples": dataclasses.asdict(plan.examples),
-            **_registered_sections(plan)}
-
-
-def _registered_sections(plan: Plan) -> dict:
-    """The settings of the stages added by ``stages.register`` (``Plan.sections``), as
-    recorded beside the built-in sections."""
-    return {name: dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
-            for name, cfg in plan.sections.items()}
+            **{k: v for stage in stage_registry.ordered()
+               for k, v in stage.portable_settings(plan, cfg.data_dir).items()}}
 
 
 def _check_shard_options(cfg: MainJobConfig, options: dict) -> None:

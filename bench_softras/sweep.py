@@ -17,8 +17,13 @@ stage directory, never a table or a record).  The runner, the same way for every
 * in an unsharded call, merges every unit's tables of ``merge`` into the stage's combined
   tables (CSV and Parquet, :func:`~bench_softras.shards.merge_units`, the sweep's order).
 
-A unit whose ``run`` is ``None`` is planned but not run here (e.g. a tuning unit the
-experiment runs first, because the other units' settings depend on it).
+A unit whose result the other units' settings need (a tuning sweep: the other units'
+keys hash its choices) is run first, by :func:`run_unit_first` (the same lock, reuse and
+records, waiting for a shard that holds its lock), then listed with the others with
+``run`` ``None``: planned, not run again.
+
+An experiment lists units and computes; it imports this module, never
+:mod:`bench_softras.shards` (:class:`Unit` and :class:`Shard` are re-exported here).
 
 This module imports neither torch nor the renderers.
 """
@@ -35,7 +40,19 @@ import pandas as pd
 from .atomic import write_table
 from .results_schema import csv_name, parquet_name
 from .runlock import run_lock
-from .shards import Shard, Unit, merge_units, read_unit, select, write_plan, write_unit
+from .shards import (
+    WHOLE,
+    Shard,
+    Unit,
+    merge_units,
+    owner,
+    read_unit,
+    select,
+    write_plan,
+    write_unit,
+)
+
+__all__ = ["Shard", "SweepUnit", "Unit", "UnitRun", "run_sweep", "run_unit_first"]
 
 #: A unit's computation: no arguments, its tables (stem -> DataFrame) back (``None``:
 #: nothing to record, e.g. on a non-zero ``torchrun`` rank).
@@ -45,10 +62,34 @@ UnitRun = Callable[[], "dict[str, pd.DataFrame] | None"]
 @dataclass(frozen=True)
 class SweepUnit:
     """One unit of a sweep: its ``unit`` record (label, directory, key) and ``run``
-    (``None``: planned only, run by the experiment itself)."""
+    (``None``: planned only, run first by :func:`run_unit_first`)."""
 
     unit: Unit
     run: UnitRun | None = None
+
+
+def run_unit_first(out: str | Path, item: SweepUnit, shard: Shard | None = None, *,
+                   position: int = 0, force: bool = False, record: bool = True,
+                   lock_subdir: str = "",
+                   on_recorded: Callable[[], None] | None = None) -> dict[str, pd.DataFrame]:
+    """Run one unit of a sweep ahead of the others, whatever ``shard`` this is (every
+    shard needs its result) and return its tables: under its directory's lock (waiting
+    for a shard that holds it; ``record=False``: no lock, no record), read back when it
+    finished with its key, else ``item.run()`` and its tables and ``unit.json`` written
+    (``record``), then ``on_recorded()`` (e.g. dropping what only the computation read).
+    ``force`` reruns it only in the shard that owns its ``position`` in the sweep
+    (round-robin, :func:`~bench_softras.shards.owner`).  List it in :func:`run_sweep`'s
+    units with ``run`` ``None``."""
+    out = Path(out)
+    me = shard or WHOLE
+    rerun = force and me.index == owner(position, me.count)
+    lock = (run_lock(out / item.unit.dir / lock_subdir, wait=True) if record
+            else contextlib.nullcontext())
+    with lock:
+        tables = _run_unit(out, item, rerun, record, on_recorded)
+    if tables is None:
+        raise ValueError(f"unit {item.unit.label!r} run first returned no tables")
+    return tables
 
 
 def run_sweep(out: str | Path, stage: str, units: Sequence[SweepUnit], shard: Shard | None,
@@ -80,15 +121,19 @@ def run_sweep(out: str | Path, stage: str, units: Sequence[SweepUnit], shard: Sh
     if shard is None and record:
         for stem in merge:
             table = merge_units(out, stem)[0]
+            if table is None:  # no finished unit has it
+                continue
             write_table(table, out / csv_name(stem))
             write_table(table, out / parquet_name(stem))
     return done
 
 
-def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool
+def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool,
+              on_recorded: Callable[[], None] | None = None
               ) -> dict[str, pd.DataFrame] | None:
     """One unit, under its lock: read back when finished with its key (not ``rerun``),
-    else run and (``record``) its tables and ``unit.json`` written."""
+    else run and (``record``) its tables and ``unit.json`` written, then
+    ``on_recorded()``."""
     unit = item.unit
     rec = None if rerun else read_unit(out, unit)
     if rec is not None:
@@ -99,4 +144,6 @@ def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool
         paths = {stem: write_table(table, out / unit.dir / parquet_name(stem))
                  for stem, table in tables.items()}
         write_unit(out, unit, paths)
+        if on_recorded is not None:
+            on_recorded()
     return tables

@@ -179,3 +179,13 @@ def test_no_import_cycles():
 
 def test_imports_never_go_up_a_floor():
     assert floor_violations(import_graph(package_modules())) == []
+
+
+def test_experiments_leave_plans_locks_and_records_to_the_sweep_runner():
+    # an experiment lists units and computes; planning, locking, unit records and merges
+    # are the harness's sweep runner's (bench_softras.sweep), so no experiment imports
+    # the results store of the shards
+    graph = import_graph(package_modules())
+    assert graph["bench_softras.experiments.fit_bench"] >= {"bench_softras.sweep"}
+    assert {m for m, deps in graph.items() if m.startswith("bench_softras.experiments")
+            and "bench_softras.shards" in deps} == set()

@@ -14,7 +14,6 @@ voxel_iou, n_objects, preset`` (plus ``iterations``, ``train_wall_s`` from
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -26,12 +25,11 @@ import torch
 from tqdm.auto import tqdm
 
 import metrics
-from bench_softras import atomic, shards
+from bench_softras import atomic
 from bench_softras import results_schema as schema
 from bench_softras.data import MultiViewData, category_name, data_fingerprint, load_split
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.errors import ConfigError
-from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash, recon_run_dir
 from bench_softras.settings import (
     CPU,
@@ -41,8 +39,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.shards import Shard
-from bench_softras.sweep import SweepUnit, run_sweep
+from bench_softras.sweep import Shard, SweepUnit, Unit, run_sweep
 from renderers import names as renderer_names
 
 from . import recon_tuning
@@ -196,8 +193,9 @@ def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = N
     (:func:`bench_softras.commands.options.resolve_data_dir`).
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
 
-    Units (:mod:`bench_softras.shards`): the tuning sweep (run by the first shard that
-    needs it, the others wait for its lock), the template floor (``out_dir/template``),
+    Units (:class:`bench_softras.sweep.Unit`): the tuning sweep (run first by the sweep
+    runner, :func:`bench_softras.sweep.run_unit_first`, in the first shard that needs
+    it, the others wait for its lock), the template floor (``out_dir/template``),
     then renderer x seed, run by the harness's sweep runner
     (:func:`bench_softras.sweep.run_sweep`: each unit's tables and ``unit.json`` in its
     own directory under that directory's lock; every unit of the slice runs, a training
@@ -225,7 +223,7 @@ def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = N
         SweepUnit(u, jobs(run)) for u, run in zip(
             units, [None, *((r, s) for r in renderers for s in seeds)], strict=True)],
         shard, options=recon_options(base, renderers, seeds, data_key), reuse=False,
-        record=is_main, lock_subdir=UNIT_LOCK_DIR)
+        record=is_main, lock_subdir=UNIT_LOCK_DIR, merge=recon_tuning.TABLES)
     frames = [t[schema.RECON_IOU] for t in done]
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     if is_main and shard is None:
@@ -272,14 +270,10 @@ def _with_data_dir(base: ReconConfig, data_dir: str | Path) -> ReconConfig:
 
 
 def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]) -> None:
-    """The combined tables of an unsharded call: ``recon_iou`` (:func:`write_table`),
-    the sweep's ``recon_tuning`` / ``recon_choices`` and ``recon_per_object``."""
+    """The combined tables of an unsharded call: ``recon_iou`` (:func:`write_table`) and
+    ``recon_per_object`` (the sweep's ``recon_tuning`` / ``recon_choices``: merged by
+    the sweep runner)."""
     write_table(result, out)
-    for stem in recon_tuning.TABLES:
-        table = shards.merge_units(out, stem)[0]
-        if table is not None:
-            atomic.write_table(table, out / schema.csv_name(stem))
-            atomic.write_table(table, out / schema.parquet_name(stem))
     if objects:
         per = pd.concat(objects, ignore_index=True)
         for name in (schema.parquet_name(PER_OBJECT_STEM), schema.csv_name(PER_OBJECT_STEM)):
@@ -288,21 +282,21 @@ def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]
 
 def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
                 test_digest: str, configs: dict[str, ReconConfig] | None = None
-                ) -> list[shards.Unit]:
+                ) -> list[Unit]:
     """The units of a reconstruction sweep, in order: ``template``, then each renderer
     x seed (trained with ``configs[renderer]``, default ``base``: its tuned learning
     rate and sigma).  A unit's key hashes its configuration without the machine's paths
     (``out_dir``, ``data_dir``) but with ``test_digest`` (the test set's digest and the
     data's fingerprint, by content), so shards on machines that mount the data elsewhere
     still agree, and data replaced in place runs the units again."""
-    units = [shards.Unit("template", TEMPLATE_DIR,
+    units = [Unit("template", TEMPLATE_DIR,
                          config_hash({**base.portable_dict(), "unit": "template",
                                       "test": test_digest}))]
     for name in renderers:
         portable = (configs or {}).get(name, base).portable_dict()
         for seed in seeds:
             d = recon_run_dir(".", name, seed)
-            units.append(shards.Unit(f"{name} seed {seed}", d.as_posix(),
+            units.append(Unit(f"{name} seed {seed}", d.as_posix(),
                                      config_hash({**portable, "renderer": name, "seed": seed,
                                                   "test": test_digest})))
     return units
@@ -311,7 +305,7 @@ def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int
 def recon_options(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
                   data_key: str) -> dict:
     """What a reconstruction sweep's shards must agree on (recorded in each shard's
-    plan, :func:`bench_softras.shards.write_plan`): renderers, seeds, the settings
+    plan, :func:`bench_softras.sweep.run_sweep`): renderers, seeds, the settings
     without paths and the data's fingerprint."""
     return {"renderers": list(renderers), "seeds": [int(s) for s in seeds],
             "recon": base.portable_dict(), "data": data_key}
@@ -319,16 +313,13 @@ def recon_options(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[i
 
 def _tuned_configs(out: Path, base: ReconConfig, tuning: ReconTuningConfig,
                    names: Sequence[str], template, progress: bool, is_main: bool
-                   ) -> tuple[shards.Unit, dict[str, ReconConfig]]:
+                   ) -> tuple[Unit, dict[str, ReconConfig]]:
     """The tuning unit and each renderer's config at its chosen learning rate and sigma
-    (:mod:`.recon_tuning`; the unit runs, or is read back, under its lock: a shard
-    waits for another that holds it)."""
+    (:mod:`.recon_tuning`; the unit is run first by the sweep runner, or read back,
+    under its lock: a shard waits for another that holds it)."""
     unit = recon_tuning.tuning_unit(base, tuning, names, data_fingerprint(base.data_dir))
-    lock = (run_lock(out / unit.dir / UNIT_LOCK_DIR, wait=True) if is_main
-            else contextlib.nullcontext())
-    with lock:
-        choices = recon_tuning.run_tuning(out, unit, names, base, tuning, template=template,
-                                          progress=progress, write=is_main)
+    choices = recon_tuning.run_tuning(out, unit, names, base, tuning, template=template,
+                                      progress=progress, write=is_main)
     return unit, recon_tuning.chosen_configs(choices, base)
 
 

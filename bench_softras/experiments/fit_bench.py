@@ -31,7 +31,6 @@ import pandas as pd
 
 import renderers
 from bench_softras import results_schema as schema
-from bench_softras.atomic import write_table
 from bench_softras.data import (
     category_name,
     data_fingerprint,
@@ -39,7 +38,6 @@ from bench_softras.data import (
     read_npz_array,
     voxels_path,
 )
-from bench_softras.runlock import run_lock
 from bench_softras.runs import config_hash
 from bench_softras.settings import (
     CPU,
@@ -50,8 +48,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.shards import WHOLE, Shard, Unit, owner, read_unit, write_unit
-from bench_softras.sweep import SweepUnit, run_sweep
+from bench_softras.sweep import Shard, SweepUnit, Unit, run_sweep, run_unit_first
 
 from .fitting import (
     FIT_COLUMNS,
@@ -291,8 +288,9 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
     each at its chosen settings; writes the :data:`TABLES` (CSV and Parquet) and the
     fitted meshes to ``out_dir`` and returns the fitting curves.
 
-    Units (:mod:`bench_softras.shards`): the tuning sweep (one unit, ``units/tuning``:
-    it also holds the choices and targets tables), then target x renderer, run by the
+    Units (:class:`bench_softras.sweep.Unit`): the tuning sweep (one unit,
+    ``units/tuning``: it also holds the choices and targets tables; run first,
+    :func:`bench_softras.sweep.run_unit_first`), then target x renderer, run by the
     harness's sweep runner (:func:`bench_softras.sweep.run_sweep`).  Each runs
     under its own directory's lock and is reused when it finished with the same
     settings (its key includes the data's fingerprint and each mesh target's content,
@@ -315,10 +313,9 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
     (out / "meshes").mkdir(parents=True, exist_ok=True)
     data_key = data_fingerprint(data_dir) if data_dir else ""
     tuning = _tuning_key(names, specs, fit, bench, class_ids, p.name, data_key)
-    me = shard or WHOLE
-    with run_lock(out / tuning.dir, wait=True):  # position 0: forced by its owner only
-        choices = _tuning_unit(out, tuning, names, specs, fit, bench, data_dir, class_ids,
-                               progress, force and me.index == owner(0, me.count))
+    choices = run_unit_first(out, SweepUnit(tuning, lambda: _tuning_tables(
+        names, specs, fit, bench, data_dir, class_ids, progress)), shard,
+        force=force)[schema.FIT_CHOICES]  # position 0: forced by its owner only
     configs = chosen_configs(choices, fit, bench)
     jobs = [(spec, n) for k, spec in enumerate(specs) for n in names
             if n not in bench.slow_renderers or k < bench.slow_targets]
@@ -347,7 +344,7 @@ def fit_options(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
                 bench: FitBenchConfig, class_ids: Sequence[str], preset: str,
                 data_key: str) -> dict:
     """What a fitting sweep's shards must agree on (recorded in each shard's plan,
-    :func:`bench_softras.shards.write_plan`): renderers, targets (by content), the fit
+    :func:`bench_softras.sweep.run_sweep`): renderers, targets (by content), the fit
     and benchmark settings, categories, preset and the data's fingerprint."""
     return {"renderers": list(names),
             "targets": [f"{s} ({target_identity(s)[1][:24]})" for s in specs],
@@ -368,16 +365,12 @@ def _tuning_key(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
                              "data": data_key}))
 
 
-def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[str],
-                 fit: FitConfig, bench: FitBenchConfig, data_dir, class_ids: Sequence[str],
-                 progress: bool, force: bool = False) -> pd.DataFrame:
-    """The choices table of the tuning ``unit``: read when it finished with the same
-    key (and not ``force``), else the sweep runs (:func:`tune`) and the unit's
-    ``fit_tuning``, ``fit_choices`` and ``fit_targets`` tables are written.  The caller
-    holds the unit's lock."""
-    rec = None if force else read_unit(out, unit)
-    if rec is not None:
-        return pd.read_parquet(out / unit.dir / rec["tables"][schema.FIT_CHOICES])
+def _tuning_tables(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
+                   bench: FitBenchConfig, data_dir, class_ids: Sequence[str],
+                   progress: bool) -> dict[str, pd.DataFrame]:
+    """The tuning unit's computation: the sweep (:func:`tune`) and its ``fit_tuning``,
+    ``fit_choices`` and ``fit_targets`` tables (the sweep runner reads them back, or
+    records them: :func:`bench_softras.sweep.run_unit_first`)."""
     t_specs = tuning_specs(data_dir, bench, class_ids)
     sweep_table, choices = tune(names, load_targets(t_specs, data_dir, fit.seed), t_specs, fit,
                                 bench, progress=progress)
@@ -391,12 +384,8 @@ def _tuning_unit(out: Path, unit: Unit, names: Sequence[str], specs: Sequence[st
     roles = [("benchmark", s) for s in specs] + [("tuning", s) for s in t_specs]
     target_table = pd.DataFrame([_target_row(r, s, data_dir, labels) for r, s in roles],
                                 columns=TARGET_COLUMNS)
-    tables = {stem: write_table(table, out / unit.dir / schema.parquet_name(stem))
-              for stem, table in ((schema.FIT_TUNING, sweep_table),
-                                  (schema.FIT_CHOICES, choices),
-                                  (schema.FIT_TARGETS, target_table))}
-    write_unit(out, unit, tables)
-    return choices
+    return {schema.FIT_TUNING: sweep_table, schema.FIT_CHOICES: choices,
+            schema.FIT_TARGETS: target_table}
 
 
 def _target_row(role: str, spec: str, data_dir, labels: dict[str, str]) -> dict:

@@ -64,7 +64,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.shards import Unit
+from bench_softras.sweep import Unit
 from metrics.meshes import box_mesh
 from metrics.open3d_import import open3d
 from renderers import Camera, render_vertex_colors

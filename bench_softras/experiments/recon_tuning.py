@@ -15,9 +15,11 @@ values; slow references take the choice of the renderer their description names
 (``tuned_from``).  Only the ``train`` and tuning splits are read: never ``test``.
 
 Each grid point is a training run in ``<out>/tuning/<renderer>/lr<x>_sigma<y>/`` that
-resumes from its checkpoint; the sweep is one unit (:mod:`bench_softras.shards`) whose
-``recon_tuning`` (:data:`TUNING_COLUMNS`) and ``recon_choices`` (:data:`CHOICE_COLUMNS`)
-tables are recorded in ``unit.json`` and read back when it finished with the same key.
+resumes from its checkpoint; the sweep is one unit of the reconstruction sweep, run
+first by the harness's sweep runner (:func:`bench_softras.sweep.run_unit_first`), which
+records its ``recon_tuning`` (:data:`TUNING_COLUMNS`) and ``recon_choices``
+(:data:`CHOICE_COLUMNS`) tables in ``unit.json`` and reads them back when it finished
+with the same key.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,17 +35,16 @@ import pandas as pd
 
 import renderers
 from bench_softras import results_schema as schema
-from bench_softras import shards
-from bench_softras.atomic import write_table
 from bench_softras.data import MultiViewData, load_split
 from bench_softras.errors import ConfigError
 from bench_softras.runs import config_hash
 from bench_softras.settings import ReconConfig, ReconTuningConfig, with_overrides
+from bench_softras.sweep import SweepUnit, Unit, run_unit_first
 
 from .fit_bench import renderer_grid, tune_renderers
 from .renderer_choice import accepts_sigma
-from .resume import drop_checkpoints
-from .train import load_generator, train
+from .resume import UNIT_LOCK_DIR, drop_checkpoints
+from .train import is_distributed, load_generator, train
 from .validation import validate
 
 log = logging.getLogger(__name__)
@@ -128,25 +128,40 @@ def tune(names: Sequence[str], base: ReconConfig, tuning: ReconTuningConfig,
 
 
 def tuning_unit(base: ReconConfig, tuning: ReconTuningConfig, names: Sequence[str],
-                data_digest: str) -> shards.Unit:
+                data_digest: str) -> Unit:
     """The sweep's unit: its key hashes the portable recon config (no paths), the
     tuning config, the renderers and the data's digest."""
-    return shards.Unit("tuning", TUNING_DIR, config_hash(
+    return Unit("tuning", TUNING_DIR, config_hash(
         {**base.portable_dict(), "tuning": dataclasses.asdict(tuning), "renderers": list(names),
          "data": data_digest}))
 
 
-def run_tuning(out: Path, unit: shards.Unit, names: Sequence[str], base: ReconConfig,
+def run_tuning(out: Path, unit: Unit, names: Sequence[str], base: ReconConfig,
                tuning: ReconTuningConfig, *, template=None, progress: bool = False,
                write: bool = True) -> pd.DataFrame:
-    """The choices table of the tuning ``unit``: read back when it finished with the same
-    key, else the sweep runs (:func:`tune`: loading only ``train`` and
-    ``tuning.split``) and the unit's tables are written.  The caller holds the unit's
-    lock.  ``write``: record the unit (under torchrun only rank 0 does; every rank
-    trains the sweep's runs together)."""
-    rec = shards.read_unit(out, unit)
-    if rec is not None:
-        return pd.read_parquet(out / unit.dir / rec["tables"][schema.RECON_CHOICES])
+    """The choices table of the tuning ``unit``, run first by the sweep runner
+    (:func:`bench_softras.sweep.run_unit_first`, under the unit's lock): read back when
+    it finished with the same key, else the sweep runs (:func:`tuning_tables`) and the
+    unit's tables are written, then its short runs' checkpoints deleted.  ``write``:
+    record the unit (under torchrun only rank 0 does; every rank trains the sweep's
+    runs together)."""
+    def drop() -> None:
+        if not is_distributed():  # under torchrun another rank may still read a checkpoint
+            _drop_point_checkpoints(out, names, base, tuning)
+
+    job = SweepUnit(unit, lambda: tuning_tables(out, names, base, tuning, template=template,
+                                                progress=progress))
+    return run_unit_first(out, job, record=write, lock_subdir=UNIT_LOCK_DIR,
+                          on_recorded=drop)[schema.RECON_CHOICES]
+
+
+def tuning_tables(out: Path, names: Sequence[str], base: ReconConfig,
+                  tuning: ReconTuningConfig, *, template=None, progress: bool = False
+                  ) -> dict[str, pd.DataFrame]:
+    """The tuning unit's computation: the sweep (:func:`tune`, loading only ``train``
+    and ``tuning.split``, its runs under ``out``) and its ``recon_tuning`` and
+    ``recon_choices`` tables; :class:`ConfigError` when the tuning split is the
+    evaluated one."""
     if base.eval_split == tuning.split:
         raise ConfigError(f"recon_tuning.split {tuning.split!r} is the evaluated split "
                           "(recon.eval_split): tuning must never see the objects the runs "
@@ -158,21 +173,7 @@ def run_tuning(out: Path, unit: shards.Unit, names: Sequence[str], base: ReconCo
         val_data = load_split(base.data_dir, tuning.split, base.class_ids, tuning.val_objects)
     table, choices = tune(names, base, tuning, train_data, val_data, out, template=template,
                           progress=progress)
-    if write:
-        tables = {stem: write_table(t, out / unit.dir / schema.parquet_name(stem))
-                  for stem, t in ((schema.RECON_TUNING, table), (schema.RECON_CHOICES, choices))}
-        shards.write_unit(out, unit, tables)
-        if not _distributed():  # under torchrun another rank may still read a checkpoint
-            _drop_point_checkpoints(out, names, base, tuning)
-    return choices
-
-
-def _distributed() -> bool:
-    """Whether this process is one rank of several (``torchrun``)."""
-    import torch.distributed as dist
-
-    return bool((dist.is_available() and dist.is_initialized())
-                or int(os.environ.get("WORLD_SIZE", "1")) > 1)
+    return {schema.RECON_TUNING: table, schema.RECON_CHOICES: choices}
 
 
 def _drop_point_checkpoints(out: Path, names: Sequence[str], base: ReconConfig,

@@ -104,14 +104,20 @@ class Dist:
         return self.world > 1
 
 
+def is_distributed() -> bool:
+    """Whether this process is one rank of several: launched by ``torchrun``
+    (``WORLD_SIZE > 1``) or in a process group already initialized."""
+    return bool((dist.is_available() and dist.is_initialized())
+                or int(os.environ.get("WORLD_SIZE", "1")) > 1)
+
+
 def setup_distributed(device: str) -> Dist:
-    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE > 1``) or
-    when one is already initialized; gloo on CPU, NCCL on CUDA."""
+    """Join the process group when :func:`is_distributed` (``torchrun``, or one already
+    initialized); gloo on CPU, NCCL on CUDA."""
+    if not is_distributed():
+        return Dist()
     if dist.is_available() and dist.is_initialized():
         return Dist(dist.get_rank(), dist.get_world_size())
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
     if not dist.is_available():  # pragma: no cover - torch built without distributed
         raise RuntimeError("WORLD_SIZE > 1 but torch.distributed is not available")
     backend = "nccl" if device.startswith("cuda") else "gloo"

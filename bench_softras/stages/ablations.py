@@ -37,6 +37,10 @@ class AblationStage(Stage):
         except KeyError as exc:
             raise MainJobError(f"ablations.renderer: {exc.args[0]}") from None
 
+    def recorded_settings(self, plan: Plan) -> dict:
+        """``ablations``: :meth:`Plan.ablation_config` (the fit settings too)."""
+        return {self.section: plan.ablation_config()}
+
     def configure(self, ctx: StageContext) -> dict:
         """:meth:`Plan.ablation_config`, the preset and the target by content."""
         plan = ctx.plan

@@ -120,6 +120,22 @@ class Stage:
         """Its shard kind (:data:`~bench_softras.results_schema.SHARD_KINDS`)."""
         return results_schema.SCHEMA[self.name].shard
 
+    def recorded_settings(self, plan: Plan) -> dict:
+        """Its settings as the run's configuration records them (``run.json``'s
+        ``config``, JSON-ready, keyed by name): default ``{section: the plan's section}``
+        (a dataclass as its dict; ``{}`` without a section).  The main job takes every
+        stage's, in the registry's order, and names none by hand."""
+        if not self.section:
+            return {}
+        return {self.section: settings_record(plan.section(self.section))}
+
+    def portable_settings(self, plan: Plan, data_dir: str) -> dict:
+        """Its settings as every shard of a sweep must be given them alike (the main
+        job's ``sweep_options``, compared between shards): no path of this machine;
+        ``data_dir``: the ``--data-dir`` given (empty: the synthetic data set).
+        Default: :meth:`recorded_settings`."""
+        return self.recorded_settings(plan)
+
     def check(self, plan: Plan) -> None:
         """Raise :class:`MainJobError` for what :meth:`run` would refuse (default:
         nothing to check)."""
@@ -146,6 +162,13 @@ class Stage:
         """Its price in seconds for the job's progress estimate
         (:mod:`bench_softras.job_progress`): :meth:`units` x :attr:`unit_seconds`."""
         return self.units(config) * self.unit_seconds
+
+
+def settings_record(settings: object) -> object:
+    """A settings section as recorded: a dataclass as its dict, anything else as is."""
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        return dataclasses.asdict(settings)
+    return settings
 
 
 def outputs(stage: str, out_dir: Path) -> list[Path]:

@@ -68,6 +68,13 @@ class DataStage(Stage):
     needs_data = True
     unit_seconds = 2.0  # cached: checking the folder; a first build takes about 25 s
 
+    def portable_settings(self, plan: Plan, data_dir: str) -> dict:
+        """``data``: where the data comes from, without this machine's path (a
+        ``--data-dir``, or the synthetic build's cache key); nothing in the run's
+        configuration (:meth:`recorded_settings`: the job's options hold
+        ``--data-dir``)."""
+        return {"data": "--data-dir" if data_dir else f"synthetic {synthetic_key(plan)}"}
+
     def configure(self, ctx: StageContext) -> dict:
         """Where the data comes from: the given directory (and its content's
         fingerprint) or the synthetic build's preset and cache key, and the categories."""

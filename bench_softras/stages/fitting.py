@@ -59,6 +59,16 @@ class FittingStage(Stage):
         for shape in plan.fit_shapes:
             check_target(shape, "--fit-shapes", data_objects=True)
 
+    def recorded_settings(self, plan: Plan) -> dict:
+        """``fit``, the preset's ``fit_bench`` and the fitting renderers."""
+        return {**self.portable_settings(plan, ""),
+                "fit_renderers": list(plan.fit_renderers)}
+
+    def portable_settings(self, plan: Plan, data_dir: str) -> dict:
+        """``fit`` and ``fit_bench`` (the harness lists the fitting renderers)."""
+        return {self.section: dataclasses.asdict(plan.fit),
+                "fit_bench": dataclasses.asdict(plan.preset.fit_bench)}
+
     def configure(self, ctx: StageContext) -> dict:
         """The fit and benchmark settings, every target (the user's mesh files by
         content), the renderers and the data's fingerprint."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench_softras.studies import gradients as gradient_study
 
-from .base import Stage, StageContext, outputs
+from .base import Plan, Stage, StageContext, outputs
 
 
 class GradientStage(Stage):
@@ -20,6 +20,10 @@ class GradientStage(Stage):
     def units(self, config: dict) -> float:
         """Renderer x sigma points."""
         return len(config.get("renderers") or []) * len(config.get("sigmas") or ())
+
+    def recorded_settings(self, plan: Plan) -> dict:
+        """``gradients``: :meth:`Plan.gradient_config` (its renderers and seed too)."""
+        return {self.section: plan.gradient_config()}
 
     def configure(self, ctx: StageContext) -> dict:
         """:meth:`Plan.gradient_config`."""

@@ -9,9 +9,9 @@ import dataclasses
 from pathlib import Path
 
 from bench_softras.experiments import evaluate
-from bench_softras.settings import ReconConfig, with_overrides
+from bench_softras.settings import ReconConfig, generator_label, with_overrides
 
-from .base import Stage, StageContext, outputs
+from .base import Plan, Stage, StageContext, outputs
 
 
 def recon_config(ctx: StageContext) -> ReconConfig:
@@ -35,6 +35,17 @@ class ReconstructionStage(Stage):
         recon = config.get("recon") or {}
         return (len(config.get("renderers") or []) * len(config.get("seeds") or [])
                 * int(recon.get("iterations") or 0) * int(recon.get("batch_size") or 0))
+
+    def recorded_settings(self, plan: Plan) -> dict:
+        """``recon`` (with its paths), the preset's ``recon_tuning`` and the generator's
+        label."""
+        return {self.section: plan.recon.to_dict(),
+                "recon_tuning": dataclasses.asdict(plan.preset.recon_tuning),
+                "generator": generator_label(plan.recon.model)}
+
+    def portable_settings(self, plan: Plan, data_dir: str) -> dict:
+        """``recon`` without the machine's paths (:meth:`ReconConfig.portable_dict`)."""
+        return {self.section: plan.recon.portable_dict()}
 
     def configure(self, ctx: StageContext) -> dict:
         """The settings, renderers, seeds, the tuning sweep and the data's

@@ -38,6 +38,10 @@ class TimingStage(Stage):
         except ConfigError as exc:
             raise MainJobError(str(exc)) from None
 
+    def recorded_settings(self, plan: Plan) -> dict:
+        """``timing``: its resolved settings (:meth:`TimingConfig.to_dict`)."""
+        return {self.section: plan.timing.to_dict()}
+
     def configure(self, ctx: StageContext) -> dict:
         """The resolved timing settings."""
         return ctx.plan.timing.to_dict()

@@ -13,7 +13,14 @@ import pytest
 
 from bench_softras import results_schema, stages
 from bench_softras.atomic import write_table
-from bench_softras.main_job import MainJobConfig, MainJobError, make_plan, run_main_job
+from bench_softras.main_job import (
+    MainJobConfig,
+    MainJobError,
+    full_config_of,
+    make_plan,
+    run_main_job,
+    sweep_options,
+)
 from bench_softras.report import sections
 from bench_softras.report.document import Document
 from bench_softras.report.results import read_table
@@ -146,3 +153,28 @@ def test_a_section_no_stage_registers_is_still_refused(tmp_path):
         make_plan(MainJobConfig(preset="smoke", stages=("data",), settings=("toy.count=3",),
                                 results_root=str(tmp_path / "r"),
                                 reports_root=str(tmp_path / "p"), progress=False))
+
+
+def test_run_config_and_sweep_options_take_each_stages_own_settings(toy_stage, tmp_path,
+                                                                   monkeypatch):
+    # run.json's config and the shards' sweep options ask every registered stage for its
+    # settings, in the registry's order: a stage's own hook decides what is recorded,
+    # a registered one's and a built-in one's alike (no section is named by hand)
+    cfg = _job(tmp_path)
+    plan = make_plan(cfg)
+    monkeypatch.setattr(stages.get("toy"), "portable_settings",
+                        lambda plan, data_dir: {"toy": "portable", "toy_data": data_dir})
+    monkeypatch.setattr(stages.get("timing"), "recorded_settings",
+                        lambda plan: {"timing": "recorded by the stage"})
+    full = full_config_of(cfg, plan)
+    assert full["toy"] == {"count": 4} and full["timing"] == "recorded by the stage"
+    recorded = [k for s in stages.ordered() for k in s.recorded_settings(plan)]
+    assert list(full)[-len(recorded) - 2:] == [*recorded, "threads", "sweep"]
+    assert recorded[-1] == "toy" and "toy_data" not in full
+    options = sweep_options(cfg, plan)
+    assert options["toy"] == "portable" and options["toy_data"] == ""
+    assert full["sweep"] == options
+    assert options["timing"] == "recorded by the stage"  # portable: by default the same
+    portable = [k for s in stages.ordered() for k in s.portable_settings(plan, "")]
+    assert list(options)[-len(portable):] == portable
+    assert portable[0] == "data" and portable[-2:] == ["toy", "toy_data"]
