@@ -38,6 +38,7 @@ This module imports neither torch nor the renderers.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ from .shards import (
     write_plan,
     write_unit,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Combine", "ListMain", "Shard", "StageSweep", "SweepUnit", "Unit", "UnitRun",
            "run_stage", "run_sweep", "run_unit_first", "write_combined"]
@@ -224,6 +227,7 @@ def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool,
     unit = item.unit
     rec = None if rerun else read_unit(out, unit)
     if rec is not None:
+        log.info("unit %s: finished earlier with the same key, read back", unit.label)
         return {stem: pd.read_parquet(out / unit.dir / name)
                 for stem, name in rec["tables"].items()}
     tables = item.run()
