@@ -18,7 +18,7 @@ stage directory, never a table or a record).  The runner, the same way for every
   tables (CSV and Parquet, :func:`~bench_softras.shards.merge_units`, the sweep's order).
 
 A stage whose units are not all known up front declares its sweep as a
-:class:`StageSweep` and hands it to :func:`run_stage`, which runs it in two phases:
+:class:`StageSweep` and hands it to :func:`run_stage_sweep`, which runs it in two phases:
 
 1. the ``first`` units (a tuning sweep: the other units' keys hash its choices), in
    every shard that needs them, by :func:`run_unit_first` (the same lock, reuse and
@@ -63,7 +63,7 @@ from .shards import (
 log = logging.getLogger(__name__)
 
 __all__ = ["Combine", "ListMain", "Shard", "StageSweep", "SweepUnit", "Unit", "UnitRun",
-           "run_stage", "run_sweep", "run_unit_first", "write_combined"]
+           "run_stage_sweep", "run_sweep", "run_unit_first", "write_combined"]
 
 #: A unit's computation: no arguments, its tables (stem -> DataFrame) back (``None``:
 #: nothing to record, e.g. on a non-zero ``torchrun`` rank).
@@ -91,7 +91,7 @@ Combine = Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]]
 
 @dataclass(frozen=True)
 class StageSweep:
-    """A stage's sweep as its experiment lists it, run by :func:`run_stage`.
+    """A stage's sweep as its experiment lists it, run by :func:`run_stage_sweep`.
 
     ``stage``: its results-schema name; ``first``: the units run first, in every shard
     (module docstring); ``main``: lists the other units from the first phase's tables;
@@ -169,7 +169,7 @@ def run_sweep(out: str | Path, stage: str, units: Sequence[SweepUnit], shard: Sh
     return done
 
 
-def run_stage(out: str | Path, sweep: StageSweep, shard: Shard | None, *,
+def run_stage_sweep(out: str | Path, sweep: StageSweep, shard: Shard | None, *,
               force: bool = False, record: bool = True) -> list[dict[str, pd.DataFrame]]:
     """Run ``sweep`` into the stage directory ``out`` (module docstring): its first
     units (:func:`run_unit_first`, ``force`` by their owner shard only), then the main

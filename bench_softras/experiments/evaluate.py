@@ -39,7 +39,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.sweep import Shard, StageSweep, SweepUnit, Unit, run_stage
+from bench_softras.sweep import Shard, StageSweep, SweepUnit, Unit, run_stage_sweep
 from renderers import names as renderer_names
 
 from . import recon_tuning
@@ -194,7 +194,7 @@ def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = N
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
 
     Units (:func:`reconstruction_sweep`, run by the harness's sweep runner,
-    :func:`bench_softras.sweep.run_stage`): the tuning sweep (run first, in the first
+    :func:`bench_softras.sweep.run_stage_sweep`): the tuning sweep (run first, in the first
     shard that needs it, the others wait for its lock), the template floor
     (``out_dir/template``), then renderer x seed (each unit's tables and ``unit.json`` in
     its own directory under that directory's lock; every unit of the slice runs, a
@@ -211,7 +211,7 @@ def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = N
                           base.eval_split)  # before any training
     is_main = setup_distributed(base.device).is_main
     jobs = _UnitJobs(Path(out_dir), base, test_data, template, progress, force, is_main)
-    done = run_stage(out_dir, reconstruction_sweep(
+    done = run_stage_sweep(out_dir, reconstruction_sweep(
         jobs, tuning or p.recon_tuning, tuple(renderers or p.renderers),
         tuple(p.seeds if seeds is None else seeds)), shard, record=is_main)
     frames = [t[schema.RECON_IOU] for t in done]

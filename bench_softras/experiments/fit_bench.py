@@ -48,7 +48,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.sweep import Shard, StageSweep, SweepUnit, Unit, run_stage
+from bench_softras.sweep import Shard, StageSweep, SweepUnit, Unit, run_stage_sweep
 
 from .fitting import (
     FIT_COLUMNS,
@@ -289,7 +289,7 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
     fitted meshes to ``out_dir`` and returns the fitting curves.
 
     Units (:func:`fitting_sweep`, run by the harness's sweep runner,
-    :func:`bench_softras.sweep.run_stage`): the tuning sweep (one unit,
+    :func:`bench_softras.sweep.run_stage_sweep`): the tuning sweep (one unit,
     ``units/tuning``: it also holds the choices and targets tables; run first), then
     target x renderer.  Each runs
     under its own directory's lock and is reused when it finished with the same
@@ -310,9 +310,9 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
         raise ValueError("no fitting targets: give a data set (per_category > 0) or shapes")
     out = Path(out_dir)
     (out / "meshes").mkdir(parents=True, exist_ok=True)
-    done = run_stage(out, fitting_sweep(names, specs, fit, bench, p.name, out, data_dir=data_dir,
-                                        class_ids=class_ids, progress=progress),
-                     shard, force=force)
+    sweep = fitting_sweep(names, specs, fit, bench, p.name, out, data_dir=data_dir,
+                          class_ids=class_ids, progress=progress)
+    done = run_stage_sweep(out, sweep, shard, force=force)
     if shard is not None:
         return (pd.concat([t[schema.FITTING] for t in done], ignore_index=True) if done
                 else pd.DataFrame(columns=[*FIT_COLUMNS, "preset"]))
@@ -384,7 +384,7 @@ def _tuning_tables(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
                    progress: bool) -> dict[str, pd.DataFrame]:
     """The tuning unit's computation: the sweep (:func:`tune`) and its ``fit_tuning``,
     ``fit_choices`` and ``fit_targets`` tables (the sweep runner reads them back, or
-    records them: :func:`bench_softras.sweep.run_stage`)."""
+    records them: :func:`bench_softras.sweep.run_stage_sweep`)."""
     t_specs = tuning_specs(data_dir, bench, class_ids)
     sweep_table, choices = tune(names, load_targets(t_specs, data_dir, fit.seed), t_specs, fit,
                                 bench, progress=progress)

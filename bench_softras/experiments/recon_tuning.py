@@ -16,7 +16,7 @@ values; slow references take the choice of the renderer their description names
 
 Each grid point is a training run in ``<out>/tuning/<renderer>/lr<x>_sigma<y>/`` that
 resumes from its checkpoint; the sweep is the first unit of the reconstruction sweep, run
-first by the harness's sweep runner (:func:`bench_softras.sweep.run_stage`), which
+first by the harness's sweep runner (:func:`bench_softras.sweep.run_stage_sweep`), which
 records its ``recon_tuning`` (:data:`TUNING_COLUMNS`) and ``recon_choices``
 (:data:`CHOICE_COLUMNS`) tables in ``unit.json`` and reads them back when it finished
 with the same key.
@@ -140,7 +140,7 @@ def tuning_job(out: Path, unit: Unit, names: Sequence[str], base: ReconConfig,
                tuning: ReconTuningConfig, *, template=None, progress: bool = False
                ) -> SweepUnit:
     """The tuning ``unit`` as the sweep runner runs it first
-    (:func:`bench_softras.sweep.run_stage`, under the unit's lock): read back when it
+    (:func:`bench_softras.sweep.run_stage_sweep`, under the unit's lock): read back when it
     finished with the same key, else the sweep runs (:func:`tuning_tables`), the
     runner records its tables, then its short runs' checkpoints are deleted (not under
     torchrun, where another rank may still read one; every rank trains the sweep's runs

@@ -1,4 +1,4 @@
-"""A stage's sweep run by the harness (bench_softras.sweep.run_stage): the first units
+"""A stage's sweep run by the harness (bench_softras.sweep.run_stage_sweep): the first units
 run (and are recorded) before the main units are listed from their tables, in every
 shard; the combined tables are written by the runner as the results schema declares
 them; and the experiments that use it (fitting, reconstruction) write no table of
@@ -25,7 +25,7 @@ from bench_softras.settings import (
     ReconTuningConfig,
 )
 from bench_softras.shards import Shard, merge_units, read_unit
-from bench_softras.sweep import StageSweep, SweepUnit, Unit, run_stage
+from bench_softras.sweep import StageSweep, SweepUnit, Unit, run_stage_sweep
 
 STAGE = "toy_sweep"
 PACKAGE = Path(bench_softras.__file__).parent
@@ -72,36 +72,36 @@ def _sweep(out: Path, calls: list[str], *, scale: int = 2,
 def test_the_first_phase_runs_and_is_recorded_before_the_main_units_in_every_shard(
         tmp_path, toy_schema):
     calls: list[str] = []
-    done = run_stage(tmp_path, _sweep(tmp_path, calls), Shard(2, 2))
+    done = run_stage_sweep(tmp_path, _sweep(tmp_path, calls), Shard(2, 2))
     # shard 2 owns none of position 0, yet runs the first unit: its units need it
     assert calls == ["first", "list(2, recorded=True)", "u0", "u2"]
     assert [int(t["squares"]["value"].item()) for t in done] == [0, 4]
     assert not (tmp_path / "total.csv").exists()  # a shard writes no combined table
     calls.clear()
-    run_stage(tmp_path, _sweep(tmp_path, calls), Shard(1, 2))
+    run_stage_sweep(tmp_path, _sweep(tmp_path, calls), Shard(1, 2))
     assert calls == ["list(2, recorded=True)", "u1"]  # the first unit read back
     calls.clear()
-    run_stage(tmp_path, _sweep(tmp_path, calls, scale=3), None)
+    run_stage_sweep(tmp_path, _sweep(tmp_path, calls, scale=3), None)
     # another choice: other main keys, every main unit runs again at the new choice
     assert calls == ["first", "list(3, recorded=True)", "u0", "u1", "u2"]
     assert merge_units(tmp_path, "squares")[0]["value"].tolist() == [0, 3, 6]
 
 
 def test_the_runner_writes_the_declared_combined_tables(tmp_path, toy_schema):
-    run_stage(tmp_path, _sweep(tmp_path, []), None)
+    run_stage_sweep(tmp_path, _sweep(tmp_path, []), None)
     assert pd.read_csv(tmp_path / "total.csv")["total"].tolist() == [6]
     assert pd.read_parquet(tmp_path / "total.parquet")["total"].tolist() == [6]
     assert pd.read_csv(tmp_path / "total_summary.csv")["total"].tolist() == [6]
     assert not (tmp_path / "total_summary.parquet").exists()  # CSV only, as declared
     assert pd.read_csv(tmp_path / "squares.csv")["value"].tolist() == [0, 2, 4]
     unrecorded = tmp_path / "unrecorded"
-    run_stage(unrecorded, _sweep(unrecorded, []), None, record=False)
+    run_stage_sweep(unrecorded, _sweep(unrecorded, []), None, record=False)
     assert not unrecorded.exists()
 
 
 def test_a_combined_table_the_schema_does_not_declare_is_refused(tmp_path, toy_schema):
     with pytest.raises(ValueError, match="does not declare: stray"):
-        run_stage(tmp_path, _sweep(tmp_path, [], combine_stems=("total", "stray")), None)
+        run_stage_sweep(tmp_path, _sweep(tmp_path, [], combine_stems=("total", "stray")), None)
     assert not (tmp_path / "total.csv").exists()  # nothing of it written
 
 
