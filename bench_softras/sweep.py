@@ -170,13 +170,16 @@ def run_sweep(out: str | Path, stage: str, units: Sequence[SweepUnit], shard: Sh
 
 
 def run_stage_sweep(out: str | Path, sweep: StageSweep, shard: Shard | None, *,
-              force: bool = False, record: bool = True) -> list[dict[str, pd.DataFrame]]:
+                    force: bool = False, record: bool = True
+                    ) -> list[dict[str, pd.DataFrame]]:
     """Run ``sweep`` into the stage directory ``out`` (module docstring): its first
     units (:func:`run_unit_first`, ``force`` by their owner shard only), then the main
     units it lists from their tables (:func:`run_sweep`), then, unsharded and
     ``record``, its ``combine`` tables written (:func:`write_combined`).  Returns this
     shard's main units' tables, in the sweep's order.  ``record=False``: nothing
-    written (a ``torchrun`` rank other than 0)."""
+    written (a ``torchrun`` rank other than 0); ``ValueError`` before anything runs when
+    a ``merge`` stem is not a table of the stage's results schema."""
+    _check_declared(sweep.stage, sweep.merge, csv_only=False)
     out = Path(out)
     first = [run_unit_first(out, item, shard, position=k, force=force, record=record,
                             lock_subdir=sweep.lock_subdir)
@@ -204,11 +207,8 @@ def write_combined(out: str | Path, stage: str, tables: dict[str, pd.DataFrame]
     (:mod:`bench_softras.atomic`) without the index, as its results schema declares it:
     a ``tables`` stem as CSV and Parquet, a ``csv_only`` stem as CSV; returns the paths.
     ``ValueError`` (nothing written) for a stem the schema does not declare."""
+    _check_declared(stage, tables, csv_only=True)
     declared = SCHEMA[stage]
-    wrong = [s for s in tables if s not in declared.tables and s not in declared.csv_only]
-    if wrong:
-        raise ValueError(f"stage {stage!r} combines tables its results schema does not "
-                         f"declare: {', '.join(wrong)}")
     out = Path(out)
     paths = []
     for stem, table in tables.items():
@@ -216,6 +216,17 @@ def write_combined(out: str | Path, stage: str, tables: dict[str, pd.DataFrame]
                  else [csv_name(stem)])
         paths += [write_table(table, out / name) for name in names]
     return paths
+
+
+def _check_declared(stage: str, stems, csv_only: bool) -> None:
+    """``ValueError`` naming the ``stems`` that are not tables of ``stage``'s results
+    schema (its ``tables``, and with ``csv_only`` its ``csv_only`` stems)."""
+    declared = SCHEMA[stage]
+    known = (*declared.tables, *(declared.csv_only if csv_only else ()))
+    wrong = [s for s in stems if s not in known]
+    if wrong:
+        raise ValueError(f"stage {stage!r} would write tables its results schema does not "
+                         f"declare: {', '.join(wrong)}")
 
 
 def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool,

@@ -6,6 +6,7 @@ their stage themselves."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -103,6 +104,10 @@ def test_a_combined_table_the_schema_does_not_declare_is_refused(tmp_path, toy_s
     with pytest.raises(ValueError, match="does not declare: stray"):
         run_stage_sweep(tmp_path, _sweep(tmp_path, [], combine_stems=("total", "stray")), None)
     assert not (tmp_path / "total.csv").exists()  # nothing of it written
+    stray_merge = dataclasses.replace(_sweep(tmp_path, calls := []), merge=("stray",))
+    with pytest.raises(ValueError, match="does not declare: stray"):
+        run_stage_sweep(tmp_path / "m", stray_merge, None)
+    assert calls == []  # refused before any unit ran
 
 
 def _declared_names(stage: str) -> set[str]:
