@@ -17,13 +17,20 @@ stage directory, never a table or a record).  The runner, the same way for every
 * in an unsharded call, merges every unit's tables of ``merge`` into the stage's combined
   tables (CSV and Parquet, :func:`~bench_softras.shards.merge_units`, the sweep's order).
 
-A unit whose result the other units' settings need (a tuning sweep: the other units'
-keys hash its choices) is run first, by :func:`run_unit_first` (the same lock, reuse and
-records, waiting for a shard that holds its lock), then listed with the others with
-``run`` ``None``: planned, not run again.
+A stage whose units are not all known up front declares its sweep as a
+:class:`StageSweep` and hands it to :func:`run_stage_sweep`, which runs it in two phases:
 
-An experiment lists units and computes; it imports this module, never
-:mod:`bench_softras.shards` (:class:`Unit` and :class:`Shard` are re-exported here).
+1. the ``first`` units (a tuning sweep: the other units' keys hash its choices), in
+   every shard that needs them, by :func:`run_unit_first` (the same lock, reuse and
+   records, waiting for a shard that holds its lock);
+2. ``main(first tables)``: the units listed from the first phase's merged tables, run
+   by :func:`run_sweep` with the first units planned ahead of them (``run`` ``None``:
+   not run again); then, in an unsharded recorded call, ``combine(main tables)``: the
+   stage's combined tables, each a table of the stage's results schema
+   (:mod:`bench_softras.results_schema`), written here (:func:`write_combined`).
+
+An experiment lists units and computes, and writes no table; it imports this module,
+never :mod:`bench_softras.shards` (:class:`Unit` and :class:`Shard` are re-exported here).
 
 This module imports neither torch nor the renderers.
 """
@@ -31,14 +38,15 @@ This module imports neither torch nor the renderers.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .atomic import write_table
-from .results_schema import csv_name, parquet_name
+from .results_schema import SCHEMA, csv_name, parquet_name
 from .runlock import run_lock
 from .shards import (
     WHOLE,
@@ -52,7 +60,10 @@ from .shards import (
     write_unit,
 )
 
-__all__ = ["Shard", "SweepUnit", "Unit", "UnitRun", "run_sweep", "run_unit_first"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Combine", "ListMain", "Shard", "StageSweep", "SweepUnit", "Unit", "UnitRun",
+           "run_stage_sweep", "run_sweep", "run_unit_first", "write_combined"]
 
 #: A unit's computation: no arguments, its tables (stem -> DataFrame) back (``None``:
 #: nothing to record, e.g. on a non-zero ``torchrun`` rank).
@@ -61,11 +72,41 @@ UnitRun = Callable[[], "dict[str, pd.DataFrame] | None"]
 
 @dataclass(frozen=True)
 class SweepUnit:
-    """One unit of a sweep: its ``unit`` record (label, directory, key) and ``run``
-    (``None``: planned only, run first by :func:`run_unit_first`)."""
+    """One unit of a sweep: its ``unit`` record (label, directory, key), ``run``
+    (``None``: planned only, run first by :func:`run_unit_first`) and ``on_recorded``
+    (called once its tables are recorded, e.g. to drop what only its computation read)."""
 
     unit: Unit
     run: UnitRun | None = None
+    on_recorded: Callable[[], None] | None = None
+
+
+#: The main units of a :class:`StageSweep` from its first phase's tables (each stem
+#: concatenated over the first units, in order).
+ListMain = Callable[[dict[str, pd.DataFrame]], Sequence[SweepUnit]]
+#: A stage's combined tables (stem -> DataFrame, written without the index) from its
+#: main units' tables (each stem concatenated over the units, in the sweep's order).
+Combine = Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class StageSweep:
+    """A stage's sweep as its experiment lists it, run by :func:`run_stage_sweep`.
+
+    ``stage``: its results-schema name; ``first``: the units run first, in every shard
+    (module docstring); ``main``: lists the other units from the first phase's tables;
+    ``options``: what the shards must agree on (the plan's ``options``); ``merge``: the
+    unit stems merged into combined tables (:func:`run_sweep`); ``combine``: the other
+    combined tables; ``reuse`` / ``lock_subdir``: as :func:`run_sweep`'s."""
+
+    stage: str
+    main: ListMain
+    first: Sequence[SweepUnit] = ()
+    options: dict = field(default_factory=dict)
+    merge: Sequence[str] = ()
+    combine: Combine | None = None
+    reuse: bool = True
+    lock_subdir: str = ""
 
 
 def run_unit_first(out: str | Path, item: SweepUnit, shard: Shard | None = None, *,
@@ -86,7 +127,7 @@ def run_unit_first(out: str | Path, item: SweepUnit, shard: Shard | None = None,
     lock = (run_lock(out / item.unit.dir / lock_subdir, wait=True) if record
             else contextlib.nullcontext())
     with lock:
-        tables = _run_unit(out, item, rerun, record, on_recorded)
+        tables = _run_unit(out, item, rerun, record, on_recorded or item.on_recorded)
     if tables is None:
         raise ValueError(f"unit {item.unit.label!r} run first returned no tables")
     return tables
@@ -115,7 +156,7 @@ def run_sweep(out: str | Path, stage: str, units: Sequence[SweepUnit], shard: Sh
         lock = (run_lock(out / item.unit.dir / lock_subdir) if record
                 else contextlib.nullcontext())
         with lock:
-            tables = _run_unit(out, item, force or not reuse, record)
+            tables = _run_unit(out, item, force or not reuse, record, item.on_recorded)
         if tables is not None:
             done.append(tables)
     if shard is None and record:
@@ -128,6 +169,66 @@ def run_sweep(out: str | Path, stage: str, units: Sequence[SweepUnit], shard: Sh
     return done
 
 
+def run_stage_sweep(out: str | Path, sweep: StageSweep, shard: Shard | None, *,
+                    force: bool = False, record: bool = True
+                    ) -> list[dict[str, pd.DataFrame]]:
+    """Run ``sweep`` into the stage directory ``out`` (module docstring): its first
+    units (:func:`run_unit_first`, ``force`` by their owner shard only), then the main
+    units it lists from their tables (:func:`run_sweep`), then, unsharded and
+    ``record``, its ``combine`` tables written (:func:`write_combined`).  Returns this
+    shard's main units' tables, in the sweep's order.  ``record=False``: nothing
+    written (a ``torchrun`` rank other than 0); ``ValueError`` before anything runs when
+    a ``merge`` stem is not a table of the stage's results schema."""
+    _check_declared(sweep.stage, sweep.merge, csv_only=False)
+    out = Path(out)
+    first = [run_unit_first(out, item, shard, position=k, force=force, record=record,
+                            lock_subdir=sweep.lock_subdir)
+             for k, item in enumerate(sweep.first)]
+    main = list(sweep.main(concat_tables(first)))
+    done = run_sweep(out, sweep.stage, [SweepUnit(u.unit) for u in sweep.first] + main,
+                     shard, options=sweep.options, force=force, merge=sweep.merge,
+                     reuse=sweep.reuse, record=record, lock_subdir=sweep.lock_subdir)
+    if shard is None and record and sweep.combine is not None:
+        write_combined(out, sweep.stage, sweep.combine(concat_tables(done)))
+    return done
+
+
+def concat_tables(tables: Sequence[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Each stem of ``tables`` (one dict per unit) concatenated over the units that
+    have it, in order (a new RangeIndex); a stem no unit has is absent."""
+    stems = list(dict.fromkeys(stem for t in tables for stem in t))
+    return {stem: pd.concat([t[stem] for t in tables if stem in t], ignore_index=True)
+            for stem in stems}
+
+
+def write_combined(out: str | Path, stage: str, tables: dict[str, pd.DataFrame]
+                   ) -> list[Path]:
+    """Write a stage's combined ``tables`` into its directory ``out``, each atomically
+    (:mod:`bench_softras.atomic`) without the index, as its results schema declares it:
+    a ``tables`` stem as CSV and Parquet, a ``csv_only`` stem as CSV; returns the paths.
+    ``ValueError`` (nothing written) for a stem the schema does not declare."""
+    _check_declared(stage, tables, csv_only=True)
+    declared = SCHEMA[stage]
+    out = Path(out)
+    paths = []
+    for stem, table in tables.items():
+        names = ([csv_name(stem), parquet_name(stem)] if stem in declared.tables
+                 else [csv_name(stem)])
+        paths += [write_table(table, out / name) for name in names]
+    return paths
+
+
+def _check_declared(stage: str, stems, csv_only: bool) -> None:
+    """``ValueError`` naming the ``stems`` that are not tables of ``stage``'s results
+    schema (its ``tables``, and with ``csv_only`` its ``csv_only`` stems)."""
+    declared = SCHEMA[stage]
+    known = (*declared.tables, *(declared.csv_only if csv_only else ()))
+    wrong = [s for s in stems if s not in known]
+    if wrong:
+        raise ValueError(f"stage {stage!r} would write tables its results schema does not "
+                         f"declare: {', '.join(wrong)}")
+
+
 def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool,
               on_recorded: Callable[[], None] | None = None
               ) -> dict[str, pd.DataFrame] | None:
@@ -137,6 +238,7 @@ def _run_unit(out: Path, item: SweepUnit, rerun: bool, record: bool,
     unit = item.unit
     rec = None if rerun else read_unit(out, unit)
     if rec is not None:
+        log.info("unit %s: finished earlier with the same key, read back", unit.label)
         return {stem: pd.read_parquet(out / unit.dir / name)
                 for stem, name in rec["tables"].items()}
     tables = item.run()

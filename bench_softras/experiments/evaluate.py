@@ -39,7 +39,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.sweep import Shard, SweepUnit, Unit, run_sweep
+from bench_softras.sweep import Shard, StageSweep, SweepUnit, Unit, run_stage_sweep
 from renderers import names as renderer_names
 
 from . import recon_tuning
@@ -193,70 +193,105 @@ def run_reconstruction(preset: Preset = CPU, renderers: Sequence[str] | None = N
     (:func:`bench_softras.commands.options.resolve_data_dir`).
     Under ``torchrun`` training is data-parallel and rank 0 alone evaluates.
 
-    Units (:class:`bench_softras.sweep.Unit`): the tuning sweep (run first by the sweep
-    runner, :func:`bench_softras.sweep.run_unit_first`, in the first shard that needs
-    it, the others wait for its lock), the template floor (``out_dir/template``),
-    then renderer x seed, run by the harness's sweep runner
-    (:func:`bench_softras.sweep.run_sweep`: each unit's tables and ``unit.json`` in its
-    own directory under that directory's lock; every unit of the slice runs, a training
-    run resuming from its checkpoints).  ``shard``: run only that slice of the units, and
-    write no combined table (merge: call again without ``shard``, or the report);
-    returns the slice's rows.
+    Units (:func:`reconstruction_sweep`, run by the harness's sweep runner,
+    :func:`bench_softras.sweep.run_stage_sweep`): the tuning sweep (run first, in the first
+    shard that needs it, the others wait for its lock), the template floor
+    (``out_dir/template``), then renderer x seed (each unit's tables and ``unit.json`` in
+    its own directory under that directory's lock; every unit of the slice runs, a
+    training run resuming from its checkpoints); the runner writes the combined tables
+    (:func:`combined_tables`).  ``shard``: run only that slice of the units, and write no
+    combined table (merge: call again without ``shard``, or the report); returns the
+    slice's rows.
     """
     p = require_preset(preset, "run_reconstruction")
     base = _with_data_dir(config or p.recon, data_dir)
-    renderers = tuple(renderers or p.renderers)
-    seeds = tuple(p.seeds if seeds is None else seeds)
     test_data = load_split(base.data_dir, base.eval_split, base.class_ids,
                            base.max_test_objects)
     check_eval_resolution(test_data.voxels.shape[-1], base.data_dir, test_data.classes[0],
                           base.eval_split)  # before any training
-    out = Path(out_dir)
-    data_key = data_fingerprint(base.data_dir)
     is_main = setup_distributed(base.device).is_main
-    tune_unit, configs = _tuned_configs(out, base, tuning or p.recon_tuning, renderers,
-                                        template, progress, is_main)
-    units = recon_units(base, renderers, seeds, f"{_selection_digest(test_data)}:{data_key}",
-                        configs)
-    jobs = _unit_jobs(out, base, configs, test_data, template, progress, force, is_main)
-    done = run_sweep(out, "reconstruction", [SweepUnit(tune_unit)] + [  # tuning: done above
-        SweepUnit(u, jobs(run)) for u, run in zip(
-            units, [None, *((r, s) for r in renderers for s in seeds)], strict=True)],
-        shard, options=recon_options(base, renderers, seeds, data_key), reuse=False,
-        record=is_main, lock_subdir=UNIT_LOCK_DIR, merge=recon_tuning.TABLES)
+    jobs = _UnitJobs(Path(out_dir), base, test_data, template, progress, force, is_main)
+    done = run_stage_sweep(out_dir, reconstruction_sweep(
+        jobs, tuning or p.recon_tuning, tuple(renderers or p.renderers),
+        tuple(p.seeds if seeds is None else seeds)), shard, record=is_main)
     frames = [t[schema.RECON_IOU] for t in done]
-    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    if is_main and shard is None:
-        _write_combined(out, result, [t[PER_OBJECT_STEM] for t in done
-                                      if PER_OBJECT_STEM in t])
-    return result
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
 
-def _unit_jobs(out: Path, base: ReconConfig, configs: dict[str, ReconConfig],
-               test_data: MultiViewData, template, progress: bool, force: bool,
-               is_main: bool) -> Callable[[tuple[str, int] | None], Callable]:
-    """``jobs(run)``: the unit computation of ``run`` (``(renderer, seed)``; ``None``:
-    the template floor, rank 0 only) for :func:`bench_softras.sweep.run_sweep`: its
-    tables ``{recon_iou, recon_per_object}``, ``None`` on a non-zero torchrun rank.  The
-    training and validation data are loaded once, by the first training unit."""
-    loaded: dict[str, object] = {}
+def reconstruction_sweep(jobs: _UnitJobs, tuning: ReconTuningConfig,
+                         renderers: Sequence[str], seeds: Sequence[int]) -> StageSweep:
+    """The reconstruction stage's sweep (:class:`bench_softras.sweep.StageSweep`): the
+    tuning unit first (:mod:`.recon_tuning`), then, from its choices, the template floor
+    and renderer x seed (:func:`recon_units`, each trained at its renderer's choice);
+    the tuning tables merged and the :func:`combined_tables` combined.  Every unit of a
+    slice runs (``reuse=False``): a training run resumes from its checkpoints."""
+    base, out = jobs.base, jobs.out
+    data_key = data_fingerprint(base.data_dir)
+    unit = recon_tuning.tuning_unit(base, tuning, renderers, data_key)
+    runs = [None, *((r, s) for r in renderers for s in seeds)]
 
-    def jobs(run: tuple[str, int] | None) -> Callable:
+    def main(first: dict[str, pd.DataFrame]) -> list[SweepUnit]:
+        configs = recon_tuning.chosen_configs(first[schema.RECON_CHOICES], base)
+        units = recon_units(base, renderers, seeds,
+                            f"{_selection_digest(jobs.test_data)}:{data_key}", configs)
+        return [SweepUnit(u, jobs.job(run, configs)) for u, run in zip(units, runs, strict=True)]
+
+    first = recon_tuning.tuning_job(out, unit, renderers, base, tuning,
+                                    template=jobs.template, progress=jobs.progress)
+    return StageSweep("reconstruction", main, first=[first],
+                      options=recon_options(base, renderers, seeds, data_key),
+                      merge=recon_tuning.TABLES, combine=combined_tables, reuse=False,
+                      lock_subdir=UNIT_LOCK_DIR)
+
+
+def combined_tables(merged: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The reconstruction stage's combined tables from its units' (each stem
+    concatenated in the sweep's order): ``recon_iou`` (:data:`COLUMNS`), its summary
+    (:func:`summary_table`, ``renderer`` as a column) and ``recon_per_object`` when a
+    unit has it; the sweep runner writes them (the tuning tables are merged by it)."""
+    iou = merged.get(schema.RECON_IOU, pd.DataFrame(columns=COLUMNS))
+    tables = {schema.RECON_IOU: iou,
+              schema.summary_stem(schema.RECON_IOU): summary_table(iou).reset_index()}
+    if PER_OBJECT_STEM in merged:
+        tables[PER_OBJECT_STEM] = merged[PER_OBJECT_STEM]
+    return tables
+
+
+@dataclasses.dataclass
+class _UnitJobs:
+    """What the reconstruction units compute with: the stage directory ``out``, the
+    ``base`` settings, the test data and the run options; the training and validation
+    data are loaded once, by the first training unit that runs (``loaded``)."""
+
+    out: Path
+    base: ReconConfig
+    test_data: MultiViewData
+    template: object
+    progress: bool
+    force: bool
+    is_main: bool
+    loaded: dict = dataclasses.field(default_factory=dict)
+
+    def job(self, run: tuple[str, int] | None, configs: dict[str, ReconConfig]) -> Callable:
+        """The unit computation of ``run`` (``(renderer, seed)``, trained with
+        ``configs[renderer]``; ``None``: the template floor, rank 0 only): its tables
+        ``{recon_iou, recon_per_object}``, ``None`` on a non-zero torchrun rank."""
         def unit() -> dict[str, pd.DataFrame] | None:
+            base = self.base
             if run is None:
-                return ({schema.RECON_IOU: template_floor(test_data, base, template,
-                                                          base.preset)} if is_main else None)
-            if not loaded:
-                loaded["train"] = load_split(base.data_dir, "train", base.class_ids,
-                                             base.max_train_objects)
-                loaded["val"] = validation_subset(base)
+                return ({schema.RECON_IOU: template_floor(self.test_data, base, self.template,
+                                                          base.preset)}
+                        if self.is_main else None)
+            if not self.loaded:
+                self.loaded["train"] = load_split(base.data_dir, "train", base.class_ids,
+                                                  base.max_train_objects)
+                self.loaded["val"] = validation_subset(base)
             cfg = dataclasses.replace(configs[run[0]], renderer=run[0], seed=run[1],
-                                      out_dir=str(recon_run_dir(out, *run)))
-            got = _train_and_evaluate(cfg, loaded["train"], loaded["val"], test_data,
-                                      template, progress, force)
+                                      out_dir=str(recon_run_dir(self.out, *run)))
+            got = _train_and_evaluate(cfg, self.loaded["train"], self.loaded["val"],
+                                      self.test_data, self.template, self.progress, self.force)
             return None if got is None else {schema.RECON_IOU: got[0], PER_OBJECT_STEM: got[1]}
         return unit
-    return jobs
 
 
 def _with_data_dir(base: ReconConfig, data_dir: str | Path) -> ReconConfig:
@@ -267,17 +302,6 @@ def _with_data_dir(base: ReconConfig, data_dir: str | Path) -> ReconConfig:
         raise ConfigError("run_reconstruction needs the data set's directory (data_dir or "
                           "config.data_dir)")
     return with_overrides(base, data_dir=str(data_dir))
-
-
-def _write_combined(out: Path, result: pd.DataFrame, objects: list[pd.DataFrame]) -> None:
-    """The combined tables of an unsharded call: ``recon_iou`` (:func:`write_table`) and
-    ``recon_per_object`` (the sweep's ``recon_tuning`` / ``recon_choices``: merged by
-    the sweep runner)."""
-    write_table(result, out)
-    if objects:
-        per = pd.concat(objects, ignore_index=True)
-        for name in (schema.parquet_name(PER_OBJECT_STEM), schema.csv_name(PER_OBJECT_STEM)):
-            atomic.write_table(per, out / name)
 
 
 def recon_units(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[int],
@@ -309,18 +333,6 @@ def recon_options(base: ReconConfig, renderers: Sequence[str], seeds: Sequence[i
     without paths and the data's fingerprint."""
     return {"renderers": list(renderers), "seeds": [int(s) for s in seeds],
             "recon": base.portable_dict(), "data": data_key}
-
-
-def _tuned_configs(out: Path, base: ReconConfig, tuning: ReconTuningConfig,
-                   names: Sequence[str], template, progress: bool, is_main: bool
-                   ) -> tuple[Unit, dict[str, ReconConfig]]:
-    """The tuning unit and each renderer's config at its chosen learning rate and sigma
-    (:mod:`.recon_tuning`; the unit is run first by the sweep runner, or read back,
-    under its lock: a shard waits for another that holds it)."""
-    unit = recon_tuning.tuning_unit(base, tuning, names, data_fingerprint(base.data_dir))
-    choices = recon_tuning.run_tuning(out, unit, names, base, tuning, template=template,
-                                      progress=progress, write=is_main)
-    return unit, recon_tuning.chosen_configs(choices, base)
 
 
 #: The template floor's unit directory under a reconstruction output directory.

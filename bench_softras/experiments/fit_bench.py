@@ -48,7 +48,7 @@ from bench_softras.settings import (
     require_preset,
     with_overrides,
 )
-from bench_softras.sweep import Shard, SweepUnit, Unit, run_sweep, run_unit_first
+from bench_softras.sweep import Shard, StageSweep, SweepUnit, Unit, run_stage_sweep
 
 from .fitting import (
     FIT_COLUMNS,
@@ -288,10 +288,10 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
     each at its chosen settings; writes the :data:`TABLES` (CSV and Parquet) and the
     fitted meshes to ``out_dir`` and returns the fitting curves.
 
-    Units (:class:`bench_softras.sweep.Unit`): the tuning sweep (one unit,
-    ``units/tuning``: it also holds the choices and targets tables; run first,
-    :func:`bench_softras.sweep.run_unit_first`), then target x renderer, run by the
-    harness's sweep runner (:func:`bench_softras.sweep.run_sweep`).  Each runs
+    Units (:func:`fitting_sweep`, run by the harness's sweep runner,
+    :func:`bench_softras.sweep.run_stage_sweep`): the tuning sweep (one unit,
+    ``units/tuning``: it also holds the choices and targets tables; run first), then
+    target x renderer.  Each runs
     under its own directory's lock and is reused when it finished with the same
     settings (its key includes the data's fingerprint and each mesh target's content,
     :func:`.fitting.fit_unit`); ``force``: the units of this call's slice are fitted
@@ -308,36 +308,50 @@ def run_fit_benchmark(names: Sequence[str] | None = None, preset: Preset = CPU,
     specs = list(dict.fromkeys(benchmark_specs(data_dir, bench, class_ids) + list(shapes)))
     if not specs:
         raise ValueError("no fitting targets: give a data set (per_category > 0) or shapes")
-    labels = target_labels(specs)
     out = Path(out_dir)
     (out / "meshes").mkdir(parents=True, exist_ok=True)
-    data_key = data_fingerprint(data_dir) if data_dir else ""
-    tuning = _tuning_key(names, specs, fit, bench, class_ids, p.name, data_key)
-    choices = run_unit_first(out, SweepUnit(tuning, lambda: _tuning_tables(
-        names, specs, fit, bench, data_dir, class_ids, progress)), shard,
-        force=force)[schema.FIT_CHOICES]  # position 0: forced by its owner only
-    configs = chosen_configs(choices, fit, bench)
-    jobs = [(spec, n) for k, spec in enumerate(specs) for n in names
-            if n not in bench.slow_renderers or k < bench.slow_targets]
-    units = [tuning] + [fit_unit(spec, n, configs[n], p.name, data_key, labels[spec])
-                        for spec, n in jobs]
-    targets: dict[str, object] = {}  # loaded once, when a unit of this slice needs it
-
-    def fit_job(spec: str, name: str) -> Callable[[], dict[str, pd.DataFrame]]:
-        def run() -> dict[str, pd.DataFrame]:
-            if spec not in targets:
-                targets[spec] = load_targets([spec], data_dir, fit.seed, labels)[0]
-            return fit_one(targets[spec], name, configs[name], p.name, out, progress)
-        return run
-
-    done = run_sweep(out, "fitting", [SweepUnit(units[0])] + [
-        SweepUnit(u, fit_job(*job)) for u, job in zip(units[1:], jobs, strict=True)], shard,
-        options=fit_options(names, specs, fit, bench, class_ids, p.name, data_key),
-        force=force, merge=TABLES)
+    sweep = fitting_sweep(names, specs, fit, bench, p.name, out, data_dir=data_dir,
+                          class_ids=class_ids, progress=progress)
+    done = run_stage_sweep(out, sweep, shard, force=force)
     if shard is not None:
         return (pd.concat([t[schema.FITTING] for t in done], ignore_index=True) if done
                 else pd.DataFrame(columns=[*FIT_COLUMNS, "preset"]))
     return pd.read_parquet(out / schema.parquet_name(schema.FITTING))
+
+
+def fitting_sweep(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
+                  bench: FitBenchConfig, preset: str, out: Path, *, data_dir=None,
+                  class_ids: Sequence[str] = (), progress: bool = False) -> StageSweep:
+    """The fitting stage's sweep (:class:`bench_softras.sweep.StageSweep`): the tuning
+    unit first (``units/tuning``, :func:`_tuning_tables`), then, from its choices,
+    target x renderer (:func:`.fitting.fit_unit`, the slow references on their first
+    ``slow_targets`` targets only), each fitting into ``out``; the :data:`TABLES` merged.
+    A target is loaded once, by the first unit of the slice that fits it."""
+    labels = target_labels(specs)
+    data_key = data_fingerprint(data_dir) if data_dir else ""
+    jobs = [(spec, n) for k, spec in enumerate(specs) for n in names
+            if n not in bench.slow_renderers or k < bench.slow_targets]
+    targets: dict[str, object] = {}
+
+    def main(first: dict[str, pd.DataFrame]) -> list[SweepUnit]:
+        configs = chosen_configs(first[schema.FIT_CHOICES], fit, bench)
+
+        def fit_job(spec: str, name: str) -> Callable[[], dict[str, pd.DataFrame]]:
+            def run() -> dict[str, pd.DataFrame]:
+                if spec not in targets:
+                    targets[spec] = load_targets([spec], data_dir, fit.seed, labels)[0]
+                return fit_one(targets[spec], name, configs[name], preset, out, progress)
+            return run
+
+        return [SweepUnit(fit_unit(spec, n, configs[n], preset, data_key, labels[spec]),
+                          fit_job(spec, n)) for spec, n in jobs]
+
+    tuning = SweepUnit(_tuning_key(names, specs, fit, bench, class_ids, preset, data_key),
+                       lambda: _tuning_tables(names, specs, fit, bench, data_dir, class_ids,
+                                              progress))
+    return StageSweep("fitting", main, first=[tuning],
+                      options=fit_options(names, specs, fit, bench, class_ids, preset,
+                                          data_key), merge=TABLES)
 
 
 def fit_options(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
@@ -370,7 +384,7 @@ def _tuning_tables(names: Sequence[str], specs: Sequence[str], fit: FitConfig,
                    progress: bool) -> dict[str, pd.DataFrame]:
     """The tuning unit's computation: the sweep (:func:`tune`) and its ``fit_tuning``,
     ``fit_choices`` and ``fit_targets`` tables (the sweep runner reads them back, or
-    records them: :func:`bench_softras.sweep.run_unit_first`)."""
+    records them: :func:`bench_softras.sweep.run_stage_sweep`)."""
     t_specs = tuning_specs(data_dir, bench, class_ids)
     sweep_table, choices = tune(names, load_targets(t_specs, data_dir, fit.seed), t_specs, fit,
                                 bench, progress=progress)

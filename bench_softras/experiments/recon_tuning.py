@@ -15,8 +15,8 @@ values; slow references take the choice of the renderer their description names
 (``tuned_from``).  Only the ``train`` and tuning splits are read: never ``test``.
 
 Each grid point is a training run in ``<out>/tuning/<renderer>/lr<x>_sigma<y>/`` that
-resumes from its checkpoint; the sweep is one unit of the reconstruction sweep, run
-first by the harness's sweep runner (:func:`bench_softras.sweep.run_unit_first`), which
+resumes from its checkpoint; the sweep is the first unit of the reconstruction sweep, run
+first by the harness's sweep runner (:func:`bench_softras.sweep.run_stage_sweep`), which
 records its ``recon_tuning`` (:data:`TUNING_COLUMNS`) and ``recon_choices``
 (:data:`CHOICE_COLUMNS`) tables in ``unit.json`` and reads them back when it finished
 with the same key.
@@ -39,11 +39,11 @@ from bench_softras.data import MultiViewData, load_split
 from bench_softras.errors import ConfigError
 from bench_softras.runs import config_hash
 from bench_softras.settings import ReconConfig, ReconTuningConfig, with_overrides
-from bench_softras.sweep import SweepUnit, Unit, run_unit_first
+from bench_softras.sweep import SweepUnit, Unit
 
 from .fit_bench import renderer_grid, tune_renderers
 from .renderer_choice import accepts_sigma
-from .resume import UNIT_LOCK_DIR, drop_checkpoints
+from .resume import drop_checkpoints
 from .train import is_distributed, load_generator, train
 from .validation import validate
 
@@ -136,23 +136,21 @@ def tuning_unit(base: ReconConfig, tuning: ReconTuningConfig, names: Sequence[st
          "data": data_digest}))
 
 
-def run_tuning(out: Path, unit: Unit, names: Sequence[str], base: ReconConfig,
-               tuning: ReconTuningConfig, *, template=None, progress: bool = False,
-               write: bool = True) -> pd.DataFrame:
-    """The choices table of the tuning ``unit``, run first by the sweep runner
-    (:func:`bench_softras.sweep.run_unit_first`, under the unit's lock): read back when
-    it finished with the same key, else the sweep runs (:func:`tuning_tables`) and the
-    unit's tables are written, then its short runs' checkpoints deleted.  ``write``:
-    record the unit (under torchrun only rank 0 does; every rank trains the sweep's
-    runs together)."""
+def tuning_job(out: Path, unit: Unit, names: Sequence[str], base: ReconConfig,
+               tuning: ReconTuningConfig, *, template=None, progress: bool = False
+               ) -> SweepUnit:
+    """The tuning ``unit`` as the sweep runner runs it first
+    (:func:`bench_softras.sweep.run_stage_sweep`, under the unit's lock): read back when it
+    finished with the same key, else the sweep runs (:func:`tuning_tables`), the
+    runner records its tables, then its short runs' checkpoints are deleted (not under
+    torchrun, where another rank may still read one; every rank trains the sweep's runs
+    together, rank 0 alone records)."""
     def drop() -> None:
-        if not is_distributed():  # under torchrun another rank may still read a checkpoint
+        if not is_distributed():
             _drop_point_checkpoints(out, names, base, tuning)
 
-    job = SweepUnit(unit, lambda: tuning_tables(out, names, base, tuning, template=template,
-                                                progress=progress))
-    return run_unit_first(out, job, record=write, lock_subdir=UNIT_LOCK_DIR,
-                          on_recorded=drop)[schema.RECON_CHOICES]
+    return SweepUnit(unit, lambda: tuning_tables(out, names, base, tuning, template=template,
+                                                 progress=progress), on_recorded=drop)
 
 
 def tuning_tables(out: Path, names: Sequence[str], base: ReconConfig,

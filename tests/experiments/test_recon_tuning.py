@@ -14,9 +14,18 @@ from bench_softras.data import layout, loader
 from bench_softras.errors import ConfigError
 from bench_softras.experiments import recon_tuning
 from bench_softras.experiments.evaluate import run_reconstruction
+from bench_softras.experiments.resume import UNIT_LOCK_DIR
+from bench_softras.results_schema import RECON_CHOICES
 from bench_softras.settings import SMOKE, ReconConfig, ReconTuningConfig, with_overrides
+from bench_softras.sweep import run_unit_first
 
 NAMES = ["softras", "n3mr", "hard", "softras_torch"]
+
+
+def _run_tuning(out, unit, names, base, tuning, template=None) -> pd.DataFrame:
+    """The choices table of the tuning ``unit``, run first as the sweep runner runs it."""
+    job = recon_tuning.tuning_job(out, unit, names, base, tuning, template=template)
+    return run_unit_first(out, job, lock_subdir=UNIT_LOCK_DIR)[RECON_CHOICES]
 
 
 def _base(data_dir) -> ReconConfig:
@@ -51,7 +60,7 @@ def test_tuning_reads_only_train_and_val_and_records_its_choice(tiny_data_dir, t
     tuning = ReconTuningConfig(steps=1, lr_scales=(1.0, 3.0), sigmas=(1e-4, 1e-3),
                                val_objects=1, val_views=1)
     unit = recon_tuning.tuning_unit(base, tuning, NAMES, "digest")
-    choices = recon_tuning.run_tuning(tmp_path, unit, NAMES, base, tuning, template=template)
+    choices = _run_tuning(tmp_path, unit, NAMES, base, tuning, template=template)
     assert set(spy["splits"]) == {"train", "val"}
     assert spy["files"] and not [f for f in spy["files"] if "_test_" in f]
     by = choices.set_index("renderer")
@@ -68,7 +77,7 @@ def test_tuning_reads_only_train_and_val_and_records_its_choice(tiny_data_dir, t
     assert by.loc["softras", "tuning_val_voxel_iou"] == pytest.approx(best)
     # finished: read back with the same key, no data read again
     spy["splits"].clear()
-    again = recon_tuning.run_tuning(tmp_path, unit, NAMES, base, tuning, template=template)
+    again = _run_tuning(tmp_path, unit, NAMES, base, tuning, template=template)
     pd.testing.assert_frame_equal(again, choices)
     assert spy["splits"] == []
     # the recorded sweep keeps no checkpoint of its 6 short runs (each trained one)
@@ -82,7 +91,7 @@ def test_tuning_refuses_the_evaluated_split(tiny_data_dir, tmp_path):
     tuning = ReconTuningConfig(steps=1)
     unit = recon_tuning.tuning_unit(base, tuning, ["softras"], "d")
     with pytest.raises(ConfigError, match="recon_tuning.split=train"):
-        recon_tuning.run_tuning(tmp_path, unit, ["softras"], base, tuning)
+        _run_tuning(tmp_path, unit, ["softras"], base, tuning)
     with pytest.raises(ConfigError, match="split"):
         ReconTuningConfig(split="test")
 
@@ -91,7 +100,7 @@ def test_no_steps_keeps_the_preset_values(tiny_data_dir, tmp_path, spy):
     base = _base(tiny_data_dir)
     tuning = ReconTuningConfig(steps=0)
     unit = recon_tuning.tuning_unit(base, tuning, ["softras", "n3mr"], "d")
-    choices = recon_tuning.run_tuning(tmp_path, unit, ["softras", "n3mr"], base, tuning)
+    choices = _run_tuning(tmp_path, unit, ["softras", "n3mr"], base, tuning)
     assert spy["splits"] == []
     assert (choices["lr"] == base.lr).all() and choices.loc[0, "sigma"] == base.sigma
     assert choices["chosen_by"].str.contains("recon_tuning.steps is 0").all()
