@@ -107,9 +107,22 @@ def read_table_file(path: Path) -> pd.DataFrame:
 
 
 def read_run_record(results_dir: str | Path) -> dict | None:
-    """The run's ``run.json``, else the newest shard's run record
-    (:func:`~bench_softras.shards.merged_run_record`), else ``None``."""
-    return read_record(run_file(results_dir, RUN_JSON)) or merged_run_record(results_dir)
+    """The run's newest record: its ``run.json`` or the shards' merged run record
+    (:func:`~bench_softras.shards.merged_run_record`), whichever was ``updated`` last
+    (sharded calls that added seeds to a run an unsharded call finished are newer than
+    its ``run.json``, and their record says what they ran); ``None`` when neither exists."""
+    own = read_record(run_file(results_dir, RUN_JSON))
+    shards = merged_run_record(results_dir)
+    if own is None or shards is None:
+        return own or shards
+    return shards if _updated(shards) > _updated(own) else own
+
+
+def _updated(record: dict) -> str:
+    """A run record's ``updated`` time (ISO 8601 text, so that text order is time
+    order), ``""`` when it has none (records are data)."""
+    value = record.get("updated")
+    return value if isinstance(value, str) else ""
 
 
 def run_id_of(results_dir: str | Path, run: dict | None) -> str:
@@ -119,8 +132,9 @@ def run_id_of(results_dir: str | Path, run: dict | None) -> str:
     file it came from), since it names the report's folder."""
     recorded = (run or {}).get("run_id")
     if recorded:
-        has_json = run_file(results_dir, RUN_JSON).is_file()
-        return check_run_id(recorded, Path(results_dir) / (RUN_JSON if has_json else
+        own = read_record(run_file(results_dir, RUN_JSON)) or {}
+        from_json = own.get("run_id") == recorded
+        return check_run_id(recorded, Path(results_dir) / (RUN_JSON if from_json else
                                                            f"{PLANS_DIR}/run_*.json"))
     return check_run_id(Path(results_dir).resolve().name, results_dir)
 

@@ -85,9 +85,7 @@ def convergence_text(doc: Document) -> str:
     out = []
     rc = doc.data.get("recon_convergence")
     if rc is not None and len(rc):
-        runs = "; ".join(f"`{r.renderer}` (seed {r.seed}) {r.status}"
-                         for r in rc.itertuples(index=False))
-        out.append(f"reconstruction runs (validation voxel IoU at the end): {runs}"
+        out.append(f"reconstruction runs (validation voxel IoU at the end): {_run_statuses(rc)}"
                    + _link(doc, "Learning curves and convergence"))
     fc = doc.data.get("fitting_convergence")
     if fc is not None and len(fc):
@@ -95,6 +93,23 @@ def convergence_text(doc: Document) -> str:
         out.append(f"mesh fits ({len(fc)}): " + ", ".join(f"{n} {s}" for s, n in counts.items())
                    + _link(doc, "Mesh fitting"))
     return ("Convergence: " + "; ".join(out) + ".") if out else ""
+
+
+#: Up to this many reconstruction runs the summary names each run's status; beyond, it
+#: counts the statuses and names only the runs that did not plateau.
+NAMED_RUNS = 8
+
+
+def _run_statuses(rc: pd.DataFrame) -> str:
+    """Each run's convergence status (``renderer``, ``seed``, ``status`` columns), or,
+    for more than :data:`NAMED_RUNS` runs, the count per status with the runs that did
+    not plateau named."""
+    named = [f"`{r.renderer}` (seed {r.seed}) {r.status}" for r in rc.itertuples(index=False)]
+    if len(rc) <= NAMED_RUNS:
+        return "; ".join(named)
+    counts = ", ".join(f"{n} {st}" for st, n in rc["status"].value_counts().items())
+    others = [t for t, st in zip(named, rc["status"], strict=True) if st != "plateaued"]
+    return f"{len(rc)} runs: {counts}" + (f" ({'; '.join(others)})" if others else "")
 
 
 def _verdicts(doc: Document, name: str, heading: str, what: str,
