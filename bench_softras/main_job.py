@@ -452,13 +452,16 @@ def _run_stages(cfg: MainJobConfig, plan: Plan, data: dict, status: dict, walls:
 def _job_progress(cfg: MainJobConfig, made: dict, todo: list[Stage]) -> JobProgress:
     """The job's progress over the stages of ``todo``, each priced from its planned units
     (:meth:`~bench_softras.stages.base.Stage.seconds`; 0 for one that finished earlier
-    with the same configuration); the heartbeat only when the progress bars are off."""
+    with the same configuration; a stage whose units are shared out among ``cfg.shard``'s
+    ``count`` shards at 1/count of it); the heartbeat only when the progress bars are off."""
     priced = {}
     for stage in todo:
         config = made.get(stage.name, {})
         done = (not cfg.force and stage.name in made
                 and stage_done(cfg.results_dir, stage.name, config))
-        priced[stage.name] = 0.0 if done else stage.seconds(config)
+        share = (1 / cfg.shard.count
+                 if cfg.shard is not None and stage.name in shards.SHARDED_STAGES else 1.0)
+        priced[stage.name] = 0.0 if done else stage.seconds(config) * share
     return JobProgress(priced, heartbeat_s=None if cfg.progress else HEARTBEAT_S)
 
 

@@ -118,3 +118,21 @@ def test_fit_says_where_it_wrote_its_outputs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"outputs in {tmp_path}/" in out and "fitting.csv" in out
     assert str(tmp_path / "meshes") in out
+
+
+def test_a_shard_prices_its_share_of_a_sharded_stage(tmp_path):
+    """Two shards each train half of the runs: each prices half of reconstruction, and
+    all of a stage that is not shared out."""
+    from bench_softras.main_job import MainJobConfig, _job_progress
+    from bench_softras.shards import Shard
+
+    recon = {"recon": {"iterations": 1500, "batch_size": 32}, "renderers": ["r"] * 6,
+             "seeds": [0, 1]}
+    todo = [stages.get("data"), stages.get("reconstruction")]
+    made = {"reconstruction": recon}
+    whole = _job_progress(MainJobConfig(results_root=str(tmp_path)), made, todo).planned
+    half = _job_progress(MainJobConfig(results_root=str(tmp_path), shard=Shard(1, 2)),
+                         made, todo).planned
+    assert whole["reconstruction"] == pytest.approx(2 * 1446.0)
+    assert half["reconstruction"] == pytest.approx(1446.0)
+    assert half["data"] == whole["data"] > 0
