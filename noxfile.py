@@ -327,6 +327,7 @@ def coverage(session: nox.Session) -> None:
     committed runs (13 categories x 16 objects, 1-5 seeds; 20,000 replications, a few
     minutes; then one object per category, the categories pooled): prints the tables of
     docs/statistics.md and fails unless the interval covers 93-97% at 3 and 5 seeds and
-    the pooled one at least 93% (``bench_softras/report/coverage.py``)."""
+    the pooled one at least 93% (``softras-bench coverage``,
+    :mod:`bench_softras.commands.coverage`)."""
     _install(session)
-    session.run("python", "-m", "bench_softras.report.coverage", "--check", *session.posargs)
+    session.run("python", "-m", "bench_softras", "coverage", "--check", *session.posargs)

@@ -8,11 +8,13 @@ Commands (``softras-bench <command> --help`` for the options of each):
 * ``gradients``: gradient accuracy and forward fidelity study;
 * ``timing``: timing and scaling study;
 * ``step-split``: one reconstruction training step split into its parts;
-* ``renderers``: list the registered renderers (and absent optional ones).
+* ``renderers``: list the registered renderers (and absent optional ones);
+* ``coverage``: the coverage of the report's intervals, by simulation.
 
 Each command is a module of :mod:`bench_softras.commands` (``COMMANDS``); this module
-only dispatches.  Every command but ``renderers`` takes ``--preset NAME`` and ``--set
-SECTION.FIELD=VALUE`` (:mod:`bench_softras.commands.options`).
+only dispatches.  Every command but ``renderers`` and ``coverage`` (a simulation with
+its own sizes) takes ``--preset NAME`` and ``--set SECTION.FIELD=VALUE``
+(:mod:`bench_softras.commands.options`).
 
 Every command takes ``--threads N`` (before or after the command's name): the threads
 of torch and Taichi (default: ``$SOFTRAS_BENCH_THREADS``, else the cores this process
@@ -52,6 +54,8 @@ COMMANDS = {
     "step-split": ("bench_softras.commands.step_split",
                    "time one training step: data, generator, renderer, loss, optimizer"),
     "renderers": ("bench_softras.commands.renderers", "list the registered renderers"),
+    "coverage": ("bench_softras.commands.coverage",
+                 "coverage of the report's intervals, by simulation"),
 }
 
 
@@ -62,7 +66,7 @@ def _usage() -> str:
     lines += ["", "softras-bench <command> --help shows a command's options.",
               "Every command takes --threads N: threads of torch and Taichi (default "
               "$SOFTRAS_BENCH_THREADS, else the cores available).",
-              "Every command but renderers takes --preset NAME and --set "
+              "Every command but renderers and coverage takes --preset NAME and --set "
               "SECTION.FIELD=VALUE (bench_softras.settings)."]
     return "\n".join(lines)
 

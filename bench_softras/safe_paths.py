@@ -10,16 +10,16 @@ archive), and then everything in it is data, never an instruction:
   plan, a table in ``unit.json``, an output in ``stage.json``), or a fixed name under
   the run directory, is used only when it lies inside its root once symlinks are
   resolved; anything else is refused with :class:`UnsafePathError` naming the file;
-* :func:`user_path` / :func:`path_arg`: a path option given with ``~`` (``--results-root
+* :func:`user_path`: a path option given with ``~`` (``--results-root
   ~/x``, also spelt ``--results-root=~/x`` where the shell leaves ``~`` alone) means the
-  home directory, once, for every use of that path.
+  home directory, once, for every use of that path (the options' ``type=``
+  functions are in :mod:`bench_softras.commands.options`).
 
 This module imports neither torch nor the renderers: the report imports it.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from pathlib import Path
@@ -77,23 +77,3 @@ def contained(root: str | os.PathLike, path: object,
 def user_path(text: str | os.PathLike) -> str:
     """``text`` with a leading ``~`` / ``~user`` expanded (``""`` stays ``""``)."""
     return os.path.expanduser(os.fspath(text)) if os.fspath(text) else ""
-
-
-def path_arg(text: str) -> str:
-    """argparse ``type=`` of every path option: :func:`user_path`."""
-    return user_path(text)
-
-
-def path_type(text: str) -> Path:
-    """argparse ``type=`` of a path option read as a :class:`~pathlib.Path`."""
-    return Path(user_path(text))
-
-
-def run_id_arg(text: str) -> str:
-    """argparse ``type=`` for ``--run-id`` (:func:`check_run_id`; ``""``: the default)."""
-    if not text:
-        return text
-    try:
-        return check_run_id(text)
-    except UnsafePathError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

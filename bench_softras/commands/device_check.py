@@ -16,8 +16,8 @@ import torch
 
 import renderers
 from bench_softras import atomic
+from bench_softras.commands.options import path_arg
 from bench_softras.experiments.resume import load_checkpoint
-from bench_softras.safe_paths import path_arg
 from bench_softras.studies import device_check
 from bench_softras.studies.device_check import DENSE, agreement, cuda_usable, reference, timing
 

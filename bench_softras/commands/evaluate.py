@@ -16,7 +16,6 @@ from bench_softras import shards
 from bench_softras.data import MultiViewData, load_split
 from bench_softras.data.checks import check_eval_resolution
 from bench_softras.experiments.evaluate import evaluate, summary_table, template_floor, write_table
-from bench_softras.safe_paths import path_arg
 from bench_softras.settings import ReconConfig
 from bench_softras.shards import Shard
 
@@ -24,6 +23,7 @@ from .options import (
     add_shard_argument,
     distributed_data_dir,
     int_list_arg,
+    path_arg,
     preset_from_args,
     resolve_data_dir,
 )

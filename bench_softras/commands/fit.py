@@ -9,10 +9,15 @@ from pathlib import Path
 
 from bench_softras.data.categories import class_id_of
 from bench_softras.experiments import fit_bench
-from bench_softras.safe_paths import path_arg
 from bench_softras.settings import with_overrides
 
-from .options import add_preset_options, add_shard_argument, preset_from_args, resolve_data_dir
+from .options import (
+    add_preset_options,
+    add_shard_argument,
+    path_arg,
+    preset_from_args,
+    resolve_data_dir,
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,12 +8,11 @@ import sys
 from collections.abc import Sequence
 
 import renderers
-from bench_softras.safe_paths import path_type
 from bench_softras.studies import gradients
 from bench_softras.studies.gradients import default_renderers
 from metrics.gradient_accuracy import PEER_REFERENCE, SCENES
 
-from .options import add_preset_options, preset_from_args
+from .options import add_preset_options, path_type, preset_from_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,8 @@ command, :func:`add_preset_options`), the preset they resolve to
 the main job's ``--set``), comma-separated lists, where a command's data set lies
 (:func:`resolve_data_dir`: the harness, not the experiments, finds or builds it), and
 the argparse ``type=`` functions of the options several commands share
-(:func:`device_arg`, :func:`int_list_arg`, :func:`add_shard_argument`).
+(:func:`device_arg`, :func:`int_list_arg`, :func:`add_shard_argument`, and the path
+options' :func:`path_arg`, :func:`path_type`, :func:`run_id_arg`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TypeVar
 from bench_softras import data as datasets
 from bench_softras.errors import UserError, check_device
 from bench_softras.experiments.renderer_choice import make_renderer
+from bench_softras.safe_paths import UnsafePathError, check_run_id, user_path
 from bench_softras.settings import (
     OFFICIAL_DEMO_SIGMA,
     PRESETS,
@@ -107,6 +109,23 @@ def distributed_data_dir(data_dir: str | Path | None, preset: Preset, progress: 
     if d.active and d.is_main:
         dist.barrier()
     return path
+
+
+def path_arg(text: str) -> str:
+    """argparse ``type=`` of every path option:
+    :func:`~bench_softras.safe_paths.user_path` (``~`` is the home directory)."""
+    return user_path(text)
+
+
+def path_type(text: str) -> Path:
+    """argparse ``type=`` of a path option read as a :class:`~pathlib.Path`."""
+    return Path(user_path(text))
+
+
+def run_id_arg(text: str) -> str:
+    """argparse ``type=`` for ``--run-id``
+    (:func:`~bench_softras.safe_paths.check_run_id`; ``""``: the default)."""
+    return _option_type(check_run_id, UnsafePathError, text) if text else text
 
 
 def device_arg(text: str) -> str:

@@ -13,9 +13,16 @@ from bench_softras.cli import THREADS_OPTION
 from bench_softras.job_progress import progress_default
 from bench_softras.main_job import MainJobConfig, run_main_job
 from bench_softras.results_schema import stage_names
-from bench_softras.safe_paths import path_arg, run_id_arg
 
-from .options import add_preset_options, add_shard_argument, csv, device_arg, int_list_arg
+from .options import (
+    add_preset_options,
+    add_shard_argument,
+    csv,
+    device_arg,
+    int_list_arg,
+    path_arg,
+    run_id_arg,
+)
 
 
 def report_parser() -> argparse.ArgumentParser:

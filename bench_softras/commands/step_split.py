@@ -7,11 +7,10 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 
-from bench_softras.safe_paths import path_arg, path_type
 from bench_softras.studies import step_split
 from bench_softras.studies.step_split import StepSplitConfig, format_split
 
-from .options import add_preset_options, preset_from_args, resolve_data_dir
+from .options import add_preset_options, path_arg, path_type, preset_from_args, resolve_data_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:

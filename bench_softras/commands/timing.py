@@ -8,10 +8,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from bench_softras import results_schema as schema
-from bench_softras.safe_paths import path_type
 from bench_softras.studies import timing
 
-from .options import add_preset_options, device_arg, preset_from_args
+from .options import add_preset_options, device_arg, path_type, preset_from_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

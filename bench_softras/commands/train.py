@@ -12,7 +12,6 @@ import torch.distributed as dist
 from bench_softras.experiments.renderer_choice import ensure_registered
 from bench_softras.experiments.train import setup_distributed, train
 from bench_softras.runs import recon_run_dir
-from bench_softras.safe_paths import path_arg
 from bench_softras.settings import ReconConfig, with_overrides
 from bench_softras.shards import select
 
@@ -22,6 +21,7 @@ from .options import (
     device_arg,
     distributed_data_dir,
     int_list_arg,
+    path_arg,
     preset_from_args,
 )
 

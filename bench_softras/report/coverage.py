@@ -32,15 +32,13 @@ claims nothing about seeds, so it is checked against its own estimand, the diffe
 expected over new objects *given the seeds that ran* (``mean_c (mu_c + g[s, c]) + b[s]``,
 averaged over those seeds): the ``given`` truth of :func:`simulate`.
 
-``python -m bench_softras.report.coverage`` prints the tables of ``docs/statistics.md``;
-``--check`` fails unless ``crossed`` covers 93-97% at 3 and 5 seeds and ``pooled`` at
-least 93% (``nox -s coverage``).
+``softras-bench coverage`` (:mod:`bench_softras.commands.coverage`) prints the tables
+of ``docs/statistics.md``; with ``--check`` it fails unless ``crossed`` covers 93-97%
+at 3 and 5 seeds and ``pooled`` at least 93% (:func:`check_band`; ``nox -s coverage``).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -218,7 +216,7 @@ def coverage_table(design: Design, seeds: tuple[int, ...], reps: int,
 ONE_PER_CATEGORY = Design(objects=1)
 
 
-def _check(table: pd.DataFrame, pooled: pd.DataFrame) -> int:
+def check_band(table: pd.DataFrame, pooled: pd.DataFrame) -> int:
     """0 when ``crossed`` lies in :data:`COVERAGE_BAND` and ``pooled`` at or above its
     lower end at 3 and 5 seeds, else 1 (printing what failed)."""
     lo, hi = COVERAGE_BAND
@@ -236,46 +234,3 @@ def _check(table: pd.DataFrame, pooled: pd.DataFrame) -> int:
     print(f"pooled interval coverage (one object per category) at least {lo} at 3 and 5 "
           f"seeds")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the coverage tables (the runs' design, then one object per category);
-    with ``--check`` exit 1 unless ``crossed`` lies in :data:`COVERAGE_BAND` and
-    ``pooled`` at or above its lower end at 3 and 5 seeds."""
-    p = argparse.ArgumentParser(prog="python -m bench_softras.report.coverage",
-                                description=__doc__.splitlines()[0])
-    p.add_argument("--reps", type=int, default=20000, help="replications per seed count")
-    p.add_argument("--bootstrap-reps", type=int, default=1000,
-                   help="replications for the bootstrap methods (slower)")
-    p.add_argument("--object-sd", type=float, default=Design.object_sd,
-                   help="SD of the objects' own effect (0: the test set fixed)")
-    p.add_argument("--seed-sd", type=float, default=Design.seed_sd,
-                   help="SD of a seed's effect on every object")
-    p.add_argument("--seed-category-sd", type=float, default=Design.seed_category_sd,
-                   help="SD of a seed's effect on one category")
-    p.add_argument("--category-sd", type=float, default=Design.category_sd,
-                   help="SD of the fixed category means (0: pooling categories is exact)")
-    p.add_argument("--check", action="store_true", help="assert the band at 3 and 5 seeds")
-    args = p.parse_args(argv)
-    if args.reps < 100 or args.bootstrap_reps < 1:
-        p.error("--reps must be at least 100 and --bootstrap-reps at least 1")
-    sds = {"object_sd": args.object_sd, "seed_sd": args.seed_sd,
-           "seed_category_sd": args.seed_category_sd, "category_sd": args.category_sd}
-    design = replace(Design(), **sds)
-    table = coverage_table(design, (1, 2, 3, 5), args.reps, args.bootstrap_reps)
-    fmt = {"index": False, "float_format": lambda v: f"{v:.3f}"}
-    print(f"Design: {design}; SD of the per-seed mean difference {design.seed_mean_sd():.4f}; "
-          f"{args.reps} replications ({args.bootstrap_reps} for the bootstrap methods)")
-    print(table.to_string(**fmt))
-    one = replace(ONE_PER_CATEGORY, **sds)
-    pooled = coverage_table(one, (1, 2, 3, 5), args.reps, args.bootstrap_reps,
-                            fast=("pooled",), slow=("pooled_given_seeds",))
-    print(f"One object per category (categories pooled): {one.categories} categories x "
-          f"{one.objects} object; pooled_given_seeds against the difference given the "
-          f"seeds that ran")
-    print(pooled.to_string(**fmt))
-    return _check(table, pooled) if args.check else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,8 +14,9 @@ from bench_softras.commands import options
 from bench_softras.experiments import evaluate, fit_bench, fitting
 from bench_softras.settings import PRESETS, SMOKE
 
-#: Commands that use no experiment settings: ``renderers`` lists the registry.
-NO_SETTINGS = ("renderers",)
+#: Commands that use no experiment settings: ``renderers`` lists the registry,
+#: ``coverage`` simulates a design of its own.
+NO_SETTINGS = ("renderers", "coverage")
 
 
 def _boom(*a, **k):

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench_softras.report.coverage import ONE_PER_CATEGORY, Design, coverage, main
+from bench_softras.report.coverage import ONE_PER_CATEGORY, Design, coverage
 
 REPS = 2000
 
@@ -75,17 +75,3 @@ def test_one_seed_pooled_interval_covers_the_difference_given_that_seed():
     one = replace(ONE_PER_CATEGORY, seeds=1)
     got = coverage(one, 300, seed=3, methods=("pooled_given_seeds", "pooled"), samples=400)
     assert set(got) == {"pooled_given_seeds"} and got["pooled_given_seeds"] >= _band(300)[0]
-
-
-def test_the_command_line_checks_the_band(capsys):
-    assert main(["--reps", str(REPS), "--bootstrap-reps", "1", "--check"]) == 0
-    out = capsys.readouterr().out
-    assert "SD of the per-seed mean difference 0.0064" in out
-    assert "within [0.93, 0.97] at 3 and 5 seeds" in out
-    assert "pooled interval coverage (one object per category) at least 0.93" in out
-    pooled = out.splitlines()[8:12]
-    assert [line.split()[0] for line in pooled] == ["1", "2", "3", "5"]
-    assert [line.split()[0] for line in out.splitlines()[2:6]] == ["1", "2", "3", "5"]
-    with pytest.raises(SystemExit) as err:
-        main(["--reps", "5"])
-    assert err.value.code == 2
