@@ -189,3 +189,20 @@ def test_experiments_leave_plans_locks_and_records_to_the_sweep_runner():
     assert graph["bench_softras.experiments.fit_bench"] >= {"bench_softras.sweep"}
     assert {m for m, deps in graph.items() if m.startswith("bench_softras.experiments")
             and "bench_softras.shards" in deps} == set()
+
+
+def _imports_argparse(path: Path) -> bool:
+    tree = ast.parse(path.read_text())
+    return any(isinstance(n, ast.Import) and any(a.name == "argparse" for a in n.names)
+               or isinstance(n, ast.ImportFrom) and n.module == "argparse"
+               for n in ast.walk(tree))
+
+
+def test_only_the_entry_floor_parses_command_lines(tmp_path):
+    # the command modules (bench_softras.commands) and the dispatcher own every option;
+    # no library module carries an argparse parser or argparse types of its own
+    bad = tmp_path / "lib.py"
+    bad.write_text("def f():\n    from argparse import ArgumentParser\n")
+    assert _imports_argparse(bad)
+    parsing = {m for m, p in package_modules().items() if _imports_argparse(p)}
+    assert parsing and {m for m in parsing if floor_of(m) != 5} == set()
