@@ -100,6 +100,30 @@ def check_face_vertices(face_vertices: torch.Tensor,
             )
 
 
+def vertices_pass_face_checks(vertices: torch.Tensor, num_faces: int,
+                              max_coordinate: dict | None = MAX_COORDINATE) -> bool:
+    """Whether every face gathered from screen-space ``vertices`` ``[B, V, 3]`` (faces
+    ``[F, 3]`` with valid indices, ``F = num_faces``) would pass
+    :func:`check_face_vertices`: its rules are per value, so a vertex set that passes
+    them as a whole (one ``aminmax``, one ``min`` of z, on ``V`` instead of ``3 F``
+    rows) guarantees it.  ``False`` says only "not sure" (an unused vertex may be the
+    one that fails): check the gathered faces then, for the error or the pass."""
+    if (vertices.dtype not in FLOAT_DTYPES or vertices.dim() != 3 or vertices.shape[-1] != 3
+            or vertices.layout != torch.strided or vertices.device.type not in ("cpu", "cuda")
+            or vertices.shape[0] < 1 or vertices.shape[1] < 1):
+        return False
+    if math.prod((vertices.shape[0], num_faces, 3, 3)) > MAX_KERNEL_ELEMENTS:
+        return False
+    with torch.no_grad():
+        lo, hi = (float(t) for t in torch.aminmax(vertices))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return False
+        limit = None if max_coordinate is None else max_coordinate[vertices.dtype]
+        if limit is not None and max(-lo, hi) > limit:
+            return False
+        return float(vertices[..., 2].min()) >= MIN_DEPTH
+
+
 def check_vertices_faces(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """``vertices``: float ``[B, V, 3]``; ``faces``: integer ``[F, 3]`` or ``[B, F, 3]``
     with indices in ``0..V-1``.  Returns faces as int64 on the vertices' device."""
@@ -120,12 +144,13 @@ def check_vertices_faces(vertices: torch.Tensor, faces: torch.Tensor) -> torch.T
             f"faces batch {faces.shape[0]} does not match vertices batch {vertices.shape[0]}"
         )
     check_kernel_elements("face_vertices", (vertices.shape[0], faces.shape[-2], 3, 3))
-    with torch.no_grad():
-        if not torch.isfinite(vertices).all():
+    with torch.no_grad():  # one pass each (NaN and Inf propagate through aminmax)
+        lo, hi = (float(t) for t in torch.aminmax(vertices)) if vertices.numel() else (0, 0)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError("vertices contain NaN/Inf values")
         nv = vertices.shape[1]
         if faces.numel():
-            lo, hi = int(faces.min()), int(faces.max())
+            lo, hi = (int(t) for t in torch.aminmax(faces))
             if lo < 0 or hi >= nv:
                 raise IndexError(
                     f"face index out of range: faces reference vertices {lo}..{hi} but there "

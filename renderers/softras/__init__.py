@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from ..base import Rasterizer, register
+from ..base import Rasterizer, gather_faces, register
 from ..face_boxes import box_pixel_count
 from ..options import Option
 from ..soft_math import (
@@ -43,7 +43,12 @@ from ..soft_math import (
     cull_dist2,
 )
 from ..taichi_runtime import kernel_device
-from ..validation import check_eps, check_face_vertices, check_sigma
+from ..validation import (
+    check_eps,
+    check_face_vertices,
+    check_sigma,
+    vertices_pass_face_checks,
+)
 from .function import (
     BACKWARDS,
     PRECISIONS,
@@ -107,6 +112,25 @@ class SoftRas(Rasterizer):
                                     cull_dist2(self.sigma, self.eps), dtype)
         return SoftLogSum.apply(face_vertices, self.height, self.width, self.sigma,
                                 cull_dist2(self.sigma, self.eps), dtype)
+
+    def rasterize_mesh(self, screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        """:meth:`rasterize` of the gathered faces, bit for bit.  On the CPU, with shared
+        faces ``[F, 3]`` and the adjoint backward, the kernels gather the faces
+        themselves (:class:`~renderers.softras.function.SoftLogSum` with ``faces``):
+        no ``[B, F, 3, 3]`` copy before the launch and none transposed after it; the
+        input checks run on the ``[B, V, 3]`` vertices
+        (:func:`~renderers.validation.vertices_pass_face_checks`; the gathered faces
+        are checked when that is not enough to decide)."""
+        if (self.backward != "adjoint" or faces.dim() != 2 or faces.shape[0] == 0
+                or screen_vertices.device.type != "cpu"
+                or kernel_device(screen_vertices.device).type != "cpu"
+                or not vertices_pass_face_checks(screen_vertices, faces.shape[0])):
+            return self.rasterize(gather_faces(screen_vertices, faces))
+        dtype = compute_dtype(self.precision, screen_vertices.dtype,
+                              kernel_device(screen_vertices.device))
+        acc = SoftLogSum.apply(screen_vertices, self.height, self.width, self.sigma,
+                               cull_dist2(self.sigma, self.eps), dtype, faces)
+        return 1.0 - torch.exp(acc)
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> int:
         """Pixel-face pairs one forward evaluates (pixels of the grown bounding boxes'

@@ -121,15 +121,32 @@ class KernelParams(NamedTuple):
 class SoftLogSum(torch.autograd.Function):
     """``(face_vertices [B, F, 3, 3], H, W, sigma, max_d2, dtype) -> acc [B, H, W]`` with
     ``acc = sum_f log(1 - D_f)`` (culled pairs contribute 0), computed in ``dtype``
-    (float32/float64) and returned in the input's dtype on the input's device."""
+    (float32/float64) and returned in the input's dtype on the input's device.
+
+    With ``faces`` (int64 [F, 3], indices checked in ``0..V-1``; CPU tensors only) the
+    first argument is the vertices ``[B, V, 3]`` instead and the kernels do the
+    gather themselves: the forward's setup tasks copy each face's vertices (no
+    ``[B, F, 3, 3]`` gather before the launch) and the backward writes the face-vertex
+    gradient a row per face corner, which one ``index_add_`` sums into the vertices,
+    in face order (:func:`renderers.base.gather_faces`' backward, without its
+    transposed copy).  Same values, same bits, as the gather followed by this
+    function."""
 
     @staticmethod
-    def forward(ctx, face_vertices, height: int, width: int, sigma: float, max_d2: float,
-                dtype: torch.dtype):
-        out_device = face_vertices.device
+    def forward(ctx, points, height: int, width: int, sigma: float, max_d2: float,
+                dtype: torch.dtype, faces: torch.Tensor | None = None):
+        out_device = points.device
         dev = kernel_device(out_device)
-        fv = face_vertices.detach().to(dev).contiguous()
-        nb, nf = fv.shape[:2]
+        indexed = faces is not None
+        pts = points.detach().to(dev).contiguous()
+        if indexed:
+            nb, nf = pts.shape[0], faces.shape[0]
+            fv = torch.empty(nb, nf, 3, 3, dtype=pts.dtype, device=dev)
+            sv, face_idx = pts, faces.to(dev, torch.int32).contiguous()
+        else:
+            fv, (nb, nf) = pts, pts.shape[:2]
+            sv = torch.empty(1, 1, 3, dtype=pts.dtype, device=dev)
+            face_idx = torch.empty(1, 3, dtype=torch.int32, device=dev)
         check_index_range(nb, nf, height, width)
         acc = torch.zeros(nb, height, width, dtype=dtype, device=dev)
         lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dtype, device=dev)
@@ -139,33 +156,45 @@ class SoftLogSum(torch.autograd.Function):
             torch.empty(1, 1, 1, dtype=dtype, device=dev)
         cache_k = torch.empty(cache_w.shape, dtype=torch.int8, device=dev)
         banded = dev.type == "cpu"  # (image, band of rows) tasks; CUDA: one per face
+        if indexed and not banded:
+            raise ValueError("SoftLogSum with faces runs on the CPU only; gather the faces")
         face_box = torch.empty((nb, nf, 5) if banded else (1, 1, 5), dtype=torch.int32,
                                device=dev)
         block_rows = torch.empty((nb, -(-nf // kernels.FACE_BLOCK), 2) if banded else
                                  (1, 1, 2), dtype=torch.int32, device=dev)
         queue = taichi_queue.counters(2, dev)
-        if nf:  # one launch: the lines are written in it too
+        if nf:  # one launch: the lines (and with faces the gather) are written in it too
             kernels.soft_log_sum(fv, lines, acc, cache_w, cache_k, face_box, block_rows, queue,
                                  taichi_queue.slots(), cap, params.inv_sigma, params.max_d2,
                                  params.radius, BAND_ROWS, params.compute_dtype,
-                                 banded=banded, spans=True)
-        ctx.save_for_backward(fv, lines, cache_w, cache_k, queue)
+                                 banded=banded, spans=True, sv=sv, faces=face_idx,
+                                 indexed=indexed)
+        ctx.save_for_backward(fv, lines, cache_w, cache_k, queue,
+                              faces.reshape(-1) if indexed else None)
+        ctx.num_vertices = pts.shape[1] if indexed else 0  # 0: the input was fv
         ctx.cap = cap  # slots per face in the pair cache
         ctx.params = params  # KernelParams
         ctx.out_device = out_device  # where the gradient goes back to
-        return acc.to(out_device, face_vertices.dtype)
+        return acc.to(out_device, points.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_acc):
-        fv, lines, cache_w, cache_k, queue = ctx.saved_tensors
-        fv_grad = torch.empty_like(fv)
-        if fv.shape[1]:
+        fv, lines, cache_w, cache_k, queue, face_idx = ctx.saved_tensors
+        nb, nf = fv.shape[:2]
+        corner_major = ctx.num_vertices > 0
+        fv_grad = fv.new_empty((nf, 3, nb, 3)) if corner_major else torch.empty_like(fv)
+        if nf:
             grad_acc = grad_acc.to(lines.device, lines.dtype).contiguous()
             kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cache_w, cache_k,
                                           queue, taichi_queue.slots(), ctx.cap, *ctx.params,
-                                          queued=fv.device.type == "cpu", spans=True)
-        return fv_grad.to(ctx.out_device), None, None, None, None, None
+                                          queued=fv.device.type == "cpu", spans=True,
+                                          corner_major=corner_major)
+        if corner_major:  # rows f * 3 + k summed into their vertices, in that order
+            rows = fv_grad.view(nf * 3, nb * 3)
+            out = rows.new_zeros(ctx.num_vertices, nb * 3).index_add_(0, face_idx, rows)
+            fv_grad = out.view(-1, nb, 3).transpose(0, 1).contiguous()
+        return fv_grad.to(ctx.out_device), None, None, None, None, None, None
 
 
 def _taichi_grad(kernel, inputs, outputs, grads, *args):

@@ -314,14 +314,21 @@ def _add_face_rows(lines: ti.template(), acc: ti.template(), cache_w: ti.templat
 
 @ti.func
 def _setup_face_block(fv: ti.template(), lines: ti.template(), face_box: ti.template(),
-                      block_rows: ti.template(), b, blk, radius, height, width):
-    """Faces ``blk * FACE_BLOCK ...`` of image ``b``: their lines (:func:`_write_lines`),
-    boxes ``face_box[b, f] = (i0, i1, j0, j1, sg)`` (:func:`_face_box`; ``sg`` as an
-    int) and the rows their nonempty boxes span together, ``block_rows[b, blk] = (lo,
-    hi)`` (``(height, 0)`` when none)."""
+                      block_rows: ti.template(), sv: ti.template(), faces: ti.template(),
+                      b, blk, radius, height, width, indexed: ti.template()):
+    """Faces ``blk * FACE_BLOCK ...`` of image ``b``: with ``indexed``, first their
+    vertices ``fv[b, f, k] = sv[b, faces[f, k]]`` (the gather, copied exactly); then
+    their lines (:func:`_write_lines`), boxes ``face_box[b, f] = (i0, i1, j0, j1, sg)``
+    (:func:`_face_box`; ``sg`` as an int) and the rows their nonempty boxes span
+    together, ``block_rows[b, blk] = (lo, hi)`` (``(height, 0)`` when none)."""
     lo = height
     hi = 0
     for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, lines.shape[1])):
+        if ti.static(indexed):
+            for k in ti.static(range(3)):
+                vi = faces[f, k]
+                for c in ti.static(range(3)):
+                    fv[b, f, k, c] = sv[b, vi, c]
         _write_lines(fv, lines, b, f)
         i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
         face_box[b, f, 0] = i0
@@ -362,7 +369,8 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  block_rows: ti.types.ndarray(), queue: ti.types.ndarray(), n_slots: ti.i32,
                  cap: ti.i32, inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
                  band_rows: ti.i32, dt: ti.template(), banded: ti.template(),
-                 spans: ti.template()):
+                 spans: ti.template(), sv: ti.types.ndarray(), faces: ti.types.ndarray(),
+                 indexed: ti.template()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3]; ``lines`` [B, F, 16]
     (output: each face's lines, :func:`edge_lines`, written in this launch, so no
@@ -384,7 +392,11 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     (:mod:`renderers.taichi_queue`).  Else one thread per face (atomic adds; for the
     GPU; ``face_box``, ``block_rows``, ``queue``, ``n_slots`` and ``band_rows``
     unused).  ``spans``: cut each box row to :func:`_row_span` (``False`` only for
-    tests)."""
+    tests).  ``indexed`` (``banded`` only): ``fv`` is an output, gathered in the setup
+    tasks from the vertices ``sv`` [B, V, 3] (``fv``'s dtype) and int32 ``faces`` [F,
+    3] (indices checked in ``0..V-1`` by the caller), so no ``[B, F, 3, 3]`` gather
+    runs before the launch; else ``fv`` is the input (``sv``, ``faces``: any [1, 1, 3]
+    / [1, 3] arrays)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
     height = acc.shape[1]
@@ -399,8 +411,9 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
             if slot % taichi_queue.CHUNK == 0:
                 task = taichi_queue.take(queue, 0)
                 while task < nb * blocks:
-                    _setup_face_block(fv, lines, face_box, block_rows, task // blocks,
-                                      task % blocks, radius, height, width)
+                    _setup_face_block(fv, lines, face_box, block_rows, sv, faces,
+                                      task // blocks, task % blocks, radius, height, width,
+                                      indexed)
                     task = taichi_queue.take(queue, 0)
         for slot in range(n_slots):
             if slot % taichi_queue.CHUNK == 0:
@@ -456,10 +469,11 @@ def _cached_pair_grad(g, ln, w, kmin, px, py, ga, inv_sigma, dt: ti.template()):
 def _face_grad(fv: ti.template(), lines: ti.template(), grad_acc: ti.template(),
                fv_grad: ti.template(), cache_w: ti.template(), cache_k: ti.template(),
                cap, b, f, inv_sigma, max_d2, radius, spans: ti.template(),
-               dt: ti.template()):
+               dt: ti.template(), corner_major: ti.template()):
     """Face ``(b, f)``'s part of :func:`soft_log_sum_backward`: its line gradient summed
     in registers over its pairs (cached ones from the pair cache), then taken through
-    :func:`_lines_backward` into ``fv_grad[b, f]``."""
+    :func:`_lines_backward` into ``fv_grad[b, f]`` (``fv_grad[f, :, b]`` when
+    ``corner_major``)."""
     height = grad_acc.shape[1]
     width = grad_acc.shape[2]
     zero = ti.cast(0, dt)
@@ -491,7 +505,7 @@ def _face_grad(fv: ti.template(), lines: ti.template(), grad_acc: ti.template(),
                         if kmin == k:
                             g = _edge_grad(g, ln, k, px, py, s, e, gd, dt)
             slot += 1
-    _lines_backward(fv, g, fv_grad, b, f)  # lines gradient -> vertices, in registers
+    _lines_backward(fv, g, fv_grad, b, f, corner_major)  # lines gradient -> vertices
 
 
 @ti.kernel
@@ -500,7 +514,8 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                           cache_w: ti.types.ndarray(), cache_k: ti.types.ndarray(),
                           queue: ti.types.ndarray(), n_slots: ti.i32, cap: ti.i32,
                           inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
-                          dt: ti.template(), queued: ti.template(), spans: ti.template()):
+                          dt: ti.template(), queued: ti.template(), spans: ti.template(),
+                          corner_major: ti.template()):
     """``fv_grad[b, f]`` = d(sum grad_acc * acc) / d fv[b, f] for the ``acc`` of
     :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] in
     ``dt``; ``fv_grad`` [B, F, 3, 3] like ``fv``, every entry written): per face, the
@@ -512,7 +527,9 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
     the cache, the rest are recomputed.  ``queued`` (the CPU layout): one task per
     (image, block of :data:`FACE_BLOCK` faces), drained by every thread from counter 0
     of ``queue`` over ``n_slots`` iterations (:mod:`renderers.taichi_queue`); else one
-    thread per face (``queue`` and ``n_slots`` unused)."""
+    thread per face (``queue`` and ``n_slots`` unused).  ``corner_major``: ``fv_grad``
+    is [F, 3, B, 3] instead (``fv_grad[f, k, b]``: a row per face corner, the layout
+    the vertex gradient's ``index_add_`` sums, so no transposed copy is made)."""
     inv_sigma = ti.cast(inv_sigma_, dt)
     max_d2 = ti.cast(max_d2_, dt)
     if ti.static(queued):
@@ -527,12 +544,12 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                     blk = task % blocks
                     for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
                         _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, cap, b, f,
-                                   inv_sigma, max_d2, radius, spans, dt)
+                                   inv_sigma, max_d2, radius, spans, dt, corner_major)
                     task = taichi_queue.take(queue, 0)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
             _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, cap, b, f,
-                       inv_sigma, max_d2, radius, spans, dt)
+                       inv_sigma, max_d2, radius, spans, dt, corner_major)
 
 
 @ti.kernel
@@ -579,9 +596,11 @@ def pair_counts(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
 
 
 @ti.func
-def _lines_backward(fv: ti.template(), g, fv_grad: ti.template(), b, f):
+def _lines_backward(fv: ti.template(), g, fv_grad: ti.template(), b, f,
+                    corner_major: ti.template()):
     """Hand-written adjoint of :func:`_write_lines` (float64, no atomics): writes
-    ``fv_grad[b, f]`` (every entry; z gets 0) from ``g``, the gradient w.r.t.
+    ``fv_grad[b, f]`` (``fv_grad[f, :, b]`` when ``corner_major``; every entry, z
+    gets 0) from ``g``, the gradient w.r.t.
     ``lines[b, f]`` (16 values).  With ``u = (n_y, -n_x) = (b - a) / L``, the gradient
     w.r.t. ``u`` maps to ``b - a`` as ``(g_u - u (u . g_u)) / L`` (0 when ``L = 0``);
     a clamped offset passes no gradient."""
@@ -620,6 +639,11 @@ def _lines_backward(fv: ti.template(), g, fv_grad: ti.template(), b, f):
         gx[k] -= gex
         gy[k] -= gey
     for k in ti.static(range(3)):
-        fv_grad[b, f, k, 0] = gx[k]
-        fv_grad[b, f, k, 1] = gy[k]
-        fv_grad[b, f, k, 2] = 0.0
+        if ti.static(corner_major):
+            fv_grad[f, k, b, 0] = gx[k]
+            fv_grad[f, k, b, 1] = gy[k]
+            fv_grad[f, k, b, 2] = 0.0
+        else:
+            fv_grad[b, f, k, 0] = gx[k]
+            fv_grad[b, f, k, 1] = gy[k]
+            fv_grad[b, f, k, 2] = 0.0

@@ -56,7 +56,8 @@ def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS,
     blocks = torch.empty(nb, -(-nf // kernels.FACE_BLOCK), 2, dtype=torch.int32)
     kernels.soft_log_sum(fv, lines, acc, cw, ck, box, blocks, taichi_queue.counters(2),
                          taichi_queue.slots(), cap, 1.0 / sigma, max_d2, max_d2 ** 0.5,
-                         band_rows, tdt[dt], banded, spans)
+                         band_rows, tdt[dt], banded, spans, torch.empty(1, 1, 3, dtype=fv.dtype),
+                         torch.empty(1, 3, dtype=torch.int32), False)
     return lines, acc, cw, ck, (1.0 / sigma, max_d2, max_d2 ** 0.5, tdt[dt])
 
 
@@ -91,7 +92,7 @@ def test_pair_cache_gives_the_recomputed_gradient(dt):
             fv_grad = torch.empty_like(fv)
             kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cw, ck,
                                           taichi_queue.counters(1), taichi_queue.slots(),
-                                          cap, *params, queued, True)
+                                          cap, *params, queued, True, False)
             # faces 30:35 repeat a vertex: only the coincident pair's total is defined
             fv_grad[:, REPEATED, 1] += fv_grad[:, REPEATED, 2]
             fv_grad[:, REPEATED, 2] = 0
