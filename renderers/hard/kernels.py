@@ -4,9 +4,12 @@ A pixel is covered by a face when its centre (:mod:`renderers.grid`) lies inside
 face's screen-space triangle: edges inclusive, either winding, degenerate (zero-area)
 triangles cover nothing; the same rule as :func:`renderers.soft_math.pixel_face_terms`.
 
-Both kernels run one thread per (image, face) and loop over the pixels of the face's
-bounding box only (:func:`renderers.taichi_grid.pixel_box`, grown by one pixel against
-rounding, clamped to the image):
+Both kernels loop over the pixels of each face's bounding box only
+(:func:`renderers.taichi_grid.pixel_box`, grown by one pixel against rounding, clamped
+to the image).  On the CPU every thread drains (image, block of faces) tasks from a
+task queue (:mod:`renderers.taichi_queue`: Taichi 1.7 splits a plain loop into one
+static half per thread, and the paper setting's images differ in cost); on CUDA one
+thread per (image, face):
 
 * :func:`coverage` writes 1 into every covered pixel (the hard silhouette);
 * :func:`nearest_face` is a z-buffer: per pixel, the covering face nearest to the
@@ -20,6 +23,7 @@ in the output tensor's dtype.
 
 import taichi as ti
 
+from .. import taichi_queue
 from ..taichi_grid import column_of, pixel_box, pixel_x, pixel_y, row_of  # noqa: F401  (n3mr uses them)
 
 
@@ -43,40 +47,82 @@ def edge_weights(x0: ti.f64, y0: ti.f64, x1: ti.f64, y1: ti.f64, x2: ti.f64, y2:
     return covered, e0, e1, e2
 
 
+#: Faces per task of the CPU kernels' queue (:func:`_rasterize`): 40 tasks per image of
+#: the paper setting's 1280 faces, small enough to balance two threads, large enough
+#: that taking a task costs nothing next to its pixels.
+FACE_BLOCK = 32
+
+
+@ti.func
+def _rasterize_face(fv: ti.template(), out: ti.template(), b, f, height, width,
+                    z_buffer: ti.template()):
+    """Face ``(b, f)``'s pixels of :func:`_rasterize`: its bounding box scanned, each
+    covered pixel written (1.0, or the z-buffer's atomic minimum).  Both writes give
+    the same result in any order, so any split of the faces over threads gives the
+    same bits."""
+    x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
+    y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
+    z0 = ti.cast(fv[b, f, 0, 2], ti.f64)
+    x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
+    y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
+    z1 = ti.cast(fv[b, f, 1, 2], ti.f64)
+    x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
+    y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
+    z2 = ti.cast(fv[b, f, 2, 2], ti.f64)
+    area2 = edge_function(x0, y0, x1, y1, x2, y2)
+    if area2 != 0.0:
+        i0, i1, j0, j1 = pixel_box(x0, y0, x1, y1, x2, y2, 0.0, 1, height, width)
+        for i in range(i0, i1):
+            py = pixel_y(i, height)
+            for j in range(j0, j1):
+                covered, e0, e1, e2 = edge_weights(x0, y0, x1, y1, x2, y2,
+                                                   pixel_x(j, width), py)
+                if covered:
+                    if ti.static(z_buffer):
+                        # barycentric weights of v0, v1, v2 (>= 0 inside, either winding)
+                        inv_z = (e1 / z0 + e2 / z1 + e0 / z2) / area2
+                        depth = ti.cast(1.0 / inv_z, ti.f32)
+                        bits = ti.cast(ti.bit_cast(depth, ti.i32), ti.i64)
+                        ti.atomic_min(out[b, i, j], (bits << 32) | ti.cast(f, ti.i64))
+                    else:
+                        out[b, i, j] = 1.0
+
+
 @ti.kernel
-def _rasterize(fv: ti.types.ndarray(), out: ti.types.ndarray(), z_buffer: ti.template()):
+def _rasterize(fv: ti.types.ndarray(), out: ti.types.ndarray(), z_buffer: ti.template(),
+               queue: ti.types.ndarray(), n_slots: ti.i32, queued: ti.template()):
     """The one pixel loop of :func:`coverage` (``z_buffer`` False: ``out`` = silhouette)
     and :func:`nearest_face` (True: ``out`` = z-buffer keys); see those for the
-    arguments."""
+    arguments.  ``queued`` (the CPU layout): tasks of (image, block of
+    :data:`FACE_BLOCK` faces) drained by every thread from counter 0 of ``queue`` int32
+    [>= 1] over ``n_slots`` iterations (:mod:`renderers.taichi_queue`); else one thread
+    per (image, face) (``queue``, ``n_slots`` unused)."""
     height = out.shape[1]
     width = out.shape[2]
-    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
-        y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
-        z0 = ti.cast(fv[b, f, 0, 2], ti.f64)
-        x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
-        y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
-        z1 = ti.cast(fv[b, f, 1, 2], ti.f64)
-        x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
-        y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
-        z2 = ti.cast(fv[b, f, 2, 2], ti.f64)
-        area2 = edge_function(x0, y0, x1, y1, x2, y2)
-        if area2 != 0.0:
-            i0, i1, j0, j1 = pixel_box(x0, y0, x1, y1, x2, y2, 0.0, 1, height, width)
-            for i in range(i0, i1):
-                py = pixel_y(i, height)
-                for j in range(j0, j1):
-                    covered, e0, e1, e2 = edge_weights(x0, y0, x1, y1, x2, y2,
-                                                       pixel_x(j, width), py)
-                    if covered:
-                        if ti.static(z_buffer):
-                            # barycentric weights of v0, v1, v2 (>= 0 inside, either winding)
-                            inv_z = (e1 / z0 + e2 / z1 + e0 / z2) / area2
-                            depth = ti.cast(1.0 / inv_z, ti.f32)
-                            bits = ti.cast(ti.bit_cast(depth, ti.i32), ti.i64)
-                            ti.atomic_min(out[b, i, j], (bits << 32) | ti.cast(f, ti.i64))
-                        else:
-                            out[b, i, j] = 1.0
+    if ti.static(queued):
+        nf = fv.shape[1]
+        blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
+        n_tasks = fv.shape[0] * blocks
+        taichi_queue.reset(queue, 0)
+        for slot in range(n_slots):
+            if slot % taichi_queue.CHUNK == 0:
+                task = taichi_queue.take(queue, 0)
+                while task < n_tasks:
+                    b = task // blocks
+                    f0 = (task % blocks) * FACE_BLOCK
+                    for f in range(f0, ti.min(f0 + FACE_BLOCK, nf)):
+                        _rasterize_face(fv, out, b, f, height, width, z_buffer)
+                    task = taichi_queue.take(queue, 0)
+    else:
+        for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+            _rasterize_face(fv, out, b, f, height, width, z_buffer)
+
+
+def _launch(fv, out, z_buffer: bool) -> None:
+    """:func:`_rasterize` with a task queue on the CPU (one thread per face elsewhere)."""
+    queued = fv.device.type == "cpu"
+    queue = taichi_queue.counters(1, fv.device)
+    _rasterize(fv, out, z_buffer, queue, taichi_queue.slots(), queued)
 
 
 def coverage(fv, out) -> None:
@@ -85,7 +131,7 @@ def coverage(fv, out) -> None:
 
     ``fv`` [B, F, 3, 3] screen space (x, y normalized; z unused); ``out`` [B, H, W]
     float, zero-initialised by the caller; only covered pixels are written."""
-    _rasterize(fv, out, False)
+    _launch(fv, out, False)
 
 
 def nearest_face(fv, key) -> None:
@@ -96,4 +142,4 @@ def nearest_face(fv, key) -> None:
     initialised to the int64 maximum by the caller (left there where nothing covers).
     Depth at a pixel is perspective-correct: ``1 / sum_k(w_k / z_k)`` with ``w`` the
     screen-space barycentric weights."""
-    _rasterize(fv, key, True)
+    _launch(fv, key, True)
