@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from .. import taichi_queue
 from ..hard import rasterize_nearest_face
 from ..taichi_runtime import kernel_device
 from ..topology_cache import TopologyCache
@@ -112,6 +113,13 @@ def mesh_wings(screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     return screen_vertices.detach()[..., :2].index_select(1, idx).reshape(nb, nf, 3, 2)
 
 
+def _queue_args(device: torch.device) -> tuple[torch.Tensor, int, bool]:
+    """``(queue, n_slots, queued)`` of the kernels on ``device``: one task per image
+    from a task queue on the CPU (:mod:`renderers.taichi_queue`), one thread per item
+    elsewhere."""
+    return taichi_queue.counters(1, device), taichi_queue.slots(), device.type == "cpu"
+
+
 class AntialiasRasterize(torch.autograd.Function):
     """``(face_vertices [B, F, 3, 3], H, W, wings=None) -> silhouettes [B, H, W]`` (input
     dtype; ``wings`` ``[B, F, 3, 2]``: :func:`wing_vertices` of the faces, computed here
@@ -132,7 +140,8 @@ class AntialiasRasterize(torch.autograd.Function):
         edge = torch.full((nb, height, width, 2), -1, dtype=torch.int32, device=dev)
         if fv.shape[1]:
             wings = (wing_vertices(fv) if wings is None else wings.to(dev)).contiguous()
-            kernels.analyse(fv, wings, face_index, adjust, alpha, edge)
+            kernels.analyse(fv, wings, face_index, adjust, alpha, edge,
+                            *_queue_args(dev))
         ctx.save_for_backward(fv, face_index, alpha, edge)
         ctx.out = (out_device, face_vertices.dtype)
         return (sil.to(torch.float64) + adjust).to(face_vertices.dtype).to(out_device)
@@ -145,5 +154,5 @@ class AntialiasRasterize(torch.autograd.Function):
         grad = torch.zeros(fv.shape, dtype=torch.float64, device=fv.device)
         if fv.shape[1]:
             g = grad_output.detach().to(fv.device, torch.float64).contiguous()
-            kernels.gradient(fv, face_index, alpha, edge, g, grad)
+            kernels.gradient(fv, face_index, alpha, edge, g, grad, *_queue_args(fv.device))
         return grad.to(device=out_device, dtype=dtype), None, None, None
