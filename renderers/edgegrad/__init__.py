@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from .. import taichi_queue
 from ..base import Rasterizer, register
 from ..hard import bbox_pixel_count, rasterize_nearest_face
 from ..taichi_runtime import kernel_device
@@ -54,7 +55,8 @@ class EdgeGradRasterize(torch.autograd.Function):
         grad = torch.zeros(fv.shape, dtype=torch.float64, device=fv.device)
         if fv.shape[1]:
             g = grad_output.detach().to(fv.device, torch.float64).contiguous()
-            kernels.edge_gradient(fv, face_index, g, grad)
+            kernels.edge_gradient(fv, face_index, g, grad, taichi_queue.counters(1, fv.device),
+                                  taichi_queue.slots(), fv.device.type == "cpu")
         return grad.to(device=out_device, dtype=dtype), None, None
 
 

@@ -1,13 +1,17 @@
 """Taichi kernel of DRTK's edge-gradient estimator on a hard silhouette.
 
-One thread per pixel pair: ``d = 0`` pairs ``(i, j)`` with its right neighbour
+Work items are pixel pairs: ``d = 0`` pairs ``(i, j)`` with its right neighbour
 ``(i, j + 1)``, ``d = 1`` with the pixel below, ``(i + 1, j)`` (DRTK's "down": its pixel
 y runs down the rows, as this project's rows do).  See :mod:`renderers.edgegrad` for the
-rule.  Kernels take torch tensors directly and compute in float64.
+rule.  On the CPU one task per image, drained by every thread from a task queue
+(:mod:`renderers.taichi_queue`), so the image loop is not split statically and each
+face's sum has one order on any thread count.  Kernels take torch tensors directly and
+compute in float64.
 """
 
 import taichi as ti
 
+from .. import taichi_queue
 from ..hard.kernels import edge_function
 from ..taichi_grid import pixel_x, pixel_y
 
@@ -27,33 +31,67 @@ def perspective_barycentrics(fv: ti.template(), b, f, px, py):
     return w0 / s, w1 / s, w2 / s
 
 
+@ti.func
+def _pair_gradient(fv: ti.template(), face_index: ti.template(), grad_out: ti.template(),
+                   grad_fv: ti.template(), b, i, j, d, height, width, plain: ti.template()):
+    """Pair ``(b, i, j, d)`` of :func:`edge_gradient`: its three adds into the covered
+    pixel's face row, plain loads and stores when ``plain`` (the task owns image ``b``;
+    the same rounding as an atomic add), else atomic."""
+    i1 = i + d
+    j1 = j + 1 - d
+    if i1 < height and j1 < width:
+        f0 = face_index[b, i, j]
+        f1 = face_index[b, i1, j1]
+        if (f0 >= 0) != (f1 >= 0):
+            c0 = ti.select(f0 >= 0, 1.0, 0.0)
+            # DRTK: image difference times the mean output gradient of the pair
+            grad_dot = (1.0 - 2.0 * c0) * 0.5 * (grad_out[b, i, j] + grad_out[b, i1, j1])
+            ci, cj, f = i, j, f0
+            if f0 < 0:
+                ci, cj, f = i1, j1, f1
+            # dL/d(pixel-space position of the covered pixel's surface point)
+            g_pix = -grad_dot
+            # pixel x = (x W + W - 1) / 2, pixel row = (H - 1 - y H) / 2
+            scale = ti.select(d == 0, 0.5 * width, -0.5 * height)
+            w0, w1, w2 = perspective_barycentrics(fv, b, f, pixel_x(cj, width),
+                                                  pixel_y(ci, height))
+            if ti.static(plain):
+                grad_fv[b, f, 0, d] = grad_fv[b, f, 0, d] + w0 * g_pix * scale
+                grad_fv[b, f, 1, d] = grad_fv[b, f, 1, d] + w1 * g_pix * scale
+                grad_fv[b, f, 2, d] = grad_fv[b, f, 2, d] + w2 * g_pix * scale
+            else:
+                ti.atomic_add(grad_fv[b, f, 0, d], w0 * g_pix * scale)
+                ti.atomic_add(grad_fv[b, f, 1, d], w1 * g_pix * scale)
+                ti.atomic_add(grad_fv[b, f, 2, d], w2 * g_pix * scale)
+
+
 @ti.kernel
 def edge_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
-                  grad_out: ti.types.ndarray(), grad_fv: ti.types.ndarray()):
+                  grad_out: ti.types.ndarray(), grad_fv: ti.types.ndarray(),
+                  queue: ti.types.ndarray(), n_slots: ti.i32, queued: ti.template()):
     """Accumulate the estimated ``dL/d face_vertices`` (x, y) into ``grad_fv`` (float64
     [B, F, 3, 3], zeroed).  ``face_index`` int32 [B, H, W] (z-buffer, -1 = background);
-    ``grad_out`` [B, H, W] = dL/d silhouette."""
+    ``grad_out`` [B, H, W] = dL/d silhouette.  ``queued`` (the CPU layout): one task per
+    image, its pairs in ``(i, j, d)`` order with plain adds, drained by every thread from
+    counter 0 of ``queue`` int32 [>= 1] over ``n_slots`` iterations
+    (:mod:`renderers.taichi_queue`); a face's adds all come from its own image, so the
+    sums have one order whatever the thread count.  Else one thread per pair (atomic
+    adds; for CUDA)."""
     height = face_index.shape[1]
     width = face_index.shape[2]
-    for b, i, j, d in ti.ndrange(face_index.shape[0], height, width, 2):
-        i1 = i + d
-        j1 = j + 1 - d
-        if i1 < height and j1 < width:
-            f0 = face_index[b, i, j]
-            f1 = face_index[b, i1, j1]
-            if (f0 >= 0) != (f1 >= 0):
-                c0 = ti.select(f0 >= 0, 1.0, 0.0)
-                # DRTK: image difference times the mean output gradient of the pair
-                grad_dot = (1.0 - 2.0 * c0) * 0.5 * (grad_out[b, i, j] + grad_out[b, i1, j1])
-                ci, cj, f = i, j, f0
-                if f0 < 0:
-                    ci, cj, f = i1, j1, f1
-                # dL/d(pixel-space position of the covered pixel's surface point)
-                g_pix = -grad_dot
-                # pixel x = (x W + W - 1) / 2, pixel row = (H - 1 - y H) / 2
-                scale = ti.select(d == 0, 0.5 * width, -0.5 * height)
-                w0, w1, w2 = perspective_barycentrics(fv, b, f, pixel_x(cj, width),
-                                                      pixel_y(ci, height))
-                grad_fv[b, f, 0, d] += w0 * g_pix * scale
-                grad_fv[b, f, 1, d] += w1 * g_pix * scale
-                grad_fv[b, f, 2, d] += w2 * g_pix * scale
+    if ti.static(queued):
+        taichi_queue.reset(queue, 0)
+        for slot in range(n_slots):
+            if slot % taichi_queue.CHUNK == 0:
+                b = taichi_queue.take(queue, 0)
+                while b < face_index.shape[0]:
+                    for i in range(height):
+                        for j in range(width):
+                            for d in ti.static(range(2)):
+                                _pair_gradient(fv, face_index, grad_out, grad_fv, b, i, j,
+                                               d, height, width, True)
+                    b = taichi_queue.take(queue, 0)
+    else:
+        for b, i, j, d in ti.ndrange(face_index.shape[0], height, width, 2):
+            _pair_gradient(fv, face_index, grad_out, grad_fv, b, i, j, d, height, width,
+                           False)
