@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from .. import taichi_queue
 from ..base import gather_faces
 from ..face_boxes import box_pixel_count
 from ..grid import image_hw
@@ -17,7 +18,7 @@ from ..taichi_runtime import kernel_device
 from ..validation import check_face_vertices, check_image_batch
 from . import kernels
 
-_EMPTY_KEY = torch.iinfo(torch.int64).max
+_EMPTY_KEY = kernels.EMPTY_KEY
 
 
 def _check_size(batch: int, height: int, width: int) -> tuple[int, int]:
@@ -56,13 +57,20 @@ def rasterize_nearest_face(face_vertices: torch.Tensor, height: int,
     h, w = _check_size(face_vertices.shape[0], height, width)
     dev = kernel_device(face_vertices.device)
     fv = face_vertices.detach().to(dev).contiguous()
+    out_dev = face_vertices.device
+    if dev.type == "cpu" and fv.shape[1]:  # one queued launch: key, z-buffer, maps
+        key = torch.empty(fv.shape[0], h, w, dtype=torch.int64, device=dev)
+        face_index = torch.empty(key.shape, dtype=torch.int32, device=dev)
+        silhouette = torch.empty(key.shape, dtype=fv.dtype, device=dev)
+        kernels.nearest_face_maps(fv, key, face_index, silhouette,
+                                  taichi_queue.counters(3, dev), taichi_queue.slots())
+        return silhouette.to(out_dev), face_index.to(out_dev)
     key = torch.full((fv.shape[0], h, w), _EMPTY_KEY, dtype=torch.int64, device=dev)
     if fv.shape[1]:
         kernels.nearest_face(fv, key)
     covered = key != _EMPTY_KEY
     face_index = torch.where(covered, key & 0xFFFFFFFF, -1).to(torch.int32)
     silhouette = covered.to(fv.dtype)
-    out_dev = face_vertices.device
     return silhouette.to(out_dev), face_index.to(out_dev)
 
 

@@ -51,6 +51,8 @@ def edge_weights(x0: ti.f64, y0: ti.f64, x1: ti.f64, y1: ti.f64, x2: ti.f64, y2:
 #: the paper setting's 1280 faces, small enough to balance two threads, large enough
 #: that taking a task costs nothing next to its pixels.
 FACE_BLOCK = 32
+#: The z-buffer's key where no face covers the pixel (the int64 maximum).
+EMPTY_KEY = 2**63 - 1
 
 
 @ti.func
@@ -143,3 +145,64 @@ def nearest_face(fv, key) -> None:
     Depth at a pixel is perspective-correct: ``1 / sum_k(w_k / z_k)`` with ``w`` the
     screen-space barycentric weights."""
     _launch(fv, key, True)
+
+
+@ti.func
+def _image_maps(key: ti.template(), face_index: ti.template(), silhouette: ti.template(),
+                b, init: ti.template()):
+    """Image ``b``'s pixels of :func:`nearest_face_maps`: ``init`` sets ``key`` to the
+    int64 maximum; else ``face_index`` = the key's face (low 32 bits) or -1 where the key
+    is still the maximum, and ``silhouette`` = 1 / 0 there."""
+    for i in range(key.shape[1]):
+        for j in range(key.shape[2]):
+            if ti.static(init):
+                key[b, i, j] = ti.i64(EMPTY_KEY)
+            else:
+                k = key[b, i, j]
+                covered = k != ti.i64(EMPTY_KEY)
+                face = ti.cast(k & ti.i64(0xFFFFFFFF), ti.i32)
+                face_index[b, i, j] = ti.select(covered, face, -1)
+                silhouette[b, i, j] = ti.select(covered, 1.0, 0.0)
+
+
+@ti.kernel
+def nearest_face_maps(fv: ti.types.ndarray(), key: ti.types.ndarray(),
+                      face_index: ti.types.ndarray(), silhouette: ti.types.ndarray(),
+                      queue: ti.types.ndarray(), n_slots: ti.i32):
+    """CPU: the z-buffer of :func:`nearest_face` and its maps in one launch, every step
+    drained by every thread from a task queue (:mod:`renderers.taichi_queue`; counters
+    0-2 of ``queue`` int32 [>= 3], ``n_slots`` iterations): per image, ``key`` int64
+    [B, H, W] (may come uninitialised) set to :data:`EMPTY_KEY`; per (image, block of
+    :data:`FACE_BLOCK` faces), the faces' atomic minima; per image, ``face_index``
+    int32 [B, H, W] (nearest face, -1 = background) and ``silhouette`` [B, H, W]
+    (1 / 0, its own dtype).  The same values as :func:`nearest_face` followed by torch's
+    ``where(key != EMPTY_KEY, key & 0xFFFFFFFF, -1)``."""
+    height = key.shape[1]
+    width = key.shape[2]
+    nb = fv.shape[0]
+    nf = fv.shape[1]
+    blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
+    taichi_queue.reset(queue, 0)
+    taichi_queue.reset(queue, 1)
+    taichi_queue.reset(queue, 2)
+    for slot in range(n_slots):
+        if slot % taichi_queue.CHUNK == 0:
+            b = taichi_queue.take(queue, 0)
+            while b < nb:
+                _image_maps(key, face_index, silhouette, b, True)
+                b = taichi_queue.take(queue, 0)
+    for slot in range(n_slots):
+        if slot % taichi_queue.CHUNK == 0:
+            task = taichi_queue.take(queue, 1)
+            while task < nb * blocks:
+                b = task // blocks
+                f0 = (task % blocks) * FACE_BLOCK
+                for f in range(f0, ti.min(f0 + FACE_BLOCK, nf)):
+                    _rasterize_face(fv, key, b, f, height, width, True)
+                task = taichi_queue.take(queue, 1)
+    for slot in range(n_slots):
+        if slot % taichi_queue.CHUNK == 0:
+            b = taichi_queue.take(queue, 2)
+            while b < nb:
+                _image_maps(key, face_index, silhouette, b, False)
+                b = taichi_queue.take(queue, 2)
