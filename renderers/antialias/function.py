@@ -113,11 +113,57 @@ def mesh_wings(screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tens
     return screen_vertices.detach()[..., :2].index_select(1, idx).reshape(nb, nf, 3, 2)
 
 
-def _queue_args(device: torch.device) -> tuple[torch.Tensor, int, bool]:
-    """``(queue, n_slots, queued)`` of the kernels on ``device``: one task per image
-    from a task queue on the CPU (:mod:`renderers.taichi_queue`), one thread per item
-    elsewhere."""
-    return taichi_queue.counters(1, device), taichi_queue.slots(), device.type == "cpu"
+def analyse(fv: torch.Tensor, wings: torch.Tensor | None, face_index: torch.Tensor,
+            silhouette: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(out [B, H, W] in fv's dtype, alpha float64 [B, H, W, 2], edge int32 [B, H, W,
+    2])`` of :func:`kernels.analyse` on the Taichi device: ``fv`` [B, F, 3, 3] (F >= 1),
+    ``wings`` [B, F, 3, 2] or ``None`` (:func:`wing_vertices`), ``face_index`` int32 and
+    ``silhouette`` [B, H, W] from :func:`rasterize_nearest_face`.  On the CPU the
+    kernel's per-image tasks initialise the buffers and write ``out`` themselves (no
+    torch fill, add or cast around it); elsewhere torch does."""
+    dev = fv.device
+    nb, height, width = face_index.shape
+    queued = dev.type == "cpu"
+    shape = (nb, height, width)
+    wings = (wing_vertices(fv) if wings is None else wings.to(dev)).contiguous()
+    if queued:
+        adjust = torch.empty(shape, dtype=torch.float64, device=dev)
+        alpha = torch.empty(*shape, 2, dtype=torch.float64, device=dev)
+        edge = torch.empty(*shape, 2, dtype=torch.int32, device=dev)
+        out = torch.empty(shape, dtype=fv.dtype, device=dev)
+    else:
+        adjust = torch.zeros(shape, dtype=torch.float64, device=dev)
+        alpha = torch.zeros(*shape, 2, dtype=torch.float64, device=dev)
+        edge = torch.full((*shape, 2), -1, dtype=torch.int32, device=dev)
+        out = torch.empty(1, 1, 1, dtype=fv.dtype, device=dev)
+    kernels.analyse(fv, wings, face_index, adjust, alpha, edge, out,
+                    taichi_queue.counters(1, dev), taichi_queue.slots(), queued)
+    if not queued:
+        out = (silhouette.to(torch.float64) + adjust).to(fv.dtype)
+    return out, alpha, edge
+
+
+def gradient(fv: torch.Tensor, face_index: torch.Tensor, alpha: torch.Tensor,
+             edge: torch.Tensor, grad_output: torch.Tensor) -> torch.Tensor:
+    """``dL/d fv`` [B, F, 3, 3] in ``fv``'s dtype on the Taichi device (z column 0), of
+    :func:`kernels.gradient`: ``fv`` (F >= 1), ``face_index``, ``alpha``, ``edge`` as
+    saved by the forward, ``grad_output`` [B, H, W] (any device, read in float64).  On
+    the CPU the kernel's per-image tasks zero, accumulate (float64) and round to
+    ``fv``'s dtype; elsewhere a zeroed float64 buffer, then a cast."""
+    dev = fv.device
+    queued = dev.type == "cpu"
+    cast_out = fv.dtype != torch.float64
+    grad = (torch.empty if queued else torch.zeros)(fv.shape, dtype=torch.float64,
+                                                   device=dev)
+    out = torch.empty(fv.shape if queued and cast_out else (1, 1, 1, 1), dtype=fv.dtype,
+                      device=dev)
+    g = grad_output.detach().to(dev).contiguous()
+    kernels.gradient(fv, face_index, alpha, edge, g, grad, out,
+                     taichi_queue.counters(1, dev), taichi_queue.slots(), queued,
+                     queued and cast_out)
+    if queued:
+        return out if cast_out else grad
+    return grad.to(fv.dtype)
 
 
 class AntialiasRasterize(torch.autograd.Function):
@@ -134,25 +180,23 @@ class AntialiasRasterize(torch.autograd.Function):
         dev = kernel_device(out_device)
         fv = face_vertices.detach().to(dev).contiguous()
         sil, face_index = rasterize_nearest_face(fv, height, width)
-        nb = fv.shape[0]
-        adjust = torch.zeros(nb, height, width, dtype=torch.float64, device=dev)
-        alpha = torch.zeros(nb, height, width, 2, dtype=torch.float64, device=dev)
-        edge = torch.full((nb, height, width, 2), -1, dtype=torch.int32, device=dev)
         if fv.shape[1]:
-            wings = (wing_vertices(fv) if wings is None else wings.to(dev)).contiguous()
-            kernels.analyse(fv, wings, face_index, adjust, alpha, edge,
-                            *_queue_args(dev))
+            out, alpha, edge = analyse(fv, wings, face_index, sil)
+        else:
+            out = sil
+            alpha = torch.zeros(*sil.shape, 2, dtype=torch.float64, device=dev)
+            edge = torch.full(alpha.shape, -1, dtype=torch.int32, device=dev)
         ctx.save_for_backward(fv, face_index, alpha, edge)
         ctx.out = (out_device, face_vertices.dtype)
-        return (sil.to(torch.float64) + adjust).to(face_vertices.dtype).to(out_device)
+        return out.to(out_device)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output: torch.Tensor):
         fv, face_index, alpha, edge = ctx.saved_tensors
         out_device, dtype = ctx.out
-        grad = torch.zeros(fv.shape, dtype=torch.float64, device=fv.device)
         if fv.shape[1]:
-            g = grad_output.detach().to(fv.device, torch.float64).contiguous()
-            kernels.gradient(fv, face_index, alpha, edge, g, grad, *_queue_args(fv.device))
-        return grad.to(device=out_device, dtype=dtype), None, None, None
+            grad = gradient(fv, face_index, alpha, edge, grad_output)
+        else:
+            grad = torch.zeros(fv.shape, dtype=dtype, device=fv.device)
+        return grad.to(out_device), None, None, None

@@ -111,22 +111,46 @@ def _analyse_item(fv: ti.template(), wings: ti.template(), face_index: ti.templa
                     edge[b, i, j, d] = di
 
 
+@ti.func
+def _image_buffers(face_index: ti.template(), adjust: ti.template(), alpha: ti.template(),
+                   edge: ti.template(), out: ti.template(), b, height, width,
+                   init: ti.template()):
+    """Image ``b``'s per-pixel buffers of :func:`analyse`: ``init`` sets ``adjust`` to 0,
+    ``alpha`` to 0 and ``edge`` to -1; else ``out[b, i, j]`` = the silhouette (1 where
+    ``face_index >= 0``) plus ``adjust``, in float64, rounded once to ``out``'s dtype."""
+    for i in range(height):
+        for j in range(width):
+            if ti.static(init):
+                adjust[b, i, j] = 0.0
+                for d in ti.static(range(2)):
+                    alpha[b, i, j, d] = 0.0
+                    edge[b, i, j, d] = -1
+            else:
+                c = ti.select(face_index[b, i, j] >= 0, 1.0, 0.0)
+                out[b, i, j] = c + adjust[b, i, j]
+
+
 @ti.kernel
 def analyse(fv: ti.types.ndarray(), wings: ti.types.ndarray(), face_index: ti.types.ndarray(),
             adjust: ti.types.ndarray(), alpha: ti.types.ndarray(), edge: ti.types.ndarray(),
-            queue: ti.types.ndarray(), n_slots: ti.i32, queued: ti.template()):
+            out: ti.types.ndarray(), queue: ti.types.ndarray(), n_slots: ti.i32,
+            queued: ti.template()):
     """Forward: for every item whose coverage differs, find the silhouette edge crossing
     the segment between the two pixel centres and blend (module docstring).
 
     ``fv`` [B, F, 3, 3] screen space; ``wings`` [B, F, 3, 2]: per face and edge ``k``
     (the edge opposite vertex ``k``) the opposite vertex of the neighbouring face across
     it, or vertex ``k`` itself on a boundary; ``face_index`` int32 [B, H, W] (z-buffer,
-    -1 = background); ``adjust`` [B, H, W] float64 zero-initialised: receives
-    ``alpha * (c1 - c0)``; ``alpha`` [B, H, W, 2] float64 and ``edge`` int32 [B, H, W, 2]
-    (-1 initialised): per item, for the backward.  ``queued`` (the CPU layout): one
-    task per image (its items in ``(i, j, d)`` order, plain adds), drained by every
-    thread from counter 0 of ``queue`` int32 [>= 1] over ``n_slots`` iterations
-    (:mod:`renderers.taichi_queue`); else one thread per item (atomic adds)."""
+    -1 = background); ``adjust`` [B, H, W] float64: receives ``alpha * (c1 - c0)``;
+    ``alpha`` [B, H, W, 2] float64 and ``edge`` int32 [B, H, W, 2]: per item, for the
+    backward.  ``queued`` (the CPU layout): one task per image, drained by every thread
+    from counter 0 of ``queue`` int32 [>= 1] over ``n_slots`` iterations
+    (:mod:`renderers.taichi_queue`); the task initialises its image's ``adjust`` (0),
+    ``alpha`` (0) and ``edge`` (-1), which may come uninitialised, runs its items in
+    ``(i, j, d)`` order with plain adds, and writes ``out`` [B, H, W] (the output
+    dtype) = silhouette + ``adjust``.  Not ``queued`` (CUDA): one thread per item,
+    atomic adds, the three buffers initialised by the caller, ``out``, ``queue`` and
+    ``n_slots`` unused."""
     height = face_index.shape[1]
     width = face_index.shape[2]
     if ti.static(queued):
@@ -135,11 +159,15 @@ def analyse(fv: ti.types.ndarray(), wings: ti.types.ndarray(), face_index: ti.ty
             if slot % taichi_queue.CHUNK == 0:
                 b = taichi_queue.take(queue, 0)
                 while b < face_index.shape[0]:
+                    _image_buffers(face_index, adjust, alpha, edge, out, b, height, width,
+                                   True)
                     for i in range(height):
                         for j in range(width):
                             for d in ti.static(range(2)):
                                 _analyse_item(fv, wings, face_index, adjust, alpha, edge,
                                               b, i, j, d, height, width, True)
+                    _image_buffers(face_index, adjust, alpha, edge, out, b, height, width,
+                                   False)
                     b = taichi_queue.take(queue, 0)
     else:
         for b, i, j, d in ti.ndrange(face_index.shape[0], height, width, 2):
@@ -199,7 +227,8 @@ def _gradient_item(fv: ti.template(), face_index: ti.template(), alpha: ti.templ
         i1, j1 = item_pixels(i, j, d)
         c0 = ti.select(face_index[b, i, j] >= 0, 1.0, 0.0)
         c1 = 1.0 - c0
-        g = ti.select(a > 0.0, grad_out[b, i, j], grad_out[b, i1, j1])
+        g = ti.select(a > 0.0, ti.cast(grad_out[b, i, j], ti.f64),
+                      ti.cast(grad_out[b, i1, j1], ti.f64))
         dd = g * (c1 - c0)
         ti_, tj = ti.select(c0 > 0.5, i, i1), ti.select(c0 > 0.5, j, j1)
         f = face_index[b, ti_, tj]
@@ -230,18 +259,35 @@ def _gradient_item(fv: ti.template(), face_index: ti.template(), alpha: ti.templ
         _add_grad(grad_fv, b, f, k2, ay, g2y * s_second, plain)
 
 
+@ti.func
+def _face_rows(grad_fv: ti.template(), out: ti.template(), b, zero: ti.template()):
+    """Image ``b``'s rows of ``grad_fv`` [B, F, 3, 3]: set to 0 (``zero``), else copied
+    to ``out`` (rounded once to its dtype)."""
+    for f in range(grad_fv.shape[1]):
+        for k in ti.static(range(3)):
+            for c in ti.static(range(3)):
+                if ti.static(zero):
+                    grad_fv[b, f, k, c] = 0.0
+                else:
+                    out[b, f, k, c] = grad_fv[b, f, k, c]
+
+
 @ti.kernel
 def gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
              alpha: ti.types.ndarray(), edge: ti.types.ndarray(),
              grad_out: ti.types.ndarray(), grad_fv: ti.types.ndarray(),
-             queue: ti.types.ndarray(), n_slots: ti.i32, queued: ti.template()):
+             out: ti.types.ndarray(), queue: ti.types.ndarray(), n_slots: ti.i32,
+             queued: ti.template(), cast_out: ti.template()):
     """Backward (nvdiffrast's ``AntialiasGradKernel``): for each blended item with
     ``0 < |alpha| < 0.5``, ``dd = g[written pixel] * (c1 - c0)`` and the derivative of the
     edge's crossing point w.r.t. its two vertices (with ``1 / (dy +- 1e-3)``), chained
-    to screen x, y.  ``grad_out`` [B, H, W]; ``grad_fv`` float64 [B, F, 3, 3] zeroed.
-    ``queued``, ``queue``, ``n_slots``: as :func:`analyse` (one task per image, whose
-    items add into its own faces' rows in ``(i, j, d)`` order: the same bits on any
-    thread count)."""
+    to screen x, y, into ``grad_fv`` float64 [B, F, 3, 3] (z gets 0).  ``grad_out``
+    [B, H, W] (float32/64, read as float64).  ``queued`` (the CPU layout), ``queue``,
+    ``n_slots``: as :func:`analyse`; the task zeroes its image's rows of ``grad_fv``
+    (which may come uninitialised), adds its items in ``(i, j, d)`` order (its faces'
+    rows are its own: the same bits on any thread count) and, with ``cast_out``, copies
+    the rows to ``out`` [B, F, 3, 3] in its dtype (else ``out`` is unused).  Not
+    ``queued``: one thread per item, atomic adds into a zeroed ``grad_fv``."""
     height = face_index.shape[1]
     width = face_index.shape[2]
     if ti.static(queued):
@@ -250,11 +296,14 @@ def gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
             if slot % taichi_queue.CHUNK == 0:
                 b = taichi_queue.take(queue, 0)
                 while b < face_index.shape[0]:
+                    _face_rows(grad_fv, out, b, True)
                     for i in range(height):
                         for j in range(width):
                             for d in ti.static(range(2)):
                                 _gradient_item(fv, face_index, alpha, edge, grad_out,
                                                grad_fv, b, i, j, d, height, width, True)
+                    if ti.static(cast_out):
+                        _face_rows(grad_fv, out, b, False)
                     b = taichi_queue.take(queue, 0)
     else:
         for b, i, j, d in ti.ndrange(face_index.shape[0], height, width, 2):

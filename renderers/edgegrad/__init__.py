@@ -52,12 +52,31 @@ class EdgeGradRasterize(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         fv, face_index = ctx.saved_tensors
         out_device, dtype = ctx.out
-        grad = torch.zeros(fv.shape, dtype=torch.float64, device=fv.device)
-        if fv.shape[1]:
-            g = grad_output.detach().to(fv.device, torch.float64).contiguous()
-            kernels.edge_gradient(fv, face_index, g, grad, taichi_queue.counters(1, fv.device),
-                                  taichi_queue.slots(), fv.device.type == "cpu")
-        return grad.to(device=out_device, dtype=dtype), None, None
+        return edge_gradient(fv, face_index, grad_output).to(out_device), None, None
+
+
+def edge_gradient(fv: torch.Tensor, face_index: torch.Tensor,
+                  grad_output: torch.Tensor) -> torch.Tensor:
+    """DRTK's estimated ``dL/d fv`` [B, F, 3, 3] in ``fv``'s dtype, on the Taichi device
+    (z column 0): ``fv`` [B, F, 3, 3] float32/64 and ``face_index`` int32 [B, H, W] on
+    the Taichi device, ``grad_output`` [B, H, W] = dL/d silhouette (any device; read
+    in float64).  On the CPU the kernel zeroes, accumulates (float64) and rounds to
+    ``fv``'s dtype image by image in its tasks (no torch fill or cast around it);
+    elsewhere a zeroed float64 buffer, then a cast."""
+    queued = fv.device.type == "cpu"
+    cast_out = fv.dtype != torch.float64
+    if not fv.shape[1]:
+        return torch.zeros(fv.shape, dtype=fv.dtype, device=fv.device)
+    grad = (torch.empty if queued else torch.zeros)(fv.shape, dtype=torch.float64,
+                                                   device=fv.device)
+    out = torch.empty(fv.shape if queued and cast_out else (1, 1, 1, 1), dtype=fv.dtype,
+                      device=fv.device)
+    g = grad_output.detach().to(fv.device).contiguous()
+    kernels.edge_gradient(fv, face_index, g, grad, out, taichi_queue.counters(1, fv.device),
+                          taichi_queue.slots(), queued, queued and cast_out)
+    if queued:
+        return out if cast_out else grad
+    return grad.to(fv.dtype)
 
 
 @register("edgegrad")

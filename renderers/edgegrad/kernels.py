@@ -45,7 +45,9 @@ def _pair_gradient(fv: ti.template(), face_index: ti.template(), grad_out: ti.te
         if (f0 >= 0) != (f1 >= 0):
             c0 = ti.select(f0 >= 0, 1.0, 0.0)
             # DRTK: image difference times the mean output gradient of the pair
-            grad_dot = (1.0 - 2.0 * c0) * 0.5 * (grad_out[b, i, j] + grad_out[b, i1, j1])
+            g0 = ti.cast(grad_out[b, i, j], ti.f64)
+            g1 = ti.cast(grad_out[b, i1, j1], ti.f64)
+            grad_dot = (1.0 - 2.0 * c0) * 0.5 * (g0 + g1)
             ci, cj, f = i, j, f0
             if f0 < 0:
                 ci, cj, f = i1, j1, f1
@@ -65,18 +67,35 @@ def _pair_gradient(fv: ti.template(), face_index: ti.template(), grad_out: ti.te
                 ti.atomic_add(grad_fv[b, f, 2, d], w2 * g_pix * scale)
 
 
+@ti.func
+def _face_rows(grad_fv: ti.template(), out: ti.template(), b, zero: ti.template()):
+    """Image ``b``'s rows of ``grad_fv`` [B, F, 3, 3]: set to 0 (``zero``), else copied
+    to ``out`` (rounded once to its dtype)."""
+    for f in range(grad_fv.shape[1]):
+        for k in ti.static(range(3)):
+            for c in ti.static(range(3)):
+                if ti.static(zero):
+                    grad_fv[b, f, k, c] = 0.0
+                else:
+                    out[b, f, k, c] = grad_fv[b, f, k, c]
+
+
 @ti.kernel
 def edge_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
                   grad_out: ti.types.ndarray(), grad_fv: ti.types.ndarray(),
-                  queue: ti.types.ndarray(), n_slots: ti.i32, queued: ti.template()):
-    """Accumulate the estimated ``dL/d face_vertices`` (x, y) into ``grad_fv`` (float64
-    [B, F, 3, 3], zeroed).  ``face_index`` int32 [B, H, W] (z-buffer, -1 = background);
-    ``grad_out`` [B, H, W] = dL/d silhouette.  ``queued`` (the CPU layout): one task per
-    image, its pairs in ``(i, j, d)`` order with plain adds, drained by every thread from
+                  out: ti.types.ndarray(), queue: ti.types.ndarray(), n_slots: ti.i32,
+                  queued: ti.template(), cast_out: ti.template()):
+    """The estimated ``dL/d face_vertices`` (x, y; z gets 0) in ``grad_fv`` (float64
+    [B, F, 3, 3]).  ``face_index`` int32 [B, H, W] (z-buffer, -1 = background);
+    ``grad_out`` [B, H, W] (float32/64, read as float64) = dL/d silhouette.
+    ``queued`` (the CPU layout): one task per image, drained by every thread from
     counter 0 of ``queue`` int32 [>= 1] over ``n_slots`` iterations
-    (:mod:`renderers.taichi_queue`); a face's adds all come from its own image, so the
-    sums have one order whatever the thread count.  Else one thread per pair (atomic
-    adds; for CUDA)."""
+    (:mod:`renderers.taichi_queue`); the task zeroes its image's rows of ``grad_fv``
+    (which may come uninitialised), adds its pairs in ``(i, j, d)`` order with plain
+    adds (a face's adds all come from its own image, so each sum has one order whatever
+    the thread count) and, with ``cast_out``, copies the rows to ``out`` [B, F, 3, 3]
+    in its dtype (else ``out`` is unused).  Not ``queued`` (CUDA): one thread per pair,
+    atomic adds into a zeroed ``grad_fv``; ``queue``, ``n_slots``, ``out`` unused."""
     height = face_index.shape[1]
     width = face_index.shape[2]
     if ti.static(queued):
@@ -85,11 +104,14 @@ def edge_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
             if slot % taichi_queue.CHUNK == 0:
                 b = taichi_queue.take(queue, 0)
                 while b < face_index.shape[0]:
+                    _face_rows(grad_fv, out, b, True)
                     for i in range(height):
                         for j in range(width):
                             for d in ti.static(range(2)):
                                 _pair_gradient(fv, face_index, grad_out, grad_fv, b, i, j,
                                                d, height, width, True)
+                    if ti.static(cast_out):
+                        _face_rows(grad_fv, out, b, False)
                     b = taichi_queue.take(queue, 0)
     else:
         for b, i, j, d in ti.ndrange(face_index.shape[0], height, width, 2):
