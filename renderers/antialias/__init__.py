@@ -33,8 +33,9 @@ import torch
 
 from ..base import Rasterizer, gather_faces, register
 from ..hard import bbox_pixel_count
+from ..taichi_runtime import kernel_device
 from ..validation import check_face_vertices
-from .function import AntialiasRasterize, mesh_wings, wing_vertices
+from .function import AntialiasMeshRasterize, AntialiasRasterize, mesh_wings, wing_vertices
 
 
 @register("antialias")
@@ -64,7 +65,14 @@ class AntialiasRasterizer(Rasterizer):
     def rasterize_mesh(self, screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         """:meth:`rasterize` of the gathered faces, bit for bit, with the wing vertices
         from the cached adjacency of ``faces`` ``[F, 3]`` (:func:`mesh_wings`) instead of
-        a sort of every face vertex's position per call."""
+        a sort of every face vertex's position per call; on the CPU the backward's
+        kernel adds the gradient into ``screen_vertices`` ``[B, V, 3]`` itself
+        (:class:`AntialiasMeshRasterize`)."""
+        if (faces.dim() == 2 and faces.shape[0] and screen_vertices.device.type == "cpu"
+                and kernel_device(screen_vertices.device).type == "cpu"):
+            wings = mesh_wings(screen_vertices, faces)
+            return AntialiasMeshRasterize.apply(screen_vertices, faces, self.height,
+                                                self.width, wings).clamp(0, 1)
         face_vertices = gather_faces(screen_vertices, faces)
         check_face_vertices(face_vertices)
         wings = mesh_wings(screen_vertices, faces) if faces.dim() == 2 else None
@@ -78,4 +86,5 @@ class AntialiasRasterizer(Rasterizer):
                      + 2 * nb * self.height * self.width)
 
 
-__all__ = ["AntialiasRasterize", "AntialiasRasterizer", "mesh_wings", "wing_vertices"]
+__all__ = ["AntialiasMeshRasterize", "AntialiasRasterize", "AntialiasRasterizer", "mesh_wings",
+           "wing_vertices"]

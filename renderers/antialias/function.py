@@ -7,9 +7,12 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .. import taichi_queue
+from ..base import gather_faces
+from ..edgegrad.kernels import gradient_buffers, gradient_result
 from ..hard import rasterize_nearest_face
 from ..taichi_runtime import kernel_device
 from ..topology_cache import TopologyCache
+from ..validation import check_face_vertices
 from . import kernels
 
 
@@ -144,26 +147,47 @@ def analyse(fv: torch.Tensor, wings: torch.Tensor | None, face_index: torch.Tens
 
 
 def gradient(fv: torch.Tensor, face_index: torch.Tensor, alpha: torch.Tensor,
-             edge: torch.Tensor, grad_output: torch.Tensor) -> torch.Tensor:
-    """``dL/d fv`` [B, F, 3, 3] in ``fv``'s dtype on the Taichi device (z column 0), of
-    :func:`kernels.gradient`: ``fv`` (F >= 1), ``face_index``, ``alpha``, ``edge`` as
-    saved by the forward, ``grad_output`` [B, H, W] (any device, read in float64).  On
-    the CPU the kernel's per-image tasks zero, accumulate (float64) and round to
-    ``fv``'s dtype; elsewhere a zeroed float64 buffer, then a cast."""
-    dev = fv.device
-    queued = dev.type == "cpu"
-    cast_out = fv.dtype != torch.float64
-    grad = (torch.empty if queued else torch.zeros)(fv.shape, dtype=torch.float64,
-                                                   device=dev)
-    out = torch.empty(fv.shape if queued and cast_out else (1, 1, 1, 1), dtype=fv.dtype,
-                      device=dev)
-    g = grad_output.detach().to(dev).contiguous()
-    kernels.gradient(fv, face_index, alpha, edge, g, grad, out,
-                     taichi_queue.counters(1, dev), taichi_queue.slots(), queued,
-                     queued and cast_out)
-    if queued:
-        return out if cast_out else grad
-    return grad.to(fv.dtype)
+             edge: torch.Tensor, grad_output: torch.Tensor, faces: torch.Tensor | None = None,
+             num_vertices: int = 0) -> torch.Tensor:
+    """The analytic gradient of :func:`kernels.gradient` in ``fv``'s dtype on the Taichi
+    device: w.r.t. ``fv`` [B, F, 3, 3] (F >= 1; z column 0) or, with ``faces`` int64
+    [F, 3] (CPU only), w.r.t. the vertices [B, V, 3] (``V = num_vertices``) ``fv`` was
+    gathered from, bit for bit what ``gather_faces``' backward makes of the former.
+    ``face_index``, ``alpha``, ``edge`` as saved by the forward, ``grad_output``
+    [B, H, W] (any device, read in float64).  On the CPU the kernel's per-image tasks
+    zero, accumulate (float64) and finish the rows
+    (:func:`renderers.edgegrad.kernels.gradient_buffers`); elsewhere a zeroed float64
+    buffer, then a cast."""
+    buffers = gradient_buffers(fv, faces, num_vertices)
+    g = grad_output.detach().to(fv.device).contiguous()
+    kernels.gradient(fv, face_index, alpha, edge, g, *buffers)
+    return gradient_result(buffers)
+
+
+class AntialiasMeshRasterize(torch.autograd.Function):
+    """``(screen_vertices [B, V, 3], faces int64 [F, 3] (F >= 1), H, W, wings) ->
+    silhouettes [B, H, W]`` on the CPU: :class:`AntialiasRasterize` of
+    ``gather_faces(screen_vertices, faces)`` (``wings`` as there), its backward's face
+    gradient added into the vertices by the kernel's tasks (the same bits as the
+    gather's backward, without its serial ``index_add_`` and transposes)."""
+
+    @staticmethod
+    def forward(ctx, screen_vertices: torch.Tensor, faces: torch.Tensor, height: int,
+                width: int, wings: torch.Tensor | None = None) -> torch.Tensor:
+        fv = gather_faces(screen_vertices.detach(), faces).contiguous()
+        check_face_vertices(fv)
+        sil, face_index = rasterize_nearest_face(fv, height, width)
+        out, alpha, edge = analyse(fv, wings, face_index, sil)
+        ctx.save_for_backward(fv, face_index, alpha, edge, faces)
+        ctx.num_vertices = screen_vertices.shape[1]
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        fv, face_index, alpha, edge, faces = ctx.saved_tensors
+        grad = gradient(fv, face_index, alpha, edge, grad_output, faces, ctx.num_vertices)
+        return grad, None, None, None, None
 
 
 class AntialiasRasterize(torch.autograd.Function):

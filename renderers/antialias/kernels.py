@@ -23,6 +23,7 @@ Kernels take torch tensors directly and compute in float64.
 import taichi as ti
 
 from .. import taichi_queue
+from ..edgegrad.kernels import finish_face_rows, zero_face_rows
 from ..taichi_grid import pixel_x, pixel_y
 
 #: nvdiffrast: "expect no more than 1/16 pixel inaccuracy".
@@ -259,25 +260,13 @@ def _gradient_item(fv: ti.template(), face_index: ti.template(), alpha: ti.templ
         _add_grad(grad_fv, b, f, k2, ay, g2y * s_second, plain)
 
 
-@ti.func
-def _face_rows(grad_fv: ti.template(), out: ti.template(), b, zero: ti.template()):
-    """Image ``b``'s rows of ``grad_fv`` [B, F, 3, 3]: set to 0 (``zero``), else copied
-    to ``out`` (rounded once to its dtype)."""
-    for f in range(grad_fv.shape[1]):
-        for k in ti.static(range(3)):
-            for c in ti.static(range(3)):
-                if ti.static(zero):
-                    grad_fv[b, f, k, c] = 0.0
-                else:
-                    out[b, f, k, c] = grad_fv[b, f, k, c]
-
-
 @ti.kernel
 def gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
              alpha: ti.types.ndarray(), edge: ti.types.ndarray(),
              grad_out: ti.types.ndarray(), grad_fv: ti.types.ndarray(),
-             out: ti.types.ndarray(), queue: ti.types.ndarray(), n_slots: ti.i32,
-             queued: ti.template(), cast_out: ti.template()):
+             out: ti.types.ndarray(), faces: ti.types.ndarray(), queue: ti.types.ndarray(),
+             n_slots: ti.i32, queued: ti.template(), finish: ti.template(),
+             dt: ti.template()):
     """Backward (nvdiffrast's ``AntialiasGradKernel``): for each blended item with
     ``0 < |alpha| < 0.5``, ``dd = g[written pixel] * (c1 - c0)`` and the derivative of the
     edge's crossing point w.r.t. its two vertices (with ``1 / (dy +- 1e-3)``), chained
@@ -285,9 +274,10 @@ def gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
     [B, H, W] (float32/64, read as float64).  ``queued`` (the CPU layout), ``queue``,
     ``n_slots``: as :func:`analyse`; the task zeroes its image's rows of ``grad_fv``
     (which may come uninitialised), adds its items in ``(i, j, d)`` order (its faces'
-    rows are its own: the same bits on any thread count) and, with ``cast_out``, copies
-    the rows to ``out`` [B, F, 3, 3] in its dtype (else ``out`` is unused).  Not
-    ``queued``: one thread per item, atomic adds into a zeroed ``grad_fv``."""
+    rows are its own: the same bits on any thread count) and finishes the rows
+    (:func:`renderers.edgegrad.kernels.finish_face_rows` with ``finish``, ``out``,
+    ``faces``, ``dt``).  Not ``queued``: one thread per item, atomic adds into a zeroed
+    ``grad_fv``.  Buffers: :func:`renderers.edgegrad.kernels.gradient_buffers`."""
     height = face_index.shape[1]
     width = face_index.shape[2]
     if ti.static(queued):
@@ -296,14 +286,13 @@ def gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
             if slot % taichi_queue.CHUNK == 0:
                 b = taichi_queue.take(queue, 0)
                 while b < face_index.shape[0]:
-                    _face_rows(grad_fv, out, b, True)
+                    zero_face_rows(grad_fv, b)
                     for i in range(height):
                         for j in range(width):
                             for d in ti.static(range(2)):
                                 _gradient_item(fv, face_index, alpha, edge, grad_out,
                                                grad_fv, b, i, j, d, height, width, True)
-                    if ti.static(cast_out):
-                        _face_rows(grad_fv, out, b, False)
+                    finish_face_rows(grad_fv, out, faces, b, finish, dt)
                     b = taichi_queue.take(queue, 0)
     else:
         for b, i, j, d in ti.ndrange(face_index.shape[0], height, width, 2):

@@ -26,8 +26,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from .. import taichi_queue
-from ..base import Rasterizer, register
+from ..base import Rasterizer, gather_faces, register
 from ..hard import bbox_pixel_count, rasterize_nearest_face
 from ..taichi_runtime import kernel_device
 from ..validation import check_face_vertices
@@ -55,28 +54,48 @@ class EdgeGradRasterize(torch.autograd.Function):
         return edge_gradient(fv, face_index, grad_output).to(out_device), None, None
 
 
-def edge_gradient(fv: torch.Tensor, face_index: torch.Tensor,
-                  grad_output: torch.Tensor) -> torch.Tensor:
-    """DRTK's estimated ``dL/d fv`` [B, F, 3, 3] in ``fv``'s dtype, on the Taichi device
-    (z column 0): ``fv`` [B, F, 3, 3] float32/64 and ``face_index`` int32 [B, H, W] on
-    the Taichi device, ``grad_output`` [B, H, W] = dL/d silhouette (any device; read
-    in float64).  On the CPU the kernel zeroes, accumulates (float64) and rounds to
-    ``fv``'s dtype image by image in its tasks (no torch fill or cast around it);
-    elsewhere a zeroed float64 buffer, then a cast."""
-    queued = fv.device.type == "cpu"
-    cast_out = fv.dtype != torch.float64
+def edge_gradient(fv: torch.Tensor, face_index: torch.Tensor, grad_output: torch.Tensor,
+                  faces: torch.Tensor | None = None, num_vertices: int = 0) -> torch.Tensor:
+    """DRTK's estimated gradient in ``fv``'s dtype, on the Taichi device: w.r.t. ``fv``
+    [B, F, 3, 3] (z column 0), or, with ``faces`` int64 [F, 3] (CPU only), w.r.t. the
+    vertices [B, V, 3] (``V = num_vertices``) that ``fv`` was gathered from, bit for bit
+    what ``gather_faces``' backward makes of the former.  ``fv`` float32/64 and
+    ``face_index`` int32 [B, H, W] on the Taichi device; ``grad_output`` [B, H, W] =
+    dL/d silhouette (any device; read in float64).  On the CPU the kernel's per-image
+    tasks zero, accumulate (float64) and finish (round / scatter) the rows themselves
+    (:func:`kernels.gradient_buffers`); elsewhere a zeroed float64 buffer, then a cast."""
     if not fv.shape[1]:
-        return torch.zeros(fv.shape, dtype=fv.dtype, device=fv.device)
-    grad = (torch.empty if queued else torch.zeros)(fv.shape, dtype=torch.float64,
-                                                   device=fv.device)
-    out = torch.empty(fv.shape if queued and cast_out else (1, 1, 1, 1), dtype=fv.dtype,
-                      device=fv.device)
+        shape = (fv.shape[0], num_vertices, 3) if faces is not None else fv.shape
+        return torch.zeros(shape, dtype=fv.dtype, device=fv.device)
+    buffers = kernels.gradient_buffers(fv, faces, num_vertices)
     g = grad_output.detach().to(fv.device).contiguous()
-    kernels.edge_gradient(fv, face_index, g, grad, out, taichi_queue.counters(1, fv.device),
-                          taichi_queue.slots(), queued, queued and cast_out)
-    if queued:
-        return out if cast_out else grad
-    return grad.to(fv.dtype)
+    kernels.edge_gradient(fv, face_index, g, *buffers)
+    return kernels.gradient_result(buffers)
+
+
+class EdgeGradMeshRasterize(torch.autograd.Function):
+    """``(screen_vertices [B, V, 3], faces int64 [F, 3], H, W) -> silhouettes [B, H,
+    W]`` on the CPU: :class:`EdgeGradRasterize` of ``gather_faces(screen_vertices,
+    faces)``, its backward's face gradient added into the vertices by the kernel's
+    tasks (the same bits as the gather's backward, without its serial ``index_add_``
+    and transposes)."""
+
+    @staticmethod
+    def forward(ctx, screen_vertices: torch.Tensor, faces: torch.Tensor, height: int,
+                width: int) -> torch.Tensor:
+        fv = gather_faces(screen_vertices.detach(), faces).contiguous()
+        check_face_vertices(fv)
+        sil, face_index = rasterize_nearest_face(fv, height, width)
+        ctx.save_for_backward(fv, face_index, faces)
+        ctx.num_vertices = screen_vertices.shape[1]
+        return sil
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        fv, face_index, faces = ctx.saved_tensors
+        return (edge_gradient(fv, face_index, grad_output, faces, ctx.num_vertices), None,
+                None, None)
 
 
 @register("edgegrad")
@@ -102,6 +121,15 @@ class EdgeGradRasterizer(Rasterizer):
         check_face_vertices(face_vertices)
         return EdgeGradRasterize.apply(face_vertices, self.height, self.width)
 
+    def rasterize_mesh(self, screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        """:meth:`rasterize` of the gathered faces, bit for bit; on the CPU with shared
+        faces ``[F, 3]`` the backward's kernel adds the gradient into
+        ``screen_vertices`` ``[B, V, 3]`` itself (:class:`EdgeGradMeshRasterize`)."""
+        if (faces.dim() != 2 or screen_vertices.device.type != "cpu"
+                or kernel_device(screen_vertices.device).type != "cpu"):
+            return self.rasterize(gather_faces(screen_vertices, faces))
+        return EdgeGradMeshRasterize.apply(screen_vertices, faces, self.height, self.width)
+
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Hard-scan pixels plus the two neighbour pairs of every pixel."""
         nb = face_vertices.shape[0]
@@ -109,4 +137,4 @@ class EdgeGradRasterizer(Rasterizer):
                      + 2 * nb * self.height * self.width)
 
 
-__all__ = ["EdgeGradRasterize", "EdgeGradRasterizer"]
+__all__ = ["EdgeGradMeshRasterize", "EdgeGradRasterize", "EdgeGradRasterizer", "edge_gradient"]
