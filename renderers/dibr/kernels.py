@@ -30,20 +30,21 @@ from ..taichi_grid import pixel_x, pixel_y
 def pair_pixels(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
                 face_offset: ti.types.ndarray(), margin: ti.f64, height: ti.i32,
                 width: ti.i32, covered: ti.types.ndarray(), pixel: ti.types.ndarray(),
-                keep: ti.types.ndarray()):
+                keep: ti.types.ndarray(), kept: ti.types.ndarray()):
     """One thread per (image, face), looping over its grown box's pixels: pair
     ``p = face_offset[b * F + f] + k`` (``k``-th pixel of the box, row-major) gets
     ``pixel`` int32 [P], its flat pixel index, and ``keep`` int32 [P]: 1 when the pixel
     centre lies in the face's box grown by ``margin`` (Kaolin's half-open test) and the
     pixel is not covered (``covered`` uint8 [B * H * W], nonzero = covered by a face),
-    else 0.  ``bounds`` / ``face_offset`` from
-    :func:`renderers.face_boxes.pair_offsets`."""
+    else 0; ``kept`` int64 [B * F]: per face, its pairs with ``keep`` 1.  ``bounds`` /
+    ``face_offset`` from :func:`renderers.face_boxes.pair_offsets`."""
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
         base = face_offset[b * fv.shape[1] + f]
         xmin = ti.min(fv[b, f, 0, 0], fv[b, f, 1, 0], fv[b, f, 2, 0]) - margin
         xmax = ti.max(fv[b, f, 0, 0], fv[b, f, 1, 0], fv[b, f, 2, 0]) + margin
         ymin = ti.min(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) - margin
         ymax = ti.max(fv[b, f, 0, 1], fv[b, f, 1, 1], fv[b, f, 2, 1]) + margin
+        n_kept = 0
         for k in range(bounds[b, f, 4]):
             i = bounds[b, f, 0] + k // bounds[b, f, 5]
             j = bounds[b, f, 2] + k % bounds[b, f, 5]
@@ -53,6 +54,27 @@ def pair_pixels(fv: ti.types.ndarray(), bounds: ti.types.ndarray(),
             pixel[base + k] = flat
             inside = px >= xmin and px < xmax and py >= ymin and py < ymax
             keep[base + k] = ti.select(inside and covered[flat] == 0, 1, 0)
+            n_kept += keep[base + k]
+        kept[b * fv.shape[1] + f] = ti.cast(n_kept, ti.i64)
+
+
+@ti.kernel
+def compact_pairs(face_offset: ti.types.ndarray(), count: ti.types.ndarray(),
+                  kept_offset: ti.types.ndarray(), pixel: ti.types.ndarray(),
+                  keep: ti.types.ndarray(), kept_pixel: ti.types.ndarray(),
+                  kept_face: ti.types.ndarray()):
+    """The kept pairs of :func:`pair_pixels`, in their order: face ``bf``'s pairs
+    ``face_offset[bf] .. + count[bf] - 1`` (int64 [B * F]) with ``keep`` 1 go to
+    ``kept_offset[bf]`` on (int64 [B * F], the prefix sum of ``pair_pixels``' ``kept``),
+    writing ``kept_pixel`` int32 (their flat pixel) and ``kept_face`` int32 (``bf``):
+    ``torch.nonzero(keep)`` and the owning face of each, in one pass per face."""
+    for bf in range(face_offset.shape[0]):
+        q = kept_offset[bf]
+        for p in range(face_offset[bf], face_offset[bf] + count[bf]):
+            if keep[p] != 0:
+                kept_pixel[q] = pixel[p]
+                kept_face[q] = bf
+                q += 1
 
 
 @ti.kernel
