@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
+from conftest import random_faces
 
 _SCRIPT = """
 import hashlib, sys
@@ -56,8 +57,6 @@ def test_queued_renderers_give_the_same_bits_on_one_and_two_threads():
 def test_dibr_face_order_is_the_stable_sort_by_face():
     """``selected_pairs(with_face_order=True)``'s order, found without a sort, equals
     ``torch.sort(pair_face, stable=True).indices``."""
-    from conftest import random_faces
-
     from renderers.dibr.function import selected_pairs
     from renderers.hard import rasterize_nearest_face
 
