@@ -8,7 +8,7 @@ Two kinds (:data:`KINDS`), as issue 22 asks the loaded ratios to be measured bes
   this machine gives the bench (:func:`renderers.threads.available_cores`, affinity and
   cgroup quota), with OpenMP's default (spinning) wait: the settings that the bench's
   own process sets (``OMP_NUM_THREADS``, ``OMP_WAIT_POLICY``, ``KMP_BLOCKTIME``,
-  ``$SOFTRAS_BENCH_THREADS``) are removed from its environment.
+  ``GOMP_SPINCOUNT``, ``$SOFTRAS_BENCH_THREADS``) are removed from its environment.
 * ``"python"``: a pure-Python ``while True: pass`` loop, one core each.
 
 :func:`background_load` waits until every process says it is running (the torch ones
@@ -44,7 +44,8 @@ READY_TIMEOUT = 120.0
 #: Environment variables of the bench's own thread settings, removed from the torch
 #: processes' environment so that they run at torch's defaults.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                    "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "SOFTRAS_BENCH_THREADS")
+                    "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "GOMP_SPINCOUNT",
+                    "SOFTRAS_BENCH_THREADS")
 
 # Each child stops when its parent is gone (re-parented) or after {limit} seconds; it
 # checks both every 2**20 loop turns (a few ms) or after every product.

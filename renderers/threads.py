@@ -6,15 +6,21 @@ Three pools run this project's CPU work:
 * Taichi's CPU thread pool (``ti.init(cpu_max_num_threads=...)``; torch's setting does
   not reach it, and it can only change by re-initialising Taichi,
   :func:`renderers.taichi_runtime.reinit`);
-* the OpenMP runtime's waiting: by default an idle OpenMP thread spins before it
-  sleeps, which on a machine shared with other busy processes steals the very cores
-  the threads it waits for need.  ``OMP_WAIT_POLICY=PASSIVE`` (GNU and LLVM OpenMP) and
-  ``KMP_BLOCKTIME=0`` (Intel OpenMP) make it sleep at once.  The OpenMP runtime reads
-  them when it loads, i.e. at ``import torch``: :func:`prefer_passive_wait` sets them
-  (unless the user set them) and is called by ``import renderers`` and by the
-  ``softras-bench`` command line before torch is imported.  Where torch was imported
-  first, setting them is too late; :func:`settings` then reports
-  ``passive_wait_effective = False``.
+* the OpenMP runtime's waiting: by default an idle OpenMP thread spins for a long
+  time (GNU OpenMP: 300,000 turns) before it sleeps, which on a machine shared with
+  other busy processes steals the very cores the threads it waits for need.
+  ``OMP_WAIT_POLICY=PASSIVE`` (GNU and LLVM OpenMP) and ``KMP_BLOCKTIME=0`` (Intel
+  OpenMP) make it sleep, and ``GOMP_SPINCOUNT=1000`` (GNU OpenMP, torch's wheels; it
+  takes precedence over the policy there) lets it spin 1,000 turns, a few microseconds,
+  first.  Sleeping at once costs every parallel torch op a futex wake-up: measured
+  2026-12-06 on 2 idle cores, ``y * 2`` on 246,528 floats took 89 us at 2 threads with
+  an immediate sleep against 13 us with the short spin (33 us at 1 thread), and a
+  128-element ``torch.cos`` 66 us against 2 us (docs/performance.md, "OpenMP: a short
+  spin before sleeping").  The OpenMP runtime reads these variables when it loads, i.e.
+  at ``import torch``: :func:`prefer_passive_wait` sets them (unless the user set them)
+  and is called by ``import renderers`` and by the ``softras-bench`` command line
+  before torch is imported.  Where torch was imported first, setting them is too late;
+  :func:`settings` then reports ``passive_wait_effective = False``.
 
 Thread count (:func:`default_threads`): ``$SOFTRAS_BENCH_THREADS`` when set (the
 command line's ``--threads N`` sets it), else every core this process may actually use
@@ -43,8 +49,10 @@ THREADS_ENV = "SOFTRAS_BENCH_THREADS"
 #: OpenMP pool try to start that many threads (it crashed the process).  A count above
 #: it is refused with one line naming the maximum, before torch or Taichi is sized.
 MAX_THREADS_PER_CORE = 4
-#: OpenMP settings that stop idle threads from spinning (set only when unset).
-PASSIVE_WAIT_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+#: OpenMP settings under which idle threads spin only briefly, then sleep (set only
+#: when unset; module docstring).
+PASSIVE_WAIT_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0",
+                    "GOMP_SPINCOUNT": "1000"}
 
 _lock = threading.Lock()
 _configured: int | None = None

@@ -15,7 +15,7 @@ import os
 
 import pytest
 import torch
-from conftest import random_faces
+from random_meshes import random_faces
 
 import renderers
 from renderers import taichi_runtime

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from conftest import random_faces
+from random_meshes import random_faces
 
 import renderers
 from renderers.antialias import wing_vertices
@@ -155,7 +155,7 @@ _DIBR_REPEAT = """
 import hashlib, sys
 sys.path.insert(0, {tests!r})
 import renderers, torch
-from conftest import random_faces
+from random_meshes import random_faces
 r = renderers.get("dibr", image_size=48, sigma=3e-4, box_margin=0.05)
 fv0 = random_faces(4, 300, dtype=torch.float32, seed=3, scale=0.9)
 w = torch.rand(4, 48, 48, generator=torch.Generator().manual_seed(1))

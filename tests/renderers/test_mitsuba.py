@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import random_faces
+from random_meshes import random_faces
 
 import renderers
 from metrics.exact_coverage import clip_coverage

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import torch
-from conftest import random_faces
+from random_meshes import random_faces
 
 _SCRIPT = """
 import hashlib, sys
 sys.path.insert(0, {tests!r})
 import torch, renderers
-from conftest import random_faces
+from random_meshes import random_faces
 out = []
 for name in ("hard", "n3mr", "dibr", "antialias", "edgegrad"):
     for dt in (torch.float32, torch.float64):

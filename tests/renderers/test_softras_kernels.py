@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import taichi as ti
 import torch
-from conftest import random_faces
+from random_meshes import random_faces
 
 from renderers import taichi_queue
 from renderers.soft_math import cull_dist2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import random_faces
+from random_meshes import random_faces
 
 import renderers
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import random_faces  # tests/renderers/conftest.py (imported at collection)
+from random_meshes import random_faces
 
 from bench_softras import cli
 from bench_softras.studies.background_load import busy_processes
@@ -131,10 +131,11 @@ def _child(code: str, **env) -> str:
 def test_passive_wait_is_set_before_torch_loads():
     code = ("import renderers, os; from renderers import threads; "
             "print(os.environ['OMP_WAIT_POLICY'], os.environ['KMP_BLOCKTIME'], "
-            "threads.settings()['passive_wait_effective'])")
-    assert _child(code) == "PASSIVE 0 True"
-    assert _child(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE 0 True"  # the user's wins
-    assert _child("import torch; " + code) == "PASSIVE 0 False"  # too late, and says so
+            "os.environ['GOMP_SPINCOUNT'], threads.settings()['passive_wait_effective'])")
+    assert _child(code) == "PASSIVE 0 1000 True"
+    assert _child(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE 0 1000 True"  # the user's wins
+    assert _child(code, GOMP_SPINCOUNT="0") == "PASSIVE 0 0 True"
+    assert _child("import torch; " + code) == "PASSIVE 0 1000 False"  # too late, says so
 
 
 def test_busy_processes_run_then_stop():

@@ -4,7 +4,7 @@ reach the colours only, and clear errors for bad colours."""
 
 import pytest
 import torch
-from conftest import random_faces
+from random_meshes import random_faces
 
 import renderers
 from metrics.meshes import box_mesh
