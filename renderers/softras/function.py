@@ -9,6 +9,7 @@ in the backward, and makes no host round trip."""
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import taichi as ti
@@ -17,6 +18,7 @@ from torch.autograd.function import once_differentiable
 
 from .. import taichi_queue
 from ..face_boxes import candidate_pairs
+from ..grid import pixel_centers
 from ..taichi_runtime import kernel_device
 from . import kernels
 
@@ -99,6 +101,17 @@ def cache_slots(nb: int, nf: int, value_bytes: int) -> int:
     return int(min(CACHE_SLOTS, CACHE_BYTES // per_slot, _INT32_MAX // max(1, nb * nf)))
 
 
+@functools.lru_cache(maxsize=16)
+def pixel_center_table(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """float64 ``[W + H]`` on ``device``: the pixel centres' screen x of columns ``0..W-1``,
+    then y of rows ``0..H-1`` (:func:`renderers.grid.pixel_centers`, the one grid
+    rule).  The kernels read a pair's ``x`` and a row's ``y`` from it (a division per
+    pair on the CPU's critical path before; the same values).  Cached per size and
+    device; never written."""
+    xs, ys = pixel_centers(height, width, torch.float64, device)
+    return torch.cat([xs, ys]).contiguous()
+
+
 #: Image rows per task of the CPU forward (:func:`kernels.soft_log_sum`, ``banded``):
 #: B x ceil(H / BAND_ROWS) tasks (paper setting: 64 x 8 = 512), enough for the task
 #: queue (:mod:`renderers.taichi_queue`) to keep every core busy, while a face's box
@@ -168,7 +181,8 @@ class SoftLogSum(torch.autograd.Function):
                                  taichi_queue.slots(), cap, params.inv_sigma, params.max_d2,
                                  params.radius, BAND_ROWS, params.compute_dtype,
                                  banded=banded, spans=True, sv=sv, faces=face_idx,
-                                 indexed=indexed)
+                                 indexed=indexed,
+                                 centers=pixel_center_table(height, width, dev))
         ctx.save_for_backward(fv, lines, cache_w, cache_k, queue,
                               faces.reshape(-1) if indexed else None)
         ctx.num_vertices = pts.shape[1] if indexed else 0  # 0: the input was fv
@@ -189,7 +203,9 @@ class SoftLogSum(torch.autograd.Function):
             kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cache_w, cache_k,
                                           queue, taichi_queue.slots(), ctx.cap, *ctx.params,
                                           queued=fv.device.type == "cpu", spans=True,
-                                          corner_major=corner_major)
+                                          corner_major=corner_major,
+                                          centers=pixel_center_table(*grad_acc.shape[1:],
+                                                                     fv.device))
         if corner_major:  # rows f * 3 + k summed into their vertices, in that order
             rows = fv_grad.view(nf * 3, nb * 3)
             out = rows.new_zeros(ctx.num_vertices, nb * 3).index_add_(0, face_idx, rows)

@@ -243,11 +243,12 @@ def _face_setup(fv: ti.template(), lines: ti.template(), b, f, radius, height, w
 
 
 @ti.func
-def _row_range(u, v, kind, sg, i, j0, j1, height, width, spans: ti.template(),
-               dt: ti.template()):
-    """Row ``i``'s screen y in ``dt`` and its column range ``[ja, jb)``: the box's
-    ``[j0, j1)``, cut to :func:`_row_span` when ``spans``."""
-    py64 = pixel_y(i, height)
+def _row_range(centers: ti.template(), u, v, kind, sg, i, j0, j1, width,
+               spans: ti.template(), dt: ti.template()):
+    """Row ``i``'s screen y in ``dt`` (from ``centers``, :func:`soft_log_sum`) and its
+    column range ``[ja, jb)``: the box's ``[j0, j1)``, cut to :func:`_row_span` when
+    ``spans``."""
+    py64 = centers[width + i]
     ja, jb = j0, j1
     if ti.static(spans):
         ja, jb = _row_span(u, v, kind, sg, py64, j0, j1, width)
@@ -255,7 +256,7 @@ def _row_range(u, v, kind, sg, i, j0, j1, height, width, spans: ti.template(),
 
 
 @ti.func
-def _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width,
+def _slots_before(centers: ti.template(), u, v, kind, sg, i0, i1, j0, j1, lo, cap, width,
                   spans: ti.template()):
     """Pairs face ``(i0, i1, j0, j1, sg, u, v, kind)`` visits in its rows above row
     ``lo`` (the first pair-cache slot of its rows from ``lo`` on): the same row ranges
@@ -263,15 +264,16 @@ def _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width,
     slot = 0
     for i in range(i0, ti.min(lo, i1)):
         if slot < cap:
-            _py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, ti.f64)
+            _py, ja, jb = _row_range(centers, u, v, kind, sg, i, j0, j1, width, spans, ti.f64)
             slot += ti.max(0, jb - ja)
     return slot
 
 
 @ti.func
 def _add_face_rows(lines: ti.template(), acc: ti.template(), cache_w: ti.template(),
-                   cache_k: ti.template(), cap, b, f, box, sg, lo, hi, inv_sigma, max_d2,
-                   radius, spans: ti.template(), atomic: ti.template(), dt: ti.template()):
+                   cache_k: ti.template(), centers: ti.template(), cap, b, f, box, sg, lo,
+                   hi, inv_sigma, max_d2, radius, spans: ti.template(), atomic: ti.template(),
+                   dt: ti.template()):
     """Add face ``(b, f)``'s ``log(1 - D)`` into rows ``[lo, hi)`` of ``acc[b]`` over the
     pixels of its grown box (``box`` = ``(i0, i1, j0, j1)`` and ``sg`` from
     :func:`_face_box`; each row cut to :func:`_row_span` when ``spans``), with
@@ -279,21 +281,18 @@ def _add_face_rows(lines: ti.template(), acc: ti.template(), cache_w: ti.templat
     plain ones.  Pair cache (:func:`soft_log_sum`): the face's ``n``-th visited pair,
     counted from its box's first row whatever ``lo`` is, goes to slot ``n`` if ``n <
     cap``, so any split of the rows fills the same slots with the same values."""
-    height = acc.shape[1]
     width = acc.shape[2]
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
-    step = 2.0 / width
-    x0 = pixel_x(0, width)
     i0, i1, j0, j1 = box[0], box[1], box[2], box[3]
     ln, u, v, kind = _face_lines(lines, b, f, sg, radius, width, dt)
     slot = 0
     if cap > 0:
-        slot = _slots_before(u, v, kind, sg, i0, i1, j0, j1, lo, cap, height, width, spans)
+        slot = _slots_before(centers, u, v, kind, sg, i0, i1, j0, j1, lo, cap, width, spans)
     for i in range(ti.max(i0, lo), ti.min(i1, hi)):
-        py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
+        py, ja, jb = _row_range(centers, u, v, kind, sg, i, j0, j1, width, spans, dt)
         for j in range(ja, jb):
-            px = ti.cast(x0 + j * step, dt)  # no division per pair
+            px = ti.cast(centers[j], dt)  # a table read: no division per pair
             z, keep, kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
             w = zero
             if keep:
@@ -346,8 +345,8 @@ def _setup_face_block(fv: ti.template(), lines: ti.template(), face_box: ti.temp
 @ti.func
 def _add_band(lines: ti.template(), acc: ti.template(), cache_w: ti.template(),
               cache_k: ti.template(), face_box: ti.template(), block_rows: ti.template(),
-              cap, b, lo, hi, inv_sigma, max_d2, radius, spans: ti.template(),
-              dt: ti.template()):
+              centers: ti.template(), cap, b, lo, hi, inv_sigma, max_d2, radius,
+              spans: ti.template(), dt: ti.template()):
     """One band task of the CPU forward: add, in face order, rows ``[lo, hi)`` of every
     face of image ``b`` whose box meets them (:func:`_add_face_rows`, plain adds),
     skipping the blocks of :data:`FACE_BLOCK` faces whose rows miss the band."""
@@ -357,7 +356,7 @@ def _add_band(lines: ti.template(), acc: ti.template(), cache_w: ti.template(),
             for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
                 if ti.max(face_box[b, f, 0], lo) < ti.min(face_box[b, f, 1], hi):
                     box = ti.Vector([face_box[b, f, k] for k in ti.static(range(4))])
-                    _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f, box,
+                    _add_face_rows(lines, acc, cache_w, cache_k, centers, cap, b, f, box,
                                    ti.cast(face_box[b, f, 4], ti.f64), lo, hi,
                                    inv_sigma, max_d2, radius, spans, False, dt)
 
@@ -370,7 +369,7 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                  cap: ti.i32, inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
                  band_rows: ti.i32, dt: ti.template(), banded: ti.template(),
                  spans: ti.template(), sv: ti.types.ndarray(), faces: ti.types.ndarray(),
-                 indexed: ti.template()):
+                 indexed: ti.template(), centers: ti.types.ndarray()):
     """Accumulate ``acc[b, i, j] += log(1 - D)`` over the pairs within each face's grown
     bounding box (module docstring).  ``fv`` [B, F, 3, 3]; ``lines`` [B, F, 16]
     (output: each face's lines, :func:`edge_lines`, written in this launch, so no
@@ -420,7 +419,7 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                 task = taichi_queue.take(queue, 1)
                 while task < nb * bands:
                     lo = (task % bands) * band_rows
-                    _add_band(lines, acc, cache_w, cache_k, face_box, block_rows, cap,
+                    _add_band(lines, acc, cache_w, cache_k, face_box, block_rows, centers, cap,
                               task // bands, lo, ti.min(lo + band_rows, height), inv_sigma,
                               max_d2, radius, spans, dt)
                     task = taichi_queue.take(queue, 1)
@@ -428,7 +427,7 @@ def soft_log_sum(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
             _write_lines(fv, lines, b, f)
             i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
-            _add_face_rows(lines, acc, cache_w, cache_k, cap, b, f,
+            _add_face_rows(lines, acc, cache_w, cache_k, centers, cap, b, f,
                            ti.Vector([i0, i1, j0, j1]), sg, 0, height, inv_sigma, max_d2,
                            radius, spans, True, dt)
 
@@ -468,8 +467,8 @@ def _cached_pair_grad(g, ln, w, kmin, px, py, ga, inv_sigma, dt: ti.template()):
 @ti.func
 def _face_grad(fv: ti.template(), lines: ti.template(), grad_acc: ti.template(),
                fv_grad: ti.template(), cache_w: ti.template(), cache_k: ti.template(),
-               cap, b, f, inv_sigma, max_d2, radius, spans: ti.template(),
-               dt: ti.template(), corner_major: ti.template()):
+               centers: ti.template(), cap, b, f, inv_sigma, max_d2, radius,
+               spans: ti.template(), dt: ti.template(), corner_major: ti.template()):
     """Face ``(b, f)``'s part of :func:`soft_log_sum_backward`: its line gradient summed
     in registers over its pairs (cached ones from the pair cache), then taken through
     :func:`_lines_backward` into ``fv_grad[b, f]`` (``fv_grad[f, :, b]`` when
@@ -478,16 +477,14 @@ def _face_grad(fv: ti.template(), lines: ti.template(), grad_acc: ti.template(),
     width = grad_acc.shape[2]
     zero = ti.cast(0, dt)
     one = ti.cast(1, dt)
-    step = 2.0 / width
-    x0 = pixel_x(0, width)
     i0, i1, j0, j1, sg, ln, u, v, kind = _face_setup(fv, lines, b, f, radius, height,
                                                      width, dt)
     g = ti.Vector.zero(dt, LINE_VALUES)
     slot = 0
     for i in range(i0, i1):
-        py, ja, jb = _row_range(u, v, kind, sg, i, j0, j1, height, width, spans, dt)
+        py, ja, jb = _row_range(centers, u, v, kind, sg, i, j0, j1, width, spans, dt)
         for j in range(ja, jb):
-            px = ti.cast(x0 + j * step, dt)
+            px = ti.cast(centers[j], dt)
             if slot < cap:
                 w = cache_w[b, f, slot]
                 if w != zero:
@@ -515,7 +512,7 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                           queue: ti.types.ndarray(), n_slots: ti.i32, cap: ti.i32,
                           inv_sigma_: ti.f64, max_d2_: ti.f64, radius: ti.f64,
                           dt: ti.template(), queued: ti.template(), spans: ti.template(),
-                          corner_major: ti.template()):
+                          corner_major: ti.template(), centers: ti.types.ndarray()):
     """``fv_grad[b, f]`` = d(sum grad_acc * acc) / d fv[b, f] for the ``acc`` of
     :func:`soft_log_sum` (same arguments and pair cache; ``grad_acc`` [B, H, W] in
     ``dt``; ``fv_grad`` [B, F, 3, 3] like ``fv``, every entry written): per face, the
@@ -543,12 +540,13 @@ def soft_log_sum_backward(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
                     b = task // blocks
                     blk = task % blocks
                     for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
-                        _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, cap, b, f,
-                                   inv_sigma, max_d2, radius, spans, dt, corner_major)
+                        _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, centers,
+                                   cap, b, f, inv_sigma, max_d2, radius, spans, dt,
+                                   corner_major)
                     task = taichi_queue.take(queue, 0)
     else:
         for b, f in ti.ndrange(lines.shape[0], lines.shape[1]):
-            _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, cap, b, f,
+            _face_grad(fv, lines, grad_acc, fv_grad, cache_w, cache_k, centers, cap, b, f,
                        inv_sigma, max_d2, radius, spans, dt, corner_major)
 
 
@@ -572,7 +570,7 @@ def soft_pair_terms(lines: ti.types.ndarray(), pair_face: ti.types.ndarray(),
         one = ti.cast(1, dt)
         bf = pair_face[p]
         ln = _load_lines(lines, bf // lines.shape[1], bf % lines.shape[1], dt)
-        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # as _add_face_rows
+        px = ti.cast(pixel_x(0, width) + cols[p] * (2.0 / width), dt)  # = pixel_x(cols[p])
         py = ti.cast(pixel_y(rows[p], height), dt)
         z, keep, _kmin, _s, _e = _pair_z(ln, px, py, max_d2, inv_sigma, dt)
         val = -(ti.max(z, zero) + ti.log(one + ti.exp(-ti.abs(z))))

@@ -13,7 +13,7 @@ from random_meshes import random_faces
 from renderers import taichi_queue
 from renderers.soft_math import cull_dist2
 from renderers.softras import function, kernels
-from renderers.softras.function import BAND_ROWS
+from renderers.softras.function import BAND_ROWS, pixel_center_table
 from renderers.taichi_runtime import ensure_init
 
 SIZE = (23, 31)  # H, W: not powers of two, not square
@@ -39,6 +39,10 @@ def _hard_faces() -> torch.Tensor:
     return fv
 
 
+def _centers():
+    return pixel_center_table(*SIZE, torch.device("cpu"))
+
+
 def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS,
              sentinel=False):
     """The forward kernel alone on ``fv``: ``(lines, acc, cache_w, cache_k, params)``;
@@ -57,7 +61,7 @@ def _forward(fv, dt, sigma, spans=True, banded=True, cap=0, band_rows=BAND_ROWS,
     kernels.soft_log_sum(fv, lines, acc, cw, ck, box, blocks, taichi_queue.counters(2),
                          taichi_queue.slots(), cap, 1.0 / sigma, max_d2, max_d2 ** 0.5,
                          band_rows, tdt[dt], banded, spans, torch.empty(1, 1, 3, dtype=fv.dtype),
-                         torch.empty(1, 3, dtype=torch.int32), False)
+                         torch.empty(1, 3, dtype=torch.int32), False, _centers())
     return lines, acc, cw, ck, (1.0 / sigma, max_d2, max_d2 ** 0.5, tdt[dt])
 
 
@@ -92,7 +96,7 @@ def test_pair_cache_gives_the_recomputed_gradient(dt):
             fv_grad = torch.empty_like(fv)
             kernels.soft_log_sum_backward(fv, lines, grad_acc, fv_grad, cw, ck,
                                           taichi_queue.counters(1), taichi_queue.slots(),
-                                          cap, *params, queued, True, False)
+                                          cap, *params, queued, True, False, _centers())
             # faces 30:35 repeat a vertex: only the coincident pair's total is defined
             fv_grad[:, REPEATED, 1] += fv_grad[:, REPEATED, 2]
             fv_grad[:, REPEATED, 2] = 0
