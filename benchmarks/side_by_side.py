@@ -5,7 +5,10 @@ The older commit's packages are exported from this clone's git history
 (:func:`export_commit`: ``git archive``, extracted with :mod:`tarfile`'s ``data`` filter
 into a temporary folder).  Two worker processes (:mod:`side_worker`), one with the old
 folder first on ``PYTHONPATH`` and one with this checkout, each compile and warm up once,
-then are asked in alternation for a few timed calls, so both see the same machine.  When
+then are asked in alternation for a few timed calls, so both see the same machine.  The
+same code runs a few percent faster or slower from one process to the next (identical
+code timed this way on the 2-core VM, four runs: 0.94x-1.02x), so the bench times several fresh
+pairs one after the other and pools their calls.  When
 the history is missing (no ``.git``, a shallow clone without the commit) the row is
 skipped with that reason.
 """
@@ -134,12 +137,39 @@ def alternate(old: Worker, new: Worker, rounds: int, calls: int) -> dict[str, li
     return out
 
 
+def pooled_ratio(pairs: list[dict[str, list[float]]]) -> tuple[float, list[float]]:
+    """``old / new`` of the medians of every pair's pooled times, and each pair's own
+    ratio (the spread between fresh processes: on a VM the same code runs a few percent
+    faster or slower from one process to the next)."""
+    old = [t for p in pairs for t in p["old"]]
+    new = [t for p in pairs for t in p["new"]]
+    per_pair = [statistics.median(p["old"]) / statistics.median(p["new"]) for p in pairs]
+    return statistics.median(old) / statistics.median(new), per_pair
+
+
+def _time_pair(task: str, old_root: Path, new_root: Path, tmp: Path, k: int, rounds: int,
+               calls: int, options: dict[str, str]) -> dict[str, list[float]]:
+    """One fresh pair of workers (old, new): both compile and warm up at once (no timing
+    yet), then ``rounds`` alternations of ``calls`` timed calls (:func:`alternate`)."""
+    with ExitStack() as stack:
+        workers = {}
+        for name, where in (("old", old_root), ("new", new_root)):
+            w = Worker(task, where, tmp / f"{name}-{k}.log", **options)
+            stack.callback(w.close)
+            workers[name] = w
+        for w in workers.values():
+            w.ready()
+        return alternate(workers["old"], workers["new"], rounds, calls)
+
+
 def compare_commits(task: str, commit: str, paths: tuple[str, ...], rounds: int, calls: int,
                     root: Path, *, target: str, item: str, criterion: Criterion,
-                    **options: str) -> Row:
-    """The row ``old / new`` (median seconds per call) for ``task`` at ``commit``
-    against the checkout ``root``; skipped when the history is missing."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{commit}-") as tmp, ExitStack() as stack:
+                    pairs: int = 1, **options: str) -> Row:
+    """The row ``old / new`` (median seconds per call over every pair) for ``task`` at
+    ``commit`` against the checkout ``root``, timed in ``pairs`` fresh pairs of worker
+    processes one after the other (:func:`pooled_ratio`); skipped when the history is
+    missing."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{commit}-") as tmp:
         old_root = Path(tmp, "code")
         old_root.mkdir()
         try:
@@ -148,21 +178,21 @@ def compare_commits(task: str, commit: str, paths: tuple[str, ...], rounds: int,
             return Row(target, item, criterion, skip=str(exc))
         if task == "softras":
             options = {**options, "scene": str(_write_scene(Path(tmp)))}
-        workers = {}
-        for name, where in (("old", old_root), ("new", root)):
-            w = Worker(task, where, Path(tmp, f"{name}.log"), **options)
-            stack.callback(w.close)
-            workers[name] = w
-        for w in workers.values():  # both compile at once: no timing yet
-            w.ready()
         t0 = time.perf_counter()
-        times = alternate(workers["old"], workers["new"], rounds, calls)
-    old, new = statistics.median(times["old"]), statistics.median(times["new"])
-    return Row(target, item, criterion, old / new,
+        timed = [_time_pair(task, old_root, root, Path(tmp), k, rounds, calls, options)
+                 for k in range(pairs)]
+    ratio, per_pair = pooled_ratio(timed)
+    old = statistics.median(t for p in timed for t in p["old"])
+    new = statistics.median(t for p in timed for t in p["new"])
+    spread = (f"; per pair {min(per_pair):.2f}x-{max(per_pair):.2f}x" if pairs > 1 else "")
+    return Row(target, item, criterion, ratio,
                detail=f"{commit} {old * 1e3:.1f} ms, today {new * 1e3:.1f} ms (medians of "
-                      f"{len(times['new'])} calls each, {rounds} alternations, "
+                      f"{rounds * calls * pairs} calls each: {pairs} fresh process "
+                      f"pair(s) x {rounds} alternations{spread}; "
                       f"{time.perf_counter() - t0:.0f} s)",
-               extra={"old_s": times["old"], "new_s": times["new"]})
+               extra={"old_s": [t for p in timed for t in p["old"]],
+                      "new_s": [t for p in timed for t in p["new"]],
+                      "pair_ratios": per_pair})
 
 
 def _write_scene(tmp: Path) -> Path:

@@ -77,20 +77,22 @@ LOADS = ("idle", "torch", "python")
 class Plan:
     """How much to time: ``scaling_rounds`` per pass and thread count; ``load_rounds``
     blocks of every load with ``load_calls`` calls of each item per block;
-    ``side_rounds`` alternations of the old and new code, ``side_calls`` calls (``softras``)
-    or ``step_calls`` steps each; ``split_steps`` timed steps of the split."""
+    ``side_pairs`` fresh pairs of old and new worker processes, each timed in
+    ``side_rounds`` alternations of ``side_calls`` calls (``softras``) or ``step_calls``
+    steps; ``split_steps`` timed steps of the split."""
 
     scaling_rounds: int = ROUNDS
     load_rounds: int = 3
     load_calls: int = 4
-    side_rounds: int = 5
+    side_pairs: int = 3
+    side_rounds: int = 4
     side_calls: int = 8
     step_calls: int = 4
     split_steps: int = 5
 
 
-QUICK = Plan(scaling_rounds=3, load_rounds=1, load_calls=2, side_rounds=2, side_calls=3,
-             step_calls=2, split_steps=2)
+QUICK = Plan(scaling_rounds=3, load_rounds=1, load_calls=2, side_pairs=1, side_rounds=2,
+             side_calls=3, step_calls=2, split_steps=2)
 
 
 def _cpu_data_dir() -> str:
@@ -229,12 +231,14 @@ def measure_side(section: str, plan: Plan, data_dir: str) -> list[Row]:
         return [compare_commits("softras", FIRST_KERNELS, ("renderers",), plan.side_rounds,
                                 plan.side_calls, ROOT, target="2",
                                 item=f"softras fwd+bwd {FIRST_KERNELS} / today",
-                                criterion=KERNELS_CRITERION, sigma=str(DEFAULT_SIGMA),
+                                criterion=KERNELS_CRITERION, pairs=plan.side_pairs,
+                                sigma=str(DEFAULT_SIGMA),
                                 image=str(IMAGE))]
     return [compare_commits("step", STEP_BASELINE, ("bench_softras", "renderers", "metrics"),
                             plan.side_rounds, plan.step_calls, ROOT, target="3",
                             item=f"cpu step {STEP_BASELINE} / today",
-                            criterion=STEP_CRITERION, data_dir=data_dir)]
+                            criterion=STEP_CRITERION, pairs=plan.side_pairs,
+                            data_dir=data_dir)]
 
 
 def run_section(section: str, labels: list[str], plan: Plan, out_dir: Path,

@@ -58,6 +58,47 @@ def test_compare_commits_skips_the_row_without_history(tmp_path):
     assert row.skip.startswith("git history missing: commit 8e443d0 not found")
 
 
+def test_pooled_ratio_pools_every_pair_and_reports_each():
+    pairs = [{"old": [3.0, 3.0, 3.2], "new": [1.0, 1.1, 1.0]},
+             {"old": [2.0, 2.2, 2.0], "new": [1.0, 1.0, 1.0]}]
+    ratio, per_pair = side_by_side.pooled_ratio(pairs)
+    # pooled: median(3, 3, 3.2, 2, 2.2, 2) = 2.6; median(1, 1.1, 1, 1, 1, 1) = 1
+    assert ratio == pytest.approx(2.6)
+    assert per_pair == [pytest.approx(3.0), pytest.approx(2.0)]
+
+
+def test_compare_commits_times_fresh_worker_pairs(tmp_path, monkeypatch):
+    """``pairs`` pairs of workers, started one pair after the other, each closed before
+    the next starts; the row pools their calls and names the spread."""
+    commit = _repo(tmp_path / "repo")
+    events = []
+
+    class FakeWorker:
+        def __init__(self, task, root, log, **options):
+            self.name = "new" if root == tmp_path / "repo" else "old"
+            events.append(("start", self.name))
+
+        def ready(self):
+            return {"ready": True}
+
+        def time(self, calls):
+            return [3.0 if self.name == "old" else 1.0 + 0.5 * events.count(("start", "new"))
+                    ] * calls
+
+        def close(self):
+            events.append(("close", self.name))
+
+    monkeypatch.setattr(side_by_side, "Worker", FakeWorker)
+    row = compare_commits("step", commit, ("pkg",), 2, 3, tmp_path / "repo", target="3",
+                          item="step", criterion=Criterion(">=", 2.0), pairs=2)
+    assert events == [("start", "old"), ("start", "new"), ("close", "new"), ("close", "old"),
+                      ("start", "old"), ("start", "new"), ("close", "new"), ("close", "old")]
+    assert row.extra["pair_ratios"] == [pytest.approx(2.0), pytest.approx(1.5)]
+    assert len(row.extra["old_s"]) == len(row.extra["new_s"]) == 12
+    assert row.ratio == pytest.approx(3.0 / 1.75)  # median of six 1.5 s and six 2.0 s calls
+    assert "2 fresh process pair(s)" in row.detail and "1.50x-2.00x" in row.detail
+
+
 def test_the_baselines_are_in_this_clones_history():
     shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
                              capture_output=True, text=True)
