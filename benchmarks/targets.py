@@ -15,8 +15,9 @@ template sphere, 64x64, sigma 3e-5, float32) or the ``cpu`` preset's training st
   (:mod:`background`), in alternating blocks; ratio loaded / idle (median of the calls).
 * ``kernels`` (target 2): ``softras`` forward+backward at the default threads, today's
   code against the first kernels (:data:`FIRST_KERNELS`, its ``renderers/`` exported
-  from git into a temporary folder), in two worker processes timed in alternation
-  (:mod:`side_worker`); ratio old / new.
+  from git into a temporary folder), in pairs of worker processes timed in alternation
+  (:mod:`side_worker`; ``Plan.side_pairs`` fresh pairs one after the other, their calls
+  pooled, each pair's ratio in the row); ratio old / new.
 * ``step`` (target 3): the training step, today's against :data:`STEP_BASELINE`'s
   ``bench_softras``, ``renderers`` and ``metrics``, the same way; ratio old / new.
 * ``pytorch3d`` (target 4): PyTorch3D's CPU soft silhouette (``pytorch3d_soft``) /
