@@ -5,14 +5,17 @@ Run on an idle machine (about 3 minutes on 2 cores)::
     python benchmarks/scaling.py            # the table
     python benchmarks/scaling.py --json F   # also the raw figures
 
-For each thread count (:data:`THREADS`) a fresh worker process (``--worker N``: torch,
+For each thread count (:data:`THREADS`) fresh worker processes (``--worker N``: torch,
 Taichi and OpenMP sized to ``N`` before they load; :mod:`renderers.threads`) times, at
 the paper setting (B 64, the 1280-face template sphere, 64x64, sigma 3e-5, float32,
 the benchmark cameras), the forward (``render``) and the backward (``.backward()`` of
 a weighted sum) of every renderer in :data:`RENDERERS` separately, ``softras``
 forward+backward, and the ``cpu``-preset training step split
 (:mod:`bench_softras.studies.step_split`).  Medians of :data:`ROUNDS` rounds after
-warm-up (Taichi compiles on the first call).
+warm-up (Taichi compiles on the first call), then the median over :data:`PROCESSES`
+processes per thread count, started alternately (1, 2, 1, 2, ...): on a VM one process
+can run a few percent faster or slower than another for its whole life, which one
+process per count would read as a thread-scaling difference.
 
 Beside each time it records the process's CPU time and run-queue wait per call, from
 ``/proc/self/task/*/schedstat`` (nanoseconds, per thread): CPU time / wall time is the
@@ -42,6 +45,8 @@ RENDERERS = ("softras", "softras[autodiff]", "n3mr", "hard", "dibr", "antialias"
 THREADS = (1, 2)
 ROUNDS = 9
 STEP_ROUNDS = 4
+#: Fresh worker processes per thread count (their medians' median).
+PROCESSES = 3
 #: 2-thread speed-up aimed for (issue 22, idle 2-core machine).
 SCALING_TARGET = 1.7
 #: Run-queue wait above this share of the CPU time marks a measurement as loaded.
@@ -202,6 +207,38 @@ def run_worker(threads: int, labels: list[str], step: bool, rounds: int = ROUNDS
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _median_fields(timings: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+
+
+def merge_workers(runs: list[dict]) -> dict:
+    """One :func:`worker` result from several processes at one thread count: each
+    timing field (and each step-split group) the median over the processes; the load
+    average at the first one's start and the last one's end; ``processes``: how many."""
+    first = runs[0]
+    out = {"threads": first["threads"], "processes": len(runs),
+           "load_start": first["load_start"], "load_end": runs[-1]["load_end"],
+           "renderers": {label: {kind: _median_fields([r["renderers"][label][kind]
+                                                       for r in runs])
+                                 for kind in passes}
+                         for label, passes in first["renderers"].items()}}
+    if "step" in first:
+        out["step"] = {part: _median_fields([r["step"][part] for r in runs])
+                       for part in ("step", "split")}
+    return out
+
+
+def run_workers(labels: list[str], step: bool, rounds: int = ROUNDS,
+                processes: int = PROCESSES) -> dict[int, dict]:
+    """``{threads: merged result}`` (:func:`merge_workers`) of ``processes`` fresh
+    :func:`run_worker` processes per thread count, started alternately."""
+    runs: dict[int, list[dict]] = {n: [] for n in THREADS}
+    for _ in range(processes):
+        for n in THREADS:
+            runs[n].append(run_worker(n, labels, step, rounds))
+    return {n: merge_workers(r) for n, r in runs.items()}
+
+
 def _flag(t: dict) -> str:
     return "*" if t["wait"] > LOADED_WAIT_SHARE * max(t["cpu"], 1e-9) else " "
 
@@ -264,7 +301,8 @@ def format_table(results: dict[int, dict]) -> str:
             total = sum(split.values())
             cells = "  ".join(f"{g} {t * 1e3:.0f} ({t / total:.0%})" for g, t in split.items())
             lines.append(f"training step split at {n} thread(s), median ms: {cells}")
-    lines.append(f"load average: {one['load_start']:.2f} -> {two['load_end']:.2f}")
+    lines.append(f"load average: {one['load_start']:.2f} -> {two['load_end']:.2f}; medians "
+                 f"over {one.get('processes', 1)} fresh process(es) per thread count")
     if loaded:
         lines.append("* run-queue wait > 10% of CPU time: the machine was busy; the wall "
                      "ratios are not the idle figures (their verdicts use the estimate)")
@@ -290,13 +328,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip the training step")
     p.add_argument("--rounds", type=_positive, default=ROUNDS,
                    help=f"timed rounds per pass (default {ROUNDS})")
+    p.add_argument("--processes", type=_positive, default=PROCESSES,
+                   help=f"fresh processes per thread count (default {PROCESSES})")
     p.add_argument("--json", type=Path, help="also write the raw figures here")
     args = p.parse_args(argv)
     labels = [x for x in args.renderers.split(",") if x]
     if args.worker:
         print(json.dumps(worker(args.worker, labels, args.step, args.rounds)))
         return 0
-    results = {n: run_worker(n, labels, args.step, args.rounds) for n in THREADS}
+    results = run_workers(labels, args.step, args.rounds, args.processes)
     print(format_table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -50,7 +50,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from background import LOAD_RATIO_TARGET, background_load  # noqa: E402
-from scaling import ROUNDS, SCALING_TARGET  # noqa: E402
+from scaling import PROCESSES, ROUNDS, SCALING_TARGET  # noqa: E402
 from side_by_side import FIRST_KERNELS, STEP_BASELINE, compare_commits  # noqa: E402
 from target_table import Criterion, Row, format_rows, with_load, write_rows  # noqa: E402
 
@@ -76,13 +76,15 @@ LOADS = ("idle", "torch", "python")
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """How much to time: ``scaling_rounds`` per pass and thread count; ``load_rounds``
+    """How much to time: ``scaling_rounds`` per pass and thread count in each of
+    ``scaling_processes`` fresh processes per thread count; ``load_rounds``
     blocks of every load with ``load_calls`` calls of each item per block;
     ``side_pairs`` fresh pairs of old and new worker processes, each timed in
     ``side_rounds`` alternations of ``side_calls`` calls (``softras``) or ``step_calls``
     steps; ``split_steps`` timed steps of the split."""
 
     scaling_rounds: int = ROUNDS
+    scaling_processes: int = PROCESSES
     load_rounds: int = 3
     load_calls: int = 4
     side_pairs: int = 3
@@ -92,8 +94,8 @@ class Plan:
     split_steps: int = 5
 
 
-QUICK = Plan(scaling_rounds=3, load_rounds=1, load_calls=2, side_pairs=1, side_rounds=2,
-             side_calls=3, step_calls=2, split_steps=2)
+QUICK = Plan(scaling_rounds=3, scaling_processes=1, load_rounds=1, load_calls=2,
+             side_pairs=1, side_rounds=2, side_calls=3, step_calls=2, split_steps=2)
 
 
 def _cpu_data_dir() -> str:
@@ -142,9 +144,9 @@ def _time(fn: Callable[[], None], calls: int) -> list[float]:
 
 def measure_scaling(labels: list[str], plan: Plan, out_dir: Path) -> list[Row]:
     """Target 1: the scaling table (printed) and one row per renderer and pass."""
-    from scaling import THREADS, format_table, judged_speedup, pass_rows, run_worker
+    from scaling import format_table, judged_speedup, pass_rows, run_workers
 
-    results = {n: run_worker(n, labels, True, plan.scaling_rounds) for n in THREADS}
+    results = run_workers(labels, True, plan.scaling_rounds, plan.scaling_processes)
     write_json(out_dir / "scaling.json", results, indent=1)
     print(format_table(results), flush=True)
     rows = []

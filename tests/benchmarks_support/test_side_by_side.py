@@ -158,6 +158,29 @@ def test_sections_option_refuses_unknown_names():
     assert exc.value.code == 2
 
 
+def test_scaling_merges_fresh_processes_started_alternately(monkeypatch):
+    calls = []
+
+    def fake_worker(n, labels, step, rounds):
+        calls.append(n)
+        k = calls.count(n)  # 1st, 2nd, 3rd process at this count
+        t = _timing(0.1 * k, 0.2 * k, 0.0, 0.05)
+        out = {"threads": n, "load_start": float(len(calls)), "load_end": float(len(calls)),
+               "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}}}
+        if step:
+            out["step"] = {"step": t, "split": {"generator": 0.01 * k, "renderer": 0.02}}
+        return out
+
+    monkeypatch.setattr(scaling, "run_worker", fake_worker)
+    results = scaling.run_workers(["softras"], True, rounds=2, processes=3)
+    assert calls == [1, 2, 1, 2, 1, 2]
+    one = results[1]
+    assert one["processes"] == 3 and one["load_start"] == 1.0 and one["load_end"] == 5.0
+    assert one["renderers"]["softras"]["forward"] == pytest.approx(_timing(0.2, 0.4, 0.0, 0.05))
+    assert one["step"]["split"] == pytest.approx({"generator": 0.02, "renderer": 0.02})
+    assert "medians over 3 fresh process(es)" in scaling.format_table(results)
+
+
 def test_scaling_estimate_without_cpu_time_is_no_figure():
     """A call too short for the scheduler to count its CPU time on a busy machine
     (schedstat reads 0) gives no estimate, not a speed-up of 0."""
