@@ -51,6 +51,9 @@ PROCESSES = 3
 SCALING_TARGET = 1.7
 #: Run-queue wait above this share of the CPU time marks a measurement as loaded.
 LOADED_WAIT_SHARE = 0.1
+#: Cores' worth of CPU time that other processes may use while the workers run for
+#: the machine to count as idle (:func:`machine_busy`).
+OTHERS_IDLE_CORES = 0.1
 BATCH, IMAGE = 64, 64
 
 
@@ -69,6 +72,21 @@ def thread_clock() -> tuple[float, float, float]:
         if int(tid) == os.getpid():
             main = int(run_ns) * 1e-9
     return cpu, wait, main
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds used on this kernel so far by every process (``/proc/stat``'s
+    ``cpu`` line: user, nice, system, irq and softirq; USER_HZ ticks)."""
+    with open("/proc/stat") as fh:
+        ticks = [int(x) for x in fh.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = ticks
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds this process (all its threads) has used."""
+    t = os.times()
+    return t.user + t.system
 
 
 def timed(fn, rounds: int) -> dict[str, float]:
@@ -185,10 +203,14 @@ def worker(threads: int, labels: list[str], step: bool, rounds: int = ROUNDS) ->
 
     ensure_init("cpu")
     out: dict = {"threads": threads, "load_start": os.getloadavg()[0], "renderers": {}}
+    start = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
     for label in labels:
         out["renderers"][label] = renderer_rows(label, rounds)
     if step:
         out["step"] = step_rows(min(rounds, STEP_ROUNDS))
+    end = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
+    others = (end[0] - start[0]) - (end[1] - start[1])
+    out["others_cores"] = max(others, 0.0) / max(end[2] - start[2], 1e-9)
     out["load_end"] = os.getloadavg()[0]
     return out
 
@@ -214,9 +236,13 @@ def _median_fields(timings: list[dict[str, float]]) -> dict[str, float]:
 def merge_workers(runs: list[dict]) -> dict:
     """One :func:`worker` result from several processes at one thread count: each
     timing field (and each step-split group) the median over the processes; the load
-    average at the first one's start and the last one's end; ``processes``: how many."""
+    average at the first one's start and the last one's end; ``processes``: how many;
+    ``others_cores``: the most any of them saw other processes use (``None``: not
+    measured)."""
     first = runs[0]
     out = {"threads": first["threads"], "processes": len(runs),
+           "others_cores": max((r["others_cores"] for r in runs if "others_cores" in r),
+                               default=None),
            "load_start": first["load_start"], "load_end": runs[-1]["load_end"],
            "renderers": {label: {kind: _median_fields([r["renderers"][label][kind]
                                                        for r in runs])
@@ -249,12 +275,25 @@ def busy(*times: dict[str, float]) -> bool:
     return any(_flag(t) == "*" for t in times)
 
 
-def judged_speedup(one: dict[str, float], two: dict[str, float]) -> tuple[float, bool]:
+def machine_busy(results: dict[int, dict]) -> bool | None:
+    """Whether other processes used more than :data:`OTHERS_IDLE_CORES` cores while the
+    workers ran (``/proc/stat`` less the worker's own CPU time, over each worker's
+    run); ``None`` when the workers did not measure it.  A worker's own threads also
+    wait in the run queue (on 2 cores: the main thread, torch's second thread and two
+    Taichi workers), so run-queue wait alone does not say another process was there."""
+    seen = [r["others_cores"] for r in results.values() if r.get("others_cores") is not None]
+    return max(seen) > OTHERS_IDLE_CORES if seen else None
+
+
+def judged_speedup(one: dict[str, float], two: dict[str, float],
+                   machine: bool | None = None) -> tuple[float, bool]:
     """``(speed-up, estimated)``: the wall-time speed-up of 2 threads (timing ``two``)
-    over 1 (``one``), or, when either waited in the run queue (:func:`busy`), the
-    CPU-time estimate :func:`idle_estimate` and ``True``; NaN then when a call was too
-    short for the scheduler to have counted its CPU time (zero)."""
-    if busy(one, two):
+    over 1 (``one``), or, when the machine was busy, the CPU-time estimate
+    :func:`idle_estimate` and ``True``; NaN then when a call was too short for the
+    scheduler to have counted its CPU time (zero).  Busy: ``machine``
+    (:func:`machine_busy`) when known, else either timing waited in the run queue
+    (:func:`busy`)."""
+    if busy(one, two) if machine is None else machine:
         if one["cpu"] <= 0 or two["cpu"] <= 0:
             return math.nan, True
         return idle_estimate(one, two), True
@@ -275,9 +314,11 @@ def format_table(results: dict[int, dict]) -> str:
     wall (parallelism) at 2 threads, the wall-time speed-up and verdict, and the
     speed-up estimated from CPU times (:func:`idle_estimate`; what idle cores would
     give); ``*`` marks a time with run-queue wait above :data:`LOADED_WAIT_SHARE` of
-    its CPU time (machine busy: trust the estimate, not the wall ratio; that row's
-    verdict uses it, :func:`judged_speedup`)."""
+    its CPU time.  The verdicts use the wall ratios when the machine was idle, the
+    estimates when other processes were busy (:func:`machine_busy`; when unknown, a
+    row's ``*`` decides, :func:`judged_speedup`)."""
     one, two = results[THREADS[0]], results[THREADS[-1]]
+    machine = machine_busy(results)
     lines = [f"{'renderer':<20}{'pass':<10}{'1 thr ms':>10}{'2 thr ms':>10}"
              f"{'cpu/wall':>10}{'speed-up':>10}{'est idle':>10}  verdict (target >= "
              f"{SCALING_TARGET}x)"]
@@ -289,7 +330,7 @@ def format_table(results: dict[int, dict]) -> str:
         flags = _flag(a) + _flag(b)
         loaded |= "*" in flags
         speed, est = a["wall"] / b["wall"], idle_estimate(a, b)
-        judged = judged_speedup(a, b)[0]
+        judged = judged_speedup(a, b, machine)[0]
         verdict = "" if kind not in ("forward", "backward") else "?" if math.isnan(judged) \
             else ("ok" if judged >= SCALING_TARGET else "MISSED")
         lines.append(f"{label:<20}{kind:<10}{a['wall'] * 1e3:>9.1f}{flags[0]}"
@@ -303,7 +344,16 @@ def format_table(results: dict[int, dict]) -> str:
             lines.append(f"training step split at {n} thread(s), median ms: {cells}")
     lines.append(f"load average: {one['load_start']:.2f} -> {two['load_end']:.2f}; medians "
                  f"over {one.get('processes', 1)} fresh process(es) per thread count")
-    if loaded:
+    if machine is not None:
+        others = max(r["others_cores"] for r in results.values()
+                     if r.get("others_cores") is not None)
+        lines.append(f"other processes used up to {others:.2f} cores while the workers ran: "
+                     + ("busy; the verdicts use the CPU-time estimates" if machine else
+                        "idle; the verdicts use the wall times"))
+        if loaded:
+            lines.append("* run-queue wait > 10% of CPU time (this process's own threads, "
+                         "or other processes)")
+    elif loaded:
         lines.append("* run-queue wait > 10% of CPU time: the machine was busy; the wall "
                      "ratios are not the idle figures (their verdicts use the estimate)")
     return "\n".join(lines)

@@ -144,16 +144,17 @@ def _time(fn: Callable[[], None], calls: int) -> list[float]:
 
 def measure_scaling(labels: list[str], plan: Plan, out_dir: Path) -> list[Row]:
     """Target 1: the scaling table (printed) and one row per renderer and pass."""
-    from scaling import format_table, judged_speedup, pass_rows, run_workers
+    from scaling import format_table, judged_speedup, machine_busy, pass_rows, run_workers
 
     results = run_workers(labels, True, plan.scaling_rounds, plan.scaling_processes)
     write_json(out_dir / "scaling.json", results, indent=1)
     print(format_table(results), flush=True)
     rows = []
+    machine = machine_busy(results)
     for label, kind, one, two in pass_rows(results):
         if kind == "fwd+bwd":
             continue
-        ratio, est = judged_speedup(one, two)
+        ratio, est = judged_speedup(one, two, machine)
         wall = f"{one['wall'] * 1e3:.1f} -> {two['wall'] * 1e3:.1f} ms"
         item = f"{label} {kind} 2 vs 1 thread"
         if math.isnan(ratio):

@@ -181,6 +181,35 @@ def test_scaling_merges_fresh_processes_started_alternately(monkeypatch):
     assert "medians over 3 fresh process(es)" in scaling.format_table(results)
 
 
+def test_scaling_verdict_follows_other_processes_when_measured():
+    """Run-queue wait from the worker's own threads on an idle machine (no other
+    process used the cores) keeps the wall-time verdict; other processes' CPU time
+    above the threshold switches every row to the estimate."""
+    one, waited_two = _timing(0.10, 0.10, 0.0, 0.10), _timing(0.05, 0.10, 0.05, 0.02)
+    idle = {1: {"others_cores": 0.01}, 2: {"others_cores": 0.02}}
+    busy = {1: {"others_cores": 0.01}, 2: {"others_cores": 0.9}}
+    assert scaling.machine_busy(idle) is False and scaling.machine_busy(busy) is True
+    assert scaling.machine_busy({1: {}, 2: {"others_cores": None}}) is None
+    assert scaling.judged_speedup(one, waited_two, False) == (pytest.approx(2.0), False)
+    speed, estimated = scaling.judged_speedup(one, waited_two, True)
+    assert estimated and speed == pytest.approx(0.10 / (0.02 + 0.04))
+    assert scaling.judged_speedup(one, waited_two)[1]  # unknown: the row's own wait
+
+
+def test_worker_measures_other_processes_cpu():
+    """A busy spell of this process shows in its own CPU time and, at least as much
+    (to tick rounding), in the machine's (``/proc/stat``), so the difference the
+    workers record as other processes' use excludes it."""
+    import time
+
+    m0, o0, t0 = scaling.machine_cpu_seconds(), scaling.own_cpu_seconds(), time.perf_counter()
+    while scaling.own_cpu_seconds() - o0 < 0.3 and time.perf_counter() - t0 < 20:
+        pass
+    m1, o1 = scaling.machine_cpu_seconds(), scaling.own_cpu_seconds()
+    assert o1 - o0 >= 0.3
+    assert m1 - m0 >= (o1 - o0) - 0.05
+
+
 def test_scaling_estimate_without_cpu_time_is_no_figure():
     """A call too short for the scheduler to count its CPU time on a busy machine
     (schedstat reads 0) gives no estimate, not a speed-up of 0."""
