@@ -176,7 +176,7 @@ def fuzz(session: nox.Session) -> None:
 @nox.session(python=PYTHON, venv_backend="none")
 def bench(session: nox.Session) -> None:
     """Issue 22's targets, each a ratio measured side by side in one run
-    (``benchmarks/targets.py``, 2 minutes on 2 idle cores, 2026-12-05): the 1-vs-2-thread
+    (``benchmarks/targets.py``, 4 minutes on 2 idle cores, 2026-12-06): the 1-vs-2-thread
     scaling table of every Taichi renderer; every Taichi renderer's forward+backward and
     the ``cpu`` training step idle vs beside two busy torch processes and two busy Python
     loops; ``softras`` against the first kernels (8e443d0) and the training step against

@@ -1,6 +1,6 @@
 """The ratios of issue 22's targets, each measured side by side in one run, and one
-summary table (``nox -s bench``; ``--quick`` took 2 min 11 s on the busy 2-core development
-machine, and the full run times 3-6 times as many calls: an estimated 6-10 minutes)::
+summary table (``nox -s bench``; the full run took 3 min 43 s on 2 idle cores on
+2026-12-06, ``--quick`` 54 s)::
 
     python benchmarks/targets.py [--quick] [--only load,kernels] [--out DIR]
 
