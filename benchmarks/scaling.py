@@ -275,14 +275,22 @@ def busy(*times: dict[str, float]) -> bool:
     return any(_flag(t) == "*" for t in times)
 
 
+def others_cores(results: dict[int, dict]) -> float | None:
+    """The most cores' worth of CPU time other processes used while any worker ran
+    (``/proc/stat`` less the worker's own CPU time, over its run); ``None`` when the
+    workers did not measure it."""
+    seen = [r["others_cores"] for r in results.values() if r.get("others_cores") is not None]
+    return max(seen) if seen else None
+
+
 def machine_busy(results: dict[int, dict]) -> bool | None:
     """Whether other processes used more than :data:`OTHERS_IDLE_CORES` cores while the
-    workers ran (``/proc/stat`` less the worker's own CPU time, over each worker's
-    run); ``None`` when the workers did not measure it.  A worker's own threads also
-    wait in the run queue (on 2 cores: the main thread, torch's second thread and two
-    Taichi workers), so run-queue wait alone does not say another process was there."""
-    seen = [r["others_cores"] for r in results.values() if r.get("others_cores") is not None]
-    return max(seen) > OTHERS_IDLE_CORES if seen else None
+    workers ran (:func:`others_cores`; ``None``: not measured).  A worker's own threads
+    also wait in the run queue (on 2 cores: the main thread, torch's second thread and
+    two Taichi workers), so run-queue wait alone does not say another process was
+    there."""
+    others = others_cores(results)
+    return None if others is None else others > OTHERS_IDLE_CORES
 
 
 def judged_speedup(one: dict[str, float], two: dict[str, float],
@@ -345,9 +353,8 @@ def format_table(results: dict[int, dict]) -> str:
     lines.append(f"load average: {one['load_start']:.2f} -> {two['load_end']:.2f}; medians "
                  f"over {one.get('processes', 1)} fresh process(es) per thread count")
     if machine is not None:
-        others = max(r["others_cores"] for r in results.values()
-                     if r.get("others_cores") is not None)
-        lines.append(f"other processes used up to {others:.2f} cores while the workers ran: "
+        lines.append(f"other processes used up to {others_cores(results):.2f} cores while "
+                     "the workers ran: "
                      + ("busy; the verdicts use the CPU-time estimates" if machine else
                         "idle; the verdicts use the wall times"))
         if loaded:
