@@ -195,6 +195,21 @@ def test_scaling_verdict_follows_other_processes_when_measured():
     assert estimated and speed == pytest.approx(0.10 / (0.02 + 0.04))
     assert scaling.judged_speedup(one, waited_two)[1]  # unknown: the row's own wait
 
+    def results(others):
+        return {n: {"threads": n, "others_cores": o, "load_start": 1.0, "load_end": 1.0,
+                    "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}}}
+                for n, o, t in zip((1, 2), others, (one, waited_two), strict=True)}
+
+    def forward_line(table):
+        return next(x for x in table.splitlines() if x.startswith("softras  ") and "forward" in x)
+
+    idle_table = scaling.format_table(results((0.01, 0.02)))
+    assert "up to 0.02 cores while the workers ran: idle" in idle_table
+    assert forward_line(idle_table).endswith("ok")  # the wall ratio, 2.00x
+    busy_table = scaling.format_table(results((0.01, 0.9)))
+    assert "up to 0.90 cores while the workers ran: busy" in busy_table
+    assert forward_line(busy_table).endswith("MISSED")  # the estimate, 1.67x
+
 
 def test_worker_measures_other_processes_cpu():
     """A busy spell of this process shows in its own CPU time and, at least as much
