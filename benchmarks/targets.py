@@ -26,7 +26,10 @@ template sphere, 64x64, sigma 3e-5, float32) or the ``cpu`` preset's training st
   (:func:`bench_softras.studies.step_split.run_step_split`).
 
 A section whose git history is missing (no ``.git``, a shallow clone) is skipped with
-that reason.  Each row records the 1-minute load average before and after its section.
+that reason.  Each row records the 1-minute load average before and after its section;
+the summary's header names the CPU model, the usable cores and the commit, and
+``targets.json`` holds the whole environment
+(:func:`bench_softras.environment.collect_environment`).
 The summary goes to ``targets.json`` and ``targets.csv`` (and the scaling figures to
 ``scaling.json``) in ``--out`` (default ``results/benchmarks/targets/<UTC time>``).
 Exit status 1 when a measurement failed (a row with no figure), else 0: a missed target
@@ -55,6 +58,7 @@ from side_by_side import FIRST_KERNELS, STEP_BASELINE, compare_commits  # noqa: 
 from target_table import Criterion, Row, format_rows, with_load, write_rows  # noqa: E402
 
 from bench_softras.atomic import write_json  # noqa: E402
+from bench_softras.environment import collect_environment  # noqa: E402
 from bench_softras.studies.step_split import RENDERER_SHARE_TARGET  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -324,12 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     for section in args.only:
         print(f"--- {section} ---", flush=True)
         rows += run_section(section, labels, plan, out_dir, data_dir)
+    env = collect_environment("cpu")
+    commit = env["git_commit"] or "unknown"
+    commit = commit[:7] + ("+dirty" if commit.endswith("+dirty") else "")
     meta = {"quick": args.quick, "plan": dataclasses.asdict(plan), "threads":
             threads.settings(), "load_average_start": start,
-            "load_average_end": os.getloadavg(), "time_utc": stamp}
+            "load_average_end": os.getloadavg(), "time_utc": stamp, "environment": env}
     paths = write_rows(rows, out_dir, meta)
-    print(f"\n=== issue 22 targets ({'quick' if args.quick else 'full'} run; load average "
-          f"{start[0]:.2f} -> {os.getloadavg()[0]:.2f}) ===")
+    print(f"\n=== issue 22 targets ({'quick' if args.quick else 'full'} run; "
+          f"{env['cpu']['model']}, {env['cpu']['usable_cores']} usable cores; commit "
+          f"{commit}; load average {start[0]:.2f} -> {os.getloadavg()[0]:.2f}) ===")
     print(format_rows(rows))
     print("written: " + ", ".join(map(str, paths)))
     return 1 if any(r.verdict == "no figure" for r in rows) else 0
