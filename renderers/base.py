@@ -19,6 +19,7 @@ Subclass :class:`Rasterizer` to get ``render`` for free, declare what the render
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -30,6 +31,29 @@ from .camera import Camera
 from .grid import image_hw
 from .options import FAMILIES, UNORDERED, Option, RendererInfo
 from .validation import MAX_COORDINATE, check_vertices_faces
+
+
+class _ZeroGradient(torch.autograd.Function):
+    """``(vertices, out) -> out`` (a copy) whose gradient w.r.t. ``vertices`` is zeros of
+    its shape, dtype and device, and none w.r.t. ``out``: :meth:`Rasterizer.render` of
+    a renderer whose every gradient is zero (:attr:`Rasterizer.zero_gradient`), so that
+    no backward of zeros runs through the projection."""
+
+    @staticmethod
+    def forward(ctx, vertices: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        ctx.input = (vertices.shape, vertices.dtype, vertices.device)
+        return out.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        shape, dtype, device = ctx.input
+        return torch.zeros(shape, dtype=dtype, device=device), None
+
+
+def _camera_requires_grad(camera: Camera) -> bool:
+    return any(torch.is_tensor(p) and p.requires_grad
+               for p in (camera.distance, camera.elevation, camera.azimuth))
 
 
 class _GatherShared(torch.autograd.Function):
@@ -103,6 +127,10 @@ class Rasterizer:
     tuned_from: str | None = None
     #: Display order in tables and figures (smaller first; ties by name).
     order = UNORDERED
+    #: Every gradient of the output is zero (``hard``): :meth:`render` then projects
+    #: without autograd and gives the world vertices zeros directly (unless a camera
+    #: parameter needs its gradient).
+    zero_gradient = False
 
     def __init__(self, image_size: int | tuple[int, int] = 64) -> None:
         self.image_size = image_size
@@ -122,10 +150,15 @@ class Rasterizer:
         if torch.is_tensor(vertices) and vertices.dim() == 2:
             vertices = vertices.unsqueeze(0)
         faces = check_vertices_faces(vertices, faces)
-        screen = camera.project(vertices)
-        if faces.dim() == 3 and faces.shape[0] != screen.shape[0]:
-            faces = faces.expand(screen.shape[0], -1, -1)
-        return self.rasterize_mesh(screen, faces)
+        skip = self.zero_gradient and not _camera_requires_grad(camera)
+        with torch.no_grad() if skip else contextlib.nullcontext():
+            screen = camera.project(vertices)
+            if faces.dim() == 3 and faces.shape[0] != screen.shape[0]:
+                faces = faces.expand(screen.shape[0], -1, -1)
+            out = self.rasterize_mesh(screen, faces)
+        if skip and torch.is_grad_enabled() and vertices.requires_grad:
+            return _ZeroGradient.apply(vertices, out)
+        return out
 
     def rasterize_mesh(self, screen_vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         """Silhouettes ``[B, H, W]`` of screen-space vertices ``[B, V, 3]`` (frame of

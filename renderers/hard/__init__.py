@@ -38,6 +38,7 @@ class HardRasterizer(Rasterizer):
     gradient_rule = "the true gradient of the step function: zero"
     paper = "baseline (point sampling at pixel centres)"
     cost = "pixels in each face's bounding box grown by one pixel"
+    zero_gradient = True
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
         """``[B, F, 3, 3]`` screen-space faces -> silhouettes ``[B, H, W]`` in {0, 1}
