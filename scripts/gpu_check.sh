@@ -4,6 +4,10 @@
 #   bash scripts/gpu_check.sh [OUT_DIR]          (default results/gpu_check)
 #
 # 1. environment: nvidia-smi, torch, Taichi's CUDA backend (env.txt)
+# 1b. (before the CUDA parts, so it also runs without CUDA) the host CPU's thread
+#    scaling: benchmarks/scaling.py --threads 1,4,16 (capped at the cores this process may
+#    use; GPU_HOST_THREADS overrides, "none" skips), one process per count
+#    (host_scaling.log, host_scaling.json); issue 22 asks for at least 8x at 16 threads
 # 2. the CUDA tests (pytest -m cuda): every renderer's forward/backward on CUDA vs the CPU
 # 3. device_check: CUDA-vs-CPU agreement of every renderer, and forward / forward+backward
 #    time at the paper's setting (B 64, 64x64, sigma 3e-5) and at 256x256 (B 16)
@@ -49,6 +53,12 @@ part env bash -c '
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
   python3 -c "import torch, taichi, platform; print(\"python\", platform.python_version(), \"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"available\", torch.cuda.is_available(), \"taichi\", taichi.__version__)"
   python3 -c "from renderers.taichi_runtime import ensure_init; print(\"taichi arch\", ensure_init(\"cuda\"))"'
+
+HOST_THREADS=${GPU_HOST_THREADS:-$(python3 -c 'import os; n = len(os.sched_getaffinity(0)); print(",".join(str(t) for t in sorted({1, min(4, n), min(16, n)})))')}
+if [ "$HOST_THREADS" != none ] && [ "$HOST_THREADS" != 1 ]; then
+  part host_scaling python3 benchmarks/scaling.py --threads "$HOST_THREADS" --processes 1 \
+    --json "$OUT_DIR/host_scaling.json"
+fi
 
 if ! python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   echo "no CUDA device: the CUDA parts are skipped" | tee -a "$OUT_DIR/status.txt"

@@ -225,6 +225,39 @@ def test_worker_measures_other_processes_cpu():
     assert m1 - m0 >= (o1 - o0) - 0.05
 
 
+def test_scaling_table_for_other_thread_counts():
+    """``--threads 1,4,16`` (a GPU machine's host): wall ms per count, the speed-up of
+    each count over the first, the verdict against 8x at 16 for forward and backward."""
+    def result(n, wall):
+        t = _timing(wall, wall * n, 0.0, 0.001)
+        return {"threads": n, "others_cores": 0.02, "load_start": 1.0, "load_end": 2.0,
+                "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}},
+                "step": {"step": t, "split": {"generator": wall}}}
+
+    table = scaling.format_counts({1: result(1, 0.16), 4: result(4, 0.05),
+                                   16: result(16, 0.016)})
+    lines = table.splitlines()
+    assert "16 thr ms" in lines[0] and "x16" in lines[0] and ">= 8x at 16" in lines[0]
+    forward = next(x for x in lines if x.startswith("softras") and "forward" in x)
+    assert "160.0" in forward and "3.20x" in forward and "10.00x" in forward
+    assert forward.endswith("ok")
+    step = next(x for x in lines if x.startswith("training step"))
+    assert not step.rstrip().endswith(("ok", "MISSED"))  # no verdict for the step
+    assert "other processes used up to 0.02 cores" in lines[-1]
+    slow = scaling.format_counts({1: result(1, 0.16), 16: result(16, 0.04)})
+    assert next(x for x in slow.splitlines() if "backward" in x).endswith("MISSED")
+
+
+def test_scaling_thread_counts_option():
+    assert scaling._thread_counts("16,1,4") == (1, 4, 16)
+    for bad in ("1", "0,2", "1,two", ""):
+        with pytest.raises(Exception, match="two or more positive thread counts"):
+            scaling._thread_counts(bad)
+    with pytest.raises(SystemExit) as exc:
+        scaling.main(["--threads", "1,100000"])
+    assert exc.value.code == 2
+
+
 def test_scaling_estimate_without_cpu_time_is_no_figure():
     """A call too short for the scheduler to count its CPU time on a busy machine
     (schedstat reads 0) gives no estimate, not a speed-up of 0."""
