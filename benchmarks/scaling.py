@@ -4,6 +4,7 @@ Run on an idle machine (about 3 minutes on 2 cores)::
 
     python benchmarks/scaling.py            # the table
     python benchmarks/scaling.py --json F   # also the raw figures
+    python benchmarks/scaling.py --threads 1,4,16   # other thread counts (a 16-core host)
 
 For each thread count (:data:`THREADS`) fresh worker processes (``--worker N``: torch,
 Taichi and OpenMP sized to ``N`` before they load; :mod:`renderers.threads`) times, at
