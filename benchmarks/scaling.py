@@ -452,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run_workers(labels, args.step, args.rounds, args.processes, args.threads)
     print(format_table(results) if args.threads == THREADS else format_counts(results))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        from bench_softras.atomic import write_json  # temp-and-rename
+
+        write_json(args.json, results, indent=1)
     return 0
 
 
