@@ -54,7 +54,9 @@ part env bash -c '
   python3 -c "import torch, taichi, platform; print(\"python\", platform.python_version(), \"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"available\", torch.cuda.is_available(), \"taichi\", taichi.__version__)"
   python3 -c "from renderers.taichi_runtime import ensure_init; print(\"taichi arch\", ensure_init(\"cuda\"))"'
 
-HOST_THREADS=${GPU_HOST_THREADS:-$(python3 -c 'import os; n = len(os.sched_getaffinity(0)); print(",".join(str(t) for t in sorted({1, min(4, n), min(16, n)})))')}
+# counts 1, 4, 16 capped at renderers.threads.available_cores (affinity and cgroup quota);
+# the last line only (importing renderers prints Taichi's banner first)
+HOST_THREADS=${GPU_HOST_THREADS:-$(python3 -c 'from renderers.threads import available_cores as a; n = a(); print(",".join(str(t) for t in sorted({1, min(4, n), min(16, n)})))' | tail -n 1)}
 if [ "$HOST_THREADS" != none ] && [ "$HOST_THREADS" != 1 ]; then
   part host_scaling python3 benchmarks/scaling.py --threads "$HOST_THREADS" --processes 1 \
     --json "$OUT_DIR/host_scaling.json"

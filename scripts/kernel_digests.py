@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 
 import torch
 
 import renderers
+from bench_softras.atomic import write_json
 from metrics.meshes import template_sphere
 from renderers.base import gather_faces
 
@@ -68,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         [(s, d, g) for s in SIZES for d in DTYPES for g in SIGMAS]
     out = {f"{s}-{str(d).removeprefix('torch.')}-{g:g}": digests(s, d, g, gen)
            for s, d, g in grid}
-    with open(args.out, "w") as fh:
-        json.dump(out, fh, indent=1)
-        fh.write("\n")
+    write_json(args.out, out, indent=1)  # temp-and-rename
     print(f"{len(out)} settings -> {args.out}")
     return 0
 
