@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bench_softras.experiments.losses import mesh_topology
+from bench_softras.experiments.model import flatten_chw
 from bench_softras.experiments.multiview import training_views
 from bench_softras.experiments.renderer_choice import make_renderer
 from bench_softras.experiments.train import build_model, generator_forward, train_step
@@ -77,3 +78,43 @@ def test_bf16_step_trains(make_config, tiny_data, template):
                        mesh_topology(model.faces), tiny_data, np.random.default_rng(0),
                        config, config.batch_size, training_views(24), model.faces, "cpu")
     assert all(np.isfinite(v) for v in terms.values())
+
+
+def _flatten_grads(flatten, base, weight):
+    """Input, batch-norm weight and bias gradients of ``flatten(relu(norm(x)))`` for a
+    channels-last ``x``, and the gradient the ReLU's output received."""
+    x = base.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    norm = torch.nn.BatchNorm2d(base.shape[1]).to(base.dtype)
+    y = torch.relu(norm(x))
+    out = flatten(y)
+    assert torch.equal(out, y.flatten(1))
+    seen = []
+    y.register_hook(seen.append)  # after flatten's own hook: sees what it hands on
+    (out * weight).sum().backward()
+    return (x.grad, norm.weight.grad, norm.bias.grad), seen[0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_flatten_chw_hands_back_a_channels_last_gradient_with_the_same_values(dtype):
+    """``flatten_chw`` is ``flatten(1)`` forward; backward, a channels-last input gets
+    its gradient channels-last, with the values ``flatten(1)``'s backward gives, and so
+    do the ReLU and batch norm before it (bit for bit)."""
+    gen = torch.Generator().manual_seed(2)
+    base = torch.randn(3, 5, 4, 4, generator=gen).to(dtype)
+    weight = torch.randn(3, 5 * 16, generator=gen).to(dtype)
+    old, old_seen = _flatten_grads(lambda t: t.flatten(1), base, weight)
+    new, new_seen = _flatten_grads(flatten_chw, base, weight)
+    assert old_seen.is_contiguous() and not old_seen.is_contiguous(
+        memory_format=torch.channels_last)
+    assert new_seen.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(old_seen, new_seen)
+    for a, b in zip(old, new, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_flatten_chw_leaves_row_major_and_gradient_free_inputs_alone():
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    flatten_chw(x).sum().backward()
+    assert x.grad.is_contiguous()
+    y = torch.randn(2, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(flatten_chw(y), y.flatten(1))
