@@ -242,7 +242,8 @@ def merge_workers(runs: list[dict]) -> dict:
     timing field (and each step-split group) the median over the processes; the load
     average at the first one's start and the last one's end; ``processes``: how many;
     ``others_cores``: the most any of them saw other processes use (``None``: not
-    measured)."""
+    measured); ``walls``: each renderer pass's wall seconds in every process, in the
+    order they ran (:func:`pair_speedups`)."""
     first = runs[0]
     out = {"threads": first["threads"], "processes": len(runs),
            "others_cores": max((r["others_cores"] for r in runs if "others_cores" in r),
@@ -251,7 +252,10 @@ def merge_workers(runs: list[dict]) -> dict:
            "renderers": {label: {kind: _median_fields([r["renderers"][label][kind]
                                                        for r in runs])
                                  for kind in passes}
-                         for label, passes in first["renderers"].items()}}
+                         for label, passes in first["renderers"].items()},
+           "walls": {label: {kind: [r["renderers"][label][kind]["wall"] for r in runs]
+                             for kind in passes}
+                     for label, passes in first["renderers"].items()}}
     if "step" in first:
         out["step"] = {part: _median_fields([r["step"][part] for r in runs])
                        for part in ("step", "split")}
@@ -268,6 +272,26 @@ def run_workers(labels: list[str], step: bool, rounds: int = ROUNDS,
         for n in threads:
             runs[n].append(run_worker(n, labels, step, rounds))
     return {n: merge_workers(r) for n, r in runs.items()}
+
+
+def pair_speedups(results: dict[int, dict], label: str, kind: str) -> list[float]:
+    """The wall-time speed-up of 2 threads over 1 for renderer ``label``'s pass
+    ``kind`` in each pair of processes (the ``k``-th process at each count, started one
+    after the other by :func:`run_workers`); empty without per-process walls."""
+    one, two = (results[n].get("walls", {}).get(label, {}).get(kind, [])
+                for n in (THREADS[0], THREADS[-1]))
+    return [a / b for a, b in zip(one, two, strict=False) if b > 0]
+
+
+def pair_spread(speedups: list[float], target: float = SCALING_TARGET) -> str:
+    """``"per pair 1.41x-1.62x"`` for two or more pairs (:func:`pair_speedups`), with
+    ``", on both sides of the target"`` when the target lies within that range (the
+    verdict then depends on which processes ran); ``""`` for fewer than two."""
+    if len(speedups) < 2:
+        return ""
+    lo, hi = min(speedups), max(speedups)
+    return f"per pair {lo:.2f}x-{hi:.2f}x" + (", on both sides of the target"
+                                              if lo < target <= hi else "")
 
 
 def _flag(t: dict) -> str:
@@ -333,8 +357,8 @@ def format_table(results: dict[int, dict]) -> str:
     one, two = results[THREADS[0]], results[THREADS[-1]]
     machine = machine_busy(results)
     lines = [f"{'renderer':<20}{'pass':<10}{'1 thr ms':>10}{'2 thr ms':>10}"
-             f"{'cpu/wall':>10}{'speed-up':>10}{'est idle':>10}  verdict (target >= "
-             f"{SCALING_TARGET}x)"]
+             f"{'cpu/wall':>10}{'speed-up':>10}{'est idle':>10}{'per pair':>14}  verdict "
+             f"(target >= {SCALING_TARGET}x)"]
     loaded = False
     rows = pass_rows(results)
     if "step" in one and "step" in two:
@@ -346,9 +370,11 @@ def format_table(results: dict[int, dict]) -> str:
         judged = judged_speedup(a, b, machine)[0]
         verdict = "" if kind not in ("forward", "backward") else "?" if math.isnan(judged) \
             else ("ok" if judged >= SCALING_TARGET else "MISSED")
+        pairs = pair_speedups(results, label, kind)
+        spread = f"{min(pairs):.2f}-{max(pairs):.2f}x" if len(pairs) > 1 else ""
         lines.append(f"{label:<20}{kind:<10}{a['wall'] * 1e3:>9.1f}{flags[0]}"
                      f"{b['wall'] * 1e3:>9.1f}{flags[1]}{b['cpu'] / b['wall']:>10.2f}"
-                     f"{speed:>9.2f}x{est:>9.2f}x  {verdict}")
+                     f"{speed:>9.2f}x{est:>9.2f}x{spread:>14}  {verdict}")
     for n, res in ((THREADS[0], one), (THREADS[-1], two)):
         if "step" in res:
             split = res["step"]["split"]
@@ -356,7 +382,9 @@ def format_table(results: dict[int, dict]) -> str:
             cells = "  ".join(f"{g} {t * 1e3:.0f} ({t / total:.0%})" for g, t in split.items())
             lines.append(f"training step split at {n} thread(s), median ms: {cells}")
     lines.append(f"load average: {one['load_start']:.2f} -> {two['load_end']:.2f}; medians "
-                 f"over {one.get('processes', 1)} fresh process(es) per thread count")
+                 f"over {one.get('processes', 1)} fresh process(es) per thread count"
+                 + ("; per pair: the wall speed-ups of the k-th 1- and 2-thread processes"
+                    if one.get("processes", 1) > 1 else ""))
     if machine is not None:
         lines.append(f"other processes used up to {others_cores(results):.2f} cores while "
                      "the workers ran: "

@@ -148,7 +148,15 @@ def _time(fn: Callable[[], None], calls: int) -> list[float]:
 
 def measure_scaling(labels: list[str], plan: Plan, out_dir: Path) -> list[Row]:
     """Target 1: the scaling table (printed) and one row per renderer and pass."""
-    from scaling import format_table, judged_speedup, machine_busy, pass_rows, run_workers
+    from scaling import (
+        format_table,
+        judged_speedup,
+        machine_busy,
+        pair_speedups,
+        pair_spread,
+        pass_rows,
+        run_workers,
+    )
 
     results = run_workers(labels, True, plan.scaling_rounds, plan.scaling_processes)
     write_json(out_dir / "scaling.json", results, indent=1)
@@ -167,6 +175,8 @@ def measure_scaling(labels: list[str], plan: Plan, out_dir: Path) -> list[Row]:
             continue
         how = (f"busy: CPU-time estimate (wall {one['wall'] / two['wall']:.2f}x)" if est
                else "idle wall times")
+        spread = "" if est else pair_spread(pair_speedups(results, label, kind))
+        how += f"; {spread}" if spread else ""
         rows.append(Row("1", item, SCALING_CRITERION, ratio, detail=f"{wall}; {how}"))
     return rows
 

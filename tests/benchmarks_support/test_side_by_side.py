@@ -286,3 +286,43 @@ def test_scaling_rows_from_worker_results(monkeypatch, tmp_path):
     assert rows[0].ratio == pytest.approx(2.0) and "idle wall times" in rows[0].detail
     assert "too short for a CPU-time estimate" in rows[1].skip
     assert (tmp_path / "scaling.json").exists()
+
+
+def _pair_results(walls_one, walls_two, others=0.01):
+    """``run_workers``-shaped results of one renderer whose forward took ``walls_one``
+    / ``walls_two`` seconds in the successive 1- and 2-thread processes."""
+    def fake_worker(n, labels, step, rounds):
+        walls = walls_one if n == 1 else walls_two
+        k = sum(1 for c in seen if c == n)
+        seen.append(n)
+        t = _timing(walls[k], walls[k] * n, 0.0, 0.001)
+        return {"threads": n, "load_start": 1.0, "load_end": 1.0, "others_cores": others,
+                "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}}}
+
+    seen: list[int] = []
+    return fake_worker
+
+
+def test_scaling_names_each_process_pairs_speed_up(monkeypatch, tmp_path):
+    """Per pair of processes (the k-th at 1 and at 2 threads) the wall speed-up; the
+    table and the target rows give their range and say when the target lies inside it."""
+    import targets
+
+    monkeypatch.setattr(scaling, "run_worker", _pair_results([0.30, 0.20, 0.24],
+                                                             [0.20, 0.10, 0.16]))
+    results = scaling.run_workers(["softras"], False, rounds=2, processes=3)
+    assert results[1]["walls"]["softras"]["forward"] == [0.30, 0.20, 0.24]
+    pairs = scaling.pair_speedups(results, "softras", "forward")
+    assert pairs == pytest.approx([1.5, 2.0, 1.5])
+    assert scaling.pair_spread(pairs) == "per pair 1.50x-2.00x, on both sides of the target"
+    assert scaling.pair_spread([1.8, 1.9]) == "per pair 1.80x-1.90x"
+    assert scaling.pair_spread([1.8]) == "" and scaling.pair_speedups({1: {}, 2: {}}, "x",
+                                                                      "forward") == []
+    line = next(x for x in scaling.format_table(results).splitlines()
+                if x.startswith("softras") and "forward" in x)
+    assert "1.50-2.00x" in line and line.endswith("MISSED")  # median 0.24 / 0.16 = 1.5x
+    monkeypatch.setattr(scaling, "run_worker", _pair_results([0.30, 0.20, 0.24],
+                                                             [0.20, 0.10, 0.16]))
+    rows = targets.measure_scaling(["softras"], targets.Plan(scaling_processes=3,
+                                                             scaling_rounds=2), tmp_path)
+    assert "per pair 1.50x-2.00x, on both sides of the target" in rows[0].detail
