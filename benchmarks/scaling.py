@@ -6,20 +6,17 @@ Run on an idle machine (about 3 minutes on 2 cores)::
     python benchmarks/scaling.py --json F   # also the raw figures
     python benchmarks/scaling.py --threads 1,4,16   # other thread counts (a 16-core host)
 
-A group of fresh worker processes, one per thread count (:data:`THREADS`; ``--serve N``:
-torch, Taichi and OpenMP sized to ``N`` before they load; :mod:`renderers.threads`),
-sets up and compiles at once; then they take turns timing, at the paper setting (B 64,
-the 1280-face template sphere, 64x64, sigma 3e-5, float32, the benchmark cameras), the
-forward (``render``) and the backward (``.backward()`` of a weighted sum) of every
-renderer in :data:`RENDERERS` separately and forward+backward: each renderer's
-:data:`ROUNDS` rounds in :data:`BLOCKS` blocks, the order of the counts rotated every
-block, so that every count sees the same spells of the machine (on this project's VMs
-one process's speed drifts by tens of percent over seconds).  Then the ``cpu``-preset
-training step split (:mod:`bench_softras.studies.step_split`).  Medians over the rounds,
-then the median over :data:`PROCESSES` groups, one after the other: a process can also
-run a few percent faster or slower than another for its whole life, which one process
-per count would read as a thread-scaling difference.  The table names the speed-up of
-each group's pair of processes beside the median (:func:`pair_speedups`).
+For each thread count (:data:`THREADS`) fresh worker processes (``--worker N``: torch,
+Taichi and OpenMP sized to ``N`` before they load; :mod:`renderers.threads`) times, at
+the paper setting (B 64, the 1280-face template sphere, 64x64, sigma 3e-5, float32,
+the benchmark cameras), the forward (``render``) and the backward (``.backward()`` of
+a weighted sum) of every renderer in :data:`RENDERERS` separately, ``softras``
+forward+backward, and the ``cpu``-preset training step split
+(:mod:`bench_softras.studies.step_split`).  Medians of :data:`ROUNDS` rounds after
+warm-up (Taichi compiles on the first call), then the median over :data:`PROCESSES`
+processes per thread count, started alternately (1, 2, 1, 2, ...): on a VM one process
+can run a few percent faster or slower than another for its whole life, which one
+process per count would read as a thread-scaling difference.
 
 Beside each time it records the process's CPU time and run-queue wait per call, from
 ``/proc/self/task/*/schedstat`` (nanoseconds, per thread): CPU time / wall time is the
@@ -36,13 +33,10 @@ import json
 import math
 import os
 import statistics
+import subprocess
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
-
-from json_worker import JsonWorker
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The Taichi renderers (``softras_torch`` is torch, the peers are other libraries);
@@ -52,12 +46,8 @@ RENDERERS = ("softras", "softras[autodiff]", "n3mr", "hard", "dibr", "antialias"
 THREADS = (1, 2)
 ROUNDS = 9
 STEP_ROUNDS = 4
-#: Groups of fresh worker processes, one per thread count (their medians' median).
+#: Fresh worker processes per thread count (their medians' median).
 PROCESSES = 3
-#: Blocks each renderer's rounds are split into, the processes of a group taking turns.
-BLOCKS = 3
-#: Seconds a worker may take to start (imports, Taichi compilation) or to answer.
-SERVER_TIMEOUT = 1200.0
 #: 2-thread speed-up aimed for (issue 22, idle 2-core machine).
 SCALING_TARGET = 1.7
 #: Speed-ups over 1 thread aimed for at other thread counts (issue 22: a GPU machine's
@@ -148,10 +138,9 @@ def _build(label: str):
     return renderers.build(name, image_size=IMAGE, sharpness=DEFAULT_SIGMA, **options)
 
 
-def renderer_passes(label: str) -> dict:
-    """Renderer ``label``'s passes at the paper setting as no-argument functions,
-    compiled and warmed up: ``forward`` (``render`` and a fixed weighted sum),
-    ``backward`` (that sum's ``.backward()``, after a ``forward``) and ``fwd+bwd``."""
+def renderer_rows(label: str, rounds: int) -> dict[str, dict[str, float]]:
+    """``{"forward", "backward", "fwd+bwd"}`` timings (:func:`timed`) of renderer
+    ``label`` at the paper setting."""
     import torch
 
     verts, faces, cam = _scene()
@@ -172,24 +161,19 @@ def renderer_passes(label: str) -> dict:
 
     for _ in range(2):  # compile and warm up
         both()
-    return {"forward": forward, "backward": backward, "fwd+bwd": both}
+    fwd, bwd = [], []
+    for _ in range(rounds):  # forward and backward of the same calls
+        fwd.append(timed(forward, 1))
+        bwd.append(timed(backward, 1))
+    med = {k: {q: statistics.median(x[q] for x in rows) for q in fwd[0]}
+           for k, rows in (("forward", fwd), ("backward", bwd))}
+    med["fwd+bwd"] = timed(both, rounds)
+    return med
 
 
-def pass_timings(passes: dict, rounds: int) -> dict[str, list[dict[str, float]]]:
-    """Per pass, ``rounds`` :func:`timed` single calls of :func:`renderer_passes`'
-    functions: the forward and backward of the same calls, then ``rounds`` fwd+bwd."""
-    out: dict[str, list[dict[str, float]]] = {"forward": [], "backward": [], "fwd+bwd": []}
-    for _ in range(rounds):
-        out["forward"].append(timed(passes["forward"], 1))
-        out["backward"].append(timed(passes["backward"], 1))
-    out["fwd+bwd"] = [timed(passes["fwd+bwd"], 1) for _ in range(rounds)]
-    return out
-
-
-def step_runner():
-    """The ``cpu``-preset training step (``softras``), set up and warmed up: a function
-    of ``rounds`` giving the whole-step timing (:func:`timed`, median) and the median
-    seconds per group of :mod:`bench_softras.studies.step_split` over that many steps."""
+def step_rows(rounds: int) -> dict:
+    """The ``cpu``-preset training step (``softras``): whole-step timing and the median
+    seconds per group of :mod:`bench_softras.studies.step_split`."""
     from bench_softras.commands.options import resolve_data_dir
     from bench_softras.settings import CPU
     from bench_softras.studies.step_split import (
@@ -201,28 +185,20 @@ def step_runner():
     )
 
     data_dir = resolve_data_dir("", CPU, progress=False)
-    cfg = StepSplitConfig(preset="cpu", renderer="softras", data_dir=str(data_dir))
+    cfg = StepSplitConfig(preset="cpu", renderer="softras", steps=rounds,
+                          data_dir=str(data_dir))
     args = setup_step(cfg, CPU.recon)
     split_step(*args)  # warm-up
-
-    def run(rounds: int) -> dict:
-        laps: list = []
-        whole = timed(lambda: laps.append(split_step(*args)), rounds)
-        df = summarize(laps, cfg, args[6])
-        groups = df[df["kind"] == "group"].set_index("item")["time_s"]
-        return {"step": whole, "split": {g: float(groups[g]) for g in GROUPS}}
-
-    return run
+    laps: list = []
+    whole = timed(lambda: laps.append(split_step(*args)), rounds)
+    df = summarize(laps, cfg, args[6])
+    groups = df[df["kind"] == "group"].set_index("item")["time_s"]
+    return {"step": whole, "split": {g: float(groups[g]) for g in GROUPS}}
 
 
-def serve(threads: int, labels: list[str], step: bool, out) -> None:
-    """A worker at ``threads`` threads (pools sized before torch loads) serving timing
-    requests (:class:`Server`): it sets up and warms up every renderer in ``labels``
-    (:func:`renderer_passes`) and, with ``step``, the training step, writes
-    ``{"ready": true}`` to ``out``, then answers each standard-input line ``LABEL N``
-    with :func:`pass_timings` of ``N`` rounds and ``step N`` with :func:`step_runner`'s
-    figures, each with ``others_s`` (other processes' CPU seconds while it ran:
-    ``/proc/stat`` less this process's) and ``wall_s``."""
+def worker(threads: int, labels: list[str], step: bool, rounds: int = ROUNDS) -> dict:
+    """All timings at ``threads`` threads (this process's pools sized first), medians
+    of ``rounds`` rounds (the training step: at most :data:`STEP_ROUNDS`)."""
     from renderers import threads as pools  # isort: skip
 
     pools.prefer_passive_wait()
@@ -230,98 +206,31 @@ def serve(threads: int, labels: list[str], step: bool, out) -> None:
     from renderers.taichi_runtime import ensure_init
 
     ensure_init("cpu")
-    passes = {label: renderer_passes(label) for label in labels}
-    run_step = step_runner() if step else None
-    print(json.dumps({"ready": True}), file=out, flush=True)
-    for line in sys.stdin:
-        what, _, n = line.strip().partition(" ")
-        if what in ("", "quit"):
-            break
-        start = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
-        reply = run_step(int(n)) if what == "step" else pass_timings(passes[what], int(n))
-        end = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
-        reply["others_s"] = max((end[0] - start[0]) - (end[1] - start[1]), 0.0)
-        reply["wall_s"] = end[2] - start[2]
-        print(json.dumps(reply), file=out, flush=True)
-
-
-class Server(JsonWorker):
-    """A :func:`serve` process at ``threads`` threads (``--serve``)."""
-
-    def __init__(self, threads: int, labels: list[str], step: bool, log: Path) -> None:
-        env = {**os.environ, "SOFTRAS_BENCH_THREADS": str(threads),
-               "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(threads),
-               "--renderers", ",".join(labels)] + ([] if step else ["--no-step"])
-        super().__init__(cmd, env, log, f"{threads} thread(s)")
-        self.threads = threads
-
-    def ready(self) -> None:
-        """Wait for the ready line (set-up and compilation)."""
-        self.reply(SERVER_TIMEOUT)
-
-    def request(self, what: str, rounds: int) -> dict:
-        """``rounds`` rounds of ``what`` (a renderer label or ``step``)."""
-        return self.ask(f"{what} {rounds}", SERVER_TIMEOUT)
-
-
-def blocks(rounds: int, count: int = BLOCKS) -> list[int]:
-    """``rounds`` split into at most ``count`` nearly equal positive blocks."""
-    count = max(1, min(count, rounds))
-    return [rounds // count + (1 if k < rounds % count else 0) for k in range(count)]
-
-
-def take_turns(servers: dict, labels: list[str], step: bool, rounds: int) -> dict[int, dict]:
-    """One result per thread count (the format :func:`merge_workers` merges) from
-    servers that are all up (:class:`Server`, by thread count): for each renderer,
-    :func:`blocks` of its ``rounds``, the servers taking turns, the order rotated every
-    block, so every count sees the same spells of the machine; then the training step,
-    one request each.  ``others_cores``: other processes' CPU seconds over the timed
-    requests' wall seconds."""
-    counts = sorted(servers)
-    got = {n: {"threads": n, "renderers": {}, "others_s": 0.0, "wall_s": 0.0}
-           for n in counts}
-
-    def ask(n: int, what: str, k: int) -> dict:
-        reply = servers[n].request(what, k)
-        got[n]["others_s"] += reply.pop("others_s")
-        got[n]["wall_s"] += reply.pop("wall_s")
-        return reply
-
+    out: dict = {"threads": threads, "load_start": os.getloadavg()[0], "renderers": {}}
+    start = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
     for label in labels:
-        rows = {n: {"forward": [], "backward": [], "fwd+bwd": []} for n in counts}
-        for b, k in enumerate(blocks(rounds)):
-            for n in counts[b % len(counts):] + counts[:b % len(counts)]:
-                for kind, timings in ask(n, label, k).items():
-                    rows[n][kind] += timings
-        for n in counts:
-            got[n]["renderers"][label] = {kind: _median_fields(t)
-                                          for kind, t in rows[n].items()}
+        out["renderers"][label] = renderer_rows(label, rounds)
     if step:
-        for n in counts:
-            got[n]["step"] = ask(n, "step", min(rounds, STEP_ROUNDS))
-    for n in counts:
-        wall = got[n].pop("wall_s")
-        got[n]["others_cores"] = got[n].pop("others_s") / max(wall, 1e-9)
-    return got
+        out["step"] = step_rows(min(rounds, STEP_ROUNDS))
+    end = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
+    others = (end[0] - start[0]) - (end[1] - start[1])
+    out["others_cores"] = max(others, 0.0) / max(end[2] - start[2], 1e-9)
+    out["load_end"] = os.getloadavg()[0]
+    return out
 
 
-def run_group(threads: tuple[int, ...], labels: list[str], step: bool,
-              rounds: int = ROUNDS) -> dict[int, dict]:
-    """One fresh :class:`Server` per thread count, all started together (they compile
-    at once), then :func:`take_turns`; with the load average before and after."""
-    load_start = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="scaling-") as tmp, ExitStack() as stack:
-        servers = {}
-        for n in threads:
-            servers[n] = Server(n, labels, step, Path(tmp, f"{n}.log"))
-            stack.callback(servers[n].close)
-        for server in servers.values():
-            server.ready()
-        got = take_turns(servers, labels, step, rounds)
-    for result in got.values():
-        result["load_start"], result["load_end"] = load_start, os.getloadavg()[0]
-    return got
+def run_worker(threads: int, labels: list[str], step: bool, rounds: int = ROUNDS) -> dict:
+    """:func:`worker` in a fresh process (thread pools sized before torch loads)."""
+    env = {**os.environ, "SOFTRAS_BENCH_THREADS": str(threads),
+           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(threads),
+           "--renderers", ",".join(labels), "--rounds", str(rounds)] + \
+        ([] if step else ["--no-step"])
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=1200)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker ({threads} threads) failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _median_fields(timings: list[dict[str, float]]) -> dict[str, float]:
@@ -356,13 +265,12 @@ def merge_workers(runs: list[dict]) -> dict:
 def run_workers(labels: list[str], step: bool, rounds: int = ROUNDS,
                 processes: int = PROCESSES,
                 threads: tuple[int, ...] = THREADS) -> dict[int, dict]:
-    """``{threads: merged result}`` (:func:`merge_workers`) of ``processes`` groups of
-    fresh processes, one per thread count, timed taking turns (:func:`run_group`),
-    one group after the other."""
+    """``{threads: merged result}`` (:func:`merge_workers`) of ``processes`` fresh
+    :func:`run_worker` processes per thread count in ``threads``, started alternately."""
     runs: dict[int, list[dict]] = {n: [] for n in threads}
     for _ in range(processes):
-        for n, result in run_group(threads, labels, step, rounds).items():
-            runs[n].append(result)
+        for n in threads:
+            runs[n].append(run_worker(n, labels, step, rounds))
     return {n: merge_workers(r) for n, r in runs.items()}
 
 
@@ -431,7 +339,7 @@ def judged_speedup(one: dict[str, float], two: dict[str, float],
 
 def pass_rows(results: dict[int, dict]) -> list[tuple[str, str, dict, dict]]:
     """``(renderer, pass, 1-thread timing, 2-thread timing)`` for every renderer and
-    pass (forward, backward, fwd+bwd) of :func:`run_workers` results by thread count."""
+    pass (forward, backward, fwd+bwd) of :func:`run_worker` results by thread count."""
     one, two = results[THREADS[0]], results[THREADS[-1]]
     return [(label, kind, r[kind], two["renderers"][label][kind])
             for label, r in one["renderers"].items()
@@ -546,7 +454,7 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     p.add_argument("--renderers", default=",".join(RENDERERS),
                    help="comma-separated renderer labels (default: all Taichi renderers)")
     p.add_argument("--no-step", dest="step", action="store_false",
@@ -561,14 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the raw figures here")
     args = p.parse_args(argv)
     labels = [x for x in args.renderers.split(",") if x]
-    if args.serve:
-        out = os.fdopen(os.dup(1), "w")
-        os.dup2(2, 1)  # anything else printed (Taichi's banner) goes to standard error
-        try:
-            serve(args.serve, labels, args.step, out)
-        except Exception as exc:  # reported to the parent (JsonWorker.reply)
-            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), file=out, flush=True)
-            return 1
+    if args.worker:
+        print(json.dumps(worker(args.worker, labels, args.step, args.rounds)))
         return 0
     from renderers.threads import max_threads
 

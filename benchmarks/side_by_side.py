@@ -16,7 +16,9 @@ skipped with that reason.
 from __future__ import annotations
 
 import io
+import json
 import os
+import select
 import statistics
 import subprocess
 import sys
@@ -26,7 +28,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from json_worker import JsonWorker
+from background import stop
 from target_table import Criterion, Row
 
 #: The first kernels (target 2's baseline) and the code before issue 22's training-step
@@ -80,7 +82,7 @@ def export_commit(root: Path, commit: str, paths: tuple[str, ...], dest: Path) -
         tar.extractall(dest, members=members)  # noqa: S202 - checked above
 
 
-class Worker(JsonWorker):
+class Worker:
     """A :mod:`side_worker` process for ``task`` importing the code under ``root``."""
 
     def __init__(self, task: str, root: Path, log: Path, **options: str) -> None:
@@ -89,16 +91,39 @@ class Worker(JsonWorker):
             cmd += [f"--{key.replace('_', '-')}", str(value)]
         env = {k: v for k, v in os.environ.items() if k not in THREAD_COUNTS}
         env["PYTHONPATH"] = str(root)
-        self.root = root
-        super().__init__(cmd, env, log, str(root))
+        self.root, self.log = root, log
+        self._err = open(log, "w")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._err, text=True,
+                                     start_new_session=True)
+
+    def _reply(self, timeout: float) -> dict:
+        ready = select.select([self.proc.stdout], [], [], timeout)[0]
+        line = self.proc.stdout.readline() if ready else ""
+        msg = json.loads(line) if line.startswith("{") else {}
+        if "error" in msg or not msg:
+            self._err.flush()
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+            why = msg.get("error") or (f"no answer within {timeout:g} s" if not ready else
+                                       f"exited ({self.proc.poll()})")
+            raise RuntimeError(f"worker for {self.root}: {why}; {' | '.join(tail)}")
+        return msg
 
     def ready(self) -> dict:
         """Wait for the worker's ready line."""
-        return self.reply(START_TIMEOUT)
+        return self._reply(START_TIMEOUT)
 
     def time(self, calls: int) -> list[float]:
         """Seconds of each of ``calls`` timed calls."""
-        return self.ask(str(calls), CALL_TIMEOUT)["times"]
+        self.proc.stdin.write(f"{calls}\n")
+        self.proc.stdin.flush()
+        return self._reply(CALL_TIMEOUT)["times"]
+
+    def close(self) -> None:
+        """Stop the process (it is killed) and close its log."""
+        stop([self.proc])
+        self.proc.stdin.close()
+        self._err.close()
 
 
 def alternate(old: Worker, new: Worker, rounds: int, calls: int) -> dict[str, list[float]]:

@@ -158,71 +158,26 @@ def test_sections_option_refuses_unknown_names():
     assert exc.value.code == 2
 
 
-class FakeServer:
-    """A :class:`scaling.Server` that answers from ``walls(threads, label, k)`` (the
-    ``k``-th request to this server) and logs the requests in ``log``."""
-
-    def __init__(self, threads, walls, log, others_s=0.0):
-        self.threads, self.walls, self.log, self.others_s = threads, walls, log, others_s
-        self.asked = 0
-
-    def request(self, what, rounds):
-        self.log.append((self.threads, what, rounds))
-        self.asked += 1
-        wall = self.walls(self.threads, what, self.asked)
-        t = _timing(wall, wall * self.threads, 0.0, 0.001)
-        if what == "step":
-            return {"step": t, "split": {"generator": wall / 2, "renderer": wall / 4},
-                    "others_s": self.others_s, "wall_s": wall * rounds}
-        return {**{kind: [t] * rounds for kind in ("forward", "backward", "fwd+bwd")},
-                "others_s": self.others_s, "wall_s": wall * rounds * 3}
-
-
-def test_scaling_counts_take_turns_in_rotated_blocks():
-    """Each renderer's rounds go in blocks, the servers (one per thread count) taking
-    turns with the order rotated every block; the step comes last, one request each;
-    other processes' CPU is per wall second of the timed requests."""
-    log = []
-    servers = {n: FakeServer(n, lambda n, what, k: 0.1 / n, log, others_s=0.03)
-               for n in (1, 2)}
-    got = scaling.take_turns(servers, ["softras", "hard"], True, rounds=5)
-    assert scaling.blocks(5) == [2, 2, 1] and scaling.blocks(2) == [1, 1]
-    assert log == [(1, "softras", 2), (2, "softras", 2), (2, "softras", 2),
-                   (1, "softras", 2), (1, "softras", 1), (2, "softras", 1),
-                   (1, "hard", 2), (2, "hard", 2), (2, "hard", 2), (1, "hard", 2),
-                   (1, "hard", 1), (2, "hard", 1), (1, "step", 4), (2, "step", 4)]
-    assert got[2]["renderers"]["softras"]["forward"]["wall"] == pytest.approx(0.05)
-    assert got[1]["step"]["split"] == {"generator": 0.05, "renderer": 0.025}
-    walls = 0.1 * (5 + 5) * 3 + 0.1 * 4  # the renderers' requests and the step's
-    assert got[1]["others_cores"] == pytest.approx(7 * 0.03 / walls)
-
-
-def test_scaling_merges_groups_of_fresh_processes(monkeypatch):
+def test_scaling_merges_fresh_processes_started_alternately(monkeypatch):
     calls = []
 
-    def fake_group(threads, labels, step, rounds):
-        calls.append(threads)
-        k = len(calls)  # 1st, 2nd, 3rd group
-        out = {}
-        for n in threads:
-            t = _timing(0.1 * k / n, 0.2 * k, 0.0, 0.05)
-            out[n] = {"threads": n, "load_start": float(k), "load_end": float(k),
-                      "others_cores": 0.01 * k,
-                      "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}}}
-            if step:
-                out[n]["step"] = {"step": t, "split": {"generator": 0.01 * k, "renderer": 0.02}}
+    def fake_worker(n, labels, step, rounds):
+        calls.append(n)
+        k = calls.count(n)  # 1st, 2nd, 3rd process at this count
+        t = _timing(0.1 * k, 0.2 * k, 0.0, 0.05)
+        out = {"threads": n, "load_start": float(len(calls)), "load_end": float(len(calls)),
+               "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}}}
+        if step:
+            out["step"] = {"step": t, "split": {"generator": 0.01 * k, "renderer": 0.02}}
         return out
 
-    monkeypatch.setattr(scaling, "run_group", fake_group)
+    monkeypatch.setattr(scaling, "run_worker", fake_worker)
     results = scaling.run_workers(["softras"], True, rounds=2, processes=3)
-    assert calls == [(1, 2)] * 3
+    assert calls == [1, 2, 1, 2, 1, 2]
     one = results[1]
-    assert one["processes"] == 3 and one["load_start"] == 1.0 and one["load_end"] == 3.0
-    assert one["others_cores"] == pytest.approx(0.03)
+    assert one["processes"] == 3 and one["load_start"] == 1.0 and one["load_end"] == 5.0
     assert one["renderers"]["softras"]["forward"] == pytest.approx(_timing(0.2, 0.4, 0.0, 0.05))
-    assert one["walls"]["softras"]["forward"] == pytest.approx([0.1, 0.2, 0.3])
     assert one["step"]["split"] == pytest.approx({"generator": 0.02, "renderer": 0.02})
-    assert scaling.pair_speedups(results, "softras", "forward") == pytest.approx([2.0] * 3)
     assert "medians over 3 fresh process(es)" in scaling.format_table(results)
 
 
@@ -317,18 +272,14 @@ def test_scaling_rows_from_worker_results(monkeypatch, tmp_path):
     idle1, idle2 = _timing(0.10, 0.10, 0.0, 0.10), _timing(0.05, 0.10, 0.0, 0.02)
     short1, short2 = _timing(0.003, 0.0, 0.002, 0.0), _timing(0.008, 0.004, 0.004, 0.004)
 
-    def fake_group(threads, labels, step, rounds):
-        out = {}
-        for n in threads:
-            one = n == scaling.THREADS[0]
-            passes = {"forward": idle1 if one else idle2,
-                      "backward": short1 if one else short2,
-                      "fwd+bwd": idle1 if one else idle2}
-            out[n] = {"threads": n, "load_start": 1.0, "load_end": 1.0,
-                      "renderers": {label: passes for label in labels}}
-        return out
+    def fake_worker(n, labels, step, rounds):
+        one = n == scaling.THREADS[0]
+        passes = {"forward": idle1 if one else idle2, "backward": short1 if one else short2,
+                  "fwd+bwd": idle1 if one else idle2}
+        return {"threads": n, "load_start": 1.0, "load_end": 1.0,
+                "renderers": {label: passes for label in labels}}
 
-    monkeypatch.setattr(scaling, "run_group", fake_group)
+    monkeypatch.setattr(scaling, "run_worker", fake_worker)
     rows = targets.measure_scaling(["softras"], targets.QUICK, tmp_path)
     assert [(r.item, r.verdict) for r in rows] == [
         ("softras forward 2 vs 1 thread", "met"), ("softras backward 2 vs 1 thread", SKIPPED)]
@@ -338,23 +289,18 @@ def test_scaling_rows_from_worker_results(monkeypatch, tmp_path):
 
 
 def _pair_results(walls_one, walls_two, others=0.01):
-    """A ``run_group`` stand-in: the k-th group's 1- and 2-thread processes timed one
-    renderer's passes at ``walls_one[k]`` / ``walls_two[k]`` seconds."""
+    """``run_workers``-shaped results of one renderer whose forward took ``walls_one``
+    / ``walls_two`` seconds in the successive 1- and 2-thread processes."""
+    def fake_worker(n, labels, step, rounds):
+        walls = walls_one if n == 1 else walls_two
+        k = sum(1 for c in seen if c == n)
+        seen.append(n)
+        t = _timing(walls[k], walls[k] * n, 0.0, 0.001)
+        return {"threads": n, "load_start": 1.0, "load_end": 1.0, "others_cores": others,
+                "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}}}
+
     seen: list[int] = []
-
-    def fake_group(threads, labels, step, rounds):
-        k = len(seen)
-        seen.append(k)
-        out = {}
-        for n in threads:
-            wall = (walls_one if n == 1 else walls_two)[k]
-            t = _timing(wall, wall * n, 0.0, 0.001)
-            out[n] = {"threads": n, "load_start": 1.0, "load_end": 1.0,
-                      "others_cores": others,
-                      "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}}}
-        return out
-
-    return fake_group
+    return fake_worker
 
 
 def test_scaling_names_each_process_pairs_speed_up(monkeypatch, tmp_path):
@@ -362,7 +308,7 @@ def test_scaling_names_each_process_pairs_speed_up(monkeypatch, tmp_path):
     table and the target rows give their range and say when the target lies inside it."""
     import targets
 
-    monkeypatch.setattr(scaling, "run_group", _pair_results([0.30, 0.20, 0.24],
+    monkeypatch.setattr(scaling, "run_worker", _pair_results([0.30, 0.20, 0.24],
                                                              [0.20, 0.10, 0.16]))
     results = scaling.run_workers(["softras"], False, rounds=2, processes=3)
     assert results[1]["walls"]["softras"]["forward"] == [0.30, 0.20, 0.24]
@@ -375,7 +321,7 @@ def test_scaling_names_each_process_pairs_speed_up(monkeypatch, tmp_path):
     line = next(x for x in scaling.format_table(results).splitlines()
                 if x.startswith("softras") and "forward" in x)
     assert "1.50-2.00x" in line and line.endswith("MISSED")  # median 0.24 / 0.16 = 1.5x
-    monkeypatch.setattr(scaling, "run_group", _pair_results([0.30, 0.20, 0.24],
+    monkeypatch.setattr(scaling, "run_worker", _pair_results([0.30, 0.20, 0.24],
                                                              [0.20, 0.10, 0.16]))
     rows = targets.measure_scaling(["softras"], targets.Plan(scaling_processes=3,
                                                              scaling_rounds=2), tmp_path)
