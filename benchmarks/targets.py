@@ -212,7 +212,8 @@ def measure_pytorch3d(plan: Plan) -> list[Row]:
     why = absent_peers().get("pytorch3d_soft")
     if why is not None:
         return [Row("4", item, PYTORCH3D_CRITERION,
-                    skip=f"pytorch3d not installed: see docs/renderers.md ({why})")]
+                    skip=f"pytorch3d not installed ({why}): scripts/pytorch3d_rasterizer.py "
+                    "builds its rasterizer in a minute (docs/renderers.md)")]
     ours, theirs = _renderer_call("softras"), _renderer_call("pytorch3d_soft")
     _time(ours, 2)
     t_ours = statistics.median(_time(ours, plan.side_calls))
