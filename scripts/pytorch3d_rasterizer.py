@@ -15,7 +15,8 @@ works.  Usage, with a PyTorch3D source checkout (measured with 0.7.9, commit 938
 
 ``--out`` is written whole or not at all: the build goes to a temporary folder beside
 it, renamed into place when it succeeded (an existing ``--out`` is replaced only with
-``--force``).  Exit status 2 names a missing checkout or an existing ``--out``.
+``--force``).  Exit status 2 names a missing checkout or an existing ``--out``; 1 a
+failed build, with the compiler's last lines.
 """
 
 from __future__ import annotations
@@ -116,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         check_paths(args.src, args.out, args.force)
     except BuildError as exc:
         parser.error(str(exc))  # exit status 2
-    out = build(args.src, args.out)
+    try:
+        out = build(args.src, args.out)
+    except (RuntimeError, OSError) as exc:
+        print(f"pytorch3d_rasterizer: {exc}", file=sys.stderr)
+        return 1
     print(f"built {out / 'pytorch3d'}; use it with PYTHONPATH={out.resolve()}")
     return 0
 

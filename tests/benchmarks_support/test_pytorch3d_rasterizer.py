@@ -74,3 +74,14 @@ def test_out_appears_only_after_a_successful_build(tmp_path, monkeypatch):
     assert "rasterize_meshes_cpu.cpp" in seen["setup"] and "pytorch3d._C" in seen["setup"]
     assert 'm.def("rasterize_meshes", &RasterizeMeshes);' in seen["bindings"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lib", "src"]  # no temporary left
+
+
+def test_a_failed_build_exits_1_with_the_compilers_lines(tmp_path, monkeypatch, capsys):
+    mod = _module()
+    src = _checkout(tmp_path / "src")
+    monkeypatch.setattr(mod.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(
+        cmd, 1, "", "bindings.cpp:3: fatal error: torch/extension.h: No such file"))
+    assert mod.main(["--src", str(src), "--out", str(tmp_path / "lib")]) == 1
+    err = capsys.readouterr().err
+    assert "the build failed" in err and "torch/extension.h" in err
+    assert not (tmp_path / "lib").exists()
