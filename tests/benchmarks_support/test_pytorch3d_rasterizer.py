@@ -7,20 +7,15 @@ a PyTorch3D checkout; measured in docs/renderers.md)."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pytorch3d_rasterizer.py"
+from script_module import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("pytorch3d_rasterizer", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("pytorch3d_rasterizer")
 
 
 def _checkout(root: Path) -> Path:

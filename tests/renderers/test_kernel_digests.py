@@ -4,18 +4,13 @@ process agree (the kernels are deterministic on the CPU)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kernel_digests.py"
+from script_module import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("kernel_digests", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("kernel_digests")
 
 
 def test_quick_digests_are_written_and_repeat(tmp_path):
