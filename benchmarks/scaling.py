@@ -274,12 +274,13 @@ def run_workers(labels: list[str], step: bool, rounds: int = ROUNDS,
     return {n: merge_workers(r) for n, r in runs.items()}
 
 
-def pair_speedups(results: dict[int, dict], label: str, kind: str) -> list[float]:
-    """The wall-time speed-up of 2 threads over 1 for renderer ``label``'s pass
-    ``kind`` in each pair of processes (the ``k``-th process at each count, started one
-    after the other by :func:`run_workers`); empty without per-process walls."""
-    one, two = (results[n].get("walls", {}).get(label, {}).get(kind, [])
-                for n in (THREADS[0], THREADS[-1]))
+def pair_speedups(results: dict[int, dict], label: str, kind: str,
+                  counts: tuple[int, int] = (THREADS[0], THREADS[-1])) -> list[float]:
+    """The wall-time speed-up of ``counts[1]`` threads over ``counts[0]`` (2 over 1) for
+    renderer ``label``'s pass ``kind`` in each pair of processes (the ``k``-th process at
+    each count, started one after the other by :func:`run_workers`); empty without
+    per-process walls."""
+    one, two = (results[n].get("walls", {}).get(label, {}).get(kind, []) for n in counts)
     return [a / b for a, b in zip(one, two, strict=False) if b > 0]
 
 
@@ -403,11 +404,12 @@ def format_counts(results: dict[int, dict]) -> str:
     """The table for any thread counts (``--threads``, e.g. a 16-core host): per
     renderer and pass the median wall ms at each count and the wall speed-up of each
     count over the first, with the verdict against :data:`HOST_TARGETS` where a count
-    has one (forward and backward rows)."""
+    has one (forward and backward rows), and the range of the highest count's speed-up
+    over the pairs of processes (:func:`pair_speedups`)."""
     counts = sorted(results)
     first = results[counts[0]]
     head = "".join(f"{f'{n} thr ms':>11}" for n in counts)
-    head += "".join(f"{f'x{n}':>8}" for n in counts[1:])
+    head += "".join(f"{f'x{n}':>8}" for n in counts[1:]) + f"{f'x{counts[-1]} per pair':>18}"
     lines = [f"{'renderer':<20}{'pass':<10}{head}  verdicts " + ", ".join(
         f">= {t:g}x at {n}" for n, t in HOST_TARGETS.items() if n in counts)]
     rows = [(label, kind, [results[n]["renderers"][label][kind] for n in counts])
@@ -419,9 +421,12 @@ def format_counts(results: dict[int, dict]) -> str:
         verdicts = [("ok" if x >= HOST_TARGETS[n] else "MISSED")
                     for n, x in zip(counts[1:], speed, strict=True)
                     if n in HOST_TARGETS and kind in ("forward", "backward")]
+        pairs = pair_speedups(results, label, kind, (counts[0], counts[-1]))
+        spread = f"{min(pairs):.2f}-{max(pairs):.2f}x" if len(pairs) > 1 else ""
         lines.append(f"{label:<20}{kind:<10}"
                      + "".join(f"{t['wall'] * 1e3:>11.1f}" for t in timings)
-                     + "".join(f"{x:>7.2f}x" for x in speed) + "  " + " ".join(verdicts))
+                     + "".join(f"{x:>7.2f}x" for x in speed) + f"{spread:>18}  "
+                     + " ".join(verdicts))
     others = others_cores(results)
     lines.append(f"load average: {first['load_start']:.2f} -> "
                  f"{results[counts[-1]]['load_end']:.2f}; medians over "

@@ -5,6 +5,7 @@ as a row (no timing)."""
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import tarfile
 from pathlib import Path
@@ -326,3 +327,22 @@ def test_scaling_names_each_process_pairs_speed_up(monkeypatch, tmp_path):
     rows = targets.measure_scaling(["softras"], targets.Plan(scaling_processes=3,
                                                              scaling_rounds=2), tmp_path)
     assert "per pair 1.50x-2.00x, on both sides of the target" in rows[0].detail
+
+
+def test_other_thread_counts_name_the_highest_counts_per_pair_speed_up():
+    """``--threads 1,4,16``: each row also gives the range of the 16-thread speed-up over
+    the pairs of processes (the k-th at 1 and at 16 threads)."""
+    def result(n, walls):
+        t = _timing(statistics.median(walls), 0.1, 0.0, 0.001)
+        return {"threads": n, "others_cores": 0.0, "load_start": 1.0, "load_end": 1.0,
+                "renderers": {"softras": {"forward": t, "backward": t, "fwd+bwd": t}},
+                "walls": {"softras": {k: walls for k in ("forward", "backward", "fwd+bwd")}}}
+
+    results = {1: result(1, [0.16, 0.20, 0.18]), 4: result(4, [0.05, 0.05, 0.05]),
+               16: result(16, [0.02, 0.02, 0.025])}
+    lines = scaling.format_counts(results).splitlines()
+    assert "x16 per pair" in lines[0]
+    forward = next(x for x in lines if x.startswith("softras") and "forward" in x)
+    assert "7.20-10.00x" in forward and forward.endswith("ok")  # median 0.18 / 0.02 = 9x
+    assert scaling.pair_speedups(results, "softras", "forward", (1, 4)) == \
+        pytest.approx([3.2, 4.0, 3.6])
