@@ -284,15 +284,22 @@ def pair_speedups(results: dict[int, dict], label: str, kind: str,
     return [a / b for a, b in zip(one, two, strict=False) if b > 0]
 
 
-def pair_spread(speedups: list[float], target: float = SCALING_TARGET) -> str:
-    """``"per pair 1.41x-1.62x"`` for two or more pairs (:func:`pair_speedups`), with
-    ``", on both sides of the target"`` when the target lies within that range (the
-    verdict then depends on which processes ran); ``""`` for fewer than two."""
+def pair_range(speedups: list[float]) -> str:
+    """``"1.41-1.62x"``, the range of two or more pairs' speed-ups (a table column);
+    ``""`` for fewer than two."""
+    return f"{min(speedups):.2f}-{max(speedups):.2f}x" if len(speedups) > 1 else ""
+
+
+def pair_spread(speedups: list[float], target: float | None = SCALING_TARGET) -> str:
+    """``"per pair 1.41x-1.62x"`` for two or more pairs (:func:`pair_speedups`, or any
+    per-pair ratios), with ``", on both sides of the target"`` when ``target`` (``None``:
+    none) lies within that range (the verdict then depends on which processes ran);
+    ``""`` for fewer than two."""
     if len(speedups) < 2:
         return ""
     lo, hi = min(speedups), max(speedups)
-    return f"per pair {lo:.2f}x-{hi:.2f}x" + (", on both sides of the target"
-                                              if lo < target <= hi else "")
+    both = target is not None and lo < target <= hi
+    return f"per pair {lo:.2f}x-{hi:.2f}x" + (", on both sides of the target" if both else "")
 
 
 def _flag(t: dict) -> str:
@@ -371,8 +378,7 @@ def format_table(results: dict[int, dict]) -> str:
         judged = judged_speedup(a, b, machine)[0]
         verdict = "" if kind not in ("forward", "backward") else "?" if math.isnan(judged) \
             else ("ok" if judged >= SCALING_TARGET else "MISSED")
-        pairs = pair_speedups(results, label, kind)
-        spread = f"{min(pairs):.2f}-{max(pairs):.2f}x" if len(pairs) > 1 else ""
+        spread = pair_range(pair_speedups(results, label, kind))
         lines.append(f"{label:<20}{kind:<10}{a['wall'] * 1e3:>9.1f}{flags[0]}"
                      f"{b['wall'] * 1e3:>9.1f}{flags[1]}{b['cpu'] / b['wall']:>10.2f}"
                      f"{speed:>9.2f}x{est:>9.2f}x{spread:>14}  {verdict}")
@@ -421,8 +427,7 @@ def format_counts(results: dict[int, dict]) -> str:
         verdicts = [("ok" if x >= HOST_TARGETS[n] else "MISSED")
                     for n, x in zip(counts[1:], speed, strict=True)
                     if n in HOST_TARGETS and kind in ("forward", "backward")]
-        pairs = pair_speedups(results, label, kind, (counts[0], counts[-1]))
-        spread = f"{min(pairs):.2f}-{max(pairs):.2f}x" if len(pairs) > 1 else ""
+        spread = pair_range(pair_speedups(results, label, kind, (counts[0], counts[-1])))
         lines.append(f"{label:<20}{kind:<10}"
                      + "".join(f"{t['wall'] * 1e3:>11.1f}" for t in timings)
                      + "".join(f"{x:>7.2f}x" for x in speed) + f"{spread:>18}  "

@@ -29,6 +29,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from background import stop
+from scaling import pair_spread
 from target_table import Criterion, Row
 
 #: The first kernels (target 2's baseline) and the code before issue 22's training-step
@@ -184,7 +185,8 @@ def compare_commits(task: str, commit: str, paths: tuple[str, ...], rounds: int,
     ratio, per_pair = pooled_ratio(timed)
     old = statistics.median(t for p in timed for t in p["old"])
     new = statistics.median(t for p in timed for t in p["new"])
-    spread = (f"; per pair {min(per_pair):.2f}x-{max(per_pair):.2f}x" if pairs > 1 else "")
+    spread = pair_spread(per_pair, None)
+    spread = f"; {spread}" if spread else ""
     return Row(target, item, criterion, ratio,
                detail=f"{commit} {old * 1e3:.1f} ms, today {new * 1e3:.1f} ms (medians of "
                       f"{rounds * calls * pairs} calls each: {pairs} fresh process "

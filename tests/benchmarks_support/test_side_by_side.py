@@ -317,6 +317,8 @@ def test_scaling_names_each_process_pairs_speed_up(monkeypatch, tmp_path):
     assert pairs == pytest.approx([1.5, 2.0, 1.5])
     assert scaling.pair_spread(pairs) == "per pair 1.50x-2.00x, on both sides of the target"
     assert scaling.pair_spread([1.8, 1.9]) == "per pair 1.80x-1.90x"
+    assert scaling.pair_spread(pairs, None) == "per pair 1.50x-2.00x"  # no target: no note
+    assert scaling.pair_range(pairs) == "1.50-2.00x" and scaling.pair_range([1.5]) == ""
     assert scaling.pair_spread([1.8]) == "" and scaling.pair_speedups({1: {}, 2: {}}, "x",
                                                                       "forward") == []
     line = next(x for x in scaling.format_table(results).splitlines()
