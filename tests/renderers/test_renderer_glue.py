@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import renderers
 from metrics.meshes import template_sphere
 from renderers import Camera, gather_faces
 from renderers.antialias import mesh_wings, wing_vertices
-from renderers.antialias.function import positions_distinct
+from renderers.antialias.function import KEY_WEIGHTS, positions_distinct
 from renderers.peers import PEERS
 from renderers.topology_cache import CAPACITY, TopologyCache
 
@@ -104,6 +106,38 @@ def test_positions_distinct_needs_all_three_coordinates():
     v = torch.tensor([[[0.0, 1.0, 2.0], [0.0, 1.0, 3.0], [0.0, 2.0, 2.0], [-0.0, 1.0, 2.0]]])
     assert not positions_distinct(v)  # rows 0 and 3 (-0.0 == 0.0)
     assert positions_distinct(v[:, :3])
+
+
+def _equal_rows_exist(v: torch.Tensor) -> bool:
+    """The rule itself, pair by pair: two vertices of one image equal in x, y and z."""
+    same = (v[:, :, None, :] == v[:, None, :, :]).all(dim=-1)
+    off_diagonal = ~torch.eye(v.shape[1], dtype=torch.bool)
+    return bool((same & off_diagonal).any())
+
+
+# Few distinct coordinate values (with -0.0 and 0.0 both), so that equal x, equal
+# positions and non-finite values all come up.
+_COORD = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, float("inf")])
+
+
+@given(data=st.data(), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_positions_distinct_is_the_pairwise_rule(data, dtype):
+    nb = data.draw(st.integers(1, 3))
+    nv = data.draw(st.integers(0, 7))
+    rows = data.draw(st.lists(st.lists(st.tuples(_COORD, _COORD, _COORD), min_size=nv,
+                                       max_size=nv), min_size=nb, max_size=nb))
+    v = torch.tensor(rows, dtype=dtype).reshape(nb, nv, 3)
+    assert positions_distinct(v) == (not _equal_rows_exist(v))
+
+
+def test_positions_distinct_sees_through_a_shared_key():
+    # distinct positions whose keys x + w_y y + w_z z are equal (both 0): the exact test
+    # decides, in both directions
+    w_y = KEY_WEIGHTS[0]
+    v = torch.tensor([[[0.0, 0.0, 0.0], [w_y, -1.0, 0.0], [3.0, 3.0, 3.0]]],
+                     dtype=torch.float64)
+    assert positions_distinct(v)
+    assert not positions_distinct(torch.cat([v, v[:, 1:2]], dim=1))
 
 
 def test_cache_is_not_fooled_by_changed_faces():
