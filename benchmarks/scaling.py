@@ -210,6 +210,7 @@ def worker(threads: int, labels: list[str], step: bool, rounds: int = ROUNDS) ->
     start = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
     for label in labels:
         out["renderers"][label] = renderer_rows(label, rounds)
+    out["zero_gradient"] = [label for label in labels if _build(label).zero_gradient]
     if step:
         out["step"] = step_rows(min(rounds, STEP_ROUNDS))
     end = (machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter())
@@ -243,7 +244,8 @@ def merge_workers(runs: list[dict]) -> dict:
     average at the first one's start and the last one's end; ``processes``: how many;
     ``others_cores``: the most any of them saw other processes use (``None``: not
     measured); ``walls``: each renderer pass's wall seconds in every process, in the
-    order they ran (:func:`pair_speedups`)."""
+    order they ran (:func:`pair_speedups`); ``zero_gradient``: the renderers whose
+    backward runs no kernel (:func:`no_kernel`)."""
     first = runs[0]
     out = {"threads": first["threads"], "processes": len(runs),
            "others_cores": max((r["others_cores"] for r in runs if "others_cores" in r),
@@ -255,7 +257,8 @@ def merge_workers(runs: list[dict]) -> dict:
                          for label, passes in first["renderers"].items()},
            "walls": {label: {kind: [r["renderers"][label][kind]["wall"] for r in runs]
                              for kind in passes}
-                     for label, passes in first["renderers"].items()}}
+                     for label, passes in first["renderers"].items()},
+           "zero_gradient": first.get("zero_gradient", [])}
     if "step" in first:
         out["step"] = {part: _median_fields([r["step"][part] for r in runs])
                        for part in ("step", "split")}
@@ -330,6 +333,21 @@ def machine_busy(results: dict[int, dict]) -> bool | None:
     return None if others is None else others > OTHERS_IDLE_CORES
 
 
+def no_kernel(results: dict[int, dict], label: str, kind: str) -> bool:
+    """Whether pass ``kind`` of renderer ``label`` runs no kernel at all: the backward
+    of a renderer whose gradient is zero by definition (``hard``:
+    :attr:`renderers.base.Rasterizer.zero_gradient`), a zero tensor in well under a
+    millisecond, so the thread target does not apply to it."""
+    return kind == "backward" and any(label in r.get("zero_gradient", ())
+                                      for r in results.values())
+
+
+#: The verdict cell and footnote of a pass that runs no kernel (:func:`no_kernel`).
+NO_KERNEL = "n/a"
+NO_KERNEL_NOTE = (f"{NO_KERNEL}: zero gradient by definition; the backward runs no kernel "
+                  "(a zero tensor), so there is nothing for threads to share")
+
+
 def judged_speedup(one: dict[str, float], two: dict[str, float],
                    machine: bool | None = None) -> tuple[float, bool]:
     """``(speed-up, estimated)``: the wall-time speed-up of 2 threads (timing ``two``)
@@ -367,7 +385,7 @@ def format_table(results: dict[int, dict]) -> str:
     lines = [f"{'renderer':<20}{'pass':<10}{'1 thr ms':>10}{'2 thr ms':>10}"
              f"{'cpu/wall':>10}{'speed-up':>10}{'est idle':>10}{'per pair':>14}  verdict "
              f"(target >= {SCALING_TARGET}x)"]
-    loaded = False
+    loaded = skipped = False
     rows = pass_rows(results)
     if "step" in one and "step" in two:
         rows.append(("training step", "cpu", one["step"]["step"], two["step"]["step"]))
@@ -376,8 +394,10 @@ def format_table(results: dict[int, dict]) -> str:
         loaded |= "*" in flags
         speed, est = a["wall"] / b["wall"], idle_estimate(a, b)
         judged = judged_speedup(a, b, machine)[0]
-        verdict = "" if kind not in ("forward", "backward") else "?" if math.isnan(judged) \
+        verdict = "" if kind not in ("forward", "backward") else \
+            NO_KERNEL if no_kernel(results, label, kind) else "?" if math.isnan(judged) \
             else ("ok" if judged >= SCALING_TARGET else "MISSED")
+        skipped |= verdict == NO_KERNEL
         spread = pair_range(pair_speedups(results, label, kind))
         lines.append(f"{label:<20}{kind:<10}{a['wall'] * 1e3:>9.1f}{flags[0]}"
                      f"{b['wall'] * 1e3:>9.1f}{flags[1]}{b['cpu'] / b['wall']:>10.2f}"
@@ -392,6 +412,8 @@ def format_table(results: dict[int, dict]) -> str:
                  f"over {one.get('processes', 1)} fresh process(es) per thread count"
                  + ("; per pair: the wall speed-ups of the k-th 1- and 2-thread processes"
                     if one.get("processes", 1) > 1 else ""))
+    if skipped:
+        lines.append(NO_KERNEL_NOTE)
     if machine is not None:
         lines.append(f"other processes used up to {others_cores(results):.2f} cores while "
                      "the workers ran: "
@@ -422,11 +444,14 @@ def format_counts(results: dict[int, dict]) -> str:
             for label in first["renderers"] for kind in ("forward", "backward", "fwd+bwd")]
     if all("step" in results[n] for n in counts):
         rows.append(("training step", "cpu", [results[n]["step"]["step"] for n in counts]))
+    skipped = False
     for label, kind, timings in rows:
         speed = [timings[0]["wall"] / t["wall"] for t in timings[1:]]
-        verdicts = [("ok" if x >= HOST_TARGETS[n] else "MISSED")
+        verdicts = [NO_KERNEL if no_kernel(results, label, kind) else
+                    ("ok" if x >= HOST_TARGETS[n] else "MISSED")
                     for n, x in zip(counts[1:], speed, strict=True)
                     if n in HOST_TARGETS and kind in ("forward", "backward")]
+        skipped |= NO_KERNEL in verdicts
         spread = pair_range(pair_speedups(results, label, kind, (counts[0], counts[-1])))
         lines.append(f"{label:<20}{kind:<10}"
                      + "".join(f"{t['wall'] * 1e3:>11.1f}" for t in timings)
@@ -438,6 +463,8 @@ def format_counts(results: dict[int, dict]) -> str:
                  f"{first.get('processes', 1)} fresh process(es) per thread count"
                  + ("" if others is None else
                     f"; other processes used up to {others:.2f} cores"))
+    if skipped:
+        lines.append(NO_KERNEL_NOTE)
     return "\n".join(lines)
 
 

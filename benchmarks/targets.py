@@ -152,6 +152,7 @@ def measure_scaling(labels: list[str], plan: Plan, out_dir: Path) -> list[Row]:
         format_table,
         judged_speedup,
         machine_busy,
+        no_kernel,
         pair_speedups,
         pair_spread,
         pass_rows,
@@ -169,6 +170,10 @@ def measure_scaling(labels: list[str], plan: Plan, out_dir: Path) -> list[Row]:
         ratio, est = judged_speedup(one, two, machine)
         wall = f"{one['wall'] * 1e3:.1f} -> {two['wall'] * 1e3:.1f} ms"
         item = f"{label} {kind} 2 vs 1 thread"
+        if no_kernel(results, label, kind):
+            rows.append(Row("1", item, SCALING_CRITERION, skip="zero gradient by definition: "
+                            f"the backward runs no kernel; wall {wall}"))
+            continue
         if math.isnan(ratio):
             rows.append(Row("1", item, SCALING_CRITERION, skip="machine busy and the call too "
                             f"short for a CPU-time estimate; wall {wall} (measure idle)"))

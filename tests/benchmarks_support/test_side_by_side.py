@@ -348,3 +348,43 @@ def test_other_thread_counts_name_the_highest_counts_per_pair_speed_up():
     assert "7.20-10.00x" in forward and forward.endswith("ok")  # median 0.18 / 0.02 = 9x
     assert scaling.pair_speedups(results, "softras", "forward", (1, 4)) == \
         pytest.approx([3.2, 4.0, 3.6])
+
+
+def test_a_zero_gradient_backward_is_not_judged(monkeypatch, tmp_path):
+    """``hard``'s backward runs no kernel (its gradient is zero by definition): the
+    tables mark it n/a with the reason, the target rows skip it; its forward and every
+    pass of the other renderers are judged as before."""
+    import targets
+
+    fast, slow = _timing(0.0003, 0.0003, 0.0, 0.0003), _timing(0.0003, 0.0003, 0.0, 0.0003)
+
+    def fake_worker(n, labels, step, rounds):
+        t = _timing(0.10 / n, 0.10, 0.0, 0.01)
+        passes = {label: {"forward": t, "backward": (fast if n == 1 else slow)
+                          if label == "hard" else t, "fwd+bwd": t} for label in labels}
+        return {"threads": n, "load_start": 1.0, "load_end": 1.0, "others_cores": 0.0,
+                "renderers": passes,
+                "zero_gradient": [x for x in labels if x == "hard"]}
+
+    monkeypatch.setattr(scaling, "run_worker", fake_worker)
+    results = scaling.run_workers(["hard", "softras"], False, rounds=2, processes=2)
+    assert scaling.no_kernel(results, "hard", "backward")
+    assert not scaling.no_kernel(results, "hard", "forward")
+    assert not scaling.no_kernel(results, "softras", "backward")
+    table = scaling.format_table(results).splitlines()
+    verdicts = {tuple(x.split()[:2]): x.split()[-1] for x in table
+                if x.startswith(("hard", "softras")) and "fwd+bwd" not in x}
+    assert verdicts == {("hard", "forward"): "ok", ("hard", "backward"): scaling.NO_KERNEL,
+                        ("softras", "forward"): "ok", ("softras", "backward"): "ok"}
+    assert scaling.NO_KERNEL_NOTE in table
+    counts = scaling.format_counts(scaling.run_workers(["hard", "softras"], False, rounds=2,
+                                                       processes=1, threads=(1, 16)))
+    assert next(x for x in counts.splitlines() if x.startswith("hard") and "backward" in x
+                ).endswith(scaling.NO_KERNEL) and scaling.NO_KERNEL_NOTE in counts
+    rows = targets.measure_scaling(["hard", "softras"], targets.QUICK, tmp_path)
+    by_item = {r.item: r for r in rows}
+    assert by_item["hard backward 2 vs 1 thread"].verdict == SKIPPED
+    assert "zero gradient" in by_item["hard backward 2 vs 1 thread"].skip
+    assert by_item["hard forward 2 vs 1 thread"].verdict == "met"
+    assert scaling.NO_KERNEL_NOTE not in scaling.format_table(
+        scaling.run_workers(["softras"], False, rounds=2, processes=1))
