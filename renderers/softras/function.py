@@ -79,7 +79,8 @@ def pair_count(face_vertices: torch.Tensor, height: int, width: int, radius: flo
     if nf:
         lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=dtype, device=fv.device)
         kernels.edge_lines(fv, lines)
-        kernels.pair_counts(fv, lines, counts, radius, height, width)
+        kernels.pair_counts(fv, lines, counts, radius, height, width,
+                            pixel_center_table(height, width, fv.device))
     return int(counts.sum())
 
 

@@ -579,16 +579,18 @@ def soft_pair_terms(lines: ti.types.ndarray(), pair_face: ti.types.ndarray(),
 
 @ti.kernel
 def pair_counts(fv: ti.types.ndarray(), lines: ti.types.ndarray(),
-                counts: ti.types.ndarray(), radius: ti.f64, height: ti.i32, width: ti.i32):
+                counts: ti.types.ndarray(), radius: ti.f64, height: ti.i32, width: ti.i32,
+                centers: ti.types.ndarray()):
     """``counts`` int64 [B, F]: the pairs :func:`soft_log_sum` evaluates per face (the
-    pixels of its grown box's rows cut to :func:`_row_span`; for the timing study's work
-    count); ``lines`` from :func:`edge_lines`."""
+    pixels of its grown box's rows cut to :func:`_row_span`, each row's y read from the
+    same pixel-centre table ``centers``; for the timing study's work count); ``lines``
+    from :func:`edge_lines`."""
     for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
         i0, i1, j0, j1, sg = _face_box(fv, b, f, radius, height, width)
         u, v, kind = _span_lines(_load_lines(lines, b, f, ti.f64), sg, radius, width)
         n = 0
         for i in range(i0, i1):
-            ja, jb = _row_span(u, v, kind, sg, pixel_y(i, height), j0, j1, width)
+            ja, jb = _row_span(u, v, kind, sg, centers[width + i], j0, j1, width)
             n += ti.max(0, jb - ja)
         counts[b, f] = ti.cast(n, ti.i64)
 

@@ -204,3 +204,24 @@ def test_cpu_results_do_not_depend_on_the_thread_count():
     digests = done.stdout.split()[-3:]
     here = _fwd_bwd_digest()
     assert digests == [here] * 3, (digests, here)
+
+
+@pytest.mark.parametrize("sigma", [3e-5, 1e-3, 3e-2])
+def test_pair_count_is_the_pairs_the_forward_visits(sigma):
+    """The timing study's work count (:func:`function.pair_count`) per face equals the
+    pairs the forward visits: with a pair cache wide enough for every face (sentinel
+    start), the slots it wrote."""
+    ensure_init("cpu")
+    fv = _hard_faces()
+    nb, nf = fv.shape[:2]
+    radius = cull_dist2(sigma) ** 0.5
+    lines = torch.empty(nb, nf, kernels.LINE_VALUES, dtype=torch.float64)
+    kernels.edge_lines(fv, lines)
+    counts = torch.zeros(nb, nf, dtype=torch.int64)
+    kernels.pair_counts(fv, lines, counts, radius, *SIZE, _centers())
+    _, _, cw, _, _ = _forward(fv, torch.float64, sigma, cap=SIZE[0] * SIZE[1],
+                              sentinel=True)
+    visited = (cw != 7.0).sum(dim=-1)
+    assert counts.min() >= 0 and counts.max() > 0
+    assert torch.equal(counts, visited)
+    assert function.pair_count(fv, *SIZE, radius, torch.float64) == int(visited.sum())
