@@ -27,6 +27,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NamedTuple
 
 from background import stop
 from scaling import pair_spread
@@ -138,14 +139,26 @@ def alternate(old: Worker, new: Worker, rounds: int, calls: int) -> dict[str, li
     return out
 
 
-def pooled_ratio(pairs: list[dict[str, list[float]]]) -> tuple[float, list[float]]:
+class Pooled(NamedTuple):
+    """Every pair's timed calls pooled (:func:`pooled_ratio`): seconds per call."""
+
+    ratio: float  #: ``old / new``, the medians of the pooled calls
+    per_pair: list[float]  #: each pair's own ratio of medians
+    old: float  #: median of every pair's old calls
+    new: float  #: median of every pair's new calls
+    old_s: list[float]  #: the old calls, pair after pair
+    new_s: list[float]  #: the new calls, pair after pair
+
+
+def pooled_ratio(pairs: list[dict[str, list[float]]]) -> Pooled:
     """``old / new`` of the medians of every pair's pooled times, and each pair's own
     ratio (the spread between fresh processes: on a VM the same code runs a few percent
     faster or slower from one process to the next)."""
     old = [t for p in pairs for t in p["old"]]
     new = [t for p in pairs for t in p["new"]]
     per_pair = [statistics.median(p["old"]) / statistics.median(p["new"]) for p in pairs]
-    return statistics.median(old) / statistics.median(new), per_pair
+    med_old, med_new = statistics.median(old), statistics.median(new)
+    return Pooled(med_old / med_new, per_pair, med_old, med_new, old, new)
 
 
 def _time_pair(task: str, old_root: Path, new_root: Path, tmp: Path, k: int, rounds: int,
@@ -182,19 +195,16 @@ def compare_commits(task: str, commit: str, paths: tuple[str, ...], rounds: int,
         t0 = time.perf_counter()
         timed = [_time_pair(task, old_root, root, Path(tmp), k, rounds, calls, options)
                  for k in range(pairs)]
-    ratio, per_pair = pooled_ratio(timed)
-    old = statistics.median(t for p in timed for t in p["old"])
-    new = statistics.median(t for p in timed for t in p["new"])
-    spread = pair_spread(per_pair, None)
+    pooled = pooled_ratio(timed)
+    spread = pair_spread(pooled.per_pair, None)
     spread = f"; {spread}" if spread else ""
-    return Row(target, item, criterion, ratio,
-               detail=f"{commit} {old * 1e3:.1f} ms, today {new * 1e3:.1f} ms (medians of "
-                      f"{rounds * calls * pairs} calls each: {pairs} fresh process "
-                      f"pair(s) x {rounds} alternations{spread}; "
+    return Row(target, item, criterion, pooled.ratio,
+               detail=f"{commit} {pooled.old * 1e3:.1f} ms, today {pooled.new * 1e3:.1f} ms "
+                      f"(medians of {rounds * calls * pairs} calls each: {pairs} fresh "
+                      f"process pair(s) x {rounds} alternations{spread}; "
                       f"{time.perf_counter() - t0:.0f} s)",
-               extra={"old_s": [t for p in timed for t in p["old"]],
-                      "new_s": [t for p in timed for t in p["new"]],
-                      "pair_ratios": per_pair})
+               extra={"old_s": pooled.old_s, "new_s": pooled.new_s,
+                      "pair_ratios": pooled.per_pair})
 
 
 def _write_scene(tmp: Path) -> Path:

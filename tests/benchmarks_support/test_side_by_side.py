@@ -62,10 +62,12 @@ def test_compare_commits_skips_the_row_without_history(tmp_path):
 def test_pooled_ratio_pools_every_pair_and_reports_each():
     pairs = [{"old": [3.0, 3.0, 3.2], "new": [1.0, 1.1, 1.0]},
              {"old": [2.0, 2.2, 2.0], "new": [1.0, 1.0, 1.0]}]
-    ratio, per_pair = side_by_side.pooled_ratio(pairs)
+    pooled = side_by_side.pooled_ratio(pairs)
     # pooled: median(3, 3, 3.2, 2, 2.2, 2) = 2.6; median(1, 1.1, 1, 1, 1, 1) = 1
-    assert ratio == pytest.approx(2.6)
-    assert per_pair == [pytest.approx(3.0), pytest.approx(2.0)]
+    assert pooled.ratio == pytest.approx(2.6)
+    assert (pooled.old, pooled.new) == (pytest.approx(2.6), pytest.approx(1.0))
+    assert pooled.per_pair == [pytest.approx(3.0), pytest.approx(2.0)]
+    assert pooled.old_s == [3.0, 3.0, 3.2, 2.0, 2.2, 2.0] and len(pooled.new_s) == 6
 
 
 def test_compare_commits_times_fresh_worker_pairs(tmp_path, monkeypatch):
