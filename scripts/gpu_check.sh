@@ -11,12 +11,16 @@
 # 2. the CUDA tests (pytest -m cuda): every renderer's forward/backward on CUDA vs the CPU
 # 3. device_check: CUDA-vs-CPU agreement of every renderer, and forward / forward+backward
 #    time at the paper's setting (B 64, 64x64, sigma 3e-5) and at 256x256 (B 16)
-# 4. a short reconstruction per renderer with the `gpu` preset (the paper's generator,
+# 4. runs packed onto the GPU: benchmarks/packed_runs.py, 1, 2 and 4 `gpu`-preset softras
+#    runs at once (GPU_PACKED_ITERS steps each, default 200), the throughput together
+#    against one run (packed/packed_runs.json, packed.log)
+# 5. a short reconstruction per renderer with the `gpu` preset (the paper's generator,
 #    batch 64, 64x64): GPU_RECON_ITERS steps each (default: the preset's), step time and
 #    training IoU from metrics.jsonl; voxel IoU when open3d imports
 #
-# Settings (environment): GPU_RECON_RENDERERS (default softras,n3mr,hard; "none" skips
-# part 4), GPU_RECON_ITERS,
+# Settings (environment): GPU_PACKED_RUNS (default 1,2,4; "none" skips part 4),
+# GPU_PACKED_ITERS, GPU_RECON_RENDERERS (default softras,n3mr,hard; "none" skips
+# part 5), GPU_RECON_ITERS,
 # GPU_DATA_DIR (a benchmark data folder; default: gpu_data/ when present, else the built-in
 # synthetic data, which needs open3d). Taichi and dill are installed from .whl/ when Python
 # lacks them (scripts/gpu_wheels.sh downloads them; torch is never replaced).
@@ -73,6 +77,12 @@ part device_check python3 -m bench_softras.commands.device_check --out "$OUT_DIR
 
 DATA=${GPU_DATA_DIR:-}
 if [ -z "$DATA" ] && [ -d gpu_data ]; then DATA=$PWD/gpu_data; fi
+PACKED=${GPU_PACKED_RUNS:-1,2,4}
+if [ "$PACKED" != none ]; then
+  part packed python3 benchmarks/packed_runs.py --runs "$PACKED" --preset gpu --device cuda \
+    --renderer softras --iterations "${GPU_PACKED_ITERS:-200}" ${DATA:+--data-dir "$DATA"} \
+    --out "$OUT_DIR/packed"
+fi
 ITERS=()
 if [ -n "${GPU_RECON_ITERS:-}" ]; then ITERS=(--iterations "$GPU_RECON_ITERS"); fi
 RECON_LIST=${GPU_RECON_RENDERERS:-softras,n3mr,hard}
