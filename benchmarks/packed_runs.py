@@ -140,6 +140,12 @@ def _counts(text: str) -> list[int]:
     return counts
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Training runs packed onto one device: the "
                                 "throughput of K runs at once against one.")
@@ -168,6 +174,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 f"here), got {args.threads_per_run}")
     if args.timeout <= 0:
         p.error(f"--timeout must be positive seconds, got {args.timeout}")
+    if args.device.startswith("cuda") and not _cuda_available():
+        p.error(f"--device {args.device}: torch sees no CUDA device here; use --device cpu "
+                "or run on a GPU machine")
     if args.out is None:
         args.out = ROOT / "results" / "benchmarks" / "packed" / time.strftime(
             "%Y%m%dT%H%M%SZ", time.gmtime())

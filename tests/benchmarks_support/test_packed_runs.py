@@ -57,8 +57,10 @@ def test_a_failed_run_is_named(tmp_path, tiny_data_dir, capsys):
     (["--iterations", "3", "--warmup", "2"], "--warmup"),
     (["--threads-per-run", "-1"], "--threads-per-run"),
     (["--timeout", "0"], "--timeout"),
+    (["--device", "cuda"], "no CUDA device"),
 ])
-def test_bad_arguments_exit_2_with_one_line(argv, says, capsys):
+def test_bad_arguments_exit_2_with_one_line(argv, says, capsys, monkeypatch):
+    monkeypatch.setattr(packed_runs, "_cuda_available", lambda: False)
     with pytest.raises(SystemExit) as exc:
         packed_runs.main(argv)
     assert exc.value.code == 2
