@@ -70,6 +70,6 @@ def test_bad_arguments_exit_2_with_one_line(argv, says, capsys, monkeypatch):
 def test_an_existing_results_folder_is_refused(tmp_path, capsys):
     (tmp_path / "kept.txt").write_text("earlier results")
     with pytest.raises(SystemExit) as exc:
-        packed_runs.main(["--out", str(tmp_path)])
+        packed_runs.main(["--device", "cpu", "--out", str(tmp_path)])
     assert exc.value.code == 2 and "name a new one" in capsys.readouterr().err
     assert (tmp_path / "kept.txt").read_text() == "earlier results"
