@@ -15,7 +15,7 @@ from ..base import gather_faces
 from ..face_boxes import box_pixel_count
 from ..grid import image_hw
 from ..taichi_runtime import kernel_device
-from ..validation import check_face_vertices, check_image_batch
+from ..validation import check_face_vertices, check_image_batch, vertices_pass_face_checks
 from . import kernels
 
 _EMPTY_KEY = kernels.EMPTY_KEY
@@ -101,16 +101,37 @@ class HardRasterize(torch.autograd.Function):
         return grad, None, None
 
 
+def rasterize_coverage_mesh(screen_vertices: torch.Tensor, faces: torch.Tensor, height: int,
+                            width: int) -> torch.Tensor:
+    """:func:`rasterize_coverage` of ``gather_faces(screen_vertices, faces)``, bit for
+    bit: ``screen_vertices`` [B, V, 3], ``faces`` int64 [F, 3] or [B, F, 3] with indices
+    checked in ``0..V-1`` (:func:`renderers.validation.check_vertices_faces`).  On the
+    CPU with shared faces [F, 3] the kernel gathers each face's corners itself (no
+    ``[B, F, 3, 3]`` copy) after checking the vertices instead of the gathered faces
+    (:func:`renderers.validation.vertices_pass_face_checks`; the gathered faces are
+    built and checked when that is not enough to decide)."""
+    sv = screen_vertices.detach()
+    if (faces.dim() != 2 or faces.shape[0] == 0 or sv.device.type != "cpu"
+            or kernel_device(sv.device).type != "cpu"
+            or not vertices_pass_face_checks(sv, faces.shape[0], max_coordinate=None)):
+        return rasterize_coverage(gather_faces(sv, faces), height, width)
+    h, w = _check_size(sv.shape[0], height, width)
+    out = torch.zeros(sv.shape[0], h, w, dtype=sv.dtype, device=sv.device)
+    kernels.coverage_indexed(sv.contiguous(), faces.to(torch.int32).contiguous(), out)
+    return out
+
+
 class HardMeshRasterize(torch.autograd.Function):
     """``(screen_vertices [B, V, 3], faces [F, 3] or [B, F, 3], H, W) -> silhouettes
-    [B, H, W]``: :class:`HardRasterize` of the gathered faces with its all-zero gradient
-    given to the vertices directly (the same +0.0 values that scattering a zero
-    ``[B, F, 3, 3]`` gradient through the gather gives, without building it)."""
+    [B, H, W]``: :class:`HardRasterize` of the gathered faces
+    (:func:`rasterize_coverage_mesh`) with its all-zero gradient given to the vertices
+    directly (the same +0.0 values that scattering a zero ``[B, F, 3, 3]`` gradient
+    through the gather gives, without building it)."""
 
     @staticmethod
     def forward(ctx, screen_vertices: torch.Tensor, faces: torch.Tensor, height: int,
                 width: int) -> torch.Tensor:
-        out = rasterize_coverage(gather_faces(screen_vertices.detach(), faces), height, width)
+        out = rasterize_coverage_mesh(screen_vertices, faces, height, width)
         ctx.input = (screen_vertices.shape, screen_vertices.dtype, screen_vertices.device)
         return out
 

@@ -22,6 +22,7 @@ in the output tensor's dtype.
 """
 
 import taichi as ti
+import torch
 
 from .. import taichi_queue
 from ..taichi_grid import column_of, pixel_box, pixel_x, pixel_y, row_of  # noqa: F401  (n3mr uses them)
@@ -56,21 +57,36 @@ EMPTY_KEY = 2**63 - 1
 
 
 @ti.func
+def _corner(fv: ti.template(), sv: ti.template(), faces: ti.template(), b, f, k, c,
+            indexed: ti.template()):
+    """Coordinate ``c`` of corner ``k`` of face ``(b, f)`` in float64: ``fv[b, f, k, c]``,
+    or with ``indexed`` the vertex it is gathered from, ``sv[b, faces[f, k], c]`` (the
+    same value)."""
+    value = ti.cast(0.0, ti.f64)
+    if ti.static(indexed):
+        value = ti.cast(sv[b, faces[f, k], c], ti.f64)
+    else:
+        value = ti.cast(fv[b, f, k, c], ti.f64)
+    return value
+
+
+@ti.func
 def _rasterize_face(fv: ti.template(), out: ti.template(), b, f, height, width,
-                    z_buffer: ti.template()):
+                    z_buffer: ti.template(), sv: ti.template(), faces: ti.template(),
+                    indexed: ti.template()):
     """Face ``(b, f)``'s pixels of :func:`_rasterize`: its bounding box scanned, each
     covered pixel written (1.0, or the z-buffer's atomic minimum).  Both writes give
     the same result in any order, so any split of the faces over threads gives the
-    same bits."""
-    x0 = ti.cast(fv[b, f, 0, 0], ti.f64)
-    y0 = ti.cast(fv[b, f, 0, 1], ti.f64)
-    z0 = ti.cast(fv[b, f, 0, 2], ti.f64)
-    x1 = ti.cast(fv[b, f, 1, 0], ti.f64)
-    y1 = ti.cast(fv[b, f, 1, 1], ti.f64)
-    z1 = ti.cast(fv[b, f, 1, 2], ti.f64)
-    x2 = ti.cast(fv[b, f, 2, 0], ti.f64)
-    y2 = ti.cast(fv[b, f, 2, 1], ti.f64)
-    z2 = ti.cast(fv[b, f, 2, 2], ti.f64)
+    same bits.  Corners from :func:`_corner` (``indexed``: from ``sv`` and ``faces``)."""
+    x0 = _corner(fv, sv, faces, b, f, 0, 0, indexed)
+    y0 = _corner(fv, sv, faces, b, f, 0, 1, indexed)
+    z0 = _corner(fv, sv, faces, b, f, 0, 2, indexed)
+    x1 = _corner(fv, sv, faces, b, f, 1, 0, indexed)
+    y1 = _corner(fv, sv, faces, b, f, 1, 1, indexed)
+    z1 = _corner(fv, sv, faces, b, f, 1, 2, indexed)
+    x2 = _corner(fv, sv, faces, b, f, 2, 0, indexed)
+    y2 = _corner(fv, sv, faces, b, f, 2, 1, indexed)
+    z2 = _corner(fv, sv, faces, b, f, 2, 2, indexed)
     area2 = edge_function(x0, y0, x1, y1, x2, y2)
     if area2 != 0.0:
         i0, i1, j0, j1 = pixel_box(x0, y0, x1, y1, x2, y2, 0.0, 1, height, width)
@@ -92,19 +108,26 @@ def _rasterize_face(fv: ti.template(), out: ti.template(), b, f, height, width,
 
 @ti.kernel
 def _rasterize(fv: ti.types.ndarray(), out: ti.types.ndarray(), z_buffer: ti.template(),
-               queue: ti.types.ndarray(), n_slots: ti.i32, queued: ti.template()):
+               queue: ti.types.ndarray(), n_slots: ti.i32, queued: ti.template(),
+               sv: ti.types.ndarray(), faces: ti.types.ndarray(), indexed: ti.template()):
     """The one pixel loop of :func:`coverage` (``z_buffer`` False: ``out`` = silhouette)
     and :func:`nearest_face` (True: ``out`` = z-buffer keys); see those for the
     arguments.  ``queued`` (the CPU layout): tasks of (image, block of
     :data:`FACE_BLOCK` faces) drained by every thread from counter 0 of ``queue`` int32
     [>= 1] over ``n_slots`` iterations (:mod:`renderers.taichi_queue`); else one thread
-    per (image, face) (``queue``, ``n_slots`` unused)."""
+    per (image, face) (``queue``, ``n_slots`` unused).  ``indexed``: the faces are
+    gathered here from the vertices ``sv`` [B, V, 3] by int32 ``faces`` [F, 3] (indices
+    checked in ``0..V-1`` by the caller) and ``fv`` is unused; else ``sv``, ``faces``
+    are unused."""
     height = out.shape[1]
     width = out.shape[2]
+    nb = out.shape[0]
+    nf = fv.shape[1]
+    if ti.static(indexed):
+        nf = faces.shape[0]
     if ti.static(queued):
-        nf = fv.shape[1]
         blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
-        n_tasks = fv.shape[0] * blocks
+        n_tasks = nb * blocks
         taichi_queue.reset(queue, 0)
         for slot in range(n_slots):
             if slot % taichi_queue.CHUNK == 0:
@@ -113,18 +136,27 @@ def _rasterize(fv: ti.types.ndarray(), out: ti.types.ndarray(), z_buffer: ti.tem
                     b = task // blocks
                     f0 = (task % blocks) * FACE_BLOCK
                     for f in range(f0, ti.min(f0 + FACE_BLOCK, nf)):
-                        _rasterize_face(fv, out, b, f, height, width, z_buffer)
+                        _rasterize_face(fv, out, b, f, height, width, z_buffer, sv, faces,
+                                        indexed)
                     task = taichi_queue.take(queue, 0)
     else:
-        for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-            _rasterize_face(fv, out, b, f, height, width, z_buffer)
+        for b, f in ti.ndrange(nb, nf):
+            _rasterize_face(fv, out, b, f, height, width, z_buffer, sv, faces, indexed)
 
 
-def _launch(fv, out, z_buffer: bool) -> None:
-    """:func:`_rasterize` with a task queue on the CPU (one thread per face elsewhere)."""
-    queued = fv.device.type == "cpu"
-    queue = taichi_queue.counters(1, fv.device)
-    _rasterize(fv, out, z_buffer, queue, taichi_queue.slots(), queued)
+def _launch(fv, out, z_buffer: bool, sv=None, faces=None) -> None:
+    """:func:`_rasterize` with a task queue on the CPU (one thread per face elsewhere);
+    with ``sv`` and ``faces`` the faces are gathered in the kernel (``fv`` unused)."""
+    dev = out.device
+    queued = dev.type == "cpu"
+    queue = taichi_queue.counters(1, dev)
+    indexed = faces is not None
+    if indexed:
+        fv = torch.empty(1, 1, 3, 3, dtype=sv.dtype, device=dev)
+    else:
+        sv = torch.empty(1, 1, 3, dtype=fv.dtype, device=dev)
+        faces = torch.empty(1, 3, dtype=torch.int32, device=dev)
+    _rasterize(fv, out, z_buffer, queue, taichi_queue.slots(), queued, sv, faces, indexed)
 
 
 def coverage(fv, out) -> None:
@@ -134,6 +166,14 @@ def coverage(fv, out) -> None:
     ``fv`` [B, F, 3, 3] screen space (x, y normalized; z unused); ``out`` [B, H, W]
     float, zero-initialised by the caller; only covered pixels are written."""
     _launch(fv, out, False)
+
+
+def coverage_indexed(sv, faces, out) -> None:
+    """:func:`coverage` of the faces ``sv[:, faces]`` gathered in the kernel: ``sv``
+    [B, V, 3] screen-space vertices, ``faces`` int32 [F, 3] (F >= 1) with indices in
+    ``0..V-1`` (checked by the caller: the kernel does not), ``out`` as there.  The same
+    bits as the gather followed by :func:`coverage`."""
+    _launch(None, out, False, sv, faces)
 
 
 def nearest_face(fv, key) -> None:
@@ -198,7 +238,7 @@ def nearest_face_maps(fv: ti.types.ndarray(), key: ti.types.ndarray(),
                 b = task // blocks
                 f0 = (task % blocks) * FACE_BLOCK
                 for f in range(f0, ti.min(f0 + FACE_BLOCK, nf)):
-                    _rasterize_face(fv, key, b, f, height, width, True)
+                    _rasterize_face(fv, key, b, f, height, width, True, fv, fv, False)
                 task = taichi_queue.take(queue, 1)
     for slot in range(n_slots):
         if slot % taichi_queue.CHUNK == 0:

@@ -172,3 +172,43 @@ def test_bad_input_raises(name):
             r.rasterize(behind)
     with pytest.raises(ValueError, match="image size"):
         renderers.get(name, image_size=(0, 4))
+
+
+def _screen_mesh(dtype, nb=3, nv=40, nf=70, seed=4):
+    g = torch.Generator().manual_seed(seed)
+    sv = torch.rand(nb, nv, 3, generator=g, dtype=torch.float64).to(dtype) * 2.2 - 1.1
+    sv[..., 2] = sv[..., 2].abs() + 1.0  # depth > 0
+    faces = torch.randint(0, nv - 1, (nf, 3), generator=g)  # vertex nv - 1 unused
+    return sv, faces
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mesh_coverage_gathers_in_the_kernel_with_the_same_bits(dtype, monkeypatch):
+    """``rasterize_coverage_mesh`` on the CPU gathers the corners in the kernel and gives
+    the gathered faces' silhouettes bit for bit; an unused vertex the checks would
+    refuse (NaN) sends it to the gathered path, with the same result."""
+    import renderers.hard.function as hard_fn
+    from renderers.base import gather_faces
+
+    sv, faces = _screen_mesh(dtype)
+    expect = rasterize_coverage(gather_faces(sv, faces), 17, 23)
+    calls = []
+    indexed = hard_fn.kernels.coverage_indexed
+    monkeypatch.setattr(hard_fn.kernels, "coverage_indexed",
+                        lambda *a: calls.append(1) or indexed(*a))
+    got = hard_fn.rasterize_coverage_mesh(sv, faces, 17, 23)
+    assert calls and torch.equal(got, expect) and got.dtype == dtype
+    assert expect.sum() > 0
+    sv[1, -1] = float("nan")  # not used by any face
+    calls.clear()
+    assert torch.equal(hard_fn.rasterize_coverage_mesh(sv, faces, 17, 23), expect)
+    assert not calls
+
+
+def test_mesh_coverage_refuses_what_the_faces_check_refuses():
+    import renderers.hard.function as hard_fn
+
+    sv, faces = _screen_mesh(torch.float32)
+    sv[0, faces[5, 1], 2] = -1.0  # a used vertex behind the camera
+    with pytest.raises(ValueError, match="behind the camera"):
+        hard_fn.rasterize_coverage_mesh(sv, faces, 17, 23)
