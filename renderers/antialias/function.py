@@ -196,7 +196,7 @@ class AntialiasMeshRasterize(torch.autograd.Function):
                 width: int, wings: torch.Tensor | None = None) -> torch.Tensor:
         fv = gather_faces(screen_vertices.detach(), faces).contiguous()
         check_face_vertices(fv)
-        sil, face_index = rasterize_nearest_face(fv, height, width)
+        sil, face_index = rasterize_nearest_face(fv, height, width, checked=True)
         out, alpha, edge = analyse(fv, wings, face_index, sil)
         ctx.save_for_backward(fv, face_index, alpha, edge, faces)
         ctx.num_vertices = screen_vertices.shape[1]

@@ -85,7 +85,7 @@ class EdgeGradMeshRasterize(torch.autograd.Function):
                 width: int) -> torch.Tensor:
         fv = gather_faces(screen_vertices.detach(), faces).contiguous()
         check_face_vertices(fv)
-        sil, face_index = rasterize_nearest_face(fv, height, width)
+        sil, face_index = rasterize_nearest_face(fv, height, width, checked=True)
         ctx.save_for_backward(fv, face_index, faces)
         ctx.num_vertices = screen_vertices.shape[1]
         return sil

@@ -43,17 +43,21 @@ def rasterize_coverage(face_vertices: torch.Tensor, height: int, width: int) -> 
     return out.to(face_vertices.device)
 
 
-def rasterize_nearest_face(face_vertices: torch.Tensor, height: int,
-                           width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def rasterize_nearest_face(face_vertices: torch.Tensor, height: int, width: int, *,
+                           checked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Hard silhouettes and the z-buffer's face index map.
 
     ``face_vertices`` [B, F, 3, 3] screen space (z = camera depth > 0).  Returns
     ``(silhouette [B, H, W] in the input dtype, face_index int32 [B, H, W])`` on the
     input's device; ``face_index`` is the nearest covering face (perspective-correct
     depth, ties to the lower index) or -1 for background.  The silhouette equals
-    :func:`rasterize_coverage` exactly.
+    :func:`rasterize_coverage` exactly.  ``checked``: the caller has just passed these
+    very faces through :func:`renderers.validation.check_face_vertices` (with any
+    coordinate limit: each is at least as strict as this function's, which has none),
+    so that check is not run twice; the image size is checked either way.
     """
-    check_face_vertices(face_vertices, max_coordinate=None)  # exact for any finite input
+    if not checked:  # exact for any finite input: no coordinate limit
+        check_face_vertices(face_vertices, max_coordinate=None)
     h, w = _check_size(face_vertices.shape[0], height, width)
     dev = kernel_device(face_vertices.device)
     fv = face_vertices.detach().to(dev).contiguous()

@@ -212,3 +212,34 @@ def test_mesh_coverage_refuses_what_the_faces_check_refuses():
     sv[0, faces[5, 1], 2] = -1.0  # a used vertex behind the camera
     with pytest.raises(ValueError, match="behind the camera"):
         hard_fn.rasterize_coverage_mesh(sv, faces, 17, 23)
+
+
+@pytest.mark.parametrize("name", ["antialias", "edgegrad"])
+def test_mesh_paths_check_their_faces_once(name, monkeypatch):
+    """``antialias`` and ``edgegrad`` check their gathered faces (with the coordinate
+    limit) and tell the z-buffer so (``checked=True``): one check per render, not two;
+    without ``checked`` the z-buffer still checks on its own."""
+    import importlib
+
+    import renderers.hard.function as hard_fn
+    from renderers import validation
+
+    owner = importlib.import_module({"antialias": "renderers.antialias.function",
+                                     "edgegrad": "renderers.edgegrad"}[name])
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("max_coordinate", "default"))
+        return validation.check_face_vertices(*args, **kwargs)
+
+    monkeypatch.setattr(owner, "check_face_vertices", counting)
+    monkeypatch.setattr(hard_fn, "check_face_vertices", counting)
+    sv, faces = _screen_mesh(torch.float32)
+    r = renderers.build(name, image_size=16)
+    r.rasterize_mesh(sv, faces)
+    assert calls == ["default"]
+    calls.clear()
+    hard_fn.rasterize_nearest_face(sv[:, faces], 16, 16)
+    assert calls == [None]
+    with pytest.raises(ValueError, match="NaN"):
+        hard_fn.rasterize_nearest_face(torch.full((1, 2, 3, 3), float("nan")), 8, 8)
