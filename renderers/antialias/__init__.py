@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, gather_faces, register
-from ..hard import bbox_pixel_count
+from ..hard import scanned_pixel_count
 from ..taichi_runtime import kernel_device
 from ..validation import check_face_vertices
 from .function import AntialiasMeshRasterize, AntialiasRasterize, mesh_wings, wing_vertices
@@ -82,7 +82,7 @@ class AntialiasRasterizer(Rasterizer):
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Hard-scan pixels plus the two neighbour pairs of every pixel."""
         nb = face_vertices.shape[0]
-        return float(bbox_pixel_count(face_vertices, self.height, self.width)
+        return float(scanned_pixel_count(face_vertices, self.height, self.width)
                      + 2 * nb * self.height * self.width)
 
 

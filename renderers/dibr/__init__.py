@@ -33,7 +33,7 @@ import torch
 
 from ..base import Rasterizer, register
 from ..face_boxes import candidate_pairs
-from ..hard import bbox_pixel_count
+from ..hard import scanned_pixel_count
 from ..options import Option
 from ..taichi_runtime import kernel_device
 from ..validation import SIGMA_RANGE, check_face_vertices, check_sigma
@@ -95,7 +95,7 @@ class DIBRRasterizer(Rasterizer):
         check_face_vertices(face_vertices)
         fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
         boxes = candidate_pairs(fv, self.height, self.width, self.box_margin)[1].numel()
-        return float(bbox_pixel_count(fv, self.height, self.width) + boxes)
+        return float(scanned_pixel_count(fv, self.height, self.width) + boxes)
 
 
 __all__ = ["DIBRRasterizer", "PairDist2", "dibr_soft_mask", "selected_pairs"]

@@ -27,7 +27,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from ..base import Rasterizer, gather_faces, register
-from ..hard import bbox_pixel_count, rasterize_nearest_face
+from ..hard import rasterize_nearest_face, scanned_pixel_count
 from ..taichi_runtime import kernel_device
 from ..validation import check_face_vertices
 from . import kernels
@@ -133,7 +133,7 @@ class EdgeGradRasterizer(Rasterizer):
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Hard-scan pixels plus the two neighbour pairs of every pixel."""
         nb = face_vertices.shape[0]
-        return float(bbox_pixel_count(face_vertices, self.height, self.width)
+        return float(scanned_pixel_count(face_vertices, self.height, self.width)
                      + 2 * nb * self.height * self.width)
 
 

@@ -21,6 +21,7 @@ from .function import (
     bbox_pixel_count,
     rasterize_coverage,
     rasterize_nearest_face,
+    scanned_pixel_count,
 )
 
 
@@ -37,7 +38,8 @@ class HardRasterizer(Rasterizer):
     forward_model = "1 where the pixel centre lies in a face (edges inclusive), else 0"
     gradient_rule = "the true gradient of the step function: zero"
     paper = "baseline (point sampling at pixel centres)"
-    cost = "pixels in each face's bounding box grown by one pixel"
+    cost = ("pixels in each face's bounding box grown by one pixel, each row cut to the "
+            "columns its edges can cover")
     zero_gradient = True
 
     def rasterize(self, face_vertices: torch.Tensor) -> torch.Tensor:
@@ -52,8 +54,8 @@ class HardRasterizer(Rasterizer):
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Pixels scanned by the kernel (see :attr:`cost`)."""
-        return float(bbox_pixel_count(face_vertices, self.height, self.width))
+        return float(scanned_pixel_count(face_vertices, self.height, self.width))
 
 
 __all__ = ["HardMeshRasterize", "HardRasterize", "HardRasterizer", "bbox_pixel_count",
-           "rasterize_coverage", "rasterize_nearest_face"]
+           "rasterize_coverage", "rasterize_nearest_face", "scanned_pixel_count"]

@@ -78,6 +78,21 @@ def rasterize_nearest_face(face_vertices: torch.Tensor, height: int, width: int,
     return silhouette.to(out_dev), face_index.to(out_dev)
 
 
+def scanned_pixel_count(face_vertices: torch.Tensor, height: int, width: int,
+                        spans: bool = True) -> int:
+    """Pixels the hard kernels visit for ``face_vertices`` [B, F, 3, 3] (the timing
+    study's work count of the z-buffer renderers): per face with nonzero area, the rows
+    of its bounding box grown by one pixel, each cut to the columns its edges can cover
+    (:func:`kernels.scan_pixel_counts`; ``spans=False``: whole box rows)."""
+    check_face_vertices(face_vertices, max_coordinate=None)
+    fv = face_vertices.detach().to(kernel_device(face_vertices.device)).contiguous()
+    counts = torch.zeros(fv.shape[:2], dtype=torch.int64, device=fv.device)
+    if fv.shape[1]:
+        kernels.scan_pixel_counts(fv, counts, *_check_size(fv.shape[0], height, width),
+                                  spans)
+    return int(counts.sum())
+
+
 def bbox_pixel_count(face_vertices: torch.Tensor, height: int, width: int) -> int:
     """Pixels the hard kernels scan for ``face_vertices`` [B, F, 3, 3]: each face's
     bounding box grown by one pixel and clamped to the image

@@ -45,7 +45,7 @@ from __future__ import annotations
 import torch
 
 from ..base import Rasterizer, register
-from ..hard import bbox_pixel_count
+from ..hard import scanned_pixel_count
 from .function import (
     DEFAULT_EPS,
     EPS_OPTION,
@@ -72,7 +72,8 @@ class N3MRRasterizer(Rasterizer):
     gradient_rule = ("per edge and pixel line: loss change of flipping a pixel divided by "
                      "the vertex displacement that flips it (descent directions only)")
     paper = "Kato et al. 2018, Neural 3D Mesh Renderer (CVPR), Sec. 3.3"
-    cost = "pixels in each face's bounding box grown by one pixel (forward scan)"
+    cost = ("pixels in each face's bounding box grown by one pixel, each row cut to the "
+            "columns its edges can cover (forward scan)")
 
     def __init__(self, image_size: int | tuple[int, int] = 64, eps: float = DEFAULT_EPS) -> None:
         super().__init__(image_size)
@@ -85,7 +86,7 @@ class N3MRRasterizer(Rasterizer):
 
     def pairs_evaluated(self, face_vertices: torch.Tensor) -> float:
         """Pixels scanned by the forward kernel (see :attr:`cost`)."""
-        return float(bbox_pixel_count(face_vertices, self.height, self.width))
+        return float(scanned_pixel_count(face_vertices, self.height, self.width))
 
 
 __all__ = ["DEFAULT_EPS", "N3MRRasterize", "N3MRRasterizer", "approximate_gradient"]

@@ -243,3 +243,76 @@ def test_mesh_paths_check_their_faces_once(name, monkeypatch):
     assert calls == [None]
     with pytest.raises(ValueError, match="NaN"):
         hard_fn.rasterize_nearest_face(torch.full((1, 2, 3, 3), float("nan")), 8, 8)
+
+
+def _span_faces(size: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    """float64 faces for the row spans: :func:`random_meshes.hard_faces` (slivers, far
+    vertices, degenerate, both windings), faces with vertices exactly on pixel centres
+    (edges through centres: inclusive coverage), axis-aligned faces, faces beyond the
+    spans' coordinate limit (float64; 1e30 in float32), tiny faces around a centre."""
+    from random_meshes import hard_faces
+
+    h, w = size
+    g = torch.Generator().manual_seed(21)
+    fv = hard_faces()
+    nb = fv.shape[0]
+    grid = torch.randint(0, min(h, w), (nb, 30, 3, 2), generator=g).double()
+    on_centres = torch.stack([(2 * grid[..., 1] + 1 - w) / w, (h - 1 - 2 * grid[..., 0]) / h],
+                             dim=-1)
+    extra = torch.empty(nb, 40, 3, 3, dtype=torch.float64)
+    extra[..., 2] = 1.0 + torch.rand(nb, 40, 3, generator=g, dtype=torch.float64)
+    extra[:, :30, :, :2] = on_centres
+    extra[:, 30:33, :, :2] = torch.tensor([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5]],
+                                          dtype=torch.float64)  # axis-aligned edges
+    big = 1e200 if dtype == torch.float64 else 1e30
+    extra[:, 33:35, :, :2] = torch.tensor([[-big, -0.3], [big, -0.3], [0.0, big]],
+                                          dtype=torch.float64)  # huge, beyond the limit
+    centre = on_centres[:, :5, :1]  # tiny faces around a pixel centre
+    extra[:, 35:40, :, :2] = centre + 1e-9 * torch.tensor(
+        [[1.0, 0.0], [-1.0, 1.0], [-1.0, -1.0]], dtype=torch.float64)
+    return torch.cat([fv, extra, extra.flip(2)], dim=1).to(dtype).contiguous()
+
+
+@pytest.mark.parametrize("size", [(23, 31), (64, 64), (5, 9)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_spans_keep_every_covered_pixel(size, dtype):
+    """The kernels cut each box row to the columns the three edges can cover, widened by a
+    margin far above rounding: coverage and the z-buffer's keys are bit-equal to the
+    scan of whole box rows, on faces chosen to sit on that boundary."""
+    from renderers.hard import kernels
+    from renderers.taichi_runtime import ensure_init
+
+    ensure_init("cpu")
+    fv = _span_faces(size, dtype)
+    nb, (h, w) = fv.shape[0], size
+    cov = [torch.zeros(nb, h, w, dtype=dtype) for _ in range(2)]
+    keys = [torch.full((nb, h, w), kernels.EMPTY_KEY, dtype=torch.int64) for _ in range(2)]
+    for k, spans in enumerate((True, False)):
+        kernels.coverage(fv, cov[k], spans=spans)
+        kernels.nearest_face(fv, keys[k], spans=spans)
+    assert 0 < int(cov[0].sum()) < nb * h * w
+    assert torch.equal(cov[0], cov[1])
+    assert torch.equal(keys[0], keys[1])
+    _, face_index = rasterize_nearest_face(fv, h, w)  # the CPU's one-launch maps
+    expect = torch.where(keys[1] != kernels.EMPTY_KEY, keys[1] & 0xFFFFFFFF, -1)
+    assert torch.equal(face_index.long(), expect)
+
+
+def test_scanned_pixel_count_lies_between_covered_and_box_pixels():
+    """The work count of the z-buffer renderers: whole box rows without the spans (the
+    box count, all faces having area here); with them fewer, never fewer than the
+    covered pixel-face pairs."""
+    from renderers.hard import bbox_pixel_count, scanned_pixel_count
+    from renderers.soft_math import pixel_face_terms
+
+    fv = random_faces(3, 50, seed=3, dtype=torch.float64)
+    fv[..., :2] *= 0.4  # small faces, as a mesh's
+    h, w = 21, 26
+    whole = scanned_pixel_count(fv, h, w, spans=False)
+    cut = scanned_pixel_count(fv, h, w)
+    xs = (2 * torch.arange(w, dtype=torch.float64) + 1 - w) / w
+    ys = (h - 1 - 2 * torch.arange(h, dtype=torch.float64)) / h
+    _, inside = pixel_face_terms(xs.repeat(h), ys.repeat_interleave(w), fv)
+    assert whole == bbox_pixel_count(fv, h, w)
+    assert int(inside.sum()) <= cut < whole
+    assert renderers.build("hard", image_size=(h, w)).pairs_evaluated(fv) == cut

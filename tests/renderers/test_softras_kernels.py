@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 import taichi as ti
 import torch
-from random_meshes import random_faces
+from random_meshes import REPEATED, random_faces
+from random_meshes import hard_faces as _hard_faces
 
 from renderers import taichi_queue
 from renderers.soft_math import cull_dist2
@@ -17,28 +18,6 @@ from renderers.softras.function import BAND_ROWS, pixel_center_table
 from renderers.taichi_runtime import ensure_init
 
 SIZE = (23, 31)  # H, W: not powers of two, not square
-REPEATED = slice(30, 35)  # faces of _hard_faces() whose vertices 1 and 2 coincide
-
-
-def _hard_faces() -> torch.Tensor:
-    """[2, 60, 3, 3] float64 faces: random, then slivers (a vertex 1e-6..1e-13 off the
-    opposite edge), far vertices (1e3..1e7), zero-area and repeated-vertex faces, all
-    in both windings."""
-    fv = random_faces(2, 60, seed=5).double()
-    g = torch.Generator().manual_seed(9)
-    a, b = fv[:, 10:20, 0, :2], fv[:, 10:20, 1, :2]
-    t = torch.rand(2, 10, 1, generator=g, dtype=torch.float64)
-    off = 10.0 ** -torch.randint(6, 14, (2, 10, 1), generator=g).double()
-    fv[:, 10:20, 2, :2] = a + t * (b - a) + off * torch.randn(2, 10, 2, generator=g,
-                                                                    dtype=torch.float64)
-    fv[:, 20:30, 0, :2] *= 10.0 ** torch.randint(3, 8, (2, 10, 1), generator=g).double()
-    fv[:, REPEATED, 2] = fv[:, REPEATED, 1]
-    fv[:, 35:40, 2, :2] = 2 * fv[:, 35:40, 1, :2] - fv[:, 35:40, 0, :2]  # collinear
-    fv[:, 40:50] = fv[:, 10:20].flip(2)  # slivers, other winding
-    fv[:, 50:55] = fv[:, 20:25].flip(2)
-    return fv
-
-
 def _centers():
     return pixel_center_table(*SIZE, torch.device("cpu"))
 

@@ -16,7 +16,7 @@ from bench_softras.report.build import (
 )
 from bench_softras.settings import SMOKE
 from bench_softras.studies import timing
-from renderers.hard import bbox_pixel_count
+from renderers.hard import bbox_pixel_count, scanned_pixel_count
 
 
 # -- timing -------------------------------------------------------------------------------
@@ -49,7 +49,10 @@ def test_pairs_evaluated_per_renderer():
     p_sharp = timing.pairs_evaluated("softras", sharp, fv)
     assert 0 < p_sharp < p_soft < 3 * 320 * 32 * 32  # culling: fewer pairs, fewer at low sigma
     hard = renderers.get("hard", image_size=32)
-    assert timing.pairs_evaluated("hard", hard, fv) == _brute_bbox_pixels(fv, 32, 32)
+    boxes = _brute_bbox_pixels(fv, 32, 32)  # every face here has area: whole rows = box
+    assert scanned_pixel_count(fv, 32, 32, spans=False) == boxes
+    scanned = timing.pairs_evaluated("hard", hard, fv)
+    assert scanned == scanned_pixel_count(fv, 32, 32) and 0 < scanned < boxes
 
     class Own:
         def pairs_evaluated(self, face_vertices):
