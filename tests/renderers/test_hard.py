@@ -4,6 +4,8 @@ point-in-triangle test, and its (zero) gradient."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import renderers
 import renderers.hard  # noqa: F401  (registers "hard")
@@ -316,3 +318,39 @@ def test_scanned_pixel_count_lies_between_covered_and_box_pixels():
     assert whole == bbox_pixel_count(fv, h, w)
     assert int(inside.sum()) <= cut < whole
     assert renderers.build("hard", image_size=(h, w)).pairs_evaluated(fv) == cut
+
+
+@st.composite
+def _triangles(draw):
+    """1-6 faces over a small image, corners drawn from pixel centres (edges through
+    centres, axis-aligned edges), random points on and off screen and far values."""
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    centre = st.tuples(st.integers(-1, w), st.integers(-1, h)).map(
+        lambda ji: ((2 * ji[0] + 1 - w) / w, (h - 1 - 2 * ji[1]) / h))
+    anywhere = st.tuples(st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
+    far = st.tuples(st.sampled_from([-1e6, -3.0, 3.0, 1e6, 0.0]),
+                    st.sampled_from([-1e6, -3.0, 3.0, 1e6, 0.0]))
+    corner = st.one_of(centre, centre, anywhere, far)
+    n = draw(st.integers(1, 6))
+    xy = [[draw(corner) for _ in range(3)] for _ in range(n)]
+    depth = [[draw(st.floats(0.5, 3.0)) for _ in range(3)] for _ in range(n)]
+    fv = torch.tensor([[[x, y, z] for (x, y), z in zip(face, zs, strict=True)]
+                       for face, zs in zip(xy, depth, strict=True)], dtype=torch.float64)
+    return fv[None], h, w
+
+
+@given(case=_triangles(), single=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_row_spans_keep_every_covered_pixel_fuzzed(case, single):
+    from renderers.hard import kernels
+    from renderers.taichi_runtime import ensure_init
+
+    ensure_init("cpu")
+    fv, h, w = case
+    fv = fv.float() if single else fv
+    cov = [torch.zeros(1, h, w, dtype=fv.dtype) for _ in range(2)]
+    keys = [torch.full((1, h, w), kernels.EMPTY_KEY, dtype=torch.int64) for _ in range(2)]
+    for k, spans in enumerate((True, False)):
+        kernels.coverage(fv, cov[k], spans=spans)
+        kernels.nearest_face(fv, keys[k], spans=spans)
+    assert torch.equal(cov[0], cov[1]) and torch.equal(keys[0], keys[1])
