@@ -72,28 +72,33 @@ def approximate_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
     eps = check_displacement_eps(eps)
     check_face_vertices(face_vertices, max_coordinate=None)
     _check_maps(*face_vertices.shape[:2], silhouette, face_index, grad_silhouette)
-    return _unchecked_gradient(face_vertices, silhouette, face_index, grad_silhouette, eps)
+    return _unchecked_gradient(face_vertices, silhouette, face_index, grad_silhouette, eps,
+                               jumps=False)
 
 
 def _unchecked_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
                         face_index: torch.Tensor, grad_silhouette: torch.Tensor,
-                        eps: float) -> torch.Tensor:
+                        eps: float, jumps: bool) -> torch.Tensor:
     """:func:`approximate_gradient` without its checks: for :class:`N3MRRasterize`'s
     backward, whose face vertices were validated by its forward
-    (:func:`renderers.hard.rasterize_nearest_face`) and whose maps that forward made."""
+    (:func:`renderers.hard.rasterize_nearest_face`) and whose maps that forward made.
+    ``jumps``: ``silhouette`` is ``face_index >= 0`` (binary, as that backward makes
+    it), so the out-scans may skip the pixels that add nothing (the jump table of
+    :func:`kernels.out_jumps`; bit-identical sums)."""
     nb, nf = face_vertices.shape[:2]
     dev = kernel_device(face_vertices.device)
     grad = torch.zeros(nb, nf, 3, 3, dtype=torch.float64, device=dev)
     if nf:
         fv = face_vertices.detach().to(dev).contiguous()
-        kernels.approximate_gradient(
-            fv,
-            face_index.to(dev, torch.int32).contiguous(),
-            silhouette.detach().to(dev, fv.dtype).contiguous(),
-            grad_silhouette.detach().to(dev, fv.dtype).contiguous(),
-            grad,
-            eps,
-        )
+        alpha = silhouette.detach().to(dev, fv.dtype).contiguous()
+        grad_alpha = grad_silhouette.detach().to(dev, fv.dtype).contiguous()
+        nxt = torch.empty(1, 1, 1, 1, dtype=torch.int32, device=dev)
+        if jumps:
+            nxt = torch.empty(nb, kernels.JUMP_DIRECTIONS, *alpha.shape[1:],
+                              dtype=torch.int32, device=dev)
+            kernels.out_jumps(alpha, grad_alpha, nxt)
+        kernels.approximate_gradient(fv, face_index.to(dev, torch.int32).contiguous(),
+                                     alpha, grad_alpha, grad, eps, nxt, jumps)
     return grad.to(device=face_vertices.device, dtype=face_vertices.dtype)
 
 
@@ -116,5 +121,6 @@ class N3MRRasterize(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         face_vertices, face_index = ctx.saved_tensors
         silhouette = (face_index >= 0).to(face_vertices.dtype)
-        grad = _unchecked_gradient(face_vertices, silhouette, face_index, grad_output, ctx.eps)
+        grad = _unchecked_gradient(face_vertices, silhouette, face_index, grad_output, ctx.eps,
+                                   jumps=True)
         return grad, None, None, None

@@ -38,10 +38,55 @@ def _vertex_gradients(dv: ti.f64, t_a: ti.f64, t_b: ti.f64, inward: ti.i32, scal
     return ga, gb
 
 
+#: Jump-table directions (:func:`out_jumps`): ``2 * axis + (outward > 0)``.
+JUMP_DIRECTIONS = 4
+
+
+@ti.func
+def _contributes(alpha: ti.template(), grad_alpha: ti.template(), b, i, j):
+    """Whether pixel ``(b, i, j)`` adds to an out-scan of a binary silhouette: the face
+    owning ``v_in`` has ``alpha[v_in] = 1``, so the flip's loss decrease
+    ``(alpha - 1) * grad_alpha`` is positive iff ``alpha == 0`` and ``grad_alpha < 0``
+    (a NaN gradient is neither, as in :func:`_pixel_term`)."""
+    return alpha[b, i, j] == 0 and grad_alpha[b, i, j] < 0
+
+
+@ti.kernel
+def out_jumps(alpha: ti.types.ndarray(), grad_alpha: ti.types.ndarray(),
+              nxt: ti.types.ndarray()):
+    """Jump table of the out-scans for a binary ``alpha`` [B, H, W] (values 0 and 1 only)
+    and ``grad_alpha`` [B, H, W]: ``nxt`` int32 [B, 4, H, W] (output) holds, for direction
+    ``d = 2 * axis + (outward > 0)`` (:func:`approximate_gradient`'s (scan, move) frame:
+    ``axis`` 0 moves along the rows of a column, 1 along the columns of a row), the first
+    pixel coordinate ``v`` at or after pixel ``(i, j)`` in that direction that
+    :func:`_contributes` (its row for ``axis`` 0, its column for ``axis`` 1), or ``-1`` /
+    ``H`` or ``W`` (one past the image border) when none does.  One thread per (image,
+    direction, line)."""
+    height = alpha.shape[1]
+    width = alpha.shape[2]
+    for b, d, line in ti.ndrange(alpha.shape[0], JUMP_DIRECTIONS, ti.max(height, width)):
+        axis = d // 2
+        step = 2 * (d % 2) - 1
+        n_u, n_v = width, height  # axis 0: lines are columns, v runs over rows
+        if axis == 1:
+            n_u, n_v = height, width
+        if line < n_u:
+            last = ti.select(step > 0, n_v, -1)  # one past the border, scan direction
+            for s in range(n_v):
+                v = n_v - 1 - s  # walk against the scan direction
+                if step < 0:
+                    v = s
+                i, j = _pixel(line, v, axis)
+                if _contributes(alpha, grad_alpha, b, i, j):
+                    last = v
+                nxt[b, d, i, j] = last
+
+
 @ti.kernel
 def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
                          alpha: ti.types.ndarray(), grad_alpha: ti.types.ndarray(),
-                         grad_fv: ti.types.ndarray(), eps: ti.f64):
+                         grad_fv: ti.types.ndarray(), eps: ti.f64, nxt: ti.types.ndarray(),
+                         jumps: ti.template()):
     """Accumulate the N3MR gradient ``dL/d face_vertices`` (x and y only) into ``grad_fv``.
 
     ``fv`` [B, F, 3, 3] screen space; ``face_index`` int32 [B, H, W] (z-buffer, -1 =
@@ -63,6 +108,14 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
     a flip of pixel v from ``alpha[v]`` to ``new`` changes the loss by
     ``grad_alpha[v] * (new - alpha[v])``; only flips that lower the loss count, and
     each adds ``dL / dist`` to the endpoint moved by ``dist``.
+
+    ``jumps`` (for a binary ``alpha`` only: the backward of :class:`N3MRRasterize`):
+    each out-scan visits only the pixels that add to it, found through ``nxt`` from
+    :func:`out_jumps`, instead of every pixel to the border; the others add exactly 0,
+    so the sums are bit-identical.  Else ``nxt`` is unused (any [1, 1, 1, 1] array).
+    Both ways each scanline's terms are added in scan order (a ``while`` loop: LLVM's
+    fast-math reassociates the sum of a counted loop, which moved float64 gradients by
+    about 1e-14 between the two).
     """
     height = alpha.shape[1]
     width = alpha.shape[2]
@@ -93,25 +146,31 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
             outward = 1
             if orient * (bu - au) > 0:
                 outward = -1
-            inward = -outward
-            u_lo = ti.max(0, ti.cast(ti.ceil(ti.max(ti.min(au, bu), -1.0)), ti.i32))
-            u_hi = ti.min(n_u - 1, ti.cast(ti.floor(ti.min(ti.max(au, bu), n_u + 0.0)), ti.i32))
-            # farthest pixel the face can own along the inward direction
-            v_far = 0
-            if inward > 0:
-                v_far = ti.min(n_v - 1, ti.cast(
-                    ti.floor(ti.min(ti.max(av, bv, cv), n_v + 0.0)), ti.i32))
-            else:
-                v_far = ti.max(0, ti.cast(ti.ceil(ti.max(ti.min(av, bv, cv), -1.0)), ti.i32))
+            u_lo, u_hi, v_far = _scan_bounds(au, av, bu, bv, cv, -outward, n_u, n_v)
             ga = 0.0
             gb = 0.0
             for u in range(u_lo, u_hi + 1):
-                da, db = _scanline(face_index, alpha, grad_alpha, b, f, u, axis, au, av, bu,
-                                   bv, n_v, outward, v_far, scale, eps)
+                da, db = _scanline(face_index, alpha, grad_alpha, nxt, b, f, u, axis, au, av,
+                                   bu, bv, n_v, outward, v_far, scale, eps, jumps)
                 ga += da
                 gb += db
             ti.atomic_add(grad_fv[b, f, ka, comp], ga)
             ti.atomic_add(grad_fv[b, f, kb, comp], gb)
+
+
+@ti.func
+def _scan_bounds(au, av, bu, bv, cv, inward, n_u, n_v):
+    """The scanlines ``u_lo..u_hi`` (in the image) an edge ``a -> b`` crosses, and
+    ``v_far``, the farthest pixel its face can own along the ``inward`` direction
+    (in the (scan, move) frame of :func:`approximate_gradient`)."""
+    u_lo = ti.max(0, ti.cast(ti.ceil(ti.max(ti.min(au, bu), -1.0)), ti.i32))
+    u_hi = ti.min(n_u - 1, ti.cast(ti.floor(ti.min(ti.max(au, bu), n_u + 0.0)), ti.i32))
+    v_far = 0
+    if inward > 0:
+        v_far = ti.min(n_v - 1, ti.cast(ti.floor(ti.min(ti.max(av, bv, cv), n_v + 0.0)), ti.i32))
+    else:
+        v_far = ti.max(0, ti.cast(ti.ceil(ti.max(ti.min(av, bv, cv), -1.0)), ti.i32))
+    return u_lo, u_hi, v_far
 
 
 @ti.func
@@ -155,9 +214,11 @@ def _pixel_term(alpha: ti.template(), grad_alpha: ti.template(), b, i, j, alpha_
 
 @ti.func
 def _scanline(face_index: ti.template(), alpha: ti.template(), grad_alpha: ti.template(),
-              b, f, u, axis, au, av, bu, bv, n_v, outward, v_far, scale, eps):
+              nxt: ti.template(), b, f, u, axis, au, av, bu, bv, n_v, outward, v_far, scale,
+              eps, jumps: ti.template()):
     """Gradient contributions ``(dL/da, dL/db)`` of one scanline ``u`` crossing the edge
-    a -> b (the out and in rules of :func:`approximate_gradient`)."""
+    a -> b (the out and in rules of :func:`approximate_gradient`; ``jumps``: the out
+    rule visits only the pixels ``nxt`` lists)."""
     inward = -outward
     t_a = (bu - u) / (bu - au)
     t_b = (u - au) / (bu - au)
@@ -176,16 +237,32 @@ def _scanline(face_index: ti.template(), alpha: ti.template(), grad_alpha: ti.te
         alpha_out = ti.cast(alpha[b, i_out, j_out], ti.f64)
         # out: the face grows over the pixels beyond its edge
         if face_index[b, i_in, j_in] == f:
-            v_end = 0
-            if outward > 0:
-                v_end = n_v - 1
-            for s in range(ti.abs(v_end - v_out) + 1):
-                v = v_out + s * outward
-                i, j = _pixel(u, v, axis)
-                da, db = _pixel_term(alpha, grad_alpha, b, i, j, alpha_in, v - vc, t_a, t_b,
-                                     inward, scale, eps)
-                ga += da
-                gb += db
+            if ti.static(jumps):
+                d = 2 * axis + ti.select(outward > 0, 1, 0)
+                v = nxt[b, d, i_out, j_out]
+                while 0 <= v < n_v:
+                    i, j = _pixel(u, v, axis)
+                    da, db = _pixel_term(alpha, grad_alpha, b, i, j, alpha_in, v - vc, t_a,
+                                         t_b, inward, scale, eps)
+                    ga += da
+                    gb += db
+                    after = v + outward
+                    v = -1  # past the border: the scan ends
+                    if 0 <= after < n_v:
+                        i, j = _pixel(u, after, axis)
+                        v = nxt[b, d, i, j]
+            else:
+                v_end = 0
+                if outward > 0:
+                    v_end = n_v - 1
+                v = v_out - outward
+                while v != v_end:  # a while loop: summed in order, as with ``jumps``
+                    v += outward
+                    i, j = _pixel(u, v, axis)
+                    da, db = _pixel_term(alpha, grad_alpha, b, i, j, alpha_in, v - vc, t_a,
+                                         t_b, inward, scale, eps)
+                    ga += da
+                    gb += db
         # in: the face shrinks off the pixels it owns behind its edge
         for s in range(ti.max(0, (v_far - v_in) * inward + 1)):
             v = v_in + s * inward
