@@ -87,7 +87,7 @@ def _unchecked_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
     :func:`kernels.out_jumps`; bit-identical sums)."""
     nb, nf = face_vertices.shape[:2]
     dev = kernel_device(face_vertices.device)
-    grad = torch.zeros(nb, nf, 3, 3, dtype=torch.float64, device=dev)
+    grad = torch.empty(nb, nf, 3, 3, dtype=torch.float64, device=dev)  # all written
     if nf:
         fv = face_vertices.detach().to(dev).contiguous()
         alpha = silhouette.detach().to(dev, fv.dtype).contiguous()

@@ -91,10 +91,14 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
 
     ``fv`` [B, F, 3, 3] screen space; ``face_index`` int32 [B, H, W] (z-buffer, -1 =
     background); ``alpha`` [B, H, W] the forward silhouettes; ``grad_alpha`` [B, H, W]
-    = dL/d alpha; ``grad_fv`` float64 [B, F, 3, 3] zero-initialised by the caller;
-    ``eps`` > 0 screen units added to every displacement.
+    = dL/d alpha; ``grad_fv`` float64 [B, F, 3, 3] (output, every entry written; z
+    gets 0); ``eps`` > 0 screen units added to every displacement.
 
-    One thread per (image, face, edge, axis).  ``axis == 0`` moves vertices along y
+    One thread per (image, face): its three edges, each along both axes
+    (:func:`_edge_gradient`); a corner's two terms per axis are summed in registers and
+    stored once, no atomics (a sum of two terms onto zero does not depend on their
+    order, so this equals the former atomic adds of one thread per edge and axis bit
+    for bit).  ``axis == 0`` moves vertices along y
     (scan the edge column by column, move along the rows), ``axis == 1`` along x (scan
     row by row, move along the columns).  In the (u = scan, v = move) pixel frame:
     for every scanline u crossing the edge a -> b at ``vc``, with ``v_in`` / ``v_out``
@@ -117,45 +121,69 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
     fast-math reassociates the sum of a counted loop, which moved float64 gradients by
     about 1e-14 between the two).
     """
+    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+        gx = ti.Vector([0.0, 0.0, 0.0])
+        gy = ti.Vector([0.0, 0.0, 0.0])
+        for e in ti.static(range(3)):
+            for axis in ti.static(range(2)):
+                ka, kb, ga, gb = _edge_gradient(fv, face_index, alpha, grad_alpha, nxt, b, f,
+                                                e, axis, eps, jumps)
+                for k in ti.static(range(3)):  # each corner gets two terms: + 0.0 is exact
+                    add = ti.select(ka == k, ga, 0.0) + ti.select(kb == k, gb, 0.0)
+                    if ti.static(axis == 0):
+                        gy[k] += add
+                    else:
+                        gx[k] += add
+        for k in ti.static(range(3)):
+            grad_fv[b, f, k, 0] = gx[k]
+            grad_fv[b, f, k, 1] = gy[k]
+            grad_fv[b, f, k, 2] = 0.0
+
+
+@ti.func
+def _edge_gradient(fv: ti.template(), face_index: ti.template(), alpha: ti.template(),
+                   grad_alpha: ti.template(), nxt: ti.template(), b, f, e, axis, eps,
+                   jumps: ti.template()):
+    """Edge ``e`` (corners ``e -> e + 1``) of face ``(b, f)`` scanned along ``axis``
+    (:func:`approximate_gradient`): ``(ka, kb, ga, gb)``, the gradients ``ga``, ``gb``
+    of corners ``ka``, ``kb`` along the moving axis (y for ``axis`` 0, x for 1)."""
     height = alpha.shape[1]
     width = alpha.shape[2]
-    for b, f, e, axis in ti.ndrange(fv.shape[0], fv.shape[1], 3, 2):
-        ka = e
-        kb = (e + 1) % 3
-        kc = (e + 2) % 3
-        xa = ti.cast(fv[b, f, ka, 0], ti.f64)
-        ya = ti.cast(fv[b, f, ka, 1], ti.f64)
-        xb = ti.cast(fv[b, f, kb, 0], ti.f64)
-        yb = ti.cast(fv[b, f, kb, 1], ti.f64)
-        xc = ti.cast(fv[b, f, kc, 0], ti.f64)
-        yc = ti.cast(fv[b, f, kc, 1], ti.f64)
-        area2 = edge_function(xa, ya, xb, yb, xc, yc)
-        au, av, bu, bv, cu, cv = _scan_move(xa, ya, xb, yb, xc, yc, axis, height, width)
-        n_u, n_v, scale, comp = height, width, 2.0 / width, 0  # axis 1: move along x
-        if axis == 0:  # move along y: scan the columns, screen y per row
-            n_u, n_v, scale, comp = width, height, -2.0 / height, 1
-        if au > bu:
-            # scan from the endpoint with the smaller u: the same arithmetic for both
-            # directions of an edge, so either winding gives bit-identical gradients
-            ka, kb = kb, ka
-            au, bu = bu, au
-            av, bv = bv, av
-        if area2 != 0.0 and au != bu:
-            # the third vertex (hence the inside) lies at larger v iff orient / (bu - au) > 0
-            orient = (bu - au) * (cv - av) - (bv - av) * (cu - au)
-            outward = 1
-            if orient * (bu - au) > 0:
-                outward = -1
-            u_lo, u_hi, v_far = _scan_bounds(au, av, bu, bv, cv, -outward, n_u, n_v)
-            ga = 0.0
-            gb = 0.0
-            for u in range(u_lo, u_hi + 1):
-                da, db = _scanline(face_index, alpha, grad_alpha, nxt, b, f, u, axis, au, av,
-                                   bu, bv, n_v, outward, v_far, scale, eps, jumps)
-                ga += da
-                gb += db
-            ti.atomic_add(grad_fv[b, f, ka, comp], ga)
-            ti.atomic_add(grad_fv[b, f, kb, comp], gb)
+    ka = e
+    kb = (e + 1) % 3
+    kc = (e + 2) % 3
+    xa = ti.cast(fv[b, f, ka, 0], ti.f64)
+    ya = ti.cast(fv[b, f, ka, 1], ti.f64)
+    xb = ti.cast(fv[b, f, kb, 0], ti.f64)
+    yb = ti.cast(fv[b, f, kb, 1], ti.f64)
+    xc = ti.cast(fv[b, f, kc, 0], ti.f64)
+    yc = ti.cast(fv[b, f, kc, 1], ti.f64)
+    area2 = edge_function(xa, ya, xb, yb, xc, yc)
+    au, av, bu, bv, cu, cv = _scan_move(xa, ya, xb, yb, xc, yc, axis, height, width)
+    n_u, n_v, scale = height, width, 2.0 / width  # axis 1: move along x
+    if axis == 0:  # move along y: scan the columns, screen y per row
+        n_u, n_v, scale = width, height, -2.0 / height
+    ga = 0.0
+    gb = 0.0
+    if au > bu:
+        # scan from the endpoint with the smaller u: the same arithmetic for both
+        # directions of an edge, so either winding gives bit-identical gradients
+        ka, kb = kb, ka
+        au, bu = bu, au
+        av, bv = bv, av
+    if area2 != 0.0 and au != bu:
+        # the third vertex (hence the inside) lies at larger v iff orient / (bu - au) > 0
+        orient = (bu - au) * (cv - av) - (bv - av) * (cu - au)
+        outward = 1
+        if orient * (bu - au) > 0:
+            outward = -1
+        u_lo, u_hi, v_far = _scan_bounds(au, av, bu, bv, cv, -outward, n_u, n_v)
+        for u in range(u_lo, u_hi + 1):
+            da, db = _scanline(face_index, alpha, grad_alpha, nxt, b, f, u, axis, au, av,
+                               bu, bv, n_v, outward, v_far, scale, eps, jumps)
+            ga += da
+            gb += db
+    return ka, kb, ga, gb
 
 
 @ti.func
