@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from .. import taichi_queue
 from ..grid import image_hw
 from ..hard import rasterize_nearest_face
 from ..options import Option
@@ -98,7 +99,9 @@ def _unchecked_gradient(face_vertices: torch.Tensor, silhouette: torch.Tensor,
                               dtype=torch.int32, device=dev)
             kernels.out_jumps(alpha, grad_alpha, nxt)
         kernels.approximate_gradient(fv, face_index.to(dev, torch.int32).contiguous(),
-                                     alpha, grad_alpha, grad, eps, nxt, jumps)
+                                     alpha, grad_alpha, grad, eps, nxt, jumps,
+                                     taichi_queue.counters(1, dev), taichi_queue.slots(),
+                                     dev.type == "cpu")
     return grad.to(device=face_vertices.device, dtype=face_vertices.dtype)
 
 

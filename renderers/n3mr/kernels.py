@@ -8,7 +8,11 @@ pixel convention.
 
 import taichi as ti
 
+from .. import taichi_queue
 from ..hard.kernels import column_of, edge_function, row_of
+
+#: Faces per task of the CPU backward (:func:`approximate_gradient`, ``queued``).
+FACE_BLOCK = 32
 
 
 @ti.func
@@ -86,7 +90,8 @@ def out_jumps(alpha: ti.types.ndarray(), grad_alpha: ti.types.ndarray(),
 def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
                          alpha: ti.types.ndarray(), grad_alpha: ti.types.ndarray(),
                          grad_fv: ti.types.ndarray(), eps: ti.f64, nxt: ti.types.ndarray(),
-                         jumps: ti.template()):
+                         jumps: ti.template(), queue: ti.types.ndarray(), n_slots: ti.i32,
+                         queued: ti.template()):
     """Accumulate the N3MR gradient ``dL/d face_vertices`` (x and y only) into ``grad_fv``.
 
     ``fv`` [B, F, 3, 3] screen space; ``face_index`` int32 [B, H, W] (z-buffer, -1 =
@@ -94,11 +99,14 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
     = dL/d alpha; ``grad_fv`` float64 [B, F, 3, 3] (output, every entry written; z
     gets 0); ``eps`` > 0 screen units added to every displacement.
 
-    One thread per (image, face): its three edges, each along both axes
+    Per face (:func:`_face_gradient`): its three edges, each along both axes
     (:func:`_edge_gradient`); a corner's two terms per axis are summed in registers and
     stored once, no atomics (a sum of two terms onto zero does not depend on their
     order, so this equals the former atomic adds of one thread per edge and axis bit
-    for bit).  ``axis == 0`` moves vertices along y
+    for bit).  ``queued`` (the CPU layout): one task per (image, block of
+    :data:`FACE_BLOCK` faces), drained by every thread from counter 0 of ``queue`` int32
+    [>= 1] over ``n_slots`` iterations (:mod:`renderers.taichi_queue`); else one thread
+    per face (``queue``, ``n_slots`` unused).  ``axis == 0`` moves vertices along y
     (scan the edge column by column, move along the rows), ``axis == 1`` along x (scan
     row by row, move along the columns).  In the (u = scan, v = move) pixel frame:
     for every scanline u crossing the edge a -> b at ``vc``, with ``v_in`` / ``v_out``
@@ -121,23 +129,48 @@ def approximate_gradient(fv: ti.types.ndarray(), face_index: ti.types.ndarray(),
     fast-math reassociates the sum of a counted loop, which moved float64 gradients by
     about 1e-14 between the two).
     """
-    for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
-        gx = ti.Vector([0.0, 0.0, 0.0])
-        gy = ti.Vector([0.0, 0.0, 0.0])
-        for e in ti.static(range(3)):
-            for axis in ti.static(range(2)):
-                ka, kb, ga, gb = _edge_gradient(fv, face_index, alpha, grad_alpha, nxt, b, f,
-                                                e, axis, eps, jumps)
-                for k in ti.static(range(3)):  # each corner gets two terms: + 0.0 is exact
-                    add = ti.select(ka == k, ga, 0.0) + ti.select(kb == k, gb, 0.0)
-                    if ti.static(axis == 0):
-                        gy[k] += add
-                    else:
-                        gx[k] += add
-        for k in ti.static(range(3)):
-            grad_fv[b, f, k, 0] = gx[k]
-            grad_fv[b, f, k, 1] = gy[k]
-            grad_fv[b, f, k, 2] = 0.0
+    if ti.static(queued):
+        nf = fv.shape[1]
+        blocks = (nf + FACE_BLOCK - 1) // FACE_BLOCK
+        taichi_queue.reset(queue, 0)
+        for slot in range(n_slots):
+            if slot % taichi_queue.CHUNK == 0:
+                task = taichi_queue.take(queue, 0)
+                while task < fv.shape[0] * blocks:
+                    b = task // blocks
+                    blk = task % blocks
+                    for f in range(blk * FACE_BLOCK, ti.min(blk * FACE_BLOCK + FACE_BLOCK, nf)):
+                        _face_gradient(fv, face_index, alpha, grad_alpha, grad_fv, nxt, b, f,
+                                       eps, jumps)
+                    task = taichi_queue.take(queue, 0)
+    else:
+        for b, f in ti.ndrange(fv.shape[0], fv.shape[1]):
+            _face_gradient(fv, face_index, alpha, grad_alpha, grad_fv, nxt, b, f, eps, jumps)
+
+
+@ti.func
+def _face_gradient(fv: ti.template(), face_index: ti.template(), alpha: ti.template(),
+                   grad_alpha: ti.template(), grad_fv: ti.template(), nxt: ti.template(), b,
+                   f, eps, jumps: ti.template()):
+    """Face ``(b, f)``'s part of :func:`approximate_gradient`: its three edges along both
+    axes (:func:`_edge_gradient`), each corner's two terms per axis summed in registers
+    (``+ 0.0`` for the other edges' is exact), then ``grad_fv[b, f]`` written once."""
+    gx = ti.Vector([0.0, 0.0, 0.0])
+    gy = ti.Vector([0.0, 0.0, 0.0])
+    for e in ti.static(range(3)):
+        for axis in ti.static(range(2)):
+            ka, kb, ga, gb = _edge_gradient(fv, face_index, alpha, grad_alpha, nxt, b, f, e,
+                                            axis, eps, jumps)
+            for k in ti.static(range(3)):
+                add = ti.select(ka == k, ga, 0.0) + ti.select(kb == k, gb, 0.0)
+                if ti.static(axis == 0):
+                    gy[k] += add
+                else:
+                    gx[k] += add
+    for k in ti.static(range(3)):
+        grad_fv[b, f, k, 0] = gx[k]
+        grad_fv[b, f, k, 1] = gy[k]
+        grad_fv[b, f, k, 2] = 0.0
 
 
 @ti.func

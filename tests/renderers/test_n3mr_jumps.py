@@ -88,3 +88,23 @@ def test_the_autograd_backward_uses_the_binary_silhouette():
     ref = approximate_gradient(fv.detach(), (idx >= 0).double(), idx, grad, EPS)
     assert torch.count_nonzero(ref) > 20
     assert torch.equal(fv.grad, ref)
+
+
+def test_queued_tasks_equal_one_thread_per_face():
+    """The CPU layout (tasks of :data:`kernels.FACE_BLOCK` faces from a queue) and the
+    GPU layout (one thread per face), both run here on the CPU: the same bits."""
+    from renderers import taichi_queue
+
+    fv = random_faces(3, 70, torch.float64, seed=11, scale=0.9)
+    sil, idx = rasterize_nearest_face(fv, 24, 40)
+    grad = _gradient_maps(3, 24, 40, torch.float64, seed=12).nan_to_num()
+    nxt = torch.empty(3, kernels.JUMP_DIRECTIONS, 24, 40, dtype=torch.int32)
+    kernels.out_jumps(sil, grad, nxt)
+    results = []
+    for queued in (True, False):
+        out = torch.full(fv.shape, float("nan"), dtype=torch.float64)
+        kernels.approximate_gradient(fv, idx, sil, grad, out, EPS, nxt, True,
+                                     taichi_queue.counters(1), taichi_queue.slots(), queued)
+        results.append(out)
+    assert torch.count_nonzero(results[0]) > 20 and not results[0].isnan().any()
+    assert torch.equal(results[0], results[1])
